@@ -1,0 +1,222 @@
+package ndr
+
+import (
+	"encoding/binary"
+	"slices"
+	"unicode/utf8"
+)
+
+// DefaultReferentBase is the first referent ID a Writer hands out unless
+// told otherwise. Successive IDs step by 4 (0x00020000, 0x00020004, ...),
+// the sequence Windows and Samba put on the wire.
+const DefaultReferentBase uint32 = 0x00020000
+
+// Writer appends NDR20 little-endian data to a byte slice.
+//
+// Alignment is relative to the length the slice had when the Writer was
+// created (or last Reset), so a caller may put a PDU header in front of
+// the stub and encode straight after it. Writing never fails; values that
+// cannot be represented are the caller's concern (see String).
+//
+// The zero Writer is ready to use with an empty buffer and the default
+// referent base.
+type Writer struct {
+	buf  []byte
+	base int
+
+	refBase uint32 // 0 means DefaultReferentBase
+	refs    uint32 // referent IDs handed out so far
+}
+
+// NewWriter returns a Writer that appends to buf. Its capacity is used
+// before any reallocation, so pre-sizing buf with the exact encoded size
+// makes encoding allocation-free.
+func NewWriter(buf []byte) *Writer {
+	w := &Writer{}
+	w.Reset(buf)
+	return w
+}
+
+// Reset makes w append to buf with alignment relative to len(buf) and
+// restarts the referent sequence at its base.
+func (w *Writer) Reset(buf []byte) {
+	w.buf = buf
+	w.base = len(buf)
+	w.refs = 0
+}
+
+// SetReferentBase sets the first referent ID of the sequence and restarts
+// it. The IDs are id, id+4, id+8, ...; id must not be 0.
+func (w *Writer) SetReferentBase(id uint32) {
+	w.refBase = id
+	w.refs = 0
+}
+
+// Bytes returns the buffer: whatever it held before plus everything
+// written.
+func (w *Writer) Bytes() []byte { return w.buf }
+
+// Len returns the number of stub bytes written, not counting what the
+// buffer held before.
+func (w *Writer) Len() int { return len(w.buf) - w.base }
+
+// Align appends zero bytes until the stub length is a multiple of n
+// (n must be a power of two).
+func (w *Writer) Align(n int) {
+	pad := -(len(w.buf) - w.base) & (n - 1)
+	for range pad {
+		w.buf = append(w.buf, 0)
+	}
+}
+
+// Uint8 appends v.
+func (w *Writer) Uint8(v uint8) { w.buf = append(w.buf, v) }
+
+// Uint16 aligns to 2 and appends v.
+func (w *Writer) Uint16(v uint16) {
+	w.Align(2)
+	w.buf = binary.LittleEndian.AppendUint16(w.buf, v)
+}
+
+// Uint32 aligns to 4 and appends v.
+func (w *Writer) Uint32(v uint32) {
+	if (len(w.buf)-w.base)&3 != 0 {
+		w.Align(4)
+	}
+	w.buf = binary.LittleEndian.AppendUint32(w.buf, v)
+}
+
+// Referent returns the next referent ID of w's sequence without writing
+// anything.
+func (w *Writer) Referent() uint32 {
+	base := w.refBase
+	if base == 0 {
+		base = DefaultReferentBase
+	}
+	id := base + 4*w.refs
+	w.refs++
+	return id
+}
+
+// Pointer writes a unique or full pointer: a fresh referent ID when
+// present is true, 0 (NULL) otherwise. It returns the value written. The
+// caller writes the pointee afterwards, in place for a top-level pointer
+// or deferred for an embedded one.
+func (w *Writer) Pointer(present bool) uint32 {
+	var id uint32
+	if present {
+		id = w.Referent()
+	}
+	w.Uint32(id)
+	return id
+}
+
+// String writes s as a conformant-varying UTF-16LE string ([string]
+// wchar_t*): max_count, offset 0, actual_count (both counts include the
+// terminating NUL), then the code units and the NUL. Like any NDR item
+// it leaves padding to the next item, which aligns itself; when that is
+// a 4-aligned item (as everything after a string is in the session
+// structures) the string and its padding take exactly StringSize(s)
+// bytes.
+//
+// s is UTF-8; characters outside the BMP become surrogate pairs and
+// invalid UTF-8 bytes become U+FFFD, each counted as in StringUnits. s
+// should not contain U+0000: a receiver would see the text before it
+// only.
+func (w *Writer) String(s string) {
+	w.Align(4)
+	ascii := isASCII(s)
+	var units int
+	if ascii {
+		units = len(s)
+	} else {
+		units = StringUnits(s)
+	}
+	n := uint32(units + 1)
+	start := len(w.buf)
+	size := 12 + 2*int(n)
+	w.buf = slices.Grow(w.buf, StringSizeUnits(units))
+	b := w.buf[start : start+size]
+	binary.LittleEndian.PutUint32(b[0:], n)
+	binary.LittleEndian.PutUint32(b[4:], 0)
+	binary.LittleEndian.PutUint32(b[8:], n)
+	p := b[12:]
+	if ascii {
+		for i := 0; i < len(s); i++ {
+			p[2*i] = s[i]
+			p[2*i+1] = 0
+		}
+		p = p[2*len(s):]
+	} else {
+		for _, r := range s {
+			if r >= 0x10000 {
+				r -= 0x10000
+				hi := 0xD800 + uint16(r>>10)
+				lo := 0xDC00 + uint16(r&0x3FF)
+				binary.LittleEndian.PutUint16(p, hi)
+				binary.LittleEndian.PutUint16(p[2:], lo)
+				p = p[4:]
+				continue
+			}
+			binary.LittleEndian.PutUint16(p, uint16(r))
+			p = p[2:]
+		}
+	}
+	// Terminating NUL.
+	p[0], p[1] = 0, 0
+	w.buf = w.buf[:start+size]
+}
+
+// UniqueString writes a top-level [unique, string] pointer: NULL when s is
+// nil, else a referent ID followed at once by the string.
+func (w *Writer) UniqueString(s *string) {
+	if w.Pointer(s != nil) != 0 {
+		w.String(*s)
+	}
+}
+
+// StringUnits returns the number of UTF-16 code units s encodes to,
+// without the terminating NUL.
+func StringUnits(s string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			n++
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if r >= 0x10000 {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+// StringSize returns the number of bytes s takes on the wire when it
+// starts 4-aligned and is followed by a 4-aligned item: the 12-byte header
+// plus 2 bytes per code unit including the NUL, rounded up to a multiple
+// of 4 for the padding. This is the figure encoders add up to pre-size
+// their buffers.
+func StringSize(s string) int {
+	return StringSizeUnits(StringUnits(s))
+}
+
+// StringSizeUnits is StringSize for a string of the given number of code
+// units (without the NUL).
+func StringSizeUnits(units int) int {
+	return 12 + (2*(units+1)+3)&^3
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
