@@ -1,0 +1,438 @@
+package srvs
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/netsession/netsession/ndr"
+)
+
+// SessionEnumRequest holds the [in] parameters of NetrSessionEnum
+// (opnum 12).
+//
+// A nil string pointer is a NULL pointer on the wire; a pointer to "" is
+// an empty string. The two are distinct on the wire; the protocol treats
+// both as "no qualifier" for ClientName and UserName.
+type SessionEnumRequest struct {
+	ServerName *string // SRVSVC_HANDLE, usually \\name; servers ignore it
+	ClientName *string // qualifier: sessions from this client only
+	UserName   *string // qualifier: sessions of this user only
+
+	// Level is InfoStruct.Level. The union discriminant on the wire must
+	// equal it. A level without a union arm (anything but 0, 1, 2, 10 and
+	// 502) is carried with an empty arm, as Samba's IDL does, so that a
+	// server can answer ERROR_INVALID_LEVEL instead of failing to decode.
+	Level uint32
+	// NoContainer reports a NULL container pointer in the union arm
+	// (only meaningful for known levels). The normal case, false, is a
+	// container with EntriesRead 0 and a NULL Buffer. Entries a client
+	// puts in its container are validated and then ignored.
+	NoContainer bool
+
+	PrefMaxLen uint32 // PreferedMaximumLength; MaxPreferredLength = everything
+
+	// ResumeHandle is nil for a NULL pointer, otherwise it points to the
+	// handle value (0 to start from the beginning).
+	ResumeHandle *uint32
+}
+
+// Size returns the exact encoded size of q in bytes.
+func (q *SessionEnumRequest) Size() int {
+	n := uniqueStringSize(q.ServerName) + uniqueStringSize(q.ClientName) + uniqueStringSize(q.UserName)
+	n += 8 // Level, discriminant
+	if KnownLevel(q.Level) {
+		n += 4 // container pointer
+		if !q.NoContainer {
+			n += 8 // EntriesRead, Buffer
+		}
+	}
+	n += 4 + 4 // PreferedMaximumLength, ResumeHandle pointer
+	if q.ResumeHandle != nil {
+		n += 4
+	}
+	return n
+}
+
+// MarshalNDR returns the stub data of q.
+func (q *SessionEnumRequest) MarshalNDR() []byte {
+	return q.AppendNDR(nil)
+}
+
+// AppendNDR appends the stub data of q to dst, with alignment relative to
+// len(dst), and returns the extended slice. Referent IDs are numbered
+// from ndr.DefaultReferentBase. It grows dst at most once.
+func (q *SessionEnumRequest) AppendNDR(dst []byte) []byte {
+	var w ndr.Writer
+	w.Reset(slices.Grow(dst, q.Size()))
+	w.UniqueString(q.ServerName)
+	w.UniqueString(q.ClientName)
+	w.UniqueString(q.UserName)
+	w.Uint32(q.Level)
+	w.Uint32(q.Level)
+	if KnownLevel(q.Level) {
+		if w.Pointer(!q.NoContainer) != 0 {
+			w.Uint32(0)      // EntriesRead
+			w.Pointer(false) // Buffer
+		}
+	}
+	w.Uint32(q.PrefMaxLen)
+	if w.Pointer(q.ResumeHandle != nil) != 0 {
+		w.Uint32(*q.ResumeHandle)
+	}
+	return w.Bytes()
+}
+
+// UnmarshalNDR decodes NetrSessionEnum request stub data into q.
+//
+// It accepts any non-zero referent IDs, NULL or empty strings, a NULL
+// container pointer, a container holding entries (checked for
+// consistency and bounds, then dropped; a NULL Buffer with a non-zero
+// EntriesRead is tolerated because nothing depends on it), an unknown
+// level with an empty arm and a NULL resume handle. It rejects a union
+// discriminant different from Level and an array max_count different
+// from EntriesRead. Bytes after the last parameter are ignored. Errors
+// are *ndr.Error values.
+func (q *SessionEnumRequest) UnmarshalNDR(b []byte) error {
+	*q = SessionEnumRequest{}
+	r := ndr.NewReader(b)
+	var err error
+	if q.ServerName, err = r.UniqueString("ServerName"); err != nil {
+		return err
+	}
+	if q.ClientName, err = r.UniqueString("ClientName"); err != nil {
+		return err
+	}
+	if q.UserName, err = r.UniqueString("UserName"); err != nil {
+		return err
+	}
+	if q.Level, err = readLevel(r); err != nil {
+		return err
+	}
+	if l, ok := layoutFor(q.Level); ok {
+		p, err := r.Pointer("container pointer")
+		if err != nil {
+			return err
+		}
+		if p == 0 {
+			q.NoContainer = true
+		} else if err := skipContainer(r, b, l); err != nil {
+			return err
+		}
+	}
+	if q.PrefMaxLen, err = r.Uint32As("PreferedMaximumLength"); err != nil {
+		return err
+	}
+	q.ResumeHandle, err = readUniqueUint32(r, "ResumeHandle")
+	return err
+}
+
+// Response returns the response skeleton for q that §4.4 of the protocol
+// notes prescribes for every outcome: Level echoed, the container echoed
+// (present unless q's was NULL) with no entries, ResumeHandle NULL if
+// q's was, else pointing to a copy of q's value, TotalEntries 0 and the
+// given status. A handler fills in entries, totals and the new resume
+// value on success.
+func (q *SessionEnumRequest) Response(status uint32) SessionEnumResponse {
+	p := SessionEnumResponse{Level: q.Level, NoContainer: q.NoContainer, Status: status}
+	if q.ResumeHandle != nil {
+		v := *q.ResumeHandle
+		p.ResumeHandle = &v
+	}
+	return p
+}
+
+// SessionEnumResponse holds the [out] parameters of NetrSessionEnum and
+// its return value.
+//
+// Every outcome, errors included, uses the full layout: Level and the
+// union discriminant, the arm (for a known level: the container pointer
+// and, if present, EntriesRead and Buffer), TotalEntries, ResumeHandle
+// and Status. An unknown level has an empty arm and no entries. No
+// entries are encoded as EntriesRead 0 and a NULL Buffer.
+type SessionEnumResponse struct {
+	Level       uint32
+	NoContainer bool          // NULL container pointer; requires no Entries
+	Entries     []SessionInfo // EntriesRead = len(Entries); nil when there are none
+	// TotalEntries is the number of entries that could have been
+	// enumerated from the resume position (a hint).
+	TotalEntries uint32
+	ResumeHandle *uint32 // nil for a NULL pointer
+	Status       uint32  // NET_API_STATUS
+}
+
+// Size returns the exact encoded size of p in bytes (for a value that
+// encodes without error).
+func (p *SessionEnumResponse) Size() int {
+	n := 8 // Level, discriminant
+	if l, ok := layoutFor(p.Level); ok {
+		n += 4 // container pointer
+		if !p.NoContainer {
+			n += 8 // EntriesRead, Buffer
+			if len(p.Entries) > 0 {
+				n += 4 + l.fixed()*len(p.Entries) // max_count, fixed parts
+				for i := range p.Entries {
+					n += stringsSize(l, &p.Entries[i])
+				}
+			}
+		}
+	}
+	n += 4 + 4 + 4 // TotalEntries, ResumeHandle pointer, status
+	if p.ResumeHandle != nil {
+		n += 4
+	}
+	return n
+}
+
+func stringsSize(l layout, e *SessionInfo) int {
+	n := 0
+	for _, f := range l.fields[:l.n] {
+		if f.isString() {
+			n += ndr.StringSize(e.str(f))
+		}
+	}
+	return n
+}
+
+func (p *SessionEnumResponse) check() error {
+	if len(p.Entries) == 0 {
+		return nil
+	}
+	if !KnownLevel(p.Level) {
+		return fmt.Errorf("%w: %d entries at level %d, which has no info container", ErrInvalid, len(p.Entries), p.Level)
+	}
+	if p.NoContainer {
+		return fmt.Errorf("%w: %d entries with a NULL container", ErrInvalid, len(p.Entries))
+	}
+	if uint64(len(p.Entries)) > math.MaxUint32 {
+		return fmt.Errorf("%w: %d entries", ErrInvalid, len(p.Entries))
+	}
+	return nil
+}
+
+// MarshalNDR returns the stub data of p. Errors wrap ErrInvalid.
+func (p *SessionEnumResponse) MarshalNDR() ([]byte, error) {
+	return p.AppendNDR(nil)
+}
+
+// AppendNDR appends the stub data of p to dst, with alignment relative to
+// len(dst), and returns the extended slice. It computes the exact size
+// first and grows dst at most once, so encoding costs at most one
+// allocation however many entries there are. Referent IDs are numbered
+// from ndr.DefaultReferentBase in wire order. Errors wrap ErrInvalid and
+// leave dst unchanged.
+func (p *SessionEnumResponse) AppendNDR(dst []byte) ([]byte, error) {
+	if err := p.check(); err != nil {
+		return dst, err
+	}
+	var w ndr.Writer
+	w.Reset(slices.Grow(dst, p.Size()))
+	w.Uint32(p.Level)
+	w.Uint32(p.Level)
+	if l, ok := layoutFor(p.Level); ok {
+		if w.Pointer(!p.NoContainer) != 0 {
+			n := uint32(len(p.Entries))
+			w.Uint32(n)
+			if w.Pointer(n > 0) != 0 {
+				w.Uint32(n) // max_count
+				fields := l.fields[:l.n]
+				for i := range p.Entries {
+					e := &p.Entries[i]
+					for _, f := range fields {
+						if f.isString() {
+							w.Pointer(true)
+						} else {
+							w.Uint32(e.scalar(f))
+						}
+					}
+				}
+				// Deferred pointees: the strings of each element in
+				// field order, element after element.
+				for i := range p.Entries {
+					e := &p.Entries[i]
+					for _, f := range fields {
+						if f.isString() {
+							w.String(e.str(f))
+						}
+					}
+				}
+			}
+		}
+	}
+	w.Uint32(p.TotalEntries)
+	if w.Pointer(p.ResumeHandle != nil) != 0 {
+		w.Uint32(*p.ResumeHandle)
+	}
+	w.Uint32(p.Status)
+	return w.Bytes(), nil
+}
+
+// UnmarshalNDR decodes NetrSessionEnum response stub data into p.
+//
+// It accepts any non-zero referent IDs, a NULL container, a NULL resume
+// handle, an unknown level with an empty arm, NULL string pointers in
+// entries (decoded as "") and a non-NULL Buffer with zero entries. It
+// rejects a union discriminant different from Level, an array max_count
+// different from EntriesRead, and a non-zero EntriesRead with a NULL
+// Buffer. Counts are checked against the data before anything is
+// allocated. Bytes after the status are ignored. Errors are *ndr.Error
+// values.
+func (p *SessionEnumResponse) UnmarshalNDR(b []byte) error {
+	*p = SessionEnumResponse{}
+	r := ndr.NewReader(b)
+	var err error
+	if p.Level, err = readLevel(r); err != nil {
+		return err
+	}
+	if l, ok := layoutFor(p.Level); ok {
+		cp, err := r.Pointer("container pointer")
+		if err != nil {
+			return err
+		}
+		if cp == 0 {
+			p.NoContainer = true
+		} else if p.Entries, err = readContainer(r, b, l); err != nil {
+			return err
+		}
+	}
+	if p.TotalEntries, err = r.Uint32As("TotalEntries"); err != nil {
+		return err
+	}
+	if p.ResumeHandle, err = readUniqueUint32(r, "ResumeHandle"); err != nil {
+		return err
+	}
+	p.Status, err = r.Uint32As("status")
+	return err
+}
+
+// readLevel reads InfoStruct.Level and the union discriminant and checks
+// that they agree.
+func readLevel(r *ndr.Reader) (uint32, error) {
+	level, err := r.Uint32As("InfoStruct.Level")
+	if err != nil {
+		return 0, err
+	}
+	at := r.Offset()
+	tag, err := r.Uint32As("union discriminant")
+	if err != nil {
+		return 0, err
+	}
+	if tag != level {
+		return 0, r.Mismatch(at, "union discriminant", tag, level)
+	}
+	return level, nil
+}
+
+func readUniqueUint32(r *ndr.Reader, what string) (*uint32, error) {
+	ptr, err := r.Pointer(what + " pointer")
+	if err != nil || ptr == 0 {
+		return nil, err
+	}
+	v, err := r.Uint32As(what)
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// readArrayHeader reads a container's EntriesRead and Buffer pointer and,
+// when the Buffer is present, the array's max_count, checked to equal
+// EntriesRead and to fit the remaining data. It returns the element count
+// and whether the Buffer was present.
+func readArrayHeader(r *ndr.Reader, l layout, nullBufferOK bool) (uint32, bool, error) {
+	entriesRead, err := r.Uint32As("EntriesRead")
+	if err != nil {
+		return 0, false, err
+	}
+	bp, err := r.Pointer("Buffer pointer")
+	if err != nil {
+		return 0, false, err
+	}
+	if bp == 0 {
+		if entriesRead != 0 && !nullBufferOK {
+			return 0, false, r.Mismatch(r.Offset()-4, "Buffer pointer (NULL with EntriesRead > 0)", 0, entriesRead)
+		}
+		return 0, false, nil
+	}
+	at := r.Offset()
+	n, err := r.MaxCount("array max_count", l.fixed())
+	if err != nil {
+		return 0, false, err
+	}
+	if n != entriesRead {
+		return 0, false, r.Mismatch(at, "array max_count", n, entriesRead)
+	}
+	return n, true, nil
+}
+
+// readContainer decodes the pointee of a container pointer at a known
+// level: EntriesRead, the Buffer and its elements with their deferred
+// strings.
+func readContainer(r *ndr.Reader, b []byte, l layout) ([]SessionInfo, error) {
+	n, present, err := readArrayHeader(r, l, false)
+	if err != nil || !present || n == 0 {
+		return nil, err
+	}
+	fields := l.fields[:l.n]
+	fixedAt := r.Offset()
+	entries := make([]SessionInfo, n) // n*fixed bytes are known to be present
+	for i := range entries {
+		e := &entries[i]
+		for _, f := range fields {
+			v, err := r.Uint32()
+			if err != nil {
+				return nil, err
+			}
+			if !f.isString() {
+				e.setScalar(f, v)
+			}
+		}
+	}
+	// Second pass: the referent IDs are re-read from the fixed parts
+	// (already bounds-checked) to know which strings follow.
+	for i := range entries {
+		e := &entries[i]
+		at := fixedAt + i*l.fixed()
+		for j, f := range fields {
+			if f.isString() && binary.LittleEndian.Uint32(b[at+4*j:]) != 0 {
+				s, err := r.String()
+				if err != nil {
+					return nil, err
+				}
+				*e.strPtr(f) = s
+			}
+		}
+	}
+	return entries, nil
+}
+
+// skipContainer validates a container sent in a request and skips it.
+func skipContainer(r *ndr.Reader, b []byte, l layout) error {
+	n, present, err := readArrayHeader(r, l, true)
+	if err != nil || !present || n == 0 {
+		return err
+	}
+	fixedAt := r.Offset()
+	if err := r.Skip(int(n) * l.fixed()); err != nil {
+		return err
+	}
+	for i := range int(n) {
+		at := fixedAt + i*l.fixed()
+		for j, f := range l.fields[:l.n] {
+			if f.isString() && binary.LittleEndian.Uint32(b[at+4*j:]) != 0 {
+				if err := r.SkipString(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func uniqueStringSize(s *string) int {
+	if s == nil {
+		return 4
+	}
+	return 4 + ndr.StringSize(*s)
+}
