@@ -1,0 +1,583 @@
+package dcerpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// DefaultMaxResponseSize caps a reassembled response stub unless
+// WithMaxResponseSize says otherwise.
+const DefaultMaxResponseSize = 16 << 20
+
+// Client makes calls over one association on any byte stream (a TCP
+// connection, an SMB named pipe). Calls are serialised: one call is on the
+// wire at a time.
+//
+// Cancellation: if the stream has SetDeadline (net.Conn does), the context's
+// deadline is applied to every exchange and cancellation interrupts a
+// blocked Read or Write. Otherwise, if the stream is an io.Closer,
+// cancellation closes it. Otherwise a blocked Read can only end by itself;
+// the call then returns the context error. A call interrupted mid-exchange
+// leaves the stream at an unknown position: the Client then refuses further
+// calls with ErrClientBroken.
+type Client struct {
+	rw  io.ReadWriter
+	cfg clientConfig
+
+	mu         sync.Mutex
+	broken     error
+	callID     uint32
+	bound      bool
+	nextCtx    uint16
+	defaultCtx uint16
+	neg        Negotiated
+	maxXmit    int
+	authDone   bool
+	rbuf       []byte
+	wbuf       []byte
+}
+
+// Negotiated is what the bind settled.
+type Negotiated struct {
+	MaxXmitFrag   uint16 // largest fragment the client sends (the server's max_recv_frag)
+	MaxRecvFrag   uint16 // largest fragment the server sends (its max_xmit_frag)
+	AssocGroupID  uint32
+	SecondaryAddr string
+	// Features are the bind-time features the server acknowledged.
+	Features Features
+}
+
+type clientConfig struct {
+	maxXmit, maxRecv uint16
+	maxResp          int
+	auth             AuthInitiator
+	authContextID    uint32
+	assocGroup       uint32
+	features         Features
+	offerFeatures    bool
+	hdrSign          bool
+}
+
+// ClientOption configures NewClient.
+type ClientOption func(*clientConfig)
+
+// WithFragmentSizes sets the max_xmit_frag and max_recv_frag the client
+// proposes (default DefaultMaxFrag each, never below MinFragSize).
+func WithFragmentSizes(xmit, recv uint16) ClientOption {
+	return func(c *clientConfig) { c.maxXmit, c.maxRecv = xmit, recv }
+}
+
+// WithMaxResponseSize caps reassembled responses (default
+// DefaultMaxResponseSize).
+func WithMaxResponseSize(n int) ClientOption { return func(c *clientConfig) { c.maxResp = n } }
+
+// WithAuth authenticates the association with a, with the given
+// auth_context_id.
+func WithAuth(a AuthInitiator, contextID uint32) ClientOption {
+	return func(c *clientConfig) { c.auth, c.authContextID = a, contextID }
+}
+
+// WithAssocGroup asks to join an existing association group.
+func WithAssocGroup(id uint32) ClientOption { return func(c *clientConfig) { c.assocGroup = id } }
+
+// WithFeatureNegotiation adds a bind-time feature negotiation context
+// offering f to the bind (MS-RPCE 3.3.1.5.3).
+func WithFeatureNegotiation(f Features) ClientOption {
+	return func(c *clientConfig) { c.features, c.offerFeatures = f, true }
+}
+
+// NewClient returns a Client on rw. Nothing is sent until Bind.
+func NewClient(rw io.ReadWriter, opts ...ClientOption) *Client {
+	c := &Client{rw: rw}
+	for _, o := range opts {
+		o(&c.cfg)
+	}
+	c.cfg.maxXmit = max(orDefault(c.cfg.maxXmit, DefaultMaxFrag), MinFragSize)
+	c.cfg.maxRecv = max(orDefault(c.cfg.maxRecv, DefaultMaxFrag), MinFragSize)
+	c.cfg.maxResp = orDefault(c.cfg.maxResp, DefaultMaxResponseSize)
+	c.maxXmit = int(c.cfg.maxXmit)
+	return c
+}
+
+// Close closes the stream if it is an io.Closer.
+func (c *Client) Close() error {
+	if cl, ok := c.rw.(io.Closer); ok {
+		return cl.Close()
+	}
+	return nil
+}
+
+// Negotiated reports the bind's outcome.
+func (c *Client) Negotiated() Negotiated {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.neg
+}
+
+type deadliner interface{ SetDeadline(time.Time) error }
+
+// guard applies ctx to the stream for one exchange. The returned function
+// undoes it and converts an I/O error caused by ctx into ctx's error.
+func (c *Client) guard(ctx context.Context) func(error) error {
+	if err := ctx.Err(); err != nil {
+		return func(error) error { return err }
+	}
+	var stop func() bool
+	switch s := c.rw.(type) {
+	case deadliner:
+		dl, _ := ctx.Deadline()
+		s.SetDeadline(dl)
+		fired := make(chan struct{})
+		inner := context.AfterFunc(ctx, func() {
+			s.SetDeadline(time.Unix(1, 0))
+			close(fired)
+		})
+		stop = func() bool {
+			if !inner() {
+				<-fired // let the interruption finish before clearing it
+			}
+			s.SetDeadline(time.Time{})
+			return true
+		}
+	case io.Closer:
+		stop = context.AfterFunc(ctx, func() { s.Close() })
+	default:
+		stop = func() bool { return true }
+	}
+	return func(err error) error {
+		stop()
+		if err != nil && ctx.Err() != nil {
+			return fmt.Errorf("dcerpc: interrupted: %w (%v)", ctx.Err(), err)
+		}
+		return err
+	}
+}
+
+// fail marks the client broken after a transport or protocol error.
+func (c *Client) fail(err error) error {
+	var fe *FaultError
+	if err != nil && !errors.As(err, &fe) {
+		var cr *ContextRejectedError
+		var bn *BindNakError
+		if !errors.As(err, &cr) && !errors.As(err, &bn) {
+			c.broken = err
+		}
+	}
+	return err
+}
+
+func (c *Client) nextCallID() uint32 {
+	c.callID++
+	return c.callID
+}
+
+// Bind establishes the association with one presentation context for
+// syntax (NDR20), which Call uses by default, and runs the authentication
+// exchange if WithAuth was given. A bind_nak is a *BindNakError, a rejected
+// context a *ContextRejectedError.
+func (c *Client) Bind(ctx context.Context, syntax SyntaxID) (err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.broken != nil {
+		return fmt.Errorf("%w: %w", ErrClientBroken, c.broken)
+	}
+	if c.bound {
+		return fmt.Errorf("%w: already bound", ErrProtocol)
+	}
+	done := c.guard(ctx)
+	defer func() { err = c.fail(done(err)) }()
+
+	b := &Bind{
+		Header:       Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: c.nextCallID()},
+		MaxXmitFrag:  c.cfg.maxXmit,
+		MaxRecvFrag:  c.cfg.maxRecv,
+		AssocGroupID: c.cfg.assocGroup,
+		Contexts:     []ContextElem{{ContextID: 0, AbstractSyntax: syntax, TransferSyntaxes: []SyntaxID{NDR20}}},
+	}
+	c.nextCtx = 1
+	if c.cfg.offerFeatures {
+		b.Contexts = append(b.Contexts, ContextElem{ContextID: 1, AbstractSyntax: syntax,
+			TransferSyntaxes: []SyntaxID{BindTimeFeatureSyntax(c.cfg.features)}})
+		c.nextCtx = 2
+	}
+	var authDone bool
+	if a := c.cfg.auth; a != nil {
+		tok, d, err := a.Step(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrAuth, err)
+		}
+		authDone = d
+		b.Auth = &AuthVerifier{Type: a.AuthType(), Level: a.AuthLevel(), ContextID: c.cfg.authContextID, Value: tok}
+		b.Flags |= FlagSupportHdrSign
+	}
+	ack, err := c.exchangeBind(b)
+	if err != nil {
+		return err
+	}
+	c.neg = Negotiated{MaxXmitFrag: ack.MaxRecvFrag, MaxRecvFrag: ack.MaxXmitFrag,
+		AssocGroupID: ack.AssocGroupID, SecondaryAddr: ack.SecondaryAddr}
+	c.maxXmit = max(min(int(ack.MaxRecvFrag), int(c.cfg.maxXmit)), MinFragSize)
+	if len(ack.Results) != len(b.Contexts) {
+		return fmt.Errorf("%w: %d results for %d contexts", ErrProtocol, len(ack.Results), len(b.Contexts))
+	}
+	if c.cfg.offerFeatures && ack.Results[1].Result == ResultNegotiateAck {
+		c.neg.Features = Features(ack.Results[1].Reason)
+	}
+	if r := ack.Results[0]; r.Result != ResultAcceptance {
+		return &ContextRejectedError{Syntax: syntax, Result: r.Result, Reason: r.Reason}
+	}
+	if r := ack.Results[0]; r.TransferSyntax != NDR20 {
+		return fmt.Errorf("%w: server chose transfer syntax %s", ErrProtocol, r.TransferSyntax)
+	}
+	c.defaultCtx = 0
+	c.bound = true
+	if c.cfg.auth != nil {
+		var tok []byte
+		if ack.Auth != nil {
+			tok = ack.Auth.Value
+		}
+		if err := c.authenticate(ctx, syntax, tok, authDone); err != nil {
+			c.bound = false
+			return err
+		}
+	}
+	return nil
+}
+
+// authenticate runs the legs after bind_ack: auth3 for a mechanism that is
+// done after its next token, alter_context legs otherwise.
+func (c *Client) authenticate(ctx context.Context, syntax SyntaxID, tok []byte, done bool) error {
+	a := c.cfg.auth
+	for !done {
+		out, d, err := a.Step(ctx, tok)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrAuth, err)
+		}
+		done = d
+		av := &AuthVerifier{Type: a.AuthType(), Level: a.AuthLevel(), ContextID: c.cfg.authContextID, Value: out}
+		if done {
+			if len(out) > 0 {
+				p := &Auth3{Header: Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: c.nextCallID()}, Auth: av}
+				if err := c.send(p); err != nil {
+					return err
+				}
+			}
+			break
+		}
+		alt := &Bind{
+			Header:       Header{Type: PTypeAlterContext, Flags: FlagFirstFrag | FlagLastFrag, CallID: c.nextCallID()},
+			MaxXmitFrag:  c.cfg.maxXmit,
+			MaxRecvFrag:  c.cfg.maxRecv,
+			AssocGroupID: c.neg.AssocGroupID,
+			Contexts:     []ContextElem{{ContextID: c.defaultCtx, AbstractSyntax: syntax, TransferSyntaxes: []SyntaxID{NDR20}}},
+			Auth:         av,
+		}
+		resp, err := c.exchangeBind(alt)
+		if err != nil {
+			return err
+		}
+		tok = nil
+		if resp.Auth != nil {
+			tok = resp.Auth.Value
+		}
+	}
+	c.authDone = true
+	return nil
+}
+
+// AlterContext adds a presentation context for syntax on the association
+// and returns its context ID, for use with OnContext.
+func (c *Client) AlterContext(ctx context.Context, syntax SyntaxID) (id uint16, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.broken != nil {
+		return 0, fmt.Errorf("%w: %w", ErrClientBroken, c.broken)
+	}
+	if !c.bound {
+		return 0, ErrNotBound
+	}
+	done := c.guard(ctx)
+	defer func() { err = c.fail(done(err)) }()
+	id = c.nextCtx
+	c.nextCtx++
+	alt := &Bind{
+		Header:       Header{Type: PTypeAlterContext, Flags: FlagFirstFrag | FlagLastFrag, CallID: c.nextCallID()},
+		MaxXmitFrag:  c.cfg.maxXmit,
+		MaxRecvFrag:  c.cfg.maxRecv,
+		AssocGroupID: c.neg.AssocGroupID,
+		Contexts:     []ContextElem{{ContextID: id, AbstractSyntax: syntax, TransferSyntaxes: []SyntaxID{NDR20}}},
+	}
+	resp, err := c.exchangeBind(alt)
+	if err != nil {
+		return 0, err
+	}
+	if len(resp.Results) != 1 {
+		return 0, fmt.Errorf("%w: %d results for 1 context", ErrProtocol, len(resp.Results))
+	}
+	if r := resp.Results[0]; r.Result != ResultAcceptance {
+		return 0, &ContextRejectedError{Syntax: syntax, Result: r.Result, Reason: r.Reason}
+	}
+	return id, nil
+}
+
+// exchangeBind sends a bind or alter_context and reads its answer.
+func (c *Client) exchangeBind(b *Bind) (*BindAck, error) {
+	if err := c.send(b); err != nil {
+		return nil, err
+	}
+	want := PTypeBindAck
+	if b.Type == PTypeAlterContext {
+		want = PTypeAlterContextResp
+	}
+	for {
+		p, err := c.recv()
+		if err != nil {
+			return nil, err
+		}
+		if p.Hdr().CallID != b.CallID {
+			return nil, fmt.Errorf("%w: answer for call_id %d, expected %d", ErrProtocol, p.Hdr().CallID, b.CallID)
+		}
+		switch q := p.(type) {
+		case *BindAck:
+			if q.Type != want {
+				return nil, fmt.Errorf("%w: %s in answer to %s", ErrProtocol, q.Type, b.Type)
+			}
+			return q, nil
+		case *BindNak:
+			return nil, &BindNakError{Reason: q.Reason}
+		case *FaultPDU:
+			return nil, &FaultError{Status: q.Status, DidNotExecute: q.Flags&FlagDidNotExecute != 0, CallID: q.CallID}
+		}
+		return nil, fmt.Errorf("%w: %s in answer to %s", ErrProtocol, p.Hdr().Type, b.Type)
+	}
+}
+
+// CallOption modifies one Call.
+type CallOption func(*callConfig)
+
+type callConfig struct {
+	ctxID     uint16
+	setCtx    bool
+	object    UUID
+	hasObject bool
+}
+
+// OnContext sends the call on the presentation context id (from
+// AlterContext) instead of the one Bind established.
+func OnContext(id uint16) CallOption { return func(c *callConfig) { c.ctxID, c.setCtx = id, true } }
+
+// WithObject sends the call with an object UUID (PFC_OBJECT_UUID).
+func WithObject(u UUID) CallOption { return func(c *callConfig) { c.object, c.hasObject = u, true } }
+
+// Call sends a request with stub for opnum, fragmenting it to the
+// negotiated size, and returns the reassembled response stub. A fault
+// answer is a *FaultError; transport failures wrap the I/O error.
+func (c *Client) Call(ctx context.Context, opnum uint16, stub []byte, opts ...CallOption) (out []byte, err error) {
+	var cc callConfig
+	for _, o := range opts {
+		o(&cc)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.broken != nil {
+		return nil, fmt.Errorf("%w: %w", ErrClientBroken, c.broken)
+	}
+	if !c.bound {
+		return nil, ErrNotBound
+	}
+	if !cc.setCtx {
+		cc.ctxID = c.defaultCtx
+	}
+	done := c.guard(ctx)
+	defer func() { err = c.fail(done(err)) }()
+
+	callID := c.nextCallID()
+	if err := c.sendRequest(callID, opnum, stub, &cc); err != nil {
+		return nil, err
+	}
+	return c.readResponse(callID)
+}
+
+func (c *Client) protection() (AuthInitiator, bool) {
+	a := c.cfg.auth
+	return a, a != nil && c.authDone && a.AuthLevel() >= AuthLevelIntegrity
+}
+
+func (c *Client) sendRequest(callID uint32, opnum uint16, stub []byte, cc *callConfig) error {
+	a, protect := c.protection()
+	maxStub := c.maxXmit - HeaderLen - 8
+	if cc.hasObject {
+		maxStub -= 16
+	}
+	var sigLen int
+	if protect {
+		sigLen = a.SignatureSize()
+		maxStub = (maxStub - authTrailerLen - sigLen) &^ (authPadAlign - 1)
+	}
+	if maxStub <= 0 {
+		return fmt.Errorf("dcerpc: no room for stub in a %d-octet fragment", c.maxXmit)
+	}
+	off := 0
+	for {
+		n := min(maxStub, len(stub)-off)
+		r := &Request{Header: Header{CallID: callID}, AllocHint: uint32(len(stub) - off),
+			ContextID: cc.ctxID, Opnum: opnum, Object: cc.object, Stub: stub[off : off+n]}
+		if cc.hasObject {
+			r.Flags |= FlagObjectUUID
+		}
+		if off == 0 {
+			r.Flags |= FlagFirstFrag
+		}
+		if off+n == len(stub) {
+			r.Flags |= FlagLastFrag
+		}
+		if protect {
+			r.Auth = &AuthVerifier{Type: a.AuthType(), Level: a.AuthLevel(), ContextID: c.cfg.authContextID, Value: zeroSig(sigLen)}
+		}
+		b, err := c.marshal(r)
+		if err != nil {
+			return err
+		}
+		if protect {
+			pdu, data, sig := protectedRanges(b, r)
+			if a.AuthLevel() == AuthLevelPrivacy {
+				err = a.Seal(pdu, data, sig)
+			} else {
+				err = a.Sign(pdu, sig)
+			}
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrAuth, err)
+			}
+		}
+		if err := c.write(b); err != nil {
+			return err
+		}
+		off += n
+		if off == len(stub) {
+			return nil
+		}
+	}
+}
+
+func (c *Client) readResponse(callID uint32) ([]byte, error) {
+	var out []byte
+	first := true
+	for {
+		raw, p, err := c.recvRaw()
+		if err != nil {
+			return nil, err
+		}
+		h := p.Hdr()
+		if h.CallID != callID {
+			return nil, fmt.Errorf("%w: answer for call_id %d, expected %d", ErrProtocol, h.CallID, callID)
+		}
+		switch q := p.(type) {
+		case *FaultPDU:
+			return nil, &FaultError{Status: q.Status, DidNotExecute: q.Flags&FlagDidNotExecute != 0, CallID: q.CallID}
+		case *Response:
+			if first != (q.Flags&FlagFirstFrag != 0) {
+				return nil, fmt.Errorf("%w: response fragment flags 0x%02x out of order", ErrProtocol, uint8(q.Flags))
+			}
+			if err := c.checkResponseAuth(raw, q); err != nil {
+				return nil, err
+			}
+			if first && q.Flags&FlagLastFrag != 0 {
+				return append([]byte(nil), q.Stub...), nil
+			}
+			if len(out)+len(q.Stub) > c.cfg.maxResp {
+				return nil, fmt.Errorf("%w: response over %d octets", ErrTooLarge, c.cfg.maxResp)
+			}
+			if first {
+				out = make([]byte, 0, min(int(q.AllocHint), c.cfg.maxResp, 1<<20))
+			}
+			first = false
+			out = append(out, q.Stub...)
+			if q.Flags&FlagLastFrag != 0 {
+				return out, nil
+			}
+		default:
+			return nil, fmt.Errorf("%w: %s in answer to a request", ErrProtocol, h.Type)
+		}
+	}
+}
+
+func (c *Client) checkResponseAuth(raw []byte, r *Response) error {
+	a, protect := c.protection()
+	if !protect {
+		return nil
+	}
+	v := r.Auth
+	if v == nil || v.Type != a.AuthType() || v.Level != a.AuthLevel() || v.ContextID != c.cfg.authContextID {
+		return fmt.Errorf("%w: response without the association's verifier", ErrAuth)
+	}
+	pdu, data, sig := protectedRanges(raw, r)
+	var err error
+	if a.AuthLevel() == AuthLevelPrivacy {
+		err = a.Unseal(pdu, data, sig)
+	} else {
+		err = a.Verify(pdu, sig)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrAuth, err)
+	}
+	return nil
+}
+
+func (c *Client) marshal(p PDU) ([]byte, error) {
+	n := p.Size()
+	if cap(c.wbuf) < n {
+		c.wbuf = make([]byte, n)
+	}
+	b := c.wbuf[:n]
+	if _, err := p.MarshalTo(b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (c *Client) send(p PDU) error {
+	b, err := c.marshal(p)
+	if err != nil {
+		return err
+	}
+	return c.write(b)
+}
+
+func (c *Client) write(b []byte) error {
+	if _, err := c.rw.Write(b); err != nil {
+		return fmt.Errorf("dcerpc: write: %w", err)
+	}
+	return nil
+}
+
+func (c *Client) recv() (PDU, error) {
+	_, p, err := c.recvRaw()
+	return p, err
+}
+
+// recvRaw reads one PDU; the result aliases the client's read buffer until
+// the next read. Shutdown PDUs are skipped.
+func (c *Client) recvRaw() ([]byte, PDU, error) {
+	for {
+		raw, _, err := readFrame(c.rw, c.rbuf, int(c.cfg.maxRecv), nil)
+		c.rbuf = raw[:0]
+		if err != nil {
+			if errors.Is(err, ErrMalformed) || errors.Is(err, ErrTooLarge) {
+				return nil, nil, err
+			}
+			return nil, nil, fmt.Errorf("dcerpc: read: %w", err)
+		}
+		p, err := DecodePDU(raw)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, ok := p.(*Shutdown); ok {
+			continue
+		}
+		return raw, p, nil
+	}
+}

@@ -1,0 +1,592 @@
+package dcerpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/netsession/netsession/session"
+)
+
+// serverConn is the state of one association (one transport connection).
+type serverConn struct {
+	srv    *Server
+	nc     net.Conn
+	ctx    context.Context
+	cancel context.CancelFunc
+	cfg    connConfig
+	log    *slog.Logger
+	start  time.Time
+	active atomic.Bool // between a PDU header and the end of its answer
+
+	bound      bool
+	assocGroup uint32
+	maxRecv    int // largest fragment we accept
+	maxXmit    int // largest fragment we send
+	contexts   map[uint16]*presContext
+	features   Features
+
+	sec *secState
+	cur *pendingCall
+
+	rbuf []byte
+	wbuf []byte
+}
+
+type presContext struct {
+	iface  *Interface
+	syntax SyntaxID
+}
+
+// secState is the one security context of an association (security
+// context multiplexing is not offered).
+type secState struct {
+	sc        ServerSecurityContext
+	typ       AuthType
+	level     AuthLevel
+	contextID uint32
+	done      bool
+	failed    bool
+	caller    session.Caller
+}
+
+// pendingCall is a request being reassembled.
+type pendingCall struct {
+	callID    uint32
+	contextID uint16
+	opnum     uint16
+	object    UUID
+	hasObject bool
+	stub      []byte
+	fault     uint32 // non-zero: answer this fault once the last fragment is in
+}
+
+// errClose ends the connection after the answer (if any) was written.
+var errClose = errors.New("dcerpc: closing connection")
+
+func (c *serverConn) serve() (err error) {
+	defer func() {
+		c.cancel()
+		c.nc.Close()
+		c.srv.removeConn(c)
+		if errors.Is(err, errClose) {
+			err = nil
+		}
+	}()
+	for {
+		if c.srv.closing.Load() {
+			return nil
+		}
+		c.setReadDeadline(c.idleDeadline())
+		raw, h, rerr := readFrame(c.nc, c.rbuf, c.maxRecv, func(Header) {
+			c.active.Store(true)
+			c.setReadDeadline(c.bodyDeadline())
+		})
+		c.rbuf = raw[:0]
+		if rerr != nil {
+			err := c.readFailed(raw, h, rerr)
+			c.active.Store(false)
+			return err
+		}
+		c.active.Store(true)
+		herr := c.handle(raw, h)
+		c.active.Store(false)
+		if herr != nil {
+			return herr
+		}
+	}
+}
+
+// readFailed decides the answer to a PDU that could not be read.
+func (c *serverConn) readFailed(raw []byte, h Header, err error) error {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, io.ErrClosedPipe):
+		// Orderly close by the peer between PDUs, or by Shutdown/Close.
+		return nil
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.log.Debug("dcerpc: connection timed out", "active", c.active.Load())
+		return err
+	case errors.Is(err, ErrTooLarge):
+		c.log.Debug("dcerpc: fragment too large", "err", err)
+		c.writeFault(h.CallID, 0, StatusProtoError, true)
+		return err
+	}
+	var ve *VersionError
+	if errors.As(err, &ve) {
+		if callID, ok := peekBindVersion(raw); ok {
+			c.writePDU(&BindNak{Header: Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: callID},
+				Reason: NakReasonProtocolVersionNotSupport, Versions: []Version{{5, 0}}})
+		}
+	}
+	c.log.Debug("dcerpc: unreadable PDU", "err", err)
+	return err
+}
+
+func (c *serverConn) handle(raw []byte, h Header) error {
+	pdu, err := DecodePDU(raw)
+	if err != nil {
+		c.log.Debug("dcerpc: undecodable PDU", "type", h.Type, "err", err)
+		switch h.Type {
+		case PTypeBind:
+			c.writePDU(&BindNak{Header: Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: h.CallID},
+				Reason: NakReasonNotSpecified, Versions: []Version{{5, 0}}})
+		default:
+			c.writeFault(h.CallID, 0, StatusProtoError, true)
+		}
+		return err
+	}
+	switch p := pdu.(type) {
+	case *Bind:
+		if p.Type == PTypeAlterContext {
+			if !c.bound {
+				return c.protoError(h, "alter_context before bind")
+			}
+			return c.bind(p, true)
+		}
+		if c.bound {
+			c.writePDU(&BindNak{Header: Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: h.CallID},
+				Reason: NakReasonNotSpecified, Versions: []Version{{5, 0}}})
+			return fmt.Errorf("%w: second bind on an association", ErrProtocol)
+		}
+		return c.bind(p, false)
+	case *Request:
+		if !c.bound {
+			return c.protoError(h, "request before bind")
+		}
+		return c.request(raw, p)
+	case *Auth3:
+		return c.auth3(p)
+	case *Orphaned:
+		if c.cur != nil && c.cur.callID == h.CallID {
+			c.cur = nil
+		}
+		return nil
+	case *CoCancel, *Shutdown:
+		// Calls run to completion; a cancel has nothing to interrupt.
+		return nil
+	}
+	return c.protoError(h, fmt.Sprintf("unexpected %s", h.Type))
+}
+
+func (c *serverConn) protoError(h Header, why string) error {
+	c.log.Debug("dcerpc: protocol error", "why", why, "call_id", h.CallID)
+	c.writeFault(h.CallID, 0, StatusProtoError, true)
+	return fmt.Errorf("%w: %s", ErrProtocol, why)
+}
+
+// bind answers a bind or an alter_context.
+func (c *serverConn) bind(p *Bind, alter bool) error {
+	ack := &BindAck{
+		Header: Header{Type: PTypeBindAck, Flags: FlagFirstFrag | FlagLastFrag, CallID: p.CallID},
+	}
+	nak := func(r BindNakReason) error {
+		c.writePDU(&BindNak{Header: Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: p.CallID},
+			Reason: r, Versions: []Version{{5, 0}}})
+		return fmt.Errorf("%w: bind refused (%s)", ErrProtocol, r)
+	}
+	if alter {
+		ack.Type = PTypeAlterContextResp
+	} else {
+		c.maxXmit = max(min(c.maxXmit, int(p.MaxRecvFrag)), MinFragSize)
+		c.maxRecv = max(min(c.maxRecv, int(p.MaxXmitFrag)), MinFragSize)
+		c.assocGroup = p.AssocGroupID
+		if c.assocGroup == 0 {
+			c.assocGroup = c.srv.assoc.Add(1)
+		}
+		ack.SecondaryAddr = c.cfg.secAddr
+	}
+	ack.MaxXmitFrag = uint16(c.maxXmit)
+	ack.MaxRecvFrag = uint16(c.maxRecv)
+	ack.AssocGroupID = c.assocGroup
+
+	if p.Auth != nil {
+		out, err := c.authLeg(p)
+		if err != nil {
+			c.log.Debug("dcerpc: security context refused", "err", err)
+			if !alter {
+				var nr nakReason
+				if errors.As(err, &nr) {
+					return nak(BindNakReason(nr))
+				}
+				return nak(NakReasonNotSpecified)
+			}
+			c.writeFault(p.CallID, 0, StatusSecPkgError, true)
+			return err
+		}
+		if len(out) > 0 {
+			ack.Auth = &AuthVerifier{Type: c.sec.typ, Level: c.sec.level, ContextID: c.sec.contextID, Value: out}
+		}
+		if p.Flags&FlagSupportHdrSign != 0 {
+			ack.Flags |= FlagSupportHdrSign
+		}
+	}
+
+	ack.Results = make([]ContextResultElem, len(p.Contexts))
+	limit := orDefault(c.srv.MaxContexts, DefaultMaxContexts)
+	for i, ce := range p.Contexts {
+		ack.Results[i] = c.negotiate(ce, alter, limit)
+	}
+	c.bound = true
+	return c.writePDU(ack)
+}
+
+// negotiate decides one presentation context, as Samba answers.
+func (c *serverConn) negotiate(ce ContextElem, alter bool, limit int) ContextResultElem {
+	reject := func(r ProviderReason) ContextResultElem {
+		return ContextResultElem{Result: ResultProviderRejection, Reason: r}
+	}
+	if len(ce.TransferSyntaxes) == 1 {
+		if offered, ok := isBindTimeFeature(ce.TransferSyntaxes[0]); ok {
+			if alter {
+				return reject(ReasonTransferSyntaxesNotSupported)
+			}
+			c.features = offered & FeatureKeepConnectionOnOrphan
+			return ContextResultElem{Result: ResultNegotiateAck, Reason: ProviderReason(c.features)}
+		}
+	}
+	iface := c.srv.lookup(ce.AbstractSyntax)
+	if iface == nil {
+		return reject(ReasonAbstractSyntaxNotSupported)
+	}
+	ndr := false
+	for _, t := range ce.TransferSyntaxes {
+		if t == NDR20 {
+			ndr = true
+			break
+		}
+	}
+	if !ndr {
+		return reject(ReasonTransferSyntaxesNotSupported)
+	}
+	if old, ok := c.contexts[ce.ContextID]; ok {
+		if old.syntax != ce.AbstractSyntax {
+			return reject(ReasonNotSpecified)
+		}
+	} else {
+		if len(c.contexts) >= limit {
+			return reject(ReasonLocalLimitExceeded)
+		}
+		c.contexts[ce.ContextID] = &presContext{iface: iface, syntax: ce.AbstractSyntax}
+	}
+	return ContextResultElem{Result: ResultAcceptance, TransferSyntax: NDR20}
+}
+
+// nakReason is an auth failure that selects a bind_nak reason.
+type nakReason BindNakReason
+
+func (r nakReason) Error() string { return BindNakReason(r).String() }
+
+// authLeg runs one token of the security context exchange carried by a
+// bind or alter_context.
+func (c *serverConn) authLeg(p *Bind) ([]byte, error) {
+	a := p.Auth
+	if c.sec == nil {
+		acc := c.srv.Auth[a.Type]
+		if acc == nil {
+			return nil, nakReason(NakReasonAuthTypeNotRecognized)
+		}
+		switch a.Level {
+		case AuthLevelConnect, AuthLevelIntegrity, AuthLevelPrivacy:
+		default:
+			return nil, fmt.Errorf("%w: auth level %s not supported", ErrAuth, a.Level)
+		}
+		sc, err := acc.NewSecurityContext(c.ctx, AuthBindInfo{Type: a.Type, Level: a.Level,
+			ContextID: a.ContextID, RemoteAddr: c.cfg.remote, Transport: c.cfg.caller})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrAuth, err)
+		}
+		c.sec = &secState{sc: sc, typ: a.Type, level: a.Level, contextID: a.ContextID}
+	} else if c.sec.done || c.sec.failed || a.Type != c.sec.typ || a.ContextID != c.sec.contextID || a.Level != c.sec.level {
+		return nil, fmt.Errorf("%w: a second security context on the association", ErrAuth)
+	}
+	return c.step(a.Value)
+}
+
+func (c *serverConn) step(token []byte) ([]byte, error) {
+	out, done, err := c.sec.sc.Accept(c.ctx, token)
+	if err != nil {
+		c.sec.failed = true
+		return nil, fmt.Errorf("%w: %w", ErrAuth, err)
+	}
+	if done {
+		c.sec.done = true
+		c.sec.caller = c.sec.sc.Caller()
+	}
+	return out, nil
+}
+
+func (c *serverConn) auth3(p *Auth3) error {
+	a := p.Auth
+	if c.sec == nil || c.sec.done || c.sec.failed || a.Type != c.sec.typ || a.ContextID != c.sec.contextID {
+		return c.protoError(p.Header, "auth3 without a security context in progress")
+	}
+	if _, err := c.step(a.Value); err != nil {
+		// No answer to an auth3: the next request gets the fault.
+		c.log.Debug("dcerpc: auth3 refused", "err", err)
+	}
+	return nil
+}
+
+// checkAuth verifies or unseals one request fragment in place.
+func (c *serverConn) checkAuth(raw []byte, p *Request) (uint32, error) {
+	if c.sec == nil {
+		if p.Auth != nil {
+			return StatusProtoError, fmt.Errorf("%w: verifier on an unauthenticated association", ErrProtocol)
+		}
+		return 0, nil
+	}
+	if !c.sec.done || c.sec.failed {
+		return StatusAccessDenied, fmt.Errorf("%w: request before the security context completed", ErrAuth)
+	}
+	if c.sec.level < AuthLevelIntegrity {
+		return 0, nil
+	}
+	a := p.Auth
+	if a == nil || a.Type != c.sec.typ || a.Level != c.sec.level || a.ContextID != c.sec.contextID {
+		return StatusSecPkgError, fmt.Errorf("%w: request without the association's verifier", ErrAuth)
+	}
+	pdu, data, sig := protectedRanges(raw, p)
+	var err error
+	if c.sec.level == AuthLevelPrivacy {
+		err = c.sec.sc.Unseal(pdu, data, sig)
+	} else {
+		err = c.sec.sc.Verify(pdu, sig)
+	}
+	if err != nil {
+		return StatusSecPkgError, fmt.Errorf("%w: %w", ErrAuth, err)
+	}
+	return 0, nil
+}
+
+// protectedRanges returns the MS-RPCE byte ranges of a request or response
+// fragment with a verifier: everything but the auth_value, the stub plus its
+// padding, and the auth_value.
+func protectedRanges(raw []byte, p PDU) (pdu, data, sig []byte) {
+	h := p.Hdr()
+	sigOff := int(h.FragLength) - int(h.AuthLength)
+	trailer := sigOff - authTrailerLen
+	stubOff := HeaderLen + fixedBody(p)
+	return raw[:sigOff], raw[stubOff:trailer], raw[sigOff:h.FragLength]
+}
+
+func (c *serverConn) request(raw []byte, p *Request) error {
+	if status, err := c.checkAuth(raw, p); err != nil {
+		c.log.Debug("dcerpc: request refused", "err", err)
+		c.writeFault(p.CallID, p.ContextID, status, true)
+		return err
+	}
+	if p.Flags&FlagFirstFrag != 0 {
+		if c.cur != nil {
+			return c.protoError(p.Header, "new call while another is being reassembled")
+		}
+		pc := &pendingCall{callID: p.CallID, contextID: p.ContextID, opnum: p.Opnum,
+			object: p.Object, hasObject: p.Flags&FlagObjectUUID != 0}
+		if _, ok := c.contexts[p.ContextID]; !ok {
+			pc.fault = StatusUnknownInterface
+		} else if p.Flags&FlagLastFrag == 0 {
+			pc.stub = make([]byte, 0, min(int(p.AllocHint), c.maxReassembled(), 64<<10))
+		}
+		c.cur = pc
+	} else if c.cur == nil || c.cur.callID != p.CallID || c.cur.contextID != p.ContextID || c.cur.opnum != p.Opnum {
+		return c.protoError(p.Header, "fragment of no call in progress")
+	}
+	pc := c.cur
+	if pc.fault == 0 {
+		if len(pc.stub)+len(p.Stub) > c.maxReassembled() {
+			c.cur = nil
+			c.log.Debug("dcerpc: request over the reassembly limit", "call_id", p.CallID)
+			c.writeFault(p.CallID, p.ContextID, StatusAccessDenied, true)
+			return fmt.Errorf("%w: request over %d octets", ErrTooLarge, c.maxReassembled())
+		}
+		if p.Flags&FlagFirstFrag != 0 && p.Flags&FlagLastFrag != 0 {
+			pc.stub = p.Stub // single fragment: no copy, valid until the next read
+		} else {
+			pc.stub = append(pc.stub, p.Stub...)
+		}
+	}
+	if p.Flags&FlagLastFrag == 0 {
+		return nil
+	}
+	c.cur = nil
+	if pc.fault != 0 {
+		return c.writeFault(pc.callID, pc.contextID, pc.fault, true)
+	}
+	return c.dispatch(pc)
+}
+
+func (c *serverConn) maxReassembled() int {
+	return orDefault(c.srv.MaxReassembledSize, DefaultMaxReassembledSize)
+}
+
+func (c *serverConn) dispatch(pc *pendingCall) error {
+	pctx := c.contexts[pc.contextID]
+	if n := pctx.iface.NumOpnums; n > 0 && int(pc.opnum) >= n {
+		return c.writeFault(pc.callID, pc.contextID, StatusOpRangeError, true)
+	}
+	call := &Call{
+		Opnum: pc.opnum, Stub: pc.stub, CallID: pc.callID, ContextID: pc.contextID,
+		Object: pc.object, HasObject: pc.hasObject, Syntax: pctx.syntax,
+		AssocGroupID: c.assocGroup, Caller: c.cfg.caller, RemoteAddr: c.cfg.remote,
+		AuthLevel: AuthLevelNone,
+	}
+	if c.sec != nil {
+		call.Caller, call.AuthType, call.AuthLevel = c.sec.caller, c.sec.typ, c.sec.level
+	}
+	out, err := c.invoke(pctx.iface.Handler, call)
+	if err != nil {
+		var f *Fault
+		if !errors.As(err, &f) {
+			c.log.Warn("dcerpc: handler failed", "syntax", pctx.syntax, "opnum", pc.opnum, "err", err)
+			f = &Fault{Status: StatusCantPerform}
+		}
+		return c.writeFault(pc.callID, pc.contextID, f.Status, f.DidNotExecute)
+	}
+	return c.writeResponse(pc.callID, pc.contextID, out)
+}
+
+func (c *serverConn) invoke(h Handler, call *Call) (out []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("dcerpc: handler panic", "panic", r, "stack", string(debug.Stack()))
+			out, err = nil, fmt.Errorf("handler panic: %v", r)
+		}
+	}()
+	return h.ServeRPC(c.ctx, call)
+}
+
+// writeResponse fragments stub to the negotiated max_xmit_frag. alloc_hint
+// is the number of stub octets from this fragment to the end.
+func (c *serverConn) writeResponse(callID uint32, ctxID uint16, stub []byte) error {
+	protect := c.sec != nil && c.sec.level >= AuthLevelIntegrity
+	maxStub := c.maxXmit - HeaderLen - 8
+	var sigLen int
+	if protect {
+		sigLen = c.sec.sc.SignatureSize()
+		maxStub = (maxStub - authTrailerLen - sigLen) &^ (authPadAlign - 1)
+	}
+	if maxStub <= 0 {
+		return fmt.Errorf("dcerpc: signature of %d octets leaves no room in a %d-octet fragment", sigLen, c.maxXmit)
+	}
+	off := 0
+	for {
+		n := min(maxStub, len(stub)-off)
+		r := &Response{
+			Header:    Header{CallID: callID},
+			AllocHint: uint32(len(stub) - off),
+			ContextID: ctxID,
+			Stub:      stub[off : off+n],
+		}
+		if off == 0 {
+			r.Flags |= FlagFirstFrag
+		}
+		if off+n == len(stub) {
+			r.Flags |= FlagLastFrag
+		}
+		if protect {
+			r.Auth = &AuthVerifier{Type: c.sec.typ, Level: c.sec.level, ContextID: c.sec.contextID,
+				Value: zeroSig(sigLen)}
+		}
+		if err := c.writeProtected(r); err != nil {
+			return err
+		}
+		off += n
+		if off == len(stub) {
+			return nil
+		}
+	}
+}
+
+func zeroSig(n int) []byte { return make([]byte, n) }
+
+func (c *serverConn) writeProtected(r *Response) error {
+	size := r.Size()
+	if cap(c.wbuf) < size {
+		c.wbuf = make([]byte, size, max(size, c.maxXmit))
+	}
+	b := c.wbuf[:size]
+	if _, err := r.MarshalTo(b); err != nil {
+		return err
+	}
+	if r.Auth != nil {
+		pdu, data, sig := protectedRanges(b, r)
+		var err error
+		if c.sec.level == AuthLevelPrivacy {
+			err = c.sec.sc.Seal(pdu, data, sig)
+		} else {
+			err = c.sec.sc.Sign(pdu, sig)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: protecting a response: %w", ErrAuth, err)
+		}
+	}
+	return c.write(b)
+}
+
+func (c *serverConn) writeFault(callID uint32, ctxID uint16, status uint32, didNotExecute bool) error {
+	f := &FaultPDU{Header: Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: callID}, ContextID: ctxID, Status: status}
+	if didNotExecute {
+		f.Flags |= FlagDidNotExecute
+	}
+	return c.writePDU(f)
+}
+
+func (c *serverConn) writePDU(p PDU) error {
+	size := p.Size()
+	if cap(c.wbuf) < size {
+		c.wbuf = make([]byte, size, max(size, c.maxXmit))
+	}
+	b := c.wbuf[:size]
+	if _, err := p.MarshalTo(b); err != nil {
+		return err
+	}
+	return c.write(b)
+}
+
+func (c *serverConn) write(b []byte) error {
+	if d := timeoutOr(c.srv.WriteTimeout, DefaultWriteTimeout); d > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(d))
+	}
+	if _, err := c.nc.Write(b); err != nil {
+		return fmt.Errorf("dcerpc: write: %w", err)
+	}
+	return nil
+}
+
+func timeoutOr(v, d time.Duration) time.Duration {
+	if v == 0 {
+		return d
+	}
+	return v
+}
+
+func (c *serverConn) idleDeadline() time.Time {
+	var t time.Time
+	if d := timeoutOr(c.srv.IdleTimeout, DefaultIdleTimeout); d > 0 {
+		t = time.Now().Add(d)
+	}
+	if !c.bound {
+		if d := timeoutOr(c.srv.HandshakeTimeout, DefaultHandshakeTimeout); d > 0 {
+			if h := c.start.Add(d); t.IsZero() || h.Before(t) {
+				t = h
+			}
+		}
+	}
+	return t
+}
+
+func (c *serverConn) bodyDeadline() time.Time {
+	d := timeoutOr(c.srv.ReadTimeout, DefaultReadTimeout)
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+}
+
+func (c *serverConn) setReadDeadline(t time.Time) { c.nc.SetReadDeadline(t) }

@@ -1,0 +1,383 @@
+package dcerpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/netsession/netsession/session"
+)
+
+// Defaults for the zero values of Server's limits.
+const (
+	DefaultMaxFrag            = 5840
+	DefaultMaxReassembledSize = 4 << 20
+	DefaultMaxContexts        = 64
+	DefaultIdleTimeout        = 5 * time.Minute
+	DefaultHandshakeTimeout   = 30 * time.Second
+	DefaultReadTimeout        = 30 * time.Second
+	DefaultWriteTimeout       = 30 * time.Second
+)
+
+// Handler serves the calls on one registered interface.
+//
+// ServeRPC gets the reassembled request stub and returns the response stub.
+// To answer with a fault instead it returns a *Fault (or ErrBadStub,
+// ErrOpRange); any other error becomes a fault with StatusCantPerform.
+// A status the method itself returns (such as a NET_API_STATUS) belongs in
+// the response stub, not in an error. call.Stub is only valid until
+// ServeRPC returns. ctx is cancelled when the server is closed or the
+// connection ends.
+type Handler interface {
+	ServeRPC(ctx context.Context, call *Call) ([]byte, error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, call *Call) ([]byte, error)
+
+// ServeRPC calls f.
+func (f HandlerFunc) ServeRPC(ctx context.Context, call *Call) ([]byte, error) { return f(ctx, call) }
+
+// Interface is a registration: calls on presentation contexts bound to
+// Syntax go to Handler.
+type Interface struct {
+	// Syntax is the interface UUID and version. A bind matches when the
+	// UUID and major version are equal and the requested minor version is
+	// not above Syntax.Minor.
+	Syntax  SyntaxID
+	Handler Handler
+	// NumOpnums, when positive, makes the server answer opnums at or above
+	// it with nca_s_op_rng_error without calling Handler.
+	NumOpnums int
+}
+
+// Call is one reassembled request, with the identity and security in
+// effect.
+type Call struct {
+	Opnum     uint16
+	Stub      []byte
+	CallID    uint32
+	ContextID uint16
+	// Object is the object UUID, when HasObject (PFC_OBJECT_UUID).
+	Object    UUID
+	HasObject bool
+	// Syntax is the interface the context was bound to.
+	Syntax       SyntaxID
+	AssocGroupID uint32
+	// Caller is the authenticated identity: the security context's when the
+	// association is authenticated, otherwise the one the connection was
+	// given (WithCaller), otherwise anonymous.
+	Caller     session.Caller
+	RemoteAddr string
+	AuthType   AuthType
+	AuthLevel  AuthLevel
+}
+
+// Server serves connection-oriented DCE/RPC. The zero value is usable:
+// register interfaces, then call Serve or ServeConn. Fields must not change
+// once serving has started.
+type Server struct {
+	// MaxRecvFrag and MaxXmitFrag bound the fragments the server receives
+	// and sends (0: DefaultMaxFrag). A bind negotiates them down to the
+	// client's values, never below MinFragSize.
+	MaxRecvFrag uint16
+	MaxXmitFrag uint16
+	// MaxReassembledSize caps a reassembled request stub (0:
+	// DefaultMaxReassembledSize). A request over it gets a fault and the
+	// connection is closed.
+	MaxReassembledSize int
+	// MaxContexts caps the presentation contexts of one association (0:
+	// DefaultMaxContexts); more are rejected with local_limit_exceeded.
+	MaxContexts int
+	// IdleTimeout closes a connection that sends nothing for that long
+	// between PDUs (0: DefaultIdleTimeout, negative: never).
+	IdleTimeout time.Duration
+	// HandshakeTimeout is the time a new connection has to complete its
+	// bind (0: DefaultHandshakeTimeout, negative: none).
+	HandshakeTimeout time.Duration
+	// ReadTimeout bounds reading the rest of a PDU once its header has
+	// arrived, WriteTimeout writing one PDU (0: defaults, negative: none).
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	// SecondaryAddr is the port_spec of bind_ack: the TCP port as a
+	// decimal string for ncacn_ip_tcp, `\PIPE\srvsvc` for ncacn_np. A
+	// connection can override it (WithSecondaryAddress).
+	SecondaryAddr string
+	// Auth maps an auth_type to the mechanism that accepts it. A bind with
+	// an auth_type not in the map gets a bind_nak (reason 8).
+	Auth map[AuthType]AuthAcceptor
+	// Logger receives connection-level events; nil discards them.
+	Logger *slog.Logger
+
+	mu        sync.Mutex
+	ifaces    map[ifaceKey]*Interface
+	listeners map[net.Listener]struct{}
+	conns     map[*serverConn]struct{}
+	closing   atomic.Bool
+	assoc     atomic.Uint32
+	wg        sync.WaitGroup
+}
+
+type ifaceKey struct {
+	uuid  UUID
+	major uint16
+}
+
+// Register adds an interface. It fails if the UUID and major version are
+// already registered or the handler is nil.
+func (s *Server) Register(iface Interface) error {
+	if iface.Handler == nil {
+		return errors.New("dcerpc: Register with a nil handler")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ifaces == nil {
+		s.ifaces = make(map[ifaceKey]*Interface)
+	}
+	k := ifaceKey{iface.Syntax.UUID, iface.Syntax.Major}
+	if _, dup := s.ifaces[k]; dup {
+		return fmt.Errorf("dcerpc: interface %s already registered", iface.Syntax)
+	}
+	s.ifaces[k] = &iface
+	return nil
+}
+
+func (s *Server) lookup(a SyntaxID) *Interface {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.ifaces[ifaceKey{a.UUID, a.Major}]
+	if i == nil || a.Minor > i.Syntax.Minor {
+		return nil
+	}
+	return i
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func orDefault[T ~int | ~int64 | ~uint16](v, d T) T {
+	if v == 0 {
+		return d
+	}
+	return v
+}
+
+func (s *Server) maxRecv() int {
+	return max(int(orDefault(s.MaxRecvFrag, DefaultMaxFrag)), MinFragSize)
+}
+
+func (s *Server) maxXmit() int {
+	return max(int(orDefault(s.MaxXmitFrag, DefaultMaxFrag)), MinFragSize)
+}
+
+// Serve accepts connections on l and serves each in its own goroutine until
+// ctx is done, Shutdown or Close is called, or Accept fails permanently.
+// Like net/http, it closes l when it returns. After Shutdown or Close it
+// returns ErrServerClosed; after ctx is done, ctx.Err(). Connections
+// inherit ctx: cancelling it ends them too.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	if !s.trackListener(l) {
+		l.Close()
+		return ErrServerClosed
+	}
+	defer s.untrackListener(l)
+	stop := context.AfterFunc(ctx, func() { l.Close() })
+	defer stop()
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return ErrServerClosed
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.logger().Warn("dcerpc: accept", "err", err, "retry_in", backoff)
+				t := time.NewTimer(backoff)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+				}
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		c, ok := s.newConn(ctx, nc, nil)
+		if !ok {
+			nc.Close()
+			return ErrServerClosed
+		}
+		go func() {
+			defer s.wg.Done()
+			c.serve()
+		}()
+	}
+}
+
+// ServeConn serves one connection in the calling goroutine until the peer
+// closes it, a protocol error ends it, ctx is done or the server is closed.
+// It always closes nc. It returns nil for an orderly end.
+func (s *Server) ServeConn(ctx context.Context, nc net.Conn, opts ...ConnOption) error {
+	c, ok := s.newConn(ctx, nc, opts)
+	if !ok {
+		nc.Close()
+		return ErrServerClosed
+	}
+	defer s.wg.Done()
+	return c.serve()
+}
+
+// Shutdown stops accepting, closes idle connections, and waits for the
+// calls in progress to be answered and their connections to close. If ctx
+// ends first it returns ctx.Err() and leaves the rest running (call Close).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	s.closeListeners()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if s.closeIdle() == 0 {
+			s.wg.Wait()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Close closes all listeners and connections immediately and cancels the
+// context of running handlers. It does not wait for them to return.
+func (s *Server) Close() error {
+	s.closing.Store(true)
+	s.closeListeners()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.cancel()
+		c.nc.Close()
+	}
+	return nil
+}
+
+func (s *Server) trackListener(l net.Listener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	if s.listeners == nil {
+		s.listeners = make(map[net.Listener]struct{})
+	}
+	s.listeners[l] = struct{}{}
+	return true
+}
+
+func (s *Server) untrackListener(l net.Listener) {
+	s.mu.Lock()
+	delete(s.listeners, l)
+	s.mu.Unlock()
+	l.Close()
+}
+
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for l := range s.listeners {
+		l.Close()
+	}
+}
+
+// closeIdle closes connections waiting for a PDU and returns how many
+// connections remain.
+func (s *Server) closeIdle() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if !c.active.Load() {
+			c.cancel()
+			c.nc.Close()
+		}
+	}
+	return len(s.conns)
+}
+
+func (s *Server) newConn(ctx context.Context, nc net.Conn, opts []ConnOption) (*serverConn, bool) {
+	cfg := connConfig{secAddr: s.SecondaryAddr}
+	if a := nc.RemoteAddr(); a != nil {
+		cfg.remote = a.String()
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	c := &serverConn{
+		srv:      s,
+		nc:       nc,
+		ctx:      cctx,
+		cancel:   cancel,
+		cfg:      cfg,
+		log:      s.logger().With("remote", cfg.remote),
+		start:    time.Now(),
+		maxRecv:  s.maxRecv(),
+		maxXmit:  s.maxXmit(),
+		contexts: make(map[uint16]*presContext),
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		cancel()
+		return nil, false
+	}
+	if s.conns == nil {
+		s.conns = make(map[*serverConn]struct{})
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return c, true
+}
+
+func (s *Server) removeConn(c *serverConn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// ConnOption configures one connection given to ServeConn.
+type ConnOption func(*connConfig)
+
+type connConfig struct {
+	caller  session.Caller
+	secAddr string
+	remote  string
+}
+
+// WithCaller sets the identity the transport established (for ncacn_np, the
+// SMB session's user). Calls see it unless the association authenticates.
+func WithCaller(c session.Caller) ConnOption { return func(cfg *connConfig) { cfg.caller = c } }
+
+// WithSecondaryAddress overrides Server.SecondaryAddr for this connection.
+func WithSecondaryAddress(addr string) ConnOption {
+	return func(cfg *connConfig) { cfg.secAddr = addr }
+}
+
+// WithRemoteAddr sets the peer address reported in Call.RemoteAddr and in
+// logs (default: nc.RemoteAddr()).
+func WithRemoteAddr(addr string) ConnOption { return func(cfg *connConfig) { cfg.remote = addr } }
