@@ -2,6 +2,7 @@ package srvs
 
 import (
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -228,3 +229,5 @@ func canonicalDelRequest(b []byte) ([]byte, error) {
 	// The stub ends right after the last item: no trailing padding.
 	return c.b[:c.r.Offset()], nil
 }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
