@@ -1,0 +1,242 @@
+package ntlm
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/asn1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	smb2 "github.com/cloudsoda/go-smb2"
+)
+
+// TestGoSMB2Initiator runs cloudsoda/go-smb2's exported NTLM initiator
+// against our acceptor, with a password and with an NT hash, and checks its
+// signature (NTLMInitiator.Sum, sequence number 0) with our Verify.
+func TestGoSMB2Initiator(t *testing.T) {
+	srv := &Server{Accounts: testAccounts(t)}
+	hash := NTHash("BobPass1")
+	for _, in := range []*smb2.NTLMInitiator{
+		{User: "alice", Password: "AlicePass1", Domain: "WORKGROUP", Workstation: "GOSMB2"},
+		{User: "bob", Hash: hash[:]},
+	} {
+		t.Run(in.User, func(t *testing.T) {
+			ctx := context.Background()
+			sc := srv.NewContext("127.0.0.1")
+			neg, err := in.InitSecContext()
+			if err != nil {
+				t.Fatal(err)
+			}
+			chal, _, err := sc.Step(ctx, neg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			auth, err := in.AcceptSecContext(chal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, done, err := sc.Step(ctx, auth); err != nil || !done {
+				t.Fatalf("done=%v err=%v", done, err)
+			}
+			if !sc.ntlm().hadMIC {
+				t.Error("go-smb2 announces a MIC; the acceptor did not check one")
+			}
+			if got := sc.Caller().User; got != in.User {
+				t.Errorf("caller %q", got)
+			}
+			if !bytes.Equal(sc.SessionKey(), in.SessionKey()) {
+				t.Fatalf("session key %x, go-smb2 has %x", sc.SessionKey(), in.SessionKey())
+			}
+			msg := []byte("signed by go-smb2")
+			if err := sc.Verify(msg, in.Sum(msg)); err != nil {
+				t.Fatalf("go-smb2 signature: %v", err)
+			}
+			// Tampering with its AUTHENTICATE (the MIC covers the flags)
+			// makes a fresh exchange fail.
+			sc2 := srv.NewContext("127.0.0.1")
+			neg2, _ := in.InitSecContext()
+			chal2, _, err := sc2.Step(ctx, neg2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			auth2, err := in.AcceptSecContext(chal2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			auth2[60] ^= byte(FlagSign)
+			if _, _, err := sc2.Step(ctx, auth2); !errors.Is(err, ErrMICMismatch) {
+				t.Fatalf("flags changed under the MIC: %v", err)
+			}
+		})
+	}
+}
+
+// ntlm returns the context itself (for symmetry with SPNEGO in tests).
+func (c *ServerContext) ntlm() *ServerContext { return c }
+
+// TestGoSMB2InitiatorSPNEGO wraps go-smb2's NTLM tokens the way its
+// (unexported) SPNEGO client does: NegTokenInit with NTLMSSP only, then the
+// AUTHENTICATE with a mechListMIC from NTLMInitiator.Sum over the DER
+// mechTypes.
+func TestGoSMB2InitiatorSPNEGO(t *testing.T) {
+	srv := &Server{Accounts: testAccounts(t)}
+	in := &smb2.NTLMInitiator{User: "alice", Password: "AlicePass1"}
+	ctx := context.Background()
+	sc := srv.NewSPNEGOContext("127.0.0.1")
+	neg, err := in.InitSecContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	init := &NegTokenInit{MechTypes: []asn1.ObjectIdentifier{in.OID()}, MechToken: neg}
+	initTok := init.Marshal()
+	raw, err := asn1.Marshal([]asn1.ObjectIdentifier{in.OID()})
+	if err != nil || !bytes.Equal(raw, init.RawMechTypes) {
+		t.Fatalf("mechTypes DER %x, encoding/asn1 gives %x (%v)", init.RawMechTypes, raw, err)
+	}
+	out, _, err := sc.Step(ctx, initTok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := ParseNegTokenResp(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := in.AcceptSecContext(resp.ResponseToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	final, done, err := sc.Step(ctx, (&NegTokenResp{NegState: NegStateAbsent, ResponseToken: auth, MechListMIC: in.Sum(raw)}).Marshal())
+	if err != nil || !done {
+		t.Fatalf("done=%v err=%v", done, err)
+	}
+	fr, err := ParseNegTokenResp(final)
+	if err != nil || fr.NegState != NegStateAcceptCompleted || len(fr.MechListMIC) != SignatureSize {
+		t.Fatalf("final token %x: %+v %v", final, fr, err)
+	}
+	if sc.Caller().User != "alice" || !bytes.Equal(sc.SessionKey(), in.SessionKey()) {
+		t.Fatalf("caller %+v, keys %x / %x", sc.Caller(), sc.SessionKey(), in.SessionKey())
+	}
+}
+
+// impacketPeer runs testdata/impacket_initiator.py. Without python3 or
+// impacket the test is skipped, except under CI=true where that is a
+// failure.
+func impacketPeer(t *testing.T, args ...string) (send func([]byte), recv func() []byte) {
+	t.Helper()
+	const py = "/usr/bin/python3"
+	missing := func(why string) {
+		t.Helper()
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("impacket peer unavailable under CI: %s", why)
+		}
+		t.Skipf("impacket peer unavailable: %s", why)
+	}
+	if _, err := os.Stat(py); err != nil {
+		missing(err.Error())
+	}
+	if out, err := exec.Command(py, "-c", "import impacket.ntlm, Cryptodome.Cipher.ARC4").CombinedOutput(); err != nil {
+		missing(fmt.Sprintf("%v: %s", err, out))
+	}
+	cmd := exec.Command(py, append([]string{"testdata/impacket_initiator.py"}, args...)...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		if err := cmd.Wait(); err != nil && !t.Failed() {
+			t.Errorf("impacket driver: %v\n%s", err, stderr.String())
+		}
+	})
+	r := bufio.NewReader(stdout)
+	send = func(b []byte) {
+		if _, err := io.WriteString(stdin, hex.EncodeToString(b)+"\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recv = func() []byte {
+		t.Helper()
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("impacket driver: %v\n%s", err, stderr.String())
+		}
+		return unhex(t, strings.TrimSpace(line))
+	}
+	return send, recv
+}
+
+func TestImpacketInitiator(t *testing.T) {
+	srv := &Server{Accounts: testAccounts(t)}
+	bobHash := NTHash("BobPass1")
+	tests := []struct {
+		name, mode, user, pass, domain, hash string
+		wantErr                              error
+		wantUser                             string
+	}{
+		{"v2 password", "v2", "alice", "AlicePass1", "", "", nil, "alice"},
+		{"v2 hash with domain", "v2", "bob", "", "NETSESS", hex.EncodeToString(bobHash[:]), nil, "bob"},
+		{"v2 sign and seal", "v2sign", "alice", "AlicePass1", "WORKGROUP", "", nil, "alice"},
+		{"v2 anonymous", "v2", "", "", "", "", nil, ""},
+		{"v2 wrong password", "v2", "alice", "nope", "", "", ErrWrongPassword, ""},
+		{"v1 refused", "v1", "alice", "AlicePass1", "", "", ErrNTLMv1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			send, recv := impacketPeer(t, tt.mode, tt.user, tt.pass, tt.domain, tt.hash)
+			ctx := context.Background()
+			sc := srv.NewContext("127.0.0.1")
+			chal, _, err := sc.Step(ctx, recv())
+			if err != nil {
+				t.Fatal(err)
+			}
+			send(chal)
+			auth := recv()
+			key := recv()
+			_, done, err := sc.Step(ctx, auth)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) || !errors.Is(err, ErrLogonFailure) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !done {
+				t.Fatalf("done=%v err=%v", done, err)
+			}
+			if c := sc.Caller(); c.User != tt.wantUser || c.IsAnonymous() != (tt.user == "") {
+				t.Fatalf("caller %+v", c)
+			}
+			if !bytes.Equal(sc.SessionKey(), key) {
+				t.Fatalf("session key %x, impacket has %x", sc.SessionKey(), key)
+			}
+			if tt.mode != "v2sign" {
+				return
+			}
+			if err := sc.Verify([]byte("impacket signed message"), recv()); err != nil {
+				t.Fatalf("impacket signature: %v", err)
+			}
+			sealed, sig := recv(), recv()
+			if err := sc.UnsealWithin(sealed, 0, len(sealed), sig); err != nil {
+				t.Fatalf("impacket sealed message: %v", err)
+			}
+			if string(sealed) != "impacket sealed message" {
+				t.Fatalf("unsealed %q", sealed)
+			}
+		})
+	}
+}
