@@ -1,0 +1,266 @@
+package ntlm
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+// challenged runs a client up to its AUTHENTICATE and returns the server
+// context waiting for it.
+func challenged(t *testing.T, srv *Server, cli *Client) (*ServerContext, []byte) {
+	t.Helper()
+	ctx := context.Background()
+	cc, sc := cli.NewContext(), srv.NewContext("198.51.100.7")
+	neg, _, err := cc.Step(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chal, _, err := sc.Step(ctx, neg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, _, err := cc.Step(ctx, chal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc, auth
+}
+
+// withoutMICField re-lays an AUTHENTICATE message without the 16-byte MIC
+// field: the payload moves down to offset 72 and every offset follows.
+func withoutMICField(t *testing.T, auth []byte) []byte {
+	t.Helper()
+	out := append(bytes.Clone(auth[:72]), auth[88:]...)
+	for i := 0; i < 6; i++ {
+		at := 12 + 8*i + 4
+		off := binary.LittleEndian.Uint32(out[at:])
+		if binary.LittleEndian.Uint16(out[at-4:]) > 0 {
+			binary.LittleEndian.PutUint32(out[at:], off-16)
+		}
+	}
+	if _, err := ParseAuthenticate(out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// ntResponseAt returns the offset of the NT response inside auth.
+func ntResponseAt(auth []byte) int { return int(binary.LittleEndian.Uint32(auth[24:])) }
+
+func TestRefusals(t *testing.T) {
+	accounts := testAccounts(t)
+	alice := Client{User: "alice", Password: "AlicePass1", Domain: "WORKGROUP"}
+	tests := []struct {
+		name   string
+		srv    Server
+		cli    Client
+		tamper func(t *testing.T, auth []byte) []byte
+		want   error
+	}{
+		{name: "wrong password", cli: Client{User: "alice", Password: "alicepass1"}, want: ErrWrongPassword},
+		{name: "wrong hash", cli: Client{User: "bob", NTHash: bytes.Repeat([]byte{0x11}, 16)}, want: ErrWrongPassword},
+		{name: "unknown user, guest off", cli: Client{User: "mallory", Password: "x"}, want: ErrUnknownUser},
+		{name: "user name with empty responses", cli: alice, tamper: func(t *testing.T, a []byte) []byte {
+			m, _ := ParseAuthenticate(a)
+			m.NtChallengeResponse, m.LmChallengeResponse, m.MIC = nil, nil, nil
+			return m.Marshal()
+		}, want: ErrWrongPassword},
+		{name: "tampered MIC", cli: alice, tamper: func(t *testing.T, a []byte) []byte {
+			a[80] ^= 0x40
+			return a
+		}, want: ErrMICMismatch},
+		{name: "zeroed MIC", cli: alice, tamper: func(t *testing.T, a []byte) []byte {
+			clear(a[72:88])
+			return a
+		}, want: ErrMICMismatch},
+		{name: "MIC field stripped while MsvAvFlags says present", cli: alice, tamper: withoutMICField, want: ErrMICMissing},
+		{name: "flags changed under the MIC", cli: alice, tamper: func(t *testing.T, a []byte) []byte {
+			binary.LittleEndian.PutUint32(a[60:], binary.LittleEndian.Uint32(a[60:])&^uint32(FlagSeal))
+			return a
+		}, want: ErrMICMismatch},
+		{name: "MsvAvFlags MIC bit cleared", cli: alice, tamper: func(t *testing.T, a []byte) []byte {
+			// The AV pairs are under NTProofStr: clearing the bit breaks the proof.
+			nt := ntResponseAt(a)
+			i := bytes.Index(a[nt:], []byte{0x06, 0x00, 0x04, 0x00, 0x02, 0x00, 0x00, 0x00})
+			if i < 0 {
+				t.Fatal("no MsvAvFlags pair in our own response")
+			}
+			a[nt+i+4] = 0
+			return a
+		}, want: ErrWrongPassword},
+		{name: "NTLMv1 response", cli: alice, tamper: func(t *testing.T, a []byte) []byte {
+			m, _ := ParseAuthenticate(a)
+			m.NtChallengeResponse = m.NtChallengeResponse[:24]
+			return m.Marshal()
+		}, want: ErrNTLMv1},
+		{name: "LM response only", cli: alice, tamper: func(t *testing.T, a []byte) []byte {
+			m, _ := ParseAuthenticate(a)
+			m.NtChallengeResponse = nil
+			return m.Marshal()
+		}, want: ErrNTLMv1},
+		{name: "anonymous refused by configuration", srv: Server{RefuseAnonymous: true}, cli: Client{}, want: ErrAnonymousRefused},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			srv := tt.srv
+			srv.Accounts = accounts
+			srv.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			sc, auth := challenged(t, &srv, &tt.cli)
+			if tt.tamper != nil {
+				auth = tt.tamper(t, auth)
+			}
+			_, done, err := sc.Step(context.Background(), auth)
+			if done || !errors.Is(err, tt.want) || !errors.Is(err, ErrLogonFailure) {
+				t.Fatalf("done=%v err=%v, want %v", done, err, tt.want)
+			}
+			var le *LogonError
+			if !errors.As(err, &le) || le.User != tt.cli.User {
+				t.Fatalf("error %#v does not name user %q", err, tt.cli.User)
+			}
+			if sc.Done() || sc.Caller().User != "" || sc.SessionKey() != nil {
+				t.Fatal("a refused context reports a logon")
+			}
+			if !strings.Contains(logs.String(), "ntlm logon refused") || (tt.cli.Password != "" && strings.Contains(logs.String(), tt.cli.Password)) {
+				t.Fatalf("log: %s", logs.String())
+			}
+			// The challenge is spent either way.
+			if _, _, err := sc.Step(context.Background(), auth); !errors.Is(err, ErrChallengeReused) {
+				t.Fatalf("second AUTHENTICATE: %v", err)
+			}
+		})
+	}
+}
+
+func TestReusedChallengeAfterSuccess(t *testing.T) {
+	srv := &Server{Accounts: testAccounts(t)}
+	sc, auth := challenged(t, srv, &Client{User: "alice", Password: "AlicePass1"})
+	if _, done, err := sc.Step(context.Background(), auth); err != nil || !done {
+		t.Fatal(done, err)
+	}
+	if _, _, err := sc.Step(context.Background(), auth); !errors.Is(err, ErrChallengeReused) {
+		t.Fatalf("replayed AUTHENTICATE: %v", err)
+	}
+	if sc.Caller().User != "alice" {
+		t.Fatal("the replay attempt spoilt the established context")
+	}
+}
+
+func TestStaleTimestamp(t *testing.T) {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tt := range []struct {
+		name   string
+		window time.Duration
+		delay  time.Duration
+		ok     bool
+	}{
+		{"default window, 35h late", 0, 35 * time.Hour, true},
+		{"default window, 37h late", 0, 37 * time.Hour, false},
+		{"default window, 37h early", 0, -37 * time.Hour, false},
+		{"1 minute window, 2 minutes late", time.Minute, 2 * time.Minute, false},
+		{"1 minute window, 30 s late", time.Minute, 30 * time.Second, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			now := start
+			srv := &Server{Accounts: testAccounts(t), TimestampWindow: tt.window, Now: func() time.Time { return now }}
+			sc, auth := challenged(t, srv, &Client{User: "bob", Password: "BobPass1"})
+			now = start.Add(tt.delay)
+			_, _, err := sc.Step(context.Background(), auth)
+			if tt.ok != (err == nil) || (!tt.ok && !errors.Is(err, ErrStaleTimestamp)) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}
+
+func TestGuestMapping(t *testing.T) {
+	accounts, err := NewAccounts("NETSESS", true, Account{Name: "alice", NTHash: NTHash("AlicePass1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{Accounts: accounts}
+	sc, auth := challenged(t, srv, &Client{User: "stranger", Password: "whatever"})
+	if _, done, err := sc.Step(context.Background(), auth); err != nil || !done {
+		t.Fatal(done, err)
+	}
+	c := sc.Caller()
+	if !c.Guest || c.IsAnonymous() || c.InGroup("Administrators") {
+		t.Fatalf("caller %+v", c)
+	}
+	if l, _ := sc.Logon(); l.ClientUser != "stranger" || l.SessionKey != nil {
+		t.Fatalf("logon %+v", l)
+	}
+	if _, err := sc.Sign([]byte("x")); !errors.Is(err, ErrNotNegotiated) {
+		t.Fatalf("guest signing: %v", err)
+	}
+	// A known user with a wrong password is never mapped to guest.
+	sc, auth = challenged(t, srv, &Client{User: "alice", Password: "wrong"})
+	if _, _, err := sc.Step(context.Background(), auth); !errors.Is(err, ErrWrongPassword) {
+		t.Fatalf("known user, wrong password: %v", err)
+	}
+}
+
+func TestThrottle(t *testing.T) {
+	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	th := &Throttle{BaseDelay: time.Second, MaxDelay: 4 * time.Second}
+	srv := &Server{Accounts: testAccounts(t), Throttle: th, Now: func() time.Time { return now }}
+	fail := func() error {
+		sc, auth := challenged(t, srv, &Client{User: "alice", Password: "bad"})
+		_, _, err := sc.Step(context.Background(), auth)
+		return err
+	}
+	if err := fail(); !errors.Is(err, ErrWrongPassword) {
+		t.Fatal(err)
+	}
+	// Within the penalty the next attempt is refused at NEGOTIATE, at once.
+	cc, sc := (&Client{User: "alice", Password: "AlicePass1"}).NewContext(), srv.NewContext("198.51.100.7")
+	neg, _, _ := cc.Step(context.Background(), nil)
+	if _, _, err := sc.Step(context.Background(), neg); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("within penalty: %v", err)
+	}
+	// Another source is not affected.
+	if w := th.Wait("203.0.113.1", now); w != 0 {
+		t.Fatalf("other source waits %v", w)
+	}
+	// Penalties double and are capped.
+	want := []time.Duration{2 * time.Second, 4 * time.Second, 4 * time.Second}
+	for i, w := range want {
+		now = now.Add(time.Hour / 100)
+		if err := fail(); !errors.Is(err, ErrWrongPassword) {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+		if got := th.Wait("198.51.100.7", now); got != w {
+			t.Fatalf("penalty after failure %d = %v, want %v", i+2, got, w)
+		}
+	}
+	// Success clears the record.
+	now = now.Add(time.Minute)
+	sc, auth := challenged(t, srv, &Client{User: "alice", Password: "AlicePass1"})
+	if _, _, err := sc.Step(context.Background(), auth); err != nil {
+		t.Fatal(err)
+	}
+	if err := fail(); err != nil && th.Wait("198.51.100.7", now) != time.Second {
+		t.Fatalf("after success the penalty restarts at BaseDelay, got %v", th.Wait("198.51.100.7", now))
+	}
+}
+
+func TestThrottleBounded(t *testing.T) {
+	th := &Throttle{BaseDelay: time.Second, MaxSources: 8}
+	now := time.Unix(1e9, 0)
+	for i := range 100 {
+		th.Failure(strings.Repeat("x", i), now.Add(time.Duration(i)*time.Millisecond))
+	}
+	if n := len(th.sources); n > 8 {
+		t.Fatalf("%d sources remembered, cap 8", n)
+	}
+	var zero *Throttle
+	if zero.Wait("a", now) != 0 || zero.Failure("a", now) != 0 {
+		t.Fatal("nil throttle throttles")
+	}
+}
