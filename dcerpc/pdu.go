@@ -547,7 +547,7 @@ func splitAuth(h Header, b []byte) (body []byte, av *AuthVerifier, err error) {
 		Level:     AuthLevel(t[1]),
 		PadLength: t[2],
 		ContextID: binary.LittleEndian.Uint32(t[4:]),
-		Value:     t[authTrailerLen:h.FragLength],
+		Value:     t[authTrailerLen : authTrailerLen+int(h.AuthLength)],
 	}
 	body = b[HeaderLen:to]
 	if int(av.PadLength) > len(body) {
