@@ -281,3 +281,39 @@ func FuzzReaderString(f *testing.F) {
 		}
 	})
 }
+
+func TestWriterPresizedNonASCII(t *testing.T) {
+	// Exactly sized for two non-ASCII strings and a trailing uint32: the
+	// optimistic ASCII path must not grow the buffer.
+	a, b := "日本語", "Grüße\U0001F600"
+	size := StringSize(a) + StringSize(b) + 4
+	buf := make([]byte, 0, size)
+	w := NewWriter(buf)
+	w.String(a)
+	w.String(b)
+	w.Uint32(1)
+	if len(w.Bytes()) != size || &w.Bytes()[0] != &buf[:1][0] {
+		t.Fatalf("len %d (want %d), reallocated %v", len(w.Bytes()), size, &w.Bytes()[0] != &buf[:1][0])
+	}
+	r := NewReader(w.Bytes())
+	if s, err := r.String(); err != nil || s != a {
+		t.Fatalf("%q %v", s, err)
+	}
+	if s, err := r.String(); err != nil || s != b {
+		t.Fatalf("%q %v", s, err)
+	}
+}
+
+func TestWriterGrows(t *testing.T) {
+	w := NewWriter(make([]byte, 0, 1))
+	var want []byte
+	for i := range 100 {
+		w.Uint32(uint32(i))
+		want = append(want, byte(i), 0, 0, 0)
+		w.String("x")
+		want = append(want, 2, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 'x', 0, 0, 0)
+	}
+	if !bytes.Equal(w.Bytes(), want) {
+		t.Fatalf("got %x", w.Bytes())
+	}
+}

@@ -2,7 +2,6 @@ package ndr
 
 import (
 	"encoding/binary"
-	"slices"
 	"unicode/utf8"
 )
 
@@ -21,7 +20,10 @@ const DefaultReferentBase uint32 = 0x00020000
 // The zero Writer is ready to use with an empty buffer and the default
 // referent base.
 type Writer struct {
+	// buf is always resliced to its capacity; buf[:n] is the output.
+	// Writing by index keeps the hot path free of slice-header stores.
 	buf  []byte
+	n    int
 	base int
 
 	refBase uint32 // 0 means DefaultReferentBase
@@ -40,8 +42,9 @@ func NewWriter(buf []byte) *Writer {
 // Reset makes w append to buf with alignment relative to len(buf) and
 // restarts the referent sequence at its base.
 func (w *Writer) Reset(buf []byte) {
-	w.buf = buf
-	w.base = len(buf)
+	w.n = len(buf)
+	w.buf = buf[:cap(buf)]
+	w.base = w.n
 	w.refs = 0
 }
 
@@ -54,36 +57,52 @@ func (w *Writer) SetReferentBase(id uint32) {
 
 // Bytes returns the buffer: whatever it held before plus everything
 // written.
-func (w *Writer) Bytes() []byte { return w.buf }
+func (w *Writer) Bytes() []byte { return w.buf[:w.n] }
 
 // Len returns the number of stub bytes written, not counting what the
 // buffer held before.
-func (w *Writer) Len() int { return len(w.buf) - w.base }
+func (w *Writer) Len() int { return w.n - w.base }
+
+// reserve makes room for k more bytes and returns them.
+func (w *Writer) reserve(k int) []byte {
+	if len(w.buf)-w.n < k {
+		w.grow(k)
+	}
+	b := w.buf[w.n : w.n+k]
+	w.n += k
+	return b
+}
+
+func (w *Writer) grow(k int) {
+	nb := append(w.buf[:w.n], make([]byte, k)...)
+	w.buf = nb[:cap(nb)]
+}
 
 // Align appends zero bytes until the stub length is a multiple of n
 // (n must be a power of two).
 func (w *Writer) Align(n int) {
-	pad := -(len(w.buf) - w.base) & (n - 1)
-	for range pad {
-		w.buf = append(w.buf, 0)
+	if pad := -(w.n - w.base) & (n - 1); pad != 0 {
+		clear(w.reserve(pad))
 	}
 }
 
 // Uint8 appends v.
-func (w *Writer) Uint8(v uint8) { w.buf = append(w.buf, v) }
+func (w *Writer) Uint8(v uint8) { w.reserve(1)[0] = v }
 
 // Uint16 aligns to 2 and appends v.
 func (w *Writer) Uint16(v uint16) {
 	w.Align(2)
-	w.buf = binary.LittleEndian.AppendUint16(w.buf, v)
+	binary.LittleEndian.PutUint16(w.reserve(2), v)
 }
 
 // Uint32 aligns to 4 and appends v.
 func (w *Writer) Uint32(v uint32) {
-	if (len(w.buf)-w.base)&3 != 0 {
-		w.Align(4)
+	pad := -(w.n - w.base) & 3
+	b := w.reserve(pad + 4)
+	for i := range pad {
+		b[i] = 0
 	}
-	w.buf = binary.LittleEndian.AppendUint32(w.buf, v)
+	binary.LittleEndian.PutUint32(b[pad:], v)
 }
 
 // Referent returns the next referent ID of w's sequence without writing
@@ -125,46 +144,63 @@ func (w *Writer) Pointer(present bool) uint32 {
 // only.
 func (w *Writer) String(s string) {
 	w.Align(4)
-	ascii := isASCII(s)
-	var units int
-	if ascii {
-		units = len(s)
-	} else {
-		units = StringUnits(s)
+	start := w.n
+	// Optimistically assume ASCII, the common case: one pass that copies
+	// and checks at once. Only when the room is there already, so that a
+	// non-ASCII string never grows a buffer pre-sized with StringSize.
+	if ascii := 12 + 2*(len(s)+1); len(w.buf)-w.n >= ascii {
+		b := w.reserve(ascii)
+		if putASCII(b[12:], s) {
+			putStringHeader(b, uint32(len(s)+1))
+			return
+		}
+		w.n = start
 	}
-	n := uint32(units + 1)
-	start := len(w.buf)
-	size := 12 + 2*int(n)
-	w.buf = slices.Grow(w.buf, StringSizeUnits(units))
-	b := w.buf[start : start+size]
+	units := StringUnits(s)
+	b := w.reserve(12 + 2*(units+1))
+	putStringHeader(b, uint32(units+1))
+	p := b[12:]
+	for _, r := range s {
+		if r >= 0x10000 {
+			r -= 0x10000
+			binary.LittleEndian.PutUint16(p, 0xD800+uint16(r>>10))
+			binary.LittleEndian.PutUint16(p[2:], 0xDC00+uint16(r&0x3FF))
+			p = p[4:]
+			continue
+		}
+		binary.LittleEndian.PutUint16(p, uint16(r))
+		p = p[2:]
+	}
+	p[0], p[1] = 0, 0
+}
+
+func putStringHeader(b []byte, n uint32) {
 	binary.LittleEndian.PutUint32(b[0:], n)
 	binary.LittleEndian.PutUint32(b[4:], 0)
 	binary.LittleEndian.PutUint32(b[8:], n)
-	p := b[12:]
-	if ascii {
-		for i := 0; i < len(s); i++ {
-			p[2*i] = s[i]
-			p[2*i+1] = 0
-		}
-		p = p[2*len(s):]
-	} else {
-		for _, r := range s {
-			if r >= 0x10000 {
-				r -= 0x10000
-				hi := 0xD800 + uint16(r>>10)
-				lo := 0xDC00 + uint16(r&0x3FF)
-				binary.LittleEndian.PutUint16(p, hi)
-				binary.LittleEndian.PutUint16(p[2:], lo)
-				p = p[4:]
-				continue
-			}
-			binary.LittleEndian.PutUint16(p, uint16(r))
-			p = p[2:]
-		}
+}
+
+// putASCII writes s as UTF-16LE followed by a NUL into dst, which has
+// room for exactly that, and reports whether s was all ASCII (if not,
+// dst holds garbage).
+func putASCII(dst []byte, s string) bool {
+	dst = dst[:2*len(s)+2]
+	var or byte
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		c0, c1, c2, c3 := s[i], s[i+1], s[i+2], s[i+3]
+		or |= c0 | c1 | c2 | c3
+		binary.LittleEndian.PutUint64(dst[2*i:], uint64(c0)|uint64(c1)<<16|uint64(c2)<<32|uint64(c3)<<48)
 	}
-	// Terminating NUL.
-	p[0], p[1] = 0, 0
-	w.buf = w.buf[:start+size]
+	for ; i < len(s); i++ {
+		c := s[i]
+		or |= c
+		dst[2*i] = c
+		dst[2*i+1] = 0
+	}
+	dst[2*len(s)] = 0
+	dst[2*len(s)+1] = 0
+	return or < utf8.RuneSelf
 }
 
 // UniqueString writes a top-level [unique, string] pointer: NULL when s is
@@ -178,8 +214,14 @@ func (w *Writer) UniqueString(s *string) {
 // StringUnits returns the number of UTF-16 code units s encodes to,
 // without the terminating NUL.
 func StringUnits(s string) int {
-	n := 0
-	for i := 0; i < len(s); {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if s[i]|s[i+1]|s[i+2]|s[i+3]|s[i+4]|s[i+5]|s[i+6]|s[i+7] >= utf8.RuneSelf {
+			break
+		}
+	}
+	n := i
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			n++
@@ -210,13 +252,4 @@ func StringSize(s string) int {
 // units (without the NUL).
 func StringSizeUnits(units int) int {
 	return 12 + (2*(units+1)+3)&^3
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
 }
