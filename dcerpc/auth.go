@@ -79,28 +79,31 @@ type AuthVerifier struct {
 // response fragments of an established security context, with the byte
 // ranges MS-RPCE 3.3.1.5.2 defines:
 //
-//   - pdu is the whole fragment except the auth_value: common header, body
+//   - msg is the whole fragment except the auth_value: common header, body
 //     (including the stub and its auth padding) and the 8-byte sec_trailer.
-//     Its auth_length and frag_length already count the signature.
-//   - data is the sub-slice of pdu holding the stub and its padding: what
-//     privacy encrypts in place.
-//   - sig is the auth_value, SignatureSize() octets.
+//     Its auth_length and frag_length already count the signature, so the
+//     signature covers them.
+//   - msg[lo:hi] is the stub plus its auth padding: what privacy encrypts
+//     in place.
+//   - the signature is the auth_value and must be SignatureSize() octets.
 //
-// Implementations keep their own sequence numbers; the dcerpc layer calls
-// them once per fragment, in wire order, from one goroutine at a time.
+// The method set matches the security contexts of the ntlm package, which
+// need only a SignatureSize method to be used here. Implementations keep
+// their own sequence numbers; the dcerpc layer calls them once per
+// fragment, in wire order, from one goroutine at a time.
 type PDUProtector interface {
 	// SignatureSize is the length of the auth_value of a protected PDU
-	// (16 for NTLMSSP).
+	// (16 for NTLMSSP, also under SPNEGO).
 	SignatureSize() int
-	// Sign writes the signature of pdu into sig (integrity).
-	Sign(pdu, sig []byte) error
-	// Verify checks sig over pdu (integrity).
-	Verify(pdu, sig []byte) error
-	// Seal encrypts data (a sub-slice of pdu) in place and writes the
-	// signature into sig (privacy).
-	Seal(pdu, data, sig []byte) error
-	// Unseal decrypts data (a sub-slice of pdu) in place and checks sig.
-	Unseal(pdu, data, sig []byte) error
+	// Sign returns the signature of msg (integrity).
+	Sign(msg []byte) ([]byte, error)
+	// Verify checks sig over msg (integrity).
+	Verify(msg, sig []byte) error
+	// SealWithin encrypts msg[lo:hi] in place and returns the signature
+	// (privacy).
+	SealWithin(msg []byte, lo, hi int) ([]byte, error)
+	// UnsealWithin decrypts msg[lo:hi] in place and checks sig.
+	UnsealWithin(msg []byte, lo, hi int, sig []byte) error
 }
 
 // AuthBindInfo describes the sec_trailer of the bind or alter_context that
@@ -136,12 +139,12 @@ func (f AuthAcceptorFunc) NewSecurityContext(ctx context.Context, info AuthBindI
 // ServerSecurityContext is one security context of an association, on the
 // accepting side.
 type ServerSecurityContext interface {
-	// Accept consumes the client's token and returns the token for the
+	// Step consumes the client's token and returns the token for the
 	// answer (nil for none). done reports that the context is established;
 	// after that Caller and the PDUProtector methods are used. An error
 	// fails the exchange: a bind gets a bind_nak, an alter_context or auth3
 	// a fault and the connection is closed.
-	Accept(ctx context.Context, token []byte) (out []byte, done bool, err error)
+	Step(ctx context.Context, token []byte) (out []byte, done bool, err error)
 	// Caller is the authenticated identity, valid once done.
 	Caller() session.Caller
 	PDUProtector

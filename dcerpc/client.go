@@ -408,13 +408,13 @@ func (c *Client) protection() (AuthInitiator, bool) {
 }
 
 func (c *Client) sendRequest(callID uint32, opnum uint16, stub []byte, cc *callConfig) error {
-	a, protect := c.protection()
+	a, protected := c.protection()
 	maxStub := c.maxXmit - HeaderLen - 8
 	if cc.hasObject {
 		maxStub -= 16
 	}
 	var sigLen int
-	if protect {
+	if protected {
 		sigLen = a.SignatureSize()
 		maxStub = (maxStub - authTrailerLen - sigLen) &^ (authPadAlign - 1)
 	}
@@ -435,22 +435,16 @@ func (c *Client) sendRequest(callID uint32, opnum uint16, stub []byte, cc *callC
 		if off+n == len(stub) {
 			r.Flags |= FlagLastFrag
 		}
-		if protect {
+		if protected {
 			r.Auth = &AuthVerifier{Type: a.AuthType(), Level: a.AuthLevel(), ContextID: c.cfg.authContextID, Value: zeroSig(sigLen)}
 		}
 		b, err := c.marshal(r)
 		if err != nil {
 			return err
 		}
-		if protect {
-			pdu, data, sig := protectedRanges(b, r)
-			if a.AuthLevel() == AuthLevelPrivacy {
-				err = a.Seal(pdu, data, sig)
-			} else {
-				err = a.Sign(pdu, sig)
-			}
-			if err != nil {
-				return fmt.Errorf("%w: %w", ErrAuth, err)
+		if protected {
+			if err := protect(a, a.AuthLevel(), b, r); err != nil {
+				return err
 			}
 		}
 		if err := c.write(b); err != nil {
@@ -506,25 +500,15 @@ func (c *Client) readResponse(callID uint32) ([]byte, error) {
 }
 
 func (c *Client) checkResponseAuth(raw []byte, r *Response) error {
-	a, protect := c.protection()
-	if !protect {
+	a, protected := c.protection()
+	if !protected {
 		return nil
 	}
 	v := r.Auth
 	if v == nil || v.Type != a.AuthType() || v.Level != a.AuthLevel() || v.ContextID != c.cfg.authContextID {
 		return fmt.Errorf("%w: response without the association's verifier", ErrAuth)
 	}
-	pdu, data, sig := protectedRanges(raw, r)
-	var err error
-	if a.AuthLevel() == AuthLevelPrivacy {
-		err = a.Unseal(pdu, data, sig)
-	} else {
-		err = a.Verify(pdu, sig)
-	}
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrAuth, err)
-	}
-	return nil
+	return unprotect(a, a.AuthLevel(), raw, r)
 }
 
 func (c *Client) marshal(p PDU) ([]byte, error) {

@@ -310,7 +310,7 @@ func (c *serverConn) authLeg(p *Bind) ([]byte, error) {
 }
 
 func (c *serverConn) step(token []byte) ([]byte, error) {
-	out, done, err := c.sec.sc.Accept(c.ctx, token)
+	out, done, err := c.sec.sc.Step(c.ctx, token)
 	if err != nil {
 		c.sec.failed = true
 		return nil, fmt.Errorf("%w: %w", ErrAuth, err)
@@ -352,28 +352,10 @@ func (c *serverConn) checkAuth(raw []byte, p *Request) (uint32, error) {
 	if a == nil || a.Type != c.sec.typ || a.Level != c.sec.level || a.ContextID != c.sec.contextID {
 		return StatusSecPkgError, fmt.Errorf("%w: request without the association's verifier", ErrAuth)
 	}
-	pdu, data, sig := protectedRanges(raw, p)
-	var err error
-	if c.sec.level == AuthLevelPrivacy {
-		err = c.sec.sc.Unseal(pdu, data, sig)
-	} else {
-		err = c.sec.sc.Verify(pdu, sig)
-	}
-	if err != nil {
-		return StatusSecPkgError, fmt.Errorf("%w: %w", ErrAuth, err)
+	if err := unprotect(c.sec.sc, c.sec.level, raw, p); err != nil {
+		return StatusSecPkgError, err
 	}
 	return 0, nil
-}
-
-// protectedRanges returns the MS-RPCE byte ranges of a request or response
-// fragment with a verifier: everything but the auth_value, the stub plus its
-// padding, and the auth_value.
-func protectedRanges(raw []byte, p PDU) (pdu, data, sig []byte) {
-	h := p.Hdr()
-	sigOff := int(h.FragLength) - int(h.AuthLength)
-	trailer := sigOff - authTrailerLen
-	stubOff := HeaderLen + fixedBody(p)
-	return raw[:sigOff], raw[stubOff:trailer], raw[sigOff:h.FragLength]
 }
 
 func (c *serverConn) request(raw []byte, p *Request) error {
@@ -464,10 +446,10 @@ func (c *serverConn) invoke(h Handler, call *Call) (out []byte, err error) {
 // writeResponse fragments stub to the negotiated max_xmit_frag. alloc_hint
 // is the number of stub octets from this fragment to the end.
 func (c *serverConn) writeResponse(callID uint32, ctxID uint16, stub []byte) error {
-	protect := c.sec != nil && c.sec.level >= AuthLevelIntegrity
+	protected := c.sec != nil && c.sec.level >= AuthLevelIntegrity
 	maxStub := c.maxXmit - HeaderLen - 8
 	var sigLen int
-	if protect {
+	if protected {
 		sigLen = c.sec.sc.SignatureSize()
 		maxStub = (maxStub - authTrailerLen - sigLen) &^ (authPadAlign - 1)
 	}
@@ -489,7 +471,7 @@ func (c *serverConn) writeResponse(callID uint32, ctxID uint16, stub []byte) err
 		if off+n == len(stub) {
 			r.Flags |= FlagLastFrag
 		}
-		if protect {
+		if protected {
 			r.Auth = &AuthVerifier{Type: c.sec.typ, Level: c.sec.level, ContextID: c.sec.contextID,
 				Value: zeroSig(sigLen)}
 		}
@@ -515,15 +497,8 @@ func (c *serverConn) writeProtected(r *Response) error {
 		return err
 	}
 	if r.Auth != nil {
-		pdu, data, sig := protectedRanges(b, r)
-		var err error
-		if c.sec.level == AuthLevelPrivacy {
-			err = c.sec.sc.Seal(pdu, data, sig)
-		} else {
-			err = c.sec.sc.Sign(pdu, sig)
-		}
-		if err != nil {
-			return fmt.Errorf("%w: protecting a response: %w", ErrAuth, err)
+		if err := protect(c.sec.sc, c.sec.level, b, r); err != nil {
+			return err
 		}
 	}
 	return c.write(b)

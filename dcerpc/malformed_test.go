@@ -16,10 +16,10 @@ import (
 type outcome int
 
 const (
-	closes       outcome = iota // no answer, connection closed
-	faultCloses                 // a fault PDU, then the connection is closed
-	faultStays                  // a fault PDU, the association goes on
-	nakCloses                   // a bind_nak, then closed
+	closes      outcome = iota // no answer, connection closed
+	faultCloses                // a fault PDU, then the connection is closed
+	faultStays                 // a fault PDU, the association goes on
+	nakCloses                  // a bind_nak, then closed
 )
 
 func setU16(b []byte, off int, v uint16) []byte {
