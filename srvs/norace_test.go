@@ -1,0 +1,5 @@
+//go:build !race
+
+package srvs
+
+const raceEnabled = false
