@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 )
@@ -148,10 +149,19 @@ func (c *Client) guard(ctx context.Context) func(error) error {
 	default:
 		stop = func() bool { return true }
 	}
+	_, setsDeadline := c.rw.(deadliner)
 	return func(err error) error {
 		stop()
-		if err != nil && ctx.Err() != nil {
-			return fmt.Errorf("dcerpc: interrupted: %w (%v)", ctx.Err(), err)
+		if err == nil {
+			return nil
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("dcerpc: interrupted: %w (%v)", cerr, err)
+		}
+		// The stream's deadline came from ctx, and may fire a moment
+		// before ctx's own timer.
+		if setsDeadline && errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("dcerpc: interrupted: %w (%v)", context.DeadlineExceeded, err)
 		}
 		return err
 	}

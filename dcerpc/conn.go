@@ -72,7 +72,11 @@ type pendingCall struct {
 var errClose = errors.New("dcerpc: closing connection")
 
 func (c *serverConn) serve() (err error) {
+	// Cancelling the connection's context (the caller's ctx, Close) must
+	// also end a blocked read.
+	stop := context.AfterFunc(c.ctx, func() { c.nc.Close() })
 	defer func() {
+		stop()
 		c.cancel()
 		c.nc.Close()
 		c.srv.removeConn(c)
