@@ -21,10 +21,11 @@ const DefaultMaxResponseSize = 16 << 20
 // Cancellation: if the stream has SetDeadline (net.Conn does), the context's
 // deadline is applied to every exchange and cancellation interrupts a
 // blocked Read or Write. Otherwise, if the stream is an io.Closer,
-// cancellation closes it. Otherwise a blocked Read can only end by itself;
-// the call then returns the context error. A call interrupted mid-exchange
-// leaves the stream at an unknown position: the Client then refuses further
-// calls with ErrClientBroken.
+// cancellation closes it. Otherwise nothing can interrupt a blocked Read:
+// the call ends when the stream delivers or fails. A call interrupted
+// mid-exchange leaves the stream at an unknown position: the Client then
+// refuses further calls with ErrClientBroken. A fault, a bind_nak or a
+// rejected context does not break the Client.
 type Client struct {
 	rw  io.ReadWriter
 	cfg clientConfig
@@ -496,7 +497,8 @@ func (c *Client) readResponse(callID uint32) ([]byte, error) {
 				return nil, fmt.Errorf("%w: response over %d octets", ErrTooLarge, c.cfg.maxResp)
 			}
 			if first {
-				out = make([]byte, 0, min(int(q.AllocHint), c.cfg.maxResp, 1<<20))
+				// alloc_hint is the whole stub: trust it up to the cap.
+				out = make([]byte, 0, min(int(q.AllocHint), c.cfg.maxResp))
 			}
 			first = false
 			out = append(out, q.Stub...)
