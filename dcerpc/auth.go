@@ -16,13 +16,12 @@ const (
 	AuthTypeSPNEGO   AuthType = 9  // RPC_C_AUTHN_GSS_NEGOTIATE
 	AuthTypeNTLM     AuthType = 10 // RPC_C_AUTHN_WINNT
 	AuthTypeKerberos AuthType = 16 // RPC_C_AUTHN_GSS_KERBEROS
-	AuthTypeNetlogon AuthType = 68
-	AuthTypeTestToy  AuthType = 0xfe // reserved by this package's tests
-	authTypeInvalid  AuthType = 0xff
-	authTrailerLen            = 8
-	authPadAlign              = 16
-	maxAuthPad                = 255
-	defaultAuthCtxID uint32   = 0
+	AuthTypeNetlogon AuthType = 68 // RPC_C_AUTHN_NETLOGON
+)
+
+const (
+	authTrailerLen = 8  // sec_trailer without the auth_value
+	authPadAlign   = 16 // request/response stubs are padded to this
 )
 
 // AuthLevel is the protection a security context applies (MS-RPCE

@@ -13,7 +13,7 @@ import (
 
 func toyServer(t testing.TB, alter bool, record *Call, mu *sync.Mutex) *Server {
 	s := &Server{Auth: map[AuthType]AuthAcceptor{
-		AuthTypeTestToy: &toyAcceptor{users: map[string]string{"alice": "s3cret"}, alter: alter},
+		authTypeToy: &toyAcceptor{users: map[string]string{"alice": "s3cret"}, alter: alter},
 	}}
 	s.Register(Interface{Syntax: testSyntax, Handler: HandlerFunc(func(ctx context.Context, call *Call) ([]byte, error) {
 		if record != nil {
@@ -74,7 +74,7 @@ func TestAuthPlumbing(t *testing.T) {
 				}
 				mu.Lock()
 				defer mu.Unlock()
-				if got.Caller.User != "alice" || got.AuthType != AuthTypeTestToy || got.AuthLevel != level {
+				if got.Caller.User != "alice" || got.AuthType != authTypeToy || got.AuthLevel != level {
 					t.Fatalf("handler saw caller %+v type %d level %s", got.Caller, got.AuthType, got.AuthLevel)
 				}
 				rec.mu.Lock()
@@ -98,13 +98,13 @@ func TestAuthWire(t *testing.T) {
 	tok, _, _ := keys.Step(context.Background(), nil)
 	b := bindPDU(1, ctxElem(0, testSyntax, NDR20))
 	b.Flags |= FlagSupportHdrSign
-	b.Auth = &AuthVerifier{Type: AuthTypeTestToy, Level: AuthLevelIntegrity, ContextID: 5, Value: tok}
+	b.Auth = &AuthVerifier{Type: authTypeToy, Level: AuthLevelIntegrity, ContextID: 5, Value: tok}
 	p, err := rawExchange(t, c, mustMarshal(t, b))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ack := p.(*BindAck)
-	if ack.Auth == nil || ack.Auth.Type != AuthTypeTestToy || ack.Auth.Level != AuthLevelIntegrity || ack.Auth.ContextID != 5 ||
+	if ack.Auth == nil || ack.Auth.Type != authTypeToy || ack.Auth.Level != AuthLevelIntegrity || ack.Auth.ContextID != 5 ||
 		!bytes.HasPrefix(ack.Auth.Value, []byte("CHAL:")) || ack.Flags&FlagSupportHdrSign == 0 {
 		t.Fatalf("bind_ack %+v auth %+v", ack, ack.Auth)
 	}
@@ -112,11 +112,11 @@ func TestAuthWire(t *testing.T) {
 	if err != nil || !done {
 		t.Fatal(err)
 	}
-	c.Write(mustMarshal(t, &Auth3{Header: Header{Flags: 3, CallID: 1}, Auth: &AuthVerifier{Type: AuthTypeTestToy, Level: AuthLevelIntegrity, ContextID: 5, Value: tok}}))
+	c.Write(mustMarshal(t, &Auth3{Header: Header{Flags: 3, CallID: 1}, Auth: &AuthVerifier{Type: authTypeToy, Level: AuthLevelIntegrity, ContextID: 5, Value: tok}}))
 
 	signed := func(callID uint32, corrupt bool) []byte {
 		r := &Request{Header: Header{Flags: 3, CallID: callID}, Stub: []byte("abc"),
-			Auth: &AuthVerifier{Type: AuthTypeTestToy, Level: AuthLevelIntegrity, ContextID: 5, Value: make([]byte, toySigLen)}}
+			Auth: &AuthVerifier{Type: authTypeToy, Level: AuthLevelIntegrity, ContextID: 5, Value: make([]byte, toySigLen)}}
 		raw := mustMarshal(t, r)
 		keys.corruptNext = corrupt
 		if err := protect(keys, AuthLevelIntegrity, raw, r); err != nil {

@@ -101,7 +101,8 @@ func (c *serverConn) serve() (err error) {
 		}
 		c.active.Store(true)
 		herr := c.handle(raw, h)
-		c.active.Store(false)
+		// A connection between the fragments of a request is not idle.
+		c.active.Store(c.cur != nil)
 		if herr != nil {
 			return herr
 		}

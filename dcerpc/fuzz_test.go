@@ -25,13 +25,13 @@ func FuzzServeConn(f *testing.F) {
 		Contexts: []ContextElem{ctxElem(5, srvsvcSyntax, NDR64, NDR20)}})...)
 	seq = append(seq, mustMarshal(f, &Orphaned{Header: Header{Flags: 3, CallID: 9}})...)
 	f.Add(seq)
-	f.Add(append(bytes.Clone(bind), mustMarshal(f, &Auth3{Header: Header{Flags: 3}, Auth: &AuthVerifier{Type: AuthTypeTestToy, Level: 5, Value: []byte("RESP:")}})...))
+	f.Add(append(bytes.Clone(bind), mustMarshal(f, &Auth3{Header: Header{Flags: 3}, Auth: &AuthVerifier{Type: authTypeToy, Level: 5, Value: []byte("RESP:")}})...))
 	f.Add([]byte{5, 0, 11, 3, 0x10, 0, 0, 0, 0xff, 0xff})
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := newTestServer(t)
 		s.MaxReassembledSize = 1 << 16
-		s.Auth = map[AuthType]AuthAcceptor{AuthTypeTestToy: &toyAcceptor{users: map[string]string{"alice": "k"}}}
+		s.Auth = map[AuthType]AuthAcceptor{authTypeToy: &toyAcceptor{users: map[string]string{"alice": "k"}}}
 		s.IdleTimeout, s.ReadTimeout, s.HandshakeTimeout, s.WriteTimeout = time.Second, time.Second, time.Second, time.Second
 		a, b := net.Pipe()
 		done := make(chan error, 1)

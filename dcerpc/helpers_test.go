@@ -105,6 +105,12 @@ func tcpServer(t testing.TB, s *Server) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveOn(t, s, l)
+}
+
+// serveOn serves s on l until the test ends and returns l's address.
+func serveOn(t testing.TB, s *Server, l net.Listener) string {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(context.Background(), l) }()
 	t.Cleanup(func() {

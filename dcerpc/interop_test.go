@@ -36,9 +36,13 @@ func interopServer(t *testing.T) (*Server, string) {
 		}
 		return stub, nil
 	})})
-	addr := tcpServer(t, s)
-	_, port, _ := net.SplitHostPort(addr)
-	s.SecondaryAddr = port
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	s.SecondaryAddr = port // the port, as ncacn_ip_tcp servers announce it
+	serveOn(t, s, l)
 	return s, port
 }
 

@@ -159,7 +159,7 @@ func TestBindAckFields(t *testing.T) {
 			if out[off] != 3 {
 				t.Fatalf("n_results at %d is %d", off, out[off])
 			}
-			want := []Result{ResultAcceptance, ResultProviderRejection, ResultAcceptance}
+			want := []ContextResult{ResultAcceptance, ResultProviderRejection, ResultAcceptance}
 			for i, r := range ack.Results {
 				if r.Result != want[i] {
 					t.Fatalf("result %d: %+v", i, r)
@@ -168,8 +168,6 @@ func TestBindAckFields(t *testing.T) {
 		})
 	}
 }
-
-type Result = ContextResult
 
 // client binds a Client to testSyntax over a fresh pipe.
 func boundClient(t testing.TB, s *Server, opts ...ClientOption) *Client {

@@ -28,6 +28,9 @@ import (
 
 const toySigLen = 16
 
+// authTypeToy is an auth_type no real mechanism uses.
+const authTypeToy AuthType = 0xfe
+
 type toyKeys struct {
 	key       []byte
 	sendSeq   uint32
@@ -170,7 +173,7 @@ func newToyInitiator(user, pass string, level AuthLevel, alter bool) *toyInitiat
 		user: user, pass: pass, level: level, alter: alter}
 }
 
-func (i *toyInitiator) AuthType() AuthType   { return AuthTypeTestToy }
+func (i *toyInitiator) AuthType() AuthType   { return authTypeToy }
 func (i *toyInitiator) AuthLevel() AuthLevel { return i.level }
 
 func (i *toyInitiator) Step(ctx context.Context, tok []byte) ([]byte, bool, error) {
