@@ -85,7 +85,7 @@ func (c *serverConn) serve() (err error) {
 		}
 	}()
 	for {
-		if c.srv.closing.Load() {
+		if c.srv.closing.Load() && c.cur == nil {
 			return nil
 		}
 		c.setReadDeadline(c.idleDeadline())

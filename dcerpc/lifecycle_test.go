@@ -322,3 +322,43 @@ func TestClientCallIDs(t *testing.T) {
 		t.Fatalf("call ids %v", ids)
 	}
 }
+
+// TestHandshakeTimeout: a connection that never binds is closed at the
+// handshake deadline even though the idle timeout is long.
+func TestHandshakeTimeout(t *testing.T) {
+	s := newTestServer(t)
+	s.IdleTimeout, s.HandshakeTimeout = time.Minute, 200*time.Millisecond
+	c := pipeConn(t, s)
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("read: %v", err)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond || d > 2*time.Second {
+		t.Fatalf("closed after %v", d)
+	}
+}
+
+// TestShutdownBetweenFragments: a request whose first fragment has
+// arrived is finished before Shutdown closes the connection.
+func TestShutdownBetweenFragments(t *testing.T) {
+	s := newTestServer(t)
+	c := pipeConn(t, s)
+	if _, err := rawExchange(t, c, mustMarshal(t, bindPDU(1, ctxElem(0, testSyntax, NDR20)))); err != nil {
+		t.Fatal(err)
+	}
+	c.Write(mustMarshal(t, &Request{Header: Header{Flags: FlagFirstFrag, CallID: 2}, Stub: []byte("he")}))
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(testCtx(t)) }()
+	time.Sleep(50 * time.Millisecond)
+	p, err := rawExchange(t, c, mustMarshal(t, &Request{Header: Header{Flags: FlagLastFrag, CallID: 2}, Stub: []byte("llo")}))
+	if r, ok := p.(*Response); err != nil || !ok || string(r.Stub) != "hello" {
+		t.Fatalf("%T %+v %v", p, p, err)
+	}
+	if err := <-shut; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readPDU(c); err == nil {
+		t.Fatal("connection open after Shutdown")
+	}
+}

@@ -175,7 +175,8 @@ type Response struct {
 	Auth        *AuthVerifier
 }
 
-// Fault is a fault PDU (ptype 3).
+// FaultPDU is a fault PDU (ptype 3). (Fault is the error a Handler
+// returns to have one sent.)
 type FaultPDU struct {
 	Header
 	AllocHint   uint32

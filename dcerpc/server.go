@@ -231,7 +231,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 
 // ServeConn serves one connection in the calling goroutine until the peer
 // closes it, a protocol error ends it, ctx is done or the server is closed.
-// It always closes nc. It returns nil for an orderly end.
+// It always closes nc. It returns nil for an orderly end. The timeouts are
+// applied with nc's deadlines; a conn whose SetDeadline fails simply gets
+// none.
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn, opts ...ConnOption) error {
 	c, ok := s.newConn(ctx, nc, opts)
 	if !ok {
