@@ -45,7 +45,7 @@ type Client struct {
 
 // Negotiated is what the bind settled.
 type Negotiated struct {
-	MaxXmitFrag   uint16 // largest fragment the client sends (the server's max_recv_frag)
+	MaxXmitFrag   uint16 // largest fragment the client sends: min(ours, the server's max_recv_frag)
 	MaxRecvFrag   uint16 // largest fragment the server sends (its max_xmit_frag)
 	AssocGroupID  uint32
 	SecondaryAddr string
@@ -232,6 +232,7 @@ func (c *Client) Bind(ctx context.Context, syntax SyntaxID) (err error) {
 	c.neg = Negotiated{MaxXmitFrag: ack.MaxRecvFrag, MaxRecvFrag: ack.MaxXmitFrag,
 		AssocGroupID: ack.AssocGroupID, SecondaryAddr: ack.SecondaryAddr}
 	c.maxXmit = max(min(int(ack.MaxRecvFrag), int(c.cfg.maxXmit)), MinFragSize)
+	c.neg.MaxXmitFrag = uint16(c.maxXmit)
 	if len(ack.Results) != len(b.Contexts) {
 		return fmt.Errorf("%w: %d results for %d contexts", ErrProtocol, len(ack.Results), len(b.Contexts))
 	}

@@ -68,9 +68,6 @@ type pendingCall struct {
 	fault     uint32 // non-zero: answer this fault once the last fragment is in
 }
 
-// errClose ends the connection after the answer (if any) was written.
-var errClose = errors.New("dcerpc: closing connection")
-
 func (c *serverConn) serve() (err error) {
 	// Cancelling the connection's context (the caller's ctx, Close) must
 	// also end a blocked read.
@@ -80,9 +77,6 @@ func (c *serverConn) serve() (err error) {
 		c.cancel()
 		c.nc.Close()
 		c.srv.removeConn(c)
-		if errors.Is(err, errClose) {
-			err = nil
-		}
 	}()
 	for {
 		if c.srv.closing.Load() && c.cur == nil {

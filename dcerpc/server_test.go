@@ -3,6 +3,7 @@ package dcerpc
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"net"
 	"testing"
@@ -66,6 +67,28 @@ func readFull(c net.Conn, b []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// TestGoldenBindAcks: for both captured binds, our bind_ack equals Samba's
+// byte for byte except the assoc_group_id.
+func TestGoldenBindAcks(t *testing.T) {
+	for _, tt := range []struct{ bind, ack string }{
+		{"impacket-bind.hex", "samba-bind-ack.hex"},
+		{"rpcclient-bind.hex", "samba-bind-ack-rpcclient.hex"},
+	} {
+		t.Run(tt.bind, func(t *testing.T) {
+			c := pipeConn(t, newTestServer(t), WithSecondaryAddress(`\pipe\srvsvc`))
+			want := readHex(t, tt.ack)
+			p, err := rawExchange(t, c, readHex(t, tt.bind))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.(*BindAck).AssocGroupID = binary.LittleEndian.Uint32(want[20:])
+			if got := mustMarshal(t, p); !bytes.Equal(got, want) {
+				t.Fatalf("bind_ack\n got % x\nwant % x", got, want)
+			}
+		})
+	}
 }
 
 // TestPresentationNegotiation checks every row of the negotiation table
