@@ -217,4 +217,16 @@ func TestAuthFailures(t *testing.T) {
 			t.Fatalf("call with a flipped response byte: %v", err)
 		}
 	})
+	t.Run("request before auth3", func(t *testing.T) {
+		c := pipeConn(t, toyServer(t, false, nil, nil))
+		b := bindPDU(1, ctxElem(0, testSyntax, NDR20))
+		b.Auth = &AuthVerifier{Type: authTypeToy, Level: AuthLevelIntegrity, Value: []byte("HELLO:alice")}
+		if _, err := rawExchange(t, c, mustMarshal(t, b)); err != nil {
+			t.Fatal(err)
+		}
+		p, err := rawExchange(t, c, mustMarshal(t, &Request{Header: Header{Flags: 3, CallID: 2}, Stub: []byte("x")}))
+		if f, ok := p.(*FaultPDU); err != nil || !ok || f.Status != StatusProtoError {
+			t.Fatalf("%T %+v %v", p, p, err)
+		}
+	})
 }

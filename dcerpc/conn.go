@@ -167,7 +167,7 @@ func (c *serverConn) handle(raw []byte, h Header) error {
 			c.cur = nil
 		}
 		return nil
-	case *CoCancel, *Shutdown:
+	case *CoCancel:
 		// Calls run to completion; a cancel has nothing to interrupt.
 		return nil
 	}
@@ -341,8 +341,11 @@ func (c *serverConn) checkAuth(raw []byte, p *Request) (uint32, error) {
 		}
 		return 0, nil
 	}
-	if !c.sec.done || c.sec.failed {
-		return StatusAccessDenied, fmt.Errorf("%w: request before the security context completed", ErrAuth)
+	if c.sec.failed {
+		return StatusAccessDenied, fmt.Errorf("%w: the security context was refused", ErrAuth)
+	}
+	if !c.sec.done {
+		return StatusProtoError, fmt.Errorf("%w: request before the security context completed", ErrProtocol)
 	}
 	if c.sec.level < AuthLevelIntegrity {
 		return 0, nil
@@ -372,6 +375,11 @@ func (c *serverConn) request(raw []byte, p *Request) error {
 		if _, ok := c.contexts[p.ContextID]; !ok {
 			pc.fault = StatusUnknownInterface
 		} else if p.Flags&FlagLastFrag == 0 {
+			if int64(p.AllocHint) > int64(c.maxReassembled()) {
+				c.log.Debug("dcerpc: request announced over the reassembly limit", "call_id", p.CallID, "alloc_hint", p.AllocHint)
+				c.writeFault(p.CallID, p.ContextID, StatusAccessDenied, true)
+				return fmt.Errorf("%w: request of %d octets announced", ErrTooLarge, p.AllocHint)
+			}
 			pc.stub = make([]byte, 0, min(int(p.AllocHint), c.maxReassembled(), 64<<10))
 		}
 		c.cur = pc
@@ -504,7 +512,8 @@ func (c *serverConn) writeProtected(r *Response) error {
 }
 
 func (c *serverConn) writeFault(callID uint32, ctxID uint16, status uint32, didNotExecute bool) error {
-	f := &FaultPDU{Header: Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: callID}, ContextID: ctxID, Status: status}
+	// alloc_hint 24 as Samba sends it.
+	f := &FaultPDU{Header: Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: callID}, AllocHint: 24, ContextID: ctxID, Status: status}
 	if didNotExecute {
 		f.Flags |= FlagDidNotExecute
 	}

@@ -61,15 +61,19 @@
 // (default 4 MiB); a fragment over the negotiated size gets a fault
 // nca_s_proto_error and the connection is closed; a request over the cap
 // gets a fault 0x5 (access denied, as Samba answers) and the connection is
-// closed. Interleaving the fragments of two calls is refused (PFC_CONC_MPX
-// is never granted). Calls on one connection run one at a time, in order.
+// closed; so is a first fragment whose alloc_hint announces more than the
+// cap. Interleaving the fragments of two calls is refused (PFC_CONC_MPX is
+// never granted). Calls on one connection run one at a time, in order. An
+// orphaned PDU for the call being reassembled discards it (Samba and
+// Windows only note it); co_cancel is ignored, as calls run to completion.
 // Responses are fragmented to the negotiated size: each fragment's
 // alloc_hint is the number of stub octets from its start to the end (5372
 // then 1116 for a 5372-octet response in 4280-octet fragments, as Samba
 // sends it).
 //
 // Protocol violations (a request or alter_context before the bind, a PDU
-// type a server never receives, an undecodable PDU) get a fault
+// type a server never receives, shutdown included, an undecodable PDU, a
+// request before the security context is complete) get a fault
 // nca_s_proto_error, an undecodable or second bind a bind_nak, and the
 // connection is closed. Idle connections, connections that do not bind in
 // time and PDUs that stall half-way are closed by deadlines.
@@ -98,7 +102,8 @@
 // An auth3 has no answer, so a refused auth3 is reported on the next request
 // with a fault 0x5. A request whose verifier is missing or does not verify
 // gets a fault 0x721 and the connection is closed. Faults are sent
-// unprotected.
+// unprotected, with alloc_hint 24 and the call's context id, as Samba sends
+// them.
 //
 // The PDUProtector method set matches the security contexts of the ntlm
 // package (Step, Caller, Sign, Verify, SealWithin, UnsealWithin); only

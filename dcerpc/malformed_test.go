@@ -116,6 +116,8 @@ func TestMalformedInputs(t *testing.T) {
 		{name: "bind_ack sent to the server", pre: bind, send: readHex(t, "samba-bind-ack.hex"), want: faultCloses, status: StatusProtoError},
 		{name: "response sent to the server", pre: bind, send: readHex(t, "samba-response-opnum13.hex"), want: faultCloses, status: StatusProtoError},
 		{name: "second bind", pre: bind, send: bind, want: nakCloses, nakWhy: NakReasonNotSpecified},
+		{name: "shutdown sent to the server", pre: bind, send: hdr(PTypeShutdown, 16), want: faultCloses, status: StatusProtoError},
+		{name: "alloc_hint over cap", pre: bind, send: mustMarshal(t, &Request{Header: Header{Flags: FlagFirstFrag, CallID: 2}, AllocHint: 1 << 30, Stub: []byte("x")}), want: faultCloses, status: StatusAccessDenied},
 		{name: "random bytes", send: random, want: closes},
 		{name: "zero bytes", send: make([]byte, 64), want: closes},
 		{name: "slowloris half header", slow: true, send: bind[:8], stall: true, want: closes},
