@@ -180,21 +180,57 @@ func (c *serverConn) protoError(h Header, why string) error {
 	return fmt.Errorf("%w: %s", ErrProtocol, why)
 }
 
-// bind answers a bind or an alter_context.
+// bind answers a bind or an alter_context. Structural problems Samba
+// refuses outright (no context, a context without transfer syntaxes, two
+// feature negotiation contexts, a context id rebound to another interface)
+// get a bind_nak, or for an alter_context a fault and a close.
 func (c *serverConn) bind(p *Bind, alter bool) error {
-	ack := &BindAck{
-		Header: Header{Type: PTypeBindAck, Flags: FlagFirstFrag | FlagLastFrag, CallID: p.CallID},
-	}
-	nak := func(r BindNakReason) error {
+	refuse := func(r BindNakReason, why string) error {
+		if alter {
+			return c.protoError(p.Header, "alter_context: "+why)
+		}
 		c.writePDU(&BindNak{Header: Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: p.CallID},
 			Reason: r, Versions: []Version{{5, 0}}})
-		return fmt.Errorf("%w: bind refused (%s)", ErrProtocol, r)
+		return fmt.Errorf("%w: bind refused (%s): %s", ErrProtocol, r, why)
+	}
+	if len(p.Contexts) == 0 {
+		return refuse(NakReasonProtocolVersionNotSupport, "no presentation context")
+	}
+	features := 0
+	for _, ce := range p.Contexts {
+		if len(ce.TransferSyntaxes) == 0 {
+			return refuse(NakReasonNotSpecified, "a context without transfer syntaxes")
+		}
+		if _, ok := isBindTimeFeature(ce.TransferSyntaxes[0]); ok && !alter {
+			features++
+		}
+	}
+	if features > 1 {
+		return refuse(NakReasonNotSpecified, "several feature negotiation contexts")
+	}
+	results := make([]ContextResultElem, len(p.Contexts))
+	limit := orDefault(c.srv.MaxContexts, DefaultMaxContexts)
+	for i, ce := range p.Contexts {
+		r, err := c.negotiate(ce, alter, limit)
+		if err != nil {
+			return refuse(NakReasonNotSpecified, err.Error())
+		}
+		results[i] = r
+	}
+
+	ack := &BindAck{
+		Header:  Header{Type: PTypeBindAck, Flags: FlagFirstFrag | FlagLastFrag, CallID: p.CallID},
+		Results: results,
 	}
 	if alter {
 		ack.Type = PTypeAlterContextResp
 	} else {
-		c.maxXmit = max(min(c.maxXmit, int(p.MaxRecvFrag)), MinFragSize)
-		c.maxRecv = max(min(c.maxRecv, int(p.MaxXmitFrag)), MinFragSize)
+		// One size both ways, as Samba and Windows answer: the smaller of
+		// the client's two, never below the C706 minimum, capped by ours,
+		// truncated to a multiple of 8.
+		v := max(min(int(p.MaxXmitFrag), int(p.MaxRecvFrag)), MinFragSize)
+		c.maxXmit = min(v, c.maxXmit) &^ 7
+		c.maxRecv = min(v, c.maxRecv) &^ 7
 		c.assocGroup = p.AssocGroupID
 		if c.assocGroup == 0 {
 			c.assocGroup = c.srv.assoc.Add(1)
@@ -212,9 +248,9 @@ func (c *serverConn) bind(p *Bind, alter bool) error {
 			if !alter {
 				var nr nakReason
 				if errors.As(err, &nr) {
-					return nak(BindNakReason(nr))
+					return refuse(BindNakReason(nr), err.Error())
 				}
-				return nak(NakReasonNotSpecified)
+				return refuse(NakReasonNotSpecified, err.Error())
 			}
 			c.writeFault(p.CallID, 0, StatusSecPkgError, true)
 			return err
@@ -226,29 +262,21 @@ func (c *serverConn) bind(p *Bind, alter bool) error {
 			ack.Flags |= FlagSupportHdrSign
 		}
 	}
-
-	ack.Results = make([]ContextResultElem, len(p.Contexts))
-	limit := orDefault(c.srv.MaxContexts, DefaultMaxContexts)
-	for i, ce := range p.Contexts {
-		ack.Results[i] = c.negotiate(ce, alter, limit)
-	}
 	c.bound = true
 	return c.writePDU(ack)
 }
 
-// negotiate decides one presentation context, as Samba answers.
-func (c *serverConn) negotiate(ce ContextElem, alter bool, limit int) ContextResultElem {
-	reject := func(r ProviderReason) ContextResultElem {
-		return ContextResultElem{Result: ResultProviderRejection, Reason: r}
+// negotiate decides one presentation context, as Samba answers. It fails
+// when the context id is already bound to another interface.
+func (c *serverConn) negotiate(ce ContextElem, alter bool, limit int) (ContextResultElem, error) {
+	reject := func(r ProviderReason) (ContextResultElem, error) {
+		return ContextResultElem{Result: ResultProviderRejection, Reason: r}, nil
 	}
-	if len(ce.TransferSyntaxes) == 1 {
-		if offered, ok := isBindTimeFeature(ce.TransferSyntaxes[0]); ok {
-			if alter {
-				return reject(ReasonTransferSyntaxesNotSupported)
-			}
-			c.features = offered & FeatureKeepConnectionOnOrphan
-			return ContextResultElem{Result: ResultNegotiateAck, Reason: ProviderReason(c.features)}
-		}
+	// Only the first transfer syntax marks a feature negotiation context,
+	// and only in a bind.
+	if offered, ok := isBindTimeFeature(ce.TransferSyntaxes[0]); ok && !alter {
+		c.features = offered & FeatureKeepConnectionOnOrphan
+		return ContextResultElem{Result: ResultNegotiateAck, Reason: ProviderReason(c.features)}, nil
 	}
 	iface := c.srv.lookup(ce.AbstractSyntax)
 	if iface == nil {
@@ -261,20 +289,19 @@ func (c *serverConn) negotiate(ce ContextElem, alter bool, limit int) ContextRes
 			break
 		}
 	}
+	if old, ok := c.contexts[ce.ContextID]; ok && old.syntax != ce.AbstractSyntax {
+		return ContextResultElem{}, fmt.Errorf("context %d is bound to %s", ce.ContextID, old.syntax)
+	}
 	if !ndr {
 		return reject(ReasonTransferSyntaxesNotSupported)
 	}
-	if old, ok := c.contexts[ce.ContextID]; ok {
-		if old.syntax != ce.AbstractSyntax {
-			return reject(ReasonNotSpecified)
-		}
-	} else {
+	if _, ok := c.contexts[ce.ContextID]; !ok {
 		if len(c.contexts) >= limit {
 			return reject(ReasonLocalLimitExceeded)
 		}
 		c.contexts[ce.ContextID] = &presContext{iface: iface, syntax: ce.AbstractSyntax}
 	}
-	return ContextResultElem{Result: ResultAcceptance, TransferSyntax: NDR20}
+	return ContextResultElem{Result: ResultAcceptance, TransferSyntax: NDR20}, nil
 }
 
 // nakReason is an auth failure that selects a bind_nak reason.

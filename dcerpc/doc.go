@@ -39,21 +39,29 @@
 //     KeepConnectionOnOrphan (0x2): an orphaned PDU drops the call being
 //     reassembled and the connection goes on. Security context multiplexing
 //     (0x1) is not offered: an association has at most one security context;
+//   - a bind with no context gets a bind_nak (reason 4); a context without
+//     transfer syntaxes, two feature negotiation contexts or one context id
+//     for two interfaces a bind_nak (reason 0), or in an alter_context a
+//     fault nca_s_proto_error and a close;
+//   - unlike Samba, which accepts at most one new context per bind or
+//     alter_context, every acceptable context offered is accepted;
 //   - a request on a context that was not accepted: fault nca_s_unknown_if
 //     (0x1C010003); an opnum the interface does not have: fault
 //     nca_s_op_rng_error (0x1C010002), decided by Interface.NumOpnums or by
 //     the handler returning ErrOpRange; a stub the handler cannot decode:
 //     fault 0x000006F7 (ErrBadStub). These faults carry PFC_DID_NOT_EXECUTE.
 //
-// A bind negotiates the fragment sizes: the server sends at most
-// min(Server.MaxXmitFrag, the client's max_recv_frag) and accepts at most
-// min(Server.MaxRecvFrag, the client's max_xmit_frag), neither below the
-// 1432 octets every implementation must receive. A zero assoc_group_id gets
-// a fresh one; a non-zero one is echoed, since no state is shared between
-// associations. The bind_ack carries the secondary address of the
-// connection (Server.SecondaryAddr or WithSecondaryAddress: the port number
-// for ncacn_ip_tcp, `\PIPE\srvsvc` for ncacn_np), padded so that the result
-// list is 4-aligned; an alter_context_resp carries an empty one.
+// A bind negotiates the fragment sizes as Samba and Windows do: one value,
+// the smaller of the client's max_xmit_frag and max_recv_frag, capped by
+// Server.MaxXmitFrag and Server.MaxRecvFrag and truncated to a multiple of
+// 8; but never below the 1432 octets every implementation must receive
+// (Samba raises small values to 2048, which a conforming client may not be
+// able to receive). A zero assoc_group_id gets a fresh one; a non-zero one
+// is echoed, since no state is shared between associations. The bind_ack
+// carries the secondary address of the connection (Server.SecondaryAddr or
+// WithSecondaryAddress: the port number for ncacn_ip_tcp, `\PIPE\srvsvc`
+// for ncacn_np), padded so that the result list is 4-aligned; an
+// alter_context_resp carries an empty one.
 //
 // # Requests and responses
 //

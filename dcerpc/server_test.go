@@ -112,12 +112,14 @@ func TestPresentationNegotiation(t *testing.T) {
 			ContextResultElem{Result: ResultProviderRejection, Reason: ReasonAbstractSyntaxNotSupported}},
 		{"NDR64 only", ctxElem(0, testSyntax, NDR64),
 			ContextResultElem{Result: ResultProviderRejection, Reason: ReasonTransferSyntaxesNotSupported}},
-		{"no transfer syntax", ctxElem(0, testSyntax),
-			ContextResultElem{Result: ResultProviderRejection, Reason: ReasonTransferSyntaxesNotSupported}},
 		{"feature negotiation both bits", ctxElem(1, testSyntax, BindTimeFeatureSyntax(3)),
 			ContextResultElem{Result: ResultNegotiateAck, Reason: ProviderReason(FeatureKeepConnectionOnOrphan)}},
 		{"feature negotiation multiplexing only", ctxElem(1, testSyntax, BindTimeFeatureSyntax(FeatureSecurityContextMultiplexing)),
 			ContextResultElem{Result: ResultNegotiateAck, Reason: 0}},
+		{"feature negotiation first of several transfer syntaxes", ctxElem(1, testSyntax, BindTimeFeatureSyntax(2), NDR20),
+			ContextResultElem{Result: ResultNegotiateAck, Reason: 2}},
+		{"feature syntax not first is just unsupported", ctxElem(1, testSyntax, NDR64, BindTimeFeatureSyntax(2)),
+			ContextResultElem{Result: ResultProviderRejection, Reason: ReasonTransferSyntaxesNotSupported}},
 	}
 	s := newTestServer(t)
 	for _, tt := range tests {
@@ -138,6 +140,44 @@ func TestPresentationNegotiation(t *testing.T) {
 	}
 }
 
+// TestBindRefusedOutright: binds Samba refuses with a bind_nak, and the
+// same shapes in an alter_context, which get a fault and a close.
+func TestBindRefusedOutright(t *testing.T) {
+	s := newTestServer(t)
+	for _, tt := range []struct {
+		name string
+		ctxs []ContextElem
+		why  BindNakReason
+	}{
+		{"no context", nil, NakReasonProtocolVersionNotSupport},
+		{"no transfer syntax", []ContextElem{ctxElem(0, testSyntax)}, NakReasonNotSpecified},
+		{"two feature contexts", []ContextElem{ctxElem(0, testSyntax, BindTimeFeatureSyntax(2)), ctxElem(1, testSyntax, BindTimeFeatureSyntax(2))}, NakReasonNotSpecified},
+		{"one id, two interfaces", []ContextElem{ctxElem(0, testSyntax, NDR20), ctxElem(0, srvsvcSyntax, NDR20)}, NakReasonNotSpecified},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := pipeConn(t, s)
+			p, err := rawExchange(t, c, mustMarshal(t, bindPDU(1, tt.ctxs...)))
+			if nak, ok := p.(*BindNak); err != nil || !ok || nak.Reason != tt.why {
+				t.Fatalf("bind: %T %+v %v", p, p, err)
+			}
+			if _, err := readPDU(c); err == nil {
+				t.Fatal("connection open after bind_nak")
+			}
+			if tt.ctxs == nil || tt.name == "two feature contexts" {
+				return // not an error in an alter_context
+			}
+			c = pipeConn(t, s)
+			rawExchange(t, c, mustMarshal(t, bindPDU(1, ctxElem(0, testSyntax, NDR20))))
+			alt := bindPDU(2, tt.ctxs...)
+			alt.Type = PTypeAlterContext
+			p, err = rawExchange(t, c, mustMarshal(t, alt))
+			if f, ok := p.(*FaultPDU); err != nil || !ok || f.Status != StatusProtoError {
+				t.Fatalf("alter_context: %T %+v %v", p, p, err)
+			}
+		})
+	}
+}
+
 // TestBindAckFields: several contexts in one bind, fragment sizes,
 // assoc_group_id, secondary address and its alignment.
 func TestBindAckFields(t *testing.T) {
@@ -151,7 +191,8 @@ func TestBindAckFields(t *testing.T) {
 		wantXmit, wantRv uint16
 	}{
 		{"client larger", 5840, 5840, 0, "49152", 4000, 3000},
-		{"client smaller", 2000, 1500, 0, `\PIPE\srvsvc`, 1500, 2000},
+		{"client smaller", 2000, 1500, 0, `\PIPE\srvsvc`, 1496, 1496},
+		{"client odd", 5840, 3333, 0, "", 3328, 3000},
 		{"client below minimum", 100, 10, 0, "", MinFragSize, MinFragSize},
 		{"joins group", 5840, 5840, 77, "1", 4000, 3000},
 	} {
