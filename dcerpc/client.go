@@ -38,6 +38,7 @@ type Client struct {
 	defaultCtx uint16
 	neg        Negotiated
 	maxXmit    int
+	recvLimit  int // largest fragment accepted: ours, or the server's if larger
 	authDone   bool
 	rbuf       []byte
 	wbuf       []byte
@@ -102,6 +103,7 @@ func NewClient(rw io.ReadWriter, opts ...ClientOption) *Client {
 	c.cfg.maxRecv = max(orDefault(c.cfg.maxRecv, DefaultMaxFrag), MinFragSize)
 	c.cfg.maxResp = orDefault(c.cfg.maxResp, DefaultMaxResponseSize)
 	c.maxXmit = int(c.cfg.maxXmit)
+	c.recvLimit = int(c.cfg.maxRecv)
 	return c
 }
 
@@ -233,6 +235,9 @@ func (c *Client) Bind(ctx context.Context, syntax SyntaxID) (err error) {
 		AssocGroupID: ack.AssocGroupID, SecondaryAddr: ack.SecondaryAddr}
 	c.maxXmit = max(min(int(ack.MaxRecvFrag), int(c.cfg.maxXmit)), MinFragSize)
 	c.neg.MaxXmitFrag = uint16(c.maxXmit)
+	// Samba and Windows raise small sizes to 2048: take what the server
+	// announces it sends rather than fail on it.
+	c.recvLimit = max(int(c.cfg.maxRecv), int(ack.MaxXmitFrag))
 	if len(ack.Results) != len(b.Contexts) {
 		return fmt.Errorf("%w: %d results for %d contexts", ErrProtocol, len(ack.Results), len(b.Contexts))
 	}
@@ -560,7 +565,7 @@ func (c *Client) recv() (PDU, error) {
 // the next read. Shutdown PDUs are skipped.
 func (c *Client) recvRaw() ([]byte, PDU, error) {
 	for {
-		raw, _, err := readFrame(c.rw, c.rbuf, int(c.cfg.maxRecv), nil)
+		raw, _, err := readFrame(c.rw, c.rbuf, c.recvLimit, nil)
 		c.rbuf = raw[:0]
 		if err != nil {
 			if errors.Is(err, ErrMalformed) || errors.Is(err, ErrTooLarge) {
