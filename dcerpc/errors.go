@@ -45,14 +45,33 @@ func StatusName(status uint32) string {
 	return ""
 }
 
-// Sentinel errors a Handler returns to select a fault status. They also
-// match a client's *FaultError with the same status under errors.Is.
+// Sentinel errors a Handler returns to select a fault status; the fault
+// carries PFC_DID_NOT_EXECUTE. They also match a client's *FaultError with
+// the same status under errors.Is.
 var (
 	// ErrBadStub: the stub could not be decoded; fault 0x000006F7.
-	ErrBadStub = &Fault{Status: StatusBadStubData, DidNotExecute: true}
+	ErrBadStub error = faultStatus(StatusBadStubData)
 	// ErrOpRange: the opnum is not one the interface has; fault 0x1C010002.
-	ErrOpRange = &Fault{Status: StatusOpRangeError, DidNotExecute: true}
+	ErrOpRange error = faultStatus(StatusOpRangeError)
 )
+
+// faultStatus is the immutable type of the sentinels.
+type faultStatus uint32
+
+func (s faultStatus) Error() string { return faultText("fault", uint32(s)) }
+
+// statusOf reports the fault status an error names.
+func statusOf(err error) (uint32, bool) {
+	switch t := err.(type) {
+	case *Fault:
+		return t.Status, true
+	case *FaultError:
+		return t.Status, true
+	case faultStatus:
+		return uint32(t), true
+	}
+	return 0, false
+}
 
 // Fault is the error a Handler returns to answer a call with a fault PDU
 // carrying Status. Any other non-nil error from a handler is answered with
@@ -66,15 +85,10 @@ type Fault struct {
 
 func (f *Fault) Error() string { return faultText("fault", f.Status) }
 
-// Is matches another *Fault or a *FaultError with the same status.
+// Is matches a *Fault, a *FaultError or a sentinel with the same status.
 func (f *Fault) Is(target error) bool {
-	switch t := target.(type) {
-	case *Fault:
-		return t.Status == f.Status
-	case *FaultError:
-		return t.Status == f.Status
-	}
-	return false
+	s, ok := statusOf(target)
+	return ok && s == f.Status
 }
 
 // FaultError is what a Client returns when the server answered a call, or
@@ -91,13 +105,8 @@ func (e *FaultError) Error() string { return faultText("the RPC failed: fault", 
 // Is lets errors.Is(err, ErrBadStub) and errors.Is(err, ErrOpRange) match a
 // fault with the same status.
 func (e *FaultError) Is(target error) bool {
-	switch t := target.(type) {
-	case *Fault:
-		return t.Status == e.Status
-	case *FaultError:
-		return t.Status == e.Status
-	}
-	return false
+	s, ok := statusOf(target)
+	return ok && s == e.Status
 }
 
 func faultText(prefix string, status uint32) string {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -48,7 +49,7 @@ func echoHandler(ctx context.Context, call *Call) ([]byte, error) {
 		n := int(call.Stub[0]) | int(call.Stub[1])<<8 | int(call.Stub[2])<<16 | int(call.Stub[3])<<24
 		return pattern(n), nil
 	case 2:
-		return nil, ErrBadStub
+		return nil, fmt.Errorf("decoding the request: %w", ErrBadStub)
 	case 3:
 		return nil, &Fault{Status: 0x00000005}
 	case 4:
