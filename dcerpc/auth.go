@@ -138,7 +138,8 @@ func (f AuthAcceptorFunc) NewSecurityContext(ctx context.Context, info AuthBindI
 // ServerSecurityContext is one security context of an association, on the
 // accepting side.
 type ServerSecurityContext interface {
-	// Step consumes the client's token and returns the token for the
+	// Step consumes the client's token (a private copy the context may
+	// keep) and returns the token for the
 	// answer (nil for none). done reports that the context is established;
 	// after that Caller and the PDUProtector methods are used. An error
 	// fails the exchange: a bind gets a bind_nak, an alter_context or auth3

@@ -1,6 +1,7 @@
 package dcerpc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -255,7 +256,7 @@ func (c *Client) Bind(ctx context.Context, syntax SyntaxID) (err error) {
 	if c.cfg.auth != nil {
 		var tok []byte
 		if ack.Auth != nil {
-			tok = ack.Auth.Value
+			tok = bytes.Clone(ack.Auth.Value) // aliases the read buffer
 		}
 		if err := c.authenticate(ctx, syntax, tok, authDone); err != nil {
 			c.bound = false
@@ -299,7 +300,7 @@ func (c *Client) authenticate(ctx context.Context, syntax SyntaxID, tok []byte, 
 		}
 		tok = nil
 		if resp.Auth != nil {
-			tok = resp.Auth.Value
+			tok = bytes.Clone(resp.Auth.Value)
 		}
 	}
 	c.authDone = true

@@ -1,6 +1,7 @@
 package dcerpc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -336,7 +337,9 @@ func (c *serverConn) authLeg(p *Bind) ([]byte, error) {
 }
 
 func (c *serverConn) step(token []byte) ([]byte, error) {
-	out, done, err := c.sec.sc.Step(c.ctx, token)
+	// The token aliases the read buffer; mechanisms may keep parts of it
+	// (SPNEGO keeps the mechanism list for the mechListMIC).
+	out, done, err := c.sec.sc.Step(c.ctx, bytes.Clone(token))
 	if err != nil {
 		c.sec.failed = true
 		return nil, fmt.Errorf("%w: %w", ErrAuth, err)
@@ -564,7 +567,7 @@ func (c *serverConn) writePDU(p PDU) error {
 }
 
 func (c *serverConn) write(b []byte) error {
-	if d := timeoutOr(c.srv.WriteTimeout, DefaultWriteTimeout); d > 0 {
+	if d := orDefault(c.srv.WriteTimeout, DefaultWriteTimeout); d > 0 {
 		c.nc.SetWriteDeadline(time.Now().Add(d))
 	}
 	if _, err := c.nc.Write(b); err != nil {
@@ -573,20 +576,13 @@ func (c *serverConn) write(b []byte) error {
 	return nil
 }
 
-func timeoutOr(v, d time.Duration) time.Duration {
-	if v == 0 {
-		return d
-	}
-	return v
-}
-
 func (c *serverConn) idleDeadline() time.Time {
 	var t time.Time
-	if d := timeoutOr(c.srv.IdleTimeout, DefaultIdleTimeout); d > 0 {
+	if d := orDefault(c.srv.IdleTimeout, DefaultIdleTimeout); d > 0 {
 		t = time.Now().Add(d)
 	}
 	if !c.bound {
-		if d := timeoutOr(c.srv.HandshakeTimeout, DefaultHandshakeTimeout); d > 0 {
+		if d := orDefault(c.srv.HandshakeTimeout, DefaultHandshakeTimeout); d > 0 {
 			if h := c.start.Add(d); t.IsZero() || h.Before(t) {
 				t = h
 			}
@@ -596,7 +592,7 @@ func (c *serverConn) idleDeadline() time.Time {
 }
 
 func (c *serverConn) bodyDeadline() time.Time {
-	d := timeoutOr(c.srv.ReadTimeout, DefaultReadTimeout)
+	d := orDefault(c.srv.ReadTimeout, DefaultReadTimeout)
 	if d <= 0 {
 		return time.Time{}
 	}

@@ -113,11 +113,15 @@ type toyServerCtx struct {
 	user  string
 	nonce []byte
 	done  bool
+	// hello is the first token, kept as given: the dcerpc layer must hand
+	// over tokens the mechanism may keep.
+	hello []byte
 }
 
 func (c *toyServerCtx) Step(ctx context.Context, tok []byte) ([]byte, bool, error) {
 	switch {
 	case c.nonce == nil && bytes.HasPrefix(tok, []byte("HELLO:")):
+		c.hello = tok
 		c.user = string(tok[6:])
 		key, ok := c.acc.users[c.user]
 		if !ok {
@@ -127,6 +131,9 @@ func (c *toyServerCtx) Step(ctx context.Context, tok []byte) ([]byte, bool, erro
 		c.nonce = bytes.Repeat([]byte{byte(len(c.user))}, 16)
 		return append([]byte("CHAL:"), c.nonce...), false, nil
 	case c.nonce != nil && !c.done && bytes.HasPrefix(tok, []byte("RESP:")):
+		if string(c.hello) != "HELLO:"+c.user {
+			return nil, false, fmt.Errorf("toy: the first token changed under us: %q", c.hello)
+		}
 		m := hmac.New(sha256.New, c.keys.key)
 		m.Write(c.nonce)
 		if !hmac.Equal(m.Sum(nil), tok[5:]) {
@@ -185,7 +192,7 @@ func (i *toyInitiator) Step(ctx context.Context, tok []byte) ([]byte, bool, erro
 		if !bytes.HasPrefix(tok, []byte("CHAL:")) {
 			return nil, false, fmt.Errorf("toy: expected a challenge, got %q", tok)
 		}
-		i.nonce = bytes.Clone(tok[5:])
+		i.nonce = tok[5:] // kept as given, see toyServerCtx.hello
 		m := hmac.New(sha256.New, i.key)
 		m.Write(i.nonce)
 		i.state = 2
