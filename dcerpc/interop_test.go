@@ -8,9 +8,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/netsession/netsession/ntlm"
 )
 
 // peerUnavailable skips a test whose external client is missing, except
@@ -109,5 +112,57 @@ func TestImpacketClient(t *testing.T) {
 	}
 	if got.Alter != "altered" {
 		t.Errorf("alter_context: %q", got.Alter)
+	}
+}
+
+// TestImpacketNTLMClient runs impacket's NTLMSSP-authenticated client at
+// each level against the server with the ntlm package's acceptor: the
+// signatures and sealing of a third-party implementation verify here, and
+// ours there.
+func TestImpacketNTLMClient(t *testing.T) {
+	const py = "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil {
+		peerUnavailable(t, err.Error())
+	}
+	if out, err := exec.Command(py, "-c", "import impacket.dcerpc.v5.rpcrt, Cryptodome.Cipher.ARC4").CombinedOutput(); err != nil {
+		peerUnavailable(t, fmt.Sprintf("%v: %s", err, out))
+	}
+	accounts, err := ntlm.NewAccounts("WG", false, ntlm.Account{Name: "alice", NTHash: ntlm.NTHash("AlicePass1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mech := &ntlm.Server{Accounts: accounts}
+	s := &Server{Auth: map[AuthType]AuthAcceptor{
+		AuthTypeNTLM: AuthAcceptorFunc(func(ctx context.Context, info AuthBindInfo) (ServerSecurityContext, error) {
+			a, err := mech.NewAcceptor(uint8(info.Type), info.RemoteAddr)
+			return ntlmAcceptor{a}, err
+		}),
+	}}
+	s.Register(Interface{Syntax: testSyntax, Handler: HandlerFunc(func(ctx context.Context, c *Call) ([]byte, error) {
+		if c.Caller.User != "alice" {
+			return nil, &Fault{Status: StatusAccessDenied}
+		}
+		return echoHandler(ctx, c)
+	})})
+	_, port, _ := net.SplitHostPort(tcpServer(t, s))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, py, "testdata/impacket_client.py", port, "auth", "alice", "AlicePass1", "WG").Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("impacket client: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	var got map[string][]bool
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for _, level := range []string{"connect", "integrity", "privacy"} {
+		r := got[level]
+		if len(r) != 4 || slices.Contains(r, false) {
+			t.Errorf("%s: %v", level, r)
+		}
 	}
 }
