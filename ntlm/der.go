@@ -95,6 +95,11 @@ func parseOID(what string, full []byte) (asn1.ObjectIdentifier, error) {
 	if err != nil || len(rest) != 0 {
 		return nil, malformed(what, "bad OBJECT IDENTIFIER")
 	}
+	// Keep only identifiers that encode back to the same bytes, so that
+	// what we parse can always be marshalled again.
+	if again, err := asn1.Marshal(oid); err != nil || string(again) != string(full) {
+		return nil, malformed(what, "non-canonical OBJECT IDENTIFIER")
+	}
 	return oid, nil
 }
 
