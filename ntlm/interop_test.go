@@ -195,12 +195,16 @@ func TestImpacketInitiator(t *testing.T) {
 		{"v2 anonymous", "v2", "", "", "", "", nil, ""},
 		{"v2 wrong password", "v2", "alice", "nope", "", "", ErrWrongPassword, ""},
 		{"v1 refused", "v1", "alice", "AlicePass1", "", "", ErrNTLMv1, ""},
+		{"v1 allowed by configuration", "v1", "alice", "AlicePass1", "", "", nil, "alice"},
+		{"v1 allowed, wrong password", "v1", "alice", "bad", "", "", ErrWrongPassword, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			send, recv := impacketPeer(t, tt.mode, tt.user, tt.pass, tt.domain, tt.hash)
 			ctx := context.Background()
-			sc := srv.NewContext("127.0.0.1")
+			s := *srv
+			s.AllowNTLMv1 = strings.HasPrefix(tt.name, "v1 allowed")
+			sc := s.NewContext("127.0.0.1")
 			chal, _, err := sc.Step(ctx, recv())
 			if err != nil {
 				t.Fatal(err)

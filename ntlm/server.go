@@ -45,6 +45,10 @@ type Server struct {
 	// TimestampWindow bounds |client timestamp - now|; 0 means
 	// DefaultTimestampWindow.
 	TimestampWindow time.Duration
+	// AllowNTLMv1 accepts NTLMv1 responses (with or without extended
+	// session security). Off by default: NTLMv1 is crackable offline.
+	// LM-only responses are refused whatever this says.
+	AllowNTLMv1 bool
 	// RefuseAnonymous refuses null-session logons; by default they are
 	// accepted and reported as anonymous callers.
 	RefuseAnonymous bool
@@ -301,6 +305,9 @@ func (c *ServerContext) acceptAuthenticate(in []byte) error {
 	}
 	// NTLMv1 (24-byte NT response, with or without NTLM2 session
 	// response) and LM-only logons.
+	if len(nt) == 24 && s.AllowNTLMv1 {
+		return c.acceptNTLMv1(auth, flags)
+	}
 	if len(nt) <= 24 {
 		return c.fail(auth, ErrNTLMv1)
 	}
@@ -360,6 +367,26 @@ func (c *ServerContext) acceptAuthenticate(in []byte) error {
 		c.hadMIC = true
 	}
 
+	caller := session.Caller{User: acc.Name, Domain: auth.Domain, Groups: append([]string(nil), acc.Groups...)}
+	return c.succeed(auth, flags, caller, exported)
+}
+
+func (c *ServerContext) acceptNTLMv1(auth *AuthenticateMessage, flags NegotiateFlags) error {
+	acc, known := c.srv.Accounts.Lookup(auth.User)
+	if !known {
+		return c.fail(auth, ErrUnknownUser)
+	}
+	kx := verifyNTLMv1(acc.NTHash, flags, c.serverChallenge, auth.NtChallengeResponse, auth.LmChallengeResponse)
+	if kx == nil {
+		return c.fail(auth, ErrWrongPassword)
+	}
+	exported := kx
+	if flags.Has(FlagKeyExch) {
+		if len(auth.EncryptedRandomSessionKey) != 16 {
+			return c.fail(auth, malformed("AUTHENTICATE", "key exchange negotiated without a 16-byte EncryptedRandomSessionKey"))
+		}
+		exported = rc4K(kx, auth.EncryptedRandomSessionKey)
+	}
 	caller := session.Caller{User: acc.Name, Domain: auth.Domain, Groups: append([]string(nil), acc.Groups...)}
 	return c.succeed(auth, flags, caller, exported)
 }

@@ -124,3 +124,28 @@ func TestNLMPVectorsSeal(t *testing.T) {
 		t.Errorf("unsealed = %x", msg)
 	}
 }
+
+// TestNLMPVectorsNTLMv1 checks the NTLMv1 example of MS-NLMP 4.2.2 (same
+// user, password and server challenge as 4.2.4, no extended session
+// security): NTOWFv1 (4.2.2.1.2), the NT response (4.2.2.2.1) and the
+// session base key (4.2.2.1.3).
+func TestNLMPVectorsNTLMv1(t *testing.T) {
+	hash := NTHash("Password")
+	if got := hex.EncodeToString(hash[:]); got != "a4f49c406510bdcab6824ee7c30fd852" {
+		t.Fatalf("NTOWFv1 = %s", got)
+	}
+	var sc [8]byte
+	copy(sc[:], unhex(t, nlmpServerChallenge))
+	nt := desl(hash, sc[:])
+	if got := hex.EncodeToString(nt); got != "67c43011f30298a2ad35ece64f16331c44bdbed927841f94" {
+		t.Fatalf("NTLMv1 response = %s", got)
+	}
+	base := verifyNTLMv1(hash, FlagNTLM, sc, nt, nil)
+	if got := hex.EncodeToString(base); got != "d87262b0cde4b1cb7499becccdf10784" {
+		t.Fatalf("session base key = %s", got)
+	}
+	nt[0] ^= 1
+	if verifyNTLMv1(hash, FlagNTLM, sc, nt, nil) != nil {
+		t.Fatal("a wrong NTLMv1 response verified")
+	}
+}
