@@ -3,7 +3,9 @@ package dcerpc
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -62,5 +64,56 @@ func FuzzServeConn(f *testing.F) {
 			t.Fatal("ServeConn did not return after the peer closed")
 		}
 		<-drained
+	})
+}
+
+func FuzzParseUUID(f *testing.F) {
+	f.Add("8a885d04-1ceb-11c9-9fe8-08002b104860")
+	f.Add("4b324fc8-1670-01d3-1278-5a47bf6ee188")
+	f.Add("6CB71C2C-9812-4540-0300-000000000000")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := ParseUUID(s)
+		if err != nil {
+			return
+		}
+		if !strings.EqualFold(u.String(), s) {
+			t.Fatalf("%q parsed to %s", s, u)
+		}
+		var w [16]byte
+		u.putWire(w[:])
+		if uuidFromWire(w[:]) != u {
+			t.Fatal("wire round trip")
+		}
+	})
+}
+
+// FuzzClient feeds arbitrary server answers to a binding and calling
+// client: it must return (an error or a result), never panic or hang.
+func FuzzClient(f *testing.F) {
+	ack := readHex(f, "samba-bind-ack.hex")
+	f.Add(append(bytes.Clone(ack), readHex(f, "samba-response-opnum13.hex")...))
+	f.Add(append(append(bytes.Clone(ack), readHex(f, "samba-response-frag1.hex")...), readHex(f, "samba-response-frag2.hex")...))
+	f.Add(append(bytes.Clone(ack), mustMarshal(f, &FaultPDU{Header: Header{Flags: 3, CallID: 2}, Status: StatusOpRangeError})...))
+	f.Add(mustMarshal(f, &BindNak{Header: Header{Flags: 3, CallID: 1}, Versions: []Version{{5, 0}}}))
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		a, b := net.Pipe()
+		go func() {
+			// Read whatever the client sends, answer with the input, hang up.
+			go io.Copy(io.Discard, a)
+			a.Write(answer)
+			a.Close()
+		}()
+		defer b.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		cl := NewClient(b, WithMaxResponseSize(1<<16))
+		if err := cl.Bind(ctx, srvsvcSyntax); err != nil {
+			return
+		}
+		cl.Call(ctx, 13, []byte("stub"))
+		if ctx.Err() != nil {
+			t.Fatal("client hung until the deadline")
+		}
 	})
 }
