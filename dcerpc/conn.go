@@ -73,11 +73,13 @@ func (c *serverConn) serve() (err error) {
 	// Cancelling the connection's context (the caller's ctx, Close) must
 	// also end a blocked read.
 	stop := context.AfterFunc(c.ctx, func() { c.nc.Close() })
+	c.log.Debug("dcerpc: connection opened")
 	defer func() {
 		stop()
 		c.cancel()
 		c.nc.Close()
 		c.srv.removeConn(c)
+		c.log.Debug("dcerpc: connection closed", "err", err)
 	}()
 	for {
 		if c.srv.closing.Load() && c.cur == nil {

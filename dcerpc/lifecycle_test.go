@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -361,4 +363,37 @@ func TestShutdownBetweenFragments(t *testing.T) {
 	if _, err := readPDU(c); err == nil {
 		t.Fatal("connection open after Shutdown")
 	}
+}
+
+// TestLogger: handler failures and panics reach Server.Logger.
+func TestLogger(t *testing.T) {
+	var buf syncBuffer
+	s := newTestServer(t)
+	s.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cl := boundClient(t, s)
+	cl.Call(testCtx(t), 4, nil)
+	cl.Call(testCtx(t), 5, nil)
+	out := buf.String()
+	for _, want := range []string{"handler failed", "boom", "handler panic", "connection opened"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
