@@ -26,8 +26,9 @@ func TestGoSMB2Initiator(t *testing.T) {
 	for _, in := range []*smb2.NTLMInitiator{
 		{User: "alice", Password: "AlicePass1", Domain: "WORKGROUP", Workstation: "GOSMB2"},
 		{User: "bob", Hash: hash[:]},
+		{}, // anonymous
 	} {
-		t.Run(in.User, func(t *testing.T) {
+		t.Run("user="+in.User, func(t *testing.T) {
 			ctx := context.Background()
 			sc := srv.NewContext("127.0.0.1")
 			neg, err := in.InitSecContext()
@@ -44,6 +45,12 @@ func TestGoSMB2Initiator(t *testing.T) {
 			}
 			if _, done, err := sc.Step(ctx, auth); err != nil || !done {
 				t.Fatalf("done=%v err=%v", done, err)
+			}
+			if in.User == "" {
+				if !sc.Caller().IsAnonymous() || !bytes.Equal(sc.SessionKey(), in.SessionKey()) {
+					t.Fatalf("anonymous: caller %+v, keys %x / %x", sc.Caller(), sc.SessionKey(), in.SessionKey())
+				}
+				return
 			}
 			if !sc.ntlm().hadMIC {
 				t.Error("go-smb2 announces a MIC; the acceptor did not check one")
