@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -426,9 +427,16 @@ func (c *serverConn) request(raw []byte, p *Request) error {
 			c.writeFault(p.CallID, p.ContextID, StatusAccessDenied, true)
 			return fmt.Errorf("%w: request over %d octets", ErrTooLarge, c.maxReassembled())
 		}
-		if p.Flags&FlagFirstFrag != 0 && p.Flags&FlagLastFrag != 0 {
+		switch {
+		case p.Flags&FlagFirstFrag != 0 && p.Flags&FlagLastFrag != 0:
 			pc.stub = p.Stub // single fragment: no copy, valid until the next read
-		} else {
+		case len(pc.stub)+len(p.Stub) > cap(pc.stub):
+			// The first allocation trusted alloc_hint only up to 64 KiB;
+			// once the client has sent that much, size the buffer by the
+			// remaining length it announces (within the cap).
+			want := min(len(pc.stub)+max(int(p.AllocHint), len(p.Stub)), c.maxReassembled())
+			pc.stub = append(slices.Grow(pc.stub, want-len(pc.stub)), p.Stub...)
+		default:
 			pc.stub = append(pc.stub, p.Stub...)
 		}
 	}
