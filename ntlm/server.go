@@ -325,6 +325,9 @@ func (c *ServerContext) acceptAuthenticate(in []byte) error {
 			caller := session.Caller{User: "Guest", Domain: s.Accounts.Domain, Guest: true}
 			return c.succeed(auth, flags, caller, nil)
 		}
+		// Spend the same work as for a known user, so that response
+		// time does not tell which names exist.
+		_ = hmacMD5(nil, make([]byte, 16), c.serverChallenge[:], nt[16:])
 		return c.fail(auth, ErrUnknownUser)
 	}
 
