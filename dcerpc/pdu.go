@@ -210,16 +210,34 @@ type Orphaned struct {
 	Auth *AuthVerifier
 }
 
-// Hdr implementations.
-func (p *Bind) Hdr() *Header     { return &p.Header }
-func (p *BindAck) Hdr() *Header  { return &p.Header }
-func (p *BindNak) Hdr() *Header  { return &p.Header }
-func (p *Request) Hdr() *Header  { return &p.Header }
+// Hdr returns the common header.
+func (p *Bind) Hdr() *Header { return &p.Header }
+
+// Hdr returns the common header.
+func (p *BindAck) Hdr() *Header { return &p.Header }
+
+// Hdr returns the common header.
+func (p *BindNak) Hdr() *Header { return &p.Header }
+
+// Hdr returns the common header.
+func (p *Request) Hdr() *Header { return &p.Header }
+
+// Hdr returns the common header.
 func (p *Response) Hdr() *Header { return &p.Header }
+
+// Hdr returns the common header.
 func (p *FaultPDU) Hdr() *Header { return &p.Header }
-func (p *Auth3) Hdr() *Header    { return &p.Header }
+
+// Hdr returns the common header.
+func (p *Auth3) Hdr() *Header { return &p.Header }
+
+// Hdr returns the common header.
 func (p *Shutdown) Hdr() *Header { return &p.Header }
+
+// Hdr returns the common header.
 func (p *CoCancel) Hdr() *Header { return &p.Header }
+
+// Hdr returns the common header.
 func (p *Orphaned) Hdr() *Header { return &p.Header }
 
 func (p *Bind) ptype() PType {
@@ -266,28 +284,64 @@ func (p *Shutdown) stubPad() bool { return false }
 func (p *CoCancel) stubPad() bool { return false }
 func (p *Orphaned) stubPad() bool { return false }
 
-// Size implementations.
-func (p *Bind) Size() int     { return pduSize(p) }
-func (p *BindAck) Size() int  { return pduSize(p) }
-func (p *BindNak) Size() int  { return pduSize(p) }
-func (p *Request) Size() int  { return pduSize(p) }
+// Size is the encoded length.
+func (p *Bind) Size() int { return pduSize(p) }
+
+// Size is the encoded length.
+func (p *BindAck) Size() int { return pduSize(p) }
+
+// Size is the encoded length.
+func (p *BindNak) Size() int { return pduSize(p) }
+
+// Size is the encoded length.
+func (p *Request) Size() int { return pduSize(p) }
+
+// Size is the encoded length.
 func (p *Response) Size() int { return pduSize(p) }
+
+// Size is the encoded length.
 func (p *FaultPDU) Size() int { return pduSize(p) }
-func (p *Auth3) Size() int    { return pduSize(p) }
+
+// Size is the encoded length.
+func (p *Auth3) Size() int { return pduSize(p) }
+
+// Size is the encoded length.
 func (p *Shutdown) Size() int { return pduSize(p) }
+
+// Size is the encoded length.
 func (p *CoCancel) Size() int { return pduSize(p) }
+
+// Size is the encoded length.
 func (p *Orphaned) Size() int { return pduSize(p) }
 
-// MarshalTo implementations.
-func (p *Bind) MarshalTo(b []byte) (int, error)     { return marshalPDU(p, b) }
-func (p *BindAck) MarshalTo(b []byte) (int, error)  { return marshalPDU(p, b) }
-func (p *BindNak) MarshalTo(b []byte) (int, error)  { return marshalPDU(p, b) }
-func (p *Request) MarshalTo(b []byte) (int, error)  { return marshalPDU(p, b) }
+// MarshalTo encodes into b.
+func (p *Bind) MarshalTo(b []byte) (int, error) { return marshalPDU(p, b) }
+
+// MarshalTo encodes into b.
+func (p *BindAck) MarshalTo(b []byte) (int, error) { return marshalPDU(p, b) }
+
+// MarshalTo encodes into b.
+func (p *BindNak) MarshalTo(b []byte) (int, error) { return marshalPDU(p, b) }
+
+// MarshalTo encodes into b.
+func (p *Request) MarshalTo(b []byte) (int, error) { return marshalPDU(p, b) }
+
+// MarshalTo encodes into b.
 func (p *Response) MarshalTo(b []byte) (int, error) { return marshalPDU(p, b) }
+
+// MarshalTo encodes into b.
 func (p *FaultPDU) MarshalTo(b []byte) (int, error) { return marshalPDU(p, b) }
-func (p *Auth3) MarshalTo(b []byte) (int, error)    { return marshalPDU(p, b) }
+
+// MarshalTo encodes into b.
+func (p *Auth3) MarshalTo(b []byte) (int, error) { return marshalPDU(p, b) }
+
+// MarshalTo encodes into b.
 func (p *Shutdown) MarshalTo(b []byte) (int, error) { return marshalPDU(p, b) }
+
+// MarshalTo encodes into b.
 func (p *CoCancel) MarshalTo(b []byte) (int, error) { return marshalPDU(p, b) }
+
+// MarshalTo encodes into b.
 func (p *Orphaned) MarshalTo(b []byte) (int, error) { return marshalPDU(p, b) }
 
 // Marshal encodes p into a new buffer.
