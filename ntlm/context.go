@@ -18,6 +18,8 @@ type SecurityContext interface {
 	Done() bool
 	SessionKey() []byte
 	Flags() NegotiateFlags
+	// SignatureSize is the size of every signature: SignatureSize (16).
+	SignatureSize() int
 	Sign(msg []byte) ([]byte, error)
 	Verify(msg, sig []byte) error
 	SealWithin(msg []byte, lo, hi int) ([]byte, error)
@@ -60,6 +62,18 @@ func (c *Client) NewInitiator(authType uint8) (SecurityContext, error) {
 	}
 	return nil, fmt.Errorf("%w: auth type %d", ErrUnsupported, authType)
 }
+
+// SignatureSize returns 16, the size of an NTLMSSP_MESSAGE_SIGNATURE.
+func (*ServerContext) SignatureSize() int { return SignatureSize }
+
+// SignatureSize returns 16, the size of an NTLMSSP_MESSAGE_SIGNATURE.
+func (*ClientContext) SignatureSize() int { return SignatureSize }
+
+// SignatureSize returns 16: SPNEGO adds nothing to NTLM signatures.
+func (*SPNEGOServerContext) SignatureSize() int { return SignatureSize }
+
+// SignatureSize returns 16: SPNEGO adds nothing to NTLM signatures.
+func (*SPNEGOClientContext) SignatureSize() int { return SignatureSize }
 
 // Compile-time checks that the contexts have the shared shape.
 var (
