@@ -132,10 +132,10 @@ func TestGoSMB2InitiatorSPNEGO(t *testing.T) {
 	}
 }
 
-// impacketPeer runs testdata/impacket_initiator.py. Without python3 or
+// impacketPeer runs a script of testdata under /usr/bin/python3. Without python3 or
 // impacket the test is skipped, except under CI=true where that is a
 // failure.
-func impacketPeer(t *testing.T, args ...string) (send func([]byte), recv func() []byte) {
+func impacketPeer(t *testing.T, script string, args ...string) (send func([]byte), recv func() []byte) {
 	t.Helper()
 	const py = "/usr/bin/python3"
 	missing := func(why string) {
@@ -151,7 +151,7 @@ func impacketPeer(t *testing.T, args ...string) (send func([]byte), recv func() 
 	if out, err := exec.Command(py, "-c", "import impacket.ntlm, Cryptodome.Cipher.ARC4").CombinedOutput(); err != nil {
 		missing(fmt.Sprintf("%v: %s", err, out))
 	}
-	cmd := exec.Command(py, append([]string{"testdata/impacket_initiator.py"}, args...)...)
+	cmd := exec.Command(py, append([]string{"testdata/" + script}, args...)...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +207,7 @@ func TestImpacketInitiator(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			send, recv := impacketPeer(t, tt.mode, tt.user, tt.pass, tt.domain, tt.hash)
+			send, recv := impacketPeer(t, "impacket_initiator.py", tt.mode, tt.user, tt.pass, tt.domain, tt.hash)
 			ctx := context.Background()
 			s := *srv
 			s.AllowNTLMv1 = strings.HasPrefix(tt.name, "v1 allowed")
@@ -247,6 +247,59 @@ func TestImpacketInitiator(t *testing.T) {
 			}
 			if string(sealed) != "impacket sealed message" {
 				t.Fatalf("unsealed %q", sealed)
+			}
+		})
+	}
+}
+
+// TestInitiatorCheckedByImpacket has impacket's primitives verify what our
+// initiator produces: NTProofStr, key exchange, MIC, a signature and a
+// sealed message; and our initiator verify a signature impacket makes with
+// the server-to-client keys.
+func TestInitiatorCheckedByImpacket(t *testing.T) {
+	for _, cli := range []*Client{
+		{User: "alice", Password: "AlicePass1", Domain: "NETSESS", Workstation: "GOCLIENT"},
+		{User: "Bob", Password: "BobPass1", Flags: FlagUnicode | FlagNTLM | FlagSign | FlagSeal | FlagExtendedSessionSecurity | Flag128},
+	} {
+		t.Run(cli.User, func(t *testing.T) {
+			send, recv := impacketPeer(t, "impacket_verifier.py", cli.Password)
+			srv := &Server{Accounts: testAccounts(t)}
+			ctx := context.Background()
+			cc, sc := cli.NewContext(), srv.NewContext("127.0.0.1")
+			neg, _, _ := cc.Step(ctx, nil)
+			chal, _, err := sc.Step(ctx, neg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			auth, _, err := cc.Step(ctx, chal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			send(neg)
+			send(chal)
+			send(auth)
+			if key := recv(); !bytes.Equal(key, cc.SessionKey()) {
+				t.Fatalf("impacket derives session key %x, we have %x", key, cc.SessionKey())
+			}
+			msg := []byte("signed by our initiator")
+			sig, err := cc.Sign(msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			send(msg)
+			send(sig)
+			sealed := []byte("sealed by our initiator")
+			sig, err = cc.SealWithin(sealed, 0, len(sealed))
+			if err != nil {
+				t.Fatal(err)
+			}
+			send(sealed)
+			send(sig)
+			if plain := recv(); string(plain) != "sealed by our initiator" {
+				t.Fatalf("impacket unsealed %q", plain)
+			}
+			if err := cc.Verify([]byte("impacket server message"), recv()); err != nil {
+				t.Fatalf("impacket's server signature: %v", err)
 			}
 		})
 	}
