@@ -263,6 +263,9 @@ func FuzzReaderString(f *testing.F) {
 			}
 			return
 		}
+		if s2, err := NewReader(b).AppendString([]byte("p")); err != nil || string(s2) != "p"+s {
+			t.Fatalf("AppendString %q, %v; String %q", s2, err, s)
+		}
 		if !utf8.ValidString(s) {
 			t.Fatalf("invalid UTF-8 %q", s)
 		}
@@ -315,5 +318,27 @@ func TestWriterGrows(t *testing.T) {
 	}
 	if !bytes.Equal(w.Bytes(), want) {
 		t.Fatalf("got %x", w.Bytes())
+	}
+}
+
+func TestAppendString(t *testing.T) {
+	w := NewWriter(nil)
+	in := []string{"alpha", "", "日本", "b😀"}
+	for _, s := range in {
+		w.String(s)
+	}
+	r := NewReader(w.Bytes())
+	buf := []byte("x")
+	var err error
+	for range in {
+		if buf, err = r.AppendString(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := "x" + strings.Join(in, ""); string(buf) != want {
+		t.Fatalf("got %q, want %q", buf, want)
+	}
+	if _, err := NewReader([]byte{1}).AppendString(nil); !errors.Is(err, ErrShort) {
+		t.Fatalf("short: %v", err)
 	}
 }

@@ -3,7 +3,7 @@ package ndr
 import (
 	"encoding/binary"
 	"fmt"
-	"strings"
+	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -212,9 +212,28 @@ func (r *Reader) UniqueString(what string) (*string, error) {
 	return &s, nil
 }
 
+// AppendString decodes a string like String and appends its UTF-8 text
+// to dst. Decoding many strings into one buffer and converting it to a
+// string once costs a few allocations instead of one per string.
+func (r *Reader) AppendString(dst []byte) ([]byte, error) {
+	start, n, err := r.stringHeader()
+	if err != nil {
+		return dst, err
+	}
+	return appendUTF16(dst, r.b[start:start+2*(n-1)]), nil
+}
+
 // decodeUTF16 converts little-endian UTF-16 bytes (an even number) to
 // UTF-8, stopping at the first NUL unit.
 func decodeUTF16(b []byte) string {
+	var scratch [128]byte // typical names fit: one allocation, the string
+	return string(appendUTF16(scratch[:0], b))
+}
+
+// appendUTF16 appends the UTF-8 form of little-endian UTF-16 bytes (an
+// even number) to dst, stopping at the first NUL unit. Unpaired
+// surrogates become U+FFFD.
+func appendUTF16(dst, b []byte) []byte {
 	n := len(b) / 2
 	ascii := true
 	for i := range n {
@@ -227,24 +246,20 @@ func decodeUTF16(b []byte) string {
 			ascii = false
 		}
 	}
-	if n == 0 {
-		return ""
-	}
-	var sb strings.Builder
 	if ascii {
-		sb.Grow(n)
+		dst = slices.Grow(dst, n)
 		for i := range n {
-			sb.WriteByte(b[2*i])
+			dst = append(dst, b[2*i])
 		}
-		return sb.String()
+		return dst
 	}
-	sb.Grow(3 * n)
+	dst = slices.Grow(dst, 3*n)
 	for i := 0; i < n; i++ {
 		u := rune(binary.LittleEndian.Uint16(b[2*i:]))
 		if utf16.IsSurrogate(u) && u < 0xDC00 && i+1 < n {
 			u2 := rune(binary.LittleEndian.Uint16(b[2*i+2:]))
 			if r := utf16.DecodeRune(u, u2); r != utf8.RuneError {
-				sb.WriteRune(r)
+				dst = utf8.AppendRune(dst, r)
 				i++
 				continue
 			}
@@ -252,7 +267,7 @@ func decodeUTF16(b []byte) string {
 		if utf16.IsSurrogate(u) {
 			u = utf8.RuneError
 		}
-		sb.WriteRune(u)
+		dst = utf8.AppendRune(dst, u)
 	}
-	return sb.String()
+	return dst
 }

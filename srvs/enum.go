@@ -124,7 +124,7 @@ func (q *SessionEnumRequest) UnmarshalNDR(b []byte) error {
 	if q.PrefMaxLen, err = r.Uint32As("PreferedMaximumLength"); err != nil {
 		return err
 	}
-	q.ResumeHandle, err = readUniqueUint32(r, "ResumeHandle")
+	q.ResumeHandle, err = readUniqueUint32(r, "ResumeHandle pointer", "ResumeHandle")
 	return err
 }
 
@@ -276,8 +276,10 @@ func (p *SessionEnumResponse) AppendNDR(dst []byte) ([]byte, error) {
 // rejects a union discriminant different from Level, an array max_count
 // different from EntriesRead, and a non-zero EntriesRead with a NULL
 // Buffer. Counts are checked against the data before anything is
-// allocated. Bytes after the status are ignored. Errors are *ndr.Error
-// values.
+// allocated. The entries' strings share one backing string, so a decoded
+// response costs a handful of allocations whatever its size (and any one
+// string keeps that backing alive). Bytes after the status are ignored. Errors are
+// *ndr.Error values.
 func (p *SessionEnumResponse) UnmarshalNDR(b []byte) error {
 	*p = SessionEnumResponse{}
 	r := ndr.NewReader(b)
@@ -299,7 +301,7 @@ func (p *SessionEnumResponse) UnmarshalNDR(b []byte) error {
 	if p.TotalEntries, err = r.Uint32As("TotalEntries"); err != nil {
 		return err
 	}
-	if p.ResumeHandle, err = readUniqueUint32(r, "ResumeHandle"); err != nil {
+	if p.ResumeHandle, err = readUniqueUint32(r, "ResumeHandle pointer", "ResumeHandle"); err != nil {
 		return err
 	}
 	p.Status, err = r.Uint32As("status")
@@ -324,8 +326,8 @@ func readLevel(r *ndr.Reader) (uint32, error) {
 	return level, nil
 }
 
-func readUniqueUint32(r *ndr.Reader, what string) (*uint32, error) {
-	ptr, err := r.Pointer(what + " pointer")
+func readUniqueUint32(r *ndr.Reader, ptrWhat, what string) (*uint32, error) {
+	ptr, err := r.Pointer(ptrWhat)
 	if err != nil || ptr == 0 {
 		return nil, err
 	}
@@ -390,17 +392,35 @@ func readContainer(r *ndr.Reader, b []byte, l layout) ([]SessionInfo, error) {
 		}
 	}
 	// Second pass: the referent IDs are re-read from the fixed parts
-	// (already bounds-checked) to know which strings follow.
+	// (already bounds-checked) to know which strings follow. The texts
+	// are decoded into one buffer (sized for the ASCII case: a byte for
+	// every two bytes of the rest of the stub), converted to a string
+	// once, and handed out as substrings.
+	text := make([]byte, 0, r.Remaining()/2)
+	var ends []int
+	for i := range entries {
+		at := fixedAt + i*l.fixed()
+		for j, f := range fields {
+			if f.isString() && binary.LittleEndian.Uint32(b[at+4*j:]) != 0 {
+				if text, err = r.AppendString(text); err != nil {
+					return nil, err
+				}
+				if ends == nil {
+					ends = make([]int, 0, int(n)*l.strings())
+				}
+				ends = append(ends, len(text))
+			}
+		}
+	}
+	all, k, from := string(text), 0, 0
 	for i := range entries {
 		e := &entries[i]
 		at := fixedAt + i*l.fixed()
 		for j, f := range fields {
 			if f.isString() && binary.LittleEndian.Uint32(b[at+4*j:]) != 0 {
-				s, err := r.String()
-				if err != nil {
-					return nil, err
-				}
-				*e.strPtr(f) = s
+				*e.strPtr(f) = all[from:ends[k]]
+				from = ends[k]
+				k++
 			}
 		}
 	}

@@ -148,6 +148,17 @@ type layout struct {
 
 func (l layout) fixed() int { return 4 * l.n }
 
+// strings returns the number of string members.
+func (l layout) strings() int {
+	k := 0
+	for _, f := range l.fields[:l.n] {
+		if f.isString() {
+			k++
+		}
+	}
+	return k
+}
+
 // layoutFor is a switch rather than a table so the package holds no
 // variables.
 func layoutFor(level uint32) (layout, bool) {
