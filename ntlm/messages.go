@@ -121,19 +121,19 @@ func ParseNegotiate(b []byte) (*NegotiateMessage, error) {
 	if len(b) < 32 {
 		return m, nil
 	}
-	hdr := 32
-	if m.Flags.Has(FlagVersion) && len(b) >= 40 {
+	d, dOff, err := field(what, "DomainName", b, 16, 32)
+	if err != nil {
+		return nil, err
+	}
+	w, wOff, err := field(what, "Workstation", b, 24, 32)
+	if err != nil {
+		return nil, err
+	}
+	// The Version field exists when the flag says so and no payload
+	// starts inside it.
+	if m.Flags.Has(FlagVersion) && len(b) >= 40 && (len(d) == 0 || dOff >= 40) && (len(w) == 0 || wOff >= 40) {
 		v := parseVersion(b[32:40])
 		m.Version = &v
-		hdr = 40
-	}
-	d, _, err := field(what, "DomainName", b, 16, hdr)
-	if err != nil {
-		return nil, err
-	}
-	w, _, err := field(what, "Workstation", b, 24, hdr)
-	if err != nil {
-		return nil, err
 	}
 	if m.Flags.Has(FlagOEMDomainSupplied) {
 		m.Domain = string(d)
@@ -194,13 +194,7 @@ func ParseChallenge(b []byte) (*ChallengeMessage, error) {
 	}
 	m := &ChallengeMessage{Flags: NegotiateFlags(binary.LittleEndian.Uint32(b[20:]))}
 	copy(m.ServerChallenge[:], b[24:32])
-	hdr := 48
-	if m.Flags.Has(FlagVersion) && len(b) >= 56 {
-		v := parseVersion(b[48:56])
-		m.Version = &v
-		hdr = 56
-	}
-	tn, _, err := field(what, "TargetName", b, 12, hdr)
+	tn, tnOff, err := field(what, "TargetName", b, 12, 48)
 	if err != nil {
 		return nil, err
 	}
@@ -211,9 +205,13 @@ func ParseChallenge(b []byte) (*ChallengeMessage, error) {
 	} else {
 		m.TargetName = string(tn)
 	}
-	ti, _, err := field(what, "TargetInfo", b, 40, hdr)
+	ti, tiOff, err := field(what, "TargetInfo", b, 40, 48)
 	if err != nil {
 		return nil, err
+	}
+	if m.Flags.Has(FlagVersion) && len(b) >= 56 && (len(tn) == 0 || tnOff >= 56) && (len(ti) == 0 || tiOff >= 56) {
+		v := parseVersion(b[48:56])
+		m.Version = &v
 	}
 	if len(ti) > 0 {
 		if m.TargetInfo, err = ParseAVPairs(ti); err != nil {
