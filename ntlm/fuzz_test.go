@@ -95,8 +95,6 @@ func FuzzAcceptAuthenticate(f *testing.F) {
 	seedNTLM(f, authenticateType)
 	accounts := testAccounts(f)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	zero := bytes.NewReader(nil)
-	_ = zero
 	f.Fuzz(func(t *testing.T, b []byte) {
 		srv := &Server{Accounts: accounts, Now: func() time.Time { return now }, RefuseAnonymous: true,
 			Rand: bytes.NewReader(bytes.Repeat([]byte{0x42}, 8))}
@@ -156,7 +154,11 @@ func FuzzParseNegTokenInit(f *testing.F) {
 		if err != nil || len(again.MechTypes) != len(m.MechTypes) || !bytes.Equal(again.MechToken, m.MechToken) {
 			t.Fatalf("round trip: %+v -> %+v, %v", m, again, err)
 		}
-		_ = raw
+		// DER is canonical: the mechTypes we accepted re-encode to the
+		// very bytes the mechListMIC would cover.
+		if !bytes.Equal(again.RawMechTypes, raw) {
+			t.Fatalf("mechTypes re-encode as %x, received %x", again.RawMechTypes, raw)
+		}
 		// The acceptor must cope with any decodable NegTokenInit.
 		sc := (&Server{}).NewSPNEGOContext("fuzz")
 		_, _, _ = sc.Step(context.Background(), b)
