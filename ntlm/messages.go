@@ -33,20 +33,25 @@ const (
 	Flag128                     NegotiateFlags = 0x20000000
 	FlagKeyExch                 NegotiateFlags = 0x40000000
 	Flag56                      NegotiateFlags = 0x80000000
-	flagsSignOrSeal                            = FlagSign | FlagSeal
-	signatureLen                               = 8
-	negotiateType                              = 1
-	challengeType                              = 2
-	authenticateType                           = 3
-	authenticateHeaderLen                      = 64
-	authenticateMICOffset                      = 72
-	authenticateMICEnd                         = 88
+)
+
+const (
+	flagsSignOrSeal = FlagSign | FlagSeal
+
+	// Message types and the fixed layout of AUTHENTICATE_MESSAGE:
+	// 64 bytes of header, Version at 64, MIC at 72, payload from 88.
+	negotiateType         = 1
+	challengeType         = 2
+	authenticateType      = 3
+	authenticateHeaderLen = 64
+	authenticateMICOffset = 72
+	authenticateMICEnd    = 88
 )
 
 // Has reports whether all bits of g are set in f.
 func (f NegotiateFlags) Has(g NegotiateFlags) bool { return f&g == g }
 
-// ntlmSignature is "NTLMSSP\0".
+// isSignature reports whether b starts with "NTLMSSP\0".
 func isSignature(b []byte) bool {
 	return len(b) >= 8 && string(b[:8]) == "NTLMSSP\x00"
 }
