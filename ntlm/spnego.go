@@ -612,3 +612,13 @@ func (c *SPNEGOClientContext) UnsealWithin(msg []byte, lo, hi int, sig []byte) e
 	}
 	return c.ntlm.UnsealWithin(msg, lo, hi, sig)
 }
+
+// AcceptorHint returns the SPNEGO token an SMB2 server puts in its
+// NEGOTIATE response: a NegTokenInit2 (MS-SPNG 2.2.1) offering NTLMSSP, with
+// the conventional negHints hintName "not_defined_in_RFC4178@please_ignore".
+func AcceptorHint() []byte {
+	const hint = "not_defined_in_RFC4178@please_ignore"
+	mechs := tlvBytes(0xa0, tlvBytes(0x30, marshalOID(OIDNTLMSSP())))
+	hints := tlvBytes(0xa3, tlvBytes(0x30, tlvBytes(0xa0, tlvBytes(0x1b, []byte(hint)))))
+	return tlvBytes(0x60, marshalOID(OIDSPNEGO()), tlvBytes(0xa0, tlvBytes(0x30, mechs, hints)))
+}

@@ -235,3 +235,14 @@ func TestSPNEGODecodeRefusals(t *testing.T) {
 		}
 	}
 }
+
+func TestAcceptorHintMatchesSamba(t *testing.T) {
+	want := readTokens(t, "samba-negotiate-hint.spnego")[0].data
+	if got := AcceptorHint(); !bytes.Equal(got, want) {
+		t.Fatalf("hint\n got %x\nwant %x", got, want)
+	}
+	m, err := ParseNegTokenInit(want)
+	if err != nil || len(m.MechTypes) != 1 || !m.MechTypes[0].Equal(OIDNTLMSSP()) || m.MechToken != nil || m.MechListMIC != nil {
+		t.Fatalf("%+v %v", m, err)
+	}
+}
