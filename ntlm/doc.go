@@ -49,8 +49,9 @@
 //     RefuseAnonymous. An unknown user becomes the guest only when the
 //     accounts file enables guest; a known user with a wrong password never
 //     does. Guest logons have no session key, so no signing.
-//   - Signing or sealing without extended session security is refused at
-//     NEGOTIATE, as are OEM-only and connectionless (datagram) clients.
+//   - Signing or sealing without extended session security, and sealing
+//     without 128-bit keys, are refused at NEGOTIATE, as are OEM-only and
+//     connectionless (datagram) clients.
 //   - Secrets are compared in constant time. Each refusal is logged through
 //     the configured slog.Logger with source, user, domain, workstation and
 //     reason, never a hash or response.

@@ -264,3 +264,23 @@ func TestThrottleBounded(t *testing.T) {
 		t.Fatal("nil throttle throttles")
 	}
 }
+
+func TestNegotiateRefusals(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		flags NegotiateFlags
+	}{
+		{"OEM only", FlagOEM | FlagNTLM},
+		{"datagram", FlagUnicode | FlagNTLM | FlagDatagram},
+		{"signing without ESS", FlagUnicode | FlagNTLM | FlagSign},
+		{"40-bit sealing", FlagUnicode | FlagNTLM | FlagSign | FlagSeal | FlagExtendedSessionSecurity},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := (&Server{}).NewContext("x")
+			neg := (&NegotiateMessage{Flags: tt.flags}).Marshal()
+			if _, _, err := sc.Step(context.Background(), neg); !errors.Is(err, ErrUnsupported) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}

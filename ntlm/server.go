@@ -201,6 +201,11 @@ func (c *ServerContext) acceptNegotiate(in []byte) ([]byte, error) {
 	if nf&flagsSignOrSeal != 0 && !nf.Has(FlagExtendedSessionSecurity) {
 		return nil, fmt.Errorf("%w: signing or sealing without extended session security", ErrUnsupported)
 	}
+	if nf.Has(FlagSeal) && !nf.Has(Flag128) {
+		// 40- and 56-bit RC4 keys are refused, as Windows does by default
+		// (NTLMMinServerSec requiring 128-bit encryption).
+		return nil, fmt.Errorf("%w: sealing without 128-bit keys", ErrUnsupported)
+	}
 	flags := FlagUnicode | FlagNTLM | FlagTargetInfo | FlagTargetTypeServer | FlagRequestTarget
 	flags |= nf & (FlagSign | FlagSeal | FlagAlwaysSign | FlagExtendedSessionSecurity | Flag128 | Flag56 | FlagKeyExch | FlagVersion)
 	if _, err := io.ReadFull(c.rand(), c.serverChallenge[:]); err != nil {
