@@ -29,9 +29,10 @@
 //
 // All five levels share one entry type, SessionInfo, with the eight
 // fields of SESSION_INFO_502; the level of the message decides which
-// fields are on the wire. A server can therefore fill entries from its
-// session table without a per-level type switch, and a client reads the
-// same struct whatever level answered.
+// fields are on the wire. SessionInfo is an alias of session.Info, the
+// session table's entry type, so a server puts the table's result slice
+// into a response as it is (no per-entry copy, no per-level type
+// switch), and a client reads the same struct whatever level answered.
 //
 // # Levels
 //

@@ -189,7 +189,7 @@ func stringsSize(l layout, e *SessionInfo) int {
 	n := 0
 	for _, f := range l.fields[:l.n] {
 		if f.isString() {
-			n += ndr.StringSize(e.str(f))
+			n += ndr.StringSize(str(e, f))
 		}
 	}
 	return n
@@ -243,7 +243,7 @@ func (p *SessionEnumResponse) AppendNDR(dst []byte) ([]byte, error) {
 						if f.isString() {
 							w.Pointer(true)
 						} else {
-							w.Uint32(e.scalar(f))
+							w.Uint32(scalar(e, f))
 						}
 					}
 				}
@@ -253,7 +253,7 @@ func (p *SessionEnumResponse) AppendNDR(dst []byte) ([]byte, error) {
 					e := &p.Entries[i]
 					for _, f := range fields {
 						if f.isString() {
-							w.String(e.str(f))
+							w.String(str(e, f))
 						}
 					}
 				}
@@ -387,7 +387,7 @@ func readContainer(r *ndr.Reader, b []byte, l layout) ([]SessionInfo, error) {
 				return nil, err
 			}
 			if !f.isString() {
-				e.setScalar(f, v)
+				setScalar(e, f, v)
 			}
 		}
 	}
@@ -418,7 +418,7 @@ func readContainer(r *ndr.Reader, b []byte, l layout) ([]SessionInfo, error) {
 		at := fixedAt + i*l.fixed()
 		for j, f := range fields {
 			if f.isString() && binary.LittleEndian.Uint32(b[at+4*j:]) != 0 {
-				*e.strPtr(f) = all[from:ends[k]]
+				*strPtr(e, f) = all[from:ends[k]]
 				from = ends[k]
 				k++
 			}

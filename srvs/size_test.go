@@ -99,7 +99,8 @@ func TestResponseRoundTripRandom(t *testing.T) {
 			want += 4
 		}
 		for i := range p.Entries {
-			want += p.Entries[i].Size(level)
+			e := &p.Entries[i]
+			want += EntrySize(level, e.ClientName, e.UserName, e.ClientType, e.Transport)
 		}
 		if len(enc) != want {
 			t.Fatalf("level %d, %d entries: encoded %d, sum of EntrySize gives %d", level, n, len(enc), want)

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/netsession/netsession/ndr"
+	"github.com/netsession/netsession/session"
 )
 
 // Operation numbers of the srvsvc interface implemented here.
@@ -101,25 +102,12 @@ func EntrySize(level uint32, clientName, userName, clientType, transport string)
 //	level 10:  ClientName, UserName, Time, IdleTime
 //	level 502: all eight
 //
-// Encoders ignore the fields a level does not carry; decoders leave them
-// zero. Every string a level carries is sent as a non-NULL pointer (an
-// empty string is sent as ""); a NULL string pointer received decodes
-// as "".
-type SessionInfo struct {
-	ClientName string // sesiN_cname
-	UserName   string // sesiN_username
-	NumOpens   uint32 // sesiN_num_opens
-	Time       uint32 // sesiN_time, seconds since the session was set up
-	IdleTime   uint32 // sesiN_idle_time, seconds since its last activity
-	UserFlags  uint32 // sesiN_user_flags (SESS_GUEST 0x1, SESS_NOENCRYPTION 0x2)
-	ClientType string // sesiN_cltype_name
-	Transport  string // sesi502_transport
-}
-
-// Size returns EntrySize(level, ...) for e.
-func (e *SessionInfo) Size(level uint32) int {
-	return EntrySize(level, e.ClientName, e.UserName, e.ClientType, e.Transport)
-}
+// It is the session table's own entry type, so a handler passes the
+// table's results to a response without copying them. Encoders ignore the
+// fields a level does not carry; decoders leave them zero. Every string a
+// level carries is sent as a non-NULL pointer (an empty string as ""); a
+// NULL string pointer received decodes as "".
+type SessionInfo = session.Info
 
 // field identifies one SESSION_INFO member; every member is 4 bytes in
 // the fixed part (a DWORD or a string's referent ID).
@@ -177,7 +165,7 @@ func layoutFor(level uint32) (layout, bool) {
 	return layout{}, false
 }
 
-func (e *SessionInfo) str(f field) string {
+func str(e *SessionInfo, f field) string {
 	switch f {
 	case fClientName:
 		return e.ClientName
@@ -190,7 +178,7 @@ func (e *SessionInfo) str(f field) string {
 	}
 }
 
-func (e *SessionInfo) strPtr(f field) *string {
+func strPtr(e *SessionInfo, f field) *string {
 	switch f {
 	case fClientName:
 		return &e.ClientName
@@ -203,7 +191,7 @@ func (e *SessionInfo) strPtr(f field) *string {
 	}
 }
 
-func (e *SessionInfo) scalar(f field) uint32 {
+func scalar(e *SessionInfo, f field) uint32 {
 	switch f {
 	case fNumOpens:
 		return e.NumOpens
@@ -216,7 +204,7 @@ func (e *SessionInfo) scalar(f field) uint32 {
 	}
 }
 
-func (e *SessionInfo) setScalar(f field, v uint32) {
+func setScalar(e *SessionInfo, f field, v uint32) {
 	switch f {
 	case fNumOpens:
 		e.NumOpens = v
