@@ -133,7 +133,10 @@ func (q *SessionEnumRequest) UnmarshalNDR(b []byte) error {
 // (present unless q's was NULL) with no entries, ResumeHandle NULL if
 // q's was, else pointing to a copy of q's value, TotalEntries 0 and the
 // given status. A handler fills in entries, totals and the new resume
-// value on success.
+// value on success. When q's container was NULL the skeleton has
+// NoContainer set, which cannot carry entries: a handler that answers
+// such a request with entries clears it first (Samba instead answers
+// success with nothing filled in).
 func (q *SessionEnumRequest) Response(status uint32) SessionEnumResponse {
 	p := SessionEnumResponse{Level: q.Level, NoContainer: q.NoContainer, Status: status}
 	if q.ResumeHandle != nil {
