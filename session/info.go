@@ -215,6 +215,4 @@ func (i Info) Info2() Info2 {
 func (i Info) Info10() Info10 { return Info10{i.ClientName, i.UserName, i.Time, i.IdleTime} }
 
 // Info502 returns the level-502 view of i.
-func (i Info) Info502() Info502 {
-	return Info502{i.ClientName, i.UserName, i.NumOpens, i.Time, i.IdleTime, i.UserFlags, i.ClientType, i.Transport}
-}
+func (i Info) Info502() Info502 { return Info502(i) }

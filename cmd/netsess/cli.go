@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+)
+
+// version is the release this tree builds; -ldflags "-X main.version=..."
+// overrides it.
+var version = "0.1.0-dev"
+
+// Exit codes, documented in the help text.
+const (
+	exitOK       = 0
+	exitUsage    = 1
+	exitInternal = 5
+)
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"demo", "show NetSessionEnum answers from an in-process session table", runDemo},
+		{"version", "print the version", runVersion},
+		{"help", "show help for netsess or one of its commands", runHelp},
+	}
+}
+
+const usageText = `netsess - Windows server sessions (NetSessionEnum, NetSessionGetInfo,
+NetSessionDel) and the MS-SRVS protocol behind them.
+
+Usage:
+  netsess <command> [flags]
+
+Commands:
+%s
+Run "netsess help <command>" or "netsess <command> -h" for a command's flags.
+
+Exit codes:
+  0  success
+  1  usage error (unknown command or flag, bad value)
+  5  the operation failed for another reason
+`
+
+func usage() string {
+	var b strings.Builder
+	for _, c := range commands() {
+		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
+	}
+	return fmt.Sprintf(usageText, b.String())
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage())
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage())
+		return exitOK
+	case "-version", "--version":
+		return runVersion(ctx, nil, stdout, stderr)
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "netsess: unknown command %q\n\n%s", args[0], usage())
+	return exitUsage
+}
+
+func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage())
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] && c.name != "help" {
+			return c.run(ctx, []string{"-h"}, stdout, stderr)
+		}
+	}
+	if args[0] == "help" {
+		fmt.Fprint(stdout, usage())
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "netsess help: unknown command %q\n", args[0])
+	return exitUsage
+}
+
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "netsess version: takes no arguments\n")
+		return exitUsage
+	}
+	fmt.Fprintf(stdout, "netsess %s", version)
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		fmt.Fprintf(stdout, " (%s", bi.GoVersion)
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				fmt.Fprintf(stdout, ", %s", s.Value[:12])
+			}
+		}
+		fmt.Fprint(stdout, ")")
+	}
+	fmt.Fprintln(stdout)
+	return exitOK
+}

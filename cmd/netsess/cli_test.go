@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb strings.Builder
+	code := run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCLI(t *testing.T) {
+	tests := []struct {
+		args      []string
+		code      int
+		stdout    []string
+		stderr    []string
+		notStdout []string
+	}{
+		{nil, exitUsage, nil, []string{"Usage:", "demo"}, nil},
+		{[]string{"help"}, exitOK, []string{"Commands:", "demo", "version", "Exit codes:"}, nil, nil},
+		{[]string{"--help"}, exitOK, []string{"Commands:"}, nil, nil},
+		{[]string{"help", "demo"}, exitOK, []string{"Usage: netsess demo", "-prefmaxlen", "Examples:"}, nil, nil},
+		{[]string{"help", "nope"}, exitUsage, nil, []string{`unknown command "nope"`}, nil},
+		{[]string{"bogus"}, exitUsage, nil, []string{`unknown command "bogus"`}, nil},
+		{[]string{"version"}, exitOK, []string{"netsess " + version}, nil, nil},
+		{[]string{"version", "x"}, exitUsage, nil, []string{"takes no arguments"}, nil},
+		{[]string{"demo"}, exitOK, []string{
+			"NetSessionEnum level 0:", "NetSessionEnum level 502:", `\\10.0.0.5`, `\\[fe80::9]`, `\\192.168.7.20`,
+			"guest,noencrypt", "2:13:00", "0:05:00", `\Device\NetbiosSmb`, "Windows 5.0",
+		}, nil, nil},
+		{[]string{"demo", "-cname", "bare", "-level", "0"}, exitOK, []string{"fe80::9\n", "10.0.0.5"}, nil, []string{`\\`}},
+		{[]string{"demo", "-level", "10", "-as", "user"}, exitInternal, []string{"access denied (ERROR_ACCESS_DENIED, 5) at level 10"}, nil, nil},
+		{[]string{"demo", "-level", "10", "-as", "user", "-policy", "legacy"}, exitOK, []string{"alice"}, nil, nil},
+		{[]string{"demo", "-level", "1", "-prefmaxlen", "100"}, exitOK, []string{"page 1: 1 entries, total 5, status ERROR_MORE_DATA, resume handle 1", "page 5: 1 entries, total 1, status NERR_Success, resume handle 0"}, nil, nil},
+		{[]string{"demo", "-level", "1", "-user", "ALICE"}, exitOK, []string{"alice"}, nil, []string{"carol"}},
+		{[]string{"demo", "-level", "1", "-client", "wkscarol"}, exitOK, []string{"carol"}, nil, []string{"alice"}},
+		{[]string{"demo", "-level", "1", "-user", "mallory"}, exitInternal, []string{"user name not found (NERR_UserNotFound, 2221)"}, nil, nil},
+		{[]string{"demo", "-level", "3"}, exitUsage, nil, []string{`"3" is not a level`}, nil},
+		{[]string{"demo", "-as", "root"}, exitUsage, nil, []string{"-as: want admin"}, nil},
+		{[]string{"demo", "-policy", "strict"}, exitUsage, nil, []string{"-policy:"}, nil},
+		{[]string{"demo", "-cname", "odd"}, exitUsage, nil, []string{"-cname: want windows or bare"}, nil},
+		{[]string{"demo", "extra"}, exitUsage, nil, []string{`unexpected argument "extra"`}, nil},
+		{[]string{"demo", "-nosuchflag"}, exitUsage, nil, []string{"flag provided but not defined"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, out, errOut := runCLI(t, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
+			}
+			for _, s := range tc.stdout {
+				if !strings.Contains(out, s) {
+					t.Errorf("stdout lacks %q:\n%s", s, out)
+				}
+			}
+			for _, s := range tc.notStdout {
+				if strings.Contains(out, s) {
+					t.Errorf("stdout has %q:\n%s", s, out)
+				}
+			}
+			for _, s := range tc.stderr {
+				if !strings.Contains(errOut, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, errOut)
+				}
+			}
+		})
+	}
+}
