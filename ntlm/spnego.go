@@ -302,6 +302,10 @@ func (c *SPNEGOServerContext) Step(ctx context.Context, in []byte) (out []byte, 
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
+	if c.state == spnegoDone || c.state == spnegoFailed {
+		// A stray token neither revives nor spoils a finished exchange.
+		return nil, false, fmt.Errorf("%w: SPNEGO exchange already finished", ErrState)
+	}
 	out, done, err = c.step(ctx, in)
 	if err != nil {
 		c.state = spnegoFailed
@@ -484,6 +488,9 @@ type SPNEGOClientContext struct {
 func (c *SPNEGOClientContext) Step(ctx context.Context, in []byte) (out []byte, done bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
+	}
+	if c.state == spnegoDone || c.state == spnegoFailed {
+		return nil, false, fmt.Errorf("%w: SPNEGO exchange already finished", ErrState)
 	}
 	out, done, err = c.step(ctx, in)
 	if err != nil {
