@@ -342,3 +342,46 @@ func TestAppendString(t *testing.T) {
 		t.Fatalf("short: %v", err)
 	}
 }
+
+// FuzzReaderOps runs a sequence of reads chosen by the input's first bytes
+// over the rest: no read may panic, move backwards, pass the end, or fail
+// with anything but an *Error.
+func FuzzReaderOps(f *testing.F) {
+	f.Add([]byte{2, 3, 7, 0xff}, unhex(f, "01000000 04000000 00000000 04000000 62006f006200 0000 00000200 01000000 00000000 01000000 0000"))
+	f.Add([]byte{4, 2, 2, 1, 0, 5, 6}, unhex(f, "02000000 11111111 22222222 3333 44 00"))
+	f.Fuzz(func(t *testing.T, ops, data []byte) {
+		r := NewReader(data)
+		for _, op := range ops {
+			before := r.Offset()
+			var err error
+			switch op % 8 {
+			case 0:
+				_, err = r.Uint8()
+			case 1:
+				_, err = r.Uint16()
+			case 2:
+				_, err = r.Uint32()
+			case 3:
+				_, err = r.String()
+			case 4:
+				_, err = r.MaxCount("count", 4)
+			case 5:
+				err = r.Align(4)
+			case 6:
+				err = r.SkipString()
+			case 7:
+				_, err = r.UniqueString("ptr")
+			}
+			if r.Offset() < before || r.Offset() > len(data) || r.Remaining() < 0 {
+				t.Fatalf("op %d: offset %d -> %d of %d", op%8, before, r.Offset(), len(data))
+			}
+			if err != nil {
+				var e *Error
+				if !errors.As(err, &e) {
+					t.Fatalf("op %d: error %T", op%8, err)
+				}
+				return
+			}
+		}
+	})
+}
