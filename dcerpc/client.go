@@ -63,7 +63,6 @@ type clientConfig struct {
 	assocGroup       uint32
 	features         Features
 	offerFeatures    bool
-	hdrSign          bool
 }
 
 // ClientOption configures NewClient.
@@ -351,27 +350,25 @@ func (c *Client) exchangeBind(b *Bind) (*BindAck, error) {
 	if b.Type == PTypeAlterContext {
 		want = PTypeAlterContextResp
 	}
-	for {
-		p, err := c.recv()
-		if err != nil {
-			return nil, err
-		}
-		if p.Hdr().CallID != b.CallID {
-			return nil, fmt.Errorf("%w: answer for call_id %d, expected %d", ErrProtocol, p.Hdr().CallID, b.CallID)
-		}
-		switch q := p.(type) {
-		case *BindAck:
-			if q.Type != want {
-				return nil, fmt.Errorf("%w: %s in answer to %s", ErrProtocol, q.Type, b.Type)
-			}
-			return q, nil
-		case *BindNak:
-			return nil, &BindNakError{Reason: q.Reason}
-		case *FaultPDU:
-			return nil, &FaultError{Status: q.Status, DidNotExecute: q.Flags&FlagDidNotExecute != 0, CallID: q.CallID}
-		}
-		return nil, fmt.Errorf("%w: %s in answer to %s", ErrProtocol, p.Hdr().Type, b.Type)
+	p, err := c.recv()
+	if err != nil {
+		return nil, err
 	}
+	if p.Hdr().CallID != b.CallID {
+		return nil, fmt.Errorf("%w: answer for call_id %d, expected %d", ErrProtocol, p.Hdr().CallID, b.CallID)
+	}
+	switch q := p.(type) {
+	case *BindAck:
+		if q.Type != want {
+			return nil, fmt.Errorf("%w: %s in answer to %s", ErrProtocol, q.Type, b.Type)
+		}
+		return q, nil
+	case *BindNak:
+		return nil, &BindNakError{Reason: q.Reason}
+	case *FaultPDU:
+		return nil, &FaultError{Status: q.Status, DidNotExecute: q.Flags&FlagDidNotExecute != 0, CallID: q.CallID}
+	}
+	return nil, fmt.Errorf("%w: %s in answer to %s", ErrProtocol, p.Hdr().Type, b.Type)
 }
 
 // CallOption modifies one Call.
