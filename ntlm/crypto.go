@@ -6,6 +6,7 @@ import (
 	"crypto/rc4"
 	"strings"
 
+	//lint:ignore SA1019 NTLM is defined over MD4 (the NT hash); there is no choice.
 	"golang.org/x/crypto/md4"
 )
 
