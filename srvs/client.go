@@ -1,0 +1,187 @@
+package srvs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/session"
+)
+
+// StatusError is a NET_API_STATUS that a method returned: the RPC itself
+// succeeded and the server answered with a failure code. It is distinct
+// from the dcerpc layer's errors (*dcerpc.FaultError for a fault PDU,
+// wrapped I/O errors for the transport). errors.Is matches the status, so
+// errors.Is(err, session.StatusAccessDenied) works.
+type StatusError struct {
+	Op     string // "NetrSessionEnum" or "NetrSessionDel"
+	Level  uint32 // the level asked for (NetrSessionEnum only)
+	Status session.Status
+}
+
+func (e *StatusError) Error() string {
+	if e.Op == "NetrSessionEnum" {
+		return fmt.Sprintf("%v at level %d", e.Status, e.Level)
+	}
+	return e.Status.Error()
+}
+
+// Unwrap returns the status.
+func (e *StatusError) Unwrap() error { return e.Status }
+
+// ErrNoProgress is returned by EnumAll when a server keeps answering
+// ERROR_MORE_DATA without moving on.
+var ErrNoProgress = errors.New("srvs: server answered ERROR_MORE_DATA without progress")
+
+// Client is the srvsvc client stub for the session methods, on a bound
+// dcerpc.Client.
+type Client struct {
+	rpc *dcerpc.Client
+	// ServerName is sent as the SRVSVC_HANDLE (servers ignore it); "" sends
+	// a NULL pointer.
+	ServerName string
+	// MaxPages bounds EnumAll; 0 means 100,000 pages.
+	MaxPages int
+}
+
+// NewClient returns a stub on rpc, which must already be bound to Syntax()
+// (see Bind).
+func NewClient(rpc *dcerpc.Client) *Client { return &Client{rpc: rpc} }
+
+// Bind binds rpc to the srvsvc interface and returns a stub on it.
+func Bind(ctx context.Context, rpc *dcerpc.Client) (*Client, error) {
+	if err := rpc.Bind(ctx, Syntax()); err != nil {
+		return nil, err
+	}
+	return NewClient(rpc), nil
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// SessionEnum makes one NetrSessionEnum call and returns the decoded
+// response whatever its status. The error is non-nil only when the RPC
+// failed (transport, fault, undecodable response).
+func (c *Client) SessionEnum(ctx context.Context, req *SessionEnumRequest) (*SessionEnumResponse, error) {
+	out, err := c.rpc.Call(ctx, OpNetrSessionEnum, req.MarshalNDR())
+	if err != nil {
+		return nil, err
+	}
+	var resp SessionEnumResponse
+	if err := resp.UnmarshalNDR(out); err != nil {
+		return nil, fmt.Errorf("srvs: NetrSessionEnum response: %w", err)
+	}
+	return &resp, nil
+}
+
+// EnumResult is the outcome of EnumAll.
+type EnumResult struct {
+	Level        uint32
+	Entries      []SessionInfo
+	TotalEntries uint32 // as the last page reported it
+	Pages        int
+}
+
+// EnumAll lists sessions at one level, following the resume handle while
+// the server answers ERROR_MORE_DATA (and only then: Samba returns a
+// non-zero handle after a complete read). client and user are qualifiers
+// ("" for none); a client name should carry its leading `\\`. prefMaxLen is
+// the per-call budget (MaxPreferredLength for everything in one call).
+//
+// A returned status other than success is a *StatusError; entries of the
+// pages read before it are returned along with it.
+func (c *Client) EnumAll(ctx context.Context, level uint32, client, user string, prefMaxLen uint32) (*EnumResult, error) {
+	var resume uint32
+	req := SessionEnumRequest{
+		ServerName:   optional(c.ServerName),
+		ClientName:   optional(client),
+		UserName:     optional(user),
+		Level:        level,
+		PrefMaxLen:   prefMaxLen,
+		ResumeHandle: &resume,
+	}
+	maxPages := c.MaxPages
+	if maxPages <= 0 {
+		maxPages = 100_000
+	}
+	res := &EnumResult{Level: level}
+	for {
+		resp, err := c.SessionEnum(ctx, &req)
+		if err != nil {
+			return res, err
+		}
+		res.Pages++
+		res.Entries = append(res.Entries, resp.Entries...)
+		res.TotalEntries = resp.TotalEntries
+		st := session.Status(resp.Status)
+		if st == session.StatusSuccess {
+			return res, nil
+		}
+		if st != session.StatusMoreData {
+			return res, &StatusError{Op: "NetrSessionEnum", Level: level, Status: st}
+		}
+		next := uint32(0)
+		if resp.ResumeHandle != nil {
+			next = *resp.ResumeHandle
+		}
+		if len(resp.Entries) == 0 && next == resume || res.Pages >= maxPages {
+			return res, ErrNoProgress
+		}
+		resume = next
+	}
+}
+
+// GetInfo is NetSessionGetInfo: NetrSessionEnum with both qualifiers, a
+// NULL resume handle and no budget, returning the first entry. client and
+// user are required (ERROR_INVALID_PARAMETER locally otherwise), and level
+// must be 0, 1, 2 or 10 (ERROR_INVALID_LEVEL locally otherwise), as the
+// Windows client library does.
+func (c *Client) GetInfo(ctx context.Context, client, user string, level uint32) (SessionInfo, error) {
+	if level == Level502 || !KnownLevel(level) {
+		return SessionInfo{}, &StatusError{Op: "NetrSessionEnum", Level: level, Status: session.StatusInvalidLevel}
+	}
+	if client == "" || user == "" {
+		return SessionInfo{}, &StatusError{Op: "NetrSessionEnum", Level: level, Status: session.StatusInvalidParameter}
+	}
+	resp, err := c.SessionEnum(ctx, &SessionEnumRequest{
+		ServerName: optional(c.ServerName),
+		ClientName: &client,
+		UserName:   &user,
+		Level:      level,
+		PrefMaxLen: MaxPreferredLength,
+	})
+	if err != nil {
+		return SessionInfo{}, err
+	}
+	if st := session.Status(resp.Status); !st.OK() {
+		return SessionInfo{}, &StatusError{Op: "NetrSessionEnum", Level: level, Status: st}
+	}
+	if len(resp.Entries) == 0 {
+		// A server that answers success with nothing: report it as the
+		// not-found the protocol asks for.
+		return SessionInfo{}, &StatusError{Op: "NetrSessionEnum", Level: level, Status: session.StatusClientNameNotFound}
+	}
+	return resp.Entries[0], nil
+}
+
+// Delete is NetrSessionDel. A non-zero status is a *StatusError.
+func (c *Client) Delete(ctx context.Context, client, user string) error {
+	req := SessionDelRequest{ServerName: optional(c.ServerName), ClientName: optional(client), UserName: optional(user)}
+	out, err := c.rpc.Call(ctx, OpNetrSessionDel, req.MarshalNDR())
+	if err != nil {
+		return err
+	}
+	var resp SessionDelResponse
+	if err := resp.UnmarshalNDR(out); err != nil {
+		return fmt.Errorf("srvs: NetrSessionDel response: %w", err)
+	}
+	if resp.Status != 0 {
+		return &StatusError{Op: "NetrSessionDel", Status: session.Status(resp.Status)}
+	}
+	return nil
+}

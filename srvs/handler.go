@@ -1,0 +1,142 @@
+package srvs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/session"
+)
+
+// NumOpnums is the number of operations in the srvsvc interface (opnums 0
+// to 53). Opnums at or above it are outside the interface; those below it
+// that this package does not implement are answered with
+// nca_s_op_rng_error as well.
+const NumOpnums = 54
+
+// Syntax is the srvsvc abstract syntax: the interface UUID, version 3.0.
+func Syntax() dcerpc.SyntaxID {
+	return dcerpc.SyntaxID{UUID: dcerpc.UUID(InterfaceUUIDBytes()), Major: 3, Minor: 0}
+}
+
+// Handler serves NetrSessionEnum (opnum 12) and NetrSessionDel (opnum 13)
+// from a session table. The table's policy and the caller identity the
+// DCE/RPC layer established decide what a caller may see.
+//
+// Every outcome the table reports (access denied, invalid level, not
+// found, more data) is a normal response carrying the status, in the full
+// out-parameter layout. Only a stub that cannot be decoded is a fault
+// (bad stub data, 0x6F7), and only an opnum other than 12 and 13 is
+// nca_s_op_rng_error.
+type Handler struct {
+	// Table holds the sessions; it must not be nil.
+	Table *session.Table
+	// Logger receives one debug record per call; nil discards.
+	Logger *slog.Logger
+}
+
+// Interface returns the registration for a dcerpc.Server.
+func (h *Handler) Interface() dcerpc.Interface {
+	return dcerpc.Interface{Syntax: Syntax(), Handler: h, NumOpnums: NumOpnums}
+}
+
+// ServeRPC implements dcerpc.Handler.
+func (h *Handler) ServeRPC(ctx context.Context, call *dcerpc.Call) ([]byte, error) {
+	switch call.Opnum {
+	case OpNetrSessionEnum:
+		return h.sessionEnum(ctx, call)
+	case OpNetrSessionDel:
+		return h.sessionDel(ctx, call)
+	}
+	return nil, dcerpc.ErrOpRange
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// statusOf turns a table error into the NET_API_STATUS to send.
+func statusOf(err error) (uint32, error) {
+	var st session.Status
+	if errors.As(err, &st) {
+		return uint32(st), nil
+	}
+	return 0, fmt.Errorf("srvs: session table: %w", err)
+}
+
+func (h *Handler) sessionEnum(ctx context.Context, call *dcerpc.Call) ([]byte, error) {
+	var req SessionEnumRequest
+	if err := req.UnmarshalNDR(call.Stub); err != nil {
+		return nil, fmt.Errorf("%w: NetrSessionEnum: %v", dcerpc.ErrBadStub, err)
+	}
+	q := session.EnumQuery{
+		Level:      session.Level(req.Level),
+		Client:     deref(req.ClientName),
+		User:       deref(req.UserName),
+		PrefMaxLen: req.PrefMaxLen,
+	}
+	if req.ResumeHandle != nil {
+		q.Resume = *req.ResumeHandle
+	}
+	res, err := h.Table.Enum(call.Caller, q)
+	var resp SessionEnumResponse
+	if err != nil {
+		status, ierr := statusOf(err)
+		if ierr != nil {
+			return nil, ierr
+		}
+		// The skeleton echoes the level, an empty container and the resume
+		// handle as sent; TotalEntries is 0.
+		resp = req.Response(status)
+	} else {
+		resp = req.Response(uint32(res.Status()))
+		// A client that sent a NULL container still gets one: a unique
+		// [in,out] pointer may become non-NULL on the way out.
+		resp.NoContainer = false
+		if len(res.Entries) > 0 {
+			resp.Entries = res.Entries
+		}
+		resp.TotalEntries = res.TotalEntries
+		if resp.ResumeHandle != nil {
+			*resp.ResumeHandle = res.Resume
+		}
+	}
+	h.log(ctx, call, "NetrSessionEnum", resp.Status, slog.Uint64("level", uint64(req.Level)), slog.Int("entries", len(resp.Entries)))
+	return resp.AppendNDR(make([]byte, 0, resp.Size()))
+}
+
+func (h *Handler) sessionDel(ctx context.Context, call *dcerpc.Call) ([]byte, error) {
+	var req SessionDelRequest
+	if err := req.UnmarshalNDR(call.Stub); err != nil {
+		return nil, fmt.Errorf("%w: NetrSessionDel: %v", dcerpc.ErrBadStub, err)
+	}
+	n, err := h.Table.Delete(call.Caller, deref(req.ClientName), deref(req.UserName))
+	var resp SessionDelResponse
+	if err != nil {
+		status, ierr := statusOf(err)
+		if ierr != nil {
+			return nil, ierr
+		}
+		resp.Status = status
+	}
+	h.log(ctx, call, "NetrSessionDel", resp.Status, slog.Int("closed", n))
+	return resp.MarshalNDR(), nil
+}
+
+func (h *Handler) log(ctx context.Context, call *dcerpc.Call, op string, status uint32, attrs ...slog.Attr) {
+	if h.Logger == nil || !h.Logger.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs = append(attrs,
+		slog.String("op", op),
+		slog.String("status", session.Status(status).Error()),
+		slog.String("caller", call.Caller.User),
+		slog.String("remote", call.RemoteAddr),
+	)
+	h.Logger.LogAttrs(ctx, slog.LevelDebug, "srvsvc call", attrs...)
+}
