@@ -6,20 +6,31 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/netsession/netsession/dcerpc"
 	"github.com/netsession/netsession/internal/sessfmt"
+	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/rpcauth"
 	"github.com/netsession/netsession/session"
+	"github.com/netsession/netsession/srvs"
 )
 
 const demoHelp = `Usage: netsess demo [flags]
 
-Builds a session table in this process, feeds it a handful of sessions as an
-SMB server would (logons, opens, activity, idle time), and prints what
-NetSessionEnum answers at each level, the way "net session" would show it.
-Nothing is installed or contacted: it is a tour of the semantics.
+A tour of NetSessionEnum that needs nothing installed. It builds a session
+table, feeds it a handful of sessions as an SMB server would (logons, opens,
+activity, idle time), serves it over DCE/RPC (ncacn_ip_tcp) on a loopback
+port with built-in demo accounts, then logs on to that server with NTLM as
+the chosen caller and prints what NetrSessionEnum answers at each level, the
+way "net session" would show it.
+
+Demo accounts (password = name + "Pass1"): administrator (Administrators),
+operator (Server Operators), bob (no groups); "guest" logs on with an
+unknown name and is mapped to the guest account; "anonymous" makes no logon.
 
 Flags:
 `
@@ -43,20 +54,22 @@ func demoData() []demoSession {
 	}
 }
 
-func runDemo(_ context.Context, args []string, stdout, stderr io.Writer) int {
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	levels := fs.String("level", "0,1,2,10,502", "comma-separated levels to show (0, 1, 2, 10, 502)")
-	as := fs.String("as", "admin", "caller to query as: admin, operator, user, guest or anonymous")
-	policy := fs.String("policy", "modern", "access policy: modern, legacy, open, or rules such as '0,10=user;1,2,502,del=operator'")
-	cname := fs.String("cname", "windows", `client name style: windows (\\10.0.0.5) or bare (10.0.0.5)`)
+	as := fs.String("as", "admin", "caller to log on as: admin, operator, user, guest or anonymous")
+	policy := fs.String("policy", "modern", "server access policy: modern, legacy, open, or rules such as '0,10=user;1,2,502,del=operator'")
+	cname := fs.String("cname", "windows", `client name style of the server: windows (\\10.0.0.5) or bare (10.0.0.5)`)
 	budget := fs.Uint("prefmaxlen", uint(session.MaxPreferredLength), "preferred maximum length per call in NDR bytes; a small value shows paging with resume handles")
 	client := fs.String("client", "", `only sessions from this client (\\ is added when missing)`)
 	user := fs.String("user", "", "only sessions of this user")
+	authLevel := fs.String("auth", "integrity", "DCE/RPC protection of the logon: integrity (signed) or privacy (sealed)")
+	spnego := fs.Bool("spnego", false, "wrap NTLM in SPNEGO (auth type 9) instead of raw NTLMSSP (10)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), demoHelp)
 		fs.PrintDefaults()
-		fmt.Fprint(fs.Output(), "\nExamples:\n  netsess demo\n  netsess demo -level 10 -as user -policy legacy\n  netsess demo -level 1 -prefmaxlen 200\n")
+		fmt.Fprint(fs.Output(), "\nExamples:\n  netsess demo\n  netsess demo -level 10 -as user -policy legacy\n  netsess demo -level 1 -prefmaxlen 200\n  netsess demo -as anonymous -policy open -level 0\n")
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -75,9 +88,9 @@ func runDemo(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netsess demo: -level: %v\n", err)
 		return exitUsage
 	}
-	caller, err := demoCaller(*as)
-	if err != nil {
-		fmt.Fprintf(stderr, "netsess demo: -as: %v\n", err)
+	who, ok := demoCallers()[strings.ToLower(*as)]
+	if !ok {
+		fmt.Fprintf(stderr, "netsess demo: -as: want admin, operator, user, guest or anonymous, not %q\n", *as)
 		return exitUsage
 	}
 	pol, err := session.ParsePolicy(*policy)
@@ -94,18 +107,76 @@ func runDemo(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netsess demo: -prefmaxlen: %d does not fit in 32 bits\n", *budget)
 		return exitUsage
 	}
-	q := session.EnumQuery{PrefMaxLen: uint32(*budget), User: *user}
+	var level dcerpc.AuthLevel
+	switch *authLevel {
+	case "integrity":
+		level = dcerpc.AuthLevelIntegrity
+	case "privacy":
+		level = dcerpc.AuthLevelPrivacy
+	default:
+		fmt.Fprintf(stderr, "netsess demo: -auth: want integrity or privacy, not %q\n", *authLevel)
+		return exitUsage
+	}
+	authType := dcerpc.AuthTypeNTLM
+	if *spnego {
+		authType = dcerpc.AuthTypeSPNEGO
+	}
+	qClient := ""
 	if *client != "" {
-		q.Client = `\\` + strings.TrimPrefix(*client, `\\`)
+		qClient = `\\` + strings.TrimPrefix(*client, `\\`)
 	}
 
 	table := feedDemo(time.Now(), pol, style)
-	fmt.Fprintf(stdout, "A session table with %d sessions; querying as %s under the %s policy.\n", table.Len(), *as, pol.Name())
+	srv, addr, stop, err := startDemoServer(ctx, table)
+	if err != nil {
+		fmt.Fprintf(stderr, "netsess demo: %v\n", err)
+		return exitInternal
+	}
+	defer stop()
+
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "netsess demo: %v\n", err)
+		return exitInternal
+	}
+	var opts []dcerpc.ClientOption
+	how := "no logon (anonymous bind)"
+	if who.logon != nil {
+		if who.noKey {
+			// A guest logon yields no session key, so it cannot sign or
+			// seal: it can only authenticate at level connect.
+			level, *authLevel = dcerpc.AuthLevelConnect, "connect (a guest has no key to sign with)"
+		}
+		ini, err := rpcauth.Initiator(who.logon, authType, level)
+		if err != nil {
+			fmt.Fprintf(stderr, "netsess demo: %v\n", err)
+			return exitInternal
+		}
+		opts = append(opts, dcerpc.WithAuth(ini, 1))
+		mech := "NTLMSSP"
+		if *spnego {
+			mech = "SPNEGO/NTLMSSP"
+		}
+		how = fmt.Sprintf("%s logon as %q, auth level %s", mech, who.logon.User, *authLevel)
+	}
+	rpc := dcerpc.NewClient(conn, opts...)
+	defer rpc.Close()
+	callCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	stub, err := srvs.Bind(callCtx, rpc)
+	if err != nil {
+		fmt.Fprintf(stderr, "netsess demo: bind: %v\n", err)
+		return exitInternal
+	}
+	stub.ServerName = `\\127.0.0.1`
+	_ = srv
+
+	fmt.Fprintf(stdout, "Serving %d sessions over ncacn_ip_tcp on %s (policy %s); client: %s.\n",
+		table.Len(), addr, pol.Name(), how)
 	failed := false
 	for _, l := range lv {
-		q.Level = l
-		fmt.Fprintf(stdout, "\nNetSessionEnum level %d:\n", l)
-		if !enumAll(table, caller, q, stdout) {
+		fmt.Fprintf(stdout, "\nNetrSessionEnum level %d:\n", l)
+		if !demoEnum(callCtx, stub, uint32(l), qClient, *user, uint32(*budget), stdout) {
 			failed = true
 		}
 	}
@@ -113,6 +184,102 @@ func runDemo(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitInternal
 	}
 	return exitOK
+}
+
+// demoCaller is one -as choice: the NTLM logon to make (nil: none).
+type demoCaller struct {
+	logon *ntlm.Client
+	noKey bool // the logon maps to guest and yields no session key
+}
+
+func demoCallers() map[string]demoCaller {
+	return map[string]demoCaller{
+		"admin":     {logon: &ntlm.Client{User: "administrator", Password: "administratorPass1", Domain: "DEMO"}},
+		"operator":  {logon: &ntlm.Client{User: "operator", Password: "operatorPass1", Domain: "DEMO"}},
+		"user":      {logon: &ntlm.Client{User: "bob", Password: "bobPass1", Domain: "DEMO"}},
+		"guest":     {logon: &ntlm.Client{User: "visitor", Password: "anything", Domain: "DEMO"}, noKey: true},
+		"anonymous": {},
+	}
+}
+
+// startDemoServer serves table on a loopback port with the demo accounts.
+func startDemoServer(ctx context.Context, table *session.Table) (*dcerpc.Server, string, func(), error) {
+	accounts, err := ntlm.NewAccounts("NETSESS", true,
+		ntlm.Account{Name: "administrator", NTHash: ntlm.NTHash("administratorPass1"), Groups: []string{session.GroupAdministrators}},
+		ntlm.Account{Name: "operator", NTHash: ntlm.NTHash("operatorPass1"), Groups: []string{session.GroupServerOperators}},
+		ntlm.Account{Name: "bob", NTHash: ntlm.NTHash("bobPass1")},
+	)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	srv := &dcerpc.Server{Auth: rpcauth.Acceptors(&ntlm.Server{Accounts: accounts, ComputerName: "DEMO-FS"})}
+	if err := srv.Register((&srvs.Handler{Table: table}).Interface()); err != nil {
+		return nil, "", nil, err
+	}
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("listen on loopback: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(context.WithoutCancel(ctx), l)
+	}()
+	stop := func() {
+		_ = srv.Close()
+		<-done
+	}
+	return srv, l.Addr().String(), stop, nil
+}
+
+// demoEnum pages through one level over the wire, printing each page when
+// a budget is set, then the entries; it reports whether the call succeeded.
+func demoEnum(ctx context.Context, c *srvs.Client, level uint32, client, user string, budget uint32, w io.Writer) bool {
+	resume := uint32(0)
+	req := srvs.SessionEnumRequest{Level: level, PrefMaxLen: budget, ResumeHandle: &resume}
+	if client != "" {
+		req.ClientName = &client
+	}
+	if user != "" {
+		req.UserName = &user
+	}
+	var all []session.Info
+	for page := 1; ; page++ {
+		resp, err := c.SessionEnum(ctx, &req)
+		if err != nil {
+			fmt.Fprintf(w, "  %v\n", err)
+			return false
+		}
+		st := session.Status(resp.Status)
+		if !st.OK() {
+			fmt.Fprintf(w, "  the server answered %v at level %d\n", st, level)
+			return false
+		}
+		all = append(all, resp.Entries...)
+		if budget != session.MaxPreferredLength {
+			next := uint32(0)
+			if resp.ResumeHandle != nil {
+				next = *resp.ResumeHandle
+			}
+			fmt.Fprintf(w, "  page %d: %d entries, total %d, status %s, resume handle %d\n",
+				page, len(resp.Entries), resp.TotalEntries, st.Name(), next)
+			resume = next
+		}
+		if st != session.StatusMoreData || page > 10000 {
+			break
+		}
+		if resp.ResumeHandle != nil {
+			resume = *resp.ResumeHandle
+		}
+	}
+	var b strings.Builder
+	_ = sessfmt.WriteTable(&b, session.Level(level), all)
+	for _, line := range strings.SplitAfter(b.String(), "\n") {
+		if line != "" {
+			fmt.Fprint(w, "  "+line)
+		}
+	}
+	return true
 }
 
 // feedDemo builds the table, replaying each session's history on a manual
@@ -169,36 +336,6 @@ func feedDemo(now time.Time, pol session.Policy, style session.CnameStyle) *sess
 	return table
 }
 
-// enumAll pages through one level, printing each page; it reports whether
-// the enumeration succeeded.
-func enumAll(table *session.Table, caller session.Caller, q session.EnumQuery, w io.Writer) bool {
-	var all []session.Info
-	for page := 1; ; page++ {
-		res, err := table.Enum(caller, q)
-		if err != nil {
-			fmt.Fprintf(w, "  failed: %v at level %d\n", err, q.Level)
-			return false
-		}
-		all = append(all, res.Entries...)
-		if q.PrefMaxLen != session.MaxPreferredLength {
-			fmt.Fprintf(w, "  page %d: %d entries, total %d, status %s, resume handle %d\n",
-				page, len(res.Entries), res.TotalEntries, res.Status().Name(), res.Resume)
-		}
-		if !res.More {
-			break
-		}
-		q.Resume = res.Resume
-	}
-	var b strings.Builder
-	_ = sessfmt.WriteTable(&b, q.Level, all)
-	for _, line := range strings.SplitAfter(b.String(), "\n") {
-		if line != "" {
-			fmt.Fprint(w, "  "+line)
-		}
-	}
-	return true
-}
-
 func parseLevels(s string) ([]session.Level, error) {
 	var out []session.Level
 	for _, f := range strings.Split(s, ",") {
@@ -209,20 +346,4 @@ func parseLevels(s string) ([]session.Level, error) {
 		out = append(out, session.Level(n))
 	}
 	return out, nil
-}
-
-func demoCaller(s string) (session.Caller, error) {
-	switch strings.ToLower(s) {
-	case "admin":
-		return session.Caller{User: "administrator", Groups: []string{session.GroupAdministrators}}, nil
-	case "operator":
-		return session.Caller{User: "operator", Groups: []string{session.GroupServerOperators}}, nil
-	case "user":
-		return session.Caller{User: "bob"}, nil
-	case "guest":
-		return session.Caller{User: "nobody", Guest: true}, nil
-	case "anonymous":
-		return session.Caller{Anonymous: true}, nil
-	}
-	return session.Caller{}, fmt.Errorf("want admin, operator, user, guest or anonymous, not %q", s)
 }
