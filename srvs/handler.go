@@ -35,6 +35,12 @@ type Handler struct {
 	Table *session.Table
 	// Logger receives one debug record per call; nil discards.
 	Logger *slog.Logger
+	// Server answers NetrServerGetInfo (opnum 21) at levels 100 and 101;
+	// nil means DefaultServerInfo("NETSESSION").
+	Server *ServerInfo
+	// Shares answers NetrShareEnum (opnum 15) at levels 0 and 1; nil means
+	// DefaultShares (IPC$ alone).
+	Shares []Share
 }
 
 // Interface returns the registration for a dcerpc.Server.
@@ -49,6 +55,10 @@ func (h *Handler) ServeRPC(ctx context.Context, call *dcerpc.Call) ([]byte, erro
 		return h.sessionEnum(ctx, call)
 	case OpNetrSessionDel:
 		return h.sessionDel(ctx, call)
+	case OpNetrShareEnum:
+		return h.shareEnum(ctx, call)
+	case OpNetrServerGetInfo:
+		return h.serverGetInfo(ctx, call)
 	}
 	return nil, dcerpc.ErrOpRange
 }
@@ -139,4 +149,59 @@ func (h *Handler) log(ctx context.Context, call *dcerpc.Call, op string, status 
 		slog.String("remote", call.RemoteAddr),
 	)
 	h.Logger.LogAttrs(ctx, slog.LevelDebug, "srvsvc call", attrs...)
+}
+
+// shareEnum answers NetrShareEnum: every share at levels 0 and 1 in one
+// page (the list is short and fixed); other levels ERROR_INVALID_LEVEL.
+// Any caller may enumerate shares, as on Windows.
+func (h *Handler) shareEnum(ctx context.Context, call *dcerpc.Call) ([]byte, error) {
+	var req ShareEnumRequest
+	if err := req.UnmarshalNDR(call.Stub); err != nil {
+		return nil, fmt.Errorf("%w: NetrShareEnum: %v", dcerpc.ErrBadStub, err)
+	}
+	shares := h.Shares
+	if shares == nil {
+		shares = DefaultShares()
+	}
+	resp := ShareEnumResponse{Level: req.Level, ResumeHandle: req.ResumeHandle}
+	switch {
+	case req.Level > 1:
+		resp.Status = uint32(session.StatusInvalidLevel)
+	case req.ResumeHandle != nil && *req.ResumeHandle >= uint32(len(shares)):
+		zero := uint32(0)
+		resp.ResumeHandle = &zero
+	default:
+		from := uint32(0)
+		if req.ResumeHandle != nil {
+			from = *req.ResumeHandle
+			end := uint32(len(shares))
+			resp.ResumeHandle = &end
+		}
+		resp.Shares = shares[from:]
+		resp.TotalEntries = uint32(len(shares))
+	}
+	h.log(ctx, call, "NetrShareEnum", resp.Status, slog.Uint64("level", uint64(req.Level)), slog.Int("entries", len(resp.Shares)))
+	return resp.MarshalNDR(), nil
+}
+
+// serverGetInfo answers NetrServerGetInfo at levels 100 and 101; other
+// levels ERROR_INVALID_LEVEL with a NULL arm.
+func (h *Handler) serverGetInfo(ctx context.Context, call *dcerpc.Call) ([]byte, error) {
+	var req ServerGetInfoRequest
+	if err := req.UnmarshalNDR(call.Stub); err != nil {
+		return nil, fmt.Errorf("%w: NetrServerGetInfo: %v", dcerpc.ErrBadStub, err)
+	}
+	info := h.Server
+	if info == nil {
+		d := DefaultServerInfo("NETSESSION")
+		info = &d
+	}
+	resp := ServerGetInfoResponse{Level: req.Level}
+	if req.Level == 100 || req.Level == 101 {
+		resp.Info = info
+	} else {
+		resp.Status = uint32(session.StatusInvalidLevel)
+	}
+	h.log(ctx, call, "NetrServerGetInfo", resp.Status, slog.Uint64("level", uint64(req.Level)))
+	return resp.MarshalNDR(), nil
 }

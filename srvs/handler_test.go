@@ -242,7 +242,7 @@ func TestHandlerFaults(t *testing.T) {
 		stub   []byte
 		status uint32
 	}{
-		{15, nil, 0x1C010002},                       // NetrShareEnum: not implemented here
+		{16, nil, 0x1C010002},                       // NetrShareGetInfo: not implemented here
 		{60, nil, 0x1C010002},                       // outside the interface
 		{12, []byte{1, 2, 3}, 0x6F7},                // truncated
 		{13, []byte{0, 0, 2, 0, 9, 9, 9, 9}, 0x6F7}, // string header lies
