@@ -1,0 +1,492 @@
+package client
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/rpcauth"
+	"github.com/netsession/netsession/session"
+	"github.com/netsession/netsession/srvs"
+)
+
+// LevelAuto asks Enum, EnumAll and GetInfo to find the most detailed level
+// the server grants: Enum tries 502, 10, 1, 0 and GetInfo 2, 10, 1, 0,
+// moving on after ERROR_INVALID_LEVEL, ERROR_NOT_SUPPORTED or
+// ERROR_ACCESS_DENIED. It is not a level on the wire.
+const LevelAuto session.Level = 0xFFFFFFFF
+
+// AutoLevels is the order level auto tries for enumeration: 502 has
+// everything; 10 is what the older Windows default lets any user see; 1 is
+// what Samba serves; 0 is the last resort.
+func AutoLevels() []session.Level {
+	return []session.Level{session.Level502, session.Level10, session.Level1, session.Level0}
+}
+
+// autoGetLevels is the order for GetInfo, which has no level 502.
+func autoGetLevels() []session.Level {
+	return []session.Level{session.Level2, session.Level10, session.Level1, session.Level0}
+}
+
+// Credentials are whom to log on as. The zero value, like Anonymous, is a
+// null session.
+type Credentials struct {
+	// User may be "DOMAIN\user" or "user@domain" when Domain is empty.
+	User, Domain string
+	// Password, or NTHash (16 bytes) to log on with the hash alone.
+	Password string
+	NTHash   []byte
+	// Anonymous asks for a null session; User, Password and NTHash must
+	// then be empty.
+	Anonymous bool
+}
+
+// IsAnonymous reports whether c makes a null session.
+func (c Credentials) IsAnonymous() bool { return c.Anonymous || c.User == "" }
+
+// ParseNTHash parses 32 hex digits, or impacket's LMHASH:NTHASH form.
+func ParseNTHash(s string) ([]byte, error) {
+	if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		s = s[i+1:]
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 16 {
+		return nil, fmt.Errorf("client: NT hash must be 32 hex digits")
+	}
+	return b, nil
+}
+
+func (c Credentials) validate() error {
+	if c.Anonymous && (c.User != "" || c.Password != "" || len(c.NTHash) > 0) {
+		return fmt.Errorf("client: anonymous credentials with a user, password or hash")
+	}
+	if len(c.NTHash) != 0 && len(c.NTHash) != 16 {
+		return fmt.Errorf("client: NT hash of %d bytes, want 16", len(c.NTHash))
+	}
+	return nil
+}
+
+// ntlm returns the NTLM initiator configuration for c.
+func (c Credentials) ntlm(workstation string) *ntlm.Client {
+	user, domain := c.User, c.Domain
+	if domain == "" {
+		user, domain = ntlm.SplitUser(user)
+	}
+	return &ntlm.Client{User: user, Domain: domain, Password: c.Password, NTHash: c.NTHash, Workstation: workstation}
+}
+
+// MapperFunc asks the endpoint mapper listening at addr (HOST:PORT) for
+// the TCP port of the srvsvc interface.
+type MapperFunc func(ctx context.Context, addr string) (port int, err error)
+
+// Options configure Dial. The zero value dials TCP, anonymously, without
+// DCE/RPC authentication and without deadlines.
+type Options struct {
+	// Transport is TransportTCP or TransportSMB; "" is DefaultTransport.
+	Transport string
+	// Credentials to log on with.
+	Credentials Credentials
+	// Auth is the DCE/RPC protection over TCP: dcerpc.AuthLevelNone,
+	// AuthLevelConnect, AuthLevelIntegrity or AuthLevelPrivacy. 0 means
+	// integrity with credentials, none for a null session. It is ignored
+	// over SMB, where the SMB session protects the pipe.
+	Auth dcerpc.AuthLevel
+	// SPNEGO wraps NTLMSSP in SPNEGO (auth type 9) instead of raw NTLMSSP
+	// (auth type 10).
+	SPNEGO bool
+	// Workstation is the name sent in the NTLM AUTHENTICATE message.
+	Workstation string
+	// Timeout bounds each network exchange: connecting and binding, and
+	// every NetrSessionEnum or NetrSessionDel call (each page of an
+	// enumeration separately). 0 means no deadline beyond the context's.
+	Timeout time.Duration
+	// PrefMaxLen is the preferred maximum length of one NetrSessionEnum
+	// answer in bytes; 0 means everything in one call. A small value makes
+	// the server page.
+	PrefMaxLen uint32
+	// Mapper finds the port over TCP when the server names none; nil
+	// makes a port mandatory. MapperAddr is where the mapper listens
+	// (default HOST:135).
+	Mapper     MapperFunc
+	MapperAddr string
+	// Dial opens network connections; nil uses a net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Logger receives debug records of the exchange; nil discards.
+	Logger *slog.Logger
+}
+
+func (o *Options) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if o.Dial != nil {
+		return o.Dial(ctx, network, addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
+}
+
+func (o *Options) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Client is a connection to one server's srvsvc interface. Its methods
+// may be called from several goroutines; calls are serialised on the
+// connection.
+type Client struct {
+	server string
+	opts   Options
+	rpc    *dcerpc.Client
+	stub   *srvs.Client
+	log    *slog.Logger
+	// unconfirmed is true while DCE/RPC authentication has not been
+	// confirmed by an answered call (NTLMSSP ends with auth3, which the
+	// server does not answer).
+	unconfirmed atomic.Bool
+}
+
+// Dial connects to server (HOST, HOST:PORT, [IPv6]:PORT), binds the srvsvc
+// interface and authenticates. Without a port, TCP asks the endpoint
+// mapper and SMB uses 445. Errors are *Error.
+func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
+	fail := func(op string, err error, authed bool) (*Client, error) {
+		return nil, classify(ctx, op, server, err, authed)
+	}
+	ep, err := splitServer(server)
+	if err != nil {
+		return nil, err
+	}
+	if err := opts.Credentials.validate(); err != nil {
+		return nil, err
+	}
+	tr, err := transportFor(opts.Transport)
+	if err != nil {
+		return nil, err
+	}
+	var dopts []dcerpc.ClientOption
+	authed := false
+	if tr.rpcAuth() {
+		level := opts.Auth
+		if level == 0 {
+			level = dcerpc.AuthLevelIntegrity
+			if opts.Credentials.IsAnonymous() {
+				level = dcerpc.AuthLevelNone
+			}
+		}
+		if level != dcerpc.AuthLevelNone {
+			typ := dcerpc.AuthTypeNTLM
+			if opts.SPNEGO {
+				typ = dcerpc.AuthTypeSPNEGO
+			}
+			ini, err := rpcauth.Initiator(opts.Credentials.ntlm(opts.Workstation), typ, level)
+			if err != nil {
+				return nil, fmt.Errorf("client: %w", err)
+			}
+			dopts = append(dopts, dcerpc.WithAuth(ini, 1))
+			authed = true
+		}
+	}
+	cctx, cancel := withTimeout(ctx, opts.Timeout)
+	defer cancel()
+	log := opts.logger()
+	stream, err := tr.open(cctx, ep, &opts)
+	if err != nil {
+		return fail("connect", err, false)
+	}
+	log.Debug("client: connected", "server", server, "transport", opts.Transport)
+	rpc := dcerpc.NewClient(stream, dopts...)
+	stub, err := srvs.Bind(cctx, rpc)
+	if err != nil {
+		stream.Close()
+		return fail("bind", err, authed)
+	}
+	log.Debug("client: bound srvsvc", "server", server, "negotiated", rpc.Negotiated())
+	c := &Client{server: server, opts: opts, rpc: rpc, stub: stub, log: log}
+	c.unconfirmed.Store(authed)
+	return c, nil
+}
+
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d > 0 {
+		return context.WithTimeout(ctx, d)
+	}
+	return context.WithCancel(ctx)
+}
+
+// Server returns the server as given to Dial.
+func (c *Client) Server() string { return c.server }
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.rpc.Close() }
+
+// call runs one exchange under the per-call deadline and classifies its
+// error.
+func (c *Client) call(ctx context.Context, op string, f func(ctx context.Context) error) *Error {
+	cctx, cancel := withTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	err := f(cctx)
+	if err == nil {
+		c.unconfirmed.Store(false)
+		return nil
+	}
+	e := classify(ctx, op, c.server, err, c.unconfirmed.Load())
+	if e.IsStatus() {
+		c.unconfirmed.Store(false)
+	}
+	return e
+}
+
+// Filter qualifies an enumeration; empty fields do not qualify.
+type Filter struct {
+	// Client: sessions from this client only. A missing leading `\\`
+	// is added.
+	Client string
+	// User: sessions of this user only.
+	User string
+}
+
+// UNC returns name with a leading `\\`, as the protocol wants client
+// names; "" stays "".
+func UNC(name string) string {
+	if name == "" || strings.HasPrefix(name, `\\`) {
+		return name
+	}
+	return `\\` + name
+}
+
+// Session is one session as a server reported it, with the level that
+// answered: the fields that level does not carry are zero (see
+// Level.Fields to tell a zero that was sent from one that was not).
+type Session struct {
+	session.Info
+	Level session.Level
+}
+
+// ClientHost returns the client name without `\\`, IPv6 brackets or zone.
+func (s Session) ClientHost() string { return session.NormalizeClient(s.ClientName) }
+
+// Result is the outcome of EnumAll.
+type Result struct {
+	// Level is the level that answered (for LevelAuto, the first one the
+	// server granted).
+	Level    session.Level
+	Sessions []Session
+	// Tried lists the levels auto tried before Level and why each was
+	// refused.
+	Tried []Attempt
+	// Pages is the number of NetrSessionEnum calls that returned entries
+	// or completed the enumeration at Level.
+	Pages int
+}
+
+// maxPages bounds one enumeration against a server that keeps answering
+// ERROR_MORE_DATA.
+const maxPages = 1 << 20
+
+// Enum lists the sessions at level (0, 1, 2, 10, 502 or LevelAuto) that
+// pass f, calling NetrSessionEnum as many times as the server pages. With
+// a filter, a not-found status is an empty list, not an error. On failure
+// the iterator yields one zero Session with an *Error and stops.
+func (c *Client) Enum(ctx context.Context, level session.Level, f Filter) iter.Seq2[Session, error] {
+	return func(yield func(Session, error) bool) {
+		_, err := c.enum(ctx, level, f, func(s Session) bool { return yield(s, nil) })
+		if err != nil {
+			yield(Session{}, err)
+		}
+	}
+}
+
+// EnumAll is Enum collected: every session, the level that answered and
+// the levels auto tried. On failure it returns what was read before it
+// with the *Error.
+func (c *Client) EnumAll(ctx context.Context, level session.Level, f Filter) (*Result, error) {
+	var out []Session
+	res, err := c.enum(ctx, level, f, func(s Session) bool { out = append(out, s); return true })
+	res.Sessions = out
+	if err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func (c *Client) enum(ctx context.Context, level session.Level, f Filter, yield func(Session) bool) (*Result, error) {
+	levels := []session.Level{level}
+	if level == LevelAuto {
+		levels = AutoLevels()
+	}
+	res := &Result{Level: levels[0]}
+	for i, l := range levels {
+		res.Level = l
+		err := c.enumLevel(ctx, l, f, res, yield)
+		if err == nil {
+			return res, nil
+		}
+		if i < len(levels)-1 && fallback(err) && res.Pages == 0 {
+			c.log.Debug("client: level refused, trying the next", "server", c.server, "level", l, "status", err.Status)
+			res.Tried = append(res.Tried, Attempt{Level: l, Status: err.Status})
+			continue
+		}
+		return res, autoError(err, res.Tried)
+	}
+	panic("unreachable")
+}
+
+// autoError completes the error that ended level auto: Tried lists every
+// level tried, and when the last level was refused as invalid or not
+// supported after an earlier one was denied, the denial is what is
+// reported, since it says more about why nothing came back.
+func autoError(err *Error, before []Attempt) *Error {
+	if len(before) == 0 {
+		return err
+	}
+	if fallback(err) {
+		err.Tried = append(append([]Attempt(nil), before...), Attempt{Level: err.Level, Status: err.Status})
+		if err.Kind != KindAccessDenied {
+			for _, a := range before {
+				if a.Status == session.StatusAccessDenied {
+					err.Kind, err.Status, err.Level = KindAccessDenied, a.Status, a.Level
+					err.Err = &srvs.StatusError{Op: "NetrSessionEnum", Level: uint32(a.Level), Status: a.Status}
+					break
+				}
+			}
+		}
+		return err
+	}
+	err.Tried = append([]Attempt(nil), before...)
+	return err
+}
+
+// fallback reports whether level auto moves on after err.
+func fallback(err *Error) bool {
+	switch err.Kind {
+	case KindAccessDenied, KindInvalidLevel, KindNotSupported:
+		return true
+	}
+	return false
+}
+
+// enumLevel pages through one level. Pages counts successful pages.
+func (c *Client) enumLevel(ctx context.Context, level session.Level, f Filter, res *Result, yield func(Session) bool) *Error {
+	budget := c.opts.PrefMaxLen
+	if budget == 0 {
+		budget = srvs.MaxPreferredLength
+	}
+	var resume uint32
+	req := srvs.SessionEnumRequest{
+		ClientName:   optional(UNC(f.Client)),
+		UserName:     optional(f.User),
+		Level:        uint32(level),
+		PrefMaxLen:   budget,
+		ResumeHandle: &resume,
+	}
+	filtered := f.Client != "" || f.User != ""
+	for pages := 0; ; pages++ {
+		if pages >= maxPages {
+			return &Error{Kind: KindProtocol, Op: "NetrSessionEnum", Server: c.server, Level: level, HasLevel: true, Err: srvs.ErrNoProgress}
+		}
+		var resp *srvs.SessionEnumResponse
+		if e := c.call(ctx, "NetrSessionEnum", func(ctx context.Context) error {
+			var err error
+			resp, err = c.stub.SessionEnum(ctx, &req)
+			if err == nil && !session.Status(resp.Status).OK() {
+				st := session.Status(resp.Status)
+				if filtered && statusKind(st) == KindNotFound && res.Pages == 0 {
+					resp.Status = uint32(session.StatusSuccess)
+					return nil
+				}
+				return &srvs.StatusError{Op: "NetrSessionEnum", Level: uint32(level), Status: st}
+			}
+			return err
+		}); e != nil {
+			if !e.HasLevel {
+				e.Level, e.HasLevel = level, true
+			}
+			return e
+		}
+		if resp.Level != uint32(level) {
+			return &Error{Kind: KindProtocol, Op: "NetrSessionEnum", Server: c.server, Level: level, HasLevel: true,
+				Err: fmt.Errorf("client: answer at level %d for a call at level %d", resp.Level, level)}
+		}
+		res.Pages++
+		for _, in := range resp.Entries {
+			if !yield(Session{Info: in, Level: level}) {
+				return nil
+			}
+		}
+		if session.Status(resp.Status) != session.StatusMoreData {
+			return nil
+		}
+		next := uint32(0)
+		if resp.ResumeHandle != nil {
+			next = *resp.ResumeHandle
+		}
+		if len(resp.Entries) == 0 && next == resume {
+			return &Error{Kind: KindProtocol, Op: "NetrSessionEnum", Server: c.server, Level: level, HasLevel: true, Err: srvs.ErrNoProgress}
+		}
+		resume = next
+	}
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// GetInfo is NetSessionGetInfo: the first session from client (a missing
+// `\\` is added) for user, at level 0, 1, 2, 10 or LevelAuto (2, 10, 1, 0).
+// No match is an *Error of KindNotFound.
+func (c *Client) GetInfo(ctx context.Context, client, user string, level session.Level) (Session, error) {
+	levels := []session.Level{level}
+	if level == LevelAuto {
+		levels = autoGetLevels()
+	}
+	var tried []Attempt
+	for i, l := range levels {
+		var in srvs.SessionInfo
+		e := c.call(ctx, "NetrSessionEnum", func(ctx context.Context) error {
+			var err error
+			in, err = c.stub.GetInfo(ctx, UNC(client), user, uint32(l))
+			return err
+		})
+		if e == nil {
+			return Session{Info: in, Level: l}, nil
+		}
+		if !e.HasLevel {
+			e.Level, e.HasLevel = l, true
+		}
+		if i == len(levels)-1 || !fallback(e) {
+			return Session{}, autoError(e, tried)
+		}
+		tried = append(tried, Attempt{Level: l, Status: e.Status})
+	}
+	panic("unreachable")
+}
+
+// Delete is NetSessionDel: it closes every session from client (a missing
+// `\\` is added) of user; one of the two may be empty, not both.
+func (c *Client) Delete(ctx context.Context, client, user string) error {
+	if client == "" && user == "" {
+		// Refused locally: Samba would close every session.
+		return &Error{Kind: KindStatus, Op: "NetrSessionDel", Server: c.server, Status: session.StatusInvalidParameter,
+			Err: &srvs.StatusError{Op: "NetrSessionDel", Status: session.StatusInvalidParameter}}
+	}
+	if e := c.call(ctx, "NetrSessionDel", func(ctx context.Context) error {
+		return c.stub.Delete(ctx, UNC(client), user)
+	}); e != nil {
+		return e
+	}
+	return nil
+}
+
+var _ io.Closer = (*Client)(nil)
