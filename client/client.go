@@ -159,7 +159,7 @@ type Client struct {
 // mapper and SMB uses 445. Errors are *Error.
 func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 	fail := func(op string, err error, authed bool) (*Client, error) {
-		return nil, classify(ctx, op, server, err, authed)
+		return nil, wrapError(ctx, op, server, err, authed)
 	}
 	ep, err := splitServer(server)
 	if err != nil {
@@ -238,7 +238,7 @@ func (c *Client) call(ctx context.Context, op string, f func(ctx context.Context
 		c.unconfirmed.Store(false)
 		return nil
 	}
-	e := classify(ctx, op, c.server, err, c.unconfirmed.Load())
+	e := wrapError(ctx, op, c.server, err, c.unconfirmed.Load())
 	if e.IsStatus() {
 		c.unconfirmed.Store(false)
 	}

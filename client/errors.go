@@ -197,13 +197,13 @@ func statusKind(st session.Status) Kind {
 	return KindStatus
 }
 
-// classify turns an error from a lower layer into an *Error. parent is
+// wrapError turns an error from a lower layer into an *Error. parent is
 // the caller's context (to tell its cancellation from our per-call
 // deadline); authed says whether the association carries DCE/RPC
 // authentication whose outcome the server has not confirmed yet (NTLMSSP
 // finishes with auth3, which has no answer: a refused logon shows as a
 // fault on the first request).
-func classify(parent context.Context, op, server string, err error, authed bool) *Error {
+func wrapError(parent context.Context, op, server string, err error, authed bool) *Error {
 	var ce *Error
 	if errors.As(err, &ce) {
 		return ce

@@ -1,0 +1,80 @@
+// Package client queries the sessions of a remote server over MS-SRVS
+// (NetrSessionEnum and NetrSessionDel): who is connected, from where, for
+// how long, idle since when; and it closes sessions.
+//
+// # Shape
+//
+// Dial connects once, binds the srvsvc interface and authenticates; the
+// returned Client then serves any number of calls:
+//
+//	c, err := client.Dial(ctx, "fs1.example.com:49670", client.Options{
+//		Credentials: client.Credentials{User: `CORP\alice`, Password: pw},
+//		Timeout:     10 * time.Second,
+//	})
+//	for s, err := range c.Enum(ctx, client.LevelAuto, client.Filter{}) { ... }
+//
+// Enum is an iter.Seq2 because an enumeration is a sequence of pages: the
+// caller sees sessions as they arrive, may stop early (no further page is
+// asked for), and gets a failure as the last element. EnumAll collects the
+// same into a Result that also says which level answered, and GetInfo and
+// Delete are NetSessionGetInfo and NetSessionDel.
+//
+// # Transports
+//
+// A transport is anything that yields a byte stream carrying DCE/RPC PDUs
+// (an internal interface with one method to open it). TCP (ncacn_ip_tcp)
+// authenticates with DCE/RPC's own NTLMSSP or SPNEGO at integrity by
+// default, privacy or connect on request, or not at all for a null
+// session. A server given without a port is looked up through
+// Options.Mapper, the endpoint mapper client, at Options.MapperAddr (port
+// 135 of the server by default); the mapper is a function so that tests
+// and other mapper implementations plug in. Over an SMB named pipe the SMB
+// logon is the identity and DCE/RPC carries no authentication.
+//
+// # Level auto
+//
+// LevelAuto tries 502, 10, 1 and 0 in that order (GetInfo: 2, 10, 1, 0)
+// and moves on after ERROR_INVALID_LEVEL (Samba serves only 0 and 1),
+// ERROR_NOT_SUPPORTED or ERROR_ACCESS_DENIED (the older Windows default
+// grants 0 and 10 to any user); every other outcome ends the search. Only
+// the first page decides: once a level has answered, the enumeration stays
+// on it. Result.Tried and Error.Tried list the refusals. When every level
+// is refused and one of them was an access denial, the error reports the
+// denial: it says more about why nothing came back than the invalid level
+// of the last attempt.
+//
+// # Errors
+//
+// Every failure is an *Error whose Kind separates what users must tell
+// apart: the transport (unreachable, timeout, canceled), the RPC (logon
+// failure, fault with its status, protocol errors such as a refused bind)
+// and a status the method returned (access denied, invalid level, not
+// supported, not found, other status). A sentinel per kind works with
+// errors.Is (client.ErrAccessDenied), and the underlying error stays
+// reachable: errors.Is(err, session.StatusAccessDenied) and
+// errors.As(err, **dcerpc.FaultError) both work.
+//
+// A refused logon looks different depending on the mechanism. NTLMSSP ends
+// with auth3, which has no answer, so the server can only refuse the next
+// request, with a fault (5, access denied, or 0x721, security package
+// error). The Client therefore reads such a fault on the first call after
+// an authenticated bind as a logon failure; once a call has been answered,
+// a fault is a fault. SPNEGO's refusal comes as a fault to the
+// alter_context leg, and a refused first token as a bind_nak; an error
+// from our own initiator (an unusable challenge) is a logon failure too.
+//
+// # Not found
+//
+// A server answers NERR_UserNotFound or NERR_ClientNameNotFound when a
+// qualifier matches no session. For an enumeration with a filter that is
+// an empty list, not a failure: it is what the caller asked to know.
+// GetInfo and Delete report it as KindNotFound.
+//
+// # Deadlines
+//
+// Options.Timeout bounds each exchange separately: connecting and binding
+// together, then each NetrSessionEnum page and each NetrSessionDel. The
+// caller's context bounds the whole; cancelling it interrupts the call in
+// progress (the connection is then unusable, as its position in the byte
+// stream is unknown).
+package client
