@@ -114,8 +114,8 @@ type Options struct {
 	// the server page.
 	PrefMaxLen uint32
 	// Mapper finds the port over TCP when the server names none; nil
-	// makes a port mandatory. MapperAddr is where the mapper listens
-	// (default HOST:135).
+	// asks the endpoint mapper with package epm (ept_map). MapperAddr is
+	// where the mapper listens (default HOST:135).
 	Mapper     MapperFunc
 	MapperAddr string
 	// Dial opens network connections; nil uses a net.Dialer.

@@ -318,9 +318,17 @@ func TestMapper(t *testing.T) {
 	if _, err := client.Dial(context.Background(), "127.0.0.1", o); !errors.Is(err, client.ErrUnreachable) && !strings.Contains(err.Error(), "127.0.0.1:135") {
 		t.Errorf("mapper failure: %v", err)
 	}
+	// The built-in mapper client: a mapper on a closed port is
+	// unreachable, a real one answers.
 	o.Mapper = nil
-	if _, err := client.Dial(context.Background(), "127.0.0.1", o); err == nil || !strings.Contains(err.Error(), "no port") {
-		t.Errorf("no mapper: %v", err)
+	o.MapperAddr = closedPort(t)
+	if _, err := client.Dial(context.Background(), "127.0.0.1", o); !errors.Is(err, client.ErrUnreachable) || !strings.Contains(err.Error(), "endpoint mapper") {
+		t.Errorf("mapper on a closed port: %v", err)
+	}
+	o.MapperAddr = startMapper(t, srv.addr)
+	c = dial(t, "127.0.0.1", o)
+	if _, err := c.EnumAll(context.Background(), 0, client.Filter{}); err != nil {
+		t.Fatalf("through epm: %v", err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/epm"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/srvs"
 )
@@ -243,7 +244,7 @@ func wrapError(parent context.Context, op, server string, err error, authed bool
 	case errors.As(err, &cr), errors.Is(err, dcerpc.ErrMalformed), errors.Is(err, dcerpc.ErrProtocol),
 		errors.Is(err, dcerpc.ErrTooLarge):
 		e.Kind = KindProtocol
-	case errors.As(err, &ope), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+	case errors.As(err, &ope), errors.Is(err, io.EOF), errors.Is(err, epm.ErrNotRegistered), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, syscall.ECONNRESET), errors.Is(err, net.ErrClosed), errors.Is(err, syscall.EPIPE),
 		errors.Is(err, dcerpc.ErrClientBroken):
 		e.Kind = KindUnreachable

@@ -3,10 +3,12 @@ package client_test
 import (
 	"context"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/epm"
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/rpcauth"
 	"github.com/netsession/netsession/session"
@@ -153,4 +155,26 @@ func closedPort(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// startMapper serves an endpoint mapper announcing srvsvc at rpcAddr's port.
+func startMapper(t *testing.T, rpcAddr string) string {
+	t.Helper()
+	ap, err := netip.ParseAddrPort(rpcAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dcerpc.Server{}
+	h := &epm.Handler{Endpoints: []epm.Endpoint{{Interface: srvs.Syntax(), Port: ap.Port()}}}
+	if err := srv.Register(h.Interface()); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(context.Background(), l) }()
+	t.Cleanup(func() { srv.Close(); <-done })
+	return l.Addr().String()
 }

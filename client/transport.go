@@ -6,6 +6,10 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"time"
+
+	"github.com/netsession/netsession/epm"
+	"github.com/netsession/netsession/srvs"
 )
 
 // Transport names.
@@ -60,14 +64,15 @@ func (tcpTransport) rpcAuth() bool { return true }
 
 func (tcpTransport) open(ctx context.Context, ep endpoint, o *Options) (io.ReadWriteCloser, error) {
 	if ep.port == 0 {
-		if o.Mapper == nil {
-			return nil, fmt.Errorf("client: %s: no port given and no endpoint mapper configured", ep.host)
-		}
 		maddr := o.MapperAddr
 		if maddr == "" {
 			maddr = net.JoinHostPort(ep.host, strconv.Itoa(DefaultMapperPort))
 		}
-		port, err := o.Mapper(ctx, maddr)
+		mapper := o.Mapper
+		if mapper == nil {
+			mapper = o.epmMap
+		}
+		port, err := mapper(ctx, maddr)
 		if err != nil {
 			return nil, fmt.Errorf("client: endpoint mapper %s: %w", maddr, err)
 		}
@@ -104,4 +109,21 @@ func splitServer(s string) (endpoint, error) {
 		return endpoint{}, fmt.Errorf("client: server %q: no host", s)
 	}
 	return endpoint{host: host, port: int(p)}, nil
+}
+
+// epmMap is the default MapperFunc: ept_map over a connection of its own
+// (package epm).
+func (o *Options) epmMap(ctx context.Context, addr string) (int, error) {
+	conn, err := o.dial(ctx, "tcp", addr)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	port, err := epm.Map(ctx, conn, srvs.Syntax())
+	return int(port), err
 }
