@@ -41,6 +41,10 @@ type Handler struct {
 	// Shares answers NetrShareEnum (opnum 15) at levels 0 and 1; nil means
 	// DefaultShares (IPC$ alone).
 	Shares []Share
+	// Compat makes NetrSessionEnum and NetrSessionDel answer as another
+	// implementation does (see CompatSamba417); the zero value keeps the
+	// session table's semantics.
+	Compat Compat
 }
 
 // Interface returns the registration for a dcerpc.Server.
@@ -84,6 +88,9 @@ func (h *Handler) sessionEnum(ctx context.Context, call *dcerpc.Call) ([]byte, e
 	if err := req.UnmarshalNDR(call.Stub); err != nil {
 		return nil, fmt.Errorf("%w: NetrSessionEnum: %v", dcerpc.ErrBadStub, err)
 	}
+	if h.Compat == CompatSamba417 {
+		return h.sambaSessionEnum(ctx, call, &req)
+	}
 	q := session.EnumQuery{
 		Level:      session.Level(req.Level),
 		Client:     deref(req.ClientName),
@@ -125,8 +132,17 @@ func (h *Handler) sessionDel(ctx context.Context, call *dcerpc.Call) ([]byte, er
 	if err := req.UnmarshalNDR(call.Stub); err != nil {
 		return nil, fmt.Errorf("%w: NetrSessionDel: %v", dcerpc.ErrBadStub, err)
 	}
-	n, err := h.Table.Delete(call.Caller, deref(req.ClientName), deref(req.UserName))
 	var resp SessionDelResponse
+	if h.Compat == CompatSamba417 {
+		status, n, err := h.sambaSessionDel(call.Caller, deref(req.ClientName), deref(req.UserName))
+		if err != nil {
+			return nil, err
+		}
+		resp.Status = status
+		h.log(ctx, call, "NetrSessionDel", resp.Status, slog.Int("closed", n), slog.String("compat", h.Compat.String()))
+		return resp.MarshalNDR(), nil
+	}
+	n, err := h.Table.Delete(call.Caller, deref(req.ClientName), deref(req.UserName))
 	if err != nil {
 		status, ierr := statusOf(err)
 		if ierr != nil {
