@@ -1,0 +1,414 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/epm"
+	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/rpcauth"
+	"github.com/netsession/netsession/session"
+	"github.com/netsession/netsession/srvs"
+)
+
+// DefaultRPCAddr is where Run listens for srvsvc when Config.RPCAddr is
+// empty: a port the kernel picks on the IPv4 loopback address.
+const DefaultRPCAddr = "127.0.0.1:0"
+
+// DefaultShutdownTimeout is how long Run lets calls in progress finish
+// after its context ends, unless Config.ShutdownTimeout says otherwise.
+const DefaultShutdownTimeout = 10 * time.Second
+
+// ErrExposedDemoAccounts: the built-in demo accounts (whose passwords are
+// public) were about to be served on an address other than loopback.
+var ErrExposedDemoAccounts = errors.New("server: refusing to serve the built-in demo accounts on a non-loopback address (give an accounts file)")
+
+// Config configures a Server. The zero value serves srvsvc on a loopback
+// port with the demo accounts, the modern policy, Windows-style client
+// names and no endpoint mapper.
+type Config struct {
+	// RPCAddr is the TCP address srvsvc is served on (ncacn_ip_tcp) by
+	// Run; "" means DefaultRPCAddr.
+	RPCAddr string
+	// EPMAddr, when not empty, is the TCP address Run serves the endpoint
+	// mapper on (port 135 is the one clients ask).
+	EPMAddr string
+	// Accounts are the local accounts NTLM logons are checked against.
+	// nil means DemoAccounts, which Run only serves on loopback addresses.
+	Accounts *ntlm.Accounts
+	// Policy decides who may enumerate and delete; the zero Policy means
+	// the modern preset.
+	Policy session.Policy
+	// Cname is how client names are presented. The samba-4.17 profile
+	// forces CnameBare.
+	Cname session.CnameStyle
+	// Compat selects a peer whose answers srvsvc imitates.
+	Compat srvs.Compat
+	// AllowConnectLevel lets calls on associations authenticated at level
+	// connect (no signing or sealing) through. By default they get a fault
+	// nca_s_fault_access_denied (0x5) after a successful bind, as Samba
+	// answers with its default "allow dcerpc auth level connect = no".
+	AllowConnectLevel bool
+	// Seeds are sessions loaded into the table before serving.
+	Seeds []Seed
+	// ComputerName is the NetBIOS name in the NTLM CHALLENGE; "" means
+	// "NETSESSION".
+	ComputerName string
+	// Throttle slows password guessing per source; nil never throttles.
+	Throttle *ntlm.Throttle
+	// Clock is the table's clock; nil means the system clock.
+	Clock session.Clock
+	// Logger receives the server's records; nil discards them.
+	Logger *slog.Logger
+	// ReadyFile, when not empty, is written by Run once it listens: JSON
+	// {"rpc": "HOST:PORT", "epm": "HOST:PORT"} (epm omitted when not
+	// served). It is written to a temporary name and renamed, so a reader
+	// never sees half of it.
+	ReadyFile string
+	// OnReady, when not nil, is called by Run with the bound addresses
+	// once it listens (after ReadyFile is written).
+	OnReady func(Addrs)
+	// ShutdownTimeout bounds the drain when Run's context ends: 0 means
+	// DefaultShutdownTimeout; after it, connections are closed.
+	ShutdownTimeout time.Duration
+}
+
+// Addrs are the addresses a running server listens on.
+type Addrs struct {
+	RPC string `json:"rpc"`
+	EPM string `json:"epm,omitempty"`
+}
+
+// Server is the netsession daemon: a session table served over srvsvc
+// (ncacn_ip_tcp) with NTLMSSP and SPNEGO authentication, and optionally
+// an endpoint mapper. It does not own its listeners: Serve takes them, Run
+// opens them from the Config.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	table *session.Table
+	clock *offsetClock
+	rpc   *dcerpc.Server
+	epmH  *epm.Handler
+	epm   *dcerpc.Server
+
+	mu      sync.Mutex
+	serving bool
+}
+
+// DemoAccounts returns the built-in accounts: alice (password AlicePass1,
+// in Administrators) and bob (BobPass1, no groups), in domain NETSESS.
+// Their passwords are public: Run refuses to serve them beyond loopback.
+func DemoAccounts() *ntlm.Accounts {
+	a, err := ntlm.NewAccounts("NETSESS", false,
+		ntlm.Account{Name: "alice", NTHash: ntlm.NTHash("AlicePass1"), Groups: []string{session.GroupAdministrators}},
+		ntlm.Account{Name: "bob", NTHash: ntlm.NTHash("BobPass1")},
+	)
+	if err != nil {
+		panic(err) // two distinct constant names cannot collide
+	}
+	return a
+}
+
+// New builds a server from cfg: the session table (seeded), the srvsvc
+// handler with authentication, and the endpoint mapper's handler.
+func New(cfg Config) (*Server, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var base session.Clock = systemClock{}
+	if cfg.Clock != nil {
+		base = cfg.Clock
+	}
+	clock := &offsetClock{base: base}
+	cname := cfg.Cname
+	if cfg.Compat == srvs.CompatSamba417 {
+		cname = session.CnameBare
+	}
+	table := session.New(session.Options{Clock: clock, Policy: cfg.Policy, Cname: cname})
+	if err := seed(table, clock, cfg.Seeds); err != nil {
+		return nil, err
+	}
+	accounts := cfg.Accounts
+	if accounts == nil {
+		accounts = DemoAccounts()
+	}
+	mech := &ntlm.Server{
+		Accounts:     accounts,
+		ComputerName: cfg.ComputerName,
+		Throttle:     cfg.Throttle,
+		Logger:       log.With("component", "ntlm"),
+	}
+	h := &srvs.Handler{Table: table, Logger: log.With("component", "srvsvc"), Compat: cfg.Compat}
+	iface := h.Interface()
+	iface.Handler = &levelGuard{next: h, allowConnect: cfg.AllowConnectLevel}
+	rpc := &dcerpc.Server{Auth: rpcauth.Acceptors(mech), Logger: log.With("component", "dcerpc")}
+	if err := rpc.Register(iface); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, table: table, clock: clock, rpc: rpc, epmH: &epm.Handler{Logger: log.With("component", "epm")}}
+	s.epm = &dcerpc.Server{Logger: log.With("component", "dcerpc-epm")}
+	if err := s.epm.Register(s.epmH.Interface()); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Table returns the session table the server answers from; an SMB server
+// in the same process feeds it.
+func (s *Server) Table() *session.Table { return s.table }
+
+// Serve serves srvsvc on rpc and, when epmL is not nil, the endpoint mapper
+// on epmL, announcing rpc's port. It returns when ctx is done (after a
+// graceful Shutdown bounded by Config.ShutdownTimeout), when Shutdown or
+// Close is called, or when a listener fails; both listeners are closed on
+// return. A Server serves once.
+func (s *Server) Serve(ctx context.Context, rpc, epmL net.Listener) error {
+	s.mu.Lock()
+	if s.serving {
+		s.mu.Unlock()
+		return errors.New("server: Serve called twice")
+	}
+	s.serving = true
+	s.mu.Unlock()
+
+	port, addr := listenerPort(rpc.Addr())
+	s.epmH.Endpoints = []epm.Endpoint{{Interface: srvs.Syntax(), Port: port, Addr: addr}}
+	s.rpc.SecondaryAddr = strconv.Itoa(int(port))
+
+	serveCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	errc := make(chan error, 2)
+	n := 1
+	go func() { errc <- s.rpc.Serve(serveCtx, rpc) }()
+	if epmL != nil {
+		n++
+		go func() { errc <- s.epm.Serve(serveCtx, epmL) }()
+	}
+	var first error
+	select {
+	case first = <-errc:
+		n--
+	case <-ctx.Done():
+	}
+	// Stop both: drain calls in progress, then close what is left.
+	timeout := s.cfg.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = DefaultShutdownTimeout
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if err := s.Shutdown(sctx); err != nil {
+		s.log.Warn("shutdown timed out; closing connections", "timeout", timeout)
+		_ = s.Close()
+	}
+	for ; n > 0; n-- {
+		if err := <-errc; first == nil {
+			first = err
+		}
+	}
+	if first == nil || errors.Is(first, dcerpc.ErrServerClosed) || errors.Is(first, context.Canceled) {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return dcerpc.ErrServerClosed
+	}
+	return first
+}
+
+// Shutdown stops accepting, closes idle connections and waits for calls in
+// progress on both services, or until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return errors.Join(s.rpc.Shutdown(ctx), s.epm.Shutdown(ctx))
+}
+
+// Close stops both services at once.
+func (s *Server) Close() error {
+	return errors.Join(s.rpc.Close(), s.epm.Close())
+}
+
+// Run listens on Config.RPCAddr (and Config.EPMAddr), writes the ready
+// file, and serves until ctx is done; then it shuts down gracefully and
+// returns nil. It refuses to serve the demo accounts on an address that
+// is not loopback (ErrExposedDemoAccounts), before listening.
+func (s *Server) Run(ctx context.Context) error {
+	rpcAddr := s.cfg.RPCAddr
+	if rpcAddr == "" {
+		rpcAddr = DefaultRPCAddr
+	}
+	if s.cfg.Accounts == nil {
+		for _, a := range []string{rpcAddr, s.cfg.EPMAddr} {
+			if a != "" && !IsLoopback(a) {
+				return fmt.Errorf("%w: %s", ErrExposedDemoAccounts, a)
+			}
+		}
+	}
+	var lc net.ListenConfig
+	rpcL, err := lc.Listen(ctx, "tcp", rpcAddr)
+	if err != nil {
+		return fmt.Errorf("server: srvsvc listener: %w", err)
+	}
+	var epmL net.Listener
+	if s.cfg.EPMAddr != "" {
+		if epmL, err = lc.Listen(ctx, "tcp", s.cfg.EPMAddr); err != nil {
+			rpcL.Close()
+			return fmt.Errorf("server: endpoint mapper listener: %w", err)
+		}
+	}
+	addrs := Addrs{RPC: rpcL.Addr().String()}
+	if epmL != nil {
+		addrs.EPM = epmL.Addr().String()
+	}
+	if s.cfg.ReadyFile != "" {
+		if err := writeReady(s.cfg.ReadyFile, addrs); err != nil {
+			rpcL.Close()
+			if epmL != nil {
+				epmL.Close()
+			}
+			return err
+		}
+	}
+	s.log.Info("listening", "rpc", addrs.RPC, "epm", addrs.EPM, "policy", s.table.Policy().String(),
+		"cname", s.table.CnameStyle().String(), "compat", s.cfg.Compat.String(), "sessions", s.table.Len(),
+		"demo_accounts", s.cfg.Accounts == nil, "allow_connect_level", s.cfg.AllowConnectLevel)
+	if s.cfg.OnReady != nil {
+		s.cfg.OnReady(addrs)
+	}
+	err = s.Serve(ctx, rpcL, epmL)
+	s.log.Info("stopped")
+	return err
+}
+
+// IsLoopback reports whether a listen address ("host:port") only reaches
+// this machine: a loopback IP or "localhost". An empty host (every
+// address) is not loopback.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+func writeReady(path string, a Addrs) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".ready-*")
+	if err != nil {
+		return fmt.Errorf("server: ready file: %w", err)
+	}
+	_, werr := tmp.Write(append(b, '\n'))
+	cerr := tmp.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("server: ready file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("server: ready file: %w", err)
+	}
+	return nil
+}
+
+func listenerPort(a net.Addr) (uint16, netip.Addr) {
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		ip := ap.Addr().Unmap()
+		if !ip.Is4() || ip.IsUnspecified() {
+			ip = netip.Addr{}
+		}
+		return ap.Port(), ip
+	}
+	return 0, netip.Addr{}
+}
+
+// levelGuard refuses calls on associations authenticated at level connect
+// unless allowed: connect authenticates the bind but protects no PDU, so a
+// man in the middle could replace every call.
+type levelGuard struct {
+	next         dcerpc.Handler
+	allowConnect bool
+}
+
+func (g *levelGuard) ServeRPC(ctx context.Context, call *dcerpc.Call) ([]byte, error) {
+	if call.AuthLevel == dcerpc.AuthLevelConnect && !g.allowConnect {
+		return nil, &dcerpc.Fault{Status: dcerpc.StatusAccessDenied}
+	}
+	return g.next.ServeRPC(ctx, call)
+}
+
+// systemClock is the wall clock.
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// offsetClock reads its base clock moved back by an offset. Seeding sets
+// the offset to a session's age while opening it, then back to zero; the
+// table keeps the clock for good, so the offset must be zero whenever
+// anything else reads it.
+type offsetClock struct {
+	base session.Clock
+	back atomic.Int64 // nanoseconds
+}
+
+func (c *offsetClock) Now() time.Time {
+	return c.base.Now().Add(-time.Duration(c.back.Load()))
+}
+
+func (c *offsetClock) setBack(seconds uint32) {
+	c.back.Store(int64(time.Duration(seconds) * time.Second))
+}
+
+// seed opens the seeds in order: each is opened as many seconds ago as its
+// time says, gets its opens, and is last touched as many seconds ago as its
+// idle time says.
+func seed(t *session.Table, c *offsetClock, seeds []Seed) error {
+	defer c.setBack(0)
+	for i, sd := range seeds {
+		age := sd.Time
+		if age == session.TimeUnknown {
+			// Older than 32 bits of seconds, so time saturates.
+			c.back.Store(int64(time.Duration(age)*time.Second + time.Hour))
+		} else {
+			c.setBack(age)
+		}
+		s, err := t.Open(session.Spec{
+			Client:       sd.Client,
+			User:         sd.User,
+			Guest:        sd.Flags&session.FlagGuest != 0,
+			NoEncryption: sd.Flags&session.FlagNoEncryption != 0,
+			ClientType:   sd.ClientType,
+			Transport:    sd.Transport,
+		})
+		if err != nil {
+			return fmt.Errorf("server: seed %d: %w", i, err)
+		}
+		for range sd.Opens {
+			s.AddOpen()
+		}
+		if sd.Idle == session.TimeUnknown {
+			continue // last active when it was opened
+		}
+		c.setBack(sd.Idle)
+		s.Touch()
+	}
+	return nil
+}
