@@ -1,0 +1,292 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/netsession/netsession/client"
+	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/session"
+)
+
+// Exit codes of the client commands (list, get, del), documented in their
+// help.
+const (
+	exitUnreachable = 2   // unreachable or timeout
+	exitLogon       = 3   // logon failure
+	exitDenied      = 4   // access denied (status 5)
+	exitStatus      = 5   // another returned status
+	exitFault       = 6   // RPC fault, or the RPC failed otherwise
+	exitInterrupted = 130 // interrupted (Ctrl-C)
+)
+
+// passwordEnv is the environment variable a password may come from.
+const passwordEnv = "NETSESS_PASSWORD"
+
+const clientExitCodes = `Exit codes:
+  0    success; also a filtered list that matches nothing (the server's
+       NERR_UserNotFound / NERR_ClientNameNotFound), printed as an empty list
+  1    usage error (unknown flag, bad value, missing password on a non-terminal)
+  2    unreachable or timeout (no connection, connection lost, deadline passed)
+  3    logon failure (the server refused the credentials)
+  4    access denied (the server returned ERROR_ACCESS_DENIED, 5)
+  5    the server returned another status (invalid level, not found, ...)
+  6    the RPC failed: a fault PDU, a refused bind or an undecodable answer
+  130  interrupted (Ctrl-C); what was read before is printed
+`
+
+const credentialsHelp = `Credentials:
+  -U USER[%%PASSWORD] logs on as USER (DOMAIN\USER and USER@DOMAIN work too).
+  The password comes from, in order: -U's %%PASSWORD, --password-file, the
+  NETSESS_PASSWORD environment variable, or a prompt when stdin is a
+  terminal (never otherwise). --nt-hash logs on with the NT hash alone
+  (32 hex digits, or LMHASH:NTHASH). Without -U, or with --anonymous, the
+  logon is a null session.
+`
+
+// cliEnv is what the client commands take from the process, injectable
+// for tests.
+type cliEnv struct {
+	getenv   func(string) string
+	readFile func(string) ([]byte, error)
+	// prompt reads a password from the terminal; nil when stdin is not
+	// one.
+	prompt func(label string) (string, error)
+}
+
+func osEnv(stderr io.Writer) cliEnv {
+	e := cliEnv{getenv: os.Getenv, readFile: os.ReadFile}
+	fd := int(os.Stdin.Fd())
+	if term.IsTerminal(fd) {
+		e.prompt = func(label string) (string, error) {
+			fmt.Fprint(stderr, label)
+			b, err := term.ReadPassword(fd)
+			fmt.Fprintln(stderr)
+			return string(b), err
+		}
+	}
+	return e
+}
+
+// connFlags are the flags every client command shares: where and how to
+// connect, and as whom.
+type connFlags struct {
+	server, transport, epm  string
+	user, domain, ntHash    string
+	passwordFile, auth      string
+	anonymous, spnego, json bool
+	csv, debug              bool
+	timeout                 time.Duration
+}
+
+func (c *connFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.server, "server", "", "the server: HOST, HOST:PORT, [IPV6]:PORT (also accepted as the only argument)")
+	fs.StringVar(&c.transport, "transport", client.DefaultTransport, "tcp (ncacn_ip_tcp; without a port the endpoint mapper is asked) or smb (\\PIPE\\srvsvc on port 445)")
+	fs.StringVar(&c.epm, "epm", "", "endpoint mapper address HOST:PORT for tcp without a port (default HOST:135)")
+	fs.StringVar(&c.user, "U", "", "log on as `USER[%PASSWORD]`; DOMAIN\\USER and USER@DOMAIN accepted")
+	fs.StringVar(&c.domain, "domain", "", "logon domain, when -U does not name one")
+	fs.StringVar(&c.ntHash, "nt-hash", "", "log on with this NT hash (32 hex digits, or LMHASH:NTHASH) instead of a password")
+	fs.StringVar(&c.passwordFile, "password-file", "", "read the password from the first line of this file")
+	fs.BoolVar(&c.anonymous, "anonymous", false, "null session (no credentials)")
+	fs.StringVar(&c.auth, "auth", "", "DCE/RPC protection over tcp: none, connect, integrity or privacy (default: integrity with credentials, none for a null session)")
+	fs.BoolVar(&c.spnego, "spnego", false, "wrap NTLM in SPNEGO (auth type 9) instead of raw NTLMSSP (10)")
+	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "deadline of each call (connect and bind, every page, a delete); 0 for none")
+	fs.BoolVar(&c.json, "json", false, "JSON Lines: one object per session, or one error object")
+	fs.BoolVar(&c.csv, "csv", false, "CSV with a header; the same column names as --json")
+	fs.BoolVar(&c.debug, "debug", false, "log the exchange to stderr")
+}
+
+// usageError is a bad flag value: exit code 1.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// options turns the flags into client options. args are the positional
+// arguments (at most one: the server).
+func (c *connFlags) options(args []string, env cliEnv, stderr io.Writer) (string, client.Options, error) {
+	var o client.Options
+	switch {
+	case len(args) > 1 || len(args) == 1 && c.server != "":
+		return "", o, usagef("unexpected argument %q", args[len(args)-1])
+	case len(args) == 1:
+		c.server = args[0]
+	}
+	if c.server == "" {
+		return "", o, usagef("--server is required")
+	}
+	if c.json && c.csv {
+		return "", o, usagef("--json and --csv exclude each other")
+	}
+	switch c.transport {
+	case client.TransportTCP, client.TransportSMB:
+	default:
+		return "", o, usagef("--transport: want tcp or smb, not %q", c.transport)
+	}
+	o.Transport = c.transport
+	o.MapperAddr = c.epm
+	o.SPNEGO = c.spnego
+	o.Timeout = c.timeout
+	if c.debug {
+		o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	cred, err := c.credentials(env)
+	if err != nil {
+		return "", o, err
+	}
+	o.Credentials = cred
+	switch c.auth {
+	case "":
+	case "none":
+		o.Auth = dcerpc.AuthLevelNone
+	case "connect":
+		o.Auth = dcerpc.AuthLevelConnect
+	case "integrity":
+		o.Auth = dcerpc.AuthLevelIntegrity
+	case "privacy":
+		o.Auth = dcerpc.AuthLevelPrivacy
+	default:
+		return "", o, usagef("--auth: want none, connect, integrity or privacy, not %q", c.auth)
+	}
+	if cred.IsAnonymous() && o.Auth > dcerpc.AuthLevelConnect {
+		return "", o, usagef("--auth %s needs credentials: a null session has no keys to sign or seal with", c.auth)
+	}
+	return c.server, o, nil
+}
+
+// credentials resolves -U, --domain, --nt-hash, --password-file,
+// NETSESS_PASSWORD and the prompt.
+func (c *connFlags) credentials(env cliEnv) (client.Credentials, error) {
+	var cred client.Credentials
+	if c.anonymous {
+		if c.user != "" || c.ntHash != "" || c.passwordFile != "" {
+			return cred, usagef("--anonymous excludes -U, --nt-hash and --password-file")
+		}
+		cred.Anonymous = true
+		return cred, nil
+	}
+	if c.user == "" {
+		if c.ntHash != "" || c.passwordFile != "" || c.domain != "" {
+			return cred, usagef("--nt-hash, --password-file and --domain need -U")
+		}
+		cred.Anonymous = true
+		return cred, nil
+	}
+	userPart, password, hasPassword := strings.Cut(c.user, "%")
+	user, domain := ntlm.SplitUser(userPart)
+	if user == "" {
+		return cred, usagef("-U: no user name in %q", userPart)
+	}
+	if c.domain != "" {
+		if domain != "" && !strings.EqualFold(domain, c.domain) {
+			return cred, usagef("-U names domain %q, --domain %q", domain, c.domain)
+		}
+		domain = c.domain
+	}
+	cred.User, cred.Domain = user, domain
+	if c.ntHash != "" {
+		if hasPassword || c.passwordFile != "" {
+			return cred, usagef("--nt-hash excludes a password")
+		}
+		h, err := client.ParseNTHash(c.ntHash)
+		if err != nil {
+			return cred, usagef("--nt-hash: %v", strings.TrimPrefix(err.Error(), "client: "))
+		}
+		cred.NTHash = h
+		return cred, nil
+	}
+	switch {
+	case hasPassword && c.passwordFile != "":
+		return cred, usagef("-U carries a password and --password-file gives another")
+	case hasPassword:
+		cred.Password = password
+	case c.passwordFile != "":
+		b, err := env.readFile(c.passwordFile)
+		if err != nil {
+			return cred, usagef("--password-file: %v", err)
+		}
+		line, _, _ := bytes.Cut(b, []byte("\n"))
+		cred.Password = strings.TrimSuffix(string(line), "\r")
+	case env.getenv(passwordEnv) != "":
+		cred.Password = env.getenv(passwordEnv)
+	case env.prompt != nil:
+		who := user
+		if domain != "" {
+			who = domain + `\` + user
+		}
+		p, err := env.prompt(fmt.Sprintf("Password for %s: ", who))
+		if err != nil {
+			return cred, usagef("reading the password: %v", err)
+		}
+		cred.Password = p
+	default:
+		return cred, usagef("no password for %s: give -U USER%%PASSWORD, --password-file, %s or --nt-hash (stdin is not a terminal, so no prompt)", user, passwordEnv)
+	}
+	return cred, nil
+}
+
+// parseLevel parses 0, 1, 2, 10, 502 (those allowed) or auto.
+func parseLevel(s string, allowed ...session.Level) (session.Level, error) {
+	if s == "auto" {
+		return client.LevelAuto, nil
+	}
+	for _, l := range allowed {
+		if s == fmt.Sprint(uint32(l)) {
+			return l, nil
+		}
+	}
+	var names []string
+	for _, l := range allowed {
+		names = append(names, fmt.Sprint(uint32(l)))
+	}
+	return 0, usagef("--level: want %s or auto, not %q", strings.Join(names, ", "), s)
+}
+
+// exitCode maps a failure to the documented exit code.
+func exitCode(err error) int {
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	switch client.KindOf(err) {
+	case client.KindUnreachable, client.KindTimeout:
+		return exitUnreachable
+	case client.KindCanceled:
+		return exitInterrupted
+	case client.KindLogonFailure:
+		return exitLogon
+	case client.KindAccessDenied:
+		return exitDenied
+	case client.KindInvalidLevel, client.KindNotSupported, client.KindNotFound, client.KindStatus:
+		return exitStatus
+	case client.KindFault, client.KindProtocol:
+		return exitFault
+	}
+	// Errors that are not *client.Error come from Dial's argument checks.
+	return exitUsage
+}
+
+// parseFlags runs fs.Parse with the commands' conventions: -h prints the
+// help on stdout and exits 0.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	return 0, true
+}

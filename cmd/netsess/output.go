@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/netsession/netsession/client"
+	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/internal/sessfmt"
+	"github.com/netsession/netsession/session"
+)
+
+// The output schema. --json prints one object per session per line with
+// these keys in this order, a key only when the level that answered
+// carries the field (a carried zero is printed); --csv has every column,
+// the absent ones empty. The error columns are set only on the one line a
+// failure prints.
+func csvColumns() []string {
+	return []string{
+		"server", "client", "client_host", "user", "opens", "time", "idle_time",
+		"user_flags", "client_type", "transport", "level",
+		"error", "status", "fault",
+	}
+}
+
+// field is one key of a session line, or absent.
+type field struct {
+	key string
+	val any // string or uint32
+}
+
+func sessionFields(server string, s client.Session) []field {
+	f := s.Level.Fields()
+	out := []field{{"server", server}}
+	if f.Has(session.FieldClientName) {
+		out = append(out, field{"client", s.ClientName}, field{"client_host", s.ClientHost()})
+	}
+	add := func(has session.Field, key string, v any) {
+		if f.Has(has) {
+			out = append(out, field{key, v})
+		}
+	}
+	add(session.FieldUserName, "user", s.UserName)
+	add(session.FieldNumOpens, "opens", s.NumOpens)
+	add(session.FieldTime, "time", s.Time)
+	add(session.FieldIdleTime, "idle_time", s.IdleTime)
+	add(session.FieldUserFlags, "user_flags", s.UserFlags)
+	add(session.FieldClientType, "client_type", s.ClientType)
+	add(session.FieldTransport, "transport", s.Transport)
+	return append(out, field{"level", uint32(s.Level)})
+}
+
+// errorFields describes a failure: "error" is a short phrase (the status
+// message for a returned status, the kind otherwise), then "status" and
+// "status_name" for a returned status, "fault" and "fault_name" for a
+// fault, "level" when the call had one, "tried" for level auto, and
+// "detail", the full message.
+func errorFields(server string, err error) []field {
+	out := []field{{"server", server}}
+	var ce *client.Error
+	if !errors.As(err, &ce) {
+		return append(out, field{"error", "failed"}, field{"detail", err.Error()})
+	}
+	if ce.IsStatus() {
+		out = append(out, field{"error", ce.Status.Message()}, field{"status", uint32(ce.Status)})
+		if n := ce.Status.Name(); n != "" {
+			out = append(out, field{"status_name", n})
+		}
+	} else {
+		out = append(out, field{"error", ce.Kind.String()})
+	}
+	var fe *dcerpc.FaultError
+	if ce.Kind == client.KindFault || errors.As(err, &fe) {
+		f := ce.Fault
+		if fe != nil {
+			f = fe.Status
+		}
+		out = append(out, field{"fault", f})
+		if n := dcerpc.StatusName(f); n != "" {
+			out = append(out, field{"fault_name", n})
+		}
+	}
+	if ce.HasLevel {
+		out = append(out, field{"level", uint32(ce.Level)})
+	}
+	if len(ce.Tried) > 0 {
+		var t []map[string]uint32
+		for _, a := range ce.Tried {
+			t = append(t, map[string]uint32{"level": uint32(a.Level), "status": uint32(a.Status)})
+		}
+		out = append(out, field{"tried", t})
+	}
+	return append(out, field{"detail", ce.Error()})
+}
+
+// writeJSONLine writes fields as one JSON object on one line, keys in
+// order.
+func writeJSONLine(w io.Writer, fields []field) error {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, f := range fields {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(f.key)
+		b.Write(k)
+		b.WriteByte(':')
+		v, err := json.Marshal(f.val)
+		if err != nil {
+			return err
+		}
+		b.Write(v)
+	}
+	b.WriteString("}\n")
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// csvOut writes the CSV form: a header, then one row per session or
+// failure.
+type csvOut struct {
+	w    *csv.Writer
+	cols []string
+}
+
+func newCSV(w io.Writer) *csvOut {
+	c := &csvOut{w: csv.NewWriter(w), cols: csvColumns()}
+	c.w.Write(c.cols)
+	return c
+}
+
+func (c *csvOut) row(fields []field) {
+	rec := make([]string, len(c.cols))
+	for _, f := range fields {
+		for i, k := range c.cols {
+			if k == f.key {
+				switch v := f.val.(type) {
+				case string:
+					rec[i] = v
+				case uint32:
+					rec[i] = strconv.FormatUint(uint64(v), 10)
+				}
+			}
+		}
+	}
+	c.w.Write(rec)
+}
+
+func (c *csvOut) flush() error {
+	c.w.Flush()
+	return c.w.Error()
+}
+
+// printer writes sessions and failures in the chosen format.
+type printer struct {
+	out, errOut io.Writer
+	cmd, server string
+	json        bool
+	csv         *csvOut
+}
+
+func newPrinter(cmd string, cf *connFlags, server string, stdout, stderr io.Writer) *printer {
+	p := &printer{out: stdout, errOut: stderr, cmd: cmd, server: server, json: cf.json}
+	if cf.csv {
+		p.csv = newCSV(stdout)
+	}
+	return p
+}
+
+// sessions prints a result; level is the one that answered, tried the
+// levels auto gave up on.
+func (p *printer) sessions(level session.Level, tried []client.Attempt, ss []client.Session) error {
+	switch {
+	case p.json:
+		for _, s := range ss {
+			if err := writeJSONLine(p.out, sessionFields(p.server, s)); err != nil {
+				return err
+			}
+		}
+		return nil
+	case p.csv != nil:
+		for _, s := range ss {
+			p.csv.row(sessionFields(p.server, s))
+		}
+		return p.csv.flush()
+	}
+	fmt.Fprintf(p.out, "Sessions on %s (level %d", p.server, uint32(level))
+	for i, a := range tried {
+		if i == 0 {
+			fmt.Fprint(p.out, "; refused:")
+		}
+		fmt.Fprintf(p.out, " %d %s", uint32(a.Level), statusLabel(a.Status))
+	}
+	fmt.Fprintln(p.out, ")")
+	infos := make([]session.Info, len(ss))
+	for i, s := range ss {
+		infos[i] = s.Info
+	}
+	return sessfmt.WriteTable(p.out, level, infos)
+}
+
+func statusLabel(s session.Status) string {
+	if n := s.Name(); n != "" {
+		return n
+	}
+	return fmt.Sprintf("0x%x", uint32(s))
+}
+
+// failure reports err: on stderr always, and as a line of the machine
+// format when one was chosen. It returns the exit code.
+func (p *printer) failure(err error) int {
+	code := exitCode(err)
+	if code == exitUsage {
+		fmt.Fprintf(p.errOut, "netsess %s: %v\n", p.cmd, err)
+		return code
+	}
+	switch {
+	case p.json:
+		writeJSONLine(p.out, errorFields(p.server, err))
+	case p.csv != nil:
+		p.csv.row(errorFields(p.server, err))
+		p.csv.flush()
+	}
+	if code == exitInterrupted {
+		fmt.Fprintf(p.errOut, "netsess %s: %s: interrupted\n", p.cmd, p.server)
+		return code
+	}
+	fmt.Fprintf(p.errOut, "netsess %s: %s: %v\n", p.cmd, p.server, err)
+	return code
+}
