@@ -9,4 +9,3 @@ import (
 func ntlmHash(p string) [16]byte { return ntlm.NTHash(p) }
 
 func hexOf(b []byte) string { return hex.EncodeToString(b) }
-

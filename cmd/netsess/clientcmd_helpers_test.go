@@ -155,7 +155,6 @@ func clEnv(vars map[string]string, files map[string]string) cliEnv {
 	}
 }
 
-
 // runClient runs one of the client commands with env.
 func runClient(t *testing.T, ctx context.Context, cmd string, env cliEnv, args ...string) (int, string, string) {
 	t.Helper()
