@@ -1,0 +1,23 @@
+//go:build !linux
+
+package sambapeer
+
+import (
+	"context"
+	"errors"
+	"os"
+	"syscall"
+	"time"
+)
+
+func platformSupported() error { return errors.New("the Samba peer runs on Linux only") }
+
+func childAttr() *syscall.SysProcAttr               { return nil }
+func instancePids(conf string, roots []int) []int   { return roots }
+func confPids(conf string) []int                    { return nil }
+func killAll(pids []int, grace time.Duration) error { return errors.ErrUnsupported }
+func listening(port int) bool                       { return false }
+func ensureAccounts(ctx context.Context) error      { return errors.ErrUnsupported }
+func lockFile(ctx context.Context, path string) (*os.File, error) {
+	return nil, errors.ErrUnsupported
+}
