@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -30,6 +31,8 @@ type testServer struct {
 
 type serverConfig struct {
 	policy string
+	// extra sessions to hold besides the four standard ones.
+	extra int
 	// wrap, if set, decorates the srvsvc handler.
 	wrap func(dcerpc.Handler) dcerpc.Handler
 }
@@ -37,7 +40,7 @@ type serverConfig struct {
 // startServer serves a table of four sessions (alice twice, bob, a machine
 // account) under the given policy; the accounts are alice
 // (Administrators) and bob.
-func startServer(t *testing.T, cfg serverConfig) *testServer {
+func startServer(t testing.TB, cfg serverConfig) *testServer {
 	t.Helper()
 	if cfg.policy == "" {
 		cfg.policy = "modern"
@@ -60,6 +63,11 @@ func startServer(t *testing.T, cfg serverConfig) *testServer {
 		}
 		if sp.User == "carol" {
 			s.AddOpen()
+		}
+	}
+	for i := range cfg.extra {
+		if _, err := table.Open(session.Spec{Client: fmt.Sprintf("10.1.%d.%d", i/250, i%250+1), User: fmt.Sprintf("user%03d", i)}); err != nil {
+			t.Fatal(err)
 		}
 	}
 	clock.Advance(90 * time.Second)
@@ -177,4 +185,9 @@ func startMapper(t *testing.T, rpcAddr string) string {
 	go func() { defer close(done); _ = srv.Serve(context.Background(), l) }()
 	t.Cleanup(func() { srv.Close(); <-done })
 	return l.Addr().String()
+}
+
+// startBenchServer holds n sessions and returns the server's address.
+func startBenchServer(b *testing.B, n int) string {
+	return startServer(b, serverConfig{extra: n - 4}).addr
 }
