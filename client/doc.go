@@ -57,9 +57,11 @@
 // A refused logon looks different depending on the mechanism. NTLMSSP ends
 // with auth3, which has no answer, so the server can only refuse the next
 // request, with a fault (5, access denied, or 0x721, security package
-// error). The Client therefore reads such a fault on the first call after
-// an authenticated bind as a logon failure; once a call has been answered,
-// a fault is a fault. SPNEGO's refusal comes as a fault to the
+// error), or, as Samba does, with a fault under the auth3's call_id
+// followed by a disconnect. The Client therefore reads such a fault, a
+// stray answer or a lost connection on the first call after an
+// authenticated bind as a logon failure; once a call has been answered, a
+// fault is a fault. SPNEGO's refusal comes as a fault to the
 // alter_context leg, and a refused first token as a bind_nak; an error
 // from our own initiator (an unusable challenge) is a logon failure too.
 //

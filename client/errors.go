@@ -253,6 +253,13 @@ func wrapError(parent context.Context, op, server string, err error, authed bool
 		// anything else unexpected.
 		e.Kind = KindProtocol
 	}
+	// The first call after an auth3 is where a refused NTLMSSP logon
+	// shows. Windows and our server answer it with a fault 5; Samba sends
+	// that fault under the auth3's call_id and disconnects, which reads as
+	// a protocol error or a lost connection.
+	if authed && op != "bind" && op != "connect" && (e.Kind == KindProtocol || e.Kind == KindUnreachable) {
+		e.Kind = KindLogonFailure
+	}
 	return e
 }
 
