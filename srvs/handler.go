@@ -18,7 +18,7 @@ const NumOpnums = 54
 
 // Syntax is the srvsvc abstract syntax: the interface UUID, version 3.0.
 func Syntax() dcerpc.SyntaxID {
-	return dcerpc.SyntaxID{UUID: dcerpc.UUID(InterfaceUUIDBytes()), Major: 3, Minor: 0}
+	return dcerpc.SyntaxID{UUID: dcerpc.MustParseUUID(InterfaceUUID), Major: InterfaceVersionMajor, Minor: InterfaceVersionMinor}
 }
 
 // Handler serves NetrSessionEnum (opnum 12) and NetrSessionDel (opnum 13)
