@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/netsession/netsession/server"
 	"github.com/netsession/netsession/session"
 )
 
@@ -368,5 +369,29 @@ func TestClientHelp(t *testing.T) {
 		if code, _, errOut := runClient(t, context.Background(), cmd, clEnv(nil, nil)); code != exitUsage || !strings.Contains(errOut, "netsess "+cmd+": ") {
 			t.Errorf("%s without flags: %d %q", cmd, code, errOut)
 		}
+	}
+}
+
+// What list --json prints at level 502 is what serve --seed reads back.
+func TestListJSONFeedsSeed(t *testing.T) {
+	srv := startCLServer(t, "", nil)
+	code, out, errOut := runClient(t, context.Background(), "list", clEnv(nil, nil), "--server", srv.addr, aliceU, "--json", "--level", "502")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	seeds, err := server.ParseSeed("list.json", []byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []server.Seed{
+		{Client: `\\10.0.0.5`, User: "alice", Time: 65, Idle: 65, Transport: `\Device\NetbiosSmb`},
+		{Client: `\\10.0.0.7`, User: "carol", Opens: 1, Time: 65, Idle: 65, Flags: 1, ClientType: "Windows 5.0"},
+		{Client: `\\10.0.0.8`, User: "WKS8$", Time: 65, Idle: 65},
+	}
+	for i := range want {
+		want[i].Client = strings.TrimPrefix(want[i].Client, `\\`)
+	}
+	if diff := cmp.Diff(want, seeds); diff != "" {
+		t.Errorf("seeds (-want +got):\n%s", diff)
 	}
 }
