@@ -1,0 +1,319 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/netsession/netsession/client"
+	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/internal/sambapeer"
+	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/session"
+	"github.com/netsession/netsession/srvs"
+)
+
+// smbClosedPort returns a loopback port nothing listens on.
+func smbClosedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func smbKindOf(t *testing.T, err error) (client.Kind, *client.SMBError) {
+	t.Helper()
+	var ce *client.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("error %v (%T) is not a *client.Error", err, err)
+	}
+	var se *client.SMBError
+	errors.As(err, &se)
+	return ce.Kind, se
+}
+
+// TestSMBPipeDialFailures covers the failures that need no SMB server:
+// nothing listening, a server that never answers, a cancelled context,
+// credentials that cannot be sent, a bad address.
+func TestSMBPipeDialFailures(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- c // never answers; closed at the end
+		}
+	}()
+	defer func() {
+		silent.Close()
+		for c := range accepted {
+			c.Close()
+		}
+	}()
+	alice := client.Credentials{User: "alice", Password: "pw"}
+	tests := []struct {
+		name    string
+		addr    string
+		cred    client.Credentials
+		timeout time.Duration
+		cancel  bool
+		want    client.Kind
+		is      error
+	}{
+		{name: "refused", addr: smbClosedPort(t), cred: alice, want: client.KindUnreachable, is: client.ErrUnreachable},
+		{name: "silent server", addr: silent.Addr().String(), cred: alice, timeout: 200 * time.Millisecond,
+			want: client.KindTimeout, is: context.DeadlineExceeded},
+		{name: "cancelled", addr: silent.Addr().String(), cred: alice, cancel: true,
+			want: client.KindCanceled, is: context.Canceled},
+		{name: "anonymous with a password", addr: silent.Addr().String(),
+			cred: client.Credentials{Anonymous: true, Password: "x"}, want: client.KindLogonFailure},
+		{name: "short hash", addr: silent.Addr().String(),
+			cred: client.Credentials{User: "a", NTHash: []byte{1, 2}}, want: client.KindLogonFailure},
+		{name: "bad address", addr: "127.0.0.1:99999", cred: alice, want: client.KindProtocol},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			var cancel context.CancelFunc = func() {}
+			if tt.timeout > 0 {
+				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+			}
+			if tt.cancel {
+				ctx, cancel = context.WithCancel(ctx)
+				time.AfterFunc(100*time.Millisecond, cancel)
+			}
+			defer cancel()
+			start := time.Now()
+			p, err := client.DialSMBPipe(ctx, tt.addr, tt.cred, client.SMBPipeOptions{})
+			if err == nil {
+				p.Close()
+				t.Fatal("DialSMBPipe succeeded")
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("took %v", d)
+			}
+			kind, _ := smbKindOf(t, err)
+			if kind != tt.want {
+				t.Errorf("kind %v, want %v (%v)", kind, tt.want, err)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("errors.Is(%v, %v) = false", err, tt.is)
+			}
+		})
+	}
+}
+
+// startPeer starts a private Samba for the test.
+func startPeer(t *testing.T) *sambapeer.Peer {
+	t.Helper()
+	sambapeer.RequireImpacket(t)
+	return sambapeer.Start(t, sambapeer.Options{})
+}
+
+func dialPipe(t *testing.T, p *sambapeer.Peer, cred client.Credentials, opt client.SMBPipeOptions) (*client.SMBPipe, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	opt.Port = p.Port
+	return client.DialSMBPipe(ctx, sambapeer.Host, cred, opt)
+}
+
+// srvsvcSyntax is srvsvc v3.0, built from the interface's string form: the
+// transport tests bind with it so that they depend on nothing but the
+// dcerpc package.
+var srvsvcSyntax = dcerpc.SyntaxID{UUID: dcerpc.MustParseUUID(srvs.InterfaceUUID), Major: 3}
+
+var adminCred = client.Credentials{User: sambapeer.AdminUser, Password: sambapeer.AdminPassword}
+
+// TestSMBPipeSamba runs srvsvc over the pipe against a real Samba: the
+// logon forms, multi-fragment responses, the failures the server decides,
+// and a clean close.
+func TestSMBPipeSamba(t *testing.T) {
+	p := startPeer(t)
+	// 40 sessions make a level-1 answer of about 3,700 bytes: two
+	// fragments at the 2,048-byte fragment size asked for below.
+	p.HoldT(t, sambapeer.Session{User: sambapeer.User, Password: sambapeer.UserPassword, From: "127.0.0.2", Count: 40})
+
+	enum := func(t *testing.T, pipe *client.SMBPipe, level uint32, opts ...dcerpc.ClientOption) (*srvs.EnumResult, *dcerpc.Client, error) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		rpc := dcerpc.NewClient(pipe, opts...)
+		if err := rpc.Bind(ctx, srvsvcSyntax); err != nil {
+			t.Fatalf("bind: %v", err)
+		}
+		stub := srvs.NewClient(rpc)
+		res, err := stub.EnumAll(ctx, level, "", "", srvs.MaxPreferredLength)
+		return res, rpc, err
+	}
+
+	t.Run("fragments", func(t *testing.T) {
+		pipe, err := dialPipe(t, p, adminCred, client.SMBPipeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pipe.Close()
+		res, rpc, err := enum(t, pipe, 1, dcerpc.WithFragmentSizes(2048, 2048))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := rpc.Negotiated().MaxRecvFrag; n > 2048 {
+			t.Errorf("negotiated fragment %d, want <= 2048 (the test needs several fragments)", n)
+		}
+		if len(res.Entries) != 41 {
+			t.Errorf("%d entries, want 41 (40 held + ours)", len(res.Entries))
+		}
+		bobs := 0
+		for _, e := range res.Entries {
+			if e.UserName == sambapeer.User && e.ClientName == "127.0.0.2" {
+				bobs++
+			}
+		}
+		if bobs != 40 {
+			t.Errorf("%d sessions of %s from 127.0.0.2, want 40", bobs, sambapeer.User)
+		}
+		// The same association goes on working after a multi-fragment
+		// answer: the stream is at a PDU boundary.
+		stub := srvs.NewClient(rpc)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := stub.EnumAll(ctx, 0, "", "", srvs.MaxPreferredLength); err != nil {
+			t.Fatalf("second call: %v", err)
+		}
+	})
+
+	logons := []struct {
+		name string
+		cred client.Credentials
+		opt  client.SMBPipeOptions
+		// enum is the status of NetrSessionEnum level 1 for that logon.
+		enum session.Status
+	}{
+		{name: "password", cred: adminCred},
+		{name: "NT hash", cred: client.Credentials{User: sambapeer.AdminUser, NTHash: hashOf(sambapeer.AdminPassword)}},
+		{name: "domain", cred: client.Credentials{User: `NSPTEST\` + sambapeer.AdminUser, Password: sambapeer.AdminPassword}},
+		{name: "plain user", cred: client.Credentials{User: sambapeer.User, Password: sambapeer.UserPassword}, enum: session.StatusAccessDenied},
+		{name: "anonymous", cred: client.Credentials{Anonymous: true}, enum: session.StatusAccessDenied},
+		{name: "guest (unknown user)", cred: client.Credentials{User: "nsp_mistyped", Password: "x"}, enum: session.StatusAccessDenied},
+	}
+	for _, tt := range logons {
+		t.Run(tt.name, func(t *testing.T) {
+			pipe, err := dialPipe(t, p, tt.cred, tt.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pipe.Close()
+			_, _, err = enum(t, pipe, 1)
+			if tt.enum == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.enum) {
+				t.Fatalf("enum: %v, want %v", err, tt.enum)
+			}
+		})
+	}
+
+	t.Run("wrong password", func(t *testing.T) {
+		_, err := dialPipe(t, p, client.Credentials{User: sambapeer.AdminUser, Password: "wrong"}, client.SMBPipeOptions{})
+		kind, se := smbKindOf(t, err)
+		if kind != client.KindLogonFailure || !errors.Is(err, client.ErrLogonFailure) {
+			t.Errorf("kind %v, want logon failure (%v)", kind, err)
+		}
+		if se == nil || se.Status != 0xC000006D {
+			t.Errorf("want STATUS_LOGON_FAILURE in an *SMBError, got %v", err)
+		}
+	})
+	t.Run("no such pipe", func(t *testing.T) {
+		_, err := dialPipe(t, p, adminCred, client.SMBPipeOptions{Pipe: "nsp_nosuchpipe"})
+		kind, se := smbKindOf(t, err)
+		if kind != client.KindProtocol || se == nil || se.Status != 0xC0000034 || se.Op != "open" {
+			t.Errorf("got kind %v, %#v (%v); want protocol error, open, STATUS_OBJECT_NAME_NOT_FOUND", kind, se, err)
+		}
+	})
+	t.Run("clean close", func(t *testing.T) {
+		count := func() int {
+			pipe, err := dialPipe(t, p, adminCred, client.SMBPipeOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pipe.Close()
+			res, _, err := enum(t, pipe, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(res.Entries)
+		}
+		before := count()
+		// Each count's own session is gone once its pipe is closed: the
+		// next count sees the same number.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			after := count()
+			if after == before {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("sessions %d after a closed pipe, want %d", after, before)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		pipe, err := dialPipe(t, p, adminCred, client.SMBPipeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pipe.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if err := pipe.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+		if _, err := pipe.Write([]byte{5, 0}); err == nil {
+			t.Error("Write after Close succeeded")
+		}
+	})
+	t.Run("deadline breaks the pipe", func(t *testing.T) {
+		pipe, err := dialPipe(t, p, adminCred, client.SMBPipeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pipe.Close()
+		// Nothing was written: a read waits for the server until the
+		// deadline.
+		pipe.SetDeadline(time.Now().Add(200 * time.Millisecond))
+		start := time.Now()
+		_, err = pipe.Read(make([]byte, 16))
+		if err == nil {
+			t.Fatal("read without a request returned data")
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("read returned after %v", d)
+		}
+		kind, _ := smbKindOf(t, err)
+		if kind != client.KindTimeout || !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("kind %v (%v), want a timeout", kind, err)
+		}
+	})
+}
+
+func hashOf(pw string) []byte {
+	h := ntlm.NTHash(pw)
+	return h[:]
+}
