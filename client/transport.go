@@ -53,6 +53,8 @@ func transportFor(name string) (transport, error) {
 	switch name {
 	case "", TransportTCP:
 		return tcpTransport{}, nil
+	case TransportSMB:
+		return smbTransport{}, nil
 	}
 	return nil, fmt.Errorf("client: unknown transport %q (want %q or %q)", name, TransportTCP, TransportSMB)
 }
