@@ -26,7 +26,7 @@ type running struct {
 }
 
 // start runs cfg (on loopback ports) until the test ends.
-func start(t *testing.T, cfg Config) *running {
+func start(t testing.TB, cfg Config) *running {
 	t.Helper()
 	if cfg.RPCAddr == "" {
 		cfg.RPCAddr = "127.0.0.1:0"

@@ -1,0 +1,122 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// peer returns the path of an installed peer tool, or skips the test; under
+// CI=true a missing peer fails it instead.
+func peer(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("peer %s missing under CI: %v", name, err)
+		}
+		t.Skipf("peer %s not installed", name)
+	}
+	return p
+}
+
+// python returns /usr/bin/python3 if it can import impacket.
+func python(t testing.TB) string {
+	t.Helper()
+	const py = "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import impacket.dcerpc.v5.srvs").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("impacket (under %s) missing under CI: %v", py, err)
+		}
+		t.Skipf("impacket not installed for %s", py)
+	}
+	return py
+}
+
+// clientConf writes a Samba client configuration that keeps rpcclient's
+// state inside a temporary directory.
+func clientConf(t testing.TB) string {
+	t.Helper()
+	d := t.TempDir()
+	conf := filepath.Join(d, "client.conf")
+	var b strings.Builder
+	b.WriteString("[global]\n  workgroup = WKS\n  netbios name = NETSESSTEST\n  disable netbios = yes\n")
+	for _, kv := range [][2]string{{"lock directory", "lock"}, {"state directory", "state"}, {"cache directory", "cache"},
+		{"private dir", "private"}, {"pid directory", "pid"}, {"ncalrpc dir", "ncalrpc"}} {
+		fmt.Fprintf(&b, "  %s = %s\n", kv[0], filepath.Join(d, kv[1]))
+	}
+	fmt.Fprintf(&b, "  log file = %s\n", filepath.Join(d, "log.%m"))
+	if err := os.WriteFile(conf, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return conf
+}
+
+// Port135LockFile is the lock that serialises everything on this machine
+// that needs 127.0.0.1:135 (our mapper in these tests, Samba's
+// samba-dcerpcd in others): flock it exclusively for as long as 135 is held.
+const Port135LockFile = "netsession-port135.lock"
+
+// lock135 takes the port 135 lock for the rest of the test.
+func lock135(t testing.TB) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), Port135LockFile), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(50 * time.Second)
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			f.Close()
+			t.Fatalf("port 135 lock %s: %v", f.Name(), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Cleanup(func() { f.Close() })
+}
+
+// startMapped starts cfg with the endpoint mapper on 127.0.0.1:135, which
+// rpcclient always asks (Samba 4.17's rpcclient ignores the port in an
+// ncacn_ip_tcp binding). The caller holds lock135.
+func startMapped(t testing.TB, cfg Config) *running {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:135")
+	if err != nil {
+		msg := fmt.Sprintf("127.0.0.1:135 is not available for the endpoint mapper (busy, or no privilege to bind it): %v", err)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	l.Close()
+	cfg.EPMAddr = "127.0.0.1:135"
+	return start(t, cfg)
+}
+
+// rpcclient runs Samba's rpcclient with the given binding and commands.
+func rpcclient(t testing.TB, conf, binding, creds, cmds string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	args := []string{"-s", conf}
+	if creds == "" {
+		args = append(args, "-N")
+	} else {
+		args = append(args, "-U", creds)
+	}
+	args = append(args, binding, "-c", cmds)
+	out, _ := exec.CommandContext(ctx, peer(t, "rpcclient"), args...).CombinedOutput()
+	return string(out)
+}
