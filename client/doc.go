@@ -56,9 +56,10 @@
 //
 // A refused logon looks different depending on the mechanism. NTLMSSP ends
 // with auth3, which has no answer, so the server can only refuse the next
-// request, with a fault (5, access denied, or 0x721, security package
-// error), or, as Samba does, with a fault under the auth3's call_id
-// followed by a disconnect. The Client therefore reads such a fault, a
+// request: with a fault 5 (access denied) from our server, 0x1C01000B
+// (nca_s_proto_error) from Samba 4.17, perhaps 0x721 (security package
+// error) elsewhere; a server may also send its fault under the auth3's
+// call_id or simply disconnect. The Client therefore reads such a fault, a
 // stray answer or a lost connection on the first call after an
 // authenticated bind as a logon failure; once a call has been answered, a
 // fault is a fault. SPNEGO's refusal comes as a fault to the

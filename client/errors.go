@@ -231,7 +231,13 @@ func wrapError(parent context.Context, op, server string, err error, authed bool
 		e.Kind = KindTimeout
 	case errors.As(err, &fe):
 		e.Kind, e.Fault = KindFault, fe.Status
-		if authed && (fe.Status == dcerpc.StatusAccessDenied || fe.Status == dcerpc.StatusSecPkgError) {
+		switch {
+		case !authed:
+		case fe.Status == dcerpc.StatusAccessDenied, fe.Status == dcerpc.StatusSecPkgError:
+			e.Kind = KindLogonFailure
+		case fe.Status == dcerpc.StatusProtoError && op != "bind":
+			// Samba 4.17's answer to the first request after a refused
+			// auth3.
 			e.Kind = KindLogonFailure
 		}
 	case errors.As(err, &bn):
@@ -254,9 +260,10 @@ func wrapError(parent context.Context, op, server string, err error, authed bool
 		e.Kind = KindProtocol
 	}
 	// The first call after an auth3 is where a refused NTLMSSP logon
-	// shows. Windows and our server answer it with a fault 5; Samba sends
-	// that fault under the auth3's call_id and disconnects, which reads as
-	// a protocol error or a lost connection.
+	// shows. Our server answers it with a fault 5 and Samba 4.17 with a
+	// fault nca_s_proto_error (both above); a server that sends its fault
+	// under the auth3's call_id or just disconnects reads as a protocol
+	// error or a lost connection.
 	if authed && op != "bind" && op != "connect" && (e.Kind == KindProtocol || e.Kind == KindUnreachable) {
 		e.Kind = KindLogonFailure
 	}
