@@ -1,0 +1,88 @@
+// Package smb2 is an SMB 2 and 3 server for the IPC$ share and its named
+// pipes: enough of MS-SMB2 for clients to reach DCE/RPC services such as
+// srvsvc over ncacn_np, with every session it sets up recorded in a
+// session.Table, so that NetSessionEnum lists real SMB sessions.
+//
+// # Scope
+//
+// Dialects 2.0.2, 2.1, 3.0, 3.0.2 and 3.1.1, including the upgrade from an
+// SMB1 multi-protocol NEGOTIATE ("SMB 2.002" answers 2.0.2 at once, "SMB
+// 2.???" answers the wildcard 0x02FF and waits for the SMB2 NEGOTIATE).
+// SESSION_SETUP runs SPNEGO/NTLMSSP (ntlm.Server) over as many legs as the
+// mechanism needs; TREE_CONNECT accepts IPC$ only (the share is what
+// follows the last backslash; anything else is STATUS_BAD_NETWORK_NAME);
+// CREATE opens the pipes the server has handlers for (other names are
+// STATUS_OBJECT_NAME_NOT_FOUND); WRITE, READ and FSCTL_PIPE_TRANSCEIVE
+// move messages; FSCTL_VALIDATE_NEGOTIATE_INFO is answered (signed) for
+// 3.x; CLOSE, FLUSH, ECHO, LOGOFF, TREE_DISCONNECT and CANCEL complete the
+// set; QUERY_INFO answers FileStandardInformation on a pipe. Any other
+// command or information class gets a status, never a dropped connection.
+// Encryption, asynchronous answers and load limits are not part of this
+// package yet.
+//
+// # Keys and signing
+//
+// Dialects 2.0.2 and 2.1 sign with HMAC-SHA256 keyed by the session key.
+// 3.0 and 3.0.2 derive the signing key with the SP800-108 counter-mode KDF
+// (label "SMB2AESCMAC", context "SmbSign") and sign with AES-128-CMAC. 3.1.1
+// derives it with label "SMBSigningKey" over the session's
+// pre-authentication hash (SHA-512 chained over NEGOTIATE and every
+// SESSION_SETUP request and non-final response) and signs with AES-GMAC
+// when the client offers it in SMB2_SIGNING_CAPABILITIES, else AES-CMAC.
+//
+// Signing is required for sessions that have a key by default (Windows 11
+// 24H2 requires it); SigningEnabled signs only when the client asks.
+// Guest and anonymous sessions have no key: they are admitted, unsigned,
+// only when AllowGuest or AllowAnonymous say so.
+//
+// # Sessions are real
+//
+// A successful SESSION_SETUP opens a session in the table: cname is the
+// client's IP address, the user is the account name, the guest flag is the
+// logon's, the transport is Server.Transport (DefaultTransport,
+// `\Device\NetbiosSmb`, the name Windows shows for SMB over TCP). Each open
+// pipe is an open of the session. Every request of the session except ECHO
+// is activity: ECHO is what an idle client sends to keep its connection, so
+// counting it would make every idle session look busy. LOGOFF and a closed
+// connection remove the session.
+//
+// NetSessionDel (Table.Delete, over a pipe or any transport) logs the
+// matching SMB sessions off for real: the table calls the session's
+// OnClose hook, the connection marks the session deleted and logs it off
+// as soon as none of its pipes has a call in flight or an answer not yet
+// read, or after LogoffGrace regardless. So a caller that deletes its own
+// session collects the NetrSessionDel answer first. Its next request fails
+// with STATUS_USER_SESSION_DELETED, and a connection left without sessions
+// by a deletion is closed.
+//
+// # Pipes
+//
+// An open pipe is a message-mode in-memory net.Conn handed to a
+// PipeHandler (RPCPipe serves it with a dcerpc.Server, passing the
+// session's identity as the caller). Client writes queue up as a byte
+// stream for the handler; each handler Write is one message for the
+// client. A READ or transceive whose buffer is smaller than the message
+// gets its first part with STATUS_BUFFER_OVERFLOW and the rest on the next
+// READ, as Windows does. File offsets are ignored: clients send running
+// offsets on pipes. A READ when the handler waits for input and nothing is
+// queued answers STATUS_PIPE_EMPTY at once instead of pending (nothing is
+// asynchronous here); a READ while a call is in progress waits for its
+// answer up to PipeTimeout.
+//
+// # Credits and message IDs
+//
+// Every request must use message IDs inside the window the granted
+// credits allow, each once; CreditCharge counts as that many IDs. A
+// violation closes the connection, as Windows does. Credits are granted
+// as asked, keeping at most MaxCredits outstanding and never leaving a
+// client with none. Compounded requests are processed in order, related
+// ones inheriting the session, tree and file of the previous one.
+//
+// # Connection lifecycle
+//
+// A connection is read by one goroutine and served by another, which
+// owns all protocol state, so no locks guard it; events from elsewhere
+// (a session deleted from the table, a pipe handler going idle) arrive
+// through a small queue. Serve, ServeConn, Shutdown and Close follow
+// net/http.
+package smb2

@@ -1,0 +1,306 @@
+package smb2
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/session"
+)
+
+// DefaultTransport is the sesi502_transport of sessions when
+// Server.Transport is empty: the name Windows reports for SMB directly
+// over TCP.
+const DefaultTransport = `\Device\NetbiosSmb`
+
+// Defaults for the zero values of Server's limits.
+const (
+	DefaultMaxCredits   = 512
+	DefaultMaxIOSize    = 65536
+	DefaultSetupTimeout = 30 * time.Second
+	DefaultPipeTimeout  = 30 * time.Second
+	DefaultLogoffGrace  = 5 * time.Second
+	maxPipeInput        = 1 << 20
+	maxMessageSize      = 1 << 20
+	maxSessionsPerConn  = 64
+	maxOpensPerSession  = 256
+	maxTreesPerSession  = 64
+)
+
+// SigningPolicy says when the server insists on signed messages.
+type SigningPolicy uint8
+
+const (
+	// SigningRequired (the zero value) requires every message of a
+	// session that has a key to be signed, as Windows 11 24H2 does.
+	// Guest and anonymous sessions have no key and stay unsigned.
+	SigningRequired SigningPolicy = iota
+	// SigningEnabled signs when the client asks for it.
+	SigningEnabled
+)
+
+// PipeHandler serves the byte stream of one opened named pipe until the
+// stream ends or ctx is cancelled. conn is message-mode: each Write is one
+// message for the client. caller is the identity of the SMB session that
+// opened the pipe.
+type PipeHandler func(ctx context.Context, conn net.Conn, caller session.Caller) error
+
+// RPCPipe returns a PipeHandler that serves a pipe with a DCE/RPC server,
+// giving each call the SMB session's identity and the pipe's name as the
+// bind_ack's secondary address (`\PIPE\srvsvc`).
+func RPCPipe(srv *dcerpc.Server, name string) PipeHandler {
+	sec := `\PIPE\` + name
+	return func(ctx context.Context, conn net.Conn, caller session.Caller) error {
+		return srv.ServeConn(ctx, conn,
+			dcerpc.WithCaller(caller),
+			dcerpc.WithRemoteAddr(conn.RemoteAddr().String()),
+			dcerpc.WithSecondaryAddress(sec))
+	}
+}
+
+// Server is an SMB 2 and 3 server for the IPC$ share and its named pipes.
+// Its zero value with Table and Auth (and RPC or Pipes) set is usable;
+// fields must not change once serving has started.
+type Server struct {
+	// Table receives a session for every successful session setup; it
+	// must not be nil. Sessions deleted from it (NetSessionDel) are
+	// logged off.
+	Table *session.Table
+	// Auth accepts NTLMSSP inside SPNEGO; nil refuses every logon.
+	Auth *ntlm.Server
+	// RPC serves the srvsvc pipe when Pipes is nil.
+	RPC *dcerpc.Server
+	// Pipes maps lower-case pipe names to their handlers; nil means
+	// {"srvsvc": RPCPipe(RPC, "srvsvc")} when RPC is set.
+	Pipes map[string]PipeHandler
+	// AllowGuest and AllowAnonymous admit logons the acceptor maps to the
+	// guest account or recognises as null sessions. Such sessions have no
+	// key and are never signed.
+	AllowGuest, AllowAnonymous bool
+	// Signing is the signing policy; the zero value requires signing.
+	Signing SigningPolicy
+	// Transport is the transport name recorded for sessions (sesi502);
+	// "" means DefaultTransport.
+	Transport string
+	// ServerGUID identifies the server in NEGOTIATE; zero means a random
+	// value chosen once per Server.
+	ServerGUID [16]byte
+	// MaxCredits bounds the credits a connection holds (0:
+	// DefaultMaxCredits).
+	MaxCredits uint16
+	// SetupTimeout closes a connection without an established session
+	// that stays silent that long (0: DefaultSetupTimeout).
+	SetupTimeout time.Duration
+	// PipeTimeout bounds how long a READ or transceive waits for the pipe
+	// to answer (0: DefaultPipeTimeout).
+	PipeTimeout time.Duration
+	// LogoffGrace is how long a session deleted by NetSessionDel may
+	// still collect the answer to a call in flight on its pipes before it
+	// is logged off regardless (0: DefaultLogoffGrace).
+	LogoffGrace time.Duration
+	// Logger receives connection and session events; nil discards.
+	Logger *slog.Logger
+	// Now is the clock for NEGOTIATE's SystemTime; nil means time.Now.
+	Now func() time.Time
+
+	once      sync.Once
+	guid      [16]byte
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	shutdown  bool
+	wg        sync.WaitGroup
+}
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("smb2: server closed")
+
+func (s *Server) init() {
+	s.once.Do(func() {
+		s.guid = s.ServerGUID
+		if s.guid == ([16]byte{}) {
+			_, _ = rand.Read(s.guid[:])
+		}
+		s.listeners = map[net.Listener]struct{}{}
+		s.conns = map[*conn]struct{}{}
+	})
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (s *Server) transport() string {
+	if s.Transport != "" {
+		return s.Transport
+	}
+	return DefaultTransport
+}
+
+func (s *Server) maxCredits() uint64 {
+	if s.MaxCredits != 0 {
+		return uint64(s.MaxCredits)
+	}
+	return DefaultMaxCredits
+}
+
+func durOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) pipe(name string) PipeHandler {
+	name = strings.ToLower(strings.TrimLeft(name, `\`))
+	if s.Pipes != nil {
+		return s.Pipes[name]
+	}
+	if name == "srvsvc" && s.RPC != nil {
+		return RPCPipe(s.RPC, "srvsvc")
+	}
+	return nil
+}
+
+// Serve accepts connections on l and serves each in its own goroutine
+// until ctx is cancelled, Shutdown or Close; it closes l when it returns.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	s.init()
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+		l.Close()
+	}()
+	stop := context.AfterFunc(ctx, func() { l.Close() })
+	defer stop()
+	var delay time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			down := s.shutdown
+			s.mu.Unlock()
+			if down {
+				return ErrServerClosed
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		s.mu.Lock()
+		if s.shutdown {
+			s.mu.Unlock()
+			nc.Close()
+			return ErrServerClosed
+		}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			_ = s.ServeConn(ctx, nc)
+		}()
+	}
+}
+
+// ServeConn serves one connection in the caller's goroutine and closes it
+// when done. It returns nil when the peer went away or the server shut
+// down, or the error that ended the connection.
+func (s *Server) ServeConn(ctx context.Context, nc net.Conn) error {
+	s.init()
+	c := newConn(s, nc)
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		nc.Close()
+		return ErrServerClosed
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		s.wg.Done()
+	}()
+	return c.serve(ctx)
+}
+
+// Shutdown stops accepting, lets every connection finish the request it
+// is processing, closes them and waits for them, or until ctx is done (then
+// it closes what remains and returns ctx's error).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.mu.Lock()
+	s.shutdown = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	for c := range s.conns {
+		c.drain()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.waitConns(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.Close()
+		<-done
+		return ctx.Err()
+	}
+}
+
+func (s *Server) waitConns() { s.wg.Wait() }
+
+// Close stops everything at once: listeners and connections are closed.
+// Sessions leave the table as their connections end.
+func (s *Server) Close() error {
+	s.init()
+	s.mu.Lock()
+	s.shutdown = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	for c := range s.conns {
+		c.kill()
+	}
+	s.mu.Unlock()
+	s.waitConns()
+	return nil
+}
