@@ -1,0 +1,135 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netsession/netsession/session"
+)
+
+// capture runs tshark on the loopback interface for one TCP port until the
+// returned stop function is called; stop returns the capture file.
+func capture(t *testing.T, port string) func() string {
+	t.Helper()
+	tshark := peer(t, "tshark")
+	file := filepath.Join(t.TempDir(), "capture.pcapng")
+	cmd := exec.Command(tshark, "-i", "lo", "-f", "tcp port "+port, "-w", file)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "Capturing on") {
+				started <- true
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+		started <- false
+	}()
+	select {
+	case ok := <-started:
+		if !ok {
+			_ = cmd.Wait()
+			t.Skip("tshark cannot capture on lo here")
+		}
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatal("tshark did not start capturing")
+	}
+	stopped := false
+	stop := func() string {
+		if !stopped {
+			stopped = true
+			time.Sleep(300 * time.Millisecond) // let the last frames reach the capture
+			_ = cmd.Process.Signal(os.Interrupt)
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+		}
+		return file
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+var expertError = regexp.MustCompile(`(?i)malformed|\[Expert Info \(Error`)
+
+// Wireshark's dcerpc and srvsvc dissectors find nothing wrong in our
+// unsealed traffic: NTLMSSP at integrity and no DCE/RPC authentication,
+// all five levels, errors and NetrSessionDel.
+func TestTsharkDecode(t *testing.T) {
+	py := python(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	stop := capture(t, port)
+
+	srv, err := New(Config{Seeds: rpcSeeds(), Policy: session.PolicyLegacy()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, l, nil) }()
+	ops := []string{"enum:0", "enum:1", "enum:2", "enum:10", "enum:502", `del:\\10.0.0.9:nobody`, `del:\\10.0.0.5:carol`, "enum:1"}
+	runImpacket(t, py, port, "alice", "AlicePass1", "integrity", ops...)
+	// Anonymous: legacy refuses everything (status 5 in full layouts).
+	runImpacket(t, py, port, "", "", "none", "enum:0", "enum:10", "enum:502", `del:\\10.0.0.7:dave`)
+	// bob at integrity: levels 0 and 10 allowed under legacy, 1 refused.
+	runImpacket(t, py, port, "bob", "BobPass1", "integrity", "enum:0", "enum:10", "enum:1")
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	file := stop()
+
+	tshark := peer(t, "tshark")
+	summary, err := exec.Command(tshark, "-r", file, "-d", "tcp.port=="+port+",dcerpc").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tshark -r: %v\n%s", err, summary)
+	}
+	for _, want := range []string{"NetSessEnum request", "NetSessEnum response", "NetSessDel request", "NetSessDel response", "Bind_ack", "AUTH3"} {
+		if !strings.Contains(string(summary), want) {
+			t.Errorf("capture lacks %q:\n%s", want, summary)
+		}
+	}
+	if n := strings.Count(string(summary), "NetSessEnum response"); n != 12 {
+		t.Errorf("%d NetSessEnum responses in the capture, want 12:\n%s", n, summary)
+	}
+	verbose, err := exec.Command(tshark, "-r", file, "-d", "tcp.port=="+port+",dcerpc", "-V").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tshark -V: %v", err)
+	}
+	for i, line := range strings.Split(string(verbose), "\n") {
+		if expertError.MatchString(line) {
+			t.Errorf("line %d of the decode: %s", i+1, strings.TrimSpace(line))
+		}
+	}
+	if t.Failed() {
+		t.Logf("summary:\n%s", summary)
+	}
+}
