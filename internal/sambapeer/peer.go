@@ -30,6 +30,12 @@ const (
 	groupDomainAdmins  = "nsp_dadmins"
 )
 
+// Port135LockFile is the name, in os.TempDir(), of the file lock that
+// serialises everything on this machine that needs 127.0.0.1:135 (the
+// standalone samba-dcerpcd here, our own endpoint mapper in other tests):
+// flock it exclusively for as long as the port is held.
+const Port135LockFile = "netsession-port135.lock"
+
 // Host is the address smbd listens on.
 const Host = "127.0.0.1"
 
@@ -178,7 +184,7 @@ func New(ctx context.Context, opts Options) (_ *Peer, err error) {
 		opts.LogLevel = 1
 	}
 	if opts.RPCOverTCP {
-		if p.tcpLock, err = lockFile(ctx, filepath.Join(os.TempDir(), "netsession-sambapeer-epm.lock")); err != nil {
+		if p.tcpLock, err = lockFile(ctx, filepath.Join(os.TempDir(), Port135LockFile)); err != nil {
 			return nil, fmt.Errorf("ncacn_ip_tcp lock: %w", err)
 		}
 		if listening(135) {
