@@ -144,12 +144,14 @@ func canon(b []byte) ([]byte, error) {
 	return out, nil
 }
 
-func putU32(b []byte, v uint32) { b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24) }
+func putU32(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+}
 
 type sambaCase struct {
 	Name  string `json:"name"`
 	Calls []struct {
-		Opnum    uint16 `json:"opnum"`
+		Opnum    uint16                `json:"opnum"`
 		Request  struct{ File string } `json:"request"`
 		Response struct{ File string } `json:"response"`
 	} `json:"calls"`
