@@ -268,3 +268,30 @@ func TestImpacketMap(t *testing.T) {
 		t.Errorf("impacket's request changed:\n live %x\ngolden %x", s[0], readHex(t, "impacket-ept-map-request.hex"))
 	}
 }
+
+// TestRPCClientGolden answers the ept_map request Samba 4.17's rpcclient
+// sends before every ncacn_ip_tcp connection (a NULL object pointer, one
+// tower wanted).
+func TestRPCClientGolden(t *testing.T) {
+	b := readHex(t, "rpcclient-ept-map-request.hex")
+	var req MapRequest
+	if err := req.UnmarshalNDR(b); err != nil {
+		t.Fatal(err)
+	}
+	if req.Object != nil || req.MaxTowers != 1 {
+		t.Errorf("rpcclient's request: %+v", req)
+	}
+	tw, err := ParseTCPTower(req.Tower)
+	if err != nil || tw.Interface != srvsvc {
+		t.Fatalf("rpcclient's tower: %+v, %v", tw, err)
+	}
+	h := &Handler{Endpoints: []Endpoint{{Interface: srvsvc, Port: 49152, Addr: netip.MustParseAddr("127.0.0.1")}}}
+	out, err := h.ServeRPC(context.Background(), &dcerpc.Call{Opnum: OpEptMap, Stub: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp MapResponse
+	if err := resp.UnmarshalNDR(out); err != nil || resp.Status != 0 || len(resp.Towers) != 1 || hex.EncodeToString(resp.Towers[0]) != wantTower {
+		t.Fatalf("answer %+v, %v", resp, err)
+	}
+}

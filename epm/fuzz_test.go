@@ -40,6 +40,7 @@ func FuzzDecodeFloors(f *testing.F) {
 // or refuses with bad stub data, never panics, and every answer decodes.
 func FuzzMapRequest(f *testing.F) {
 	f.Add(readHex(f, "impacket-ept-map-request.hex"))
+	f.Add(readHex(f, "rpcclient-ept-map-request.hex"))
 	obj := dcerpc.UUID{}
 	f.Add((&MapRequest{Object: &obj, Tower: TCPTower{Interface: srvsvc, Transfer: dcerpc.NDR20}.Marshal(), MaxTowers: 4}).MarshalNDR())
 	h := &Handler{Endpoints: []Endpoint{{Interface: srvsvc, Port: 1}}}
