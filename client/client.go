@@ -88,10 +88,12 @@ func (c Credentials) ntlm(workstation string) *ntlm.Client {
 // the TCP port of the srvsvc interface.
 type MapperFunc func(ctx context.Context, addr string) (port int, err error)
 
-// Options configure Dial. The zero value dials TCP, anonymously, without
-// DCE/RPC authentication and without deadlines.
+// Options configure Dial. The zero value opens \PIPE\srvsvc over SMB
+// (port 445 unless the server names one) with a null session and no
+// deadlines.
 type Options struct {
-	// Transport is TransportTCP or TransportSMB; "" is DefaultTransport.
+	// Transport is TransportSMB or TransportTCP; "" is DefaultTransport
+	// (SMB).
 	Transport string
 	// Credentials to log on with.
 	Credentials Credentials

@@ -19,7 +19,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func admin() client.Options {
-	return client.Options{Credentials: client.Credentials{User: `NETSESS\` + adminUser, Password: adminPass}, Timeout: 10 * time.Second}
+	return client.Options{Transport: client.TransportTCP, Credentials: client.Credentials{User: `NETSESS\` + adminUser, Password: adminPass}, Timeout: 10 * time.Second}
 }
 
 func dial(t *testing.T, addr string, o client.Options) *client.Client {
@@ -222,7 +222,7 @@ func TestGetInfoAndDelete(t *testing.T) {
 	if srv.table.Len() != 3 {
 		t.Errorf("%d sessions left", srv.table.Len())
 	}
-	bob := dial(t, srv.addr, client.Options{Credentials: client.Credentials{User: plainUser, Password: plainPass}})
+	bob := dial(t, srv.addr, client.Options{Transport: client.TransportTCP, Credentials: client.Credentials{User: plainUser, Password: plainPass}})
 	if err := bob.Delete(ctx, "", "alice"); !errors.Is(err, client.ErrAccessDenied) {
 		t.Errorf("bob deletes: %v", err)
 	}
@@ -245,15 +245,15 @@ func TestFailureKinds(t *testing.T) {
 		inText string
 	}{
 		{"unreachable", closed, admin(), client.KindUnreachable, client.ErrUnreachable, "unreachable"},
-		{"timeout", silent, client.Options{Credentials: admin().Credentials, Timeout: 200 * time.Millisecond}, client.KindTimeout, client.ErrTimeout, "timeout"},
-		{"wrong password", good.addr, client.Options{Credentials: client.Credentials{User: adminUser, Password: "nope"}}, client.KindLogonFailure, client.ErrLogonFailure, "logon failure"},
-		{"wrong password spnego", good.addr, client.Options{Credentials: client.Credentials{User: adminUser, Password: "nope"}, SPNEGO: true}, client.KindLogonFailure, client.ErrLogonFailure, "logon failure"},
-		{"unknown user", good.addr, client.Options{Credentials: client.Credentials{User: "mallory", Password: "x"}, Auth: dcerpc.AuthLevelPrivacy}, client.KindLogonFailure, client.ErrLogonFailure, "logon failure"},
-		{"access denied", good.addr, client.Options{Credentials: client.Credentials{User: plainUser, Password: plainPass}}, client.KindAccessDenied, session.StatusAccessDenied, "access denied (ERROR_ACCESS_DENIED, 5) at level 502"},
-		{"anonymous denied", good.addr, client.Options{Credentials: client.Credentials{Anonymous: true}}, client.KindAccessDenied, client.ErrAccessDenied, "at level 502"},
+		{"timeout", silent, client.Options{Transport: client.TransportTCP, Credentials: admin().Credentials, Timeout: 200 * time.Millisecond}, client.KindTimeout, client.ErrTimeout, "timeout"},
+		{"wrong password", good.addr, client.Options{Transport: client.TransportTCP, Credentials: client.Credentials{User: adminUser, Password: "nope"}}, client.KindLogonFailure, client.ErrLogonFailure, "logon failure"},
+		{"wrong password spnego", good.addr, client.Options{Transport: client.TransportTCP, Credentials: client.Credentials{User: adminUser, Password: "nope"}, SPNEGO: true}, client.KindLogonFailure, client.ErrLogonFailure, "logon failure"},
+		{"unknown user", good.addr, client.Options{Transport: client.TransportTCP, Credentials: client.Credentials{User: "mallory", Password: "x"}, Auth: dcerpc.AuthLevelPrivacy}, client.KindLogonFailure, client.ErrLogonFailure, "logon failure"},
+		{"access denied", good.addr, client.Options{Transport: client.TransportTCP, Credentials: client.Credentials{User: plainUser, Password: plainPass}}, client.KindAccessDenied, session.StatusAccessDenied, "access denied (ERROR_ACCESS_DENIED, 5) at level 502"},
+		{"anonymous denied", good.addr, client.Options{Transport: client.TransportTCP, Credentials: client.Credentials{Anonymous: true}}, client.KindAccessDenied, client.ErrAccessDenied, "at level 502"},
 		{"fault", fault.addr, admin(), client.KindFault, dcerpc.ErrBadStub, "the RPC failed: fault 0x000006f7"},
-		{"anonymous open", open.addr, client.Options{}, 0, nil, ""},
-		{"hash", good.addr, client.Options{Credentials: client.Credentials{User: adminUser, NTHash: hash(adminPass)}}, 0, nil, ""},
+		{"anonymous open", open.addr, client.Options{Transport: client.TransportTCP}, 0, nil, ""},
+		{"hash", good.addr, client.Options{Transport: client.TransportTCP, Credentials: client.Credentials{User: adminUser, NTHash: hash(adminPass)}}, 0, nil, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -339,11 +339,11 @@ func TestDialArguments(t *testing.T) {
 		o      client.Options
 		text   string
 	}{
-		{"", client.Options{}, "no server"},
-		{"host:99999", client.Options{}, "bad port"},
+		{"", client.Options{Transport: client.TransportTCP}, "no server"},
+		{"host:99999", client.Options{Transport: client.TransportTCP}, "bad port"},
 		{"host:1", client.Options{Transport: "udp"}, "unknown transport"},
-		{"host:1", client.Options{Credentials: client.Credentials{Anonymous: true, User: "x"}}, "anonymous"},
-		{"host:1", client.Options{Credentials: client.Credentials{User: "x", NTHash: []byte{1}}}, "NT hash"},
+		{"host:1", client.Options{Transport: client.TransportTCP, Credentials: client.Credentials{Anonymous: true, User: "x"}}, "anonymous"},
+		{"host:1", client.Options{Transport: client.TransportTCP, Credentials: client.Credentials{User: "x", NTHash: []byte{1}}}, "NT hash"},
 	} {
 		if _, err := client.Dial(ctx, tc.server, tc.o); err == nil || !strings.Contains(err.Error(), tc.text) {
 			t.Errorf("Dial(%q, %+v): %v, want %q", tc.server, tc.o, err, tc.text)

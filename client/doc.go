@@ -7,7 +7,7 @@
 // Dial connects once, binds the srvsvc interface and authenticates; the
 // returned Client then serves any number of calls:
 //
-//	c, err := client.Dial(ctx, "fs1.example.com:49670", client.Options{
+//	c, err := client.Dial(ctx, "fs1.example.com", client.Options{
 //		Credentials: client.Credentials{User: `CORP\alice`, Password: pw},
 //		Timeout:     10 * time.Second,
 //	})
@@ -22,7 +22,9 @@
 // # Transports
 //
 // A transport is anything that yields a byte stream carrying DCE/RPC PDUs
-// (an internal interface with one method to open it). TCP (ncacn_ip_tcp)
+// (an internal interface with one method to open it). SMB, the default,
+// is the \PIPE\srvsvc named pipe on port 445 (ncacn_np, see DialSMBPipe):
+// it is where Windows and Samba serve srvsvc. TCP (ncacn_ip_tcp)
 // authenticates with DCE/RPC's own NTLMSSP or SPNEGO at integrity by
 // default, privacy or connect on request, or not at all for a null
 // session. A server given without a port is looked up through

@@ -37,6 +37,7 @@ func Example() {
 	// The client.
 	ctx := context.Background()
 	c, err := client.Dial(ctx, l.Addr().String(), client.Options{
+		Transport:   client.TransportTCP,
 		Credentials: client.Credentials{User: `NETSESS\alice`, Password: "AlicePass1"},
 		Timeout:     10 * time.Second,
 	})

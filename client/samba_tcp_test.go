@@ -34,10 +34,10 @@ func TestSambaTCPAuth(t *testing.T) {
 		server string
 		o      client.Options
 	}{
-		{"sign", peer.SrvsvcTCPAddr(), client.Options{Credentials: admin}},
-		{"seal", peer.SrvsvcTCPAddr(), client.Options{Credentials: admin, Auth: dcerpc.AuthLevelPrivacy}},
-		{"sign spnego", peer.SrvsvcTCPAddr(), client.Options{Credentials: admin, SPNEGO: true}},
-		{"seal spnego via epm", sambapeer.Host, client.Options{Credentials: admin, SPNEGO: true, Auth: dcerpc.AuthLevelPrivacy}},
+		{"sign", peer.SrvsvcTCPAddr(), client.Options{Transport: client.TransportTCP, Credentials: admin}},
+		{"seal", peer.SrvsvcTCPAddr(), client.Options{Transport: client.TransportTCP, Credentials: admin, Auth: dcerpc.AuthLevelPrivacy}},
+		{"sign spnego", peer.SrvsvcTCPAddr(), client.Options{Transport: client.TransportTCP, Credentials: admin, SPNEGO: true}},
+		{"seal spnego via epm", sambapeer.Host, client.Options{Transport: client.TransportTCP, Credentials: admin, SPNEGO: true, Auth: dcerpc.AuthLevelPrivacy}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.o.Timeout = 20 * time.Second
@@ -87,7 +87,7 @@ func TestSambaTCPAuth(t *testing.T) {
 		{"wrong password", client.Credentials{User: sambapeer.AdminUser, Password: "wrong"}, client.ErrLogonFailure},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := client.Dial(ctx, peer.SrvsvcTCPAddr(), client.Options{Credentials: tc.cred, Timeout: 20 * time.Second})
+			c, err := client.Dial(ctx, peer.SrvsvcTCPAddr(), client.Options{Transport: client.TransportTCP, Credentials: tc.cred, Timeout: 20 * time.Second})
 			if err == nil {
 				_, err = c.EnumAll(ctx, client.LevelAuto, client.Filter{})
 				c.Close()

@@ -22,8 +22,9 @@ const (
 	TransportSMB = "smb"
 )
 
-// DefaultTransport is what an empty Options.Transport selects.
-const DefaultTransport = TransportTCP
+// DefaultTransport is what an empty Options.Transport selects: the named
+// pipe, since that is where Windows and Samba serve srvsvc.
+const DefaultTransport = TransportSMB
 
 // DefaultMapperPort is the endpoint mapper's well-known TCP port.
 const DefaultMapperPort = 135
@@ -50,8 +51,11 @@ type transport interface {
 }
 
 func transportFor(name string) (transport, error) {
+	if name == "" {
+		name = DefaultTransport
+	}
 	switch name {
-	case "", TransportTCP:
+	case TransportTCP:
 		return tcpTransport{}, nil
 	case TransportSMB:
 		return smbTransport{}, nil

@@ -160,6 +160,8 @@ func runClient(t *testing.T, ctx context.Context, cmd string, env cliEnv, args .
 	t.Helper()
 	var out, errb strings.Builder
 	var code int
+	// The servers of these tests speak ncacn_ip_tcp.
+	args = append([]string{"--transport=tcp"}, args...)
 	switch cmd {
 	case "list":
 		code = listCmd(ctx, args, &out, &errb, env)

@@ -328,13 +328,15 @@ func TestCredentials(t *testing.T) {
 		{"no user name", []string{"-U", `CORP\%pw`}, clEnv(nil, nil), "", "", "", "", false, "no user name"},
 		{"anonymous signing", []string{"--anonymous", "--auth", "integrity"}, clEnv(nil, nil), "", "", "", "", false, "needs credentials"},
 		{"bad auth", []string{"-U", "a%b", "--auth", "sign"}, clEnv(nil, nil), "", "", "", "", false, "--auth: want"},
+		{"auth over smb", []string{"-U", "a%b", "--auth", "privacy", "--transport", "smb"}, clEnv(nil, nil), "", "", "", "", false, "are for --transport tcp"},
+		{"bad transport", []string{"--transport", "udp"}, clEnv(nil, nil), "", "", "", "", false, "--transport: want"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := newTestFlagSet()
 			var cf connFlags
 			cf.register(fs)
-			if err := fs.Parse(append([]string{"--server", "h:1"}, tc.args...)); err != nil {
+			if err := fs.Parse(append([]string{"--server", "h:1", "--transport", "tcp"}, tc.args...)); err != nil {
 				t.Fatal(err)
 			}
 			_, o, err := cf.options(fs.Args(), tc.env, &strings.Builder{})

@@ -91,15 +91,15 @@ type connFlags struct {
 
 func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.server, "server", "", "the server: HOST, HOST:PORT, [IPV6]:PORT (also accepted as the only argument)")
-	fs.StringVar(&c.transport, "transport", client.DefaultTransport, "tcp (ncacn_ip_tcp; without a port the endpoint mapper is asked) or smb (\\PIPE\\srvsvc on port 445)")
-	fs.StringVar(&c.epm, "epm", "", "endpoint mapper address HOST:PORT for tcp without a port (default HOST:135)")
+	fs.StringVar(&c.transport, "transport", client.DefaultTransport, "smb (\\PIPE\\srvsvc over SMB2/3, port 445 by default) or tcp (ncacn_ip_tcp; without a port the endpoint mapper is asked)")
+	fs.StringVar(&c.epm, "epm", "", "endpoint mapper address HOST:PORT for --transport tcp without a port (default HOST:135)")
 	fs.StringVar(&c.user, "U", "", "log on as `USER[%PASSWORD]`; DOMAIN\\USER and USER@DOMAIN accepted")
 	fs.StringVar(&c.domain, "domain", "", "logon domain, when -U does not name one")
 	fs.StringVar(&c.ntHash, "nt-hash", "", "log on with this NT hash (32 hex digits, or LMHASH:NTHASH) instead of a password")
 	fs.StringVar(&c.passwordFile, "password-file", "", "read the password from the first line of this file")
 	fs.BoolVar(&c.anonymous, "anonymous", false, "null session (no credentials)")
-	fs.StringVar(&c.auth, "auth", "", "DCE/RPC protection over tcp: none, connect, integrity or privacy (default: integrity with credentials, none for a null session)")
-	fs.BoolVar(&c.spnego, "spnego", false, "wrap NTLM in SPNEGO (auth type 9) instead of raw NTLMSSP (10)")
+	fs.StringVar(&c.auth, "auth", "", "DCE/RPC protection over tcp: none, connect, integrity or privacy (default: integrity with credentials, none for a null session); over smb the SMB session protects the pipe")
+	fs.BoolVar(&c.spnego, "spnego", false, "over tcp, wrap NTLM in SPNEGO (auth type 9) instead of raw NTLMSSP (10)")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "deadline of each call (connect and bind, every page, a delete); 0 for none")
 	fs.BoolVar(&c.json, "json", false, "JSON Lines: one object per session, or one error object")
 	fs.BoolVar(&c.csv, "csv", false, "CSV with a header; the same column names as --json")
@@ -158,6 +158,9 @@ func (c *connFlags) options(args []string, env cliEnv, stderr io.Writer) (string
 		o.Auth = dcerpc.AuthLevelPrivacy
 	default:
 		return "", o, usagef("--auth: want none, connect, integrity or privacy, not %q", c.auth)
+	}
+	if o.Transport == client.TransportSMB && (c.auth != "" || c.spnego || c.epm != "") {
+		return "", o, usagef("--auth, --spnego and --epm are for --transport tcp; over smb the SMB logon protects the pipe")
 	}
 	if cred.IsAnonymous() && o.Auth > dcerpc.AuthLevelConnect {
 		return "", o, usagef("--auth %s needs credentials: a null session has no keys to sign or seal with", c.auth)

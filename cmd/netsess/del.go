@@ -31,7 +31,7 @@ Flags:
 
 const delExamples = `
 Examples:
-  netsess del --server 127.0.0.1:49670 -U alice%AlicePass1 --client 10.0.0.5 --user carol
+  netsess del --server 127.0.0.1:49670 --transport tcp -U alice%AlicePass1 --client 10.0.0.5 --user carol
   netsess del --server fs1 -U 'CORP\alice' --user mallory --json
 
 `

@@ -27,7 +27,7 @@ Flags:
 
 const getExamples = `
 Examples:
-  netsess get --server 127.0.0.1:49670 -U alice%AlicePass1 --client 10.0.0.5 --user carol
+  netsess get --server 127.0.0.1:49670 --transport tcp -U alice%AlicePass1 --client 10.0.0.5 --user carol
   netsess get --server fs1 -U 'CORP\alice' --client '\\10.0.0.5' --user carol --level 1 --json
 
 `

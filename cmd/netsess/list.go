@@ -16,10 +16,12 @@ const listHelp = `Usage: netsess list --server HOST[:PORT] [flags]
 Lists the sessions of a server (NetSessionEnum: MS-SRVS NetrSessionEnum):
 who is connected, from which client, for how long and idle since when.
 
-Over --transport tcp (ncacn_ip_tcp, the default for now; smb will become the
-default once the SMB pipe transport lands) a server given without a port is
-looked up through its endpoint mapper on port 135 (or --epm). The logon is
-NTLM inside DCE/RPC, at integrity unless --auth says otherwise.
+The default --transport smb opens the \PIPE\srvsvc named pipe over SMB2/3
+(port 445 unless HOST:PORT says otherwise), where Windows and Samba serve
+it; the SMB logon is the identity. --transport tcp speaks ncacn_ip_tcp, as
+"netsess serve" offers it: a server given without a port is looked up
+through its endpoint mapper on port 135 (or --epm), and the logon is NTLM
+inside DCE/RPC, at integrity unless --auth says otherwise.
 
 Level auto (the default) tries 502, 10, 1, 0 and moves on when the server
 answers invalid level (0x7C), not supported (0x32) or access denied (5); the
@@ -41,11 +43,11 @@ Flags:
 
 const listExamples = `
 Examples:
-  netsess list --server 127.0.0.1:49670 -U alice%AlicePass1
   netsess list --server fs1 -U 'CORP\alice' --level 10 --json
+  netsess list --server 127.0.0.1:49670 --transport tcp -U alice%AlicePass1
   NETSESS_PASSWORD=... netsess list --server fs1 -U alice@corp.example --csv
   netsess list --server fs1 --nt-hash 0123456789abcdef0123456789abcdef -U alice --user bob
-  netsess list --server 127.0.0.1 --epm 127.0.0.1:13500 --anonymous
+  netsess list --server 127.0.0.1 --transport tcp --epm 127.0.0.1:13500 --anonymous
 
 `
 
