@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/server"
+	"github.com/netsession/netsession/session"
+	"github.com/netsession/netsession/srvs"
+)
+
+const serveHelp = `Usage: netsess serve [flags]
+
+Serve a session table over MS-SRVS (srvsvc NetrSessionEnum and
+NetrSessionDel) on ncacn_ip_tcp, with NTLMSSP and SPNEGO authentication
+at packet integrity or privacy, and optionally an endpoint mapper so that
+clients that ask port 135 first find the srvsvc port. It runs until
+interrupted (SIGINT or SIGTERM), then lets calls in progress finish.
+
+Accounts come from --users (JSON: {"domain": "NETSESS", "users": [{"name":
+"alice", "password": "...", "groups": ["Administrators"]}]}). Without it
+the built-in demo accounts alice/AlicePass1 (Administrators) and
+bob/BobPass1 are used, and only on loopback addresses.
+
+Sessions come from --seed: the JSON that "netsess list --json" prints (an
+array, or one object per line), so a real server's sessions can be
+replayed; "time" and "idle_time" say how many seconds ago each session
+started and was last active. --demo-sessions loads a few made-up ones.
+
+Binds at auth level connect (authenticated, but no PDU protected) succeed
+and their calls get the fault nca_s_fault_access_denied, as Samba does by
+default; --allow-connect-level lets them through. Unauthenticated binds
+are the anonymous caller, whom the policy judges (modern: status 5).
+
+Flags:
+`
+
+const serveExamples = `
+Examples:
+  netsess serve --demo-sessions
+  netsess serve --rpc 127.0.0.1:9135 --epm 127.0.0.1:135 --seed sessions.json
+  netsess serve --rpc 0.0.0.0:49700 --users accounts.json --policy legacy
+  netsess list --json ... | netsess serve --seed /dev/stdin --compat samba-4.17
+  rpcclient -U alice%AlicePass1 'ncacn_ip_tcp:127.0.0.1[PORT,sign]' -c netsessenum
+
+Exit codes:
+  0  stopped after an interrupt
+  1  usage error (bad flag or value)
+  5  could not start or serve (address in use, bad accounts or seed file,
+     demo accounts on a non-loopback address)
+`
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rpcAddr := fs.String("rpc", server.DefaultRPCAddr, "TCP address to serve srvsvc on (port 0: the kernel picks one; see --ready-file)")
+	epmAddr := fs.String("epm", "", "TCP address to serve the endpoint mapper on (clients ask port 135); empty: none")
+	users := fs.String("users", "", "accounts file (JSON); empty: built-in demo accounts, loopback only")
+	policy := fs.String("policy", "modern", "access policy: modern, legacy, open, or rules such as '0,10=user;1,2,502,del=operator'")
+	seedFile := fs.String("seed", "", "sessions to preload: the JSON of 'netsess list --json'")
+	demoSessions := fs.Bool("demo-sessions", false, "preload a few made-up sessions (after --seed's)")
+	ready := fs.String("ready-file", "", `write {"rpc": "HOST:PORT", "epm": "HOST:PORT"} here once listening`)
+	cname := fs.String("cname", "", `client name style: windows (\\10.0.0.5) or bare (10.0.0.5); default windows, bare under --compat samba-4.17`)
+	compat := fs.String("compat", "none", "answer as another server does: none or samba-4.17 (levels 0 and 1 only, filters ignored, Samba's totals and status codes)")
+	allowConnect := fs.Bool("allow-connect-level", false, "accept calls on associations authenticated at level connect")
+	logLevel := fs.String("log-level", "info", "log level: debug (one record per call), info, warn or error")
+	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), serveHelp)
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), serveExamples)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return exitOK
+		}
+		return exitUsage
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "netsess serve: "+format+"\n", a...)
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	var cfg server.Config
+	cfg.RPCAddr = *rpcAddr
+	cfg.EPMAddr = *epmAddr
+	cfg.ReadyFile = *ready
+	cfg.AllowConnectLevel = *allowConnect
+	var err error
+	if cfg.Policy, err = session.ParsePolicy(*policy); err != nil {
+		return usageErr("--policy: %v", err)
+	}
+	if cfg.Compat, err = srvs.ParseCompat(*compat); err != nil {
+		return usageErr("--compat: want none or samba-4.17, not %q", *compat)
+	}
+	if *cname != "" {
+		style, ok := session.ParseCnameStyle(*cname)
+		if !ok {
+			return usageErr("--cname: want windows or bare, not %q", *cname)
+		}
+		if cfg.Compat == srvs.CompatSamba417 && style != session.CnameBare {
+			return usageErr("--cname %s contradicts --compat samba-4.17 (Samba sends bare names)", *cname)
+		}
+		cfg.Cname = style
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usageErr("--log-level: want debug, info, warn or error, not %q", *logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch strings.ToLower(*logFormat) {
+	case "text":
+		cfg.Logger = slog.New(slog.NewTextHandler(stderr, opts))
+	case "json":
+		cfg.Logger = slog.New(slog.NewJSONHandler(stderr, opts))
+	default:
+		return usageErr("--log-format: want text or json, not %q", *logFormat)
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "netsess serve: %v\n", err)
+		return exitInternal
+	}
+	if *users != "" {
+		if cfg.Accounts, err = ntlm.LoadAccounts(*users); err != nil {
+			return fail(err)
+		}
+	}
+	if *seedFile != "" {
+		if cfg.Seeds, err = server.LoadSeed(*seedFile); err != nil {
+			return fail(err)
+		}
+	}
+	if *demoSessions {
+		cfg.Seeds = append(cfg.Seeds, serveDemoSeeds()...)
+	}
+	cfg.Throttle = &ntlm.Throttle{BaseDelay: defaultThrottleDelay}
+	srv, err := server.New(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	if err := srv.Run(ctx); err != nil {
+		return fail(err)
+	}
+	return exitOK
+}
+
+// defaultThrottleDelay is the first penalty after a failed logon from a
+// source; it doubles with every further failure, up to 30 seconds.
+const defaultThrottleDelay = 250_000_000 // 250 ms in nanoseconds
+
+// serveDemoSeeds are the sessions --demo-sessions loads.
+func serveDemoSeeds() []server.Seed {
+	const nb = `\Device\NetbiosSmb`
+	return []server.Seed{
+		{Client: "10.0.0.5", User: "alice", Opens: 2, Time: 2*3600 + 13*60, Idle: 5 * 60, Transport: nb},
+		{Client: "fe80::9", User: "bob", Opens: 1, Time: 47 * 60, Idle: 45, Transport: nb},
+		{Client: "192.168.7.20", User: "WKS7$", Time: 26 * 3600, Idle: 3 * 3600, Transport: nb},
+		{Client: "WKSCAROL", User: "carol", Time: 9 * 60, Idle: 9 * 60, ClientType: "Windows 5.0", Transport: `\Device\NetBT_Tcpip_{6B3C2A1E-2F8D-4D8E-9C1B-0A1B2C3D4E5F}`},
+		{Client: "10.0.0.9", User: "nobody", Opens: 1, Time: 30, Idle: 2, Flags: session.FlagGuest | session.FlagNoEncryption, Transport: nb},
+	}
+}
