@@ -776,7 +776,11 @@ func (c *conn) sessionSetup(h wire.Header, msg []byte, credits uint16) response 
 	s.entry = entry
 	s.valid = true
 	c.established.Store(true)
-	c.log.Debug("smb2 session", slog.String("user", s.caller.User), slog.Bool("guest", s.caller.Guest), slog.Bool("signed", s.signer != nil))
+	attrs := []slog.Attr{slog.String("user", s.caller.User), slog.Bool("guest", s.caller.Guest), slog.String("dialect", fmt.Sprintf("%04x", c.dialect))}
+	if s.signer != nil {
+		attrs = append(attrs, slog.String("signing", signingName(s.signer.Algorithm())), slog.Bool("required", s.signingRequired))
+	}
+	c.log.LogAttrs(c.ctx, slog.LevelDebug, "smb2 session", attrs...)
 	r := c.reply(&h, StatusSuccess, credits, wire.AppendSessionSetupResponse(nil, s.flags, out))
 	if s.signer != nil && (c.dialect == Dialect311 || s.signingRequired) {
 		r.signer = s.signer
@@ -1046,4 +1050,16 @@ func queryInfo(req *wire.QueryInfoRequest) (Status, []byte, wire.FileID) {
 		return StatusInfoLengthMismatch, nil, wire.FileID{}
 	}
 	return StatusSuccess, wire.AppendQueryInfoResponse(nil, out), wire.FileID{}
+}
+
+func signingName(alg uint16) string {
+	switch alg {
+	case smbcrypto.AlgHMACSHA256:
+		return "HMAC-SHA256"
+	case smbcrypto.AlgAESCMAC:
+		return "AES-CMAC"
+	case smbcrypto.AlgAESGMAC:
+		return "AES-GMAC"
+	}
+	return "unknown"
 }

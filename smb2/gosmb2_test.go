@@ -20,7 +20,7 @@ func TestGoSMB2AllDialects(t *testing.T) {
 		}
 		found := false
 		for _, e := range res.Entries {
-			if e.UserName == "alice" && e.ClientName == "127.0.0.1" && e.NumOpens == 1 {
+			if e.UserName == "alice" && e.ClientName == `\\127.0.0.1` && e.NumOpens == 1 {
 				found = true
 			}
 		}

@@ -23,6 +23,7 @@ import (
 // and bob.
 type fixture struct {
 	table *session.Table
+	clock *session.ManualClock
 	srv   *smb2.Server
 	rpc   *dcerpc.Server
 	addr  string
@@ -41,7 +42,8 @@ func newFixture(t *testing.T, opts ...option) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{table: session.New(session.Options{Cname: session.CnameBare}), errc: make(chan error, 1)}
+	f := &fixture{clock: session.NewManualClock(time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)), errc: make(chan error, 1)}
+	f.table = session.New(session.Options{Clock: f.clock})
 	f.rpc = &dcerpc.Server{}
 	if err := f.rpc.Register((&srvs.Handler{Table: f.table}).Interface()); err != nil {
 		t.Fatal(err)
