@@ -365,3 +365,27 @@ func TestParseNTHash(t *testing.T) {
 		}
 	}
 }
+
+// The per-call deadline covers each call after the bind too: a server that
+// binds and then never answers a request is a timeout, not a hang.
+func TestCallTimeout(t *testing.T) {
+	stall := func(dcerpc.Handler) dcerpc.Handler {
+		return dcerpc.HandlerFunc(func(ctx context.Context, _ *dcerpc.Call) ([]byte, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})
+	}
+	srv := startServer(t, serverConfig{wrap: stall})
+	o := admin()
+	o.Timeout = 300 * time.Millisecond
+	c := dial(t, srv.addr, o)
+	start := time.Now()
+	_, err := c.EnumAll(context.Background(), client.LevelAuto, client.Filter{})
+	var ce *client.Error
+	if !errors.Is(err, client.ErrTimeout) || !errors.As(err, &ce) || ce.Level != 502 || !ce.HasLevel {
+		t.Errorf("got %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
