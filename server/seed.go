@@ -32,6 +32,10 @@ type Seed struct {
 	ClientType, Transport string
 }
 
+// DefaultTransport is sesi502_transport for a seed without a "transport"
+// field: the device name Windows reports for direct-hosted SMB (TCP 445).
+const DefaultTransport = `\Device\NetbiosSmb`
+
 // MaxSeedOpens bounds Seed.Opens: each open is replayed into the table.
 const MaxSeedOpens = 1 << 20
 
@@ -120,6 +124,7 @@ func (e *seedEntry) seed() (Seed, error) {
 	if e.ClientType != nil {
 		s.ClientType = *e.ClientType
 	}
+	s.Transport = DefaultTransport
 	if e.Transport != nil {
 		s.Transport = *e.Transport
 	}

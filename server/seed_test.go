@@ -14,7 +14,7 @@ import (
 func TestParseSeedForms(t *testing.T) {
 	want := []Seed{
 		{Client: "10.0.0.5", User: "alice", Opens: 2, Time: 120, Idle: 30, Transport: `\Device\NetbiosSmb`},
-		{Client: "wks1", User: "bob", Flags: 1},
+		{Client: "wks1", User: "bob", Flags: 1, Transport: DefaultTransport},
 	}
 	array := `[
 	  {"server": "fs1", "client": "\\\\10.0.0.5", "client_host": "10.0.0.5", "user": "alice", "opens": 2,

@@ -1,0 +1,82 @@
+// Package server is the netsession daemon: a session table served over
+// MS-SRVS (srvsvc NetrSessionEnum and NetrSessionDel) on ncacn_ip_tcp, with
+// NTLMSSP (auth type 10) and SPNEGO (auth type 9) at packet integrity and
+// privacy, and optionally the endpoint mapper that clients ask on port 135.
+//
+// # Shape
+//
+// Config is a struct with useful zero values: a loopback port, the
+// built-in demo accounts, the modern policy, Windows-style client names, no
+// mapper. New builds the table (loading Config.Seeds), the srvsvc handler
+// and both dcerpc.Servers. The Server does not own listeners: Serve takes
+// them, and Run opens them from the Config, writes the ready file, and
+// serves until its context ends. Shutdown drains (stops accepting, closes
+// idle connections, waits for calls in progress), Close stops at once; Run
+// and Serve shut down gracefully, within Config.ShutdownTimeout, when
+// their context ends. Table exposes the session table, so an SMB server in
+// the same process can feed it.
+//
+// # Decisions
+//
+// Authentication level connect. A bind at level connect succeeds and every
+// call on it is answered with the fault nca_s_fault_access_denied (0x5),
+// as Samba does with its default "allow dcerpc auth level connect = no":
+// connect authenticates the association but protects no PDU, so anyone on
+// the path could rewrite the calls. Config.AllowConnectLevel lets such
+// calls through. The check wraps the srvsvc handler here rather than
+// living in package dcerpc, which stays mechanism- and policy-free.
+//
+// Anonymous callers. An unauthenticated bind (no sec_trailer) is the
+// anonymous caller, and the access policy decides: under modern, status 5
+// in a full response (not a fault), as Windows and Samba answer.
+//
+// Demo accounts. Without an accounts file the server uses alice
+// (AlicePass1, Administrators) and bob (BobPass1). Their passwords are
+// published, so Run refuses, before listening, to serve them on any
+// address that is not loopback (an empty host, 0.0.0.0 and :: included).
+//
+// Seeds. A seed is a session in the JSON schema of "netsess list --json";
+// its time and idle_time say how many seconds ago it started and was last
+// active. The table keeps an injectable clock for good, so seeding goes
+// through a clock wrapper whose offset is set to each seed's age while it
+// is opened (and to its idle time while it is touched) and is zero
+// otherwise; sessions enter the table in file order, which is the order
+// they are listed in. 0xFFFFFFFF (Samba's "younger than half a second")
+// is replayed as a session old enough to saturate. A seed without a
+// "transport" gets DefaultTransport, `\Device\NetbiosSmb`, the name
+// Windows reports for direct-hosted SMB; one without "client_type" gets
+// "", which is what current Windows clients send.
+//
+// Unknown levels. A level other than 0, 1, 2, 10 and 502 is answered with
+// ERROR_INVALID_LEVEL (0x7C) in a normal response that echoes the level
+// with an empty union arm, as Samba does, not with a stub fault. A server
+// generated from Microsoft's IDL (whose union has no default arm) most
+// likely faults instead; that could not be checked against Windows. 0x7C
+// is what clients and our level fallback already handle.
+//
+// NULL and empty. A NULL qualifier and an empty one both mean "no
+// qualifier". A result without entries is EntriesRead 0 with a NULL
+// Buffer, as Samba sends it, never a pointer to an empty array; a request
+// with a NULL container still gets a container back (the samba-4.17
+// profile answers success with nothing filled in, as Samba does).
+//
+// 0x908 or 0x8AD. When qualifiers match nothing, NetrSessionEnum answers
+// NERR_ClientNameNotFound (0x908) if a client qualifier was given and
+// NERR_UserNotFound (0x8AD) if only a user was; NetrSessionDel always
+// answers 0x908. The specification allows either code for the first case
+// and does not say which Windows picks.
+//
+// The endpoint mapper announces srvsvc at the RPC listener's port, with
+// the listener's IPv4 address in the tower (0.0.0.0 for a wildcard or IPv6
+// listener). Samba 4.17's rpcclient ignores the port of an ncacn_ip_tcp
+// binding and always asks the mapper on port 135, so rpcclient needs the
+// mapper there (--epm 127.0.0.1:135); impacket, and our client, use the
+// port in the binding.
+//
+// Compatibility. Config.Compat = srvs.CompatSamba417 answers as Samba 4.17
+// does (levels 0 and 1 only, filters and budget ignored, Samba's totals
+// and resume handles, 5 for a delete that matches nothing, wildcard
+// deletes) and forces bare client names. With it, the answers to the 24
+// captured Samba exchanges are equal to Samba's once referent IDs are made
+// canonical.
+package server
