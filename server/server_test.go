@@ -66,7 +66,7 @@ func start(t testing.TB, cfg Config) *running {
 
 // dial binds srvsvc on the server as user at the given auth type and level
 // (AuthTypeNone: no DCE/RPC authentication).
-func dial(t *testing.T, addr, user, pass string, typ dcerpc.AuthType, level dcerpc.AuthLevel) (*srvs.Client, error) {
+func dial(t testing.TB, addr, user, pass string, typ dcerpc.AuthType, level dcerpc.AuthLevel) (*srvs.Client, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
