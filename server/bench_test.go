@@ -66,4 +66,3 @@ func BenchmarkGoClientLevel1(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 }
-
