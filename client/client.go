@@ -204,7 +204,7 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 	if err != nil {
 		return fail("connect", err, false)
 	}
-	log.Debug("client: connected", "server", server, "transport", opts.Transport)
+	log.Debug("client: connected", "server", server, "transport", cmpOr(opts.Transport, DefaultTransport))
 	rpc := dcerpc.NewClient(stream, dopts...)
 	stub, err := srvs.Bind(cctx, rpc)
 	if err != nil {
@@ -212,9 +212,22 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 		return fail("bind", err, authed)
 	}
 	log.Debug("client: bound srvsvc", "server", server, "negotiated", rpc.Negotiated())
+	// The SRVSVC_HANDLE: servers ignore it, but real clients send the
+	// server's name in UNC form, and so do we.
+	stub.ServerName = UNC(ep.host)
+	if strings.Contains(ep.host, ":") {
+		stub.ServerName = `\[` + ep.host + `]`
+	}
 	c := &Client{server: server, opts: opts, rpc: rpc, stub: stub, log: log}
 	c.unconfirmed.Store(authed)
 	return c, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
