@@ -151,7 +151,9 @@ func TestMalformedInputs(t *testing.T) {
 			return m
 		}, want: smb2.StatusInvalidParameter},
 		{name: "write to unknown file", stage: pipeOpen, msg: func(c *rawClient, _ []byte) []byte { return c.build(wire.CmdWrite, writeBody(badFID, []byte{5, 0}, 0)) }, want: smb2.StatusFileClosed},
-		{name: "write length lies", stage: pipeOpen, msg: func(c *rawClient, fid []byte) []byte { return c.build(wire.CmdWrite, writeBody(fid, []byte{5, 0}, 100000)) }, want: smb2.StatusInvalidParameter},
+		{name: "write length lies", stage: pipeOpen, msg: func(c *rawClient, fid []byte) []byte {
+			return c.build(wire.CmdWrite, writeBody(fid, []byte{5, 0}, 100000))
+		}, want: smb2.StatusInvalidParameter},
 		{name: "read over the maximum", stage: pipeOpen, msg: func(c *rawClient, fid []byte) []byte { return c.build(wire.CmdRead, readBody(fid, 1<<20)) }, want: smb2.StatusInvalidParameter},
 		{name: "read of an idle pipe", stage: pipeOpen, msg: func(c *rawClient, fid []byte) []byte { return c.build(wire.CmdRead, readBody(fid, 1024)) }, want: smb2.StatusPipeEmpty},
 		{name: "unknown ioctl", stage: pipeOpen, msg: func(c *rawClient, fid []byte) []byte { return c.build(wire.CmdIoctl, ioctlBody(0x00090000, fid)) }, want: smb2.StatusNotSupported},
