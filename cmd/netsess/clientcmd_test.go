@@ -365,8 +365,8 @@ func TestClientHelp(t *testing.T) {
 				t.Errorf("%s help lacks %q", cmd, s)
 			}
 		}
-		if code != exitOK {
-			t.Errorf("%s -h: exit %d", cmd, code)
+		if code != exitOK || strings.Contains(out, "%%") {
+			t.Errorf("%s -h: exit %d, or an unexpanded %%%%:\n%s", cmd, code, out)
 		}
 		if code, _, errOut := runClient(t, context.Background(), cmd, clEnv(nil, nil)); code != exitUsage || !strings.Contains(errOut, "netsess "+cmd+": ") {
 			t.Errorf("%s without flags: %d %q", cmd, code, errOut)

@@ -39,15 +39,16 @@ const clientExitCodes = `Exit codes:
   1    usage error (unknown flag, bad value, missing password on a non-terminal)
   2    unreachable or timeout (no connection, connection lost, deadline passed)
   3    logon failure (the server refused the credentials)
-  4    access denied (the server returned ERROR_ACCESS_DENIED, 5)
+  4    access denied (the method returned ERROR_ACCESS_DENIED, 5; over smb
+       also the server refusing the IPC$ share or the pipe)
   5    the server returned another status (invalid level, not found, ...)
   6    the RPC failed: a fault PDU, a refused bind or an undecodable answer
   130  interrupted (Ctrl-C); what was read before is printed
 `
 
 const credentialsHelp = `Credentials:
-  -U USER[%%PASSWORD] logs on as USER (DOMAIN\USER and USER@DOMAIN work too).
-  The password comes from, in order: -U's %%PASSWORD, --password-file, the
+  -U USER[%PASSWORD] logs on as USER (DOMAIN\USER and USER@DOMAIN work too).
+  The password comes from, in order: -U's %PASSWORD, --password-file, the
   NETSESS_PASSWORD environment variable, or a prompt when stdin is a
   terminal (never otherwise). --nt-hash logs on with the NT hash alone
   (32 hex digits, or LMHASH:NTHASH). Without -U, or with --anonymous, the
@@ -93,7 +94,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.server, "server", "", "the server: HOST, HOST:PORT, [IPV6]:PORT (also accepted as the only argument)")
 	fs.StringVar(&c.transport, "transport", client.DefaultTransport, "smb (\\PIPE\\srvsvc over SMB2/3, port 445 by default) or tcp (ncacn_ip_tcp; without a port the endpoint mapper is asked)")
 	fs.StringVar(&c.epm, "epm", "", "endpoint mapper address HOST:PORT for --transport tcp without a port (default HOST:135)")
-	fs.StringVar(&c.user, "U", "", "log on as `USER[%PASSWORD]`; DOMAIN\\USER and USER@DOMAIN accepted")
+	fs.StringVar(&c.user, "U", "", "log on as `USER[%PASSWORD]` (DOMAIN\\USER and USER@DOMAIN accepted)")
 	fs.StringVar(&c.domain, "domain", "", "logon domain, when -U does not name one")
 	fs.StringVar(&c.ntHash, "nt-hash", "", "log on with this NT hash (32 hex digits, or LMHASH:NTHASH) instead of a password")
 	fs.StringVar(&c.passwordFile, "password-file", "", "read the password from the first line of this file")
