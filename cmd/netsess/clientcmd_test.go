@@ -112,10 +112,10 @@ func TestListCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := [][]string{
-		{"server", "client", "client_host", "user", "opens", "time", "idle_time", "user_flags", "client_type", "transport", "level", "error", "status", "fault"},
-		{srv.addr, `\\10.0.0.5`, "10.0.0.5", "alice", "0", "65", "65", "0", "", "", "1", "", "", ""},
-		{srv.addr, `\\10.0.0.7`, "10.0.0.7", "carol", "1", "65", "65", "1", "", "", "1", "", "", ""},
-		{srv.addr, `\\10.0.0.8`, "10.0.0.8", "WKS8$", "0", "65", "65", "0", "", "", "1", "", "", ""},
+		{"server", "client", "client_host", "client_name", "user", "opens", "time", "idle_time", "user_flags", "client_type", "transport", "level", "error", "status", "fault"},
+		{srv.addr, `\\10.0.0.5`, "10.0.0.5", "", "alice", "0", "65", "65", "0", "", "", "1", "", "", ""},
+		{srv.addr, `\\10.0.0.7`, "10.0.0.7", "", "carol", "1", "65", "65", "1", "", "", "1", "", "", ""},
+		{srv.addr, `\\10.0.0.8`, "10.0.0.8", "", "WKS8$", "0", "65", "65", "0", "", "", "1", "", "", ""},
 	}
 	if diff := cmp.Diff(want, recs); diff != "" {
 		t.Errorf("CSV (-want +got):\n%s", diff)
@@ -123,7 +123,7 @@ func TestListCSV(t *testing.T) {
 	// A failure is one row with the error columns.
 	code, out, _ = runClient(t, context.Background(), "list", clEnv(nil, nil), "--server", srv.addr, "-U", "bob%BobPass1", "--csv", "--level", "502")
 	recs, _ = csv.NewReader(strings.NewReader(out)).ReadAll()
-	if code != exitDenied || len(recs) != 2 || recs[1][11] != "access denied" || recs[1][12] != "5" || recs[1][10] != "502" {
+	if code != exitDenied || len(recs) != 2 || recs[1][12] != "access denied" || recs[1][13] != "5" || recs[1][11] != "502" {
 		t.Errorf("exit %d: %q", code, recs)
 	}
 }
@@ -395,5 +395,36 @@ func TestListJSONFeedsSeed(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, seeds); diff != "" {
 		t.Errorf("seeds (-want +got):\n%s", diff)
+	}
+}
+
+// --resolve adds client_name for the addresses a PTR lookup names.
+func TestListResolve(t *testing.T) {
+	srv := startCLServer(t, "", nil)
+	env := clEnv(nil, nil)
+	var asked []string
+	env.lookupAddr = func(_ context.Context, addr string) ([]string, error) {
+		asked = append(asked, addr)
+		if addr == "10.0.0.7" {
+			return []string{"wks7.corp.example."}, nil
+		}
+		return nil, errors.New("no PTR")
+	}
+	code, out, _ := runClient(t, context.Background(), "list", env, "--server", srv.addr, aliceU, "--json", "--resolve", "--level", "10")
+	if code != exitOK || strings.Count(out, `"client_name":"wks7.corp.example"`) != 1 || strings.Count(out, "client_name") != 1 {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	if !cmp.Equal(asked, []string{"10.0.0.5", "10.0.0.7", "10.0.0.8"}) {
+		t.Errorf("looked up %v", asked)
+	}
+	code, out, _ = runClient(t, context.Background(), "list", env, "--server", srv.addr, aliceU, "--resolve")
+	if code != exitOK || !strings.Contains(out, `\\10.0.0.7 (wks7.corp.example)`) {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	// Without --resolve nothing is looked up.
+	asked = nil
+	runClient(t, context.Background(), "list", env, "--server", srv.addr, aliceU)
+	if asked != nil {
+		t.Errorf("looked up %v without --resolve", asked)
 	}
 }

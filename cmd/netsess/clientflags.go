@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -63,10 +65,12 @@ type cliEnv struct {
 	// prompt reads a password from the terminal; nil when stdin is not
 	// one.
 	prompt func(label string) (string, error)
+	// lookupAddr reverse-resolves an address (--resolve).
+	lookupAddr func(ctx context.Context, addr string) ([]string, error)
 }
 
 func osEnv(stderr io.Writer) cliEnv {
-	e := cliEnv{getenv: os.Getenv, readFile: os.ReadFile}
+	e := cliEnv{getenv: os.Getenv, readFile: os.ReadFile, lookupAddr: net.DefaultResolver.LookupAddr}
 	fd := int(os.Stdin.Fd())
 	if term.IsTerminal(fd) {
 		e.prompt = func(label string) (string, error) {

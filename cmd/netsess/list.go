@@ -30,10 +30,11 @@ Windows lets only administrators enumerate at all.
 
 Output: a table; --json prints one object per session per line with the
 keys server, client (as the server sent it), client_host (without \\,
-brackets or zone), user, opens, time, idle_time (seconds; 4294967295 means
-unknown), user_flags (1 guest, 2 no encryption), client_type, transport and
-level. A key the level does not carry is absent; a carried zero is printed.
-A failure prints one object instead: server, error, status (+ status_name)
+brackets or zone), client_name (only with --resolve, when a name was
+found), user, opens, time, idle_time (seconds; 4294967295 means unknown),
+user_flags (1 guest, 2 no encryption), client_type, transport and level.
+A key the level does not carry is absent; a carried zero is printed. A
+failure prints one object instead: server, error, status (+ status_name)
 or fault (+ fault_name), level, tried (level auto), detail. --csv has the
 same names as columns plus error, status and fault.
 
@@ -66,6 +67,7 @@ func listCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env c
 	user := fs.String("user", "", "only sessions of this user")
 	maxLen := fs.Uint("max-len", 0, "preferred maximum length of one answer in bytes (0: everything at once); small values make the server page")
 	noMachine := fs.Bool("no-machine-accounts", false, "hide sessions of machine accounts (user names ending in $)")
+	resolve := fs.Bool("resolve", false, "look up the DNS name of every client that is an IP address (adds client_name)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), listHelp)
 		fs.PrintDefaults()
@@ -105,6 +107,9 @@ func listCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env c
 			}
 		}
 		ss = kept
+	}
+	if *resolve {
+		p.names = resolveClients(ctx, env.lookupAddr, cf.timeout, ss)
 	}
 	if err != nil {
 		// Print what was read before the failure (an interrupted

@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/netsession/netsession/client"
 	"github.com/netsession/netsession/dcerpc"
@@ -22,7 +26,7 @@ import (
 // failure prints.
 func csvColumns() []string {
 	return []string{
-		"server", "client", "client_host", "user", "opens", "time", "idle_time",
+		"server", "client", "client_host", "client_name", "user", "opens", "time", "idle_time",
 		"user_flags", "client_type", "transport", "level",
 		"error", "status", "fault",
 	}
@@ -34,11 +38,15 @@ type field struct {
 	val any // string or uint32
 }
 
-func sessionFields(server string, s client.Session) []field {
+func sessionFields(server string, s client.Session, names map[string]string) []field {
 	f := s.Level.Fields()
 	out := []field{{"server", server}}
 	if f.Has(session.FieldClientName) {
-		out = append(out, field{"client", s.ClientName}, field{"client_host", s.ClientHost()})
+		host := s.ClientHost()
+		out = append(out, field{"client", s.ClientName}, field{"client_host", host})
+		if n, ok := names[host]; ok {
+			out = append(out, field{"client_name", n})
+		}
 	}
 	add := func(has session.Field, key string, v any) {
 		if f.Has(has) {
@@ -162,6 +170,8 @@ type printer struct {
 	cmd, server string
 	json        bool
 	csv         *csvOut
+	// names maps client_host to the name --resolve found for it.
+	names map[string]string
 }
 
 func newPrinter(cmd string, cf *connFlags, server string, stdout, stderr io.Writer) *printer {
@@ -178,14 +188,14 @@ func (p *printer) sessions(level session.Level, tried []client.Attempt, ss []cli
 	switch {
 	case p.json:
 		for _, s := range ss {
-			if err := writeJSONLine(p.out, sessionFields(p.server, s)); err != nil {
+			if err := writeJSONLine(p.out, sessionFields(p.server, s, p.names)); err != nil {
 				return err
 			}
 		}
 		return nil
 	case p.csv != nil:
 		for _, s := range ss {
-			p.csv.row(sessionFields(p.server, s))
+			p.csv.row(sessionFields(p.server, s, p.names))
 		}
 		return p.csv.flush()
 	}
@@ -200,6 +210,9 @@ func (p *printer) sessions(level session.Level, tried []client.Attempt, ss []cli
 	infos := make([]session.Info, len(ss))
 	for i, s := range ss {
 		infos[i] = s.Info
+		if n, ok := p.names[s.ClientHost()]; ok {
+			infos[i].ClientName += " (" + n + ")"
+		}
 	}
 	return sessfmt.WriteTable(p.out, level, infos)
 }
@@ -232,4 +245,32 @@ func (p *printer) failure(err error) int {
 	}
 	fmt.Fprintf(p.errOut, "netsess %s: %s: %v\n", p.cmd, p.server, err)
 	return code
+}
+
+// resolveClients looks up a name for every distinct client that is an IP
+// address (a PTR query each, bounded by timeout), for --resolve. Failures
+// leave the client without a name.
+func resolveClients(ctx context.Context, lookup func(context.Context, string) ([]string, error), timeout time.Duration, ss []client.Session) map[string]string {
+	names := make(map[string]string)
+	tried := make(map[string]bool)
+	for _, s := range ss {
+		host := s.ClientHost()
+		if tried[host] {
+			continue
+		}
+		tried[host] = true
+		if _, err := netip.ParseAddr(host); err != nil {
+			continue // already a name
+		}
+		lctx, cancel := context.WithCancel(ctx)
+		if timeout > 0 {
+			lctx, cancel = context.WithTimeout(ctx, timeout)
+		}
+		found, err := lookup(lctx, host)
+		cancel()
+		if err == nil && len(found) > 0 {
+			names[host] = strings.TrimSuffix(found[0], ".")
+		}
+	}
+	return names
 }
