@@ -153,7 +153,7 @@ func TestImpacketAllLevelsPerDialect(t *testing.T) {
 	for _, d := range []struct {
 		name string
 		code int
-	}{{"2.0.2", 0x0202}, {"2.1", 0x0210}, {"3.0", 0x0300}} {
+	}{{"2.0.2", 0x0202}, {"2.1", 0x0210}, {"3.0", 0x0300}, {"auto", 0x0300}} { // auto: SMB1 upgrade
 		out := run(t, py, "testdata/impacket_client.py", "enum", f.port, "alice", "AlicePass1", d.name)
 		var levels []int
 		sc := bufio.NewScanner(strings.NewReader(out))

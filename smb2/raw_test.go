@@ -155,12 +155,18 @@ func createBody(name string) []byte {
 
 // login negotiates 3.0 and logs in with signing.
 func (c *rawClient) login(user, pass string) {
-	t := c.t
-	t.Helper()
+	c.t.Helper()
 	st, _, err := c.do(c.build(wire.CmdNegotiate, negotiateBody(smb2.Dialect300)), false)
 	if err != nil || st != smb2.StatusSuccess {
-		t.Fatalf("negotiate: %v %v", st, err)
+		c.t.Fatalf("negotiate: %v %v", st, err)
 	}
+	c.login2(user, pass, smb2.Dialect300)
+}
+
+// login2 logs in on a negotiated connection.
+func (c *rawClient) login2(user, pass string, dialect uint16) {
+	t := c.t
+	t.Helper()
 	sp := (&ntlm.Client{User: user, Password: pass}).NewSPNEGOContext()
 	ctx := context.Background()
 	tok, _, err := sp.Step(ctx, nil)
@@ -184,8 +190,12 @@ func (c *rawClient) login(user, pass string) {
 			t.Fatal(err)
 		}
 		if st == smb2.StatusSuccess {
-			keys := smbcrypto.DeriveKeys(smb2.Dialect300, sp.SessionKey(), nil)
-			c.signer, _ = smbcrypto.NewSigner(smbcrypto.AlgAESCMAC, keys.Signing)
+			keys := smbcrypto.DeriveKeys(dialect, sp.SessionKey(), nil)
+			alg := smbcrypto.AlgAESCMAC
+			if dialect < smb2.Dialect300 {
+				alg = smbcrypto.AlgHMACSHA256
+			}
+			c.signer, _ = smbcrypto.NewSigner(alg, keys.Signing)
 			return
 		}
 		tok = out

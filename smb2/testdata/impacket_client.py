@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Drives impacket against the server under test.
 
-enum PORT USER PASS DIALECT     log in at DIALECT (2.0.2 | 2.1 | 3.0), open
+enum PORT USER PASS DIALECT     log in at DIALECT (2.0.2 | 2.1 | 3.0 | auto), open
                                 \\PIPE\\srvsvc and print one JSON line per
                                 NetrSessionEnum level (0, 1, 2, 10, 502)
 hold PORT USER PASS DIALECT N   log in N times, open srvsvc on each, print
@@ -20,8 +20,9 @@ DIALECTS = {"2.0.2": SMB2_DIALECT_002, "2.1": SMB2_DIALECT_21, "3.0": SMB2_DIALE
 
 
 def login(port, user, password, dialect):
+    # "auto" lets impacket start with its SMB1 multi-protocol NEGOTIATE.
     conn = SMBConnection("127.0.0.1", "127.0.0.1", sess_port=int(port),
-                         preferredDialect=DIALECTS[dialect])
+                         preferredDialect=DIALECTS.get(dialect))
     conn.login(user, password)
     return conn
 

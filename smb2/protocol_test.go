@@ -1,0 +1,184 @@
+package smb2_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/smb2"
+	"github.com/netsession/netsession/smb2/internal/wire"
+)
+
+func smb1Negotiate(dialects ...string) []byte {
+	m := make([]byte, 32)
+	copy(m, "\xffSMB\x72")
+	m = append(m, 0) // word count
+	var data []byte
+	for _, d := range dialects {
+		data = append(append(append(data, 2), d...), 0)
+	}
+	m = le.AppendUint16(m, uint16(len(data)))
+	return append(m, data...)
+}
+
+// An SMB1 multi-protocol NEGOTIATE upgrades: "SMB 2.???" gets the
+// wildcard and then a real SMB2 NEGOTIATE (message ID 1); "SMB 2.002"
+// alone is answered with 2.0.2 at once.
+func TestSMB1Upgrade(t *testing.T) {
+	f := newFixture(t)
+	c := dialRaw(t, f.addr)
+	if err := c.sendFrame(smb1Negotiate("NT LM 0.12", "SMB 2.002", "SMB 2.???")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := wire.ParseHeader(resp)
+	if err != nil || h.Command != wire.CmdNegotiate || h.MessageID != 0 || le.Uint16(resp[wire.HeaderSize+4:]) != 0x02FF {
+		t.Fatalf("wildcard answer %+v %v dialect %#x", h, err, le.Uint16(resp[wire.HeaderSize+4:]))
+	}
+	c.mid = 1
+	st, body, err := c.do(c.build(wire.CmdNegotiate, negotiateBody(smb2.Dialect202, smb2.Dialect210)), false)
+	if err != nil || st != 0 || le.Uint16(body[4:]) != smb2.Dialect210 {
+		t.Fatalf("second negotiate: %v %v", st, err)
+	}
+
+	c2 := dialRaw(t, f.addr)
+	if err := c2.sendFrame(smb1Negotiate("NT LM 0.12", "SMB 2.002")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = c2.recv()
+	if err != nil || le.Uint16(resp[wire.HeaderSize+4:]) != smb2.Dialect202 {
+		t.Fatalf("2.002 answer: %v", err)
+	}
+	// The security buffer is the SPNEGO hint.
+	off, n := le.Uint16(resp[wire.HeaderSize+56:]), le.Uint16(resp[wire.HeaderSize+58:])
+	if !bytes.Equal(resp[off:off+n], ntlm.AcceptorHint()) {
+		t.Error("NEGOTIATE security buffer is not the acceptor hint")
+	}
+	c2.mid = 1
+	c2.login2("alice", "AlicePass1", smb2.Dialect202)
+
+	c3 := dialRaw(t, f.addr)
+	if err := c3.sendFrame(smb1Negotiate("NT LM 0.12")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c3.recv(); err == nil {
+		t.Error("SMB1-only client answered")
+	}
+}
+
+// Anonymous logons are refused unless allowed; allowed, they are null
+// sessions without signing, listed in the table with no user.
+func TestAnonymousAndGuest(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		f := newFixture(t, func(s *smb2.Server) { s.AllowAnonymous = allow })
+		c := dialRaw(t, f.addr)
+		st, _, err := c.do(c.build(wire.CmdNegotiate, negotiateBody(smb2.Dialect300)), false)
+		if err != nil || st != 0 {
+			t.Fatal(st, err)
+		}
+		sp := (&ntlm.Client{}).NewSPNEGOContext()
+		ctx := context.Background()
+		tok, _, _ := sp.Step(ctx, nil)
+		var flags uint16
+		var body []byte
+		for {
+			st, body, err = c.do(c.build(wire.CmdSessionSetup, sessionSetupBody(tok)), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st != smb2.StatusMoreProcessingRequired {
+				if st == 0 {
+					flags = le.Uint16(body[2:])
+				}
+				break
+			}
+			off, n := le.Uint16(body[4:]), le.Uint16(body[6:])
+			tok, _, err = sp.Step(ctx, body[int(off)-wire.HeaderSize:int(off)-wire.HeaderSize+int(n)])
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !allow {
+			if st != smb2.StatusLogonFailure || f.table.Len() != 0 {
+				t.Errorf("anonymous refused: %v, %d sessions", st, f.table.Len())
+			}
+			continue
+		}
+		if st != 0 || flags != wire.SessionIsNull {
+			t.Fatalf("anonymous allowed: %v flags %#x", st, flags)
+		}
+		// Unsigned requests are fine on a session without a key.
+		if st, _, err := c.do(c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`)), false); err != nil || st != 0 {
+			t.Fatalf("anonymous tree connect: %v %v", st, err)
+		}
+		if f.table.Len() != 1 {
+			t.Errorf("%d sessions", f.table.Len())
+		}
+	}
+}
+
+// A READ or transceive with a buffer smaller than the pipe's message gets
+// the first part with STATUS_BUFFER_OVERFLOW; the rest follows.
+func TestPipeMessageMode(t *testing.T) {
+	f := newFixture(t)
+	c := dialRaw(t, f.addr)
+	c.login("alice", "AlicePass1")
+	if st, _, err := c.do(c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`)), true); err != nil || st != 0 {
+		t.Fatal(st, err)
+	}
+	st, body, err := c.do(c.build(wire.CmdCreate, createBody("srvsvc")), true)
+	if err != nil || st != 0 {
+		t.Fatal(st, err)
+	}
+	fid := body[64:80]
+	bind := srvsvcBind()
+	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, bind, 0)), true); err != nil || st != 0 {
+		t.Fatal(st, err)
+	}
+	st, body, err = c.do(c.build(wire.CmdRead, readBody(fid, 16)), true)
+	if err != nil || st != smb2.StatusBufferOverflow || le.Uint32(body[4:]) != 16 {
+		t.Fatalf("short read: %v %v", st, err)
+	}
+	fragLen := int(le.Uint16(body[16+8:]))
+	st, body, err = c.do(c.build(wire.CmdRead, readBody(fid, 4096)), true)
+	if err != nil || st != 0 || int(le.Uint32(body[4:])) != fragLen-16 {
+		t.Fatalf("rest: %v %v (%d of %d)", st, err, le.Uint32(body[4:]), fragLen)
+	}
+	// The same through a transceive with a small output buffer, on a
+	// second pipe (a second bind on the first would be refused).
+	st, body, err = c.do(c.build(wire.CmdCreate, createBody("srvsvc")), true)
+	if err != nil || st != 0 {
+		t.Fatal(st, err)
+	}
+	fid = body[64:80]
+	in := ioctlBody(wire.FsctlPipeTransceive, fid)
+	le.PutUint32(in[24:], wire.HeaderSize+56)
+	le.PutUint32(in[28:], uint32(len(bind)))
+	le.PutUint32(in[44:], 20)
+	in = append(in, bind...)
+	st, body, err = c.do(c.build(wire.CmdIoctl, in), true)
+	if err != nil || st != smb2.StatusBufferOverflow || le.Uint32(body[36:]) != 20 {
+		t.Fatalf("short transceive: %v %v", st, err)
+	}
+	st, body, err = c.do(c.build(wire.CmdRead, readBody(fid, 4096)), true)
+	if err != nil || st != 0 || int(le.Uint32(body[4:])) != fragLen-20 {
+		t.Fatalf("transceive rest: %v %v", st, err)
+	}
+}
+
+// srvsvcBind is a bind PDU for srvsvc v3.0 with NDR20, call id 1.
+func srvsvcBind() []byte {
+	b := []byte{5, 0, 11, 3, 0x10, 0, 0, 0, 72, 0, 0, 0, 1, 0, 0, 0}
+	b = le.AppendUint16(b, 4280)
+	b = le.AppendUint16(b, 4280)
+	b = le.AppendUint32(b, 0)
+	b = append(b, 1, 0, 0, 0) // one context
+	b = append(b, 0, 0, 1, 0)
+	b = append(b, 0xc8, 0x4f, 0x32, 0x4b, 0x70, 0x16, 0xd3, 0x01, 0x12, 0x78, 0x5a, 0x47, 0xbf, 0x6e, 0xe1, 0x88, 3, 0, 0, 0)
+	b = append(b, 0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11, 0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60, 2, 0, 0, 0)
+	return b
+}
