@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -387,5 +388,30 @@ func TestCallTimeout(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("took %v", d)
+	}
+}
+
+// One Client serves several goroutines; their calls are serialised on the
+// connection and each enumeration pages independently.
+func TestConcurrentCalls(t *testing.T) {
+	srv := startServer(t, serverConfig{})
+	o := admin()
+	o.PrefMaxLen = 1 // one entry per page: the calls interleave
+	c := dial(t, srv.addr, o)
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			l := session.Levels()[i%5]
+			res, err := c.EnumAll(context.Background(), l, client.Filter{})
+			if err == nil && (len(res.Sessions) != 4 || res.Pages != 4) {
+				err = fmt.Errorf("level %d: %d sessions in %d pages", l, len(res.Sessions), res.Pages)
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
