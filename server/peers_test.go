@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/netsession/netsession/internal/sambapeer"
 )
 
 // peer returns the path of an installed peer tool, or skips the test; under
@@ -60,15 +62,12 @@ func clientConf(t testing.TB) string {
 	return conf
 }
 
-// Port135LockFile is the lock that serialises everything on this machine
-// that needs 127.0.0.1:135 (our mapper in these tests, Samba's
-// samba-dcerpcd in others): flock it exclusively for as long as 135 is held.
-const Port135LockFile = "netsession-port135.lock"
-
-// lock135 takes the port 135 lock for the rest of the test.
+// lock135 takes, for the rest of the test, the file lock that serialises
+// everything on this machine that needs 127.0.0.1:135 (our mapper here,
+// Samba's samba-dcerpcd in the Samba peer tests).
 func lock135(t testing.TB) {
 	t.Helper()
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), Port135LockFile), os.O_CREATE|os.O_RDWR, 0o666)
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), sambapeer.Port135LockFile), os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {
 		t.Fatal(err)
 	}
