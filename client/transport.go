@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -93,8 +94,8 @@ func splitServer(s string) (endpoint, error) {
 	if s == "" {
 		return endpoint{}, fmt.Errorf("client: no server given")
 	}
-	if ip := net.ParseIP(s); ip != nil {
-		return endpoint{host: s}, nil
+	if _, err := netip.ParseAddr(s); err == nil {
+		return endpoint{host: s}, nil // an IP address (IPv6 with zone too)
 	}
 	if s[0] == '[' && s[len(s)-1] == ']' {
 		return endpoint{host: s[1 : len(s)-1]}, nil
