@@ -356,6 +356,11 @@ func (p *Peer) startSmbd(ctx context.Context, port, logLevel int) error {
 	if err := waitListening(ctx, p.Addr(), p.smbdEnd); err != nil {
 		return fmt.Errorf("smbd on port %d: %w (log: %s)", port, err, tail(filepath.Join(p.Dir, "log", "smbd.out")))
 	}
+	// Another program may have taken the port between freePort and smbd's
+	// bind (smbd then exits): make sure the listener is smbd's.
+	if !ownsListener(cmd.Process.Pid, port) {
+		return fmt.Errorf("port %d is listened on by another process", port)
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package sambapeer
 
 import (
 	"context"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -76,5 +77,28 @@ func TestHoldFailure(t *testing.T) {
 	_, err := p.Hold(ctx, Session{User: AdminUser, Password: "wrong", From: "127.0.0.2"})
 	if err == nil || !strings.Contains(err.Error(), "LOGON_FAILURE") {
 		t.Fatalf("Hold with a wrong password: %v, want a logon failure", err)
+	}
+}
+
+// TestOwnsListener: the check that tells smbd's listener from another
+// program's that took the port first.
+func TestOwnsListener(t *testing.T) {
+	if platformSupported() != nil {
+		t.Skip(platformSupported())
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	if !ownsListener(os.Getpid(), port) {
+		t.Error("our own listener not recognised")
+	}
+	if ownsListener(os.Getppid(), port) {
+		t.Error("another process credited with our listener")
+	}
+	if !listening(port) {
+		t.Error("listening() misses our listener")
 	}
 }

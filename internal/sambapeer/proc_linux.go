@@ -237,3 +237,34 @@ func ensureAccounts(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ownsListener reports whether process pid holds the socket listening on
+// TCP port (so that a port another program grabbed is not mistaken for
+// smbd's).
+func ownsListener(pid, port int) bool {
+	want := fmt.Sprintf(":%04X", port)
+	inodes := map[string]bool{}
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(b)) {
+			fs := strings.Fields(line)
+			if len(fs) > 9 && fs[3] == "0A" && strings.HasSuffix(fs[1], want) {
+				inodes["socket:["+fs[9]+"]"] = true
+			}
+		}
+	}
+	fds, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	if err != nil {
+		return false
+	}
+	for _, fd := range fds {
+		link, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/fd/" + fd.Name())
+		if err == nil && inodes[link] {
+			return true
+		}
+	}
+	return false
+}

@@ -21,3 +21,5 @@ func ensureAccounts(ctx context.Context) error      { return errors.ErrUnsupport
 func lockFile(ctx context.Context, path string) (*os.File, error) {
 	return nil, errors.ErrUnsupported
 }
+
+func ownsListener(pid, port int) bool { return true }
