@@ -155,7 +155,7 @@ func New(cfg Config) (*Server, error) {
 	h := &srvs.Handler{Table: table, Logger: log.With("component", "srvsvc"), Compat: cfg.Compat}
 	iface := h.Interface()
 	iface.Handler = &levelGuard{next: h, allowConnect: cfg.AllowConnectLevel}
-	rpc := &dcerpc.Server{Auth: rpcauth.Acceptors(mech), Logger: log.With("component", "dcerpc")}
+	rpc := &dcerpc.Server{Auth: perHost(rpcauth.Acceptors(mech)), Logger: log.With("component", "dcerpc")}
 	if err := rpc.Register(iface); err != nil {
 		return nil, err
 	}
@@ -177,6 +177,9 @@ func (s *Server) Table() *session.Table { return s.table }
 // Close is called, or when a listener fails; both listeners are closed on
 // return. A Server serves once.
 func (s *Server) Serve(ctx context.Context, rpc, epmL net.Listener) error {
+	if rpc == nil {
+		return errors.New("server: Serve needs an srvsvc listener")
+	}
 	s.mu.Lock()
 	if s.serving {
 		s.mu.Unlock()
@@ -338,6 +341,21 @@ func listenerPort(a net.Addr) (uint16, netip.Addr) {
 		return ap.Port(), ip
 	}
 	return 0, netip.Addr{}
+}
+
+// perHost makes the acceptors see the client's host without its port, so
+// that Throttle counts failures per client machine, not per connection.
+func perHost(m map[dcerpc.AuthType]dcerpc.AuthAcceptor) map[dcerpc.AuthType]dcerpc.AuthAcceptor {
+	out := make(map[dcerpc.AuthType]dcerpc.AuthAcceptor, len(m))
+	for typ, a := range m {
+		out[typ] = dcerpc.AuthAcceptorFunc(func(ctx context.Context, info dcerpc.AuthBindInfo) (dcerpc.ServerSecurityContext, error) {
+			if host, _, err := net.SplitHostPort(info.RemoteAddr); err == nil {
+				info.RemoteAddr = host
+			}
+			return a.NewSecurityContext(ctx, info)
+		})
+	}
+	return out
 }
 
 // levelGuard refuses calls on associations authenticated at level connect

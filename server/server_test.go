@@ -339,3 +339,26 @@ func TestCompatForcesBareNames(t *testing.T) {
 		t.Error("samba-4.17 profile with Windows-style names")
 	}
 }
+
+// Failed logons are throttled per client host, not per connection: after a
+// wrong password, even the right one from a new connection is refused
+// until the penalty has passed.
+func TestThrottlePerHost(t *testing.T) {
+	r := start(t, Config{Throttle: &ntlm.Throttle{BaseDelay: time.Minute}, Seeds: []Seed{{Client: "10.0.0.5", User: "carol"}}})
+	call := func(pass string) error {
+		c, err := dial(t, r.addrs.RPC, "alice", pass, dcerpc.AuthTypeNTLM, dcerpc.AuthLevelIntegrity)
+		if err == nil {
+			_, err = enum(c, 1)
+		}
+		return err
+	}
+	if err := call("AlicePass1"); err != nil {
+		t.Fatalf("first logon: %v", err)
+	}
+	if err := call("wrong"); err == nil {
+		t.Fatal("wrong password accepted")
+	}
+	if err := call("AlicePass1"); err == nil {
+		t.Error("right password accepted during the penalty from another connection")
+	}
+}
