@@ -317,3 +317,39 @@ func hashOf(pw string) []byte {
 	h := ntlm.NTHash(pw)
 	return h[:]
 }
+
+// TestSMBPipeSambaSealed: a server that requires signing and encryption.
+// go-smb2 follows what the server asks for; guest and anonymous sessions,
+// which have no keys, are refused.
+func TestSMBPipeSambaSealed(t *testing.T) {
+	sambapeer.Require(t)
+	p := sambapeer.Start(t, sambapeer.Options{ServerSigning: "mandatory", ServerEncrypt: "required", NoWarm: true})
+	pipe, err := dialPipe(t, p, adminCred, client.SMBPipeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pipe.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rpc := dcerpc.NewClient(pipe)
+	if err := rpc.Bind(ctx, srvsvcSyntax); err != nil {
+		t.Fatal(err)
+	}
+	res, err := srvs.NewClient(rpc).EnumAll(ctx, 1, "", "", srvs.MaxPreferredLength)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Entries) != 1 || res.Entries[0].UserName != sambapeer.AdminUser {
+		t.Errorf("want our own session only: %+v", res.Entries)
+	}
+	for _, cred := range []client.Credentials{{Anonymous: true}, {User: "nsp_mistyped", Password: "x"}} {
+		_, err := dialPipe(t, p, cred, client.SMBPipeOptions{})
+		if err == nil {
+			t.Errorf("%+v: logon without keys accepted by a server requiring signing", cred)
+			continue
+		}
+		if kind, _ := smbKindOf(t, err); kind != client.KindLogonFailure {
+			t.Errorf("%+v: %v, want a logon failure", cred, err)
+		}
+	}
+}

@@ -50,6 +50,11 @@ type Options struct {
 	RPCOverTCP bool
 	// LogLevel is smbd's debug level (default 1).
 	LogLevel int
+	// ServerSigning and ServerEncrypt are smb.conf's "server signing"
+	// (default "auto": allowed, not required) and "server smb encrypt"
+	// (default "off").
+	ServerSigning string
+	ServerEncrypt string
 	// NoWarm skips the warm-up RPC call that starts Samba's RPC helpers
 	// before Start returns (needs rpcclient).
 	NoWarm bool
@@ -183,6 +188,12 @@ func New(ctx context.Context, opts Options) (_ *Peer, err error) {
 	if opts.LogLevel == 0 {
 		opts.LogLevel = 1
 	}
+	if opts.ServerSigning == "" {
+		opts.ServerSigning = "auto"
+	}
+	if opts.ServerEncrypt == "" {
+		opts.ServerEncrypt = "off"
+	}
 	if opts.RPCOverTCP {
 		if p.tcpLock, err = lockFile(ctx, filepath.Join(os.TempDir(), Port135LockFile)); err != nil {
 			return nil, fmt.Errorf("ncacn_ip_tcp lock: %w", err)
@@ -276,14 +287,14 @@ func (p *Peer) writeConf(port int, opts Options, rpcLo, rpcHi int) error {
   map to guest = bad user
   guest account = %[4]s
   restrict anonymous = 0
-  server smb encrypt = off
-  server signing = auto
+  server smb encrypt = %[5]s
+  server signing = %[6]s
   max connections = 0
   deadtime = 0
   obey pam restrictions = no
   unix password sync = no
   pam password change = no
-`, port, d, opts.LogLevel, GuestAccount)
+`, port, d, opts.LogLevel, GuestAccount, opts.ServerEncrypt, opts.ServerSigning)
 	if opts.RPCOverTCP {
 		fmt.Fprintf(&b, "  rpc start on demand helpers = no\n  rpc server dynamic port range = %d-%d\n", rpcLo, rpcHi)
 	}
