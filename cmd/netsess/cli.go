@@ -26,7 +26,10 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"demo", "show NetSessionEnum answers from an in-process session table", runDemo},
+		{"list", "list the sessions of a server (NetSessionEnum)", runList},
+		{"get", "show one session of a server (NetSessionGetInfo)", runGet},
+		{"del", "close sessions on a server (NetSessionDel)", runDel},
+		{"demo", "serve demo sessions on loopback and list them, no setup needed", runDemo},
 		{"version", "print the version", runVersion},
 		{"help", "show help for netsess or one of its commands", runHelp},
 	}
@@ -42,10 +45,15 @@ Commands:
 %s
 Run "netsess help <command>" or "netsess <command> -h" for a command's flags.
 
-Exit codes:
-  0  success
-  1  usage error (unknown command or flag, bad value)
-  5  the operation failed for another reason
+Exit codes (each command's help says which apply):
+  0    success (also a filtered list that matches nothing)
+  1    usage error (unknown command or flag, bad value)
+  2    server unreachable, or a timeout
+  3    logon failure
+  4    access denied
+  5    the server answered another failure status
+  6    the RPC failed: fault, refused bind, or an answer that cannot be decoded
+  130  interrupted (Ctrl-C); what was read so far is printed
 `
 
 func usage() string {
