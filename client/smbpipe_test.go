@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -351,5 +352,30 @@ func TestSMBPipeSambaSealed(t *testing.T) {
 		if kind, _ := smbKindOf(t, err); kind != client.KindLogonFailure {
 			t.Errorf("%+v: %v, want a logon failure", cred, err)
 		}
+	}
+}
+
+// TestSMBPipeSambaIPv6: an IPv6 literal in brackets, with a port.
+func TestSMBPipeSambaIPv6(t *testing.T) {
+	sambapeer.Require(t)
+	if l, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		l.Close()
+	}
+	p := sambapeer.Start(t, sambapeer.Options{IPv6: true, NoWarm: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, net.JoinHostPort("::1", strconv.Itoa(p.Port)), client.Options{Transport: client.TransportSMB, Credentials: adminCred})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	res, err := c.EnumAll(ctx, session.Level1, client.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Sessions) != 1 || res.Sessions[0].ClientName != "::1" {
+		t.Errorf("want our own session from ::1: %+v", res.Sessions)
 	}
 }

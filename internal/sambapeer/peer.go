@@ -55,6 +55,8 @@ type Options struct {
 	// (default "off").
 	ServerSigning string
 	ServerEncrypt string
+	// IPv6 makes smbd listen on [::1] too.
+	IPv6 bool
 	// NoWarm skips the warm-up RPC call that starts Samba's RPC helpers
 	// before Start returns (needs rpcclient).
 	NoWarm bool
@@ -257,6 +259,10 @@ func New(ctx context.Context, opts Options) (_ *Peer, err error) {
 
 func (p *Peer) writeConf(port int, opts Options, rpcLo, rpcHi int) error {
 	d := p.Dir
+	ifaces := Host
+	if opts.IPv6 {
+		ifaces += " ::1"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `# private loopback-only test instance
 [global]
@@ -265,7 +271,7 @@ func (p *Peer) writeConf(port int, opts Options, rpcLo, rpcHi int) error {
   server role = standalone server
   server string = netsession test peer
   smb ports = %d
-  interfaces = 127.0.0.1
+  interfaces = %[7]s
   bind interfaces only = yes
   disable netbios = yes
   private dir = %[2]s/private
@@ -294,7 +300,7 @@ func (p *Peer) writeConf(port int, opts Options, rpcLo, rpcHi int) error {
   obey pam restrictions = no
   unix password sync = no
   pam password change = no
-`, port, d, opts.LogLevel, GuestAccount, opts.ServerEncrypt, opts.ServerSigning)
+`, port, d, opts.LogLevel, GuestAccount, opts.ServerEncrypt, opts.ServerSigning, ifaces)
 	if opts.RPCOverTCP {
 		fmt.Fprintf(&b, "  rpc start on demand helpers = no\n  rpc server dynamic port range = %d-%d\n", rpcLo, rpcHi)
 	}
