@@ -18,11 +18,15 @@
 //
 // # Decisions
 //
-//   - Only ept_map is served (opnum 3); every other operation, ept_lookup
-//     included, is nca_s_op_rng_error. The endpoint list is fixed when the
-//     server starts, so ept_insert and ept_delete have nothing to do.
-//   - The mapper keeps no lookup state: the entry handle it returns is
-//     always the zero handle, so a client never has to free it.
+//   - Only ept_map (opnum 3) and ept_lookup (opnum 2) are served; every
+//     other operation is nca_s_op_rng_error. The endpoint list is fixed
+//     when the server starts, so ept_insert and ept_delete have nothing to
+//     do.
+//   - The mapper keeps no lookup state. ept_map returns the zero entry
+//     handle. ept_lookup returns every matching endpoint in its first
+//     answer with a fixed non-zero handle; called with that handle it
+//     answers no entries and EPT_S_NOT_REGISTERED, which ends a client's
+//     loop, and the zero handle.
 //   - The answer's IP floor carries the configured address, or 0.0.0.0
 //     when the endpoint listens on every address or on IPv6; clients use
 //     the port and keep the address they reached the mapper on.

@@ -164,9 +164,9 @@ func TestMapUnreachable(t *testing.T) {
 
 func TestHandlerOtherOpnum(t *testing.T) {
 	h := &Handler{}
-	_, err := h.ServeRPC(context.Background(), &dcerpc.Call{Opnum: OpEptLookup})
+	_, err := h.ServeRPC(context.Background(), &dcerpc.Call{Opnum: 4}) // ept_inq_object
 	if !errors.Is(err, dcerpc.ErrOpRange) {
-		t.Fatalf("ept_lookup: %v", err)
+		t.Fatalf("ept_inq_object: %v", err)
 	}
 	_, err = h.ServeRPC(context.Background(), &dcerpc.Call{Opnum: OpEptMap, Stub: []byte{1, 2}})
 	if !errors.Is(err, dcerpc.ErrBadStub) {
@@ -293,5 +293,47 @@ func TestRPCClientGolden(t *testing.T) {
 	var resp MapResponse
 	if err := resp.UnmarshalNDR(out); err != nil || resp.Status != 0 || len(resp.Towers) != 1 || hex.EncodeToString(resp.Towers[0]) != wantTower {
 		t.Fatalf("answer %+v, %v", resp, err)
+	}
+}
+
+// TestRPCClientLookup answers the ept_lookup loop of rpcclient's epmlookup
+// (captured request: every element, no object, no interface, one entry
+// per call): one entry and a handle, then the end of the list.
+func TestRPCClientLookup(t *testing.T) {
+	b := readHex(t, "rpcclient-ept-lookup-request.hex")
+	var q LookupRequest
+	if err := q.UnmarshalNDR(b); err != nil {
+		t.Fatal(err)
+	}
+	if q.InquiryType != 0 || q.Object != nil || q.Interface != nil || q.MaxEntries != 1 || q.Handle != (Handle{}) {
+		t.Fatalf("rpcclient's request: %+v", q)
+	}
+	h := &Handler{Endpoints: []Endpoint{{Interface: srvsvc, Port: 49152, Addr: netip.MustParseAddr("127.0.0.1"), Annotation: "srvsvc"}}}
+	out, err := h.ServeRPC(context.Background(), &dcerpc.Call{Opnum: OpEptLookup, Stub: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// handle, num_ents 1, array 1/0/1, object, tower referent, annotation
+	// (offset 0, 7 chars "srvsvc\0" + pad), the deferred tower, status 0.
+	want := hex.EncodeToString(lookupDone[:]) + "01000000" + "01000000" + "00000000" + "01000000" +
+		"00000000000000000000000000000000" + "00000200" + "00000000" + "07000000" + hex.EncodeToString([]byte("srvsvc\x00")) + "00" +
+		"4b000000" + "4b000000" + wantTower + "00" + "00000000"
+	if hex.EncodeToString(out) != want {
+		t.Fatalf("answer\n got %x\nwant %s", out, want)
+	}
+	// The next call, with the handle, ends the loop.
+	copy(b[16:36], lookupDone[:])
+	out, err = h.ServeRPC(context.Background(), &dcerpc.Call{Opnum: OpEptLookup, Stub: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Repeat("00", 20) + "00000000" + "01000000" + "00000000" + "00000000" + "d6a0c916"; hex.EncodeToString(out) != want {
+		t.Fatalf("second answer %x, want %s", out, want)
+	}
+	// An interface filter that matches nothing ends it at once.
+	other := dcerpc.SyntaxID{UUID: dcerpc.MustParseUUID("12345778-1234-abcd-ef00-0123456789ac"), Major: 1}
+	q = LookupRequest{Interface: &other, MaxEntries: 5}
+	if resp := h.lookup(&q); resp.Status != StatusNotRegistered || len(resp.Entries) != 0 {
+		t.Errorf("other interface: %+v", resp)
 	}
 }

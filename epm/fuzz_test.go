@@ -76,3 +76,20 @@ func FuzzMapResponse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLookupRequest feeds arbitrary ept_lookup stubs to the handler.
+func FuzzLookupRequest(f *testing.F) {
+	f.Add(readHex(f, "rpcclient-ept-lookup-request.hex"))
+	h := &Handler{Endpoints: []Endpoint{{Interface: srvsvc, Port: 1, Annotation: "x"}}}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var q LookupRequest
+		qerr := q.UnmarshalNDR(b)
+		out, err := h.ServeRPC(context.Background(), &dcerpc.Call{Opnum: OpEptLookup, Stub: b})
+		if (err == nil) != (qerr == nil) {
+			t.Fatalf("decoder %v, handler %v", qerr, err)
+		}
+		if err == nil && len(out) < 40 {
+			t.Fatalf("short answer %x", out)
+		}
+	})
+}

@@ -19,10 +19,13 @@ type Endpoint struct {
 	// (and any IPv6 address) is sent as 0.0.0.0, which clients take as
 	// "the address you reached the mapper on".
 	Addr netip.Addr
+	// Annotation is the text ept_lookup shows for the endpoint.
+	Annotation string
 }
 
-// Handler answers ept_map (opnum 3) for a fixed list of endpoints. Other
-// operations of the interface get nca_s_op_rng_error.
+// Handler answers ept_map (opnum 3) and ept_lookup (opnum 2) for a fixed
+// list of endpoints. Other operations of the interface get
+// nca_s_op_rng_error.
 //
 // A request matches an endpoint when the tower is an ncacn_ip_tcp tower
 // (connection-oriented RPC over TCP over IP), its interface floor has the
@@ -44,7 +47,20 @@ func (h *Handler) Interface() dcerpc.Interface {
 
 // ServeRPC implements dcerpc.Handler.
 func (h *Handler) ServeRPC(ctx context.Context, call *dcerpc.Call) ([]byte, error) {
-	if call.Opnum != OpEptMap {
+	switch call.Opnum {
+	case OpEptMap:
+	case OpEptLookup:
+		var q LookupRequest
+		if err := q.UnmarshalNDR(call.Stub); err != nil {
+			return nil, fmt.Errorf("%w: ept_lookup: %v", dcerpc.ErrBadStub, err)
+		}
+		resp := h.lookup(&q)
+		if h.Logger != nil && h.Logger.Enabled(ctx, slog.LevelDebug) {
+			h.Logger.LogAttrs(ctx, slog.LevelDebug, "ept_lookup", slog.Int("entries", len(resp.Entries)),
+				slog.String("status", fmt.Sprintf("0x%08x", resp.Status)), slog.String("remote", call.RemoteAddr))
+		}
+		return resp.MarshalNDR(), nil
+	default:
 		return nil, dcerpc.ErrOpRange
 	}
 	var req MapRequest

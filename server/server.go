@@ -189,7 +189,7 @@ func (s *Server) Serve(ctx context.Context, rpc, epmL net.Listener) error {
 	s.mu.Unlock()
 
 	port, addr := listenerPort(rpc.Addr())
-	s.epmH.Endpoints = []epm.Endpoint{{Interface: srvs.Syntax(), Port: port, Addr: addr}}
+	s.epmH.Endpoints = []epm.Endpoint{{Interface: srvs.Syntax(), Port: port, Addr: addr, Annotation: "srvsvc (netsession)"}}
 	s.rpc.SecondaryAddr = strconv.Itoa(int(port))
 
 	serveCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
