@@ -39,8 +39,13 @@ func TestRPCClientAuthenticated(t *testing.T) {
 			t.Errorf("[%s]: no NERR_ClientNameNotFound for filters that match nothing\n%s", opt, out)
 		}
 	}
+	// epmlookup lists srvsvc at our port (ept_lookup on the mapper).
+	out := rpcclient(t, conf, "ncacn_ip_tcp:127.0.0.1[135]", "", "epmlookup")
+	if !strings.Contains(out, "ncacn_ip_tcp:127.0.0.1["+port+",abstract_syntax=4b324fc8-1670-01d3-1278-5a47bf6ee188") {
+		t.Errorf("epmlookup: %s", out)
+	}
 	// bob authenticates but is no administrator.
-	out := rpcclient(t, conf, "ncacn_ip_tcp:127.0.0.1["+port+",sign]", "bob%BobPass1", "netsessenum")
+	out = rpcclient(t, conf, "ncacn_ip_tcp:127.0.0.1["+port+",sign]", "bob%BobPass1", "netsessenum")
 	if !strings.Contains(out, "WERR_ACCESS_DENIED") {
 		t.Errorf("bob: %s", out)
 	}
