@@ -33,9 +33,14 @@ import (
 //     go-smb2 reports as an error and drops the data with it. The fragment
 //     lands in an internal buffer and Read serves the caller's small reads
 //     (dcerpc reads a 16-byte header, then the rest) from there.
-//   - Write then Read is two round trips per fragment exchanged, where
-//     Windows' own client and Samba's rpcclient use one FSCTL_PIPE_TRANSCEIVE
-//     ioctl; go-smb2 keeps its ioctl unexported.
+//   - A call costs one SMB2 WRITE exchange plus one READ per response
+//     fragment, where Windows' own client and Samba's rpcclient send the
+//     request in an FSCTL_PIPE_TRANSCEIVE ioctl whose answer carries the
+//     first fragment: one round trip fewer per call. go-smb2 keeps its
+//     ioctl unexported. Against Samba on loopback the WRITE exchange is
+//     about 0.13 ms of a 0.31 ms call that returns an error status, and
+//     lost in the noise of a 3 ms enumeration of 200 sessions; over a
+//     network it is one round-trip time per call.
 //   - The SMB logon is the caller's identity on the pipe: no DCE/RPC
 //     authentication is needed on top (servers accept auth level none on
 //     ncacn_np).
