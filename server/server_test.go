@@ -362,3 +362,56 @@ func TestThrottlePerHost(t *testing.T) {
 		t.Error("right password accepted during the penalty from another connection")
 	}
 }
+
+// Cancelling Run's context lets a call in progress finish and be answered
+// before the server stops.
+func TestDrainOnCancel(t *testing.T) {
+	srv, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := dcerpc.SyntaxID{UUID: dcerpc.MustParseUUID("6e657473-6573-7369-6f6e-736c6f777731"), Major: 1}
+	entered := make(chan struct{})
+	err = srv.rpc.Register(dcerpc.Interface{Syntax: slow, Handler: dcerpc.HandlerFunc(func(ctx context.Context, c *dcerpc.Call) ([]byte, error) {
+		close(entered)
+		time.Sleep(300 * time.Millisecond)
+		return []byte("done"), nil
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- srv.Serve(ctx, l, nil) }()
+	conn, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpc := dcerpc.NewClient(conn)
+	defer rpc.Close()
+	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer ccancel()
+	if err := rpc.Bind(cctx, slow); err != nil {
+		t.Fatal(err)
+	}
+	answer := make(chan error, 1)
+	go func() {
+		out, err := rpc.Call(cctx, 0, nil)
+		if err == nil && string(out) != "done" {
+			err = errors.New("wrong answer " + string(out))
+		}
+		answer <- err
+	}()
+	<-entered
+	cancel()
+	if err := <-answer; err != nil {
+		t.Errorf("call in progress during the stop: %v", err)
+	}
+	if err := <-runErr; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+}
