@@ -313,16 +313,17 @@ func TestRPCClientLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	done := lookupDone()
 	// handle, num_ents 1, array 1/0/1, object, tower referent, annotation
 	// (offset 0, 7 chars "srvsvc\0" + pad), the deferred tower, status 0.
-	want := hex.EncodeToString(lookupDone[:]) + "01000000" + "01000000" + "00000000" + "01000000" +
+	want := hex.EncodeToString(done[:]) + "01000000" + "01000000" + "00000000" + "01000000" +
 		"00000000000000000000000000000000" + "00000200" + "00000000" + "07000000" + hex.EncodeToString([]byte("srvsvc\x00")) + "00" +
 		"4b000000" + "4b000000" + wantTower + "00" + "00000000"
 	if hex.EncodeToString(out) != want {
 		t.Fatalf("answer\n got %x\nwant %s", out, want)
 	}
 	// The next call, with the handle, ends the loop.
-	copy(b[16:36], lookupDone[:])
+	copy(b[16:36], done[:])
 	out, err = h.ServeRPC(context.Background(), &dcerpc.Call{Opnum: OpEptLookup, Stub: b})
 	if err != nil {
 		t.Fatal(err)

@@ -118,9 +118,11 @@ func (p *LookupResponse) MarshalNDR() []byte {
 	return w.Bytes()
 }
 
-// lookupDone marks the entry handle of a lookup that has returned
+// lookupDone is the entry handle of a lookup that has returned
 // everything: the next call with it ends the enumeration.
-var lookupDone = Handle{0, 0, 0, 0, 'n', 'e', 't', 's', 'e', 's', 's', 'i', 'o', 'n', '-', 'e', 'p', 'm', 0, 1}
+func lookupDone() Handle {
+	return Handle{0, 0, 0, 0, 'n', 'e', 't', 's', 'e', 's', 's', 'i', 'o', 'n', '-', 'e', 'p', 'm', 0, 1}
+}
 
 // lookup answers ept_lookup from the endpoint list: every endpoint (or
 // those of the interface asked for) in one answer with a non-zero entry
@@ -143,7 +145,7 @@ func (h *Handler) lookup(q *LookupRequest) LookupResponse {
 	}
 	if len(resp.Entries) > 0 {
 		resp.Status = StatusOK
-		resp.Handle = lookupDone
+		resp.Handle = lookupDone()
 	}
 	return resp
 }
