@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -590,17 +591,21 @@ func freePort() (int, error) {
 }
 
 // freeRange returns the first port of n consecutive ports free on Host.
+// It looks outside the kernel's ephemeral range, where outgoing
+// connections of busy test runs hold ports here and there.
 func freeRange(n int) (int, error) {
-	for attempt := 0; attempt < 50; attempt++ {
-		base, err := freePort()
-		if err != nil {
-			return 0, err
+	lo, hi := 1024+n, 65535-n
+	if elo, ehi, ok := ephemeralRange(); ok {
+		if elo-n > 10000 {
+			lo, hi = 10000, elo-n
+		} else if ehi+n < 65535 {
+			lo, hi = ehi+1, 65535-n
 		}
-		if base+n > 65535 {
-			continue
-		}
+	}
+	for attempt := 0; attempt < 100; attempt++ {
+		base := lo + rand.IntN(hi-lo)
 		ok := true
-		for i := 1; i < n && ok; i++ {
+		for i := 0; i < n && ok; i++ {
 			l, err := net.Listen("tcp", net.JoinHostPort(Host, strconv.Itoa(base+i)))
 			if err != nil {
 				ok = false

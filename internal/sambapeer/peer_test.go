@@ -102,3 +102,14 @@ func TestOwnsListener(t *testing.T) {
 		t.Error("listening() misses our listener")
 	}
 }
+
+// TestFreeRange: a range of ports that can all be bound.
+func TestFreeRange(t *testing.T) {
+	base, err := freeRange(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo, hi, ok := ephemeralRange(); ok && base+15 >= lo && base <= hi {
+		t.Errorf("range %d-%d overlaps the ephemeral range %d-%d", base, base+15, lo, hi)
+	}
+}

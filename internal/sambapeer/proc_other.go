@@ -23,3 +23,5 @@ func lockFile(ctx context.Context, path string) (*os.File, error) {
 }
 
 func ownsListener(pid, port int) bool { return true }
+
+func ephemeralRange() (lo, hi int, ok bool) { return 0, 0, false }
