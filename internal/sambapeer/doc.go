@@ -21,8 +21,11 @@
 //     nsp_alice is in: Samba answers NetrSessionEnum only to the first and
 //     NetrSessionDel only to the second (or root);
 //   - picks a free port (smbd cannot bind port 0: bind, close, start, and
-//     retry with another port if smbd fails to listen), starts smbd -F and
-//     waits until it accepts connections;
+//     retry with another port if smbd fails to listen or the listener
+//     found is not smbd's), starts smbd -F and waits until it accepts
+//     connections. Ports are taken outside the kernel's ephemeral range,
+//     where the outgoing connections of a busy test run would race smbd
+//     for them;
 //   - with Options.RPCOverTCP, also runs samba-dcerpcd as a standalone
 //     daemon, so srvsvc is served on ncacn_ip_tcp too. Its endpoint mapper
 //     needs 127.0.0.1:135, of which a machine has one: these instances are

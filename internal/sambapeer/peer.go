@@ -208,7 +208,9 @@ func New(ctx context.Context, opts Options) (_ *Peer, err error) {
 
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
+		// Outside the ephemeral range, so that no outgoing connection
+		// takes the port before smbd binds it.
+		port, err := freeRange(1)
 		if err != nil {
 			return nil, err
 		}
@@ -576,18 +578,6 @@ func waitListening(ctx context.Context, addr string, exited <-chan struct{}) err
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// freePort returns a TCP port that was free on Host a moment ago. smbd
-// cannot be told to bind port 0, so the caller retries when another
-// program takes it in between.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(Host, "0"))
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // freeRange returns the first port of n consecutive ports free on Host.
