@@ -29,6 +29,7 @@ func commands() []command {
 		{"list", "list the sessions of a server (NetSessionEnum)", runList},
 		{"get", "show one session of a server (NetSessionGetInfo)", runGet},
 		{"del", "close sessions on a server (NetSessionDel)", runDel},
+		{"serve", "serve sessions over MS-SRVS (ncacn_ip_tcp, NTLM) with an endpoint mapper", runServe},
 		{"demo", "serve demo sessions on loopback and list them, no setup needed", runDemo},
 		{"version", "print the version", runVersion},
 		{"help", "show help for netsess or one of its commands", runHelp},

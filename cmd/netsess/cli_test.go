@@ -22,7 +22,7 @@ func TestCLI(t *testing.T) {
 		notStdout []string
 	}{
 		{nil, exitUsage, nil, []string{"Usage:", "demo"}, nil},
-		{[]string{"help"}, exitOK, []string{"Commands:", "list", "get", "del", "demo", "version", "Exit codes", "130  interrupted"}, nil, nil},
+		{[]string{"help"}, exitOK, []string{"Commands:", "list", "get", "del", "serve", "demo", "version", "Exit codes", "130  interrupted"}, nil, nil},
 		{[]string{"--help"}, exitOK, []string{"Commands:"}, nil, nil},
 		{[]string{"help", "demo"}, exitOK, []string{"Usage: netsess demo", "-prefmaxlen", "Examples:"}, nil, nil},
 		{[]string{"help", "nope"}, exitUsage, nil, []string{`unknown command "nope"`}, nil},
