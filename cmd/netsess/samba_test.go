@@ -195,6 +195,14 @@ func TestSambaCLI(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	})
+	t.Run("del of the caller's own session", func(t *testing.T) {
+		// Samba ends the whole connection of every matching session, the
+		// caller's own included: the answer never comes.
+		code, _, stderr := runSamba(t, runDel, with(admin, "--client", "127.0.0.1", "--user", sambapeer.AdminUser)...)
+		if code != exitUnreachable {
+			t.Fatalf("exit %d, want %d (connection lost): %s", code, exitUnreachable, stderr)
+		}
+	})
 	t.Run("stopped server unreachable", func(t *testing.T) {
 		if err := p.Stop(); err != nil {
 			t.Fatal(err)
