@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -121,4 +123,26 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	fmt.Fprintln(stdout)
 	return exitOK
+}
+
+// parseFlags runs fs.Parse with the commands' conventions: -h prints the
+// help once, on stdout, and exits 0; a bad flag prints the flag package's
+// message and the help on fs's output (stderr) and exits 1.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (int, bool) {
+	usage := fs.Usage
+	fs.Usage = func() {} // the flag package would print it before returning ErrHelp
+	err := fs.Parse(args)
+	fs.Usage = usage
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			out := fs.Output()
+			fs.SetOutput(stdout)
+			fs.Usage()
+			fs.SetOutput(out)
+			return exitOK, false
+		}
+		fs.Usage()
+		return exitUsage, false
+	}
+	return 0, true
 }

@@ -76,3 +76,21 @@ func TestCLI(t *testing.T) {
 		})
 	}
 }
+
+// -h prints the help once, on stdout, for every command; a bad flag prints
+// the help on stderr.
+func TestHelpOnce(t *testing.T) {
+	for _, c := range commands() {
+		if c.name == "help" || c.name == "version" {
+			continue
+		}
+		code, out, errOut := runCLI(t, c.name, "-h")
+		if code != exitOK || strings.Count(out, "Usage:") != 1 || errOut != "" {
+			t.Errorf("%s -h: exit %d, %d usages on stdout, stderr %q", c.name, code, strings.Count(out, "Usage:"), errOut)
+		}
+		code, out, errOut = runCLI(t, c.name, "-no-such-flag")
+		if code != exitUsage || out != "" || !strings.Contains(errOut, "flag provided but not defined") || strings.Count(errOut, "Usage:") != 1 {
+			t.Errorf("%s -no-such-flag: exit %d, stdout %q, stderr %q", c.name, code, out, errOut)
+		}
+	}
+}

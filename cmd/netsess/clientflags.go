@@ -284,17 +284,3 @@ func exitCode(err error) int {
 	// Errors that are not *client.Error come from Dial's argument checks.
 	return exitUsage
 }
-
-// parseFlags runs fs.Parse with the commands' conventions: -h prints the
-// help on stdout and exits 0.
-func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return exitOK, false
-		}
-		return exitUsage, false
-	}
-	return 0, true
-}
