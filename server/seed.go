@@ -69,6 +69,7 @@ type seedEntry struct {
 	Server     *string `json:"server"`
 	Client     *string `json:"client"`
 	ClientHost *string `json:"client_host"`
+	ClientName *string `json:"client_name"` // list --resolve; ignored
 	User       *string `json:"user"`
 	Opens      *uint32 `json:"opens"`
 	Time       *uint32 `json:"time"`
@@ -77,9 +78,15 @@ type seedEntry struct {
 	ClientType *string `json:"client_type"`
 	Transport  *string `json:"transport"`
 	Level      *uint32 `json:"level"`
-	// An error record of `list --json`.
-	Error  *string `json:"error"`
-	Status *uint32 `json:"status"`
+	// An error record of `list --json`: recognised so that it is refused
+	// as such rather than for an unknown key.
+	Error      *string         `json:"error"`
+	Status     *uint32         `json:"status"`
+	StatusName *string         `json:"status_name"`
+	Fault      *uint32         `json:"fault"`
+	FaultName  *string         `json:"fault_name"`
+	Tried      json.RawMessage `json:"tried"`
+	Detail     *string         `json:"detail"`
 }
 
 func (e *seedEntry) seed() (Seed, error) {

@@ -19,7 +19,7 @@ func TestParseSeedForms(t *testing.T) {
 	array := `[
 	  {"server": "fs1", "client": "\\\\10.0.0.5", "client_host": "10.0.0.5", "user": "alice", "opens": 2,
 	   "time": 120, "idle_time": 30, "user_flags": 0, "client_type": "", "transport": "\\Device\\NetbiosSmb", "level": 502},
-	  {"client": "wks1", "user": "bob", "user_flags": 1, "level": 1}
+	  {"client": "wks1", "client_name": "wks1.example", "user": "bob", "user_flags": 1, "level": 1}
 	]`
 	lines := `{"server": "fs1", "client": "\\\\10.0.0.5", "user": "alice", "opens": 2, "time": 120, "idle_time": 30, "transport": "\\Device\\NetbiosSmb", "level": 502}
 {"client": "wks1", "user": "bob", "user_flags": 1, "level": 1}
@@ -82,6 +82,7 @@ func TestSeedErrors(t *testing.T) {
 		{"idle over time", `[{"client": "a", "time": 5, "idle_time": 6}]`, 0, "idle_time 6 is longer"},
 		{"bad flags", `[{"client": "a", "user_flags": 4}]`, 0, "user_flags 0x4"},
 		{"error record", `{"server": "s", "error": "access denied", "status": 5, "level": 502}`, 0, "an error record"},
+		{"full error record", `{"server": "s", "error": "the RPC failed", "fault": 1783, "fault_name": "bad stub data", "level": 502, "tried": [502], "detail": "x"}`, 0, "an error record"},
 		{"syntax", `[{"client": "a"},`, 1, ""},
 		{"lines syntax", "{\"client\": \"a\"}\n{\"client\": ", 1, ""},
 		{"after array", `[{"client": "a"}] [{"client": "b"}]`, -1, "after the closing"},
