@@ -36,10 +36,10 @@ func TestCLI(t *testing.T) {
 		{[]string{"demo", "-cname", "bare", "-level", "0"}, exitOK, []string{"fe80::9\n", "10.0.0.5"}, nil, []string{`\\`}},
 		{[]string{"demo", "-level", "10", "-as", "user"}, exitInternal, []string{"access denied (ERROR_ACCESS_DENIED, 5) at level 10"}, nil, nil},
 		{[]string{"demo", "-level", "10", "-as", "user", "-policy", "legacy"}, exitOK, []string{"alice"}, nil, nil},
-		{[]string{"demo", "-level", "1", "-prefmaxlen", "100"}, exitOK, []string{"page 1: 1 entries, total 5, status ERROR_MORE_DATA, resume handle 1", "page 5: 1 entries, total 1, status NERR_Success, resume handle 0"}, nil, nil},
+		{[]string{"demo", "-level", "1", "-prefmaxlen", "100"}, exitOK, []string{"5 entries in 5 calls of at most 100 bytes", "WKS7$", "nobody"}, nil, nil},
 		{[]string{"demo", "-level", "1", "-user", "ALICE"}, exitOK, []string{"alice"}, nil, []string{"carol"}},
 		{[]string{"demo", "-level", "1", "-client", "wkscarol"}, exitOK, []string{"carol"}, nil, []string{"alice"}},
-		{[]string{"demo", "-level", "1", "-user", "mallory"}, exitInternal, []string{"user name not found (NERR_UserNotFound, 2221)"}, nil, nil},
+		{[]string{"demo", "-level", "1", "-user", "mallory"}, exitOK, []string{"(no sessions)"}, nil, nil}, // a qualifier that matches nothing is an empty list
 		{[]string{"demo", "-level", "3"}, exitUsage, nil, []string{`"3" is not a level`}, nil},
 		{[]string{"demo", "-as", "root"}, exitUsage, nil, []string{"-as: want admin"}, nil},
 		{[]string{"demo", "-as", "anonymous", "-level", "0"}, exitInternal, []string{"no logon (anonymous bind)", "access denied (ERROR_ACCESS_DENIED, 5) at level 0"}, nil, nil},

@@ -5,17 +5,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/netsession/netsession/client"
 	"github.com/netsession/netsession/dcerpc"
 	"github.com/netsession/netsession/internal/sessfmt"
 	"github.com/netsession/netsession/ntlm"
-	"github.com/netsession/netsession/rpcauth"
+	"github.com/netsession/netsession/server"
 	"github.com/netsession/netsession/session"
-	"github.com/netsession/netsession/srvs"
 )
 
 const demoHelp = `Usage: netsess demo [flags]
@@ -34,22 +33,16 @@ unknown name and is mapped to the guest account; "anonymous" makes no logon.
 Flags:
 `
 
-// demoSessions are the sessions the demo feeds: how long ago they logged
-// on, how long ago they were last active, and their opens.
-type demoSession struct {
-	spec        session.Spec
-	age, idle   time.Duration
-	opens       int
-	description string
-}
-
-func demoData() []demoSession {
-	return []demoSession{
-		{session.Spec{Client: "10.0.0.5", User: "alice", Transport: `\Device\NetbiosSmb`}, 2*time.Hour + 13*time.Minute, 5 * time.Minute, 2, "alice over SMB2 from an IPv4 address"},
-		{session.Spec{Client: "fe80::9%eth0", User: "bob", Transport: `\Device\NetbiosSmb`}, 47 * time.Minute, 45 * time.Second, 1, "bob from a link-local IPv6 address (zone dropped)"},
-		{session.Spec{Client: "::ffff:192.168.7.20", User: "WKS7$", Transport: `\Device\NetbiosSmb`}, 26 * time.Hour, 3 * time.Hour, 0, "a machine account over IPv4-mapped IPv6"},
-		{session.Spec{Client: "WKSCAROL", User: "carol", ClientType: "Windows 5.0", Transport: `\Device\NetBT_Tcpip_{6B3C2A1E-2F8D-4D8E-9C1B-0A1B2C3D4E5F}`}, 9 * time.Minute, 9 * time.Minute, 0, "carol over NetBIOS with her computer name"},
-		{session.Spec{Client: "10.0.0.9", User: "nobody", Guest: true, NoEncryption: true, Transport: `\Device\NetbiosSmb`}, 30 * time.Second, 2 * time.Second, 1, "a guest logon without encryption"},
+// demoSeeds are the sessions the demo serves; Time and Idle say how many
+// seconds ago each logged on and was last active.
+func demoSeeds() []server.Seed {
+	const smb = `\Device\NetbiosSmb`
+	return []server.Seed{
+		{Client: "::ffff:192.168.7.20", User: "WKS7$", Time: 26 * 3600, Idle: 3 * 3600, Transport: smb},                                                                     // a machine account over IPv4-mapped IPv6
+		{Client: "10.0.0.5", User: "alice", Opens: 2, Time: 2*3600 + 13*60, Idle: 5 * 60, Transport: smb},                                                                   // SMB2 from an IPv4 address
+		{Client: "fe80::9%eth0", User: "bob", Opens: 1, Time: 47 * 60, Idle: 45, Transport: smb},                                                                            // link-local IPv6 (the zone is dropped)
+		{Client: "WKSCAROL", User: "carol", Time: 9 * 60, Idle: 9 * 60, ClientType: "Windows 5.0", Transport: `\Device\NetBT_Tcpip_{6B3C2A1E-2F8D-4D8E-9C1B-0A1B2C3D4E5F}`}, // NetBIOS with a computer name
+		{Client: "10.0.0.9", User: "nobody", Opens: 1, Time: 30, Idle: 2, Flags: session.FlagGuest | session.FlagNoEncryption, Transport: smb},                              // a guest without encryption
 	}
 }
 
@@ -61,7 +54,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	policy := fs.String("policy", "modern", "server access policy: modern, legacy, open, or rules such as '0,10=user;1,2,502,del=operator'")
 	cname := fs.String("cname", "windows", `client name style of the server: windows (\\10.0.0.5) or bare (10.0.0.5)`)
 	budget := fs.Uint("prefmaxlen", uint(session.MaxPreferredLength), "preferred maximum length per call in NDR bytes; a small value shows paging with resume handles")
-	client := fs.String("client", "", `only sessions from this client (\\ is added when missing)`)
+	client_ := fs.String("client", "", `only sessions from this client (\\ is added when missing)`)
 	user := fs.String("user", "", "only sessions of this user")
 	authLevel := fs.String("auth", "integrity", "DCE/RPC protection of the logon: integrity (signed) or privacy (sealed)")
 	spnego := fs.Bool("spnego", false, "wrap NTLM in SPNEGO (auth type 9) instead of raw NTLMSSP (10)")
@@ -111,67 +104,92 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netsess demo: -auth: want integrity or privacy, not %q\n", *authLevel)
 		return exitUsage
 	}
-	authType := dcerpc.AuthTypeNTLM
-	if *spnego {
-		authType = dcerpc.AuthTypeSPNEGO
-	}
-	qClient := ""
-	if *client != "" {
-		qClient = `\\` + strings.TrimPrefix(*client, `\\`)
-	}
 
-	table := feedDemo(time.Now(), pol, style)
-	srv, addr, stop, err := startDemoServer(ctx, table)
+	accounts, err := demoAccounts()
 	if err != nil {
 		fmt.Fprintf(stderr, "netsess demo: %v\n", err)
 		return exitInternal
 	}
-	defer stop()
-
-	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	ready := make(chan server.Addrs, 1)
+	srv, err := server.New(server.Config{
+		Accounts:     accounts,
+		Policy:       pol,
+		Cname:        style,
+		Seeds:        demoSeeds(),
+		ComputerName: "DEMO-FS",
+		// A guest has no session key, so it can only authenticate at
+		// level connect; the demo lets that through to show the guest class.
+		AllowConnectLevel: who.noKey,
+		OnReady:           func(a server.Addrs) { ready <- a },
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "netsess demo: %v\n", err)
 		return exitInternal
 	}
-	var opts []dcerpc.ClientOption
+	runCtx, stopServer := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- srv.Run(runCtx) }()
+	defer func() { stopServer(); <-served }()
+	var addr string
+	select {
+	case a := <-ready:
+		addr = a.RPC
+	case err := <-served:
+		served <- err
+		fmt.Fprintf(stderr, "netsess demo: %v\n", err)
+		return exitInternal
+	}
+
+	opts := client.Options{Transport: client.TransportTCP, SPNEGO: *spnego, PrefMaxLen: uint32(*budget), Timeout: 30 * time.Second}
 	how := "no logon (anonymous bind)"
 	if who.logon != nil {
+		opts.Credentials = *who.logon
 		if who.noKey {
-			// A guest logon yields no session key, so it cannot sign or
-			// seal: it can only authenticate at level connect.
 			level, *authLevel = dcerpc.AuthLevelConnect, "connect (a guest has no key to sign with)"
 		}
-		ini, err := rpcauth.Initiator(who.logon, authType, level)
-		if err != nil {
-			fmt.Fprintf(stderr, "netsess demo: %v\n", err)
-			return exitInternal
-		}
-		opts = append(opts, dcerpc.WithAuth(ini, 1))
+		opts.Auth = level
 		mech := "NTLMSSP"
 		if *spnego {
 			mech = "SPNEGO/NTLMSSP"
 		}
 		how = fmt.Sprintf("%s logon as %q, auth level %s", mech, who.logon.User, *authLevel)
+	} else {
+		opts.Credentials = client.Credentials{Anonymous: true}
 	}
-	rpc := dcerpc.NewClient(conn, opts...)
-	defer rpc.Close()
-	callCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	stub, err := srvs.Bind(callCtx, rpc)
+	if *budget == uint(session.MaxPreferredLength) {
+		opts.PrefMaxLen = 0 // everything in one call
+	}
+	c, err := client.Dial(ctx, addr, opts)
 	if err != nil {
-		fmt.Fprintf(stderr, "netsess demo: bind: %v\n", err)
+		fmt.Fprintf(stderr, "netsess demo: %v\n", err)
 		return exitInternal
 	}
-	stub.ServerName = `\\127.0.0.1`
-	_ = srv
+	defer c.Close()
 
 	fmt.Fprintf(stdout, "Serving %d sessions over ncacn_ip_tcp on %s (policy %s); client: %s.\n",
-		table.Len(), addr, pol.Name(), how)
+		srv.Table().Len(), addr, pol.Name(), how)
 	failed := false
 	for _, l := range lv {
 		fmt.Fprintf(stdout, "\nNetrSessionEnum level %d:\n", l)
-		if !demoEnum(callCtx, stub, uint32(l), qClient, *user, uint32(*budget), stdout) {
+		res, err := c.EnumAll(ctx, l, client.Filter{Client: *client_, User: *user})
+		if err != nil {
+			fmt.Fprintf(stdout, "  %v\n", err)
 			failed = true
+			continue
+		}
+		if opts.PrefMaxLen != 0 {
+			fmt.Fprintf(stdout, "  %d entries in %d calls of at most %d bytes, each ERROR_MORE_DATA but the last\n", len(res.Sessions), res.Pages, opts.PrefMaxLen)
+		}
+		infos := make([]session.Info, len(res.Sessions))
+		for i := range res.Sessions {
+			infos[i] = res.Sessions[i].Info
+		}
+		var b strings.Builder
+		_ = sessfmt.WriteTable(&b, l, infos)
+		for _, line := range strings.SplitAfter(b.String(), "\n") {
+			if line != "" {
+				fmt.Fprint(stdout, "  "+line)
+			}
 		}
 	}
 	if failed {
@@ -180,154 +198,29 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// demoCaller is one -as choice: the NTLM logon to make (nil: none).
+// demoCaller is one -as choice: the logon to make (nil: none).
 type demoCaller struct {
-	logon *ntlm.Client
+	logon *client.Credentials
 	noKey bool // the logon maps to guest and yields no session key
 }
 
 func demoCallers() map[string]demoCaller {
 	return map[string]demoCaller{
-		"admin":     {logon: &ntlm.Client{User: "administrator", Password: "administratorPass1", Domain: "DEMO"}},
-		"operator":  {logon: &ntlm.Client{User: "operator", Password: "operatorPass1", Domain: "DEMO"}},
-		"user":      {logon: &ntlm.Client{User: "bob", Password: "bobPass1", Domain: "DEMO"}},
-		"guest":     {logon: &ntlm.Client{User: "visitor", Password: "anything", Domain: "DEMO"}, noKey: true},
+		"admin":     {logon: &client.Credentials{User: "administrator", Password: "administratorPass1", Domain: "DEMO"}},
+		"operator":  {logon: &client.Credentials{User: "operator", Password: "operatorPass1", Domain: "DEMO"}},
+		"user":      {logon: &client.Credentials{User: "bob", Password: "bobPass1", Domain: "DEMO"}},
+		"guest":     {logon: &client.Credentials{User: "visitor", Password: "anything", Domain: "DEMO"}, noKey: true},
 		"anonymous": {},
 	}
 }
 
-// startDemoServer serves table on a loopback port with the demo accounts.
-func startDemoServer(ctx context.Context, table *session.Table) (*dcerpc.Server, string, func(), error) {
-	accounts, err := ntlm.NewAccounts("NETSESS", true,
+// demoAccounts are the demo server's accounts; unknown names map to guest.
+func demoAccounts() (*ntlm.Accounts, error) {
+	return ntlm.NewAccounts("NETSESS", true,
 		ntlm.Account{Name: "administrator", NTHash: ntlm.NTHash("administratorPass1"), Groups: []string{session.GroupAdministrators}},
 		ntlm.Account{Name: "operator", NTHash: ntlm.NTHash("operatorPass1"), Groups: []string{session.GroupServerOperators}},
 		ntlm.Account{Name: "bob", NTHash: ntlm.NTHash("bobPass1")},
 	)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	srv := &dcerpc.Server{Auth: rpcauth.Acceptors(&ntlm.Server{Accounts: accounts, ComputerName: "DEMO-FS"})}
-	if err := srv.Register((&srvs.Handler{Table: table}).Interface()); err != nil {
-		return nil, "", nil, err
-	}
-	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("listen on loopback: %w", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(context.WithoutCancel(ctx), l)
-	}()
-	stop := func() {
-		_ = srv.Close()
-		<-done
-	}
-	return srv, l.Addr().String(), stop, nil
-}
-
-// demoEnum pages through one level over the wire, printing each page when
-// a budget is set, then the entries; it reports whether the call succeeded.
-func demoEnum(ctx context.Context, c *srvs.Client, level uint32, client, user string, budget uint32, w io.Writer) bool {
-	resume := uint32(0)
-	req := srvs.SessionEnumRequest{Level: level, PrefMaxLen: budget, ResumeHandle: &resume}
-	if client != "" {
-		req.ClientName = &client
-	}
-	if user != "" {
-		req.UserName = &user
-	}
-	var all []session.Info
-	for page := 1; ; page++ {
-		resp, err := c.SessionEnum(ctx, &req)
-		if err != nil {
-			fmt.Fprintf(w, "  %v\n", err)
-			return false
-		}
-		st := session.Status(resp.Status)
-		if !st.OK() {
-			fmt.Fprintf(w, "  the server answered %v at level %d\n", st, level)
-			return false
-		}
-		all = append(all, resp.Entries...)
-		if budget != session.MaxPreferredLength {
-			next := uint32(0)
-			if resp.ResumeHandle != nil {
-				next = *resp.ResumeHandle
-			}
-			fmt.Fprintf(w, "  page %d: %d entries, total %d, status %s, resume handle %d\n",
-				page, len(resp.Entries), resp.TotalEntries, st.Name(), next)
-			resume = next
-		}
-		if st != session.StatusMoreData || page > 10000 {
-			break
-		}
-		if resp.ResumeHandle != nil {
-			resume = *resp.ResumeHandle
-		}
-	}
-	var b strings.Builder
-	_ = sessfmt.WriteTable(&b, session.Level(level), all)
-	for _, line := range strings.SplitAfter(b.String(), "\n") {
-		if line != "" {
-			fmt.Fprint(w, "  "+line)
-		}
-	}
-	return true
-}
-
-// feedDemo builds the table, replaying each session's history on a manual
-// clock so that time and idle time read as described.
-func feedDemo(now time.Time, pol session.Policy, style session.CnameStyle) *session.Table {
-	data := demoData()
-	var oldest time.Duration
-	for _, d := range data {
-		oldest = max(oldest, d.age)
-	}
-	clock := session.NewManualClock(now.Add(-oldest))
-	table := session.New(session.Options{Clock: clock, Policy: pol, Cname: style})
-	type pending struct {
-		s  *session.Session
-		at time.Time
-	}
-	// Open in order of logon, then replay last activity.
-	order := make([]int, len(data))
-	for i := range order {
-		order[i] = i
-	}
-	for i := range order {
-		for j := i + 1; j < len(order); j++ {
-			if data[order[j]].age > data[order[i]].age {
-				order[i], order[j] = order[j], order[i]
-			}
-		}
-	}
-	var touches []pending
-	for _, i := range order {
-		d := data[i]
-		clock.Set(now.Add(-d.age))
-		s, err := table.Open(d.spec)
-		if err != nil {
-			continue // cannot happen: the table is new
-		}
-		for range d.opens {
-			s.AddOpen()
-		}
-		touches = append(touches, pending{s, now.Add(-d.idle)})
-	}
-	for i := range touches {
-		for j := i + 1; j < len(touches); j++ {
-			if touches[j].at.Before(touches[i].at) {
-				touches[i], touches[j] = touches[j], touches[i]
-			}
-		}
-	}
-	for _, p := range touches {
-		clock.Set(p.at)
-		p.s.Touch()
-	}
-	clock.Set(now)
-	return table
 }
 
 func parseLevels(s string) ([]session.Level, error) {
