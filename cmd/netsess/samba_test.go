@@ -129,6 +129,13 @@ func TestSambaCLI(t *testing.T) {
 			t.Skipf("KNOWN BUG (the client must apply --client/--user itself, Samba ignores them): got %q", got)
 		}
 	})
+	t.Run("smb is the default transport", func(t *testing.T) {
+		args := []string{"--server", p.Addr(), "-U", sambapeer.AdminUser + "%" + sambapeer.AdminPassword, "--json"}
+		code, lines, stderr := runSamba(t, runList, args...)
+		if code != exitOK || len(lines) != len(want1) {
+			t.Fatalf("exit %d, %d lines: %s", code, len(lines), stderr)
+		}
+	})
 	t.Run("list table", func(t *testing.T) {
 		var out, errb bytes.Buffer
 		code := runList(context.Background(), admin, &out, &errb)
