@@ -2,6 +2,7 @@ package smb2
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -600,7 +601,7 @@ func (rel *relState) set(h wire.Header, st Status, fid wire.FileID) {
 	}
 }
 
-func (c *conn) negotiate(h wire.Header, msg []byte, credits uint16) (response, bool, error) {
+func (c *conn) negotiate(h wire.Header, msg []byte, credits uint16) (r0 response, _ bool, _ error) {
 	req, err := wire.ParseNegotiateRequest(msg)
 	if err != nil {
 		return c.reply(&h, StatusInvalidParameter, credits, nil), true, nil
@@ -624,7 +625,9 @@ func (c *conn) negotiate(h wire.Header, msg []byte, credits uint16) (response, b
 			return c.reply(&h, StatusInvalidParameter, credits, nil), true, nil
 		}
 		salt := make([]byte, 32)
-		copy(salt, c.srv.guid[:]) // any value; the server GUID is as good as random here
+		if _, err := rand.Read(salt); err != nil {
+			return r0, false, err
+		}
 		pre := le.AppendUint16(nil, 1)
 		pre = le.AppendUint16(pre, uint16(len(salt)))
 		pre = le.AppendUint16(pre, wire.HashSHA512)

@@ -33,7 +33,7 @@ type fixture struct {
 
 type option func(*smb2.Server)
 
-func newFixture(t *testing.T, opts ...option) *fixture {
+func newFixture(t testing.TB, opts ...option) *fixture {
 	t.Helper()
 	accounts, err := ntlm.NewAccounts("NETSESS", false,
 		ntlm.Account{Name: "alice", NTHash: ntlm.NTHash("AlicePass1"), Groups: []string{"Administrators"}},
@@ -79,7 +79,7 @@ func newFixture(t *testing.T, opts ...option) *fixture {
 }
 
 // dial logs in with go-smb2.
-func (f *fixture) dial(t *testing.T, user, pass string, dialect uint16) *gosmb2.Session {
+func (f *fixture) dial(t testing.TB, user, pass string, dialect uint16) *gosmb2.Session {
 	t.Helper()
 	d := &gosmb2.Dialer{
 		Negotiator: gosmb2.Negotiator{SpecifiedDialect: dialect},
@@ -122,7 +122,7 @@ func (p *msgPipe) Read(b []byte) (int, error) {
 }
 
 // srvsvc opens \PIPE\srvsvc on IPC$ and binds.
-func srvsvc(t *testing.T, s *gosmb2.Session) *srvs.Client {
+func srvsvc(t testing.TB, s *gosmb2.Session) *srvs.Client {
 	t.Helper()
 	share, err := s.Mount("IPC$")
 	if err != nil {
