@@ -158,8 +158,9 @@ func (c *conn) signal() {
 }
 
 type frame struct {
-	msg []byte
-	err error
+	msg            []byte
+	sessionRequest bool // an NBSS session request, answered positively
+	err            error
 }
 
 func (c *conn) readLoop(frames chan<- frame) {
@@ -187,12 +188,7 @@ func (c *conn) readLoop(frames chan<- frame) {
 					f.err = err
 					break
 				}
-				c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-				if _, err := c.nc.Write([]byte{0x82, 0, 0, 0}); err != nil {
-					f.err = err
-					break
-				}
-				continue
+				f.sessionRequest = true
 			case hdr[0] != 0:
 				f.err = fmt.Errorf("smb2: NBSS packet type %#x", hdr[0])
 			case n > maxMessageSize || n < 4:
@@ -242,6 +238,13 @@ func (c *conn) serve(ctx context.Context) error {
 				}
 				c.log.Debug("smb2 connection ends", slog.Any("err", f.err))
 				return f.err
+			}
+			if f.sessionRequest {
+				c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+				if _, err := c.nc.Write([]byte{0x82, 0, 0, 0}); err != nil {
+					return err
+				}
+				continue
 			}
 			if err := c.handle(f.msg); err != nil {
 				c.log.Debug("smb2 connection closed", slog.Any("err", err))

@@ -127,8 +127,8 @@ func TestRpcclientSeesOwnSession(t *testing.T) {
 		t.Errorf("srvinfo output:\n%s", out)
 	}
 	l := logs.String()
-	if !strings.Contains(l, "dialect=0311") || !strings.Contains(l, "required=true") || !strings.Contains(l, "user=alice") {
-		t.Errorf("rpcclient's session was not SMB 3.1.1 with signing required:\n%s", l)
+	if !strings.Contains(l, "dialect=0311") || !strings.Contains(l, "signing=AES-GMAC") || !strings.Contains(l, "required=true") || !strings.Contains(l, "user=alice") {
+		t.Errorf("rpcclient's session was not SMB 3.1.1 with AES-GMAC signing required:\n%s", l)
 	}
 	if f.table.Len() != 0 {
 		t.Errorf("%d sessions left after rpcclient exited", f.table.Len())

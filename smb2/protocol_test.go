@@ -3,6 +3,7 @@ package smb2_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"testing"
 
 	"github.com/netsession/netsession/ntlm"
@@ -181,4 +182,57 @@ func srvsvcBind() []byte {
 	b = append(b, 0xc8, 0x4f, 0x32, 0x4b, 0x70, 0x16, 0xd3, 0x01, 0x12, 0x78, 0x5a, 0x47, 0xbf, 0x6e, 0xe1, 0x88, 3, 0, 0, 0)
 	b = append(b, 0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11, 0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60, 2, 0, 0, 0)
 	return b
+}
+
+// FSCTL_VALIDATE_NEGOTIATE_INFO repeats the NEGOTIATE: the true values
+// get a signed answer with the server's choice, altered ones end the
+// connection.
+func TestValidateNegotiate(t *testing.T) {
+	f := newFixture(t)
+	for _, tamper := range []bool{false, true} {
+		c := dialRaw(t, f.addr)
+		c.login("alice", "AlicePass1")
+		in := le.AppendUint32(nil, 0)
+		in = append(in, "0123456789abcdef"...)
+		in = le.AppendUint16(in, 1)
+		in = le.AppendUint16(in, 1)
+		in = le.AppendUint16(in, smb2.Dialect300)
+		if tamper {
+			in[20] = 3 // security mode "signing required", which was not sent
+		}
+		all := []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+		body := ioctlBody(wire.FsctlValidateNegotiateInfo, all)
+		le.PutUint32(body[24:], wire.HeaderSize+56)
+		le.PutUint32(body[28:], uint32(len(in)))
+		le.PutUint32(body[44:], 24)
+		st, out, err := c.do(c.build(wire.CmdIoctl, append(body, in...)), true)
+		if tamper {
+			if err == nil {
+				t.Errorf("tampered negotiate answered %v", st)
+			}
+			continue
+		}
+		if err != nil || st != 0 {
+			t.Fatalf("validate: %v %v", st, err)
+		}
+		got := out[48:]
+		if len(got) != 24 || le.Uint16(got[22:]) != smb2.Dialect300 || le.Uint16(got[20:]) != 3 {
+			t.Errorf("validate answer %x", got)
+		}
+	}
+}
+
+// A NetBIOS session request (as sent on port 139) is accepted.
+func TestNBSSSessionRequest(t *testing.T) {
+	f := newFixture(t)
+	c := dialRaw(t, f.addr)
+	req := append([]byte{0x81, 0, 0, 68}, make([]byte, 68)...)
+	if _, err := c.nc.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	var ans [4]byte
+	if _, err := io.ReadFull(c.nc, ans[:]); err != nil || ans[0] != 0x82 {
+		t.Fatalf("answer %x %v", ans, err)
+	}
+	c.login("alice", "AlicePass1")
 }
