@@ -29,7 +29,8 @@
 //   - with Options.RPCOverTCP, also runs samba-dcerpcd as a standalone
 //     daemon, so srvsvc is served on ncacn_ip_tcp too. Its endpoint mapper
 //     needs 127.0.0.1:135, of which a machine has one: these instances are
-//     serialised machine-wide by a second file lock held until Stop.
+//     serialised machine-wide by the file lock Port135LockFile, held until
+//     Stop, which every test that needs port 135 takes.
 //
 // Stop (registered with t.Cleanup) kills every process of the instance by
 // PID: smbd, the children it forks per connection, and the samba-dcerpcd
