@@ -47,7 +47,8 @@ type conn struct {
 	nc     net.Conn
 	remote string // client IP
 	log    *slog.Logger
-	ctx    context.Context
+	ctx    context.Context // cancelled when the connection ends or is killed
+	cancel context.CancelFunc
 
 	done      chan struct{} // closed when serve returns
 	drainCh   chan struct{}
@@ -115,7 +116,10 @@ func newConn(s *Server, nc net.Conn) *conn {
 	if host, _, err := net.SplitHostPort(remote); err == nil {
 		remote = host
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{
+		ctx:           ctx,
+		cancel:        cancel,
 		srv:           s,
 		nc:            nc,
 		remote:        remote,
@@ -135,9 +139,10 @@ func newConn(s *Server, nc net.Conn) *conn {
 // drain asks the connection to stop after the request in progress.
 func (c *conn) drain() { c.drainOnce.Do(func() { close(c.drainCh) }) }
 
-// kill stops the connection at once.
+// kill stops the connection at once, pipe waits and handlers included.
 func (c *conn) kill() {
 	c.killOnce.Do(func() { c.nc.Close() })
+	c.cancel()
 	c.drain()
 }
 
@@ -213,8 +218,10 @@ func (c *conn) readLoop(frames chan<- frame) {
 }
 
 func (c *conn) serve(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	c.ctx = ctx
+	stop := context.AfterFunc(ctx, c.cancel)
+	defer stop()
+	cancel := c.cancel
+	ctx = c.ctx
 	frames := make(chan frame)
 	readerDone := make(chan struct{})
 	go func() { defer close(readerDone); c.readLoop(frames) }()

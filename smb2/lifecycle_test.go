@@ -146,3 +146,48 @@ func TestManyCalls(t *testing.T) {
 		}
 	}
 }
+
+// Close ends a connection even while a READ waits for a pipe handler
+// that is busy; custom PipeHandlers are served by name.
+func TestCloseDuringPipeWait(t *testing.T) {
+	got := make(chan session.Caller, 1)
+	f := newFixture(t, func(s *smb2.Server) {
+		s.Pipes = map[string]smb2.PipeHandler{"slow": func(ctx context.Context, conn net.Conn, caller session.Caller) error {
+			got <- caller
+			buf := make([]byte, 10)
+			_, _ = conn.Read(buf) // take the request, then never answer
+			<-ctx.Done()
+			return ctx.Err()
+		}}
+	})
+	c := dialRaw(t, f.addr)
+	c.login("alice", "AlicePass1")
+	if st, _, err := c.do(c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`)), true); err != nil || st != 0 {
+		t.Fatal(st, err)
+	}
+	if st, _, err := c.do(c.build(wire.CmdCreate, createBody("srvsvc")), true); err != nil || st != smb2.StatusObjectNameNotFound {
+		t.Fatalf("srvsvc without a handler: %v %v", st, err)
+	}
+	st, body, err := c.do(c.build(wire.CmdCreate, createBody("slow")), true)
+	if err != nil || st != 0 {
+		t.Fatal(st, err)
+	}
+	fid := body[64:80]
+	if caller := <-got; caller.User != "alice" {
+		t.Errorf("handler caller %+v", caller)
+	}
+	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte("hello"), 0)), true); err != nil || st != 0 {
+		t.Fatal(st, err)
+	}
+	msg := c.build(wire.CmdRead, readBody(fid, 100))
+	c.signer.Sign(msg)
+	if err := c.sendFrame(msg); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // the READ is now waiting
+	start := time.Now()
+	f.srv.Close()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Close took %v", d)
+	}
+}
