@@ -432,8 +432,13 @@ func (c *Client) enumLevel(ctx context.Context, level session.Level, f Filter, r
 				Err: fmt.Errorf("client: answer at level %d for a call at level %d", resp.Level, level)}
 		}
 		res.Pages++
-		for _, in := range resp.Entries {
-			if !yield(Session{Info: in, Level: level}) {
+		for i := range resp.Entries {
+			// Samba ignores the qualifiers and answers every session:
+			// apply them here too (a no-op against servers that honour them).
+			if filtered && !resp.Entries[i].Matches(level, f.Client, f.User) {
+				continue
+			}
+			if !yield(Session{Info: resp.Entries[i], Level: level}) {
 				return nil
 			}
 		}

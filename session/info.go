@@ -1,5 +1,7 @@
 package session
 
+import "strings"
+
 // Level is a SESSION_INFO level.
 type Level uint32
 
@@ -216,3 +218,21 @@ func (i Info) Info10() Info10 { return Info10{i.ClientName, i.UserName, i.Time, 
 
 // Info502 returns the level-502 view of i.
 func (i Info) Info502() Info502 { return Info502(i) }
+
+// Matches reports whether i, an entry of level l, passes the qualifiers
+// client and user ("" = no qualifier), compared as the table compares them
+// (normalised, case-insensitive). A qualifier on a field the level does not
+// carry (the user name at level 0) cannot be checked and passes.
+//
+// Clients use it because not every server applies the qualifiers: Samba
+// ignores them and answers every session.
+func (i *Info) Matches(l Level, client, user string) bool {
+	f := l.Fields()
+	if client != "" && f.Has(FieldClientName) && !MatchClient(i.ClientName, client) {
+		return false
+	}
+	if user != "" && f.Has(FieldUserName) && !strings.EqualFold(i.UserName, user) {
+		return false
+	}
+	return true
+}

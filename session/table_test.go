@@ -558,3 +558,26 @@ func TestStatus(t *testing.T) {
 		t.Error("OK() wrong")
 	}
 }
+
+func TestInfoMatches(t *testing.T) {
+	e := Info{ClientName: "127.0.0.3", UserName: "nsp_alice"}
+	tests := []struct {
+		l            Level
+		client, user string
+		want         bool
+	}{
+		{1, "", "", true},
+		{1, `\\127.0.0.3`, "", true},
+		{1, `\\127.0.0.3`, "NSP_ALICE", true},
+		{1, `\\127.0.0.4`, "", false},
+		{1, "", "nsp_bob", false},
+		{0, `\\127.0.0.3`, "nsp_bob", true}, // level 0 carries no user name
+		{0, `\\[::ffff:127.0.0.3]`, "", true},
+		{10, `\\127.0.0.3`, "bob", false},
+	}
+	for _, tc := range tests {
+		if got := e.Matches(tc.l, tc.client, tc.user); got != tc.want {
+			t.Errorf("Matches(%d, %q, %q) = %v, want %v", tc.l, tc.client, tc.user, got, tc.want)
+		}
+	}
+}

@@ -137,7 +137,8 @@ func (c *Client) EnumAll(ctx context.Context, level uint32, client, user string,
 }
 
 // GetInfo is NetSessionGetInfo: NetrSessionEnum with both qualifiers, a
-// NULL resume handle and no budget, returning the first entry. client and
+// NULL resume handle and no budget, returning the first entry that matches
+// them. client and
 // user are required (ERROR_INVALID_PARAMETER locally otherwise), and level
 // must be 0, 1, 2 or 10 (ERROR_INVALID_LEVEL locally otherwise), as the
 // Windows client library does.
@@ -161,12 +162,15 @@ func (c *Client) GetInfo(ctx context.Context, client, user string, level uint32)
 	if st := session.Status(resp.Status); !st.OK() {
 		return SessionInfo{}, &StatusError{Op: "NetrSessionEnum", Level: level, Status: st}
 	}
-	if len(resp.Entries) == 0 {
-		// A server that answers success with nothing: report it as the
-		// not-found the protocol asks for.
-		return SessionInfo{}, &StatusError{Op: "NetrSessionEnum", Level: level, Status: session.StatusClientNameNotFound}
+	// The first entry that really matches: a server that ignores the
+	// qualifiers (Samba does) answers every session. A server that answers
+	// success with no match gets the not-found the protocol asks for.
+	for i := range resp.Entries {
+		if resp.Entries[i].Matches(session.Level(level), client, user) {
+			return resp.Entries[i], nil
+		}
 	}
-	return resp.Entries[0], nil
+	return SessionInfo{}, &StatusError{Op: "NetrSessionEnum", Level: level, Status: session.StatusClientNameNotFound}
 }
 
 // Delete is NetrSessionDel. A non-zero status is a *StatusError.
