@@ -214,8 +214,3 @@ func (p *pipeConn) clientRead(ctx context.Context, max int) (data []byte, more b
 		p.mu.Lock()
 	}
 }
-
-type pipeAddr string
-
-func (a pipeAddr) Network() string { return "smb2-pipe" }
-func (a pipeAddr) String() string  { return string(a) }
