@@ -191,3 +191,15 @@ func TestCloseDuringPipeWait(t *testing.T) {
 		t.Errorf("Close took %v", d)
 	}
 }
+
+func TestParseSigningPolicy(t *testing.T) {
+	for _, p := range []smb2.SigningPolicy{smb2.SigningRequired, smb2.SigningEnabled} {
+		got, err := smb2.ParseSigningPolicy(p.String())
+		if err != nil || got != p {
+			t.Errorf("%v: %v %v", p, got, err)
+		}
+	}
+	if _, err := smb2.ParseSigningPolicy("sometimes"); err == nil {
+		t.Error("bad policy accepted")
+	}
+}

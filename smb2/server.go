@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -303,4 +304,24 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.waitConns()
 	return nil
+}
+
+// String returns "required" or "enabled".
+func (p SigningPolicy) String() string {
+	if p == SigningEnabled {
+		return "enabled"
+	}
+	return "required"
+}
+
+// ParseSigningPolicy parses "required" or "enabled" (as String writes
+// them), for command-line flags.
+func ParseSigningPolicy(s string) (SigningPolicy, error) {
+	switch strings.ToLower(s) {
+	case "required":
+		return SigningRequired, nil
+	case "enabled":
+		return SigningEnabled, nil
+	}
+	return 0, fmt.Errorf("smb2: signing policy %q: want required or enabled", s)
 }

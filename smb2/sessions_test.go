@@ -10,6 +10,8 @@ import (
 
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2"
+	"github.com/netsession/netsession/smb2/internal/smbcrypto"
+	"github.com/netsession/netsession/smb2/internal/wire"
 	"github.com/netsession/netsession/srvs"
 )
 
@@ -123,5 +125,38 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached in 5 s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A deletion made directly on the table (as NetrSessionDel over
+// ncacn_ip_tcp does) logs off one of two sessions sharing a connection:
+// its next request fails with STATUS_USER_SESSION_DELETED, the other
+// session and the connection go on.
+func TestDeleteOneOfTwoSessionsOnAConnection(t *testing.T) {
+	f := newFixture(t)
+	c := dialRaw(t, f.addr)
+	c.login("alice", "AlicePass1")
+	aliceSID, aliceSigner := c.sid, c.signer
+	c.sid, c.signer = 0, nil
+	c.login2("bob", "BobPass1", smb2.Dialect300)
+	bobSID, bobSigner := c.sid, c.signer
+	if f.table.Len() != 2 {
+		t.Fatalf("%d sessions", f.table.Len())
+	}
+	admin := session.Caller{User: "root", Groups: []string{session.GroupAdministrators}}
+	if n, err := f.table.Delete(admin, `\\127.0.0.1`, "bob"); err != nil || n != 1 {
+		t.Fatalf("delete: %d %v", n, err)
+	}
+	tc := func(sid uint64, signer *smbcrypto.Signer) smb2.Status {
+		c.sid, c.signer = sid, signer
+		st, _, err := c.do(c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`)), true)
+		if err != nil {
+			t.Fatalf("session %#x: %v", sid, err)
+		}
+		return st
+	}
+	waitFor(t, func() bool { return tc(bobSID, bobSigner) == smb2.StatusUserSessionDeleted })
+	if st := tc(aliceSID, aliceSigner); st != smb2.StatusSuccess {
+		t.Errorf("alice after bob's deletion: %v", st)
 	}
 }
