@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2"
 	"github.com/netsession/netsession/smb2/internal/wire"
 )
@@ -235,4 +236,55 @@ func TestNBSSSessionRequest(t *testing.T) {
 		t.Fatalf("answer %x %v", ans, err)
 	}
 	c.login("alice", "AlicePass1")
+}
+
+// A compounded CREATE + related CLOSE (FileId all ones) is answered as a
+// chain of two signed responses, the CLOSE acting on the file the CREATE
+// opened.
+func TestCompoundRelated(t *testing.T) {
+	f := newFixture(t)
+	c := dialRaw(t, f.addr)
+	c.login("alice", "AlicePass1")
+	if st, _, err := c.do(c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`)), true); err != nil || st != 0 {
+		t.Fatal(st, err)
+	}
+	first := c.build(wire.CmdCreate, createBody("srvsvc"))
+	for len(first)%8 != 0 {
+		first = append(first, 0)
+	}
+	le.PutUint32(first[20:], uint32(len(first)))
+	closeBody := le.AppendUint16(nil, 24)
+	closeBody = append(closeBody, make([]byte, 6)...)
+	closeBody = append(closeBody, bytes.Repeat([]byte{0xff}, 16)...)
+	second := c.build(wire.CmdClose, closeBody)
+	le.PutUint32(second[16:], le.Uint32(second[16:])|wire.FlagRelatedOperations)
+	le.PutUint64(second[40:], ^uint64(0))
+	le.PutUint32(second[36:], ^uint32(0))
+	c.signer.Sign(first)
+	c.signer.Sign(second)
+	if err := c.sendFrame(append(first, second...)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1, _ := wire.ParseHeader(resp)
+	if h1.NextCommand == 0 || h1.Status != 0 || h1.Command != wire.CmdCreate {
+		t.Fatalf("first answer %+v", h1)
+	}
+	r1, r2 := resp[:h1.NextCommand], resp[h1.NextCommand:]
+	h2, _ := wire.ParseHeader(r2)
+	if h2.Status != 0 || h2.Command != wire.CmdClose || h2.Flags&wire.FlagRelatedOperations == 0 {
+		t.Fatalf("second answer %+v", h2)
+	}
+	for _, r := range [][]byte{r1, r2} {
+		if err := c.signer.Verify(r); err != nil {
+			t.Errorf("compound element: %v", err)
+		}
+	}
+	res, err := f.table.Enum(session.Caller{User: "x", Groups: []string{"Administrators"}}, session.EnumQuery{Level: 1, PrefMaxLen: session.MaxPreferredLength})
+	if err != nil || len(res.Entries) != 1 || res.Entries[0].NumOpens != 0 {
+		t.Errorf("opens after CREATE+CLOSE: %+v %v", res.Entries, err)
+	}
 }
