@@ -20,6 +20,7 @@ import (
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/rpcauth"
 	"github.com/netsession/netsession/session"
+	"github.com/netsession/netsession/smb2"
 	"github.com/netsession/netsession/srvs"
 )
 
@@ -45,6 +46,18 @@ type Config struct {
 	// EPMAddr, when not empty, is the TCP address Run serves the endpoint
 	// mapper on (port 135 is the one clients ask).
 	EPMAddr string
+	// SMBAddr, when not empty, is the TCP address Run serves SMB2/3 on
+	// (port 445 is the one clients ask): IPC$ with the \PIPE\srvsvc named
+	// pipe (ncacn_np). Every SMB session set up there is a session of the
+	// table, and NetSessionDel logs it off.
+	SMBAddr string
+	// AllowGuest admits SMB logons that map to the guest account, and
+	// turns on Accounts.Guest (unknown users map to guest). AllowAnonymous
+	// admits SMB null sessions. Both are unsigned (they have no key).
+	AllowGuest, AllowAnonymous bool
+	// SMBSigning is the SMB signing policy for authenticated sessions; the
+	// zero value requires signing.
+	SMBSigning smb2.SigningPolicy
 	// Accounts are the local accounts NTLM logons are checked against.
 	// nil means DemoAccounts, which Run only serves on loopback addresses.
 	Accounts *ntlm.Accounts
@@ -73,8 +86,8 @@ type Config struct {
 	// Logger receives the server's records; nil discards them.
 	Logger *slog.Logger
 	// ReadyFile, when not empty, is written by Run once it listens: JSON
-	// {"rpc": "HOST:PORT", "epm": "HOST:PORT"} (epm omitted when not
-	// served). It is written to a temporary name and renamed, so a reader
+	// {"rpc": "HOST:PORT", "epm": "HOST:PORT", "smb": "HOST:PORT"} (epm
+	// and smb omitted when not served). It is written to a temporary name and renamed, so a reader
 	// never sees half of it.
 	ReadyFile string
 	// OnReady, when not nil, is called by Run with the bound addresses
@@ -89,6 +102,13 @@ type Config struct {
 type Addrs struct {
 	RPC string `json:"rpc"`
 	EPM string `json:"epm,omitempty"`
+	SMB string `json:"smb,omitempty"`
+}
+
+// Listeners are what Serve serves on: srvsvc over TCP (required), and
+// optionally the endpoint mapper and SMB.
+type Listeners struct {
+	RPC, EPM, SMB net.Listener
 }
 
 // Server is the netsession daemon: a session table served over srvsvc
@@ -103,6 +123,11 @@ type Server struct {
 	rpc   *dcerpc.Server
 	epmH  *epm.Handler
 	epm   *dcerpc.Server
+	// pipeRPC serves srvsvc on the SMB named pipes: the same handler as
+	// rpc, but no idle timeout (an SMB client keeps its pipe bound while
+	// the SMB server applies its own limits).
+	pipeRPC *dcerpc.Server
+	smb     *smb2.Server
 
 	mu      sync.Mutex
 	serving bool
@@ -146,13 +171,21 @@ func New(cfg Config) (*Server, error) {
 	if accounts == nil {
 		accounts = DemoAccounts()
 	}
+	if cfg.AllowGuest {
+		accounts.Guest = true
+	}
 	mech := &ntlm.Server{
 		Accounts:     accounts,
 		ComputerName: cfg.ComputerName,
 		Throttle:     cfg.Throttle,
 		Logger:       log.With("component", "ntlm"),
 	}
-	h := &srvs.Handler{Table: table, Logger: log.With("component", "srvsvc"), Compat: cfg.Compat}
+	computer := cfg.ComputerName
+	if computer == "" {
+		computer = "NETSESSION"
+	}
+	info := srvs.DefaultServerInfo(computer)
+	h := &srvs.Handler{Table: table, Logger: log.With("component", "srvsvc"), Compat: cfg.Compat, Server: &info}
 	iface := h.Interface()
 	iface.Handler = &levelGuard{next: h, allowConnect: cfg.AllowConnectLevel}
 	rpc := &dcerpc.Server{Auth: perHost(rpcauth.Acceptors(mech)), Logger: log.With("component", "dcerpc")}
@@ -164,6 +197,24 @@ func New(cfg Config) (*Server, error) {
 	if err := s.epm.Register(s.epmH.Interface()); err != nil {
 		return nil, err
 	}
+	s.pipeRPC = &dcerpc.Server{
+		Auth:          rpc.Auth,
+		Logger:        log.With("component", "dcerpc-pipe"),
+		IdleTimeout:   -1,
+		SecondaryAddr: `\PIPE\srvsvc`,
+	}
+	if err := s.pipeRPC.Register(iface); err != nil {
+		return nil, err
+	}
+	s.smb = &smb2.Server{
+		Table:          table,
+		Auth:           mech,
+		RPC:            s.pipeRPC,
+		AllowGuest:     cfg.AllowGuest,
+		AllowAnonymous: cfg.AllowAnonymous,
+		Signing:        cfg.SMBSigning,
+		Logger:         log.With("component", "smb2"),
+	}
 	return s, nil
 }
 
@@ -172,11 +223,18 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Table() *session.Table { return s.table }
 
 // Serve serves srvsvc on rpc and, when epmL is not nil, the endpoint mapper
-// on epmL, announcing rpc's port. It returns when ctx is done (after a
-// graceful Shutdown bounded by Config.ShutdownTimeout), when Shutdown or
-// Close is called, or when a listener fails; both listeners are closed on
-// return. A Server serves once.
+// on epmL; it is ServeListeners without SMB.
 func (s *Server) Serve(ctx context.Context, rpc, epmL net.Listener) error {
+	return s.ServeListeners(ctx, Listeners{RPC: rpc, EPM: epmL})
+}
+
+// ServeListeners serves srvsvc on l.RPC, and when set the endpoint mapper
+// on l.EPM (announcing l.RPC's port) and SMB2/3 on l.SMB. It returns when
+// ctx is done (after a graceful Shutdown bounded by
+// Config.ShutdownTimeout), when Shutdown or Close is called, or when a
+// listener fails; the listeners are closed on return. A Server serves once.
+func (s *Server) ServeListeners(ctx context.Context, l Listeners) error {
+	rpc, epmL := l.RPC, l.EPM
 	if rpc == nil {
 		return errors.New("server: Serve needs an srvsvc listener")
 	}
@@ -194,12 +252,16 @@ func (s *Server) Serve(ctx context.Context, rpc, epmL net.Listener) error {
 
 	serveCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	n := 1
 	go func() { errc <- s.rpc.Serve(serveCtx, rpc) }()
 	if epmL != nil {
 		n++
 		go func() { errc <- s.epm.Serve(serveCtx, epmL) }()
+	}
+	if l.SMB != nil {
+		n++
+		go func() { errc <- s.smb.Serve(serveCtx, l.SMB) }()
 	}
 	var first error
 	select {
@@ -223,7 +285,7 @@ func (s *Server) Serve(ctx context.Context, rpc, epmL net.Listener) error {
 			first = err
 		}
 	}
-	if first == nil || errors.Is(first, dcerpc.ErrServerClosed) || errors.Is(first, context.Canceled) {
+	if first == nil || errors.Is(first, dcerpc.ErrServerClosed) || errors.Is(first, smb2.ErrServerClosed) || errors.Is(first, context.Canceled) {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -233,14 +295,16 @@ func (s *Server) Serve(ctx context.Context, rpc, epmL net.Listener) error {
 }
 
 // Shutdown stops accepting, closes idle connections and waits for calls in
-// progress on both services, or until ctx ends.
+// progress on every service, or until ctx ends. SMB goes first, so that
+// its pipes end before the DCE/RPC server behind them.
 func (s *Server) Shutdown(ctx context.Context) error {
-	return errors.Join(s.rpc.Shutdown(ctx), s.epm.Shutdown(ctx))
+	smbErr := s.smb.Shutdown(ctx)
+	return errors.Join(smbErr, s.pipeRPC.Shutdown(ctx), s.rpc.Shutdown(ctx), s.epm.Shutdown(ctx))
 }
 
-// Close stops both services at once.
+// Close stops every service at once.
 func (s *Server) Close() error {
-	return errors.Join(s.rpc.Close(), s.epm.Close())
+	return errors.Join(s.smb.Close(), s.pipeRPC.Close(), s.rpc.Close(), s.epm.Close())
 }
 
 // Run listens on Config.RPCAddr (and Config.EPMAddr), writes the ready
@@ -253,7 +317,7 @@ func (s *Server) Run(ctx context.Context) error {
 		rpcAddr = DefaultRPCAddr
 	}
 	if s.cfg.Accounts == nil {
-		for _, a := range []string{rpcAddr, s.cfg.EPMAddr} {
+		for _, a := range []string{rpcAddr, s.cfg.EPMAddr, s.cfg.SMBAddr} {
 			if a != "" && !IsLoopback(a) {
 				return fmt.Errorf("%w: %s", ErrExposedDemoAccounts, a)
 			}
@@ -271,26 +335,40 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("server: endpoint mapper listener: %w", err)
 		}
 	}
+	var smbL net.Listener
+	closeAll := func() {
+		for _, l := range []net.Listener{rpcL, epmL, smbL} {
+			if l != nil {
+				l.Close()
+			}
+		}
+	}
+	if s.cfg.SMBAddr != "" {
+		if smbL, err = lc.Listen(ctx, "tcp", s.cfg.SMBAddr); err != nil {
+			closeAll()
+			return fmt.Errorf("server: SMB listener: %w", err)
+		}
+	}
 	addrs := Addrs{RPC: rpcL.Addr().String()}
 	if epmL != nil {
 		addrs.EPM = epmL.Addr().String()
 	}
+	if smbL != nil {
+		addrs.SMB = smbL.Addr().String()
+	}
 	if s.cfg.ReadyFile != "" {
 		if err := writeReady(s.cfg.ReadyFile, addrs); err != nil {
-			rpcL.Close()
-			if epmL != nil {
-				epmL.Close()
-			}
+			closeAll()
 			return err
 		}
 	}
-	s.log.Info("listening", "rpc", addrs.RPC, "epm", addrs.EPM, "policy", s.table.Policy().String(),
+	s.log.Info("listening", "rpc", addrs.RPC, "epm", addrs.EPM, "smb", addrs.SMB, "policy", s.table.Policy().String(),
 		"cname", s.table.CnameStyle().String(), "compat", s.cfg.Compat.String(), "sessions", s.table.Len(),
 		"demo_accounts", s.cfg.Accounts == nil, "allow_connect_level", s.cfg.AllowConnectLevel)
 	if s.cfg.OnReady != nil {
 		s.cfg.OnReady(addrs)
 	}
-	err = s.Serve(ctx, rpcL, epmL)
+	err = s.ServeListeners(ctx, Listeners{RPC: rpcL, EPM: epmL, SMB: smbL})
 	s.log.Info("stopped")
 	return err
 }

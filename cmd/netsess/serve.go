@@ -11,6 +11,7 @@ import (
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/server"
 	"github.com/netsession/netsession/session"
+	"github.com/netsession/netsession/smb2"
 	"github.com/netsession/netsession/srvs"
 )
 
@@ -22,12 +23,18 @@ at packet integrity or privacy, and optionally an endpoint mapper so that
 clients that ask port 135 first find the srvsvc port. It runs until
 interrupted (SIGINT or SIGTERM), then lets calls in progress finish.
 
+With --smb it is also an SMB2/3 server (dialects 2.0.2 to 3.1.1, signing
+required by default) for IPC$ and the \PIPE\srvsvc named pipe, the way
+Windows tools reach srvsvc: every SMB session set up there appears in the
+table with the client's address, and NetSessionDel logs it off. Guest and
+null sessions cannot sign; --guest and --anonymous admit them unsigned.
+
 Accounts come from --users (JSON: {"domain": "NETSESS", "users": [{"name":
 "alice", "password": "...", "groups": ["Administrators"]}]}). Without it
 the built-in demo accounts alice/AlicePass1 (Administrators) and
 bob/BobPass1 are used, and only on loopback addresses.
 
-Sessions come from --seed: the JSON that "netsess list --json" prints (an
+More sessions come from --seed: the JSON that "netsess list --json" prints (an
 array, or one object per line), so a real server's sessions can be
 replayed; "time" and "idle_time" say how many seconds ago each session
 started and was last active. --demo-sessions loads a few made-up ones.
@@ -47,6 +54,9 @@ Examples:
   netsess serve --rpc 0.0.0.0:49700 --users accounts.json --policy legacy
   netsess list --json ... | netsess serve --seed /dev/stdin --compat samba-4.17
   rpcclient -U alice%AlicePass1 'ncacn_ip_tcp:127.0.0.1[PORT,sign]' -c netsessenum
+  netsess serve --smb 127.0.0.1:4450 --ready-file ready.json
+  netsess list --server 127.0.0.1:4450 -U alice%AlicePass1     (lists its own SMB session)
+  rpcclient -p 4450 -U alice%AlicePass1 127.0.0.1 -c netsessenum
 
 Exit codes:
   0  stopped after an interrupt
@@ -64,7 +74,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	policy := fs.String("policy", "modern", "access policy: modern, legacy, open, or rules such as '0,10=user;1,2,502,del=operator'")
 	seedFile := fs.String("seed", "", "sessions to preload: the JSON of 'netsess list --json'")
 	demoSessions := fs.Bool("demo-sessions", false, "preload a few made-up sessions (after --seed's)")
-	ready := fs.String("ready-file", "", `write {"rpc": "HOST:PORT", "epm": "HOST:PORT"} here once listening`)
+	smbAddr := fs.String("smb", "", `TCP address to serve SMB2/3 on (clients ask port 445): IPC$ and \PIPE\srvsvc, whose sessions are the ones listed; empty: none`)
+	guest := fs.Bool("guest", false, "SMB: admit logons that map to the guest account (unknown users), unsigned")
+	anonymous := fs.Bool("anonymous", false, "SMB: admit null sessions, unsigned")
+	smbSigning := fs.String("smb-signing", "required", "SMB signing for authenticated sessions: required or enabled")
+	ready := fs.String("ready-file", "", `write {"rpc": "HOST:PORT", "epm": "HOST:PORT", "smb": "HOST:PORT"} here once listening`)
 	cname := fs.String("cname", "", `client name style: windows (\\10.0.0.5) or bare (10.0.0.5); default windows, bare under --compat samba-4.17`)
 	compat := fs.String("compat", "none", "answer as another server does: none or samba-4.17 (levels 0 and 1 only, filters ignored, Samba's totals and status codes)")
 	allowConnect := fs.Bool("allow-connect-level", false, "accept calls on associations authenticated at level connect")
@@ -88,11 +102,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var cfg server.Config
 	cfg.RPCAddr = *rpcAddr
 	cfg.EPMAddr = *epmAddr
+	cfg.SMBAddr = *smbAddr
+	cfg.AllowGuest = *guest
+	cfg.AllowAnonymous = *anonymous
 	cfg.ReadyFile = *ready
 	cfg.AllowConnectLevel = *allowConnect
 	var err error
 	if cfg.Policy, err = session.ParsePolicy(*policy); err != nil {
 		return usageErr("--policy: %v", err)
+	}
+	if cfg.SMBSigning, err = smb2.ParseSigningPolicy(*smbSigning); err != nil {
+		return usageErr("--smb-signing: want required or enabled, not %q", *smbSigning)
 	}
 	if cfg.Compat, err = srvs.ParseCompat(*compat); err != nil {
 		return usageErr("--compat: want none or samba-4.17, not %q", *compat)
