@@ -19,12 +19,13 @@ import (
 
 const demoHelp = `Usage: netsess demo [flags]
 
-A tour of NetSessionEnum that needs nothing installed. It builds a session
-table, feeds it a handful of sessions as an SMB server would (logons, opens,
-activity, idle time), serves it over DCE/RPC (ncacn_ip_tcp) on a loopback
-port with built-in demo accounts, then logs on to that server with NTLM as
-the chosen caller and prints what NetrSessionEnum answers at each level, the
-way "net session" would show it.
+A tour of NetSessionEnum that needs nothing installed. It starts a server on
+loopback ports (SMB2/3 with \\PIPE\\srvsvc, and srvsvc on ncacn_ip_tcp) with
+built-in demo accounts and a handful of sessions (logons, opens, activity,
+idle time), logs on to it as the chosen caller, and prints what
+NetrSessionEnum answers at each level, the way "net session" would show it.
+Over SMB (the default) the client's own session appears in the list, as on
+a real file server; -transport tcp authenticates with NTLM inside DCE/RPC.
 
 Demo accounts (password = name + "Pass1"): administrator (Administrators),
 operator (Server Operators), bob (no groups); "guest" logs on with an
@@ -56,8 +57,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	budget := fs.Uint("prefmaxlen", uint(session.MaxPreferredLength), "preferred maximum length per call in NDR bytes; a small value shows paging with resume handles")
 	client_ := fs.String("client", "", `only sessions from this client (\\ is added when missing)`)
 	user := fs.String("user", "", "only sessions of this user")
-	authLevel := fs.String("auth", "integrity", "DCE/RPC protection of the logon: integrity (signed) or privacy (sealed)")
-	spnego := fs.Bool("spnego", false, "wrap NTLM in SPNEGO (auth type 9) instead of raw NTLMSSP (10)")
+	transport := fs.String("transport", "smb", "how the client reaches srvsvc: smb (SMB2/3 logon, \\PIPE\\srvsvc; its own session is listed) or tcp (ncacn_ip_tcp, NTLM inside DCE/RPC)")
+	authLevel := fs.String("auth", "integrity", "over tcp, DCE/RPC protection of the logon: integrity (signed) or privacy (sealed)")
+	spnego := fs.Bool("spnego", false, "over tcp, wrap NTLM in SPNEGO (auth type 9) instead of raw NTLMSSP (10)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), demoHelp)
 		fs.PrintDefaults()
@@ -105,6 +107,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	if *transport != client.TransportSMB && *transport != client.TransportTCP {
+		fmt.Fprintf(stderr, "netsess demo: -transport: want smb or tcp, not %q\n", *transport)
+		return exitUsage
+	}
 	accounts, err := demoAccounts()
 	if err != nil {
 		fmt.Fprintf(stderr, "netsess demo: %v\n", err)
@@ -117,8 +123,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Cname:        style,
 		Seeds:        demoSeeds(),
 		ComputerName: "DEMO-FS",
-		// A guest has no session key, so it can only authenticate at
-		// level connect; the demo lets that through to show the guest class.
+		SMBAddr:      "127.0.0.1:0",
+		// Guests and null sessions have no key to sign with: admit them
+		// (unsigned SMB, DCE/RPC level connect) to show those classes.
+		AllowGuest:        true,
+		AllowAnonymous:    true,
 		AllowConnectLevel: who.noKey,
 		OnReady:           func(a server.Addrs) { ready <- a },
 	})
@@ -130,19 +139,28 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	served := make(chan error, 1)
 	go func() { served <- srv.Run(runCtx) }()
 	defer func() { stopServer(); <-served }()
-	var addr string
+	var addrs server.Addrs
 	select {
-	case a := <-ready:
-		addr = a.RPC
+	case addrs = <-ready:
 	case err := <-served:
 		served <- err
 		fmt.Fprintf(stderr, "netsess demo: %v\n", err)
 		return exitInternal
 	}
 
-	opts := client.Options{Transport: client.TransportTCP, SPNEGO: *spnego, PrefMaxLen: uint32(*budget), Timeout: 30 * time.Second}
+	opts := client.Options{Transport: *transport, SPNEGO: *spnego, PrefMaxLen: uint32(*budget), Timeout: 30 * time.Second}
+	addr := addrs.RPC
 	how := "no logon (anonymous bind)"
-	if who.logon != nil {
+	if *transport == client.TransportSMB {
+		addr = addrs.SMB
+		how = "SMB null session"
+		if who.logon != nil {
+			how = fmt.Sprintf("SMB logon as %q, then \\PIPE\\srvsvc", who.logon.User)
+			opts.Credentials = *who.logon
+		} else {
+			opts.Credentials = client.Credentials{Anonymous: true}
+		}
+	} else if who.logon != nil {
 		opts.Credentials = *who.logon
 		if who.noKey {
 			level, *authLevel = dcerpc.AuthLevelConnect, "connect (a guest has no key to sign with)"
@@ -166,8 +184,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer c.Close()
 
-	fmt.Fprintf(stdout, "Serving %d sessions over ncacn_ip_tcp on %s (policy %s); client: %s.\n",
-		srv.Table().Len(), addr, pol.Name(), how)
+	fmt.Fprintf(stdout, "Serving %d sessions over SMB2/3 on %s and ncacn_ip_tcp on %s (policy %s); client: %s.\n",
+		srv.Table().Len(), addrs.SMB, addrs.RPC, pol.Name(), how)
 	failed := false
 	for _, l := range lv {
 		fmt.Fprintf(stdout, "\nNetrSessionEnum level %d:\n", l)
