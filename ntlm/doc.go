@@ -49,9 +49,12 @@
 //     RefuseAnonymous. An unknown user becomes the guest only when the
 //     accounts file enables guest; a known user with a wrong password never
 //     does. Guest logons have no session key, so no signing.
-//   - Signing or sealing without extended session security, and sealing
-//     without 128-bit keys, are refused at NEGOTIATE, as are OEM-only and
-//     connectionless (datagram) clients.
+//   - Sealing without 128-bit keys is refused at NEGOTIATE, as are
+//     OEM-only and connectionless (datagram) clients. A NEGOTIATE that asks
+//     for signing or sealing without extended session security gets a
+//     CHALLENGE offering neither, and only a null session may follow (it
+//     has no key to sign with; Samba's clients log on anonymously that
+//     way); any other AUTHENTICATE is refused.
 //   - Secrets are compared in constant time. Each refusal is logged through
 //     the configured slog.Logger with source, user, domain, workstation and
 //     reason, never a hash or response.

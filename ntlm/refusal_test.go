@@ -272,7 +272,6 @@ func TestNegotiateRefusals(t *testing.T) {
 	}{
 		{"OEM only", FlagOEM | FlagNTLM},
 		{"datagram", FlagUnicode | FlagNTLM | FlagDatagram},
-		{"signing without ESS", FlagUnicode | FlagNTLM | FlagSign},
 		{"40-bit sealing", FlagUnicode | FlagNTLM | FlagSign | FlagSeal | FlagExtendedSessionSecurity},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -282,5 +281,78 @@ func TestNegotiateRefusals(t *testing.T) {
 				t.Fatalf("err = %v", err)
 			}
 		})
+	}
+}
+
+// Signing without extended session security: the CHALLENGE offers no
+// signing, a null session may follow, any other logon is refused.
+func TestSigningWithoutESS(t *testing.T) {
+	accounts, err := NewAccounts("WG", false, Account{Name: "alice", NTHash: NTHash("AlicePass1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{Accounts: accounts}
+	ctx := context.Background()
+	negFlags := FlagUnicode | FlagNTLM | FlagSign | FlagAlwaysSign | FlagKeyExch | Flag128
+	for _, tc := range []struct {
+		name string
+		cl   *Client
+		ok   bool
+	}{
+		{"anonymous", &Client{}, true},
+		{"alice", &Client{User: "alice", Password: "AlicePass1", Domain: "WG"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := srv.NewContext("x")
+			chal, _, err := sc.Step(ctx, (&NegotiateMessage{Flags: negFlags}).Marshal())
+			if err != nil {
+				t.Fatalf("NEGOTIATE refused: %v", err)
+			}
+			cm, err := ParseChallenge(chal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cm.Flags&(FlagSign|FlagSeal|FlagAlwaysSign) != 0 {
+				t.Errorf("CHALLENGE offers signing without ESS: %v", cm.Flags)
+			}
+			cc := tc.cl.NewContext()
+			if _, _, err := cc.Step(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			auth, _, err := cc.Step(ctx, chal)
+			if err != nil {
+				t.Fatalf("initiator: %v", err)
+			}
+			_, done, err := sc.Step(ctx, auth)
+			if tc.ok {
+				if err != nil || !done || !sc.Caller().IsAnonymous() {
+					t.Fatalf("null session: done %v, %v, caller %+v", done, err, sc.Caller())
+				}
+				return
+			}
+			if !errors.Is(err, ErrUnsupported) || done {
+				t.Fatalf("logon after a NEGOTIATE without ESS: %v", err)
+			}
+		})
+	}
+}
+
+// Samba's clients negotiate extended session security and signing, then
+// drop extended session security from the AUTHENTICATE of a null session.
+// The null session is accepted, without signing (it has no key).
+func TestAnonymousDropsESS(t *testing.T) {
+	sc := (&Server{}).NewContext("x")
+	ctx := context.Background()
+	neg := (&NegotiateMessage{Flags: FlagUnicode | FlagNTLM | FlagSign | FlagAlwaysSign | FlagExtendedSessionSecurity | Flag128}).Marshal()
+	if _, _, err := sc.Step(ctx, neg); err != nil {
+		t.Fatal(err)
+	}
+	auth := (&AuthenticateMessage{Flags: FlagUnicode | FlagNTLM | FlagSign | FlagAlwaysSign | Flag128, LmChallengeResponse: []byte{0}}).Marshal()
+	_, done, err := sc.Step(ctx, auth)
+	if err != nil || !done || !sc.Caller().IsAnonymous() {
+		t.Fatalf("null session without ESS: done %v, %v", done, err)
+	}
+	if sc.Flags()&(FlagSign|FlagSeal) != 0 {
+		t.Errorf("a null session without ESS negotiated signing: %v", sc.Flags())
 	}
 }

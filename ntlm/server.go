@@ -142,6 +142,9 @@ type ServerContext struct {
 	serverChallenge      [8]byte
 	offered              NegotiateFlags
 	hadMIC               bool
+	// signWithoutESS: the NEGOTIATE asked for signing or sealing without
+	// extended session security; only a null session may follow.
+	signWithoutESS bool
 
 	logon Logon
 	sec   *Security
@@ -198,16 +201,22 @@ func (c *ServerContext) acceptNegotiate(in []byte) ([]byte, error) {
 	if nf.Has(FlagDatagram) {
 		return nil, fmt.Errorf("%w: connectionless NTLM", ErrUnsupported)
 	}
-	if nf&flagsSignOrSeal != 0 && !nf.Has(FlagExtendedSessionSecurity) {
-		return nil, fmt.Errorf("%w: signing or sealing without extended session security", ErrUnsupported)
-	}
-	if nf.Has(FlagSeal) && !nf.Has(Flag128) {
+	// Signing or sealing without extended session security is only good
+	// enough for a null session, which has no key to sign with anyway
+	// (Samba's clients ask for it when logging on anonymously). Which
+	// logon comes is known only at AUTHENTICATE: offer no signing now and
+	// refuse any other logon then.
+	c.signWithoutESS = nf&flagsSignOrSeal != 0 && !nf.Has(FlagExtendedSessionSecurity)
+	if nf.Has(FlagSeal) && !nf.Has(Flag128) && !c.signWithoutESS {
 		// 40- and 56-bit RC4 keys are refused, as Windows does by default
 		// (NTLMMinServerSec requiring 128-bit encryption).
 		return nil, fmt.Errorf("%w: sealing without 128-bit keys", ErrUnsupported)
 	}
 	flags := FlagUnicode | FlagNTLM | FlagTargetInfo | FlagTargetTypeServer | FlagRequestTarget
 	flags |= nf & (FlagSign | FlagSeal | FlagAlwaysSign | FlagExtendedSessionSecurity | Flag128 | Flag56 | FlagKeyExch | FlagVersion)
+	if c.signWithoutESS {
+		flags &^= FlagSign | FlagSeal | FlagAlwaysSign
+	}
 	if _, err := io.ReadFull(c.rand(), c.serverChallenge[:]); err != nil {
 		return nil, fmt.Errorf("ntlm: server challenge: %w", err)
 	}
@@ -299,6 +308,12 @@ func (c *ServerContext) acceptAuthenticate(in []byte) error {
 		if s.RefuseAnonymous {
 			return c.fail(auth, ErrAnonymousRefused)
 		}
+		if flags&flagsSignOrSeal != 0 && !flags.Has(FlagExtendedSessionSecurity) {
+			// Samba's clients drop extended session security from the
+			// AUTHENTICATE of a null session; a null session has nothing
+			// to sign with, so it gets no signing rather than a refusal.
+			flags &^= flagsSignOrSeal | FlagAlwaysSign
+		}
 		exported := make([]byte, 16) // session base key of a null session: Z(16)
 		if flags.Has(FlagKeyExch) {
 			if len(auth.EncryptedRandomSessionKey) != 16 {
@@ -307,6 +322,9 @@ func (c *ServerContext) acceptAuthenticate(in []byte) error {
 			exported = rc4K(exported, auth.EncryptedRandomSessionKey)
 		}
 		return c.succeed(auth, flags, session.Caller{Anonymous: true, Domain: auth.Domain}, exported)
+	}
+	if c.signWithoutESS {
+		return c.fail(auth, fmt.Errorf("%w: signing or sealing without extended session security", ErrUnsupported))
 	}
 	// NTLMv1 (24-byte NT response, with or without NTLM2 session
 	// response) and LM-only logons.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/netsession/netsession/session"
 	"io"
 	"log/slog"
 	"os"
@@ -225,4 +226,19 @@ func (h *holder) release() []string {
 		lines = append(lines, h.out.Text())
 	}
 	return lines
+}
+
+// rpcclient's null session (it drops extended session security from the
+// AUTHENTICATE and cannot sign): admitted unsigned with AllowAnonymous,
+// where it enumerates under an open policy and lists itself with no user.
+func TestRpcclientAnonymous(t *testing.T) {
+	rpcclient := peer(t, "rpcclient")
+	f := newFixture(t, func(s *smb2.Server) { s.AllowAnonymous = true })
+	f.table.SetPolicy(session.PolicyOpen())
+	out := run(t, rpcclient, "-s", clientConf(t), "-p", f.port, "-U%", "-N", "--option=clientipcsigning=auto", "127.0.0.1",
+		"-c", `netsessenum`)
+	if !strings.Contains(out, "Received 1 entries.") {
+		t.Errorf("anonymous netsessenum at level 1:\n%s", out)
+	}
+	waitFor(t, func() bool { return f.table.Len() == 0 })
 }
