@@ -276,7 +276,9 @@ const (
 // MS-SPNG), for DCE/RPC auth type 9 and SMB2 session setup. Only NTLMSSP is
 // ever selected.
 func (s *Server) NewSPNEGOContext(source string) *SPNEGOServerContext {
-	return &SPNEGOServerContext{ntlm: s.NewContext(source)}
+	c := &SPNEGOServerContext{ntlm: s.NewContext(source)}
+	c.spnegoGate = spnegoGate{state: &c.state, sec: c.ntlm}
+	return c
 }
 
 // SPNEGOServerContext is an NTLM acceptor exchange inside SPNEGO.
@@ -290,6 +292,7 @@ func (s *Server) NewSPNEGOContext(source string) *SPNEGOServerContext {
 // while the sequence numbers run on (MS-SPNG 3.3.5.1), so the first signed
 // application message is processed as the peer expects.
 type SPNEGOServerContext struct {
+	spnegoGate  // Sign, Verify, SealWithin, UnsealWithin
 	ntlm        *ServerContext
 	state       spnegoState
 	rawMechs    []byte
@@ -429,59 +432,23 @@ func (c *SPNEGOServerContext) SessionKey() []byte {
 // Flags returns the negotiated NTLM flags once Done.
 func (c *SPNEGOServerContext) Flags() NegotiateFlags { return c.ntlm.Flags() }
 
-func (c *SPNEGOServerContext) done() error {
-	if !c.Done() {
-		return fmt.Errorf("%w: context not complete", ErrState)
-	}
-	return nil
-}
-
-// Sign is ServerContext.Sign.
-func (c *SPNEGOServerContext) Sign(msg []byte) ([]byte, error) {
-	if err := c.done(); err != nil {
-		return nil, err
-	}
-	return c.ntlm.Sign(msg)
-}
-
-// Verify is ServerContext.Verify.
-func (c *SPNEGOServerContext) Verify(msg, sig []byte) error {
-	if err := c.done(); err != nil {
-		return err
-	}
-	return c.ntlm.Verify(msg, sig)
-}
-
-// SealWithin is ServerContext.SealWithin.
-func (c *SPNEGOServerContext) SealWithin(msg []byte, lo, hi int) ([]byte, error) {
-	if err := c.done(); err != nil {
-		return nil, err
-	}
-	return c.ntlm.SealWithin(msg, lo, hi)
-}
-
-// UnsealWithin is ServerContext.UnsealWithin.
-func (c *SPNEGOServerContext) UnsealWithin(msg []byte, lo, hi int, sig []byte) error {
-	if err := c.done(); err != nil {
-		return err
-	}
-	return c.ntlm.UnsealWithin(msg, lo, hi, sig)
-}
-
 // NewSPNEGOContext starts an initiator exchange wrapped in SPNEGO, offering
 // NTLMSSP only.
 func (c *Client) NewSPNEGOContext() *SPNEGOClientContext {
-	return &SPNEGOClientContext{ntlm: c.NewContext()}
+	sc := &SPNEGOClientContext{ntlm: c.NewContext()}
+	sc.spnegoGate = spnegoGate{state: &sc.state, sec: sc.ntlm}
+	return sc
 }
 
 // SPNEGOClientContext is an NTLM initiator exchange inside SPNEGO. It takes
 // three legs: NegTokenInit out, the acceptor's challenge in and
 // AUTHENTICATE plus mechListMIC out, the acceptor's final token in (done).
 type SPNEGOClientContext struct {
-	ntlm     *ClientContext
-	state    spnegoState
-	rawMechs []byte
-	sentMIC  bool
+	spnegoGate // Sign, Verify, SealWithin, UnsealWithin
+	ntlm       *ClientContext
+	state      spnegoState
+	rawMechs   []byte
+	sentMIC    bool
 }
 
 // Step produces the next SPNEGO token; see SPNEGOClientContext.
@@ -581,45 +548,6 @@ func (c *SPNEGOClientContext) SessionKey() []byte {
 // Flags returns the negotiated NTLM flags once the AUTHENTICATE was made.
 func (c *SPNEGOClientContext) Flags() NegotiateFlags { return c.ntlm.Flags() }
 
-func (c *SPNEGOClientContext) done() error {
-	if !c.Done() {
-		return fmt.Errorf("%w: context not complete", ErrState)
-	}
-	return nil
-}
-
-// Sign is ClientContext.Sign.
-func (c *SPNEGOClientContext) Sign(msg []byte) ([]byte, error) {
-	if err := c.done(); err != nil {
-		return nil, err
-	}
-	return c.ntlm.Sign(msg)
-}
-
-// Verify is ClientContext.Verify.
-func (c *SPNEGOClientContext) Verify(msg, sig []byte) error {
-	if err := c.done(); err != nil {
-		return err
-	}
-	return c.ntlm.Verify(msg, sig)
-}
-
-// SealWithin is ClientContext.SealWithin.
-func (c *SPNEGOClientContext) SealWithin(msg []byte, lo, hi int) ([]byte, error) {
-	if err := c.done(); err != nil {
-		return nil, err
-	}
-	return c.ntlm.SealWithin(msg, lo, hi)
-}
-
-// UnsealWithin is ClientContext.UnsealWithin.
-func (c *SPNEGOClientContext) UnsealWithin(msg []byte, lo, hi int, sig []byte) error {
-	if err := c.done(); err != nil {
-		return err
-	}
-	return c.ntlm.UnsealWithin(msg, lo, hi, sig)
-}
-
 // AcceptorHint returns the SPNEGO token an SMB2 server puts in its
 // NEGOTIATE response: a NegTokenInit2 (MS-SPNG 2.2.1) offering NTLMSSP, with
 // the conventional negHints hintName "not_defined_in_RFC4178@please_ignore".
@@ -628,4 +556,60 @@ func AcceptorHint() []byte {
 	mechs := tlvBytes(0xa0, tlvBytes(0x30, marshalOID(OIDNTLMSSP())))
 	hints := tlvBytes(0xa3, tlvBytes(0x30, tlvBytes(0xa0, tlvBytes(0x1b, []byte(hint)))))
 	return tlvBytes(0x60, marshalOID(OIDSPNEGO()), tlvBytes(0xa0, tlvBytes(0x30, mechs, hints)))
+}
+
+// pduSecurity is the message protection both NTLM contexts offer once their
+// logon is done.
+type pduSecurity interface {
+	Sign(msg []byte) ([]byte, error)
+	Verify(msg, sig []byte) error
+	SealWithin(msg []byte, lo, hi int) ([]byte, error)
+	UnsealWithin(msg []byte, lo, hi int, sig []byte) error
+}
+
+// spnegoGate gives an SPNEGO context the message protection of the NTLM
+// context it wraps, but only once the whole SPNEGO exchange (mechListMIC
+// included) is complete.
+type spnegoGate struct {
+	state *spnegoState
+	sec   pduSecurity
+}
+
+func (g spnegoGate) ready() error {
+	if *g.state != spnegoDone {
+		return fmt.Errorf("%w: context not complete", ErrState)
+	}
+	return nil
+}
+
+// Sign signs msg with the NTLM session security (MS-NLMP 3.4.4).
+func (g spnegoGate) Sign(msg []byte) ([]byte, error) {
+	if err := g.ready(); err != nil {
+		return nil, err
+	}
+	return g.sec.Sign(msg)
+}
+
+// Verify checks a signature made by the peer.
+func (g spnegoGate) Verify(msg, sig []byte) error {
+	if err := g.ready(); err != nil {
+		return err
+	}
+	return g.sec.Verify(msg, sig)
+}
+
+// SealWithin encrypts msg[lo:hi] in place and signs the whole of msg.
+func (g spnegoGate) SealWithin(msg []byte, lo, hi int) ([]byte, error) {
+	if err := g.ready(); err != nil {
+		return nil, err
+	}
+	return g.sec.SealWithin(msg, lo, hi)
+}
+
+// UnsealWithin decrypts msg[lo:hi] in place and verifies sig over msg.
+func (g spnegoGate) UnsealWithin(msg []byte, lo, hi int, sig []byte) error {
+	if err := g.ready(); err != nil {
+		return err
+	}
+	return g.sec.UnsealWithin(msg, lo, hi, sig)
 }
