@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -76,7 +77,12 @@ func delCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env cl
 	}
 	defer c.Close()
 	if err := c.Delete(ctx, *cl, *user); err != nil {
-		return p.failure(err)
+		code := p.failure(err)
+		if errors.Is(err, client.ErrUnreachable) && !cf.json {
+			// The connection went away while the call was on the wire.
+			fmt.Fprintf(stderr, "netsess del: the server closed the connection during the call; Samba does that when the sessions deleted include the caller's own\n")
+		}
+		return code
 	}
 	if cf.json {
 		fields := []field{{"server", server}}

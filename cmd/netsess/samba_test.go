@@ -221,6 +221,9 @@ func TestSambaCLI(t *testing.T) {
 		if code != exitUnreachable {
 			t.Fatalf("exit %d, want %d (connection lost): %s", code, exitUnreachable, stderr)
 		}
+		if !strings.Contains(stderr, "the server closed the connection during the call") {
+			t.Errorf("no hint about the lost connection: %s", stderr)
+		}
 	})
 	t.Run("stopped server unreachable", func(t *testing.T) {
 		if err := p.Stop(); err != nil {
