@@ -1,6 +1,7 @@
 package smb2
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -39,8 +40,12 @@ const (
 	statusFSDriverRequired Status = 0xC000019C
 )
 
-// errClose ends a connection without an answer.
-var errClose = errors.New("smb2: closing connection")
+// errClose ends a connection without an answer; errProtocol is a framing
+// error found by the reader.
+var (
+	errClose    = errors.New("smb2: closing connection")
+	errProtocol = errors.New("smb2: bad framing")
+)
 
 type conn struct {
 	srv    *Server
@@ -62,6 +67,10 @@ type conn struct {
 	evSignal chan struct{}
 
 	established atomic.Bool // at least one session is valid
+
+	start          time.Time // accepted
+	setupSince     time.Time // negotiated, or last session ended
+	wasEstablished bool
 
 	// Everything below is owned by the serving goroutine.
 	negotiated     bool
@@ -133,6 +142,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		seqHigh:       1,
 		nextSessionID: 0x0000040000000001,
 		nextFileID:    1,
+		start:         time.Now(),
 	}
 }
 
@@ -168,43 +178,23 @@ type frame struct {
 	err            error
 }
 
-func (c *conn) readLoop(frames chan<- frame) {
-	var hdr [4]byte
+// readLoop reads one frame at a time: it waits for the serving goroutine
+// to hand it the deadline for the next one (after the previous frame has
+// been handled), so at most one message is held in memory and the
+// deadline reflects the connection's state. The first byte of a frame must
+// arrive by that deadline, the rest within MessageTimeout.
+func (c *conn) readLoop(frames chan<- frame, next <-chan time.Time) {
+	br := bufio.NewReaderSize(c.nc, 4096)
+	var dl time.Time
+	select {
+	case dl = <-next:
+	case <-c.done:
+		return
+	}
 	for {
-		if !c.established.Load() {
-			c.nc.SetReadDeadline(time.Now().Add(durOr(c.srv.SetupTimeout, DefaultSetupTimeout)))
-		} else {
-			c.nc.SetReadDeadline(time.Time{})
-		}
-		var f frame
-		if _, err := io.ReadFull(c.nc, hdr[:]); err != nil {
-			f.err = err
-		} else {
-			n := int(hdr[1])<<16 | int(hdr[2])<<8 | int(hdr[3])
-			switch {
-			case hdr[0] == 0x85: // NBSS keep-alive
-				continue
-			case hdr[0] == 0x81: // NBSS session request (port 139 style)
-				if n > 1024 {
-					f.err = fmt.Errorf("smb2: session request of %d bytes", n)
-					break
-				}
-				if _, err := io.CopyN(io.Discard, c.nc, int64(n)); err != nil {
-					f.err = err
-					break
-				}
-				f.sessionRequest = true
-			case hdr[0] != 0:
-				f.err = fmt.Errorf("smb2: NBSS packet type %#x", hdr[0])
-			case n > maxMessageSize || n < 4:
-				f.err = fmt.Errorf("smb2: message of %d bytes", n)
-			default:
-				c.nc.SetReadDeadline(time.Now().Add(30 * time.Second))
-				f.msg = make([]byte, n)
-				if _, err := io.ReadFull(c.nc, f.msg); err != nil {
-					f.err = err
-				}
-			}
+		f, keepAlive := c.readFrame(br, dl)
+		if keepAlive {
+			continue
 		}
 		select {
 		case frames <- f:
@@ -214,7 +204,49 @@ func (c *conn) readLoop(frames chan<- frame) {
 		if f.err != nil {
 			return
 		}
+		select {
+		case dl = <-next:
+		case <-c.done:
+			return
+		}
 	}
+}
+
+func (c *conn) readFrame(br *bufio.Reader, dl time.Time) (f frame, keepAlive bool) {
+	var hdr [4]byte
+	c.nc.SetReadDeadline(dl)
+	if _, err := br.ReadByte(); err != nil {
+		return frame{err: err}, false
+	}
+	br.UnreadByte()
+	c.nc.SetReadDeadline(time.Now().Add(durOr(c.srv.MessageTimeout, DefaultMessageTimeout)))
+	if _, err := io.ReadFull(br, hdr[:]); err != nil {
+		return frame{err: err}, false
+	}
+	n := int(hdr[1])<<16 | int(hdr[2])<<8 | int(hdr[3])
+	c.srv.stats.bytesIn.Add(4)
+	switch {
+	case hdr[0] == 0x85 && n == 0: // NBSS keep-alive
+		return f, true
+	case hdr[0] == 0x81: // NBSS session request (port 139 style)
+		if n > 1024 {
+			return frame{err: fmt.Errorf("%w: session request of %d bytes", errProtocol, n)}, false
+		}
+		if _, err := br.Discard(n); err != nil {
+			return frame{err: err}, false
+		}
+		return frame{sessionRequest: true}, false
+	case hdr[0] != 0:
+		return frame{err: fmt.Errorf("%w: NBSS packet type %#x", errProtocol, hdr[0])}, false
+	case n > c.srv.maxMessageSize() || n < 4:
+		return frame{err: fmt.Errorf("%w: message of %d bytes", errProtocol, n)}, false
+	}
+	f.msg = make([]byte, n)
+	if _, err := io.ReadFull(br, f.msg); err != nil {
+		return frame{err: err}, false
+	}
+	c.srv.stats.bytesIn.Add(int64(n))
+	return f, false
 }
 
 func (c *conn) serve(ctx context.Context) error {
@@ -223,8 +255,10 @@ func (c *conn) serve(ctx context.Context) error {
 	cancel := c.cancel
 	ctx = c.ctx
 	frames := make(chan frame)
+	next := make(chan time.Time, 1)
+	next <- c.readDeadline()
 	readerDone := make(chan struct{})
-	go func() { defer close(readerDone); c.readLoop(frames) }()
+	go func() { defer close(readerDone); c.readLoop(frames, next) }()
 	defer func() {
 		close(c.done)
 		c.kill()
@@ -240,26 +274,29 @@ func (c *conn) serve(ctx context.Context) error {
 		select {
 		case f := <-frames:
 			if f.err != nil {
-				if errors.Is(f.err, io.EOF) || errors.Is(f.err, net.ErrClosed) {
-					return nil
-				}
-				c.log.Debug("smb2 connection ends", slog.Any("err", f.err))
-				return f.err
+				return c.readFailed(f.err)
 			}
 			if f.sessionRequest {
-				c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-				if _, err := c.nc.Write([]byte{0x82, 0, 0, 0}); err != nil {
-					return err
+				if err := c.write([]byte{0x82, 0, 0, 0}); err != nil {
+					return c.writeFailed(err)
 				}
+				next <- c.readDeadline()
 				continue
 			}
 			if err := c.handle(f.msg); err != nil {
-				c.log.Debug("smb2 connection closed", slog.Any("err", err))
 				if errors.Is(err, errClose) {
+					c.srv.stats.protocolErrors.Add(1)
+					c.log.Info("smb2 connection closed", slog.Any("err", err))
 					return nil
 				}
-				return err
+				return c.writeFailed(err)
 			}
+			c.processEvents()
+			if c.closeAfter {
+				return nil
+			}
+			next <- c.readDeadline()
+			continue
 		case <-c.evSignal:
 		case <-c.drainCh:
 			return nil
@@ -334,6 +371,7 @@ func (c *conn) logoff(s *smbSession, why string) {
 	}
 	delete(c.sessions, s.id)
 	if s.valid {
+		c.srv.stats.sessionsOpen.Add(-1)
 		c.log.Debug("smb2 session ends", slog.String("user", s.caller.User), slog.String("why", why))
 	}
 	any := false
@@ -375,9 +413,57 @@ func (c *conn) send(resps []response) error {
 	}
 	n := len(out) - 4
 	out[0], out[1], out[2], out[3] = 0, byte(n>>16), byte(n>>8), byte(n)
-	c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	_, err := c.nc.Write(out)
+	return c.write(out)
+}
+
+// write sends a frame within WriteTimeout.
+func (c *conn) write(b []byte) error {
+	c.nc.SetWriteDeadline(time.Now().Add(durOr(c.srv.WriteTimeout, DefaultWriteTimeout)))
+	n, err := c.nc.Write(b)
+	c.srv.stats.bytesOut.Add(int64(n))
 	return err
+}
+
+// readFailed ends the connection after a read error: the peer left, a
+// deadline passed or the framing was wrong.
+func (c *conn) readFailed(err error) error {
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
+		return nil
+	case errors.Is(err, errProtocol):
+		c.srv.stats.protocolErrors.Add(1)
+		c.log.Info("smb2 connection closed", slog.Any("err", err))
+		return nil
+	case errors.As(err, &ne) && ne.Timeout():
+		c.srv.stats.timeouts.Add(1)
+		c.log.Info("smb2 connection timed out", slog.String("phase", c.phase()))
+		return nil
+	}
+	c.log.Debug("smb2 connection ends", slog.Any("err", err))
+	return err
+}
+
+// writeFailed ends the connection after a failed write.
+func (c *conn) writeFailed(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.srv.stats.timeouts.Add(1)
+		c.log.Info("smb2 connection timed out", slog.String("phase", "write"))
+		return nil
+	}
+	c.log.Debug("smb2 connection closed", slog.Any("err", err))
+	return err
+}
+
+func (c *conn) phase() string {
+	switch {
+	case !c.negotiated:
+		return "negotiate"
+	case !c.established.Load():
+		return "setup"
+	}
+	return "idle"
 }
 
 func (c *conn) handle(msg []byte) error {
@@ -526,6 +612,7 @@ func (c *conn) reply(h *wire.Header, status Status, credits uint16, body []byte)
 
 // process handles one request. ok is false when nothing is to be sent.
 func (c *conn) process(h wire.Header, msg []byte, inChain bool, rel *relState) (r response, ok bool, err error) {
+	c.srv.stats.command(h.Command)
 	if h.Flags&wire.FlagServerToRedir != 0 {
 		return r, false, fmt.Errorf("%w: response flag in a request", errClose)
 	}
@@ -701,7 +788,7 @@ func (c *conn) sessionSetup(h wire.Header, msg []byte, credits uint16) response 
 	}
 	var s *smbSession
 	if h.SessionID == 0 {
-		if len(c.sessions) >= maxSessionsPerConn {
+		if len(c.sessions) >= c.srv.maxSessionsPerConn() {
 			return c.reply(&h, StatusInsufficientResources, credits, nil)
 		}
 		s = &smbSession{id: c.nextSessionID, preauth: c.preauth, trees: map[uint32]bool{}, nextTree: 1}
@@ -725,6 +812,7 @@ func (c *conn) sessionSetup(h wire.Header, msg []byte, credits uint16) response 
 		s.preauth = smbcrypto.PreauthUpdate(s.preauth, msg)
 	}
 	fail := func(st Status, token []byte, why error) response {
+		c.srv.stats.logonsFailed.Add(1)
 		c.log.Info("smb2 logon refused", slog.Any("err", why))
 		delete(c.sessions, s.id)
 		return c.reply(&h, st, credits, wire.AppendSessionSetupResponse(nil, 0, token))
@@ -789,6 +877,8 @@ func (c *conn) sessionSetup(h wire.Header, msg []byte, credits uint16) response 
 	s.entry = entry
 	s.valid = true
 	c.established.Store(true)
+	c.srv.stats.sessionsOpened.Add(1)
+	c.srv.stats.sessionsOpen.Add(1)
 	attrs := []slog.Attr{slog.String("user", s.caller.User), slog.Bool("guest", s.caller.Guest), slog.String("dialect", fmt.Sprintf("%04x", c.dialect))}
 	if s.signer != nil {
 		attrs = append(attrs, slog.String("signing", signingName(s.signer.Algorithm())), slog.Bool("required", s.signingRequired))
@@ -1001,13 +1091,13 @@ func (c *conn) create(s *smbSession, h *wire.Header, msg []byte) (Status, []byte
 	if handler == nil {
 		return StatusObjectNameNotFound, nil, wire.FileID{}
 	}
-	if s.nopens >= maxOpensPerSession {
+	if s.nopens >= maxOpensPerSession || len(c.opens) >= c.srv.maxOpensPerConn() {
 		return StatusInsufficientResources, nil, wire.FileID{}
 	}
 	n := c.nextFileID
 	c.nextFileID++
 	fid := wire.FileID{Persistent: n, Volatile: n}
-	pc := newPipeConn(c.nc.LocalAddr(), c.nc.RemoteAddr(), maxPipeInput)
+	pc := newPipeConn(c.nc.LocalAddr(), c.nc.RemoteAddr(), c.srv.maxPipeInput())
 	pc.onIdle = c.signal
 	o := &open{id: fid, sess: s, tree: h.TreeID, pipe: pc}
 	c.opens[n] = o

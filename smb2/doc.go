@@ -17,8 +17,7 @@
 // 3.x; CLOSE, FLUSH, ECHO, LOGOFF, TREE_DISCONNECT and CANCEL complete the
 // set; QUERY_INFO answers FileStandardInformation on a pipe. Any other
 // command or information class gets a status, never a dropped connection.
-// Encryption, asynchronous answers and load limits are not part of this
-// package yet.
+// Asynchronous answers are not part of this package yet.
 //
 // # Keys and signing
 //
@@ -77,6 +76,24 @@
 // as asked, keeping at most MaxCredits outstanding and never leaving a
 // client with none. Compounded requests are processed in order, related
 // ones inheriting the session, tree and file of the previous one.
+//
+// # Limits and timeouts
+//
+// Every resource a client can make the server hold is bounded by a Server
+// field whose zero value is a documented default (limits.go): connections
+// server-wide (MaxConns), sessions and open pipes per connection, the size
+// of one message, the bytes written to a pipe ahead of its handler, and
+// credits. A connection reads one message at a time, the next only once
+// the previous is answered, so its memory is one message plus its pipes'
+// buffers, whatever it pipelines. Time is bounded the same way: NEGOTIATE
+// must come within NegotiateTimeout of accept, a session within
+// SetupTimeout of NEGOTIATE however chatty the client is meanwhile, a
+// started message must be complete within MessageTimeout (a half-sent
+// header cannot stall the reader), a connection with sessions may be
+// silent for IdleTimeout, and a client that does not read its answers
+// holds a write at most WriteTimeout. Stats counts what an operator
+// watches: connections, sessions, refused logons, timeouts, protocol
+// errors, bytes and requests by command.
 //
 // # Connection lifecycle
 //

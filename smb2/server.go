@@ -21,18 +21,25 @@ import (
 // over TCP.
 const DefaultTransport = `\Device\NetbiosSmb`
 
-// Defaults for the zero values of Server's limits.
+// Defaults for the zero values of Server's limits (see limits.go for
+// what each bounds).
 const (
-	DefaultMaxCredits   = 512
-	DefaultMaxIOSize    = 65536
-	DefaultSetupTimeout = 30 * time.Second
-	DefaultPipeTimeout  = 30 * time.Second
-	DefaultLogoffGrace  = 5 * time.Second
-	maxPipeInput        = 1 << 20
-	maxMessageSize      = 1 << 20
-	maxSessionsPerConn  = 64
-	maxOpensPerSession  = 256
-	maxTreesPerSession  = 64
+	DefaultMaxCredits         = 512
+	DefaultMaxIOSize          = 65536
+	DefaultMaxConns           = 1024
+	DefaultMaxSessionsPerConn = 64
+	DefaultMaxOpensPerConn    = 64
+	DefaultMaxMessageSize     = 1 << 20
+	DefaultMaxPipeInput       = 256 << 10
+	DefaultNegotiateTimeout   = 10 * time.Second
+	DefaultSetupTimeout       = 30 * time.Second
+	DefaultIdleTimeout        = 15 * time.Minute
+	DefaultMessageTimeout     = 30 * time.Second
+	DefaultWriteTimeout       = 30 * time.Second
+	DefaultPipeTimeout        = 30 * time.Second
+	DefaultLogoffGrace        = 5 * time.Second
+	maxOpensPerSession        = 256
+	maxTreesPerSession        = 64
 )
 
 // SigningPolicy says when the server insists on signed messages.
@@ -94,11 +101,45 @@ type Server struct {
 	// value chosen once per Server.
 	ServerGUID [16]byte
 	// MaxCredits bounds the credits a connection holds (0:
-	// DefaultMaxCredits).
+	// DefaultMaxCredits), hence the requests it may have outstanding.
 	MaxCredits uint16
-	// SetupTimeout closes a connection without an established session
-	// that stays silent that long (0: DefaultSetupTimeout).
+	// MaxConns bounds the connections served at once, server-wide (0:
+	// DefaultMaxConns, negative: no bound). A connection over it is
+	// closed as soon as it is accepted.
+	MaxConns int
+	// MaxSessionsPerConn bounds the sessions (established or being set
+	// up) of one connection (0: DefaultMaxSessionsPerConn); one more
+	// SESSION_SETUP gets STATUS_INSUFFICIENT_RESOURCES.
+	MaxSessionsPerConn int
+	// MaxOpensPerConn bounds the pipes open on one connection (0:
+	// DefaultMaxOpensPerConn); one more CREATE gets
+	// STATUS_INSUFFICIENT_RESOURCES.
+	MaxOpensPerConn int
+	// MaxMessageSize bounds one transport frame, compounded requests
+	// included (0: DefaultMaxMessageSize); a larger length closes the
+	// connection before anything is allocated.
+	MaxMessageSize int
+	// MaxPipeInput bounds what the client may write to a pipe ahead of
+	// its handler (0: DefaultMaxPipeInput).
+	MaxPipeInput int
+	// NegotiateTimeout is the time a new connection has to send its
+	// NEGOTIATE (0: DefaultNegotiateTimeout).
+	NegotiateTimeout time.Duration
+	// SetupTimeout is the time a negotiated connection has to establish
+	// a session, counted from NEGOTIATE or from the end of its last
+	// session, however much it sends meanwhile (0: DefaultSetupTimeout).
 	SetupTimeout time.Duration
+	// IdleTimeout closes a connection with sessions that sends nothing
+	// (not even ECHO) for that long (0: DefaultIdleTimeout, negative:
+	// never).
+	IdleTimeout time.Duration
+	// MessageTimeout bounds reading the rest of a message once its first
+	// byte has arrived (0: DefaultMessageTimeout): a half-sent header or
+	// body does not hold the connection longer.
+	MessageTimeout time.Duration
+	// WriteTimeout bounds writing one response to a client that does
+	// not read (0: DefaultWriteTimeout); then the connection is closed.
+	WriteTimeout time.Duration
 	// PipeTimeout bounds how long a READ or transceive waits for the pipe
 	// to answer (0: DefaultPipeTimeout).
 	PipeTimeout time.Duration
@@ -118,6 +159,7 @@ type Server struct {
 	conns     map[*conn]struct{}
 	shutdown  bool
 	wg        sync.WaitGroup
+	stats     counters
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -249,13 +291,24 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) error {
 		nc.Close()
 		return ErrServerClosed
 	}
+	if max := s.maxConns(); max > 0 && len(s.conns) >= max {
+		s.mu.Unlock()
+		nc.Close()
+		c.cancel()
+		s.stats.connsRejected.Add(1)
+		c.log.Warn("smb2 connection refused", slog.Int("max_conns", max))
+		return ErrTooManyConns
+	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
+	s.stats.connsAccepted.Add(1)
+	s.stats.connsOpen.Add(1)
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
+		s.stats.connsOpen.Add(-1)
 		s.wg.Done()
 	}()
 	return c.serve(ctx)

@@ -1,0 +1,71 @@
+package smb2
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrTooManyConns is returned by ServeConn when the server already serves
+// MaxConns connections; the connection has been closed.
+var ErrTooManyConns = errors.New("smb2: too many connections")
+
+// What one connection may hold, with the defaults:
+//
+//   - one message being read or processed at a time (at most
+//     MaxMessageSize, 1 MiB): the reader reads the next frame only once
+//     the previous one is answered, so a client's pipelined requests wait
+//     in the kernel's socket buffer, not in ours, and MaxCredits (512)
+//     bounds how many it may send;
+//   - MaxSessionsPerConn (64) sessions and MaxOpensPerConn (64) pipes,
+//     each pipe buffering at most MaxPipeInput (256 KiB) written ahead of
+//     its handler, and the answers the handler wrote and the client has
+//     not read yet (one DCE/RPC response for srvsvc).
+//
+// And how long it may take:
+//
+//   - NegotiateTimeout (10 s) from accept to NEGOTIATE;
+//   - SetupTimeout (30 s) from NEGOTIATE, or from the end of its last
+//     session, to an established session, however busy it keeps the
+//     connection meanwhile;
+//   - IdleTimeout (15 min, as Windows' autodisconnect) of silence once it
+//     has a session;
+//   - MessageTimeout (30 s) for the rest of a message once its first byte
+//     has arrived, so a half-sent header or body cannot stall the reader;
+//   - WriteTimeout (30 s) for a response to a client that does not read.
+//
+// Each limit is a Server field whose zero value means the default.
+
+func intOr(v, def int) int {
+	if v != 0 {
+		return v
+	}
+	return def
+}
+
+func (s *Server) maxConns() int { return intOr(s.MaxConns, DefaultMaxConns) }
+func (s *Server) maxSessionsPerConn() int {
+	return intOr(s.MaxSessionsPerConn, DefaultMaxSessionsPerConn)
+}
+func (s *Server) maxOpensPerConn() int { return intOr(s.MaxOpensPerConn, DefaultMaxOpensPerConn) }
+func (s *Server) maxMessageSize() int  { return intOr(s.MaxMessageSize, DefaultMaxMessageSize) }
+func (s *Server) maxPipeInput() int    { return intOr(s.MaxPipeInput, DefaultMaxPipeInput) }
+
+// readDeadline is the deadline for the first byte of the next message; the
+// serving goroutine computes it after each message it has handled.
+func (c *conn) readDeadline() time.Time {
+	now := time.Now()
+	est := c.established.Load()
+	if !est && (c.setupSince.IsZero() || c.wasEstablished) {
+		c.setupSince = now
+	}
+	c.wasEstablished = est
+	switch {
+	case !c.negotiated:
+		return c.start.Add(durOr(c.srv.NegotiateTimeout, DefaultNegotiateTimeout))
+	case !est:
+		return c.setupSince.Add(durOr(c.srv.SetupTimeout, DefaultSetupTimeout))
+	case c.srv.IdleTimeout < 0:
+		return time.Time{}
+	}
+	return now.Add(durOr(c.srv.IdleTimeout, DefaultIdleTimeout))
+}
