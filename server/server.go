@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -86,13 +87,24 @@ type Config struct {
 	// Logger receives the server's records; nil discards them.
 	Logger *slog.Logger
 	// ReadyFile, when not empty, is written by Run once it listens: JSON
-	// {"rpc": "HOST:PORT", "epm": "HOST:PORT", "smb": "HOST:PORT"} (epm
-	// and smb omitted when not served). It is written to a temporary name and renamed, so a reader
+	// {"rpc": "HOST:PORT", "epm": "HOST:PORT", "smb": "HOST:PORT",
+	// "metrics": "HOST:PORT"} (those not served omitted). It is written to a temporary name and renamed, so a reader
 	// never sees half of it.
 	ReadyFile string
 	// OnReady, when not nil, is called by Run with the bound addresses
 	// once it listens (after ReadyFile is written).
 	OnReady func(Addrs)
+	// SMBMaxConns bounds the SMB connections served at once (0:
+	// smb2.DefaultMaxConns, negative: no bound); SMBIdleTimeout closes
+	// an SMB connection with sessions that sends nothing for that long (0:
+	// smb2.DefaultIdleTimeout, negative: never). The other SMB limits keep
+	// smb2's defaults.
+	SMBMaxConns    int
+	SMBIdleTimeout time.Duration
+	// MetricsAddr, when not empty, is the TCP address Run serves the
+	// counters on over HTTP: /metrics (Prometheus text format) and
+	// /debug/vars (JSON), see MetricsHandler.
+	MetricsAddr string
 	// ShutdownTimeout bounds the drain when Run's context ends: 0 means
 	// DefaultShutdownTimeout; after it, connections are closed.
 	ShutdownTimeout time.Duration
@@ -100,15 +112,18 @@ type Config struct {
 
 // Addrs are the addresses a running server listens on.
 type Addrs struct {
-	RPC string `json:"rpc"`
-	EPM string `json:"epm,omitempty"`
-	SMB string `json:"smb,omitempty"`
+	RPC     string `json:"rpc"`
+	EPM     string `json:"epm,omitempty"`
+	SMB     string `json:"smb,omitempty"`
+	Metrics string `json:"metrics,omitempty"`
 }
 
 // Listeners are what Serve serves on: srvsvc over TCP (required), and
 // optionally the endpoint mapper and SMB.
 type Listeners struct {
 	RPC, EPM, SMB net.Listener
+	// Metrics, when set, serves MetricsHandler over HTTP.
+	Metrics net.Listener
 }
 
 // Server is the netsession daemon: a session table served over srvsvc
@@ -128,6 +143,7 @@ type Server struct {
 	// the SMB server applies its own limits).
 	pipeRPC *dcerpc.Server
 	smb     *smb2.Server
+	calls   *rpcCounter
 
 	mu      sync.Mutex
 	serving bool
@@ -187,12 +203,13 @@ func New(cfg Config) (*Server, error) {
 	info := srvs.DefaultServerInfo(computer)
 	h := &srvs.Handler{Table: table, Logger: log.With("component", "srvsvc"), Compat: cfg.Compat, Server: &info}
 	iface := h.Interface()
-	iface.Handler = &levelGuard{next: h, allowConnect: cfg.AllowConnectLevel}
+	calls := &rpcCounter{next: &levelGuard{next: h, allowConnect: cfg.AllowConnectLevel}, n: map[rpcKey]int64{}}
+	iface.Handler = calls
 	rpc := &dcerpc.Server{Auth: perHost(rpcauth.Acceptors(mech)), Logger: log.With("component", "dcerpc")}
 	if err := rpc.Register(iface); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, table: table, clock: clock, rpc: rpc, epmH: &epm.Handler{Logger: log.With("component", "epm")}}
+	s := &Server{cfg: cfg, log: log, table: table, clock: clock, rpc: rpc, calls: calls, epmH: &epm.Handler{Logger: log.With("component", "epm")}}
 	s.epm = &dcerpc.Server{Logger: log.With("component", "dcerpc-epm")}
 	if err := s.epm.Register(s.epmH.Interface()); err != nil {
 		return nil, err
@@ -213,6 +230,8 @@ func New(cfg Config) (*Server, error) {
 		AllowGuest:     cfg.AllowGuest,
 		AllowAnonymous: cfg.AllowAnonymous,
 		Signing:        cfg.SMBSigning,
+		MaxConns:       cfg.SMBMaxConns,
+		IdleTimeout:    cfg.SMBIdleTimeout,
 		Logger:         log.With("component", "smb2"),
 	}
 	return s, nil
@@ -252,7 +271,7 @@ func (s *Server) ServeListeners(ctx context.Context, l Listeners) error {
 
 	serveCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	n := 1
 	go func() { errc <- s.rpc.Serve(serveCtx, rpc) }()
 	if epmL != nil {
@@ -262,6 +281,22 @@ func (s *Server) ServeListeners(ctx context.Context, l Listeners) error {
 	if l.SMB != nil {
 		n++
 		go func() { errc <- s.smb.Serve(serveCtx, l.SMB) }()
+	}
+	var hs *http.Server
+	if l.Metrics != nil {
+		n++
+		hs = &http.Server{
+			Handler:           s.MetricsHandler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		}
+		go func() {
+			err := hs.Serve(l.Metrics)
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			errc <- err
+		}()
 	}
 	var first error
 	select {
@@ -279,6 +314,11 @@ func (s *Server) ServeListeners(ctx context.Context, l Listeners) error {
 	if err := s.Shutdown(sctx); err != nil {
 		s.log.Warn("shutdown timed out; closing connections", "timeout", timeout)
 		_ = s.Close()
+	}
+	if hs != nil {
+		if err := hs.Shutdown(sctx); err != nil {
+			_ = hs.Close()
+		}
 	}
 	for ; n > 0; n-- {
 		if err := <-errc; first == nil {
@@ -335,9 +375,9 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("server: endpoint mapper listener: %w", err)
 		}
 	}
-	var smbL net.Listener
+	var smbL, metricsL net.Listener
 	closeAll := func() {
-		for _, l := range []net.Listener{rpcL, epmL, smbL} {
+		for _, l := range []net.Listener{rpcL, epmL, smbL, metricsL} {
 			if l != nil {
 				l.Close()
 			}
@@ -349,7 +389,16 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("server: SMB listener: %w", err)
 		}
 	}
+	if s.cfg.MetricsAddr != "" {
+		if metricsL, err = lc.Listen(ctx, "tcp", s.cfg.MetricsAddr); err != nil {
+			closeAll()
+			return fmt.Errorf("server: metrics listener: %w", err)
+		}
+	}
 	addrs := Addrs{RPC: rpcL.Addr().String()}
+	if metricsL != nil {
+		addrs.Metrics = metricsL.Addr().String()
+	}
 	if epmL != nil {
 		addrs.EPM = epmL.Addr().String()
 	}
@@ -362,13 +411,13 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	s.log.Info("listening", "rpc", addrs.RPC, "epm", addrs.EPM, "smb", addrs.SMB, "policy", s.table.Policy().String(),
+	s.log.Info("listening", "rpc", addrs.RPC, "epm", addrs.EPM, "smb", addrs.SMB, "metrics", addrs.Metrics, "policy", s.table.Policy().String(),
 		"cname", s.table.CnameStyle().String(), "compat", s.cfg.Compat.String(), "sessions", s.table.Len(),
 		"demo_accounts", s.cfg.Accounts == nil, "allow_connect_level", s.cfg.AllowConnectLevel)
 	if s.cfg.OnReady != nil {
 		s.cfg.OnReady(addrs)
 	}
-	err = s.ServeListeners(ctx, Listeners{RPC: rpcL, EPM: epmL, SMB: smbL})
+	err = s.ServeListeners(ctx, Listeners{RPC: rpcL, EPM: epmL, SMB: smbL, Metrics: metricsL})
 	s.log.Info("stopped")
 	return err
 }

@@ -57,6 +57,8 @@ Examples:
   netsess serve --smb 127.0.0.1:4450 --ready-file ready.json
   netsess list --server 127.0.0.1:4450 -U alice%AlicePass1     (lists its own SMB session)
   rpcclient -p 4450 -U alice%AlicePass1 127.0.0.1 -c netsessenum
+  netsess serve --smb 127.0.0.1:4450 --metrics 127.0.0.1:9100
+  curl -s http://127.0.0.1:9100/metrics                       (connections, sessions, calls...)
 
 Exit codes:
   0  stopped after an interrupt
@@ -78,6 +80,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	guest := fs.Bool("guest", false, "SMB: admit logons that map to the guest account (unknown users), unsigned")
 	anonymous := fs.Bool("anonymous", false, "SMB: admit null sessions, unsigned")
 	smbSigning := fs.String("smb-signing", "required", "SMB signing for authenticated sessions: required or enabled")
+	smbMaxConns := fs.Int("smb-max-conns", smb2.DefaultMaxConns, "SMB connections served at once; more are closed at accept (negative: no bound)")
+	smbIdle := fs.Duration("smb-idle-timeout", smb2.DefaultIdleTimeout, "close an SMB connection with sessions that sends nothing for this long (negative: never)")
+	metricsAddr := fs.String("metrics", "", "TCP address to serve counters on over HTTP: /metrics (Prometheus text) and /debug/vars (JSON); empty: none")
 	ready := fs.String("ready-file", "", `write {"rpc": "HOST:PORT", "epm": "HOST:PORT", "smb": "HOST:PORT"} here once listening`)
 	cname := fs.String("cname", "", `client name style: windows (\\10.0.0.5) or bare (10.0.0.5); default windows, bare under --compat samba-4.17`)
 	compat := fs.String("compat", "none", "answer as another server does: none or samba-4.17 (levels 0 and 1 only, filters ignored, Samba's totals and status codes)")
@@ -103,6 +108,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cfg.RPCAddr = *rpcAddr
 	cfg.EPMAddr = *epmAddr
 	cfg.SMBAddr = *smbAddr
+	cfg.SMBMaxConns = *smbMaxConns
+	cfg.SMBIdleTimeout = *smbIdle
+	cfg.MetricsAddr = *metricsAddr
 	cfg.AllowGuest = *guest
 	cfg.AllowAnonymous = *anonymous
 	cfg.ReadyFile = *ready

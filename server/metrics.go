@@ -1,0 +1,137 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/smb2"
+)
+
+// rpcKey identifies a kind of srvsvc call outcome: the opnum and the
+// status the method returned ("0x00000000"), or "fault" when the call
+// was answered with a fault.
+type rpcKey struct {
+	opnum  uint16
+	status string
+}
+
+// rpcCounter counts srvsvc calls by opnum and outcome, on every transport.
+type rpcCounter struct {
+	next dcerpc.Handler
+	mu   sync.Mutex
+	n    map[rpcKey]int64
+}
+
+func (c *rpcCounter) ServeRPC(ctx context.Context, call *dcerpc.Call) ([]byte, error) {
+	out, err := c.next.ServeRPC(ctx, call)
+	k := rpcKey{opnum: call.Opnum, status: "fault"}
+	if err == nil && len(out) >= 4 {
+		// Every srvsvc method ends its response with its status.
+		k.status = fmt.Sprintf("0x%08x", binary.LittleEndian.Uint32(out[len(out)-4:]))
+	}
+	c.mu.Lock()
+	c.n[k]++
+	c.mu.Unlock()
+	return out, err
+}
+
+// RPCCall is the count of one kind of srvsvc call in Metrics.
+type RPCCall struct {
+	Opnum  uint16 `json:"opnum"`
+	Status string `json:"status"` // "0x00000005", or "fault"
+	Count  int64  `json:"count"`
+}
+
+// Metrics is a snapshot of what an operator watches: the session table,
+// the SMB server's counters and the srvsvc calls.
+type Metrics struct {
+	Sessions int        `json:"sessions"` // in the table, from every source
+	SMB      smb2.Stats `json:"smb"`
+	RPCCalls []RPCCall  `json:"rpc_calls"` // by opnum, then status
+}
+
+// Metrics returns the server's counters.
+func (s *Server) Metrics() Metrics {
+	m := Metrics{Sessions: s.table.Len(), SMB: s.smb.Stats()}
+	s.calls.mu.Lock()
+	for k, n := range s.calls.n {
+		m.RPCCalls = append(m.RPCCalls, RPCCall{Opnum: k.opnum, Status: k.status, Count: n})
+	}
+	s.calls.mu.Unlock()
+	slices.SortFunc(m.RPCCalls, func(a, b RPCCall) int {
+		if a.Opnum != b.Opnum {
+			return int(a.Opnum) - int(b.Opnum)
+		}
+		if a.Status < b.Status {
+			return -1
+		}
+		if a.Status > b.Status {
+			return 1
+		}
+		return 0
+	})
+	return m
+}
+
+// MetricsHandler serves the counters: /metrics in the Prometheus text
+// exposition format (version 0.0.4), /debug/vars as one JSON object (the
+// shape expvar serves: the Metrics fields, plus "memstats").
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		writeProm(w, s.Metrics())
+	})
+	mux.HandleFunc("GET /debug/vars", func(w http.ResponseWriter, r *http.Request) {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_ = json.NewEncoder(w).Encode(struct {
+			Metrics
+			Goroutines int               `json:"goroutines"`
+			MemStats   *runtime.MemStats `json:"memstats"`
+		}{s.Metrics(), runtime.NumGoroutine(), &ms})
+	})
+	return mux
+}
+
+func writeProm(w io.Writer, m Metrics) {
+	metric := func(name, typ, help string, v int64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", name, help, name, typ, name, v)
+	}
+	metric("netsess_sessions", "gauge", "Sessions in the table.", int64(m.Sessions))
+	st := m.SMB
+	metric("netsess_smb_connections_accepted_total", "counter", "SMB connections served.", st.ConnsAccepted)
+	metric("netsess_smb_connections_rejected_total", "counter", "SMB connections closed at accept: connection limit reached.", st.ConnsRejected)
+	metric("netsess_smb_connections", "gauge", "SMB connections open.", st.ConnsOpen)
+	metric("netsess_smb_sessions_established_total", "counter", "SMB sessions established.", st.SessionsOpened)
+	metric("netsess_smb_sessions", "gauge", "SMB sessions established and not ended.", st.SessionsOpen)
+	metric("netsess_smb_logons_failed_total", "counter", "SMB session setups refused.", st.LogonsFailed)
+	metric("netsess_smb_timeouts_total", "counter", "SMB connections closed by a timeout.", st.Timeouts)
+	metric("netsess_smb_protocol_errors_total", "counter", "SMB connections closed for a protocol violation.", st.ProtocolErrors)
+	metric("netsess_smb_received_bytes_total", "counter", "Bytes received on SMB connections.", st.BytesIn)
+	metric("netsess_smb_sent_bytes_total", "counter", "Bytes sent on SMB connections.", st.BytesOut)
+	fmt.Fprintf(w, "# HELP netsess_smb_requests_total SMB requests by command.\n# TYPE netsess_smb_requests_total counter\n")
+	cmds := make([]string, 0, len(st.Commands))
+	for c := range st.Commands {
+		cmds = append(cmds, c)
+	}
+	slices.Sort(cmds)
+	for _, c := range cmds {
+		fmt.Fprintf(w, "netsess_smb_requests_total{command=%q} %d\n", c, st.Commands[c])
+	}
+	fmt.Fprintf(w, "# HELP netsess_rpc_calls_total srvsvc calls by opnum and returned status.\n# TYPE netsess_rpc_calls_total counter\n")
+	for _, c := range m.RPCCalls {
+		fmt.Fprintf(w, "netsess_rpc_calls_total{opnum=%q,status=%q} %d\n", strconv.Itoa(int(c.Opnum)), c.Status, c.Count)
+	}
+	metric("go_goroutines", "gauge", "Goroutines that currently exist.", int64(runtime.NumGoroutine()))
+}
