@@ -675,6 +675,13 @@ func (c *conn) process(h wire.Header, msg []byte, inChain bool, rel *relState) (
 	} else if s.signingRequired {
 		return c.reply(&h, StatusAccessDenied, credits, nil), true, nil
 	}
+	if s.doomed && !collecting(h.Command) {
+		// Deleted by NetSessionDel and waiting for its pipes to deliver
+		// what is in flight: nothing new starts.
+		r = c.reply(&h, StatusUserSessionDeleted, credits, nil)
+		rel.set(h, StatusUserSessionDeleted, wire.FileID{})
+		return r, true, nil
+	}
 	s.entry.Touch()
 	st, body, fid := c.dispatch(s, &h, msg, rel)
 	r = c.reply(&h, st, credits, body)
@@ -686,6 +693,16 @@ func (c *conn) process(h wire.Header, msg []byte, inChain bool, rel *relState) (
 		c.logoff(s, "logoff")
 	}
 	return r, true, nil
+}
+
+// collecting reports whether a command may still run on a session
+// deleted by NetSessionDel: reading the answers in flight and closing.
+func collecting(cmd uint16) bool {
+	switch cmd {
+	case wire.CmdRead, wire.CmdClose, wire.CmdTreeDisconnect, wire.CmdLogoff:
+		return true
+	}
+	return false
 }
 
 func (rel *relState) set(h wire.Header, st Status, fid wire.FileID) {

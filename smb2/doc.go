@@ -50,9 +50,11 @@
 // OnClose hook, the connection marks the session deleted and logs it off
 // as soon as none of its pipes has a call in flight or an answer not yet
 // read, or after LogoffGrace regardless. So a caller that deletes its own
-// session collects the NetrSessionDel answer first. Its next request fails
-// with STATUS_USER_SESSION_DELETED, and a connection left without sessions
-// by a deletion is closed.
+// session collects the NetrSessionDel answer first. Meanwhile the session
+// may only READ, CLOSE, TREE_DISCONNECT and LOGOFF; any other request, and
+// every request once it is logged off, fails with
+// STATUS_USER_SESSION_DELETED. A connection left without sessions by a
+// deletion is closed.
 //
 // # Pipes
 //

@@ -1,0 +1,65 @@
+package smb2_test
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/netsession/netsession/session"
+	"github.com/netsession/netsession/smb2"
+	"github.com/netsession/netsession/smb2/internal/wire"
+)
+
+// A session deleted while its pipe is still busy (the handler has not
+// come back for more input) may collect what is in flight, but a new
+// WRITE is refused with STATUS_USER_SESSION_DELETED at once, not served
+// until the pipe goes quiet.
+func TestDeletedSessionStartsNothing(t *testing.T) {
+	busy := func(ctx context.Context, conn net.Conn, _ session.Caller) error {
+		var b [1]byte
+		if _, err := conn.Read(b[:]); err != nil {
+			return err
+		}
+		if _, err := conn.Write([]byte("pong")); err != nil {
+			return err
+		}
+		<-ctx.Done() // never reads again: the pipe never goes idle
+		return nil
+	}
+	f := newFixture(t, func(s *smb2.Server) {
+		s.Pipes = map[string]smb2.PipeHandler{"busy": busy}
+		s.LogoffGrace = time.Minute
+	})
+	c := dialRaw(t, f.addr)
+	c.login("bob", "BobPass1")
+	if st, _, err := c.do(c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`)), true); err != nil || st != 0 {
+		t.Fatal(st, err)
+	}
+	st, body, err := c.do(c.build(wire.CmdCreate, createBody("busy")), true)
+	if err != nil || st != 0 {
+		t.Fatalf("create: %v %v", st, err)
+	}
+	fid := body[64:80]
+	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte{1}, 0)), true); err != nil || st != 0 {
+		t.Fatalf("write: %v %v", st, err)
+	}
+	if st, _, err := c.do(c.build(wire.CmdRead, readBody(fid, 64)), true); err != nil || st != 0 {
+		t.Fatalf("read: %v %v", st, err)
+	}
+	admin := session.Caller{User: "root", Groups: []string{session.GroupAdministrators}}
+	if n, err := f.table.Delete(admin, `\\127.0.0.1`, "bob"); err != nil || n != 1 {
+		t.Fatalf("delete: %d %v", n, err)
+	}
+	waitFor(t, func() bool {
+		st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte{2}, 0)), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st == smb2.StatusUserSessionDeleted
+	})
+	// Closing is still allowed; then nothing holds the session.
+	if st, _, err := c.do(c.build(wire.CmdClose, append(le.AppendUint16(nil, 24), append(make([]byte, 6), fid...)...)), true); err != nil || st != 0 {
+		t.Fatalf("close: %v %v", st, err)
+	}
+}
