@@ -1114,7 +1114,7 @@ func (c *conn) create(s *smbSession, h *wire.Header, msg []byte) (Status, []byte
 	n := c.nextFileID
 	c.nextFileID++
 	fid := wire.FileID{Persistent: n, Volatile: n}
-	pc := newPipeConn(c.nc.LocalAddr(), c.nc.RemoteAddr(), c.srv.maxPipeInput())
+	pc := newPipeConn(c.nc.LocalAddr(), c.nc.RemoteAddr(), c.srv.maxPipeBuffer())
 	pc.onIdle = c.signal
 	o := &open{id: fid, sess: s, tree: h.TreeID, pipe: pc}
 	c.opens[n] = o

@@ -17,9 +17,10 @@ var ErrTooManyConns = errors.New("smb2: too many connections")
 //     in the kernel's socket buffer, not in ours, and MaxCredits (512)
 //     bounds how many it may send;
 //   - MaxSessionsPerConn (64) sessions and MaxOpensPerConn (64) pipes,
-//     each pipe buffering at most MaxPipeInput (256 KiB) written ahead of
-//     its handler, and the answers the handler wrote and the client has
-//     not read yet (one DCE/RPC response for srvsvc).
+//     each pipe buffering at most MaxPipeBuffer (256 KiB) in each
+//     direction: what the client wrote ahead of the handler (more is
+//     refused), and what the handler wrote ahead of the client's READs
+//     (the handler's next Write waits).
 //
 // And how long it may take:
 //
@@ -48,7 +49,7 @@ func (s *Server) maxSessionsPerConn() int {
 }
 func (s *Server) maxOpensPerConn() int { return intOr(s.MaxOpensPerConn, DefaultMaxOpensPerConn) }
 func (s *Server) maxMessageSize() int  { return intOr(s.MaxMessageSize, DefaultMaxMessageSize) }
-func (s *Server) maxPipeInput() int    { return intOr(s.MaxPipeInput, DefaultMaxPipeInput) }
+func (s *Server) maxPipeBuffer() int   { return intOr(s.MaxPipeBuffer, DefaultMaxPipeBuffer) }
 
 // readDeadline is the deadline for the first byte of the next message; the
 // serving goroutine computes it after each message it has handled.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -275,4 +276,43 @@ func TestStats(t *testing.T) {
 	if st.BytesIn == 0 || st.BytesOut == 0 || st.Commands["negotiate"] != 4 || st.Commands["create"] != 3 || st.Commands["write"] == 0 {
 		t.Errorf("Stats = %+v", st)
 	}
+}
+
+// A handler that writes answers the client never reads is held back once
+// MaxPipeBuffer bytes wait: its memory stays bounded, and a READ lets it
+// go on.
+func TestPipeOutputBounded(t *testing.T) {
+	var written atomic.Int64
+	flood := func(ctx context.Context, conn net.Conn, _ session.Caller) error {
+		msg := make([]byte, 1000)
+		for {
+			if _, err := conn.Write(msg); err != nil {
+				return nil
+			}
+			written.Add(1)
+		}
+	}
+	f := newFixture(t, func(s *smb2.Server) {
+		s.Pipes = map[string]smb2.PipeHandler{"flood": flood}
+		s.MaxPipeBuffer = 10000
+	})
+	c := dialRaw(t, f.addr)
+	c.login("bob", "BobPass1")
+	if st, _, err := c.do(c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`)), true); err != nil || st != 0 {
+		t.Fatal(st, err)
+	}
+	st, body, err := c.do(c.build(wire.CmdCreate, createBody("flood")), true)
+	if err != nil || st != 0 {
+		t.Fatalf("create: %v %v", st, err)
+	}
+	fid := body[64:80]
+	waitFor(t, func() bool { return written.Load() == 10 })
+	time.Sleep(50 * time.Millisecond)
+	if n := written.Load(); n != 10 {
+		t.Fatalf("%d messages of 1000 bytes buffered, want 10", n)
+	}
+	if st, _, err := c.do(c.build(wire.CmdRead, readBody(fid, 4096)), true); err != nil || st != 0 {
+		t.Fatalf("read: %v %v", st, err)
+	}
+	waitFor(t, func() bool { return written.Load() == 11 })
 }

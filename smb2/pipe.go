@@ -31,14 +31,14 @@ type pipeConn struct {
 	waiting bool // the server is blocked in Read with nothing to read
 	closed  bool // closed by either side
 	rdl     time.Time
-	maxIn   int
+	max     int    // bytes buffered in each direction (one message at least)
 	onIdle  func() // called, non-blocking, when the server starts waiting for input
 }
 
 var errPipeFull = errors.New("smb2: pipe input buffer full")
 
-func newPipeConn(local, remote net.Addr, maxIn int) *pipeConn {
-	return &pipeConn{local: local, remote: remote, changed: make(chan struct{}), maxIn: maxIn}
+func newPipeConn(local, remote net.Addr, max int) *pipeConn {
+	return &pipeConn{local: local, remote: remote, changed: make(chan struct{}), max: max}
 }
 
 // notify wakes everyone waiting on a change; p.mu must be held.
@@ -95,9 +95,18 @@ func (p *pipeConn) Read(b []byte) (int, error) {
 }
 
 // Write implements net.Conn for the server side: one call, one message.
+// It waits while the messages the client has not read would exceed the
+// pipe's bound with this one, so a client that writes calls and never
+// reads the answers cannot make them pile up.
 func (p *pipeConn) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for !p.closed && p.outLen > 0 && p.outLen+len(b) > p.max {
+		ch := p.changed
+		p.mu.Unlock()
+		<-ch
+		p.mu.Lock()
+	}
 	if p.closed {
 		return 0, net.ErrClosed
 	}
@@ -134,7 +143,8 @@ func (p *pipeConn) SetReadDeadline(t time.Time) error {
 	return nil
 }
 
-// SetWriteDeadline is accepted and has no effect: writes never block.
+// SetWriteDeadline is accepted and has no effect: a Write waits for the
+// client's READs or the end of the pipe.
 func (p *pipeConn) SetWriteDeadline(time.Time) error { return nil }
 
 // clientWrite queues data the client wrote.
@@ -144,7 +154,7 @@ func (p *pipeConn) clientWrite(b []byte) error {
 	if p.closed {
 		return net.ErrClosed
 	}
-	if len(p.in)+len(b) > p.maxIn {
+	if len(p.in)+len(b) > p.max {
 		return errPipeFull
 	}
 	p.in = append(p.in, b...)
@@ -187,6 +197,7 @@ func (p *pipeConn) clientRead(ctx context.Context, max int) (data []byte, more b
 				data = m[:max]
 				p.out[0] = m[max:]
 				p.outLen -= max
+				p.notify()
 				return data, true, nil
 			}
 			p.out = p.out[1:]

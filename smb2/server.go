@@ -30,7 +30,7 @@ const (
 	DefaultMaxSessionsPerConn = 64
 	DefaultMaxOpensPerConn    = 64
 	DefaultMaxMessageSize     = 1 << 20
-	DefaultMaxPipeInput       = 256 << 10
+	DefaultMaxPipeBuffer      = 256 << 10
 	DefaultNegotiateTimeout   = 10 * time.Second
 	DefaultSetupTimeout       = 30 * time.Second
 	DefaultIdleTimeout        = 15 * time.Minute
@@ -119,9 +119,11 @@ type Server struct {
 	// included (0: DefaultMaxMessageSize); a larger length closes the
 	// connection before anything is allocated.
 	MaxMessageSize int
-	// MaxPipeInput bounds what the client may write to a pipe ahead of
-	// its handler (0: DefaultMaxPipeInput).
-	MaxPipeInput int
+	// MaxPipeBuffer bounds, for each open pipe, what the client may write
+	// ahead of the pipe's handler (a WRITE beyond it fails) and what the
+	// handler may write ahead of the client's READs (its Write waits) (0:
+	// DefaultMaxPipeBuffer).
+	MaxPipeBuffer int
 	// NegotiateTimeout is the time a new connection has to send its
 	// NEGOTIATE (0: DefaultNegotiateTimeout).
 	NegotiateTimeout time.Duration
