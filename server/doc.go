@@ -79,4 +79,17 @@
 // deletes) and forces bare client names. With it, the answers to the 24
 // captured Samba exchanges are equal to Samba's once referent IDs are made
 // canonical.
+//
+// Observability. Metrics returns the counters an operator watches: the
+// sessions in the table, the SMB server's smb2.Stats (connections
+// accepted, refused at the limit and open, sessions established and open,
+// refused logons, timeouts, protocol errors, bytes each way, requests by
+// command) and the srvsvc calls by opnum and returned status ("fault" for
+// a fault), counted on every transport. MetricsHandler serves them over
+// HTTP in two standard shapes: /metrics in the Prometheus text format, for
+// a scraper, and /debug/vars as one JSON object with runtime memory
+// statistics, as expvar does (expvar itself is not used: its registry is
+// process-wide, and a process may run several servers). Config.MetricsAddr
+// (netsess serve --metrics) serves it. Records of events go to the
+// structured Logger.
 package server
