@@ -316,3 +316,36 @@ func TestPipeOutputBounded(t *testing.T) {
 	}
 	waitFor(t, func() bool { return written.Load() == 11 })
 }
+
+func TestOpensPerConn(t *testing.T) {
+	f := newFixture(t, func(s *smb2.Server) { s.MaxOpensPerConn = 3 })
+	c := dialRaw(t, f.addr)
+	c.login("alice", "AlicePass1")
+	if st, _, err := c.do(c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`)), true); err != nil || st != 0 {
+		t.Fatal(st, err)
+	}
+	for i := range 4 {
+		want := smb2.StatusSuccess
+		if i == 3 {
+			want = smb2.StatusInsufficientResources
+		}
+		if st, _, err := c.do(c.build(wire.CmdCreate, createBody("srvsvc")), true); err != nil || st != want {
+			t.Fatalf("open %d: %v %v, want %v", i+1, st, err, want)
+		}
+	}
+	f.served(t)
+}
+
+// NBSS keep-alives are skipped and do not count as a message: the
+// negotiate deadline still strikes.
+func TestKeepAlivesDoNotHold(t *testing.T) {
+	f := newFixture(t, func(s *smb2.Server) { s.NegotiateTimeout = 300 * time.Millisecond })
+	c := dialRaw(t, f.addr)
+	for range 5 {
+		if _, err := c.nc.Write([]byte{0x85, 0, 0, 0}); err != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	closedWithin(t, c, 0)
+}
