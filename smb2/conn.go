@@ -83,6 +83,8 @@ type conn struct {
 	secMode        uint16
 	gmac           bool
 	preauth        [smbcrypto.PreauthSize]byte
+	cipher         uint16      // encryption cipher agreed in NEGOTIATE; 0: none
+	decryptedBy    *smbSession // the session whose key decrypted the message in hand
 
 	seqLow, seqHigh uint64
 	used            map[uint64]struct{}
@@ -103,6 +105,7 @@ type smbSession struct {
 	preauth         [smbcrypto.PreauthSize]byte
 	signer          *smbcrypto.Signer
 	signingRequired bool
+	cipher          *sessionCipher // nil: the session does not encrypt
 	caller          session.Caller
 	entry           *session.Session
 	flags           uint16
@@ -386,6 +389,7 @@ type response struct {
 	hdr    wire.Header
 	body   []byte
 	signer *smbcrypto.Signer
+	seal   *smbSession      // encrypts the whole answer with this session's key
 	after  func(msg []byte) // sees the final bytes (pre-authentication hash)
 }
 
@@ -402,7 +406,7 @@ func (c *conn) send(resps []response) error {
 			}
 			le.PutUint32(out[start+20:], uint32(len(out)-start))
 		}
-		if r.signer != nil {
+		if r.signer != nil && resps[0].seal == nil {
 			if err := r.signer.Sign(out[start:]); err != nil {
 				return err
 			}
@@ -410,6 +414,9 @@ func (c *conn) send(resps []response) error {
 		if r.after != nil {
 			r.after(out[start:])
 		}
+	}
+	if s := resps[0].seal; s != nil {
+		out = s.cipher.seal(make([]byte, 4, 4+smbcrypto.TransformHeaderSize+len(out)), s.id, out[4:])
 	}
 	n := len(out) - 4
 	out[0], out[1], out[2], out[3] = 0, byte(n>>16), byte(n>>8), byte(n)
@@ -467,6 +474,14 @@ func (c *conn) phase() string {
 }
 
 func (c *conn) handle(msg []byte) error {
+	c.decryptedBy = nil
+	if string(msg[:4]) == smbcrypto.ProtocolTransform {
+		plain, s, err := c.decrypt(msg)
+		if err != nil {
+			return err
+		}
+		msg, c.decryptedBy = plain, s
+	}
 	switch {
 	case string(msg[:4]) == wire.ProtocolSMB1:
 		return c.handleSMB1(msg)
@@ -506,6 +521,9 @@ func (c *conn) handle(msg []byte) error {
 	}
 	if len(resps) == 0 {
 		return nil
+	}
+	if c.decryptedBy != nil {
+		resps[0].seal = c.decryptedBy
 	}
 	return c.send(resps)
 }
@@ -666,13 +684,16 @@ func (c *conn) process(h wire.Header, msg []byte, inChain bool, rel *relState) (
 		rel.set(h, StatusUserSessionDeleted, wire.FileID{})
 		return r, true, nil
 	}
-	signed := h.Flags&wire.FlagSigned != 0
+	if st := c.encryptionStatus(s); st != StatusSuccess {
+		return c.reply(&h, st, credits, nil), true, nil
+	}
+	signed := h.Flags&wire.FlagSigned != 0 && c.decryptedBy == nil
 	if signed {
 		if s.signer == nil || s.signer.Verify(msg) != nil {
 			c.log.Debug("smb2 bad signature", slog.Uint64("session", s.id))
 			return c.reply(&h, StatusAccessDenied, credits, nil), true, nil
 		}
-	} else if s.signingRequired {
+	} else if s.signingRequired && c.decryptedBy == nil {
 		return c.reply(&h, StatusAccessDenied, credits, nil), true, nil
 	}
 	if s.doomed && !collecting(h.Command) {
@@ -685,6 +706,7 @@ func (c *conn) process(h wire.Header, msg []byte, inChain bool, rel *relState) (
 	s.entry.Touch()
 	st, body, fid := c.dispatch(s, &h, msg, rel)
 	r = c.reply(&h, st, credits, body)
+	r.seal = c.sealFor(s)
 	rel.set(h, st, fid)
 	if s.signer != nil && (signed || s.signingRequired || h.Command == wire.CmdIoctl && st == StatusSuccess && body != nil && le.Uint32(body[4:]) == wire.FsctlValidateNegotiateInfo) {
 		r.signer = s.signer
@@ -761,6 +783,13 @@ func (c *conn) negotiate(h wire.Header, msg []byte, credits uint16) (r0 response
 		}
 		c.preauth = smbcrypto.PreauthUpdate([smbcrypto.PreauthSize]byte{}, msg)
 	}
+	encCtx, err := c.negotiateEncryption(best, req.Capabilities, req)
+	if err != nil {
+		return c.reply(&h, StatusInvalidParameter, credits, nil), true, nil
+	}
+	if encCtx != nil {
+		ctxs = append(ctxs, *encCtx)
+	}
 	c.negotiated = true
 	c.dialect = best
 	c.clientGUID = req.ClientGUID
@@ -780,6 +809,7 @@ func (c *conn) negotiateResponse(dialect uint16, h wire.Header, ctxs []wire.Nego
 	nr := wire.NegotiateResponse{
 		SecurityMode:    c.serverSecMode(),
 		Dialect:         dialect,
+		Capabilities:    c.serverCaps(),
 		ServerGUID:      c.srv.guid,
 		MaxTransactSize: DefaultMaxIOSize,
 		MaxReadSize:     DefaultMaxIOSize,
@@ -880,6 +910,9 @@ func (c *conn) sessionSetup(h wire.Header, msg []byte, credits uint16) response 
 		s.signingRequired = c.srv.Signing == SigningRequired ||
 			uint16(req.SecurityMode)&wire.SigningRequired != 0 || c.clientSecMode&wire.SigningRequired != 0
 	}
+	if st, err := c.setupEncryption(s, logon.SessionKey); st != StatusSuccess {
+		return fail(st, nil, err)
+	}
 	sid := s.id
 	entry, err := c.srv.Table.Open(session.Spec{
 		Client:    c.remote,
@@ -899,6 +932,9 @@ func (c *conn) sessionSetup(h wire.Header, msg []byte, credits uint16) response 
 	attrs := []slog.Attr{slog.String("user", s.caller.User), slog.Bool("guest", s.caller.Guest), slog.String("dialect", fmt.Sprintf("%04x", c.dialect))}
 	if s.signer != nil {
 		attrs = append(attrs, slog.String("signing", signingName(s.signer.Algorithm())), slog.Bool("required", s.signingRequired))
+	}
+	if s.cipher != nil {
+		attrs = append(attrs, slog.String("encryption", smbcrypto.CipherName(s.cipher.id)))
 	}
 	c.log.LogAttrs(c.ctx, slog.LevelDebug, "smb2 session", attrs...)
 	r := c.reply(&h, StatusSuccess, credits, wire.AppendSessionSetupResponse(nil, s.flags, out))
@@ -933,7 +969,7 @@ func (c *conn) dispatch(s *smbSession, h *wire.Header, msg []byte, rel *relState
 		s.nextTree++
 		s.trees[id] = true
 		h.TreeID = id
-		return StatusSuccess, wire.AppendTreeConnectResponse(nil, wire.ShareTypePipe, wire.ShareFlagNoCaching, 0, 0x001F01FF), wire.FileID{}
+		return StatusSuccess, wire.AppendTreeConnectResponse(nil, wire.ShareTypePipe, wire.ShareFlagNoCaching|shareFlags(s), 0, 0x001F01FF), wire.FileID{}
 	case wire.CmdIoctl:
 		req, err := wire.ParseIoctlRequest(msg)
 		if err != nil {
@@ -1148,7 +1184,7 @@ func (c *conn) validateNegotiate(req *wire.IoctlRequest) (Status, []byte, wire.F
 		c.kill()
 		return StatusAccessDenied, nil, wire.FileID{}
 	}
-	out := wire.AppendValidateNegotiateResponse(nil, 0, c.srv.guid, c.secMode, c.dialect)
+	out := wire.AppendValidateNegotiateResponse(nil, c.serverCaps(), c.srv.guid, c.secMode, c.dialect)
 	return StatusSuccess, wire.AppendIoctlResponse(nil, req.CtlCode, req.FileID, out), wire.FileID{}
 }
 

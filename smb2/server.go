@@ -94,6 +94,9 @@ type Server struct {
 	AllowGuest, AllowAnonymous bool
 	// Signing is the signing policy; the zero value requires signing.
 	Signing SigningPolicy
+	// Encryption is the SMB 3.x encryption policy; the zero value never
+	// encrypts.
+	Encryption EncryptionPolicy
 	// Transport is the transport name recorded for sessions (sesi502);
 	// "" means DefaultTransport.
 	Transport string
