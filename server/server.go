@@ -59,6 +59,10 @@ type Config struct {
 	// SMBSigning is the SMB signing policy for authenticated sessions; the
 	// zero value requires signing.
 	SMBSigning smb2.SigningPolicy
+	// SMBEncrypt is the SMB 3.x encryption policy: off (the zero value),
+	// desired (sessions whose client can encrypt do) or required (clients
+	// that cannot encrypt are refused, and so are clear requests).
+	SMBEncrypt smb2.EncryptionPolicy
 	// Accounts are the local accounts NTLM logons are checked against.
 	// nil means DemoAccounts, which Run only serves on loopback addresses.
 	Accounts *ntlm.Accounts
@@ -230,6 +234,7 @@ func New(cfg Config) (*Server, error) {
 		AllowGuest:     cfg.AllowGuest,
 		AllowAnonymous: cfg.AllowAnonymous,
 		Signing:        cfg.SMBSigning,
+		Encryption:     cfg.SMBEncrypt,
 		MaxConns:       cfg.SMBMaxConns,
 		IdleTimeout:    cfg.SMBIdleTimeout,
 		Logger:         log.With("component", "smb2"),

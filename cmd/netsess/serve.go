@@ -57,6 +57,8 @@ Examples:
   netsess serve --smb 127.0.0.1:4450 --ready-file ready.json
   netsess list --server 127.0.0.1:4450 -U alice%AlicePass1     (lists its own SMB session)
   rpcclient -p 4450 -U alice%AlicePass1 127.0.0.1 -c netsessenum
+  netsess serve --smb 127.0.0.1:4450 --smb-encrypt required   (SMB 3.x clients encrypt, others are refused)
+  smbclient -L //127.0.0.1 -p 4450 -U alice%AlicePass1 --client-protection=encrypt
   netsess serve --smb 127.0.0.1:4450 --metrics 127.0.0.1:9100
   curl -s http://127.0.0.1:9100/metrics                       (connections, sessions, calls...)
 
@@ -80,6 +82,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	guest := fs.Bool("guest", false, "SMB: admit logons that map to the guest account (unknown users), unsigned")
 	anonymous := fs.Bool("anonymous", false, "SMB: admit null sessions, unsigned")
 	smbSigning := fs.String("smb-signing", "required", "SMB signing for authenticated sessions: required or enabled")
+	smbEncrypt := fs.String("smb-encrypt", "off", "SMB 3.x encryption: off, desired (clients that can encrypt do) or required (clients that cannot are refused)")
 	smbMaxConns := fs.Int("smb-max-conns", smb2.DefaultMaxConns, "SMB connections served at once; more are closed at accept (negative: no bound)")
 	smbIdle := fs.Duration("smb-idle-timeout", smb2.DefaultIdleTimeout, "close an SMB connection with sessions that sends nothing for this long (negative: never)")
 	metricsAddr := fs.String("metrics", "", "TCP address to serve counters on over HTTP: /metrics (Prometheus text) and /debug/vars (JSON); empty: none")
@@ -121,6 +124,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if cfg.SMBSigning, err = smb2.ParseSigningPolicy(*smbSigning); err != nil {
 		return usageErr("--smb-signing: want required or enabled, not %q", *smbSigning)
+	}
+	if cfg.SMBEncrypt, err = smb2.ParseEncryptionPolicy(*smbEncrypt); err != nil {
+		return usageErr("--smb-encrypt: want off, desired or required, not %q", *smbEncrypt)
 	}
 	if cfg.Compat, err = srvs.ParseCompat(*compat); err != nil {
 		return usageErr("--compat: want none or samba-4.17, not %q", *compat)

@@ -134,6 +134,7 @@ func TestServeUsage(t *testing.T) {
 		{[]string{"--compat", "samba-3"}, exitUsage, "--compat: want none or samba-4.17"},
 		{[]string{"--compat", "samba-4.17", "--cname", "windows"}, exitUsage, "contradicts --compat samba-4.17"},
 		{[]string{"--log-level", "loud"}, exitUsage, "--log-level"},
+		{[]string{"--smb-encrypt", "on"}, exitUsage, "--smb-encrypt: want off, desired or required"},
 		{[]string{"--log-format", "xml"}, exitUsage, "--log-format"},
 		{[]string{"extra"}, exitUsage, `unexpected argument "extra"`},
 		{[]string{"--nosuch"}, exitUsage, "flag provided but not defined"},
