@@ -34,6 +34,51 @@
 // Guest and anonymous sessions have no key: they are admitted, unsigned,
 // only when AllowGuest or AllowAnonymous say so.
 //
+// # Encryption
+//
+// Server.Encryption (off, desired, required) decides whether SMB 3.x
+// sessions encrypt. 3.0 and 3.0.2 clients that announce
+// SMB2_GLOBAL_CAP_ENCRYPTION get it back and use AES-128-CCM; 3.1.1
+// clients list ciphers in SMB2_ENCRYPTION_CAPABILITIES and the server
+// takes the first of AES-128-GCM, AES-128-CCM, AES-256-GCM and
+// AES-256-CCM in the client's order (the client knows what its hardware
+// does fastest), answering cipher 0 when none is common. Under off the
+// server announces nothing and nobody encrypts.
+//
+// A session encrypts when the policy is not off, the connection agreed
+// on a cipher and the logon has a key (guest and anonymous ones have
+// none). Its SESSION_SETUP answer carries SMB2_SESSION_FLAG_ENCRYPT_DATA
+// (itself signed, not encrypted) and its TREE_CONNECT answers
+// SMB2_SHAREFLAG_ENCRYPT_DATA. The keys come from the same KDF as the
+// signing key: "SMB2AESCCM" with "ServerIn " and "ServerOut" for 3.0.x,
+// "SMBC2SCipherKey" and "SMBS2CCipherKey" over the pre-authentication
+// hash for 3.1.1, 256 bits long for the AES-256 ciphers. AES-CCM is
+// implemented in the internal smbcrypto package (the standard library
+// has only GCM).
+//
+// Every answer to an encrypted message is encrypted with the key of the
+// session that sent it, as is every answer on an encrypting session. An
+// encrypted message that fails authentication, names a session without
+// keys, or wraps a header of another session ends the connection. The
+// server's nonces are a per-session 64-bit counter followed by random
+// salt bytes (11 bytes in all for CCM, 12 for GCM), so they never repeat
+// under a key; replays of client messages are caught by the message ID
+// window like any other request.
+//
+// Under required, a logon that cannot encrypt (dialect 2.x, no
+// CAP_ENCRYPTION, no common cipher, guest or anonymous) fails with
+// STATUS_ACCESS_DENIED, and so does a request in clear on an encrypting
+// session. Under desired, such clients are served in clear and clear
+// requests on an encrypting session are accepted (and answered
+// encrypted).
+//
+// SESS_NOENCRYPTION (user flag 0x2 of SESSION_INFO_1, 2 and 502) is never
+// set for SMB sessions: MS-SRVS defines it as a logon made without
+// password encryption, that is with a plaintext password, which this
+// server never accepts; it says nothing about SMB 3 transport
+// encryption, so encrypted and clear sessions alike report 0 (or
+// SESS_GUEST).
+//
 // # Sessions are real
 //
 // A successful SESSION_SETUP opens a session in the table: cname is the

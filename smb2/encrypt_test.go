@@ -197,3 +197,20 @@ func TestParseEncryptionPolicy(t *testing.T) {
 		t.Error(`"on" accepted`)
 	}
 }
+
+// TestEncryptedSessionUserFlags: SESS_NOENCRYPTION means a plaintext
+// password logon, which never happens here: encrypted and clear sessions
+// both report user flags 0.
+func TestEncryptedSessionUserFlags(t *testing.T) {
+	for _, pol := range []smb2.EncryptionPolicy{smb2.EncryptionRequired, smb2.EncryptionOff} {
+		f := newFixture(t, withEncryption(pol))
+		s := f.dial(t, "alice", "AlicePass1", smb2.Dialect311)
+		res, err := srvsvc(t, s).EnumAll(context.Background(), 1, "", "", session.MaxPreferredLength)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Entries) != 1 || res.Entries[0].UserFlags != 0 {
+			t.Errorf("%v: entries %+v, want one with user flags 0", pol, res.Entries)
+		}
+	}
+}
