@@ -51,7 +51,9 @@ func (c *ccm) maxLen() uint64 {
 }
 
 // mac computes the CBC-MAC of the formatted blocks B0, the encoded
-// associated data and the plaintext (SP 800-38C A.2).
+// associated data and the plaintext (SP 800-38C A.2). After B0 it is CBC
+// encryption with the running value as IV, so the standard library's
+// CBC encrypter does the work in bulk.
 func (c *ccm) mac(nonce, plain, aad []byte) [16]byte {
 	q := 15 - c.nonceLen
 	var x [16]byte
@@ -66,70 +68,64 @@ func (c *ccm) mac(nonce, plain, aad []byte) [16]byte {
 		n >>= 8
 	}
 	c.b.Encrypt(x[:], x[:])
-
-	// absorb xors data into the running MAC block by block, padding the
-	// last one with zeros.
-	pos := 0
+	cbc := cipher.NewCBCEncrypter(c.b, x[:])
+	var scratch [512]byte
+	// absorb feeds data zero-padded to whole blocks through the chain.
 	absorb := func(data []byte) {
-		for _, v := range data {
-			x[pos] ^= v
-			pos++
-			if pos == 16 {
-				c.b.Encrypt(x[:], x[:])
-				pos = 0
+		for len(data) > 0 {
+			n := min(len(data), len(scratch))
+			copy(scratch[:], data[:n])
+			data = data[n:]
+			if r := n % 16; r != 0 {
+				clear(scratch[n : n+16-r])
+				n += 16 - r
 			}
-		}
-	}
-	flush := func() {
-		if pos != 0 {
-			c.b.Encrypt(x[:], x[:])
-			pos = 0
+			cbc.CryptBlocks(scratch[:n], scratch[:n])
+			copy(x[:], scratch[n-16:n])
 		}
 	}
 	if len(aad) > 0 {
 		var enc [10]byte
 		a := uint64(len(aad))
+		var head []byte
 		switch {
 		case a < 1<<16-1<<8:
 			binary.BigEndian.PutUint16(enc[:], uint16(a))
-			absorb(enc[:2])
+			head = enc[:2]
 		case a <= 1<<32-1:
 			enc[0], enc[1] = 0xFF, 0xFE
 			binary.BigEndian.PutUint32(enc[2:], uint32(a))
-			absorb(enc[:6])
+			head = enc[:6]
 		default:
 			enc[0], enc[1] = 0xFF, 0xFF
 			binary.BigEndian.PutUint64(enc[2:], a)
-			absorb(enc[:10])
+			head = enc[:10]
 		}
-		absorb(aad)
-		flush()
+		// The length encoding and the data form one zero-padded field.
+		first := min(16-len(head), len(aad))
+		var blk [16]byte
+		copy(blk[:], head)
+		copy(blk[len(head):], aad[:first])
+		absorb(blk[:])
+		absorb(aad[first:])
 	}
 	absorb(plain)
-	flush()
 	return x
 }
 
 // ctr xors src with the key stream of counter blocks 1, 2, ... into dst
 // and returns the first counter block's encryption (which masks the tag).
+// The counter field is the last q bytes of the block; a message never
+// needs more than 2^(8q) blocks, so a whole-block big-endian increment
+// (the standard library's CTR mode) is the same thing.
 func (c *ccm) ctr(dst, src, nonce []byte) [16]byte {
 	q := 15 - c.nonceLen
-	var a, s0, ks [16]byte
+	var a, s0 [16]byte
 	a[0] = byte(q - 1)
 	copy(a[1:], nonce)
 	c.b.Encrypt(s0[:], a[:])
-	for i := 0; i < len(src); i += 16 {
-		// Increment the q-byte big-endian counter.
-		for j := 15; j > c.nonceLen; j-- {
-			a[j]++
-			if a[j] != 0 {
-				break
-			}
-		}
-		c.b.Encrypt(ks[:], a[:])
-		end := min(i+16, len(src))
-		subtle.XORBytes(dst[i:end], src[i:end], ks[:end-i])
-	}
+	a[15] = 1
+	cipher.NewCTR(c.b, a[:]).XORKeyStream(dst, src)
 	return s0
 }
 
