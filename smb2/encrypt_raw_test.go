@@ -294,3 +294,40 @@ func responseCipher(t *testing.T, body []byte) (uint16, bool) {
 	}
 	return 0, false
 }
+
+// TestEncryptionPerSessionKeys: two sessions on one connection each
+// encrypt with their own keys; a message of one session sealed with the
+// other's key ends the connection.
+func TestEncryptionPerSessionKeys(t *testing.T) {
+	f := newFixture(t, withEncryption(smb2.EncryptionRequired))
+	c := dialEnc(t, f.addr, wire.CapEncryption)
+	if st := c.login("alice", "AlicePass1"); st != smb2.StatusSuccess {
+		t.Fatalf("alice: %v", st)
+	}
+	sidA, encA, decA := c.sid, c.enc, c.dec
+	c.sid, c.signer = 0, nil // bob's setup is signed with bob's key
+	if st := c.login("bob", "BobPass1"); st != smb2.StatusSuccess {
+		t.Fatalf("bob: %v", st)
+	}
+	if c.sid == sidA {
+		t.Fatal("one session id for two logons")
+	}
+	sidB, encB, decB := c.sid, c.enc, c.dec
+	for _, s := range []struct {
+		sid      uint64
+		enc, dec cipher.AEAD
+	}{{sidA, encA, decA}, {sidB, encB, decB}, {sidA, encA, decA}} {
+		c.sid, c.enc, c.dec = s.sid, s.enc, s.dec
+		st, _, h, err := c.sealed(c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`)))
+		if err != nil || st != smb2.StatusSuccess || h.SessionID != s.sid {
+			t.Fatalf("session %#x: %v, %v (answer of session %#x)", s.sid, st, err, h.SessionID)
+		}
+	}
+	if f.table.Len() != 2 {
+		t.Fatalf("%d sessions in the table", f.table.Len())
+	}
+	c.sid, c.enc = sidB, encA
+	if _, _, _, err := c.sealed(c.build(wire.CmdEcho, wire.AppendSmall(nil))); err == nil {
+		t.Fatal("a message of bob's session sealed with alice's key was answered")
+	}
+}
