@@ -25,9 +25,10 @@ func withEncryption(p smb2.EncryptionPolicy) option {
 // sniffer is a TCP relay in front of a server that records the protocol
 // id of every NBSS frame in each direction.
 type sniffer struct {
-	addr string
-	mu   sync.Mutex
-	ids  [2][]string // [0] client to server, [1] server to client
+	addr  string
+	mu    sync.Mutex
+	ids   [2][]string // [0] client to server, [1] server to client
+	conns []net.Conn
 }
 
 func newSniffer(t *testing.T, target string) *sniffer {
@@ -38,7 +39,15 @@ func newSniffer(t *testing.T, target string) *sniffer {
 	}
 	sn := &sniffer{addr: l.Addr().String()}
 	var wg sync.WaitGroup
-	t.Cleanup(func() { l.Close(); wg.Wait() })
+	t.Cleanup(func() {
+		l.Close()
+		sn.mu.Lock()
+		for _, c := range sn.conns {
+			c.Close()
+		}
+		sn.mu.Unlock()
+		wg.Wait()
+	})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -52,6 +61,9 @@ func newSniffer(t *testing.T, target string) *sniffer {
 				c.Close()
 				return
 			}
+			sn.mu.Lock()
+			sn.conns = append(sn.conns, c, s)
+			sn.mu.Unlock()
 			wg.Add(2)
 			go func() { defer wg.Done(); sn.relay(0, s, c); s.Close(); c.Close() }()
 			go func() { defer wg.Done(); sn.relay(1, c, s); s.Close(); c.Close() }()
