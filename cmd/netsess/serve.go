@@ -28,6 +28,9 @@ required by default) for IPC$ and the \PIPE\srvsvc named pipe, the way
 Windows tools reach srvsvc: every SMB session set up there appears in the
 table with the client's address, and NetSessionDel logs it off. Guest and
 null sessions cannot sign; --guest and --anonymous admit them unsigned.
+--smb-encrypt desired encrypts the sessions of SMB 3.x clients that can
+(AES-128/256-CCM/GCM); required also refuses the clients that cannot
+(SMB 2.x, guest and null sessions) and any request sent in clear.
 
 Accounts come from --users (JSON: {"domain": "NETSESS", "users": [{"name":
 "alice", "password": "...", "groups": ["Administrators"]}]}). Without it
