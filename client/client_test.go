@@ -14,6 +14,7 @@ import (
 
 	"github.com/netsession/netsession/client"
 	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/internal/rpctest"
 	"github.com/netsession/netsession/session"
 )
 
@@ -85,14 +86,14 @@ func TestAutoFallback(t *testing.T) {
 		{"modern", serverConfig{}, 502, nil, nil, 0},
 		{"policy 0,1=user", serverConfig{policy: "0,1=user"}, 1,
 			[]client.Attempt{{502, session.StatusAccessDenied}, {10, session.StatusAccessDenied}}, nil, 0},
-		{"samba-like 0x7C", serverConfig{wrap: statusAt(map[uint32]session.Status{502: 0x7C, 10: 0x7C, 2: 0x7C})}, 1,
+		{"samba-like 0x7C", serverConfig{wrap: rpctest.StatusAt(map[uint32]session.Status{502: 0x7C, 10: 0x7C, 2: 0x7C})}, 1,
 			[]client.Attempt{{502, session.StatusInvalidLevel}, {10, session.StatusInvalidLevel}}, nil, 0},
-		{"not supported", serverConfig{wrap: statusAt(map[uint32]session.Status{502: 0x32, 10: 0x32, 1: 0x7C})}, 0,
+		{"not supported", serverConfig{wrap: rpctest.StatusAt(map[uint32]session.Status{502: 0x32, 10: 0x32, 1: 0x7C})}, 0,
 			[]client.Attempt{{502, session.StatusNotSupported}, {10, session.StatusNotSupported}, {1, session.StatusInvalidLevel}}, nil, 0},
-		{"other status stops", serverConfig{wrap: statusAt(map[uint32]session.Status{502: 8})}, 502, nil, client.ErrStatus, 8},
+		{"other status stops", serverConfig{wrap: rpctest.StatusAt(map[uint32]session.Status{502: 8})}, 502, nil, client.ErrStatus, 8},
 		{"all denied", serverConfig{policy: "del=admin"}, 0,
 			[]client.Attempt{{502, 5}, {10, 5}, {1, 5}, {0, 5}}, client.ErrAccessDenied, 5},
-		{"denied then invalid", serverConfig{policy: "1,0=user", wrap: statusAt(map[uint32]session.Status{1: 0x7C, 0: 0x7C})}, 0,
+		{"denied then invalid", serverConfig{policy: "1,0=user", wrap: rpctest.StatusAt(map[uint32]session.Status{1: 0x7C, 0: 0x7C})}, 0,
 			[]client.Attempt{{502, 5}, {10, 5}, {1, 0x7C}, {0, 0x7C}}, client.ErrAccessDenied, 5},
 	}
 	for _, tc := range tests {
@@ -233,9 +234,9 @@ func TestGetInfoAndDelete(t *testing.T) {
 func TestFailureKinds(t *testing.T) {
 	good := startServer(t, serverConfig{})
 	open := startServer(t, serverConfig{policy: "open"})
-	fault := startServer(t, serverConfig{wrap: faulting(0x6F7)})
-	silent := silentListener(t)
-	closed := closedPort(t)
+	fault := startServer(t, serverConfig{wrap: rpctest.Faulting(0x6F7)})
+	silent := rpctest.Silent(t)
+	closed := rpctest.ClosedPort(t)
 	ctx := context.Background()
 	tests := []struct {
 		name   string
@@ -287,7 +288,7 @@ func hash(p string) []byte {
 }
 
 func TestCanceled(t *testing.T) {
-	silent := silentListener(t)
+	silent := rpctest.Silent(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	_, err := client.Dial(ctx, silent, admin())
@@ -322,7 +323,7 @@ func TestMapper(t *testing.T) {
 	// The built-in mapper client: a mapper on a closed port is
 	// unreachable, a real one answers.
 	o.Mapper = nil
-	o.MapperAddr = closedPort(t)
+	o.MapperAddr = rpctest.ClosedPort(t)
 	if _, err := client.Dial(context.Background(), "127.0.0.1", o); !errors.Is(err, client.ErrUnreachable) || !strings.Contains(err.Error(), "endpoint mapper") {
 		t.Errorf("mapper on a closed port: %v", err)
 	}

@@ -23,17 +23,7 @@ func TestRunMetrics(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	addrs := make(chan Addrs, 1)
-	srv.cfg.OnReady = func(a Addrs) { addrs <- a }
-	go func() { done <- srv.Run(runCtx) }()
-	var a Addrs
-	select {
-	case a = <-addrs:
-	case err := <-done:
-		t.Fatal(err)
-	}
+	a, stop := runReady(t, ctx, srv)
 	if a.Metrics == "" {
 		t.Fatalf("addrs %+v without metrics", a)
 	}
@@ -88,8 +78,7 @@ func TestRunMetrics(t *testing.T) {
 		t.Errorf("/debug/vars: %+v", vars)
 	}
 	c.Close()
-	stop()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 }

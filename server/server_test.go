@@ -64,6 +64,25 @@ func start(t testing.TB, cfg Config) *running {
 	return r
 }
 
+// runReady runs srv under ctx until it is ready and returns the addresses
+// it reported and a stop that cancels Run and returns its result.
+func runReady(t testing.TB, ctx context.Context, srv *Server) (Addrs, func() error) {
+	t.Helper()
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	addrs := make(chan Addrs, 1)
+	srv.cfg.OnReady = func(a Addrs) { addrs <- a }
+	go func() { done <- srv.Run(runCtx) }()
+	select {
+	case a := <-addrs:
+		return a, func() error { cancel(); return <-done }
+	case err := <-done:
+		cancel()
+		t.Fatal(err)
+		return Addrs{}, nil
+	}
+}
+
 // dial binds srvsvc on the server as user at the given auth type and level
 // (AuthTypeNone: no DCE/RPC authentication).
 func dial(t testing.TB, addr, user, pass string, typ dcerpc.AuthType, level dcerpc.AuthLevel) (*srvs.Client, error) {

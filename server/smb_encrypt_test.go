@@ -22,17 +22,7 @@ func TestRunSMBEncryptRequired(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	addrs := make(chan Addrs, 1)
-	srv.cfg.OnReady = func(a Addrs) { addrs <- a }
-	go func() { done <- srv.Run(runCtx) }()
-	var a Addrs
-	select {
-	case a = <-addrs:
-	case err := <-done:
-		t.Fatal(err)
-	}
+	a, stop := runReady(t, ctx, srv)
 	c, err := client.Dial(ctx, a.SMB, client.Options{Transport: client.TransportSMB, Credentials: client.Credentials{User: "alice", Password: "AlicePass1"}})
 	if err != nil {
 		t.Fatal(err)
@@ -42,8 +32,7 @@ func TestRunSMBEncryptRequired(t *testing.T) {
 		t.Fatalf("sessions %+v, %v", res, err)
 	}
 	c.Close()
-	stop()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }

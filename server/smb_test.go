@@ -23,17 +23,7 @@ func TestRunSMB(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	addrs := make(chan Addrs, 1)
-	srv.cfg.OnReady = func(a Addrs) { addrs <- a }
-	go func() { done <- srv.Run(runCtx) }()
-	var a Addrs
-	select {
-	case a = <-addrs:
-	case err := <-done:
-		t.Fatal(err)
-	}
+	a, stop := runReady(t, ctx, srv)
 	var fromFile Addrs
 	if b, err := os.ReadFile(ready); err != nil || json.Unmarshal(b, &fromFile) != nil || fromFile != a || a.SMB == "" {
 		t.Fatalf("ready file %s: %+v (%v), want %+v with smb", ready, fromFile, err, a)
@@ -76,8 +66,7 @@ func TestRunSMB(t *testing.T) {
 	if n := srv.Table().Len(); n != 0 {
 		t.Errorf("%d sessions left after the delete", n)
 	}
-	stop()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 }

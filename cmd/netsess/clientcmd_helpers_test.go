@@ -11,10 +11,8 @@ import (
 	"time"
 
 	"github.com/netsession/netsession/dcerpc"
-	"github.com/netsession/netsession/ntlm"
-	"github.com/netsession/netsession/rpcauth"
+	"github.com/netsession/netsession/internal/rpctest"
 	"github.com/netsession/netsession/session"
-	"github.com/netsession/netsession/srvs"
 )
 
 // clServer is an in-process srvsvc server for the client commands' tests:
@@ -28,118 +26,17 @@ type clServer struct {
 
 func startCLServer(t *testing.T, policy string, wrap func(dcerpc.Handler) dcerpc.Handler) *clServer {
 	t.Helper()
-	if policy == "" {
-		policy = "modern"
-	}
-	pol, err := session.ParsePolicy(policy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := session.NewManualClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	table := session.New(session.Options{Clock: clock, Policy: pol})
-	for _, sp := range []session.Spec{
-		{Client: "10.0.0.5", User: "alice", Transport: `\Device\NetbiosSmb`},
-		{Client: "10.0.0.7", User: "carol", Guest: true, ClientType: "Windows 5.0"},
-		{Client: "10.0.0.8", User: "WKS8$"},
-	} {
-		s, err := table.Open(sp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sp.User == "carol" {
-			s.AddOpen()
-		}
-	}
-	clock.Advance(65 * time.Second)
-	accounts, err := ntlm.NewAccounts("NETSESS", false,
-		ntlm.Account{Name: "alice", NTHash: ntlm.NTHash("AlicePass1"), Groups: []string{session.GroupAdministrators}},
-		ntlm.Account{Name: "bob", NTHash: ntlm.NTHash("BobPass1")},
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dcerpc.Server{Auth: rpcauth.Acceptors(&ntlm.Server{Accounts: accounts})}
-	iface := (&srvs.Handler{Table: table}).Interface()
-	if wrap != nil {
-		iface.Handler = wrap(iface.Handler)
-	}
-	if err := srv.Register(iface); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(context.Background(), l) }()
-	t.Cleanup(func() { srv.Close(); <-done })
-	return &clServer{addr: l.Addr().String(), table: table}
-}
-
-// clStatusAt answers NetrSessionEnum at the given levels with a status.
-func clStatusAt(statuses map[uint32]session.Status) func(dcerpc.Handler) dcerpc.Handler {
-	return func(h dcerpc.Handler) dcerpc.Handler {
-		return dcerpc.HandlerFunc(func(ctx context.Context, call *dcerpc.Call) ([]byte, error) {
-			if call.Opnum == srvs.OpNetrSessionEnum {
-				var req srvs.SessionEnumRequest
-				if err := req.UnmarshalNDR(call.Stub); err != nil {
-					return nil, err
-				}
-				if st, ok := statuses[req.Level]; ok {
-					resp := req.Response(uint32(st))
-					return resp.MarshalNDR()
-				}
-			}
-			return h.ServeRPC(ctx, call)
-		})
-	}
-}
-
-func clFaulting(status uint32) func(dcerpc.Handler) dcerpc.Handler {
-	return func(dcerpc.Handler) dcerpc.Handler {
-		return dcerpc.HandlerFunc(func(context.Context, *dcerpc.Call) ([]byte, error) {
-			return nil, &dcerpc.Fault{Status: status}
-		})
-	}
-}
-
-// clSilent accepts connections and never answers.
-func clSilent(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var conns []net.Conn
-		defer func() {
-			for _, c := range conns {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	t.Cleanup(func() { l.Close(); <-done })
-	return l.Addr().String()
-}
-
-func clClosedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	srv := rpctest.NewServer(t, rpctest.Config{
+		Policy: policy,
+		Sessions: []rpctest.Session{
+			{Spec: session.Spec{Client: "10.0.0.5", User: "alice", Transport: `\Device\NetbiosSmb`}},
+			{Spec: session.Spec{Client: "10.0.0.7", User: "carol", Guest: true, ClientType: "Windows 5.0"}, Opens: 1},
+			{Spec: session.Spec{Client: "10.0.0.8", User: "WKS8$"}},
+		},
+		Idle: 65 * time.Second,
+		Wrap: wrap,
+	})
+	return &clServer{addr: srv.Addr, table: srv.Table}
 }
 
 // clEnv is a process environment with no terminal.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/netsession/netsession/internal/rpctest"
 	"github.com/netsession/netsession/server"
 	"github.com/netsession/netsession/session"
 )
@@ -135,7 +136,7 @@ func TestListAuto(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "(level 1; refused: 502 ERROR_ACCESS_DENIED 10 ERROR_ACCESS_DENIED)") {
 		t.Errorf("exit %d:\n%s", code, out)
 	}
-	samba := startCLServer(t, "", clStatusAt(map[uint32]session.Status{502: 0x7C, 10: 0x7C}))
+	samba := startCLServer(t, "", rpctest.StatusAt(map[uint32]session.Status{502: 0x7C, 10: 0x7C}))
 	code, out, _ = runClient(t, context.Background(), "list", clEnv(nil, nil), "--server", samba.addr, aliceU, "--json")
 	if code != exitOK || !strings.Contains(out, `"level":1}`) || strings.Count(out, "\n") != 3 {
 		t.Errorf("exit %d:\n%s", code, out)
@@ -185,10 +186,10 @@ func TestListFiltersAndPaging(t *testing.T) {
 // JSON error line.
 func TestClientExitCodes(t *testing.T) {
 	good := startCLServer(t, "", nil)
-	fault := startCLServer(t, "", clFaulting(0x6F7))
-	other := startCLServer(t, "", clStatusAt(map[uint32]session.Status{502: 8}))
-	silent := clSilent(t)
-	closed := clClosedPort(t)
+	fault := startCLServer(t, "", rpctest.Faulting(0x6F7))
+	other := startCLServer(t, "", rpctest.StatusAt(map[uint32]session.Status{502: 8}))
+	silent := rpctest.Silent(t)
+	closed := rpctest.ClosedPort(t)
 	tests := []struct {
 		name    string
 		args    []string
@@ -235,7 +236,7 @@ func TestClientExitCodes(t *testing.T) {
 }
 
 func TestListInterrupted(t *testing.T) {
-	silent := clSilent(t)
+	silent := rpctest.Silent(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	code, _, errOut := runClient(t, ctx, "list", clEnv(nil, nil), "--server", silent, aliceU)
