@@ -53,6 +53,26 @@ func capture(t *testing.T, port string) func() string {
 		_ = cmd.Wait()
 		t.Fatal("tshark did not start capturing")
 	}
+	// "Capturing on" can come before the filter sees traffic: knock on the
+	// port (the listener exists; the kernel completes the handshake) until
+	// the capture file shows it, so the exchanges that follow are captured
+	// from their first frame (the dissectors need the bind).
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second); err == nil {
+			c.Close()
+		}
+		time.Sleep(200 * time.Millisecond)
+		out, _ := exec.Command(tshark, "-r", file).Output() // the file is still being written
+		if len(strings.TrimSpace(string(out))) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatal("tshark captured nothing on the port")
+		}
+	}
 	stopped := false
 	stop := func() string {
 		if !stopped {
