@@ -1,14 +1,18 @@
 // Package server is the netsession daemon: a session table served over
 // MS-SRVS (srvsvc NetrSessionEnum and NetrSessionDel) on ncacn_ip_tcp, with
 // NTLMSSP (auth type 10) and SPNEGO (auth type 9) at packet integrity and
-// privacy, and optionally the endpoint mapper that clients ask on port 135.
+// privacy, and optionally the endpoint mapper that clients ask on port 135
+// and an SMB2/3 server (Config.SMBAddr, package smb2) for IPC$ and
+// \PIPE\srvsvc: the sessions set up there are the table's own, and
+// NetSessionDel logs them off. Counters for operators are served over HTTP
+// with Config.MetricsAddr.
 //
 // # Shape
 //
 // Config is a struct with useful zero values: a loopback port, the
 // built-in demo accounts, the modern policy, Windows-style client names, no
 // mapper. New builds the table (loading Config.Seeds), the srvsvc handler
-// and both dcerpc.Servers. The Server does not own listeners: Serve takes
+// and the dcerpc.Servers (TCP, endpoint mapper, named pipe). The Server does not own listeners: Serve takes
 // them, and Run opens them from the Config, writes the ready file, and
 // serves until its context ends. Shutdown drains (stops accepting, closes
 // idle connections, waits for calls in progress), Close stops at once; Run
