@@ -96,7 +96,34 @@ type conn struct {
 	pipes         sync.WaitGroup
 	closeAfter    bool // close once the current responses are sent
 	deletedAny    bool
+
+	// Requests answered STATUS_PENDING: a goroutine waits for each one's
+	// result and hands it to the serving goroutine, which sends it.
+	asyncOps  map[uint64]*asyncOp
+	nextAsync uint64
+	asyncDone chan asyncResult
+	asyncWG   sync.WaitGroup
 }
+
+// asyncOp is a request answered with an interim response.
+type asyncOp struct {
+	hdr    wire.Header // the request's header
+	sess   *smbSession
+	signed bool        // the request was signed
+	seal   *smbSession // the answer is encrypted with this session's key
+	cancel context.CancelCauseFunc
+}
+
+// asyncResult is the outcome of an asynchronous pipe READ.
+type asyncResult struct {
+	id   uint64
+	data []byte
+	st   Status
+}
+
+// errCancelled is the cause given to an asynchronous operation's context
+// when the client sends CANCEL.
+var errCancelled = errors.New("smb2: cancelled by the client")
 
 type smbSession struct {
 	id              uint64
@@ -142,6 +169,8 @@ func newConn(s *Server, nc net.Conn) *conn {
 		used:          map[uint64]struct{}{},
 		sessions:      map[uint64]*smbSession{},
 		opens:         map[uint64]*open{},
+		asyncOps:      map[uint64]*asyncOp{},
+		asyncDone:     make(chan asyncResult),
 		seqHigh:       1,
 		nextSessionID: 0x0000040000000001,
 		nextFileID:    1,
@@ -270,6 +299,7 @@ func (c *conn) serve(ctx context.Context) error {
 		}
 		cancel()
 		c.pipes.Wait()
+		c.asyncWG.Wait()
 		<-readerDone
 	}()
 	c.log.Debug("smb2 connection")
@@ -300,6 +330,10 @@ func (c *conn) serve(ctx context.Context) error {
 			}
 			next <- c.readDeadline()
 			continue
+		case res := <-c.asyncDone:
+			if err := c.finishAsync(res); err != nil {
+				return c.writeFailed(err)
+			}
 		case <-c.evSignal:
 		case <-c.drainCh:
 			return nil
@@ -635,8 +669,9 @@ func (c *conn) process(h wire.Header, msg []byte, inChain bool, rel *relState) (
 		return r, false, fmt.Errorf("%w: response flag in a request", errClose)
 	}
 	if h.Command == wire.CmdCancel {
-		// Nothing runs asynchronously, so there is nothing to cancel; a
-		// CANCEL has no answer and takes no credit.
+		// A CANCEL has no answer of its own and takes no credit; the
+		// operation it names ends with STATUS_CANCELLED.
+		c.cancelAsync(&h)
 		return r, false, nil
 	}
 	if h.Flags&wire.FlagAsyncCommand != 0 {
@@ -662,10 +697,7 @@ func (c *conn) process(h wire.Header, msg []byte, inChain bool, rel *relState) (
 	case wire.CmdSessionSetup:
 		return c.sessionSetup(h, msg, credits), true, nil
 	case wire.CmdEcho:
-		if wire.ParseSmall(msg, "ECHO") != nil {
-			return c.reply(&h, StatusInvalidParameter, credits, nil), true, nil
-		}
-		return c.reply(&h, StatusSuccess, credits, wire.AppendSmall(nil)), true, nil
+		return c.echo(h, msg, credits), true, nil
 	}
 	if inChain && h.Flags&wire.FlagRelatedOperations != 0 && rel.valid {
 		if rel.status != StatusSuccess {
@@ -704,6 +736,11 @@ func (c *conn) process(h wire.Header, msg []byte, inChain bool, rel *relState) (
 		return r, true, nil
 	}
 	s.entry.Touch()
+	if h.Command == wire.CmdRead && !inChain && h.NextCommand == 0 {
+		if r, ok := c.readAsync(s, h, msg, rel, credits, signed); ok {
+			return r, true, nil
+		}
+	}
 	st, body, fid := c.dispatch(s, &h, msg, rel)
 	r = c.reply(&h, st, credits, body)
 	r.seal = c.sealFor(s)
@@ -1105,6 +1142,11 @@ func (c *conn) pipeRead(o *open, n int) ([]byte, bool, Status) {
 	ctx, cancel := context.WithTimeout(c.ctx, durOr(c.srv.PipeTimeout, DefaultPipeTimeout))
 	defer cancel()
 	data, more, err := o.pipe.clientRead(ctx, n)
+	return readResult(data, more, err)
+}
+
+// readResult turns the outcome of a client read of a pipe into a status.
+func readResult(data []byte, more bool, err error) ([]byte, bool, Status) {
 	var st Status
 	switch {
 	case errors.As(err, &st):

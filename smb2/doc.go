@@ -17,7 +17,7 @@
 // 3.x; CLOSE, FLUSH, ECHO, LOGOFF, TREE_DISCONNECT and CANCEL complete the
 // set; QUERY_INFO answers FileStandardInformation on a pipe. Any other
 // command or information class gets a status, never a dropped connection.
-// Asynchronous answers are not part of this package yet.
+// A pipe READ that has to wait is answered asynchronously (see Pipes).
 //
 // # Keys and signing
 //
@@ -33,6 +33,12 @@
 // 24H2 requires it); SigningEnabled signs only when the client asks.
 // Guest and anonymous sessions have no key: they are admitted, unsigned,
 // only when AllowGuest or AllowAnonymous say so.
+//
+// ECHO is served before the session checks of other commands (an idle
+// client may send it with a stale or zero SessionId), but when it names a
+// session that has a signing key it is treated like any request of that
+// session: a bad signature gets STATUS_ACCESS_DENIED, and the answer is
+// signed when the request was signed or the session requires signing.
 //
 // # Encryption
 //
@@ -110,10 +116,30 @@
 // client. A READ or transceive whose buffer is smaller than the message
 // gets its first part with STATUS_BUFFER_OVERFLOW and the rest on the next
 // READ, as Windows does. File offsets are ignored: clients send running
-// offsets on pipes. A READ when the handler waits for input and nothing is
-// queued answers STATUS_PIPE_EMPTY at once instead of pending (nothing is
-// asynchronous here); a READ while a call is in progress waits for its
-// answer up to PipeTimeout.
+// offsets on pipes.
+//
+// A READ while a call is in progress (input queued or the handler working
+// on it) goes asynchronous, as on Windows: the server answers at once
+// with an interim STATUS_PENDING carrying SMB2_FLAGS_ASYNC_COMMAND, a
+// fresh AsyncId and the credits the request earns, and keeps serving the
+// connection (ECHO, other pipes, other sessions); the final answer follows
+// with the same MessageId and AsyncId and no credits. A CANCEL naming the
+// AsyncId (or, in the synchronous form, the MessageId) ends the READ with
+// STATUS_CANCELLED; an answer the handler writes later stays for the next
+// READ. PipeTimeout still bounds the wait. Interim responses are not
+// signed (MS-SMB2 advises against it; the final answer is signed under
+// the usual rules) but are encrypted like any answer of an encrypting
+// session. Every frame is still built and sent by the serving goroutine:
+// a waiting READ's goroutine only hands its result over, so signing and
+// the encryption nonce counters see one sender. A READ inside a compound,
+// or beyond 64 pending ones per connection, waits synchronously instead;
+// so does a transceive (FSCTL_PIPE_TRANSCEIVE), up to PipeTimeout.
+//
+// A READ when the handler waits for input and nothing is queued answers
+// STATUS_PIPE_EMPTY at once instead of pending. No answer can come
+// without the client writing first, and our pipes serve request/response
+// protocols only; that is also what a non-blocking (PIPE_NOWAIT) pipe
+// answers on Windows, where a blocking one would pend until a write.
 //
 // # Credits and message IDs
 //

@@ -145,8 +145,10 @@ func TestGoSMB2Encrypted(t *testing.T) {
 					t.Fatalf("entries %+v", res.Entries)
 				}
 				clear, enc := sn.frames()
-				// In clear: NEGOTIATE and the session setup legs.
-				if clear[0] > 3 || clear[1] > 3 || enc[0] < 4 || enc[1] < 4 || enc[0] != enc[1] {
+				// In clear: NEGOTIATE and the session setup legs. The
+				// server may send more frames than it got: a READ that
+				// waits for the RPC answer gets an interim response too.
+				if clear[0] > 3 || clear[1] > 3 || enc[0] < 4 || enc[1] < enc[0] {
 					t.Fatalf("clear %v encrypted %v", clear, enc)
 				}
 			})

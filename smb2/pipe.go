@@ -225,3 +225,12 @@ func (p *pipeConn) clientRead(ctx context.Context, max int) (data []byte, more b
 		p.mu.Lock()
 	}
 }
+
+// mustWait reports whether a client READ would have to wait: nothing to
+// read yet, the pipe open, and the server either holding unread input or
+// working on it.
+func (p *pipeConn) mustWait() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.out) == 0 && !p.closed && !(p.waiting && len(p.in) == 0)
+}

@@ -1,0 +1,131 @@
+package smb2
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/netsession/netsession/smb2/internal/wire"
+)
+
+// maxAsyncPerConn bounds the requests of one connection answered
+// STATUS_PENDING at a time; beyond it a READ waits synchronously.
+const maxAsyncPerConn = 64
+
+// echo answers ECHO. It is served before the session checks of other
+// commands (an idle client may send it with any session ID), but an ECHO
+// of a signing session is answered signed: when the request was signed
+// (and its signature holds) or the session requires signing.
+func (c *conn) echo(h wire.Header, msg []byte, credits uint16) response {
+	if wire.ParseSmall(msg, "ECHO") != nil {
+		return c.reply(&h, StatusInvalidParameter, credits, nil)
+	}
+	s := c.sessions[h.SessionID]
+	if s == nil || !s.valid || s.signer == nil || c.decryptedBy != nil {
+		return c.reply(&h, StatusSuccess, credits, wire.AppendSmall(nil))
+	}
+	signed := h.Flags&wire.FlagSigned != 0
+	if signed && s.signer.Verify(msg) != nil {
+		c.log.Debug("smb2 bad signature", slog.Uint64("session", s.id))
+		return c.reply(&h, StatusAccessDenied, credits, nil)
+	}
+	r := c.reply(&h, StatusSuccess, credits, wire.AppendSmall(nil))
+	if signed || s.signingRequired {
+		r.signer = s.signer
+	}
+	return r
+}
+
+// readAsync starts a pipe READ that has to wait for the handler's answer
+// as an asynchronous operation and returns its interim response: status
+// STATUS_PENDING, SMB2_FLAGS_ASYNC_COMMAND and a fresh AsyncId, granting
+// the request's credits, never signed (MS-SMB2 says an interim response
+// should not be) but encrypted when the answer would be. ok is false when
+// the READ is served synchronously: it is malformed, can be answered at
+// once, or too many operations are pending.
+func (c *conn) readAsync(s *smbSession, h wire.Header, msg []byte, rel *relState, credits uint16, signed bool) (response, bool) {
+	req, err := wire.ParseReadRequest(msg)
+	if err != nil || req.Length == 0 || req.Length > DefaultMaxIOSize || len(c.asyncOps) >= maxAsyncPerConn {
+		return response{}, false
+	}
+	o, st := c.lookup(s, &h, req.FileID, rel)
+	if st != StatusSuccess || !o.pipe.mustWait() {
+		return response{}, false
+	}
+	c.nextAsync++
+	id := c.nextAsync
+	ctx, cancel := context.WithCancelCause(c.ctx)
+	op := &asyncOp{hdr: h, sess: s, signed: signed, seal: c.sealFor(s), cancel: cancel}
+	c.asyncOps[id] = op
+	rel.set(h, StatusPending, wire.FileID{})
+	pipe, n := o.pipe, int(req.Length)
+	timeout := durOr(c.srv.PipeTimeout, DefaultPipeTimeout)
+	c.asyncWG.Add(1)
+	go func() {
+		defer c.asyncWG.Done()
+		tctx, tcancel := context.WithTimeout(ctx, timeout)
+		data, more, err := pipe.clientRead(tctx, n)
+		tcancel()
+		res := asyncResult{id: id}
+		if err != nil && errors.Is(context.Cause(ctx), errCancelled) {
+			res.st = StatusCancelled
+		} else {
+			res.data, _, res.st = readResult(data, more, err)
+		}
+		select {
+		case c.asyncDone <- res:
+		case <-c.done:
+		}
+	}()
+	r := c.reply(&h, StatusPending, credits, nil)
+	r.hdr.Flags |= wire.FlagAsyncCommand
+	r.hdr.AsyncID = id
+	r.hdr.TreeID = 0
+	r.seal = op.seal
+	return r, true
+}
+
+// cancelAsync cancels the pending operation a CANCEL names: by AsyncId in
+// the asynchronous form, by MessageId in the synchronous one.
+func (c *conn) cancelAsync(h *wire.Header) {
+	if h.Flags&wire.FlagAsyncCommand != 0 {
+		if op := c.asyncOps[h.AsyncID]; op != nil && op.sess.id == h.SessionID {
+			op.cancel(errCancelled)
+		}
+		return
+	}
+	for _, op := range c.asyncOps {
+		if op.hdr.MessageID == h.MessageID && op.sess.id == h.SessionID {
+			op.cancel(errCancelled)
+		}
+	}
+}
+
+// finishAsync sends the final response of an asynchronous operation, with
+// the AsyncId of its interim response and no credits (those were granted
+// in the interim). It is dropped when the session has ended meanwhile.
+func (c *conn) finishAsync(res asyncResult) error {
+	op := c.asyncOps[res.id]
+	if op == nil {
+		return nil
+	}
+	delete(c.asyncOps, res.id)
+	op.cancel(nil)
+	s := op.sess
+	if c.sessions[s.id] != s {
+		return nil
+	}
+	var body []byte
+	if res.st == StatusSuccess || res.st == StatusBufferOverflow {
+		body = wire.AppendReadResponse(nil, res.data, 0)
+	}
+	r := c.reply(&op.hdr, res.st, 0, body)
+	r.hdr.Flags |= wire.FlagAsyncCommand
+	r.hdr.AsyncID = res.id
+	r.hdr.TreeID = 0
+	r.seal = op.seal
+	if s.signer != nil && (op.signed || s.signingRequired) {
+		r.signer = s.signer
+	}
+	return c.send([]response{r})
+}

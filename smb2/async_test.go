@@ -1,0 +1,207 @@
+package smb2_test
+
+import (
+	"context"
+	"net"
+	"testing"
+
+	"github.com/netsession/netsession/session"
+	"github.com/netsession/netsession/smb2"
+	"github.com/netsession/netsession/smb2/internal/wire"
+)
+
+// gatePipe answers each input it reads with "re:" and the input, but only
+// once the test lets it through release.
+func gatePipe(release <-chan struct{}) smb2.PipeHandler {
+	return func(ctx context.Context, conn net.Conn, _ session.Caller) error {
+		buf := make([]byte, 256)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return nil
+			}
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return nil
+			}
+			if _, err := conn.Write(append([]byte("re:"), buf[:n]...)); err != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// send signs (when sign is set) and sends msg without waiting for an
+// answer.
+func (c *rawClient) send(msg []byte, sign bool) {
+	c.t.Helper()
+	if sign {
+		if err := c.signer.Sign(msg); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	if err := c.sendFrame(msg); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// next receives one answer and checks its signature when it is signed.
+func (c *rawClient) next() (wire.Header, []byte) {
+	c.t.Helper()
+	resp, err := c.recv()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	h, err := wire.ParseHeader(resp)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if h.Flags&wire.FlagSigned != 0 {
+		if err := c.signer.Verify(resp); err != nil {
+			c.t.Fatalf("%d answer: %v", h.Command, err)
+		}
+	}
+	return h, resp[wire.HeaderSize:]
+}
+
+func readData(t *testing.T, body []byte) string {
+	t.Helper()
+	off, n := int(body[2]), int(le.Uint32(body[4:]))
+	if off < wire.HeaderSize || off-wire.HeaderSize+n > len(body) {
+		t.Fatalf("read response %x", body)
+	}
+	return string(body[off-wire.HeaderSize : off-wire.HeaderSize+n])
+}
+
+// openGate logs a raw client in with signing and opens the "gate" pipe.
+func openGate(t *testing.T, f *fixture) (*rawClient, []byte) {
+	t.Helper()
+	c := dialRaw(t, f.addr)
+	c.login("bob", "BobPass1")
+	if st, _, err := c.do(c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`)), true); err != nil || st != 0 {
+		t.Fatalf("tree connect: %v %v", st, err)
+	}
+	st, body, err := c.do(c.build(wire.CmdCreate, createBody("gate")), true)
+	if err != nil || st != 0 {
+		t.Fatalf("create: %v %v", st, err)
+	}
+	return c, body[64:80]
+}
+
+// A READ that has to wait for the pipe's answer gets an unsigned interim
+// STATUS_PENDING with an AsyncId and credits; the connection meanwhile
+// serves an ECHO (signed, as the request was); the final answer comes
+// with the same AsyncId and MessageId, signed and without credits.
+func TestAsyncPipeRead(t *testing.T) {
+	release := make(chan struct{})
+	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeHandler{"gate": gatePipe(release)} })
+	c, fid := openGate(t, f)
+	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte("ping"), 0)), true); err != nil || st != 0 {
+		t.Fatalf("write: %v %v", st, err)
+	}
+	read := c.build(wire.CmdRead, readBody(fid, 1024))
+	readMID := c.mid - 1
+	c.send(read, true)
+	h, _ := c.next()
+	if smb2.Status(h.Status) != smb2.StatusPending || h.Command != wire.CmdRead || h.MessageID != readMID {
+		t.Fatalf("interim: status %v command %d mid %d", smb2.Status(h.Status), h.Command, h.MessageID)
+	}
+	if h.Flags&wire.FlagAsyncCommand == 0 || h.AsyncID == 0 || h.Flags&wire.FlagSigned != 0 || h.Credit == 0 {
+		t.Fatalf("interim header %+v: want async, an AsyncId, unsigned, credits", h)
+	}
+	asyncID := h.AsyncID
+
+	c.send(c.build(wire.CmdEcho, le.AppendUint32(nil, 4)), true)
+	eh, _ := c.next()
+	if eh.Command != wire.CmdEcho || eh.Status != 0 || eh.Flags&wire.FlagSigned == 0 {
+		t.Fatalf("while the READ waits: %+v, want a signed ECHO answer", eh)
+	}
+
+	release <- struct{}{}
+	h, body := c.next()
+	if smb2.Status(h.Status) != smb2.StatusSuccess || h.Command != wire.CmdRead || h.MessageID != readMID || h.AsyncID != asyncID {
+		t.Fatalf("final: %+v, want READ success with AsyncId %d", h, asyncID)
+	}
+	if h.Flags&wire.FlagAsyncCommand == 0 || h.Flags&wire.FlagSigned == 0 || h.Credit != 0 {
+		t.Fatalf("final header %+v: want async, signed, no credits", h)
+	}
+	if got := readData(t, body); got != "re:ping" {
+		t.Fatalf("data %q", got)
+	}
+}
+
+// CANCEL with the AsyncId ends a pending READ with STATUS_CANCELLED; the
+// answer the pipe gives later is not lost but read by the next READ.
+func TestAsyncPipeReadCancel(t *testing.T) {
+	release := make(chan struct{})
+	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeHandler{"gate": gatePipe(release)} })
+	c, fid := openGate(t, f)
+	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte("one"), 0)), true); err != nil || st != 0 {
+		t.Fatalf("write: %v %v", st, err)
+	}
+	c.send(c.build(wire.CmdRead, readBody(fid, 1024)), true)
+	h, _ := c.next()
+	if smb2.Status(h.Status) != smb2.StatusPending {
+		t.Fatalf("interim status %v", smb2.Status(h.Status))
+	}
+	cancel := wire.Header{Command: wire.CmdCancel, Flags: wire.FlagAsyncCommand, MessageID: h.MessageID, AsyncID: h.AsyncID, SessionID: c.sid}
+	c.send(append(cancel.Append(nil), le.AppendUint32(nil, 4)...), true)
+	fh, _ := c.next()
+	if smb2.Status(fh.Status) != smb2.StatusCancelled || fh.AsyncID != h.AsyncID || fh.MessageID != h.MessageID {
+		t.Fatalf("after CANCEL: %+v, want STATUS_CANCELLED for AsyncId %d", fh, h.AsyncID)
+	}
+	release <- struct{}{}
+	// The answer arrives; a READ collects it (synchronously or not).
+	c.send(c.build(wire.CmdRead, readBody(fid, 1024)), true)
+	h, body := c.next()
+	if smb2.Status(h.Status) == smb2.StatusPending {
+		h, body = c.next()
+	}
+	if h.Status != 0 || readData(t, body) != "re:one" {
+		t.Fatalf("read after cancel: %v %x", smb2.Status(h.Status), body)
+	}
+}
+
+// ECHO inside a session is verified like any request and answered
+// signed when the request was signed or the session requires signing.
+func TestEchoSigned(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		policy     smb2.SigningPolicy
+		sign       bool
+		wantSigned bool
+	}{
+		{"required/signed", smb2.SigningRequired, true, true},
+		{"required/unsigned", smb2.SigningRequired, false, true},
+		{"enabled/signed", smb2.SigningEnabled, true, true},
+		{"enabled/unsigned", smb2.SigningEnabled, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, func(s *smb2.Server) { s.Signing = tc.policy })
+			c := dialRaw(t, f.addr)
+			c.login("bob", "BobPass1")
+			c.send(c.build(wire.CmdEcho, le.AppendUint32(nil, 4)), tc.sign)
+			h, _ := c.next() // next verifies a signed answer
+			if h.Command != wire.CmdEcho || h.Status != 0 || (h.Flags&wire.FlagSigned != 0) != tc.wantSigned {
+				t.Fatalf("ECHO answered %v flags %#x, want signed=%v", smb2.Status(h.Status), h.Flags, tc.wantSigned)
+			}
+		})
+	}
+	t.Run("bad signature", func(t *testing.T) {
+		f := newFixture(t)
+		c := dialRaw(t, f.addr)
+		c.login("bob", "BobPass1")
+		forged := c.build(wire.CmdEcho, le.AppendUint32(nil, 4))
+		if err := c.signer.Sign(forged); err != nil {
+			t.Fatal(err)
+		}
+		forged[50] ^= 0xff // inside the signature
+		if err := c.sendFrame(forged); err != nil {
+			t.Fatal(err)
+		}
+		if h, _ := c.next(); smb2.Status(h.Status) != smb2.StatusAccessDenied {
+			t.Fatalf("ECHO with a bad signature answered %v", smb2.Status(h.Status))
+		}
+	})
+}
