@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/netsession/netsession/smb2/internal/wire"
 )
 
 // maxAsyncPerConn bounds the requests of one connection answered
-// STATUS_PENDING at a time; beyond it a READ waits synchronously.
+// STATUS_PENDING at a time; beyond it a pipe read waits synchronously.
 const maxAsyncPerConn = 64
 
 // echo answers ECHO. It is served before the session checks of other
@@ -36,35 +37,49 @@ func (c *conn) echo(h wire.Header, msg []byte, credits uint16) response {
 	return r
 }
 
-// readAsync starts a pipe READ that has to wait for the handler's answer
-// as an asynchronous operation and returns its interim response: status
-// STATUS_PENDING, SMB2_FLAGS_ASYNC_COMMAND and a fresh AsyncId, granting
-// the request's credits, never signed (MS-SMB2 says an interim response
-// should not be) but encrypted when the answer would be. ok is false when
-// the READ is served synchronously: it is malformed, can be answered at
-// once, or too many operations are pending.
-func (c *conn) readAsync(s *smbSession, h wire.Header, msg []byte, rel *relState, credits uint16, signed bool) (response, bool) {
-	req, err := wire.ParseReadRequest(msg)
-	if err != nil || req.Length == 0 || req.Length > DefaultMaxIOSize || len(c.asyncOps) >= maxAsyncPerConn {
-		return response{}, false
+// asyncGrace is how long a pipe READ or transceive waits for the answer
+// before the server goes asynchronous: most DCE/RPC answers come sooner,
+// and answering them at once saves the interim response.
+const asyncGrace = time.Millisecond
+
+// deferredRead is a pipe read that dispatch handed over to run
+// asynchronously.
+type deferredRead struct {
+	pipe *pipeConn
+	n    int
+	body func(data []byte) []byte // the success body around the data
+}
+
+// deferRead decides whether a pipe read of n bytes goes asynchronous:
+// the request may (it is alone in its message), the pipe has no answer
+// within asyncGrace and fewer than maxAsyncPerConn operations are
+// pending. If so it records the read for process and reports true.
+func (c *conn) deferRead(o *open, n int, body func(data []byte) []byte) bool {
+	if !c.asyncOK || n == 0 || len(c.asyncOps) >= maxAsyncPerConn || o.pipe.waitReady(asyncGrace) {
+		return false
 	}
-	o, st := c.lookup(s, &h, req.FileID, rel)
-	if st != StatusSuccess || !o.pipe.mustWait() {
-		return response{}, false
-	}
+	c.deferred = &deferredRead{pipe: o.pipe, n: n, body: body}
+	return true
+}
+
+// startAsync runs a deferred pipe read on its own goroutine and returns
+// the interim response: status STATUS_PENDING, SMB2_FLAGS_ASYNC_COMMAND
+// and a fresh AsyncId, granting the request's credits, never signed
+// (MS-SMB2: the server should not sign an interim response) but encrypted
+// when the answer would be. The goroutine only hands its result to the
+// serving goroutine, which sends the final answer (finishAsync).
+func (c *conn) startAsync(s *smbSession, h wire.Header, credits uint16, signed bool, d *deferredRead) response {
 	c.nextAsync++
 	id := c.nextAsync
 	ctx, cancel := context.WithCancelCause(c.ctx)
-	op := &asyncOp{hdr: h, sess: s, signed: signed, seal: c.sealFor(s), cancel: cancel}
+	op := &asyncOp{hdr: h, body: d.body, sess: s, signed: signed, seal: c.sealFor(s), cancel: cancel}
 	c.asyncOps[id] = op
-	rel.set(h, StatusPending, wire.FileID{})
-	pipe, n := o.pipe, int(req.Length)
 	timeout := durOr(c.srv.PipeTimeout, DefaultPipeTimeout)
 	c.asyncWG.Add(1)
 	go func() {
 		defer c.asyncWG.Done()
 		tctx, tcancel := context.WithTimeout(ctx, timeout)
-		data, more, err := pipe.clientRead(tctx, n)
+		data, more, err := d.pipe.clientRead(tctx, d.n)
 		tcancel()
 		res := asyncResult{id: id}
 		if err != nil && errors.Is(context.Cause(ctx), errCancelled) {
@@ -82,7 +97,7 @@ func (c *conn) readAsync(s *smbSession, h wire.Header, msg []byte, rel *relState
 	r.hdr.AsyncID = id
 	r.hdr.TreeID = 0
 	r.seal = op.seal
-	return r, true
+	return r
 }
 
 // cancelAsync cancels the pending operation a CANCEL names: by AsyncId in
@@ -117,7 +132,7 @@ func (c *conn) finishAsync(res asyncResult) error {
 	}
 	var body []byte
 	if res.st == StatusSuccess || res.st == StatusBufferOverflow {
-		body = wire.AppendReadResponse(nil, res.data, 0)
+		body = op.body(res.data)
 	}
 	r := c.reply(&op.hdr, res.st, 0, body)
 	r.hdr.Flags |= wire.FlagAsyncCommand

@@ -7,6 +7,7 @@ import (
 
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2"
+	"github.com/netsession/netsession/smb2/internal/smbcrypto"
 	"github.com/netsession/netsession/smb2/internal/wire"
 )
 
@@ -204,4 +205,107 @@ func TestEchoSigned(t *testing.T) {
 			t.Fatalf("ECHO with a bad signature answered %v", smb2.Status(h.Status))
 		}
 	})
+}
+
+func transceiveBody(fid, input []byte) []byte {
+	b := le.AppendUint16(nil, 57)
+	b = le.AppendUint16(b, 0)
+	b = le.AppendUint32(b, wire.FsctlPipeTransceive)
+	b = append(b, fid...)
+	b = le.AppendUint32(b, wire.HeaderSize+56) // input offset
+	b = le.AppendUint32(b, uint32(len(input)))
+	b = le.AppendUint32(b, 0)    // max input response
+	b = le.AppendUint32(b, 0)    // output offset
+	b = le.AppendUint32(b, 0)    // output count
+	b = le.AppendUint32(b, 1024) // max output response
+	b = le.AppendUint32(b, wire.IoctlIsFsctl)
+	b = le.AppendUint32(b, 0)
+	return append(b, input...)
+}
+
+// A transceive whose answer is late goes asynchronous like a READ, and
+// the final IOCTL answer carries the pipe's answer.
+func TestAsyncPipeTransceive(t *testing.T) {
+	release := make(chan struct{})
+	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeHandler{"gate": gatePipe(release)} })
+	c, fid := openGate(t, f)
+	c.send(c.build(wire.CmdIoctl, transceiveBody(fid, []byte("call"))), true)
+	h, _ := c.next()
+	if smb2.Status(h.Status) != smb2.StatusPending || h.Command != wire.CmdIoctl || h.Flags&wire.FlagAsyncCommand == 0 || h.AsyncID == 0 {
+		t.Fatalf("interim %+v", h)
+	}
+	c.send(c.build(wire.CmdEcho, le.AppendUint32(nil, 4)), true)
+	if eh, _ := c.next(); eh.Command != wire.CmdEcho || eh.Status != 0 {
+		t.Fatalf("while the transceive waits: %+v", eh)
+	}
+	release <- struct{}{}
+	fh, body := c.next()
+	if fh.Status != 0 || fh.Command != wire.CmdIoctl || fh.AsyncID != h.AsyncID || fh.Flags&wire.FlagSigned == 0 {
+		t.Fatalf("final %+v", fh)
+	}
+	off, n := int(le.Uint32(body[32:])), int(le.Uint32(body[36:]))
+	if off < wire.HeaderSize || off-wire.HeaderSize+n > len(body) || string(body[off-wire.HeaderSize:off-wire.HeaderSize+n]) != "re:call" {
+		t.Fatalf("ioctl answer %x", body)
+	}
+}
+
+// recvSealed receives one encrypted answer and decrypts it.
+func (c *encClient) recvSealed() (wire.Header, []byte) {
+	c.t.Helper()
+	resp, err := c.recv()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	th, err := smbcrypto.ParseTransformHeader(resp)
+	if err != nil {
+		c.t.Fatalf("answer not encrypted: %v", err)
+	}
+	plain, err := smbcrypto.Open(c.dec, th, resp)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	h, err := wire.ParseHeader(plain)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return h, plain[wire.HeaderSize:]
+}
+
+// On an encrypting session the interim and the final answer are both
+// encrypted (with distinct nonces: both open), and an ECHO in between is
+// served.
+func TestAsyncPipeReadEncrypted(t *testing.T) {
+	release := make(chan struct{})
+	f := newFixture(t, withEncryption(smb2.EncryptionRequired), func(s *smb2.Server) {
+		s.Pipes = map[string]smb2.PipeHandler{"gate": gatePipe(release)}
+	})
+	c := dialEnc(t, f.addr, wire.CapEncryption)
+	if st := c.login("alice", "AlicePass1"); st != smb2.StatusSuccess {
+		t.Fatalf("login: %v", st)
+	}
+	st, _, th, err := c.sealed(c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`)))
+	if err != nil || st != 0 {
+		t.Fatalf("tree connect: %v %v", st, err)
+	}
+	c.tree = th.TreeID
+	st, body, _, err := c.sealed(c.build(wire.CmdCreate, createBody("gate")))
+	if err != nil || st != 0 {
+		t.Fatalf("create: %v %v", st, err)
+	}
+	fid := body[64:80]
+	if st, _, _, err := c.sealed(c.build(wire.CmdWrite, writeBody(fid, []byte("secret"), 0))); err != nil || st != 0 {
+		t.Fatalf("write: %v %v", st, err)
+	}
+	st, _, h, err := c.sealed(c.build(wire.CmdRead, readBody(fid, 1024)))
+	if err != nil || st != smb2.StatusPending || h.Flags&wire.FlagAsyncCommand == 0 {
+		t.Fatalf("interim: %v %v %+v", st, err, h)
+	}
+	if st, _, eh, err := c.sealed(c.build(wire.CmdEcho, wire.AppendSmall(nil))); err != nil || st != 0 || eh.Command != wire.CmdEcho {
+		t.Fatalf("echo while the READ waits: %v %v %+v", st, err, eh)
+	}
+	release <- struct{}{}
+	fh, fbody := c.recvSealed()
+	if fh.Status != 0 || fh.AsyncID != h.AsyncID || readData(t, fbody) != "re:secret" {
+		t.Fatalf("final %+v %x", fh, fbody)
+	}
 }

@@ -103,11 +103,14 @@ type conn struct {
 	nextAsync uint64
 	asyncDone chan asyncResult
 	asyncWG   sync.WaitGroup
+	asyncOK   bool          // the request in hand may go asynchronous
+	deferred  *deferredRead // set by dispatch when it answers StatusPending
 }
 
 // asyncOp is a request answered with an interim response.
 type asyncOp struct {
 	hdr    wire.Header // the request's header
+	body   func(data []byte) []byte
 	sess   *smbSession
 	signed bool        // the request was signed
 	seal   *smbSession // the answer is encrypted with this session's key
@@ -736,12 +739,14 @@ func (c *conn) process(h wire.Header, msg []byte, inChain bool, rel *relState) (
 		return r, true, nil
 	}
 	s.entry.Touch()
-	if h.Command == wire.CmdRead && !inChain && h.NextCommand == 0 {
-		if r, ok := c.readAsync(s, h, msg, rel, credits, signed); ok {
-			return r, true, nil
-		}
-	}
+	c.asyncOK = !inChain && h.NextCommand == 0
 	st, body, fid := c.dispatch(s, &h, msg, rel)
+	c.asyncOK = false
+	if d := c.deferred; d != nil {
+		c.deferred = nil
+		rel.set(h, st, fid)
+		return c.startAsync(s, h, credits, signed, d), true, nil
+	}
 	r = c.reply(&h, st, credits, body)
 	r.seal = c.sealFor(s)
 	rel.set(h, st, fid)
@@ -1075,6 +1080,9 @@ func (c *conn) dispatch(s *smbSession, h *wire.Header, msg []byte, rel *relState
 		if st != StatusSuccess {
 			return st, nil, wire.FileID{}
 		}
+		if c.deferRead(o, int(req.Length), func(data []byte) []byte { return wire.AppendReadResponse(nil, data, 0) }) {
+			return StatusPending, nil, wire.FileID{}
+		}
 		data, more, st := c.pipeRead(o, int(req.Length))
 		if st != StatusSuccess && st != StatusBufferOverflow {
 			return st, nil, wire.FileID{}
@@ -1097,6 +1105,9 @@ func (c *conn) dispatch(s *smbSession, h *wire.Header, msg []byte, rel *relState
 			}
 			if st := pipeStatus(o.pipe.clientWrite(req.Input)); st != StatusSuccess {
 				return st, nil, wire.FileID{}
+			}
+			if c.deferRead(o, int(req.MaxOutputResponse), func(data []byte) []byte { return wire.AppendIoctlResponse(nil, req.CtlCode, o.id, data) }) {
+				return StatusPending, nil, wire.FileID{}
 			}
 			data, _, st := c.pipeRead(o, int(req.MaxOutputResponse))
 			if st != StatusSuccess && st != StatusBufferOverflow {

@@ -17,7 +17,8 @@
 // 3.x; CLOSE, FLUSH, ECHO, LOGOFF, TREE_DISCONNECT and CANCEL complete the
 // set; QUERY_INFO answers FileStandardInformation on a pipe. Any other
 // command or information class gets a status, never a dropped connection.
-// A pipe READ that has to wait is answered asynchronously (see Pipes).
+// A pipe READ or transceive that has to wait is answered asynchronously
+// (see Pipes).
 //
 // # Keys and signing
 //
@@ -118,22 +119,24 @@
 // READ, as Windows does. File offsets are ignored: clients send running
 // offsets on pipes.
 //
-// A READ while a call is in progress (input queued or the handler working
-// on it) goes asynchronous, as on Windows: the server answers at once
-// with an interim STATUS_PENDING carrying SMB2_FLAGS_ASYNC_COMMAND, a
-// fresh AsyncId and the credits the request earns, and keeps serving the
-// connection (ECHO, other pipes, other sessions); the final answer follows
-// with the same MessageId and AsyncId and no credits. A CANCEL naming the
-// AsyncId (or, in the synchronous form, the MessageId) ends the READ with
-// STATUS_CANCELLED; an answer the handler writes later stays for the next
-// READ. PipeTimeout still bounds the wait. Interim responses are not
-// signed (MS-SMB2 advises against it; the final answer is signed under
-// the usual rules) but are encrypted like any answer of an encrypting
-// session. Every frame is still built and sent by the serving goroutine:
-// a waiting READ's goroutine only hands its result over, so signing and
-// the encryption nonce counters see one sender. A READ inside a compound,
-// or beyond 64 pending ones per connection, waits synchronously instead;
-// so does a transceive (FSCTL_PIPE_TRANSCEIVE), up to PipeTimeout.
+// A READ or transceive (FSCTL_PIPE_TRANSCEIVE) while a call is in
+// progress (input queued or the handler working on it) waits 1 ms for the
+// answer, which most DCE/RPC calls meet, and then goes asynchronous, as
+// on Windows: the server answers with an interim STATUS_PENDING carrying
+// SMB2_FLAGS_ASYNC_COMMAND, a fresh AsyncId and the credits the request
+// earns, and keeps serving the connection (ECHO, other pipes, other
+// sessions); the final answer follows with the same MessageId and AsyncId
+// and no credits. A CANCEL naming the AsyncId (or, in the synchronous
+// form, the MessageId) ends it with STATUS_CANCELLED; an answer the
+// handler writes later stays for the next READ. PipeTimeout still bounds
+// the wait. Interim responses are not signed (MS-SMB2 advises against
+// it; the final answer is signed under the usual rules) but are encrypted
+// like any answer of an encrypting session. Every frame is still built
+// and sent by the serving goroutine: a waiting read's goroutine only
+// hands its result over, so signing and the encryption nonce counters
+// see one sender. A read inside a compound, or beyond 64 pending ones per
+// connection, waits synchronously instead, up to PipeTimeout. A final
+// answer for a session that has ended meanwhile is dropped.
 //
 // A READ when the handler waits for input and nothing is queued answers
 // STATUS_PIPE_EMPTY at once instead of pending. No answer can come

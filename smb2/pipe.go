@@ -226,11 +226,25 @@ func (p *pipeConn) clientRead(ctx context.Context, max int) (data []byte, more b
 	}
 }
 
-// mustWait reports whether a client READ would have to wait: nothing to
-// read yet, the pipe open, and the server either holding unread input or
-// working on it.
-func (p *pipeConn) mustWait() bool {
+// waitReady waits up to d for a client READ not to have to wait (see
+// mustWait) and reports whether it got there.
+func (p *pipeConn) waitReady(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.out) == 0 && !p.closed && !(p.waiting && len(p.in) == 0)
+	for {
+		if len(p.out) > 0 || p.closed || p.waiting && len(p.in) == 0 {
+			return true
+		}
+		ch := p.changed
+		p.mu.Unlock()
+		select {
+		case <-ch:
+			p.mu.Lock()
+		case <-t.C:
+			p.mu.Lock()
+			return false
+		}
+	}
 }
