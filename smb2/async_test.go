@@ -309,3 +309,44 @@ func TestAsyncPipeReadEncrypted(t *testing.T) {
 		t.Fatalf("final %+v %x", fh, fbody)
 	}
 }
+
+// A session deleted by the call its pending READ waits for still gets
+// the final answer (the NetrSessionDel reply) before it is logged off.
+func TestAsyncReadOfDeletedSession(t *testing.T) {
+	release := make(chan struct{})
+	var table *session.Table
+	deleter := func(ctx context.Context, conn net.Conn, _ session.Caller) error {
+		buf := make([]byte, 64)
+		n, err := conn.Read(buf)
+		if err != nil {
+			return nil
+		}
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return nil
+		}
+		admin := session.Caller{User: "root", Groups: []string{session.GroupAdministrators}}
+		if _, err := table.Delete(admin, "", "bob"); err != nil {
+			return err
+		}
+		conn.Write(append([]byte("bye:"), buf[:n]...))
+		conn.Read(buf) // idle again
+		return nil
+	}
+	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeHandler{"gate": deleter} })
+	table = f.table
+	c, fid := openGate(t, f)
+	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte("del"), 0)), true); err != nil || st != 0 {
+		t.Fatalf("write: %v %v", st, err)
+	}
+	c.send(c.build(wire.CmdRead, readBody(fid, 1024)), true)
+	if h, _ := c.next(); smb2.Status(h.Status) != smb2.StatusPending {
+		t.Fatalf("interim %v", smb2.Status(h.Status))
+	}
+	release <- struct{}{}
+	h, body := c.next()
+	if h.Status != 0 || readData(t, body) != "bye:del" {
+		t.Fatalf("final %v %x", smb2.Status(h.Status), body)
+	}
+}

@@ -385,8 +385,13 @@ func (c *conn) processEvents() {
 }
 
 // quiet reports whether none of s's pipes has a call in flight or an
-// answer not yet collected.
+// answer not yet collected, asynchronous reads included.
 func (c *conn) quiet(s *smbSession) bool {
+	for _, op := range c.asyncOps {
+		if op.sess == s {
+			return false
+		}
+	}
 	for _, o := range c.opens {
 		if o.sess == s && !o.pipe.idle() {
 			return false
