@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2"
@@ -348,5 +349,42 @@ func TestAsyncReadOfDeletedSession(t *testing.T) {
 	h, body := c.next()
 	if h.Status != 0 || readData(t, body) != "bye:del" {
 		t.Fatalf("final %v %x", smb2.Status(h.Status), body)
+	}
+}
+
+// Shutdown lets a pending READ finish: the final answer is sent before
+// the connection closes.
+func TestAsyncReadSurvivesShutdown(t *testing.T) {
+	release := make(chan struct{})
+	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeHandler{"gate": gatePipe(release)} })
+	c, fid := openGate(t, f)
+	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte("last"), 0)), true); err != nil || st != 0 {
+		t.Fatalf("write: %v %v", st, err)
+	}
+	c.send(c.build(wire.CmdRead, readBody(fid, 1024)), true)
+	if h, _ := c.next(); smb2.Status(h.Status) != smb2.StatusPending {
+		t.Fatalf("interim %v", smb2.Status(h.Status))
+	}
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- f.srv.Shutdown(ctx)
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned (%v) with a READ pending", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	release <- struct{}{}
+	h, body := c.next()
+	if h.Status != 0 || readData(t, body) != "re:last" {
+		t.Fatalf("final %v %x", smb2.Status(h.Status), body)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if _, err := c.recv(); err == nil {
+		t.Fatal("connection still open after Shutdown")
 	}
 }

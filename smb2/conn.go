@@ -306,9 +306,12 @@ func (c *conn) serve(ctx context.Context) error {
 		<-readerDone
 	}()
 	c.log.Debug("smb2 connection")
+	// Once draining, no new frame is taken, but the asynchronous
+	// operations in progress still get their final answers.
+	frameCh, drainCh := (<-chan frame)(frames), (<-chan struct{})(c.drainCh)
 	for {
 		select {
-		case f := <-frames:
+		case f := <-frameCh:
 			if f.err != nil {
 				return c.readFailed(f.err)
 			}
@@ -337,9 +340,15 @@ func (c *conn) serve(ctx context.Context) error {
 			if err := c.finishAsync(res); err != nil {
 				return c.writeFailed(err)
 			}
+			if drainCh == nil && len(c.asyncOps) == 0 {
+				return nil
+			}
 		case <-c.evSignal:
-		case <-c.drainCh:
-			return nil
+		case <-drainCh:
+			if len(c.asyncOps) == 0 {
+				return nil
+			}
+			frameCh, drainCh = nil, nil
 		case <-ctx.Done():
 			return nil
 		}

@@ -177,5 +177,6 @@
 // owns all protocol state, so no locks guard it; events from elsewhere
 // (a session deleted from the table, a pipe handler going idle) arrive
 // through a small queue. Serve, ServeConn, Shutdown and Close follow
-// net/http.
+// net/http; Shutdown takes no new request from a connection but lets its
+// pending asynchronous reads send their final answers.
 package smb2
