@@ -93,8 +93,9 @@ func openGate(t *testing.T, f *fixture) (*rawClient, []byte) {
 
 // A READ that has to wait for the pipe's answer gets an unsigned interim
 // STATUS_PENDING with an AsyncId and credits; the connection meanwhile
-// serves an ECHO (signed, as the request was); the final answer comes
-// with the same AsyncId and MessageId, signed and without credits.
+// serves an ECHO (signed, as the request was) and a second session's
+// logon and TREE_CONNECT; the final answer comes with the same AsyncId
+// and MessageId, signed with the first session's key, without credits.
 func TestAsyncPipeRead(t *testing.T) {
 	release := make(chan struct{})
 	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeHandler{"gate": gatePipe(release)} })
@@ -120,9 +121,18 @@ func TestAsyncPipeRead(t *testing.T) {
 		t.Fatalf("while the READ waits: %+v, want a signed ECHO answer", eh)
 	}
 
+	// A second session on the same connection logs on and connects.
+	sid1, signer1 := c.sid, c.signer
+	c.sid, c.signer = 0, nil
+	c.login2("alice", "AlicePass1", smb2.Dialect300)
+	if st, _, err := c.do(c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`)), true); err != nil || st != 0 {
+		t.Fatalf("second session's tree connect while the READ waits: %v %v", st, err)
+	}
+	c.sid, c.signer = sid1, signer1
+
 	release <- struct{}{}
 	h, body := c.next()
-	if smb2.Status(h.Status) != smb2.StatusSuccess || h.Command != wire.CmdRead || h.MessageID != readMID || h.AsyncID != asyncID {
+	if smb2.Status(h.Status) != smb2.StatusSuccess || h.Command != wire.CmdRead || h.MessageID != readMID || h.AsyncID != asyncID || h.SessionID != sid1 {
 		t.Fatalf("final: %+v, want READ success with AsyncId %d", h, asyncID)
 	}
 	if h.Flags&wire.FlagAsyncCommand == 0 || h.Flags&wire.FlagSigned == 0 || h.Credit != 0 {
