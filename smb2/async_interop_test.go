@@ -32,7 +32,9 @@ func withSlowSrvsvc(s *smb2.Server) {
 }
 
 // Real clients follow interim STATUS_PENDING answers: with every RPC
-// answer late, go-smb2, rpcclient and impacket still enumerate, and the
+// answer late, go-smb2, rpcclient (in clear and forced to encrypt under
+// EncryptionRequired, where the interim answers are encrypted too) and
+// impacket still enumerate, and the
 // server sent more frames than it received (the interim answers).
 func TestRealClientsFollowAsyncAnswers(t *testing.T) {
 	check := func(t *testing.T, sn *sniffer) {
@@ -68,6 +70,21 @@ func TestRealClientsFollowAsyncAnswers(t *testing.T) {
 			t.Fatalf("netsessenum output:\n%s", out)
 		}
 		check(t, sn)
+	})
+	t.Run("rpcclient encrypted", func(t *testing.T) {
+		rpcclient := peer(t, "rpcclient")
+		f := newFixture(t, withSlowSrvsvc, withEncryption(smb2.EncryptionRequired))
+		sn := newSniffer(t, f.addr)
+		_, port, _ := net.SplitHostPort(sn.addr)
+		out := run(t, rpcclient, "-s", clientConf(t), "-p", port, "-U", "alice%AlicePass1", "--option=clientsmbencrypt=required", "127.0.0.1",
+			"-c", `netsessenum; netsessenum \\\\127.0.0.1 alice 10`)
+		if strings.Count(out, "Received 1 entries.") != 2 {
+			t.Fatalf("netsessenum output:\n%s", out)
+		}
+		check(t, sn)
+		if clear, enc := sn.frames(); enc[1] <= enc[0] || clear[1] > 3 {
+			t.Errorf("clear %v encrypted %v: want the interim answers encrypted", clear, enc)
+		}
 	})
 	t.Run("impacket", func(t *testing.T) {
 		py := python(t)
