@@ -34,8 +34,8 @@ func withSlowSrvsvc(s *smb2.Server) {
 // Real clients follow interim STATUS_PENDING answers: with every RPC
 // answer late, go-smb2, rpcclient (in clear and forced to encrypt under
 // EncryptionRequired, where the interim answers are encrypted too) and
-// impacket still enumerate, and the
-// server sent more frames than it received (the interim answers).
+// impacket still enumerate, and the server sent more frames than it
+// received (the interim answers).
 func TestRealClientsFollowAsyncAnswers(t *testing.T) {
 	check := func(t *testing.T, sn *sniffer) {
 		t.Helper()
