@@ -398,3 +398,36 @@ func TestAsyncReadSurvivesShutdown(t *testing.T) {
 		t.Fatal("connection still open after Shutdown")
 	}
 }
+
+// In a signed compound, the ECHO's answer is signed like the others.
+func TestEchoSignedInCompound(t *testing.T) {
+	f := newFixture(t)
+	c := dialRaw(t, f.addr)
+	c.login("alice", "AlicePass1")
+	tc := c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`))
+	echo := c.build(wire.CmdEcho, le.AppendUint32(nil, 4))
+	le.PutUint32(echo[16:], le.Uint32(echo[16:])|wire.FlagRelatedOperations)
+	if err := c.sendFrame(c.chain(tc, echo)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, cmd := range []uint16{wire.CmdTreeConnect, wire.CmdEcho} {
+		h, err := wire.ParseHeader(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := resp
+		if h.NextCommand != 0 {
+			r, resp = resp[:h.NextCommand], resp[h.NextCommand:]
+		}
+		if h.Command != cmd || h.Status != 0 || h.Flags&wire.FlagSigned == 0 {
+			t.Fatalf("answer %d: %+v, want signed success of command %d", i, h, cmd)
+		}
+		if err := c.signer.Verify(r); err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+	}
+}

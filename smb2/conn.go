@@ -714,6 +714,9 @@ func (c *conn) process(h wire.Header, msg []byte, inChain bool, rel *relState) (
 	case wire.CmdSessionSetup:
 		return c.sessionSetup(h, msg, credits), true, nil
 	case wire.CmdEcho:
+		if inChain && h.Flags&wire.FlagRelatedOperations != 0 && rel.valid && h.SessionID == ^uint64(0) {
+			h.SessionID = rel.sessionID
+		}
 		return c.echo(h, msg, credits), true, nil
 	}
 	if inChain && h.Flags&wire.FlagRelatedOperations != 0 && rel.valid {
