@@ -10,13 +10,28 @@ import (
 	"crypto/subtle"
 )
 
+// scratchSize is how many bytes of CBC output one CryptBlocks call writes;
+// the MAC only needs the last block of it.
+const scratchSize = 512
+
 // CMAC computes AES-CMAC (RFC 4493) with a 128, 192 or 256-bit AES key.
 // A CMAC is not safe for concurrent use.
+//
+// All blocks but the last are a plain CBC encryption with a zero IV, so they
+// go through one cipher.BlockMode, reused across messages, in runs of whole
+// blocks taken straight from the caller's slices; only the last (possibly
+// partial) block is copied and handled by hand.
 type CMAC struct {
-	block  cipher.Block
-	k1, k2 [16]byte
-	x, y   [16]byte
+	block   cipher.Block
+	cbc     cipher.BlockMode
+	k1, k2  [16]byte
+	x       [16]byte // CBC chaining value after the blocks processed so far
+	scratch [scratchSize]byte
 }
+
+// ivSetter is implemented by the standard library's CBC encrypters; with it
+// the encrypter is rewound for each message instead of made anew.
+type ivSetter interface{ SetIV([]byte) }
 
 // NewCMAC prepares the subkeys for key.
 func NewCMAC(key []byte) (*CMAC, error) {
@@ -29,6 +44,7 @@ func NewCMAC(key []byte) (*CMAC, error) {
 	b.Encrypt(l[:], l[:])
 	double(&c.k1, &l)
 	double(&c.k2, &c.k1)
+	c.cbc = cipher.NewCBCEncrypter(b, c.x[:])
 	return c, nil
 }
 
@@ -43,24 +59,50 @@ func double(dst, src *[16]byte) {
 	dst[15] ^= 0x87 & -carry
 }
 
+// reset rewinds the CBC chain to the zero IV.
+func (c *CMAC) reset() {
+	c.x = [16]byte{}
+	if s, ok := c.cbc.(ivSetter); ok {
+		s.SetIV(c.x[:])
+	} else {
+		c.cbc = cipher.NewCBCEncrypter(c.block, c.x[:])
+	}
+}
+
+// blocks chains p, a whole number of blocks, into c.x.
+func (c *CMAC) blocks(p []byte) {
+	for len(p) > 0 {
+		k := min(len(p), scratchSize)
+		c.cbc.CryptBlocks(c.scratch[:k], p[:k])
+		copy(c.x[:], c.scratch[k-16:k])
+		p = p[k:]
+	}
+}
+
 // Sum returns the 16-byte tag of the concatenation of parts.
 func (c *CMAC) Sum(parts ...[]byte) [16]byte {
-	// Collect the blocks lazily: the last block must be treated specially,
-	// so one pending block is always held back.
-	c.x = [16]byte{}
+	c.reset()
+	// The last block must be treated specially, so one pending block (1 to
+	// 16 bytes once anything was seen) is always held back.
 	var pending [16]byte
 	n := 0 // bytes in pending
 	for _, p := range parts {
-		for len(p) > 0 {
-			if n == 16 {
-				subtle.XORBytes(c.x[:], c.x[:], pending[:])
-				c.block.Encrypt(c.x[:], c.x[:])
-				n = 0
-			}
+		if n > 0 && n < 16 {
 			k := copy(pending[n:], p)
 			n += k
 			p = p[k:]
 		}
+		if len(p) == 0 {
+			continue
+		}
+		// More data follows, so a full pending block is not the last one.
+		if n == 16 {
+			c.blocks(pending[:])
+		}
+		// Keep back the final 1 to 16 bytes of p.
+		full := (len(p) - 1) &^ 15
+		c.blocks(p[:full])
+		n = copy(pending[:], p[full:])
 	}
 	if n == 16 {
 		subtle.XORBytes(pending[:], pending[:], c.k1[:])
@@ -69,8 +111,8 @@ func (c *CMAC) Sum(parts ...[]byte) [16]byte {
 		clear(pending[n+1:])
 		subtle.XORBytes(pending[:], pending[:], c.k2[:])
 	}
-	subtle.XORBytes(c.y[:], c.x[:], pending[:])
 	var t [16]byte
-	c.block.Encrypt(t[:], c.y[:])
+	subtle.XORBytes(t[:], c.x[:], pending[:])
+	c.block.Encrypt(t[:], t[:])
 	return t
 }
