@@ -445,7 +445,11 @@ type response struct {
 }
 
 func (c *conn) send(resps []response) error {
-	out := make([]byte, 4, 4+256)
+	size := 4
+	for i := range resps {
+		size += wire.HeaderSize + len(resps[i].body) + 7 // 7: compound padding
+	}
+	out := make([]byte, 4, size)
 	for i := range resps {
 		r := &resps[i]
 		start := len(out)
@@ -1097,7 +1101,7 @@ func (c *conn) dispatch(s *smbSession, h *wire.Header, msg []byte, rel *relState
 		if st != StatusSuccess {
 			return st, nil, wire.FileID{}
 		}
-		if c.deferRead(o, int(req.Length), func(data []byte) []byte { return wire.AppendReadResponse(nil, data, 0) }) {
+		if c.deferRead(o, int(req.Length), func(data []byte) []byte { return wire.AppendReadResponse(make([]byte, 0, 16+len(data)), data, 0) }) {
 			return StatusPending, nil, wire.FileID{}
 		}
 		data, more, st := c.pipeRead(o, int(req.Length))
@@ -1105,7 +1109,7 @@ func (c *conn) dispatch(s *smbSession, h *wire.Header, msg []byte, rel *relState
 			return st, nil, wire.FileID{}
 		}
 		_ = more
-		return st, wire.AppendReadResponse(nil, data, 0), wire.FileID{}
+		return st, wire.AppendReadResponse(make([]byte, 0, 16+len(data)), data, 0), wire.FileID{}
 	case wire.CmdIoctl:
 		req, _ := wire.ParseIoctlRequest(msg) // parsed above
 		o, st := c.lookup(s, h, req.FileID, rel)
