@@ -53,7 +53,8 @@ type Config struct {
 	// table, and NetSessionDel logs it off.
 	SMBAddr string
 	// AllowGuest admits SMB logons that map to the guest account, and
-	// turns on Accounts.Guest (unknown users map to guest). AllowAnonymous
+	// turns on Accounts.Guest (unknown users map to guest) in the server's
+	// own copy of Accounts; the caller's is left as it is. AllowAnonymous
 	// admits SMB null sessions. Both are unsigned (they have no key).
 	AllowGuest, AllowAnonymous bool
 	// SMBSigning is the SMB signing policy for authenticated sessions; the
@@ -187,15 +188,21 @@ func New(cfg Config) (*Server, error) {
 	if err := seed(table, clock, cfg.Seeds); err != nil {
 		return nil, err
 	}
-	accounts := cfg.Accounts
-	if accounts == nil {
-		accounts = DemoAccounts()
+	// The server works on its own copy: AllowGuest must not switch guest
+	// logons on in the caller's Accounts (which may serve other servers).
+	// A shallow copy suffices, as an Accounts' user table is never written
+	// after it is built.
+	var accounts ntlm.Accounts
+	if cfg.Accounts != nil {
+		accounts = *cfg.Accounts
+	} else {
+		accounts = *DemoAccounts()
 	}
 	if cfg.AllowGuest {
 		accounts.Guest = true
 	}
 	mech := &ntlm.Server{
-		Accounts:     accounts,
+		Accounts:     &accounts,
 		ComputerName: cfg.ComputerName,
 		Throttle:     cfg.Throttle,
 		Logger:       log.With("component", "ntlm"),
