@@ -22,7 +22,7 @@ func BenchmarkCallRoundTrip(b *testing.B) {
 func BenchmarkResponse5MB(b *testing.B) {
 	const size = 5 << 20
 	s := newTestServer(b)
-	s.MaxXmitFrag = DefaultMaxFrag
+	s.MaxXmitFrag = 5840
 	cl := boundClient(b, s, WithMaxResponseSize(8<<20))
 	ctx := testCtx(b)
 	req := le32(size)

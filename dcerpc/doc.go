@@ -56,7 +56,14 @@
 // Server.MaxXmitFrag and Server.MaxRecvFrag and truncated to a multiple of
 // 8; but never below the 1432 octets every implementation must receive
 // (Samba raises small values to 2048, which a conforming client may not be
-// able to receive). A zero assoc_group_id gets a fresh one; a non-zero one
+// able to receive). The caps differ by default: the server receives at
+// most 5840-octet fragments (what Windows accepts over TCP, and a bound
+// on what a connection buffers) but sends fragments as large as the
+// client takes, up to 65528 octets. Clients offering 4280 or 5840
+// (rpcclient, impacket, Windows) see no difference; this package's client
+// offers 65528 both ways, so an answer of 17 KB (200 sessions at level 1)
+// comes in one fragment, one pipe READ instead of four. Samba 4.17 grants
+// it 5840. A zero assoc_group_id gets a fresh one; a non-zero one
 // is echoed, since no state is shared between associations. The bind_ack
 // carries the secondary address of the connection (Server.SecondaryAddr or
 // WithSecondaryAddress: the port number for ncacn_ip_tcp, `\PIPE\srvsvc`
@@ -133,4 +140,12 @@
 // in the caller's goroutine, Shutdown stops accepting, closes idle
 // connections and waits for calls in progress, Close stops everything and
 // cancels the handlers' context.
+//
+// A transport that hands over whole client writes and keeps the answers as
+// messages (an SMB server's named pipe) can skip the stream and its
+// goroutine: NewMessageConn starts an association that MessageConn.Write
+// feeds, answering every PDU the bytes complete, through a send function,
+// before it returns. A PDU split across writes waits for its rest; the
+// protocol checks, limits and answers are those of a stream connection,
+// and Shutdown and Close end such associations like idle connections.
 package dcerpc

@@ -80,6 +80,10 @@ const HeaderLen = 16
 // it.
 const MinFragSize = 1432
 
+// MaxFragSize is the largest fragment length that frag_length can carry
+// and that is a multiple of 8, as negotiated sizes are.
+const MaxFragSize = 65528
+
 // DataRepLE is the only data representation accepted: little-endian
 // integers, ASCII characters, IEEE floats.
 var dataRepLE = [4]byte{0x10, 0, 0, 0}

@@ -15,7 +15,8 @@ import (
 
 // Defaults for the zero values of Server's limits.
 const (
-	DefaultMaxFrag            = 5840
+	DefaultMaxRecvFrag        = 5840
+	DefaultMaxXmitFrag        = MaxFragSize
 	DefaultMaxReassembledSize = 4 << 20
 	DefaultMaxContexts        = 64
 	DefaultIdleTimeout        = 5 * time.Minute
@@ -83,7 +84,11 @@ type Call struct {
 // once serving has started.
 type Server struct {
 	// MaxRecvFrag and MaxXmitFrag bound the fragments the server receives
-	// and sends (0: DefaultMaxFrag). A bind negotiates them down to the
+	// (0: DefaultMaxRecvFrag, what Windows accepts over TCP, which bounds
+	// the buffer of a connection) and sends (0: DefaultMaxXmitFrag, the
+	// largest there is, so that a client that can receive large fragments
+	// gets a large answer in one; rpcclient, impacket and Windows offer
+	// 4280 or 5840 and get that). A bind negotiates them down to the
 	// client's values, never below MinFragSize.
 	MaxRecvFrag uint16
 	MaxXmitFrag uint16
@@ -172,11 +177,11 @@ func orDefault[T ~int | ~int64 | ~uint16](v, d T) T {
 }
 
 func (s *Server) maxRecv() int {
-	return max(int(orDefault(s.MaxRecvFrag, DefaultMaxFrag)), MinFragSize)
+	return max(int(orDefault(s.MaxRecvFrag, DefaultMaxRecvFrag)), MinFragSize)
 }
 
 func (s *Server) maxXmit() int {
-	return max(int(orDefault(s.MaxXmitFrag, DefaultMaxFrag)), MinFragSize)
+	return max(int(orDefault(s.MaxXmitFrag, DefaultMaxXmitFrag)), MinFragSize)
 }
 
 // Serve accepts connections on l and serves each in its own goroutine until

@@ -1214,31 +1214,41 @@ func (c *conn) create(s *smbSession, h *wire.Header, msg []byte) (Status, []byte
 	if err != nil {
 		return StatusInvalidParameter, nil, wire.FileID{}
 	}
-	handler := c.srv.pipe(req.Name)
-	if handler == nil {
+	svc, ok := c.srv.pipe(req.Name)
+	if !ok {
 		return StatusObjectNameNotFound, nil, wire.FileID{}
 	}
 	if s.nopens >= maxOpensPerSession || len(c.opens) >= c.srv.maxOpensPerConn() {
 		return StatusInsufficientResources, nil, wire.FileID{}
 	}
+	var pc *pipeConn
+	if svc.rpc != nil {
+		var err error
+		pc, err = newInlinePipe(c.ctx, c.nc.LocalAddr(), c.nc.RemoteAddr(), c.srv.maxPipeBuffer(), svc.rpc,
+			rpcPipeOptions(svc.name, c.nc.RemoteAddr(), s.caller)...)
+		if err != nil { // the RPC server is shutting down
+			return StatusPipeNotAvailable, nil, wire.FileID{}
+		}
+	} else {
+		pc = newPipeConn(c.nc.LocalAddr(), c.nc.RemoteAddr(), c.srv.maxPipeBuffer())
+		pc.onIdle = c.signal
+		caller := s.caller
+		c.pipes.Add(1)
+		go func() {
+			defer c.pipes.Done()
+			defer pc.Close()
+			if err := svc.stream(c.ctx, pc, caller); err != nil && c.ctx.Err() == nil {
+				c.log.Debug("smb2 pipe handler", slog.Any("err", err))
+			}
+		}()
+	}
 	n := c.nextFileID
 	c.nextFileID++
 	fid := wire.FileID{Persistent: n, Volatile: n}
-	pc := newPipeConn(c.nc.LocalAddr(), c.nc.RemoteAddr(), c.srv.maxPipeBuffer())
-	pc.onIdle = c.signal
 	o := &open{id: fid, sess: s, tree: h.TreeID, pipe: pc}
 	c.opens[n] = o
 	s.nopens++
 	s.entry.AddOpen()
-	caller := s.caller
-	c.pipes.Add(1)
-	go func() {
-		defer c.pipes.Done()
-		defer pc.Close()
-		if err := handler(c.ctx, pc, caller); err != nil && c.ctx.Err() == nil {
-			c.log.Debug("smb2 pipe handler", slog.Any("err", err))
-		}
-	}()
 	cr := wire.CreateResponse{CreateAction: 1, FileAttributes: 0x80, FileID: fid}
 	return StatusSuccess, cr.Append(nil), fid
 }

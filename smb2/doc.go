@@ -110,11 +110,20 @@
 //
 // # Pipes
 //
-// An open pipe is a message-mode in-memory net.Conn handed to a
-// PipeHandler (RPCPipe serves it with a dcerpc.Server, passing the
-// session's identity as the caller). Client writes queue up as a byte
-// stream for the handler; each handler Write is one message for the
-// client. A READ or transceive whose buffer is smaller than the message
+// The srvsvc pipe of Server.RPC is served inline: a client WRITE or
+// transceive feeds a dcerpc.MessageConn on the connection's own goroutine,
+// which answers every complete PDU before the request's response is built,
+// so a call costs no goroutine switch and its answer is ready for the
+// transceive or the next READ. The handlers it runs (NetrSessionEnum over
+// the table, NetrSessionDel) never wait for the connection. While the
+// client leaves MaxPipeBuffer octets of answers unread, more input is
+// refused with STATUS_INSUFFICIENT_RESOURCES.
+//
+// The pipes of Server.Pipes are streamed: an open pipe is a message-mode
+// in-memory net.Conn handed to a PipeHandler on its own goroutine
+// (RPCPipe serves it with a dcerpc.Server, passing the session's identity
+// as the caller). Client writes queue up as a byte stream for the handler;
+// each handler Write is one message for the client. A READ or transceive whose buffer is smaller than the message
 // gets its first part with STATUS_BUFFER_OVERFLOW and the rest on the next
 // READ, as Windows does. File offsets are ignored: clients send running
 // offsets on pipes.

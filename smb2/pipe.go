@@ -8,10 +8,18 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/netsession/netsession/dcerpc"
 )
 
-// pipeConn is the server end of an open named pipe in message mode, as a
-// net.Conn for the code that serves the pipe (the DCE/RPC server).
+// pipeConn is the server end of an open named pipe in message mode. It
+// runs one of two ways:
+//
+//   - Streamed: a PipeHandler serves it as a net.Conn on its own goroutine.
+//   - Inline (rpc set): a dcerpc.MessageConn answers each client write
+//     synchronously on the connection's goroutine, so the answer messages
+//     are queued by the time the WRITE or transceive returns, with no
+//     goroutine switch.
 //
 // Bytes the client WRITEs (or sends in a transceive) queue up as one
 // stream the server Reads in any portions, because DCE/RPC reads PDU
@@ -24,7 +32,7 @@ type pipeConn struct {
 	local, remote net.Addr
 
 	mu      sync.Mutex
-	changed chan struct{} // closed and replaced on every state change
+	changed chan struct{} // closed on the next state change; nil: nobody waits
 	in      []byte        // client to server, not yet read
 	out     [][]byte      // server to client messages
 	outLen  int
@@ -33,18 +41,59 @@ type pipeConn struct {
 	rdl     time.Time
 	max     int    // bytes buffered in each direction (one message at least)
 	onIdle  func() // called, non-blocking, when the server starts waiting for input
+
+	rpc *dcerpc.MessageConn // inline mode; set before the pipe is used
 }
 
 var errPipeFull = errors.New("smb2: pipe input buffer full")
 
 func newPipeConn(local, remote net.Addr, max int) *pipeConn {
-	return &pipeConn{local: local, remote: remote, changed: make(chan struct{}), max: max}
+	return &pipeConn{local: local, remote: remote, max: max}
 }
 
 // notify wakes everyone waiting on a change; p.mu must be held.
 func (p *pipeConn) notify() {
-	close(p.changed)
-	p.changed = make(chan struct{})
+	if p.changed != nil {
+		close(p.changed)
+		p.changed = nil
+	}
+}
+
+// wait returns a channel closed on the next state change; p.mu must be
+// held. The channel is only made when somebody waits, so changes nobody
+// watches (every message of an inline pipe) cost nothing.
+func (p *pipeConn) wait() <-chan struct{} {
+	if p.changed == nil {
+		p.changed = make(chan struct{})
+	}
+	return p.changed
+}
+
+// newInlinePipe opens an inline pipe served by srv: the server side waits
+// for input from the start, and ending either the pipe or the association
+// ends the other.
+func newInlinePipe(ctx context.Context, local, remote net.Addr, max int, srv *dcerpc.Server, opts ...dcerpc.ConnOption) (*pipeConn, error) {
+	p := newPipeConn(local, remote, max)
+	p.waiting = true
+	m, err := srv.NewMessageConn(ctx, remote, p.serverSend, func() { p.Close() }, opts...)
+	if err != nil {
+		return nil, err
+	}
+	p.rpc = m
+	return p, nil
+}
+
+// serverSend queues one answer message of an inline pipe.
+func (p *pipeConn) serverSend(b []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return net.ErrClosed
+	}
+	p.out = append(p.out, append([]byte(nil), b...))
+	p.outLen += len(b)
+	p.notify()
+	return nil
 }
 
 // Read implements net.Conn for the server side.
@@ -74,7 +123,7 @@ func (p *pipeConn) Read(b []byte) (int, error) {
 				p.onIdle()
 			}
 		}
-		ch := p.changed
+		ch := p.wait()
 		var t *time.Timer
 		var timer <-chan time.Time
 		if !p.rdl.IsZero() {
@@ -102,7 +151,7 @@ func (p *pipeConn) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for !p.closed && p.outLen > 0 && p.outLen+len(b) > p.max {
-		ch := p.changed
+		ch := p.wait()
 		p.mu.Unlock()
 		<-ch
 		p.mu.Lock()
@@ -119,13 +168,18 @@ func (p *pipeConn) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// Close implements net.Conn; either side may call it.
+// Close implements net.Conn; either side may call it. Closing an inline
+// pipe ends its association.
 func (p *pipeConn) Close() error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.closed {
+	was := p.closed
+	if !was {
 		p.closed = true
 		p.notify()
+	}
+	p.mu.Unlock()
+	if !was && p.rpc != nil {
+		p.rpc.Close()
 	}
 	return nil
 }
@@ -147,13 +201,28 @@ func (p *pipeConn) SetReadDeadline(t time.Time) error {
 // client's READs or the end of the pipe.
 func (p *pipeConn) SetWriteDeadline(time.Time) error { return nil }
 
-// clientWrite queues data the client wrote.
+// clientWrite queues data the client wrote or, on an inline pipe, has it
+// answered before returning. An inline pipe refuses more input while the
+// client has the pipe's bound of answers unread, as a streamed one does
+// once its handler stops reading.
 func (p *pipeConn) clientWrite(b []byte) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		return net.ErrClosed
 	}
+	if p.rpc != nil {
+		full := p.outLen >= p.max
+		p.mu.Unlock()
+		if full {
+			return errPipeFull
+		}
+		// An error ends the association and closes the pipe; the answers
+		// it produced first (a bind_nak, a fault) stay readable.
+		_ = p.rpc.Write(b)
+		return nil
+	}
+	defer p.mu.Unlock()
 	if len(p.in)+len(b) > p.max {
 		return errPipeFull
 	}
@@ -214,7 +283,7 @@ func (p *pipeConn) clientRead(ctx context.Context, max int) (data []byte, more b
 		if p.waiting && len(p.in) == 0 {
 			return nil, false, StatusPipeEmpty
 		}
-		ch := p.changed
+		ch := p.wait()
 		p.mu.Unlock()
 		select {
 		case <-ch:
@@ -229,15 +298,21 @@ func (p *pipeConn) clientRead(ctx context.Context, max int) (data []byte, more b
 // waitReady waits up to d for a client READ not to have to wait (see
 // mustWait) and reports whether it got there.
 func (p *pipeConn) waitReady(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	var t *time.Timer
 	for {
 		if len(p.out) > 0 || p.closed || p.waiting && len(p.in) == 0 {
+			if t != nil {
+				t.Stop()
+			}
 			return true
 		}
-		ch := p.changed
+		if t == nil {
+			t = time.NewTimer(d)
+			defer t.Stop()
+		}
+		ch := p.wait()
 		p.mu.Unlock()
 		select {
 		case <-ch:

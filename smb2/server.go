@@ -64,12 +64,17 @@ type PipeHandler func(ctx context.Context, conn net.Conn, caller session.Caller)
 // giving each call the SMB session's identity and the pipe's name as the
 // bind_ack's secondary address (`\PIPE\srvsvc`).
 func RPCPipe(srv *dcerpc.Server, name string) PipeHandler {
-	sec := `\PIPE\` + name
 	return func(ctx context.Context, conn net.Conn, caller session.Caller) error {
-		return srv.ServeConn(ctx, conn,
-			dcerpc.WithCaller(caller),
-			dcerpc.WithRemoteAddr(conn.RemoteAddr().String()),
-			dcerpc.WithSecondaryAddress(sec))
+		return srv.ServeConn(ctx, conn, rpcPipeOptions(name, conn.RemoteAddr(), caller)...)
+	}
+}
+
+// rpcPipeOptions are the association options of a pipe served by DCE/RPC.
+func rpcPipeOptions(name string, remote net.Addr, caller session.Caller) []dcerpc.ConnOption {
+	return []dcerpc.ConnOption{
+		dcerpc.WithCaller(caller),
+		dcerpc.WithRemoteAddr(remote.String()),
+		dcerpc.WithSecondaryAddress(`\PIPE\` + name),
 	}
 }
 
@@ -216,15 +221,24 @@ func (s *Server) now() time.Time {
 	return time.Now()
 }
 
-func (s *Server) pipe(name string) PipeHandler {
+// pipeService is what serves an opened pipe: a PipeHandler on its own
+// goroutine, or a DCE/RPC server inline (see pipeConn).
+type pipeService struct {
+	stream PipeHandler
+	rpc    *dcerpc.Server
+	name   string
+}
+
+func (s *Server) pipe(name string) (pipeService, bool) {
 	name = strings.ToLower(strings.TrimLeft(name, `\`))
 	if s.Pipes != nil {
-		return s.Pipes[name]
+		h := s.Pipes[name]
+		return pipeService{stream: h, name: name}, h != nil
 	}
 	if name == "srvsvc" && s.RPC != nil {
-		return RPCPipe(s.RPC, "srvsvc")
+		return pipeService{rpc: s.RPC, name: name}, true
 	}
-	return nil
+	return pipeService{}, false
 }
 
 // Serve accepts connections on l and serves each in its own goroutine

@@ -22,6 +22,7 @@ const (
 	StatusObjectNameNotFound     Status = 0xC0000034
 	StatusLogonFailure           Status = 0xC000006D
 	StatusInsufficientResources  Status = 0xC000009A
+	StatusPipeNotAvailable       Status = 0xC00000AC
 	StatusPipeDisconnected       Status = 0xC00000B0
 	StatusNotSupported           Status = 0xC00000BB
 	StatusNetworkNameDeleted     Status = 0xC00000C9
@@ -67,6 +68,8 @@ func (s Status) String() string {
 		return "STATUS_LOGON_FAILURE"
 	case StatusInsufficientResources:
 		return "STATUS_INSUFFICIENT_RESOURCES"
+	case StatusPipeNotAvailable:
+		return "STATUS_PIPE_NOT_AVAILABLE"
 	case StatusPipeDisconnected:
 		return "STATUS_PIPE_DISCONNECTED"
 	case StatusNotSupported:

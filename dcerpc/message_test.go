@@ -1,0 +1,295 @@
+package dcerpc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// msgPipe is the client's side of a MessageConn, as a byte stream: a
+// Write feeds the association (each Write one transport message, as a
+// pipe WRITE is), a Read returns the queued answer PDUs in order and
+// io.EOF when none is queued.
+type msgPipe struct {
+	m      *MessageConn
+	mu     sync.Mutex
+	q      [][]byte
+	cur    []byte
+	closes atomic.Int32 // onClose calls
+}
+
+func newMsgPipe(t testing.TB, s *Server, ctx context.Context) *msgPipe {
+	t.Helper()
+	p := &msgPipe{}
+	m, err := s.NewMessageConn(ctx, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 445}, p.send, func() { p.closes.Add(1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.m = m
+	t.Cleanup(func() { m.Close() })
+	return p
+}
+
+func (p *msgPipe) send(b []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.q = append(p.q, bytes.Clone(b))
+	return nil
+}
+
+func (p *msgPipe) Write(b []byte) (int, error) {
+	if err := p.m.Write(b); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+func (p *msgPipe) Read(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.cur) == 0 {
+		if len(p.q) == 0 {
+			return 0, io.EOF
+		}
+		p.cur, p.q = p.q[0], p.q[1:]
+	}
+	n := copy(b, p.cur)
+	p.cur = p.cur[n:]
+	return n, nil
+}
+
+// answers takes the queued answer PDUs.
+func (p *msgPipe) answers(t testing.TB) []PDU {
+	t.Helper()
+	p.mu.Lock()
+	q := p.q
+	p.q = nil
+	p.mu.Unlock()
+	var out []PDU
+	for _, b := range q {
+		pdu, err := DecodePDU(b)
+		if err != nil {
+			t.Fatalf("answer: %v", err)
+		}
+		out = append(out, pdu)
+	}
+	return out
+}
+
+// TestMessageConnCalls runs the client through a message association:
+// answers are ready when Write returns, in one fragment when the client
+// can take it, fragmented both ways when it cannot.
+func TestMessageConnCalls(t *testing.T) {
+	s := newTestServer(t)
+	ctx := testCtx(t)
+	for _, tc := range []struct {
+		name       string
+		opts       []ClientOption
+		wantRecv   uint16 // the server's max_xmit_frag the bind settles on
+		wantFrags  int    // response fragments of the 20,000-octet answer
+		requestLen int
+	}{
+		{name: "large fragments", wantRecv: MaxFragSize, wantFrags: 1, requestLen: 100},
+		{name: "windows sizes", opts: []ClientOption{WithFragmentSizes(4280, 4280)}, wantRecv: 4280, wantFrags: 5, requestLen: 9000},
+		{name: "minimum", opts: []ClientOption{WithFragmentSizes(MinFragSize, MinFragSize)}, wantRecv: MinFragSize &^ 7, wantFrags: 15, requestLen: 5000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newMsgPipe(t, s, context.Background())
+			cl := NewClient(p, tc.opts...)
+			if err := cl.Bind(ctx, testSyntax); err != nil {
+				t.Fatal(err)
+			}
+			if got := cl.Negotiated().MaxRecvFrag; got != tc.wantRecv {
+				t.Fatalf("server max_xmit_frag %d, want %d", got, tc.wantRecv)
+			}
+			// Count the answer's fragments by calling through the raw pipe.
+			req := mustMarshal(t, &Request{Header: Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: 77}, Opnum: 1, Stub: le32(20_000)})
+			if _, err := p.Write(req); err != nil {
+				t.Fatal(err)
+			}
+			var got []byte
+			answers := p.answers(t)
+			for _, a := range answers {
+				r, ok := a.(*Response)
+				if !ok {
+					t.Fatalf("answer %T", a)
+				}
+				got = append(got, r.Stub...)
+			}
+			if len(answers) != tc.wantFrags || !bytes.Equal(got, pattern(20_000)) {
+				t.Fatalf("%d fragments carrying %d octets, want %d carrying the pattern", len(answers), len(got), tc.wantFrags)
+			}
+			// A request the client fragments, echoed back.
+			in := pattern(tc.requestLen)
+			out, err := cl.Call(ctx, 0, in)
+			if err != nil || !bytes.Equal(out, in) {
+				t.Fatalf("echo of %d octets: %d octets, %v", len(in), len(out), err)
+			}
+			var fe *FaultError
+			if _, err := cl.Call(ctx, 3, nil); !errors.As(err, &fe) || fe.Status != 5 {
+				t.Fatalf("fault call: %v", err)
+			}
+			if out, err := cl.Call(ctx, 0, []byte("still")); err != nil || string(out) != "still" {
+				t.Fatalf("after the fault: %q %v", out, err)
+			}
+		})
+	}
+}
+
+// TestMessageConnSplitAndBatched: a PDU split across writes is answered
+// once its last octet arrives; PDUs batched in one write are each
+// answered, in order.
+func TestMessageConnSplitAndBatched(t *testing.T) {
+	s := newTestServer(t)
+	p := newMsgPipe(t, s, context.Background())
+	bind := mustMarshal(t, bindPDU(1, ctxElem(0, testSyntax, NDR20)))
+	for i := range bind {
+		if _, err := p.Write(bind[i : i+1]); err != nil {
+			t.Fatalf("octet %d: %v", i, err)
+		}
+		if got := p.answers(t); (i < len(bind)-1 && len(got) != 0) || (i == len(bind)-1 && len(got) != 1) {
+			t.Fatalf("after octet %d of %d: %d answers", i+1, len(bind), len(got))
+		}
+	}
+	var batch []byte
+	for id := uint32(2); id <= 4; id++ {
+		batch = append(batch, mustMarshal(t, &Request{Header: Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: id}, Stub: []byte{byte(id)}})...)
+	}
+	// The batch and half of a fourth request in one write, the rest later.
+	tail := mustMarshal(t, &Request{Header: Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: 5}, Stub: []byte{5}})
+	if _, err := p.Write(append(batch, tail[:20]...)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Write(tail[20:]); err != nil {
+		t.Fatal(err)
+	}
+	answers := p.answers(t)
+	if len(answers) != 4 {
+		t.Fatalf("%d answers, want 4", len(answers))
+	}
+	for i, a := range answers {
+		r, ok := a.(*Response)
+		if want := uint32(i + 2); !ok || r.CallID != want || !bytes.Equal(r.Stub, []byte{byte(want)}) {
+			t.Fatalf("answer %d: %#v, want the echo of call %d", i, a, want)
+		}
+	}
+}
+
+// TestMessageConnErrors: a fragment over the limit or a PDU that cannot
+// be read gets its answer, ends the association once (onClose) and
+// refuses later writes.
+func TestMessageConnErrors(t *testing.T) {
+	s := newTestServer(t)
+	bound := func(t *testing.T) *msgPipe {
+		p := newMsgPipe(t, s, context.Background())
+		if _, err := p.Write(mustMarshal(t, bindPDU(1, ctxElem(0, testSyntax, NDR20)))); err != nil {
+			t.Fatal(err)
+		}
+		if a := p.answers(t); len(a) != 1 {
+			t.Fatalf("bind: %d answers", len(a))
+		}
+		return p
+	}
+	tests := []struct {
+		name      string
+		in        func(t *testing.T) []byte
+		is        error
+		wantFault uint32
+		wantNak   bool
+	}{
+		{name: "fragment over max_recv_frag", is: ErrTooLarge, wantFault: StatusProtoError, in: func(t *testing.T) []byte {
+			b := mustMarshal(t, &Request{Header: Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: 9}, Stub: []byte{1}})
+			b[8], b[9] = 0xff, 0xff // frag_length 65535: over the 4280 the bind settled on
+			return b
+		}},
+		{name: "second bind", is: ErrProtocol, wantNak: true, in: func(t *testing.T) []byte {
+			return mustMarshal(t, bindPDU(2, ctxElem(0, testSyntax, NDR20)))
+		}},
+		{name: "bad version", is: ErrMalformed, in: func(t *testing.T) []byte {
+			b := mustMarshal(t, &Request{Header: Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: 9}, Stub: []byte{1}})
+			b[0] = 4
+			return b
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := bound(t)
+			if _, err := p.Write(tt.in(t)); !errors.Is(err, tt.is) {
+				t.Fatalf("write: %v, want %v", err, tt.is)
+			}
+			a := p.answers(t)
+			switch {
+			case tt.wantFault != 0:
+				if f, ok := firstOf[*FaultPDU](a); !ok || f.Status != tt.wantFault {
+					t.Fatalf("answers %#v, want a fault 0x%08x", a, tt.wantFault)
+				}
+			case tt.wantNak:
+				if _, ok := firstOf[*BindNak](a); !ok {
+					t.Fatalf("answers %#v, want a bind_nak", a)
+				}
+			}
+			if n := p.closes.Load(); n != 1 {
+				t.Fatalf("onClose ran %d times, want 1", n)
+			}
+			if err := p.m.Write([]byte{5}); !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("write after the end: %v", err)
+			}
+			p.m.Close()
+			if n := p.closes.Load(); n != 1 {
+				t.Fatalf("onClose ran %d times after Close, want 1", n)
+			}
+		})
+	}
+}
+
+func firstOf[T PDU](ps []PDU) (T, bool) {
+	for _, p := range ps {
+		if v, ok := p.(T); ok {
+			return v, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
+// TestMessageConnLifecycle: cancelling the context ends an association;
+// Shutdown ends idle ones and returns, after which none can start.
+func TestMessageConnLifecycle(t *testing.T) {
+	s := newTestServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	p1 := newMsgPipe(t, s, ctx)
+	cancel()
+	waitFor(t, func() bool { return p1.closes.Load() == 1 })
+
+	p2 := newMsgPipe(t, s, context.Background())
+	if _, err := p2.Write(mustMarshal(t, bindPDU(1, ctxElem(0, testSyntax, NDR20)))); err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	if err := s.Shutdown(sctx); err != nil {
+		t.Fatalf("Shutdown with an idle message association: %v", err)
+	}
+	if n := p2.closes.Load(); n != 1 {
+		t.Fatalf("onClose ran %d times, want 1", n)
+	}
+	if _, err := s.NewMessageConn(context.Background(), nil, func([]byte) error { return nil }, nil); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("NewMessageConn after Shutdown: %v", err)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
