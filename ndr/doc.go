@@ -56,6 +56,11 @@
 // bytes into U+FFFD, and leaves the padding after a string to the next
 // item, which aligns itself.
 //
+// The number of UTF-16 code units a Go string encodes to is counted in
+// one place, session.UTF16Units (StringUnits calls it): the session
+// table, the lowest layer, needs the same count to size entries against
+// a client's preferred maximum length, and the two must never disagree.
+//
 // # Deferred pointees
 //
 // NDR writes the pointee of an embedded pointer only after the enclosing

@@ -3,6 +3,8 @@ package ndr
 import (
 	"encoding/binary"
 	"unicode/utf8"
+
+	"github.com/netsession/netsession/session"
 )
 
 // DefaultReferentBase is the first referent ID a Writer hands out unless
@@ -212,32 +214,9 @@ func (w *Writer) UniqueString(s *string) {
 }
 
 // StringUnits returns the number of UTF-16 code units s encodes to,
-// without the terminating NUL.
-func StringUnits(s string) int {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		if s[i]|s[i+1]|s[i+2]|s[i+3]|s[i+4]|s[i+5]|s[i+6]|s[i+7] >= utf8.RuneSelf {
-			break
-		}
-	}
-	n := i
-	for i < len(s) {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			n++
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-		if r >= 0x10000 {
-			n += 2
-		} else {
-			n++
-		}
-	}
-	return n
-}
+// without the terminating NUL: session.UTF16Units, the one implementation
+// of the count, which the session table also sizes entries with.
+func StringUnits(s string) int { return session.UTF16Units(s) }
 
 // StringSize returns the number of bytes s takes on the wire when it
 // starts 4-aligned and is followed by a 4-aligned item: the 12-byte header

@@ -147,7 +147,7 @@ func (l Level) FixedSize() int {
 // two bytes per UTF-16 unit including the terminating NUL, rounded up to a
 // multiple of four.
 func StringWireSize(s string) int {
-	return 12 + (2*(utf16Units(s)+1)+3)&^3
+	return 12 + (2*(UTF16Units(s)+1)+3)&^3
 }
 
 // WireSize is the number of bytes i occupies in a NetrSessionEnum response
