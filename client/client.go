@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -218,6 +219,7 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 	if strings.Contains(ep.host, ":") {
 		stub.ServerName = `\[` + ep.host + `]`
 	}
+	stub.MaxPages = maxPages
 	c := &Client{server: server, opts: opts, rpc: rpc, stub: stub, log: log}
 	c.unconfirmed.Store(authed)
 	return c, nil
@@ -304,7 +306,7 @@ type Result struct {
 }
 
 // maxPages bounds one enumeration against a server that keeps answering
-// ERROR_MORE_DATA.
+// ERROR_MORE_DATA (the stub's MaxPages).
 const maxPages = 1 << 20
 
 // Enum lists the sessions at level (0, 1, 2, 10, 502 or LevelAuto) that
@@ -389,36 +391,26 @@ func fallback(err *Error) bool {
 	return false
 }
 
-// enumLevel pages through one level. Pages counts successful pages.
+// enumLevel pages through one level with the stub's Pager, each call
+// under its own deadline. Pages counts successful pages. On top of the
+// pager it checks the level of every answer, applies the filter locally
+// (Samba ignores the qualifiers), and takes a not-found status on the
+// first page of a filtered enumeration for an empty list.
 func (c *Client) enumLevel(ctx context.Context, level session.Level, f Filter, res *Result, yield func(Session) bool) *Error {
 	budget := c.opts.PrefMaxLen
 	if budget == 0 {
 		budget = srvs.MaxPreferredLength
 	}
-	var resume uint32
-	req := srvs.SessionEnumRequest{
-		ClientName:   optional(UNC(f.Client)),
-		UserName:     optional(f.User),
-		Level:        uint32(level),
-		PrefMaxLen:   budget,
-		ResumeHandle: &resume,
-	}
 	filtered := f.Client != "" || f.User != ""
-	for pages := 0; ; pages++ {
-		if pages >= maxPages {
-			return &Error{Kind: KindProtocol, Op: "NetrSessionEnum", Server: c.server, Level: level, HasLevel: true, Err: srvs.ErrNoProgress}
-		}
-		var resp *srvs.SessionEnumResponse
+	p := c.stub.Pager(uint32(level), UNC(f.Client), f.User, budget)
+	for !p.Done() {
+		var page *srvs.SessionEnumResponse
 		if e := c.call(ctx, "NetrSessionEnum", func(ctx context.Context) error {
 			var err error
-			resp, err = c.stub.SessionEnum(ctx, &req)
-			if err == nil && !session.Status(resp.Status).OK() {
-				st := session.Status(resp.Status)
-				if filtered && statusKind(st) == KindNotFound && res.Pages == 0 {
-					resp.Status = uint32(session.StatusSuccess)
-					return nil
-				}
-				return &srvs.StatusError{Op: "NetrSessionEnum", Level: uint32(level), Status: st}
+			page, err = p.Next(ctx)
+			var se *srvs.StatusError
+			if filtered && res.Pages == 0 && errors.As(err, &se) && statusKind(se.Status) == KindNotFound {
+				return nil // nothing matches: page has no entries, and p is done
 			}
 			return err
 		}); e != nil {
@@ -427,40 +419,23 @@ func (c *Client) enumLevel(ctx context.Context, level session.Level, f Filter, r
 			}
 			return e
 		}
-		if resp.Level != uint32(level) {
+		if page.Level != uint32(level) {
 			return &Error{Kind: KindProtocol, Op: "NetrSessionEnum", Server: c.server, Level: level, HasLevel: true,
-				Err: fmt.Errorf("client: answer at level %d for a call at level %d", resp.Level, level)}
+				Err: fmt.Errorf("client: answer at level %d for a call at level %d", page.Level, level)}
 		}
 		res.Pages++
-		for i := range resp.Entries {
+		for i := range page.Entries {
 			// Samba ignores the qualifiers and answers every session:
 			// apply them here too (a no-op against servers that honour them).
-			if filtered && !resp.Entries[i].Matches(level, f.Client, f.User) {
+			if filtered && !page.Entries[i].Matches(level, f.Client, f.User) {
 				continue
 			}
-			if !yield(Session{Info: resp.Entries[i], Level: level}) {
+			if !yield(Session{Info: page.Entries[i], Level: level}) {
 				return nil
 			}
 		}
-		if session.Status(resp.Status) != session.StatusMoreData {
-			return nil
-		}
-		next := uint32(0)
-		if resp.ResumeHandle != nil {
-			next = *resp.ResumeHandle
-		}
-		if len(resp.Entries) == 0 && next == resume {
-			return &Error{Kind: KindProtocol, Op: "NetrSessionEnum", Server: c.server, Level: level, HasLevel: true, Err: srvs.ErrNoProgress}
-		}
-		resume = next
 	}
-}
-
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
+	return nil
 }
 
 // GetInfo is NetSessionGetInfo: the first session from client (a missing

@@ -30,8 +30,10 @@ func (e *StatusError) Error() string {
 // Unwrap returns the status.
 func (e *StatusError) Unwrap() error { return e.Status }
 
-// ErrNoProgress is returned by EnumAll when a server keeps answering
-// ERROR_MORE_DATA without moving on.
+// ErrNoProgress is returned by EnumAll and Pager.Next when a server keeps
+// answering ERROR_MORE_DATA without moving on: a page with no entries and
+// the resume handle it was asked with, or more data still after
+// MaxPages pages.
 var ErrNoProgress = errors.New("srvs: server answered ERROR_MORE_DATA without progress")
 
 // Client is the srvsvc client stub for the session methods, on a bound
@@ -41,7 +43,8 @@ type Client struct {
 	// ServerName is sent as the SRVSVC_HANDLE (servers ignore it); "" sends
 	// a NULL pointer.
 	ServerName string
-	// MaxPages bounds EnumAll; 0 means 100,000 pages.
+	// MaxPages bounds the pages of one enumeration (EnumAll, Pager);
+	// 0 means DefaultMaxPages.
 	MaxPages int
 }
 
@@ -87,53 +90,30 @@ type EnumResult struct {
 	Pages        int
 }
 
-// EnumAll lists sessions at one level, following the resume handle while
-// the server answers ERROR_MORE_DATA (and only then: Samba returns a
-// non-zero handle after a complete read). client and user are qualifiers
-// ("" for none); a client name should carry its leading `\\`. prefMaxLen is
-// the per-call budget (MaxPreferredLength for everything in one call).
+// EnumAll lists sessions at one level: it collects the pages of
+// c.Pager(level, client, user, prefMaxLen), so it follows the resume
+// handle while the server answers ERROR_MORE_DATA (and only then: Samba
+// returns a non-zero handle after a complete read). client and user are
+// qualifiers ("" for none); a client name should carry its leading `\`.
+// prefMaxLen is the per-call budget (MaxPreferredLength for everything in
+// one call).
 //
 // A returned status other than success is a *StatusError; entries of the
 // pages read before it are returned along with it.
 func (c *Client) EnumAll(ctx context.Context, level uint32, client, user string, prefMaxLen uint32) (*EnumResult, error) {
-	var resume uint32
-	req := SessionEnumRequest{
-		ServerName:   optional(c.ServerName),
-		ClientName:   optional(client),
-		UserName:     optional(user),
-		Level:        level,
-		PrefMaxLen:   prefMaxLen,
-		ResumeHandle: &resume,
-	}
-	maxPages := c.MaxPages
-	if maxPages <= 0 {
-		maxPages = 100_000
-	}
 	res := &EnumResult{Level: level}
-	for {
-		resp, err := c.SessionEnum(ctx, &req)
+	for p := c.Pager(level, client, user, prefMaxLen); !p.Done(); {
+		page, err := p.Next(ctx)
+		if page != nil {
+			res.Pages++
+			res.Entries = append(res.Entries, page.Entries...)
+			res.TotalEntries = page.TotalEntries
+		}
 		if err != nil {
 			return res, err
 		}
-		res.Pages++
-		res.Entries = append(res.Entries, resp.Entries...)
-		res.TotalEntries = resp.TotalEntries
-		st := session.Status(resp.Status)
-		if st == session.StatusSuccess {
-			return res, nil
-		}
-		if st != session.StatusMoreData {
-			return res, &StatusError{Op: "NetrSessionEnum", Level: level, Status: st}
-		}
-		next := uint32(0)
-		if resp.ResumeHandle != nil {
-			next = *resp.ResumeHandle
-		}
-		if len(resp.Entries) == 0 && next == resume || res.Pages >= maxPages {
-			return res, ErrNoProgress
-		}
-		resume = next
 	}
+	return res, nil
 }
 
 // GetInfo is NetSessionGetInfo: NetrSessionEnum with both qualifiers, a

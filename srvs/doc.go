@@ -102,4 +102,14 @@
 //
 // A decoded value always re-encodes, and the re-encoding decodes to the
 // same value; the fuzz targets check exactly that.
+//
+// # Paging on the client side
+//
+// Pager is the one loop over NetrSessionEnum pages: it follows the
+// resume handle only while the server answers ERROR_MORE_DATA (Samba
+// hands back a non-zero handle after a complete read), and it ends a walk
+// that does not move on, a page with no entries and an unchanged handle,
+// or one that passes MaxPages, with ErrNoProgress. EnumAll collects it;
+// the client package drives it one call at a time, to stream entries and
+// give each call its own deadline.
 package srvs
