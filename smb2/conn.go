@@ -72,7 +72,10 @@ type conn struct {
 	setupSince     time.Time // negotiated, or last session ended
 	wasEstablished bool
 
-	// Everything below is owned by the serving goroutine.
+	// Everything below is guarded by mu. The reading goroutine holds it
+	// while it handles a message, the serving goroutine while it handles
+	// an event (an asynchronous result, a deleted session, the end).
+	mu             sync.Mutex
 	negotiated     bool
 	smb1Wildcard   bool
 	dialect        uint16
@@ -94,7 +97,8 @@ type conn struct {
 	opens         map[uint64]*open
 	nextFileID    uint64
 	pipes         sync.WaitGroup
-	closeAfter    bool // close once the current responses are sent
+	closeAfter    bool   // close once the current responses are sent
+	obuf          []byte // the frame send builds, kept between frames
 	deletedAny    bool
 
 	// Requests answered STATUS_PENDING: a goroutine waits for each one's
@@ -213,38 +217,68 @@ type frame struct {
 	err            error
 }
 
-// readLoop reads one frame at a time: it waits for the serving goroutine
-// to hand it the deadline for the next one (after the previous frame has
-// been handled), so at most one message is held in memory and the
-// deadline reflects the connection's state. The first byte of a frame must
-// arrive by that deadline, the rest within MessageTimeout.
-func (c *conn) readLoop(frames chan<- frame, next <-chan time.Time) {
+// readLoop reads and handles one frame at a time, so at most one message
+// is held in memory, and computes the deadline for the next one from the
+// connection's state once the previous one is handled. The first byte of a
+// frame must arrive by that deadline, the rest within MessageTimeout.
+// Handling on the reading goroutine (under mu) spares every request two
+// goroutine switches. When the connection must end it hands serve the
+// result on exit; once draining it takes no new frame and leaves the end
+// to serve.
+func (c *conn) readLoop(exit chan<- error) {
 	br := bufio.NewReaderSize(c.nc, 4096)
-	var dl time.Time
-	select {
-	case dl = <-next:
-	case <-c.done:
-		return
-	}
+	c.mu.Lock()
+	dl := c.readDeadline()
+	c.mu.Unlock()
 	for {
 		f, keepAlive := c.readFrame(br, dl)
 		if keepAlive {
 			continue
 		}
-		select {
-		case frames <- f:
-		case <-c.done:
-			return
-		}
+		c.mu.Lock()
 		if f.err != nil {
+			err := c.readFailed(f.err)
+			c.mu.Unlock()
+			exit <- err
 			return
 		}
 		select {
-		case dl = <-next:
-		case <-c.done:
+		case <-c.drainCh:
+			c.mu.Unlock()
+			return
+		default:
+		}
+		end, err := c.serveFrame(f)
+		if !end {
+			dl = c.readDeadline()
+		}
+		c.mu.Unlock()
+		if end {
+			exit <- err
 			return
 		}
 	}
+}
+
+// serveFrame handles one frame; end reports that the connection ends, with
+// err as the result of serve. c.mu must be held.
+func (c *conn) serveFrame(f frame) (end bool, err error) {
+	if f.sessionRequest {
+		if err := c.write([]byte{0x82, 0, 0, 0}); err != nil {
+			return true, c.writeFailed(err)
+		}
+		return false, nil
+	}
+	if err := c.handle(f.msg); err != nil {
+		if errors.Is(err, errClose) {
+			c.srv.stats.protocolErrors.Add(1)
+			c.log.Info("smb2 connection closed", slog.Any("err", err))
+			return true, nil
+		}
+		return true, c.writeFailed(err)
+	}
+	c.processEvents()
+	return c.closeAfter, nil
 }
 
 func (c *conn) readFrame(br *bufio.Reader, dl time.Time) (f frame, keepAlive bool) {
@@ -254,7 +288,11 @@ func (c *conn) readFrame(br *bufio.Reader, dl time.Time) (f frame, keepAlive boo
 		return frame{err: err}, false
 	}
 	br.UnreadByte()
-	c.nc.SetReadDeadline(time.Now().Add(durOr(c.srv.MessageTimeout, DefaultMessageTimeout)))
+	// The rest of the frame must come within MessageTimeout, unless it is
+	// already here (a small request usually arrives whole).
+	if b, _ := br.Peek(min(4, br.Buffered())); len(b) < 4 || br.Buffered() < 4+(int(b[1])<<16|int(b[2])<<8|int(b[3])) {
+		c.nc.SetReadDeadline(time.Now().Add(durOr(c.srv.MessageTimeout, DefaultMessageTimeout)))
+	}
 	if _, err := io.ReadFull(br, hdr[:]); err != nil {
 		return frame{err: err}, false
 	}
@@ -289,71 +327,59 @@ func (c *conn) serve(ctx context.Context) error {
 	defer stop()
 	cancel := c.cancel
 	ctx = c.ctx
-	frames := make(chan frame)
-	next := make(chan time.Time, 1)
-	next <- c.readDeadline()
+	exit := make(chan error, 1)
 	readerDone := make(chan struct{})
-	go func() { defer close(readerDone); c.readLoop(frames, next) }()
+	go func() { defer close(readerDone); c.readLoop(exit) }()
 	defer func() {
 		close(c.done)
 		c.kill()
+		c.mu.Lock()
 		for _, s := range c.sessions {
 			c.logoff(s, "disconnect")
 		}
+		c.mu.Unlock()
 		cancel()
 		c.pipes.Wait()
 		c.asyncWG.Wait()
 		<-readerDone
 	}()
 	c.log.Debug("smb2 connection")
+	// The reading goroutine handles the requests; this one the events.
 	// Once draining, no new frame is taken, but the asynchronous
 	// operations in progress still get their final answers.
-	frameCh, drainCh := (<-chan frame)(frames), (<-chan struct{})(c.drainCh)
+	drainCh := (<-chan struct{})(c.drainCh)
 	for {
 		select {
-		case f := <-frameCh:
-			if f.err != nil {
-				return c.readFailed(f.err)
-			}
-			if f.sessionRequest {
-				if err := c.write([]byte{0x82, 0, 0, 0}); err != nil {
-					return c.writeFailed(err)
-				}
-				next <- c.readDeadline()
-				continue
-			}
-			if err := c.handle(f.msg); err != nil {
-				if errors.Is(err, errClose) {
-					c.srv.stats.protocolErrors.Add(1)
-					c.log.Info("smb2 connection closed", slog.Any("err", err))
-					return nil
-				}
-				return c.writeFailed(err)
-			}
-			c.processEvents()
-			if c.closeAfter {
-				return nil
-			}
-			next <- c.readDeadline()
-			continue
+		case err := <-exit:
+			return err
 		case res := <-c.asyncDone:
-			if err := c.finishAsync(res); err != nil {
+			c.mu.Lock()
+			err := c.finishAsync(res)
+			finished := drainCh == nil && len(c.asyncOps) == 0
+			c.mu.Unlock()
+			if err != nil {
 				return c.writeFailed(err)
 			}
-			if drainCh == nil && len(c.asyncOps) == 0 {
+			if finished {
 				return nil
 			}
 		case <-c.evSignal:
 		case <-drainCh:
-			if len(c.asyncOps) == 0 {
+			c.mu.Lock()
+			pending := len(c.asyncOps)
+			c.mu.Unlock()
+			if pending == 0 {
 				return nil
 			}
-			frameCh, drainCh = nil, nil
+			drainCh = nil
 		case <-ctx.Done():
 			return nil
 		}
+		c.mu.Lock()
 		c.processEvents()
-		if c.closeAfter {
+		closeAfter := c.closeAfter
+		c.mu.Unlock()
+		if closeAfter {
 			return nil
 		}
 	}
@@ -435,6 +461,10 @@ func (c *conn) logoff(s *smbSession, why string) {
 	c.established.Store(any)
 }
 
+// keptFrameSize bounds the frame buffer a connection keeps between
+// answers: an answer to a 64 KiB READ and its headers.
+const keptFrameSize = 72 << 10
+
 // response is one reply of a (possibly compounded) answer.
 type response struct {
 	hdr    wire.Header
@@ -449,7 +479,16 @@ func (c *conn) send(resps []response) error {
 	for i := range resps {
 		size += wire.HeaderSize + len(resps[i].body) + 7 // 7: compound padding
 	}
-	out := make([]byte, 4, size)
+	// The frame is built in a buffer the connection keeps for the next
+	// one, up to keptFrameSize (an enumeration answer fits).
+	out := c.obuf[:0]
+	if cap(out) < size {
+		out = make([]byte, 0, size)
+		if size <= keptFrameSize {
+			c.obuf = out
+		}
+	}
+	out = append(out, 0, 0, 0, 0)
 	for i := range resps {
 		r := &resps[i]
 		start := len(out)

@@ -52,7 +52,8 @@ func (s *Server) maxMessageSize() int  { return intOr(s.MaxMessageSize, DefaultM
 func (s *Server) maxPipeBuffer() int   { return intOr(s.MaxPipeBuffer, DefaultMaxPipeBuffer) }
 
 // readDeadline is the deadline for the first byte of the next message; the
-// serving goroutine computes it after each message it has handled.
+// reading goroutine computes it after each message it has handled, under
+// c.mu.
 func (c *conn) readDeadline() time.Time {
 	now := time.Now()
 	est := c.established.Load()

@@ -1,0 +1,106 @@
+package smb2_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/session"
+	"github.com/netsession/netsession/smb2"
+	"github.com/netsession/netsession/smb2/internal/wire"
+	"github.com/netsession/netsession/srvs"
+)
+
+// rpcPDU marshals a DCE/RPC PDU for a raw pipe WRITE.
+func rpcPDU(t *testing.T, p dcerpc.PDU) []byte {
+	t.Helper()
+	b, err := dcerpc.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// The srvsvc pipe is answered inline: the answer of a WRITE is there for
+// the very next READ, never STATUS_PENDING, and a transceive carries it.
+// Its unread answers are bounded by MaxPipeBuffer: past it a WRITE is
+// refused with STATUS_INSUFFICIENT_RESOURCES until the client reads.
+func TestInlinePipe(t *testing.T) {
+	f := newFixture(t, func(s *smb2.Server) { s.MaxPipeBuffer = 6000 })
+	for i := range 100 {
+		if _, err := f.table.Open(session.Spec{Client: fmt.Sprintf("10.1.0.%d", i+1), User: "someone-with-a-long-name"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := dialRaw(t, f.addr)
+	c.login("alice", "AlicePass1")
+	if st, _, err := c.do(c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`)), true); err != nil || st != 0 {
+		t.Fatal(st, err)
+	}
+	st, body, err := c.do(c.build(wire.CmdCreate, createBody("srvsvc")), true)
+	if err != nil || st != 0 {
+		t.Fatalf("create: %v %v", st, err)
+	}
+	fid := body[64:80]
+
+	bind := rpcPDU(t, &dcerpc.Bind{Header: dcerpc.Header{Flags: dcerpc.FlagFirstFrag | dcerpc.FlagLastFrag, CallID: 1},
+		MaxXmitFrag: 4280, MaxRecvFrag: 4280,
+		Contexts: []dcerpc.ContextElem{{AbstractSyntax: srvs.Syntax(), TransferSyntaxes: []dcerpc.SyntaxID{dcerpc.NDR20}}}})
+	st, body, err = c.do(c.build(wire.CmdIoctl, transceiveBody(fid, bind)), true)
+	if err != nil || st != 0 {
+		t.Fatalf("bind transceive: %v %v", st, err)
+	}
+	if ack, err := dcerpc.DecodePDU(body[48:]); err != nil {
+		t.Fatalf("bind answer: %v", err)
+	} else if _, ok := ack.(*dcerpc.BindAck); !ok {
+		t.Fatalf("bind answer %T", ack)
+	}
+
+	req := &srvs.SessionEnumRequest{Level: 1, PrefMaxLen: session.MaxPreferredLength, ResumeHandle: new(uint32)}
+	enum := rpcPDU(t, &dcerpc.Request{Header: dcerpc.Header{Flags: dcerpc.FlagFirstFrag | dcerpc.FlagLastFrag, CallID: 2},
+		Opnum: srvs.OpNetrSessionEnum, Stub: req.MarshalNDR()})
+	write := func() smb2.Status {
+		t.Helper()
+		st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, enum, 0)), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	// The answer (~9 KB in 4280-octet fragments) exceeds the bound once:
+	// a second call is refused until the first answer is read.
+	if st := write(); st != smb2.StatusSuccess {
+		t.Fatalf("first WRITE: %v", st)
+	}
+	if st := write(); st != smb2.StatusInsufficientResources {
+		t.Fatalf("WRITE with %d bytes unread: %v, want STATUS_INSUFFICIENT_RESOURCES", 6000, st)
+	}
+	var got int
+	for {
+		st, body, err := c.do(c.build(wire.CmdRead, readBody(fid, 8192)), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == smb2.StatusPipeEmpty {
+			break
+		}
+		if st != smb2.StatusSuccess {
+			t.Fatalf("READ: %v (never pending on an inline pipe)", st)
+		}
+		p, err := dcerpc.DecodePDU(body[16:])
+		if err != nil {
+			t.Fatalf("READ %d: %v", got, err)
+		}
+		if r, ok := p.(*dcerpc.Response); !ok || r.CallID != 2 {
+			t.Fatalf("READ %d: %#v", got, p)
+		}
+		got++
+	}
+	if got < 2 {
+		t.Fatalf("%d fragments, want several", got)
+	}
+	if st := write(); st != smb2.StatusSuccess {
+		t.Fatalf("WRITE after reading everything: %v", st)
+	}
+	f.served(t)
+}
