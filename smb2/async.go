@@ -100,6 +100,26 @@ func (c *conn) startAsync(s *smbSession, h wire.Header, credits uint16, signed b
 	return r
 }
 
+// cancelAuthentic reports whether a CANCEL may act for the session it
+// names, under the rules every request of that session follows: sealed
+// with that session's key, or signed with it (and the signature holds),
+// or unsigned where the session neither signs nor encrypts. A CANCEL for
+// a session the connection does not have cancels nothing anyway.
+func (c *conn) cancelAuthentic(h *wire.Header, msg []byte) bool {
+	s := c.sessions[h.SessionID]
+	switch {
+	case s == nil:
+		return true
+	case c.decryptedBy != nil:
+		return c.decryptedBy == s
+	case c.encryptionStatus(s) != StatusSuccess:
+		return false
+	case h.Flags&wire.FlagSigned != 0:
+		return s.signer != nil && s.signer.Verify(msg) == nil
+	}
+	return !s.signingRequired
+}
+
 // cancelAsync cancels the pending operation a CANCEL names: by AsyncId in
 // the asynchronous form, by MessageId in the synchronous one.
 func (c *conn) cancelAsync(h *wire.Header) {

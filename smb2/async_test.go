@@ -431,3 +431,58 @@ func TestEchoSignedInCompound(t *testing.T) {
 		}
 	}
 }
+
+// A CANCEL must prove its session like any request: a forged signature,
+// or no signature on a session that signs, cancels nothing (and gets no
+// answer); a genuine one then cancels.
+func TestCancelAuthenticated(t *testing.T) {
+	release := make(chan struct{})
+	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeHandler{"gate": gatePipe(release)} })
+	c, fid := openGate(t, f)
+	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte("one"), 0)), true); err != nil || st != 0 {
+		t.Fatalf("write: %v %v", st, err)
+	}
+	c.send(c.build(wire.CmdRead, readBody(fid, 1024)), true)
+	h, _ := c.next()
+	if smb2.Status(h.Status) != smb2.StatusPending {
+		t.Fatalf("interim status %v", smb2.Status(h.Status))
+	}
+	cancelMsg := func() []byte {
+		ch := wire.Header{Command: wire.CmdCancel, Flags: wire.FlagAsyncCommand, MessageID: h.MessageID, AsyncID: h.AsyncID, SessionID: c.sid}
+		return append(ch.Append(nil), le.AppendUint32(nil, 4)...)
+	}
+	forged := cancelMsg()
+	if err := c.signer.Sign(forged); err != nil {
+		t.Fatal(err)
+	}
+	forged[50] ^= 0xff
+	if err := c.sendFrame(forged); err != nil {
+		t.Fatal(err)
+	}
+	c.send(cancelMsg(), false)
+	// Neither cancelled the READ: an ECHO is answered first, and the
+	// READ then completes with the pipe's answer.
+	if st, _, err := c.do(c.build(wire.CmdEcho, le.AppendUint32(nil, 4)), true); err != nil || st != 0 {
+		t.Fatalf("echo: %v %v", st, err)
+	}
+	release <- struct{}{}
+	fh, body := c.next()
+	if fh.Status != 0 || fh.AsyncID != h.AsyncID || readData(t, body) != "re:one" {
+		t.Fatalf("READ after unauthenticated CANCELs: %v %x, want its data", smb2.Status(fh.Status), body)
+	}
+
+	// A genuine CANCEL still works.
+	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte("two"), 0)), true); err != nil || st != 0 {
+		t.Fatalf("write: %v %v", st, err)
+	}
+	c.send(c.build(wire.CmdRead, readBody(fid, 1024)), true)
+	h, _ = c.next()
+	if smb2.Status(h.Status) != smb2.StatusPending {
+		t.Fatalf("interim status %v", smb2.Status(h.Status))
+	}
+	c.send(cancelMsg(), true)
+	if fh, _ := c.next(); smb2.Status(fh.Status) != smb2.StatusCancelled || fh.AsyncID != h.AsyncID {
+		t.Fatalf("after a signed CANCEL: %v, want STATUS_CANCELLED", smb2.Status(fh.Status))
+	}
+	release <- struct{}{}
+}

@@ -730,8 +730,13 @@ func (c *conn) process(h wire.Header, msg []byte, inChain bool, rel *relState) (
 	}
 	if h.Command == wire.CmdCancel {
 		// A CANCEL has no answer of its own and takes no credit; the
-		// operation it names ends with STATUS_CANCELLED.
-		c.cancelAsync(&h)
+		// operation it names ends with STATUS_CANCELLED. One that does
+		// not prove its session is dropped without a word.
+		if c.cancelAuthentic(&h, msg) {
+			c.cancelAsync(&h)
+		} else {
+			c.log.Debug("smb2 CANCEL dropped: not authenticated", slog.Uint64("session", h.SessionID))
+		}
 		return r, false, nil
 	}
 	if h.Flags&wire.FlagAsyncCommand != 0 {
