@@ -136,14 +136,18 @@
 // earns, and keeps serving the connection (ECHO, other pipes, other
 // sessions); the final answer follows with the same MessageId and AsyncId
 // and no credits. A CANCEL naming the AsyncId (or, in the synchronous
-// form, the MessageId) ends it with STATUS_CANCELLED; an answer the
+// form, the MessageId) ends it with STATUS_CANCELLED, provided it proves
+// its session as any request must (sealed with the session's key, or
+// signed with it, or unsigned where the session neither signs nor
+// encrypts); one that does not is dropped, CANCEL having no answer of its
+// own. An answer the
 // handler writes later stays for the next READ. PipeTimeout still bounds
 // the wait. Interim responses are not signed (MS-SMB2 advises against
 // it; the final answer is signed under the usual rules) but are encrypted
-// like any answer of an encrypting session. Every frame is still built
-// and sent by the serving goroutine: a waiting read's goroutine only
-// hands its result over, so signing and the encryption nonce counters
-// see one sender. A read inside a compound, or beyond 64 pending ones per
+// like any answer of an encrypting session. A waiting read's goroutine
+// only hands its result over; the frame is built and sent under the
+// connection's lock, so signing and the encryption nonce counters see
+// one sender at a time. A read inside a compound, or beyond 64 pending ones per
 // connection, waits synchronously instead, up to PipeTimeout. A final
 // answer for a session that has ended meanwhile is dropped.
 //
@@ -182,10 +186,14 @@
 //
 // # Connection lifecycle
 //
-// A connection is read by one goroutine and served by another, which
-// owns all protocol state, so no locks guard it; events from elsewhere
-// (a session deleted from the table, a pipe handler going idle) arrive
-// through a small queue. Serve, ServeConn, Shutdown and Close follow
+// A connection has two goroutines and one lock over its protocol state.
+// The reading goroutine reads a frame and handles it under the lock: in
+// the common case (a request answered at once, the srvsvc pipe answered
+// inline) a request costs no goroutine switch at all. The serving
+// goroutine handles what comes from elsewhere, under the same lock: the
+// final answers of asynchronous reads, events from a small queue (a
+// session deleted from the table, a pipe handler going idle), draining
+// and the end of the connection. Serve, ServeConn, Shutdown and Close follow
 // net/http; Shutdown takes no new request from a connection but lets its
 // pending asynchronous reads send their final answers.
 package smb2
