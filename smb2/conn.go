@@ -1215,6 +1215,11 @@ func (c *conn) pipeRead(o *open, n int) ([]byte, bool, Status) {
 	if n == 0 {
 		return nil, false, StatusSuccess
 	}
+	// Most reads find their answer queued (always, on an inline pipe):
+	// only one that has to wait pays for a timer.
+	if data, more, ok, err := o.pipe.tryClientRead(n); ok {
+		return readResult(data, more, err)
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, durOr(c.srv.PipeTimeout, DefaultPipeTimeout))
 	defer cancel()
 	data, more, err := o.pipe.clientRead(ctx, n)

@@ -260,28 +260,8 @@ func (p *pipeConn) clientRead(ctx context.Context, max int) (data []byte, more b
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for {
-		if len(p.out) > 0 {
-			m := p.out[0]
-			if len(m) > max {
-				data = m[:max]
-				p.out[0] = m[max:]
-				p.outLen -= max
-				p.notify()
-				return data, true, nil
-			}
-			p.out = p.out[1:]
-			p.outLen -= len(m)
-			if len(p.out) == 0 {
-				p.out = nil
-			}
-			p.notify()
-			return m, false, nil
-		}
-		if p.closed {
-			return nil, false, StatusPipeDisconnected
-		}
-		if p.waiting && len(p.in) == 0 {
-			return nil, false, StatusPipeEmpty
+		if data, more, ok, err := p.readLocked(max); ok {
+			return data, more, err
 		}
 		ch := p.wait()
 		p.mu.Unlock()
@@ -293,6 +273,41 @@ func (p *pipeConn) clientRead(ctx context.Context, max int) (data []byte, more b
 		}
 		p.mu.Lock()
 	}
+}
+
+// tryClientRead is clientRead when it would not have to wait; ok is false
+// when it would.
+func (p *pipeConn) tryClientRead(max int) (data []byte, more, ok bool, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.readLocked(max)
+}
+
+// readLocked is one attempt of clientRead; ok is false when the server
+// may still answer. p.mu must be held.
+func (p *pipeConn) readLocked(max int) (data []byte, more, ok bool, err error) {
+	switch {
+	case len(p.out) > 0:
+		m := p.out[0]
+		if len(m) > max {
+			p.out[0] = m[max:]
+			p.outLen -= max
+			p.notify()
+			return m[:max], true, true, nil
+		}
+		p.out = p.out[1:]
+		p.outLen -= len(m)
+		if len(p.out) == 0 {
+			p.out = nil
+		}
+		p.notify()
+		return m, false, true, nil
+	case p.closed:
+		return nil, false, true, StatusPipeDisconnected
+	case p.waiting && len(p.in) == 0:
+		return nil, false, true, StatusPipeEmpty
+	}
+	return nil, false, false, nil
 }
 
 // waitReady waits up to d for a client READ not to have to wait (see
