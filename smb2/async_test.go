@@ -76,21 +76,6 @@ func readData(t *testing.T, body []byte) string {
 	return string(body[off-wire.HeaderSize : off-wire.HeaderSize+n])
 }
 
-// openGate logs a raw client in with signing and opens the "gate" pipe.
-func openGate(t *testing.T, f *fixture) (*rawClient, []byte) {
-	t.Helper()
-	c := dialRaw(t, f.addr)
-	c.login("bob", "BobPass1")
-	if st, _, err := c.do(c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`)), true); err != nil || st != 0 {
-		t.Fatalf("tree connect: %v %v", st, err)
-	}
-	st, body, err := c.do(c.build(wire.CmdCreate, createBody("gate")), true)
-	if err != nil || st != 0 {
-		t.Fatalf("create: %v %v", st, err)
-	}
-	return c, body[64:80]
-}
-
 // A READ that has to wait for the pipe's answer gets an unsigned interim
 // STATUS_PENDING with an AsyncId and credits; the connection meanwhile
 // serves an ECHO (signed, as the request was) and a second session's
@@ -99,7 +84,7 @@ func openGate(t *testing.T, f *fixture) (*rawClient, []byte) {
 func TestAsyncPipeRead(t *testing.T) {
 	release := make(chan struct{})
 	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeHandler{"gate": gatePipe(release)} })
-	c, fid := openGate(t, f)
+	c, fid := openPipe(t, f, "bob", "BobPass1", "gate")
 	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte("ping"), 0)), true); err != nil || st != 0 {
 		t.Fatalf("write: %v %v", st, err)
 	}
@@ -143,13 +128,11 @@ func TestAsyncPipeRead(t *testing.T) {
 	}
 }
 
-// CANCEL with the AsyncId ends a pending READ with STATUS_CANCELLED; the
-// answer the pipe gives later is not lost but read by the next READ.
-func TestAsyncPipeReadCancel(t *testing.T) {
-	release := make(chan struct{})
-	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeHandler{"gate": gatePipe(release)} })
-	c, fid := openGate(t, f)
-	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte("one"), 0)), true); err != nil || st != 0 {
+// pendingRead writes data to the pipe and sends a READ the server answers
+// STATUS_PENDING; it returns that interim answer's header.
+func pendingRead(t *testing.T, c *rawClient, fid []byte, data string) wire.Header {
+	t.Helper()
+	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte(data), 0)), true); err != nil || st != 0 {
 		t.Fatalf("write: %v %v", st, err)
 	}
 	c.send(c.build(wire.CmdRead, readBody(fid, 1024)), true)
@@ -157,8 +140,24 @@ func TestAsyncPipeReadCancel(t *testing.T) {
 	if smb2.Status(h.Status) != smb2.StatusPending {
 		t.Fatalf("interim status %v", smb2.Status(h.Status))
 	}
-	cancel := wire.Header{Command: wire.CmdCancel, Flags: wire.FlagAsyncCommand, MessageID: h.MessageID, AsyncID: h.AsyncID, SessionID: c.sid}
-	c.send(append(cancel.Append(nil), le.AppendUint32(nil, 4)...), true)
+	return h
+}
+
+// cancelFor is an unsigned CANCEL of the asynchronous operation of
+// interim answer h.
+func cancelFor(c *rawClient, h wire.Header) []byte {
+	ch := wire.Header{Command: wire.CmdCancel, Flags: wire.FlagAsyncCommand, MessageID: h.MessageID, AsyncID: h.AsyncID, SessionID: c.sid}
+	return append(ch.Append(nil), le.AppendUint32(nil, 4)...)
+}
+
+// CANCEL with the AsyncId ends a pending READ with STATUS_CANCELLED; the
+// answer the pipe gives later is not lost but read by the next READ.
+func TestAsyncPipeReadCancel(t *testing.T) {
+	release := make(chan struct{})
+	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeHandler{"gate": gatePipe(release)} })
+	c, fid := openPipe(t, f, "bob", "BobPass1", "gate")
+	h := pendingRead(t, c, fid, "one")
+	c.send(cancelFor(c, h), true)
 	fh, _ := c.next()
 	if smb2.Status(fh.Status) != smb2.StatusCancelled || fh.AsyncID != h.AsyncID || fh.MessageID != h.MessageID {
 		t.Fatalf("after CANCEL: %+v, want STATUS_CANCELLED for AsyncId %d", fh, h.AsyncID)
@@ -239,7 +238,7 @@ func transceiveBody(fid, input []byte) []byte {
 func TestAsyncPipeTransceive(t *testing.T) {
 	release := make(chan struct{})
 	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeHandler{"gate": gatePipe(release)} })
-	c, fid := openGate(t, f)
+	c, fid := openPipe(t, f, "bob", "BobPass1", "gate")
 	c.send(c.build(wire.CmdIoctl, transceiveBody(fid, []byte("call"))), true)
 	h, _ := c.next()
 	if smb2.Status(h.Status) != smb2.StatusPending || h.Command != wire.CmdIoctl || h.Flags&wire.FlagAsyncCommand == 0 || h.AsyncID == 0 {
@@ -347,7 +346,7 @@ func TestAsyncReadOfDeletedSession(t *testing.T) {
 	}
 	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeHandler{"gate": deleter} })
 	table = f.table
-	c, fid := openGate(t, f)
+	c, fid := openPipe(t, f, "bob", "BobPass1", "gate")
 	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte("del"), 0)), true); err != nil || st != 0 {
 		t.Fatalf("write: %v %v", st, err)
 	}
@@ -367,7 +366,7 @@ func TestAsyncReadOfDeletedSession(t *testing.T) {
 func TestAsyncReadSurvivesShutdown(t *testing.T) {
 	release := make(chan struct{})
 	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeHandler{"gate": gatePipe(release)} })
-	c, fid := openGate(t, f)
+	c, fid := openPipe(t, f, "bob", "BobPass1", "gate")
 	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte("last"), 0)), true); err != nil || st != 0 {
 		t.Fatalf("write: %v %v", st, err)
 	}
@@ -438,20 +437,9 @@ func TestEchoSignedInCompound(t *testing.T) {
 func TestCancelAuthenticated(t *testing.T) {
 	release := make(chan struct{})
 	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeHandler{"gate": gatePipe(release)} })
-	c, fid := openGate(t, f)
-	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte("one"), 0)), true); err != nil || st != 0 {
-		t.Fatalf("write: %v %v", st, err)
-	}
-	c.send(c.build(wire.CmdRead, readBody(fid, 1024)), true)
-	h, _ := c.next()
-	if smb2.Status(h.Status) != smb2.StatusPending {
-		t.Fatalf("interim status %v", smb2.Status(h.Status))
-	}
-	cancelMsg := func() []byte {
-		ch := wire.Header{Command: wire.CmdCancel, Flags: wire.FlagAsyncCommand, MessageID: h.MessageID, AsyncID: h.AsyncID, SessionID: c.sid}
-		return append(ch.Append(nil), le.AppendUint32(nil, 4)...)
-	}
-	forged := cancelMsg()
+	c, fid := openPipe(t, f, "bob", "BobPass1", "gate")
+	h := pendingRead(t, c, fid, "one")
+	forged := cancelFor(c, h)
 	if err := c.signer.Sign(forged); err != nil {
 		t.Fatal(err)
 	}
@@ -459,7 +447,7 @@ func TestCancelAuthenticated(t *testing.T) {
 	if err := c.sendFrame(forged); err != nil {
 		t.Fatal(err)
 	}
-	c.send(cancelMsg(), false)
+	c.send(cancelFor(c, h), false)
 	// Neither cancelled the READ: an ECHO is answered first, and the
 	// READ then completes with the pipe's answer.
 	if st, _, err := c.do(c.build(wire.CmdEcho, le.AppendUint32(nil, 4)), true); err != nil || st != 0 {
@@ -472,15 +460,8 @@ func TestCancelAuthenticated(t *testing.T) {
 	}
 
 	// A genuine CANCEL still works.
-	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte("two"), 0)), true); err != nil || st != 0 {
-		t.Fatalf("write: %v %v", st, err)
-	}
-	c.send(c.build(wire.CmdRead, readBody(fid, 1024)), true)
-	h, _ = c.next()
-	if smb2.Status(h.Status) != smb2.StatusPending {
-		t.Fatalf("interim status %v", smb2.Status(h.Status))
-	}
-	c.send(cancelMsg(), true)
+	h = pendingRead(t, c, fid, "two")
+	c.send(cancelFor(c, h), true)
 	if fh, _ := c.next(); smb2.Status(fh.Status) != smb2.StatusCancelled || fh.AsyncID != h.AsyncID {
 		t.Fatalf("after a signed CANCEL: %v, want STATUS_CANCELLED", smb2.Status(fh.Status))
 	}

@@ -31,16 +31,7 @@ func TestDeletedSessionStartsNothing(t *testing.T) {
 		s.Pipes = map[string]smb2.PipeHandler{"busy": busy}
 		s.LogoffGrace = time.Minute
 	})
-	c := dialRaw(t, f.addr)
-	c.login("bob", "BobPass1")
-	if st, _, err := c.do(c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`)), true); err != nil || st != 0 {
-		t.Fatal(st, err)
-	}
-	st, body, err := c.do(c.build(wire.CmdCreate, createBody("busy")), true)
-	if err != nil || st != 0 {
-		t.Fatalf("create: %v %v", st, err)
-	}
-	fid := body[64:80]
+	c, fid := openPipe(t, f, "bob", "BobPass1", "busy")
 	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte{1}, 0)), true); err != nil || st != 0 {
 		t.Fatalf("write: %v %v", st, err)
 	}

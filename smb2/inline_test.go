@@ -11,16 +11,6 @@ import (
 	"github.com/netsession/netsession/srvs"
 )
 
-// rpcPDU marshals a DCE/RPC PDU for a raw pipe WRITE.
-func rpcPDU(t *testing.T, p dcerpc.PDU) []byte {
-	t.Helper()
-	b, err := dcerpc.Marshal(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // The srvsvc pipe is answered inline: the answer of a WRITE is there for
 // the very next READ, never STATUS_PENDING, and a transceive carries it.
 // Its unread answers are bounded by MaxPipeBuffer: past it a WRITE is
@@ -32,21 +22,9 @@ func TestInlinePipe(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := dialRaw(t, f.addr)
-	c.login("alice", "AlicePass1")
-	if st, _, err := c.do(c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`)), true); err != nil || st != 0 {
-		t.Fatal(st, err)
-	}
-	st, body, err := c.do(c.build(wire.CmdCreate, createBody("srvsvc")), true)
-	if err != nil || st != 0 {
-		t.Fatalf("create: %v %v", st, err)
-	}
-	fid := body[64:80]
+	c, fid := openPipe(t, f, "alice", "AlicePass1", "srvsvc")
 
-	bind := rpcPDU(t, &dcerpc.Bind{Header: dcerpc.Header{Flags: dcerpc.FlagFirstFrag | dcerpc.FlagLastFrag, CallID: 1},
-		MaxXmitFrag: 4280, MaxRecvFrag: 4280,
-		Contexts: []dcerpc.ContextElem{{AbstractSyntax: srvs.Syntax(), TransferSyntaxes: []dcerpc.SyntaxID{dcerpc.NDR20}}}})
-	st, body, err = c.do(c.build(wire.CmdIoctl, transceiveBody(fid, bind)), true)
+	st, body, err := c.do(c.build(wire.CmdIoctl, transceiveBody(fid, srvsvcBind())), true)
 	if err != nil || st != 0 {
 		t.Fatalf("bind transceive: %v %v", st, err)
 	}
@@ -57,8 +35,11 @@ func TestInlinePipe(t *testing.T) {
 	}
 
 	req := &srvs.SessionEnumRequest{Level: 1, PrefMaxLen: session.MaxPreferredLength, ResumeHandle: new(uint32)}
-	enum := rpcPDU(t, &dcerpc.Request{Header: dcerpc.Header{Flags: dcerpc.FlagFirstFrag | dcerpc.FlagLastFrag, CallID: 2},
+	enum, err := dcerpc.Marshal(&dcerpc.Request{Header: dcerpc.Header{Flags: dcerpc.FlagFirstFrag | dcerpc.FlagLastFrag, CallID: 2},
 		Opnum: srvs.OpNetrSessionEnum, Stub: req.MarshalNDR()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	write := func() smb2.Status {
 		t.Helper()
 		st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, enum, 0)), true)

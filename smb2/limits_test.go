@@ -296,16 +296,7 @@ func TestPipeOutputBounded(t *testing.T) {
 		s.Pipes = map[string]smb2.PipeHandler{"flood": flood}
 		s.MaxPipeBuffer = 10000
 	})
-	c := dialRaw(t, f.addr)
-	c.login("bob", "BobPass1")
-	if st, _, err := c.do(c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`)), true); err != nil || st != 0 {
-		t.Fatal(st, err)
-	}
-	st, body, err := c.do(c.build(wire.CmdCreate, createBody("flood")), true)
-	if err != nil || st != 0 {
-		t.Fatalf("create: %v %v", st, err)
-	}
-	fid := body[64:80]
+	c, fid := openPipe(t, f, "bob", "BobPass1", "flood")
 	waitFor(t, func() bool { return written.Load() == 10 })
 	time.Sleep(50 * time.Millisecond)
 	if n := written.Load(); n != 10 {

@@ -127,21 +127,12 @@ func TestAnonymousAndGuest(t *testing.T) {
 // the first part with STATUS_BUFFER_OVERFLOW; the rest follows.
 func TestPipeMessageMode(t *testing.T) {
 	f := newFixture(t)
-	c := dialRaw(t, f.addr)
-	c.login("alice", "AlicePass1")
-	if st, _, err := c.do(c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`)), true); err != nil || st != 0 {
-		t.Fatal(st, err)
-	}
-	st, body, err := c.do(c.build(wire.CmdCreate, createBody("srvsvc")), true)
-	if err != nil || st != 0 {
-		t.Fatal(st, err)
-	}
-	fid := body[64:80]
+	c, fid := openPipe(t, f, "alice", "AlicePass1", "srvsvc")
 	bind := srvsvcBind()
 	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, bind, 0)), true); err != nil || st != 0 {
 		t.Fatal(st, err)
 	}
-	st, body, err = c.do(c.build(wire.CmdRead, readBody(fid, 16)), true)
+	st, body, err := c.do(c.build(wire.CmdRead, readBody(fid, 16)), true)
 	if err != nil || st != smb2.StatusBufferOverflow || le.Uint32(body[4:]) != 16 {
 		t.Fatalf("short read: %v %v", st, err)
 	}

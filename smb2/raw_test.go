@@ -201,3 +201,19 @@ func (c *rawClient) login2(user, pass string, dialect uint16) {
 		tok = out
 	}
 }
+
+// openPipe logs a raw client in with signing, connects to IPC$ and opens
+// the named pipe; it returns the client and the pipe's FileId.
+func openPipe(t *testing.T, f *fixture, user, pass, name string) (*rawClient, []byte) {
+	t.Helper()
+	c := dialRaw(t, f.addr)
+	c.login(user, pass)
+	if st, _, err := c.do(c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`)), true); err != nil || st != 0 {
+		t.Fatalf("tree connect: %v %v", st, err)
+	}
+	st, body, err := c.do(c.build(wire.CmdCreate, createBody(name)), true)
+	if err != nil || st != 0 {
+		t.Fatalf("create %s: %v %v", name, st, err)
+	}
+	return c, body[64:80]
+}
