@@ -10,60 +10,57 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/cloudsoda/go-smb2"
 
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/session"
+	"github.com/netsession/netsession/smb2/pipeclient"
 )
 
 // DCE/RPC over an SMB2 named pipe (ncacn_np).
 //
 // Real servers (Windows, Samba) serve srvsvc only on the \PIPE\srvsvc named
-// pipe of the IPC$ share. The SMB2/3 client is github.com/cloudsoda/go-smb2;
-// this file turns one of its pipe handles into the byte stream package
-// dcerpc runs on. Design decisions:
+// pipe of the IPC$ share. The SMB2/3 client is package smb2/pipeclient;
+// this file turns one of its pipes into the byte stream package dcerpc
+// runs on. Design decisions:
 //
-//   - One PDU, one SMB2 WRITE. dcerpc.Client writes every PDU with a single
-//     Write, so a write never splits or joins PDUs on the pipe.
-//   - Every SMB2 READ asks for 65,536 bytes, more than any DCE/RPC fragment
-//     (frag_length is 16 bits), so one READ returns one whole fragment.
-//     A smaller READ would be answered with STATUS_BUFFER_OVERFLOW, which
-//     go-smb2 reports as an error and drops the data with it. The fragment
-//     lands in an internal buffer and Read serves the caller's small reads
-//     (dcerpc reads a 16-byte header, then the rest) from there.
-//   - A call costs one SMB2 WRITE exchange plus one READ per response
-//     fragment, where Windows' own client and Samba's rpcclient send the
-//     request in an FSCTL_PIPE_TRANSCEIVE ioctl whose answer carries the
-//     first fragment: one round trip fewer per call. go-smb2 keeps its
-//     ioctl unexported. Against Samba on loopback the WRITE exchange is
-//     about 0.13 ms of a 0.31 ms call that returns an error status, and
-//     lost in the noise of a 3 ms enumeration of 200 sessions; over a
-//     network it is one round-trip time per call.
+//   - One call, one round trip, as Windows' own client and Samba's
+//     rpcclient do it. dcerpc.Client writes every PDU with a single Write
+//     and then reads the answer. Write only holds the PDU; the Read that
+//     follows sends it in an FSCTL_PIPE_TRANSCEIVE whose answer carries
+//     the first response fragment. A second Write while a PDU is held
+//     (a multi-fragment request) sends the held one as a plain SMB2 WRITE
+//     first; a Read with nothing held (the further fragments of a long
+//     answer) is an SMB2 READ; Close sends a PDU still held as a WRITE.
+//   - Every transceive and READ asks for 65,536 bytes, more than any
+//     DCE/RPC fragment (frag_length is 16 bits), so one exchange returns
+//     one whole fragment. Should a message ever be longer, the server says
+//     so (STATUS_BUFFER_OVERFLOW) and the next Read fetches the rest. The
+//     fragment lands in an internal buffer and Read serves the caller's
+//     small reads (dcerpc reads a 16-byte header, then the rest) from
+//     there.
 //   - The SMB logon is the caller's identity on the pipe: no DCE/RPC
 //     authentication is needed on top (servers accept auth level none on
 //     ncacn_np).
-//   - Deadlines: SMBPipe has SetDeadline, which sets the TCP connection's
-//     deadline. dcerpc.Client applies each call's context through it, and a
-//     cancelled context sets a deadline in the past. A deadline that expires
-//     breaks the SMB connection (go-smb2's receiver stops), which is the
-//     intended outcome: an interrupted exchange leaves the pipe at an unknown
-//     position anyway.
-//   - Signing and encryption follow what the server asks for (go-smb2 signs
-//     when the server requires it and encrypts when the session or share
-//     says so). Guest and anonymous sessions cannot sign; a server that
-//     requires signing refuses them. There is no option to insist on
-//     signing when the server does not require it: go-smb2 checks that
-//     demand against the first session setup answer only, so a server that
-//     maps an unknown user to guest on the last leg would still yield an
-//     unsigned guest session, and the option would promise what it cannot
-//     hold.
+//   - Deadlines: SMBPipe has SetDeadline, which sets the deadline of the
+//     SMB connection. dcerpc.Client applies each call's context through it,
+//     and a cancelled context sets a deadline in the past. A deadline that
+//     expires during an exchange breaks the SMB connection, which is the
+//     intended outcome: an interrupted exchange leaves the pipe at an
+//     unknown position anyway.
+//   - Every logon with a key signs (AES-GMAC on SMB 3.1.1 when the server
+//     offers it), whatever the server requires: Samba refuses an IPC$ tree
+//     connect on a session that does not ask for signing. Messages are
+//     encrypted when the session or the share says so. Guest and anonymous
+//     sessions have no keys and cannot sign; a server that requires
+//     encryption refuses them.
 
 // DefaultSMBPort is the TCP port of SMB over TCP (direct hosting).
 const DefaultSMBPort = 445
 
-// pipeReadSize is the size of every SMB2 READ on the pipe.
+// pipeReadSize is the output size of every transceive and SMB2 READ on
+// the pipe.
 const pipeReadSize = 65536
 
 // SMBPipeOptions tune DialSMBPipe. The zero value is ready to use.
@@ -115,22 +112,25 @@ func (e *SMBError) Error() string {
 func (e *SMBError) Unwrap() error { return e.Err }
 
 // SMBPipe is an open named pipe on an SMB server, used as the byte stream
-// of a DCE/RPC association. Write sends one PDU per call; Read returns the
+// of a DCE/RPC association. Write takes one PDU per call; Read returns the
 // bytes of the fragments the server sends, in order. It is not safe for
 // concurrent Reads or concurrent Writes (dcerpc.Client serialises its
-// calls).
+// calls); Close may interrupt a blocked Read from another goroutine.
 type SMBPipe struct {
 	server string
-	conn   net.Conn
-	sess   *smb2.Session
-	share  *smb2.Share
-	file   *smb2.File
-	cancel context.CancelFunc
+	conn   *pipeclient.Conn
+	pipe   *pipeclient.Pipe
 	closeT time.Duration
 
-	rbuf []byte // the SMB2 READ buffer, pipeReadSize bytes
-	pend []byte // unread part of the last fragment, aliases rbuf
+	held    []byte // the PDU the next Read sends in a transceive
+	holding bool
+	rbuf    []byte // the transceive and READ buffer, pipeReadSize bytes
+	pend    []byte // unread part of the last fragment, aliases rbuf
 
+	// closed and inflight let Close interrupt a Read or Write blocked in
+	// an exchange: each side sets its own flag, then checks the other's.
+	closed    atomic.Bool
+	inflight  atomic.Int32
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -152,7 +152,7 @@ func DialSMBPipe(ctx context.Context, addr string, cred Credentials, opt SMBPipe
 		return nil, &Error{Kind: KindProtocol, Op: "connect", Server: addr, Err: err}
 	}
 	server := net.JoinHostPort(host, strconv.Itoa(port))
-	ini, err := smbInitiator(cred, opt.Workstation)
+	auth, err := smbAuth(cred, opt.Workstation)
 	if err != nil {
 		return nil, &Error{Kind: KindLogonFailure, Op: "connect", Server: server,
 			Err: &SMBError{Op: "logon", Server: server, Err: err}}
@@ -166,73 +166,33 @@ func DialSMBPipe(ctx context.Context, addr string, cred Credentials, opt SMBPipe
 		var d net.Dialer
 		dial = d.DialContext
 	}
-	conn, err := dial(ctx, "tcp", server)
+	nc, err := dial(ctx, "tcp", server)
 	if err != nil {
 		return nil, smbError(ctx, "connect", server, err)
 	}
-	// The context bounds the setup through the connection's deadline, so
-	// that every step (negotiate, logon, tree connect, create) is covered
-	// whatever go-smb2 does with ctx.
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
+	conn, err := pipeclient.Dial(ctx, nc, pipeclient.Options{Host: host, Auth: auth})
+	if err != nil {
+		return nil, smbError(ctx, "", server, err)
 	}
-	fired := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		conn.SetDeadline(time.Unix(1, 0))
-		close(fired)
-	})
-	// go-smb2 runs share and file operations on the context given to
-	// WithContext; life ends them when the pipe is closed.
-	life, cancel := context.WithCancel(context.Background())
-	p := &SMBPipe{server: server, conn: conn, closeT: opt.CloseTimeout, cancel: cancel}
+	f, err := conn.OpenPipe(ctx, pipe)
+	if err != nil {
+		conn.Abort()
+		return nil, smbError(ctx, "", server, err)
+	}
+	p := &SMBPipe{server: server, conn: conn, pipe: f, closeT: opt.CloseTimeout, rbuf: make([]byte, pipeReadSize)}
 	if p.closeT <= 0 {
 		p.closeT = 5 * time.Second
 	}
-	fail := func(op string, err error) (*SMBPipe, error) {
-		if !stop() {
-			<-fired
-		}
-		p.abort()
-		return nil, smbError(ctx, op, server, err)
-	}
-
-	dialer := &smb2.Dialer{
-		Initiator: ini,
-	}
-	sess, err := dialer.DialConn(ctx, conn, host)
-	if err != nil {
-		return fail("logon", err)
-	}
-	p.sess = sess.WithContext(life)
-	share, err := p.sess.Mount(`\\` + host + `\IPC$`)
-	if err != nil {
-		return fail("tree connect", err)
-	}
-	p.share = share.WithContext(life)
-	f, err := p.share.OpenFile(pipe, os.O_RDWR, 0)
-	if err != nil {
-		return fail("open", err)
-	}
-	p.file = f
-	if !stop() {
-		<-fired
-	}
-	if err := ctx.Err(); err != nil {
-		p.abort()
-		return nil, smbError(ctx, "open", server, err)
-	}
-	conn.SetDeadline(time.Time{})
-	p.rbuf = make([]byte, pipeReadSize)
 	return p, nil
 }
 
-// smbInitiator builds go-smb2's NTLM initiator from the credentials.
-func smbInitiator(c Credentials, workstation string) (*smb2.NTLMInitiator, error) {
+// smbAuth builds the NTLM initiator of the SMB logon from the credentials.
+func smbAuth(c Credentials, workstation string) (*ntlm.Client, error) {
 	if c.Anonymous || c.User == "" {
 		if c.User != "" || c.Password != "" || len(c.NTHash) != 0 {
 			return nil, errors.New("anonymous logon with a user, password or hash")
 		}
-		return &smb2.NTLMInitiator{Workstation: workstation}, nil
+		return &ntlm.Client{Workstation: workstation}, nil
 	}
 	if len(c.NTHash) != 0 && len(c.NTHash) != 16 {
 		return nil, fmt.Errorf("NT hash of %d bytes, want 16", len(c.NTHash))
@@ -241,13 +201,13 @@ func smbInitiator(c Credentials, workstation string) (*smb2.NTLMInitiator, error
 	if domain == "" {
 		user, domain = ntlm.SplitUser(user)
 	}
-	ini := &smb2.NTLMInitiator{User: user, Domain: domain, Workstation: workstation}
+	a := &ntlm.Client{User: user, Domain: domain, Workstation: workstation}
 	if len(c.NTHash) != 0 {
-		ini.Hash = append([]byte(nil), c.NTHash...)
+		a.NTHash = append([]byte(nil), c.NTHash...)
 	} else {
-		ini.Password = c.Password
+		a.Password = c.Password
 	}
-	return ini, nil
+	return a, nil
 }
 
 // splitSMBAddr splits "host", "host:port", "[v6]" or "[v6]:port" (a bare
@@ -279,95 +239,103 @@ func splitSMBAddr(addr string, defPort int) (host string, port int, err error) {
 	return h, n, nil
 }
 
-// smbError classifies a failure of step op into an *Error wrapping an
-// *SMBError.
+// smbOp names the step of a pipeclient failure as SMBError.Op does.
+func smbOp(op string) string {
+	switch op {
+	case "negotiate", "session setup":
+		return "logon"
+	case "tree connect", "validate negotiate":
+		return "tree connect"
+	case "create":
+		return "open"
+	case "transceive", "read":
+		return "read"
+	}
+	return op // write, close, tree disconnect, logoff
+}
+
+// smbError classifies a failure into an *Error wrapping an *SMBError. op
+// is the step for failures that are not a *pipeclient.Error (dialling);
+// otherwise the pipeclient step decides.
 func smbError(ctx context.Context, op, server string, err error) *Error {
-	se := &SMBError{Op: op, Server: server, Err: smbCause(err)}
-	var re *smb2.ResponseError
-	switch {
-	case errors.As(err, &re):
-		se.Status = re.Code
-	case errors.Is(err, os.ErrPermission):
-		// go-smb2 turns STATUS_ACCESS_DENIED into os.ErrPermission and
-		// the name-not-found statuses into os.ErrNotExist.
-		se.Status = statusAccessDenied
-	case errors.Is(err, os.ErrNotExist):
-		se.Status = statusObjectNameNotFound
+	se := &SMBError{Op: op, Server: server, Err: err}
+	var pe *pipeclient.Error
+	if errors.As(err, &pe) {
+		se.Op = smbOp(pe.Op)
+		se.Status = uint32(pe.Status)
 	}
 	e := &Error{Op: "connect", Server: server, Err: se}
-	if op == "read" || op == "write" {
-		e.Op = op
+	if se.Op == "read" || se.Op == "write" {
+		e.Op = se.Op
 	}
-	var te *smb2.TransportError
 	var ne net.Error
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):
 		e.Kind = KindCanceled
-		se.Err = fmt.Errorf("%w: %w", context.Canceled, se.Err)
+		if !errors.Is(se.Err, context.Canceled) {
+			se.Err = fmt.Errorf("%w: %w", context.Canceled, se.Err)
+		}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		e.Kind = KindTimeout
-		se.Err = fmt.Errorf("%w: %w", context.DeadlineExceeded, se.Err)
+		if !errors.Is(se.Err, context.DeadlineExceeded) {
+			se.Err = fmt.Errorf("%w: %w", context.DeadlineExceeded, se.Err)
+		}
 	case errors.Is(se.Err, os.ErrDeadlineExceeded):
 		// During the setup the connection's deadline is the context's, and
 		// may fire a moment before the context's own timer; afterwards it
 		// is the one dcerpc.Client sets from each call's context.
 		e.Kind = KindTimeout
 		se.Err = fmt.Errorf("%w: %w", context.DeadlineExceeded, se.Err)
-	case op == "logon" && (isLogonStatus(se.Status) || isRefusedSetup(err)):
+	case pe != nil && pe.Op == "session setup" && (se.Status != 0 || errors.Is(err, pipeclient.ErrNoKeys) || errors.Is(err, ntlm.ErrLogonFailure)):
+		// The server refused the credentials, or logged them on as guest
+		// or anonymous where keys are needed.
 		e.Kind = KindLogonFailure
 	case se.Status == statusAccessDenied || se.Status == statusNetworkAccessDenied:
 		e.Kind = KindAccessDenied
 		e.Status = session.StatusAccessDenied
-	case errors.As(err, &te), errors.As(err, &ne), op == "connect":
+	case errors.Is(err, pipeclient.ErrProtocol):
+		e.Kind = KindProtocol
+	case errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, net.ErrClosed), se.Op == "connect":
 		e.Kind = KindUnreachable
-	case op == "read" || op == "write":
+	case se.Op == "read" || se.Op == "write":
 		// A pipe the server closed or broke (STATUS_PIPE_BROKEN,
-		// STATUS_PIPE_DISCONNECTED, ...): the connection is lost.
+		// STATUS_PIPE_DISCONNECTED, ...), or a connection an earlier
+		// failure broke: the connection is lost.
 		e.Kind = KindUnreachable
 	default:
-		// No such pipe or share, an SMB1-only server, an answer go-smb2
-		// cannot use.
+		// No such pipe or share, an SMB1-only server, a server that
+		// breaks the protocol.
 		e.Kind = KindProtocol
 	}
 	return e
 }
 
-// isRefusedSetup recognises go-smb2's report of a first session setup
-// response that is neither MORE_PROCESSING_REQUIRED nor SUCCESS: the server
-// refused the logon at once. go-smb2 reports it as an InvalidResponseError
-// carrying only text.
-func isRefusedSetup(err error) bool {
-	var ie *smb2.InvalidResponseError
-	return errors.As(err, &ie) && strings.HasPrefix(ie.Message, "expected status:")
-}
-
-// smbCause exposes the cause go-smb2 hides: its TransportError has no
-// Unwrap, so errors.Is(err, os.ErrDeadlineExceeded) would not see an
-// expired deadline through it.
-func smbCause(err error) error {
-	var te *smb2.TransportError
-	if errors.As(err, &te) && te.Err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			return &os.PathError{Op: pe.Op, Path: pe.Path, Err: te.Err}
-		}
-		return te.Err
-	}
-	return err
-}
-
-// Read reads bytes of the server's PDUs. When nothing is buffered it makes
-// one SMB2 READ of 65,536 bytes, which returns the next fragment whole.
+// Read reads bytes of the server's PDUs. When nothing is buffered it sends
+// the PDU the last Write held in an FSCTL_PIPE_TRANSCEIVE, or, with none
+// held, makes an SMB2 READ; either returns the next fragment whole.
 func (p *SMBPipe) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
 	if len(p.pend) == 0 {
-		n, err := p.file.Read(p.rbuf)
-		if n == 0 {
-			if err == nil {
-				err = io.ErrNoProgress
-			}
+		p.inflight.Add(1)
+		defer p.inflight.Add(-1)
+		if p.closed.Load() {
+			return 0, smbError(context.Background(), "read", p.server, net.ErrClosed)
+		}
+		var n int
+		var err error
+		if p.holding {
+			p.holding = false
+			n, _, err = p.pipe.Transceive(context.Background(), p.held, p.rbuf)
+		} else {
+			n, _, err = p.pipe.Read(context.Background(), p.rbuf)
+		}
+		if err == nil && n == 0 {
+			err = io.ErrNoProgress
+		}
+		if err != nil {
 			return 0, smbError(context.Background(), "read", p.server, err)
 		}
 		p.pend = p.rbuf[:n]
@@ -377,21 +345,41 @@ func (p *SMBPipe) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// Write sends b, one PDU, in one SMB2 WRITE.
+// Write takes b, one PDU, and holds it for the next Read's transceive. A
+// PDU already held goes out first in an SMB2 WRITE.
 func (p *SMBPipe) Write(b []byte) (int, error) {
-	n, err := p.file.Write(b)
-	if err == nil && n != len(b) {
-		err = io.ErrShortWrite
+	p.inflight.Add(1)
+	defer p.inflight.Add(-1)
+	if p.closed.Load() {
+		return 0, smbError(context.Background(), "write", p.server, net.ErrClosed)
 	}
-	if err != nil {
-		return n, smbError(context.Background(), "write", p.server, err)
+	if len(b) > p.pipe.MaxWrite() {
+		return 0, smbError(context.Background(), "write", p.server,
+			&pipeclient.Error{Op: "write", Err: fmt.Errorf("%w: PDU of %d bytes", pipeclient.ErrTooLarge, len(b))})
 	}
-	return n, nil
+	if err := p.flush(context.Background()); err != nil {
+		return 0, err
+	}
+	p.held = append(p.held[:0], b...)
+	p.holding = true
+	return len(b), nil
+}
+
+// flush sends a held PDU in a plain WRITE.
+func (p *SMBPipe) flush(ctx context.Context) error {
+	if !p.holding {
+		return nil
+	}
+	p.holding = false
+	if _, err := p.pipe.Write(ctx, p.held); err != nil {
+		return smbError(ctx, "write", p.server, err)
+	}
+	return nil
 }
 
 // SetDeadline sets the deadline of the SMB connection for reads and
-// writes; the zero time clears it. Once a deadline expires the connection
-// is unusable.
+// writes; the zero time clears it. Once a deadline expires during an
+// exchange the connection is unusable.
 func (p *SMBPipe) SetDeadline(t time.Time) error {
 	return p.conn.SetDeadline(t)
 }
@@ -399,42 +387,38 @@ func (p *SMBPipe) SetDeadline(t time.Time) error {
 // Server returns the host:port the pipe is connected to.
 func (p *SMBPipe) Server() string { return p.server }
 
-// Close closes the pipe handle, disconnects the tree, logs off and closes
-// the connection, within SMBPipeOptions.CloseTimeout. The connection is
-// closed in any case; the error is the first step that failed. Close is
-// idempotent.
+// Close sends a PDU still held, closes the pipe handle, disconnects the
+// tree, logs off and closes the connection, within
+// SMBPipeOptions.CloseTimeout. The connection is closed in any case; the
+// error is the first step that failed. A Close while a Read or Write waits
+// for the server closes the connection at once, failing that call. Close
+// is idempotent.
 func (p *SMBPipe) Close() error {
 	p.closeOnce.Do(func() {
-		p.conn.SetDeadline(time.Now().Add(p.closeT))
+		p.closed.Store(true)
+		if p.inflight.Load() > 0 {
+			// A Read or Write is waiting for the server: break it.
+			p.conn.Abort()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), p.closeT)
+		defer cancel()
+		p.conn.SetDeadline(time.Time{})
 		var first error
 		note := func(op string, err error) {
 			if err != nil && first == nil {
-				first = &SMBError{Op: op, Server: p.server, Err: smbCause(err)}
+				first = &SMBError{Op: op, Server: p.server, Err: err}
 			}
 		}
-		note("close", p.file.Close())
-		note("tree disconnect", p.share.Umount())
-		note("logoff", p.sess.Logoff()) // also closes go-smb2's transport
-		p.cancel()
-		if err := p.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-			note("close", err)
+		if p.holding {
+			p.holding = false
+			_, err := p.pipe.Write(ctx, p.held)
+			note("write", err)
 		}
+		note("close", p.pipe.Close(ctx))
+		note("close", p.conn.Close(ctx))
 		p.closeErr = first
 	})
 	return p.closeErr
-}
-
-// abort tears down a half-built pipe without waiting for the server.
-func (p *SMBPipe) abort() {
-	p.closeOnce.Do(func() {
-		p.conn.SetDeadline(time.Unix(1, 0))
-		if p.sess != nil {
-			p.sess.Logoff() // stops go-smb2's goroutines
-		}
-		p.cancel()
-		p.conn.Close()
-		p.closeErr = net.ErrClosed
-	})
 }
 
 // smbTransport is ncacn_np: DCE/RPC in the \PIPE\srvsvc named pipe of an

@@ -78,9 +78,9 @@ type Options struct {
 	// SigningAlgorithms to offer in SMB 3.1.1, most preferred first; nil
 	// offers AES-GMAC then AES-CMAC.
 	SigningAlgorithms []uint16
-	// RequireSigning signs every request and insists on signed answers,
-	// even when the server does not require it. A guest or anonymous
-	// session then fails with ErrNoKeys.
+	// RequireSigning refuses a session that cannot sign: a guest or
+	// anonymous logon fails with ErrNoKeys. Sessions with a key always
+	// sign, and say so in NEGOTIATE only when this is set.
 	RequireSigning bool
 	// RequireEncryption encrypts every request after the logon and
 	// insists on encrypted answers; a server or session that cannot
@@ -131,6 +131,7 @@ type Conn struct {
 	flags     uint16 // session flags
 	signer    *smbcrypto.Signer
 	signing   bool // sign requests, require signed answers
+	anonymous bool // the credentials make a null session
 	encrypt   bool // encrypt requests, require encrypted answers
 	enc, dec  cipher.AEAD
 	nonceCtr  uint64
@@ -381,11 +382,11 @@ func (c *Conn) sessionSetup(ctx context.Context) error {
 	if err != nil {
 		return &Error{Op: op, Err: err}
 	}
+	c.anonymous = auth.User == "" && auth.Domain == "" && auth.Password == "" && len(auth.NTHash) == 0
 	preauth := c.preauth
-	secMode := uint8(wire.SigningEnabled)
-	if c.opt.RequireSigning {
-		secMode |= uint8(wire.SigningRequired)
-	}
+	// Every session with a key signs, and says so: Samba refuses an
+	// IPC$ tree connect on a session that does not require signing.
+	secMode := uint8(wire.SigningEnabled | wire.SigningRequired)
 	for leg := 0; ; leg++ {
 		if leg > 4 {
 			return c.fail(op, protocolError("logon takes more than %d legs", leg))
@@ -432,6 +433,10 @@ func (c *Conn) sessionSetup(ctx context.Context) error {
 func (c *Conn) finishSetup(ctx context.Context, spnego *ntlm.SPNEGOClientContext, r *wire.SessionSetupResponse, resp []byte, preauth [smbcrypto.PreauthSize]byte) error {
 	const op = "session setup"
 	c.flags = r.Flags
+	if c.anonymous {
+		// Not every server flags a null session (Samba does not).
+		c.flags |= wire.SessionIsNull
+	}
 	if c.Guest() {
 		// A guest or anonymous session has no keys: nothing is signed,
 		// nothing is encrypted, and the acceptor's final token (if any)
@@ -467,7 +472,7 @@ func (c *Conn) finishSetup(ctx context.Context, spnego *ntlm.SPNEGOClientContext
 			return c.fail(op, fmt.Errorf("%w: final SESSION_SETUP answer: %w", ErrProtocol, err))
 		}
 	}
-	c.signing = c.opt.RequireSigning || c.srvMode&wire.SigningRequired != 0
+	c.signing = true
 	if r.Flags&wire.SessionEncryptData != 0 || c.opt.RequireEncryption {
 		if err := c.startEncryption(key, preauth); err != nil {
 			return err
@@ -652,8 +657,8 @@ func (c *Conn) exchange(ctx context.Context, x exch) ([]byte, wire.Header, error
 
 	stop := c.arm(ctx)
 	resp, rh, err := c.roundTrip(out, mid, x, encrypt)
-	if stop() {
-		err = contextError(ctx, err)
+	if cerr := stop(); cerr != nil && err != nil && !errors.Is(err, cerr) {
+		err = fmt.Errorf("%w: %w", cerr, err)
 	}
 	if err != nil {
 		return nil, rh, c.fail(x.op, err)
@@ -661,36 +666,34 @@ func (c *Conn) exchange(ctx context.Context, x exch) ([]byte, wire.Header, error
 	return resp, rh, nil
 }
 
-// contextError attributes a transport failure to the context that fired.
-func contextError(ctx context.Context, err error) error {
-	if cerr := ctx.Err(); cerr != nil {
-		if err == nil {
-			return cerr
-		}
-		if !errors.Is(err, cerr) {
-			return fmt.Errorf("%w: %w", cerr, err)
-		}
-	}
-	return err
-}
-
 // arm applies ctx's deadline and cancellation to the connection for one
 // exchange. The returned function restores the caller's deadline and
-// reports whether ctx ended the exchange.
-func (c *Conn) arm(ctx context.Context) func() bool {
+// returns the context's error when ctx ended the exchange (its deadline
+// may pass on the socket a moment before ctx's own timer fires).
+func (c *Conn) arm(ctx context.Context) func() error {
 	c.dlMu.Lock()
 	base := c.base
 	c.dlMu.Unlock()
 	dl, has := ctx.Deadline()
-	if has && (base.IsZero() || dl.Before(base)) {
+	applied := has && (base.IsZero() || dl.Before(base))
+	if applied {
 		c.nc.SetDeadline(dl)
 	}
+	expired := func() error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if applied && !time.Now().Before(dl) {
+			return context.DeadlineExceeded
+		}
+		return nil
+	}
 	if ctx.Done() == nil {
-		return func() bool {
-			if has {
+		return func() error {
+			if applied {
 				c.nc.SetDeadline(base)
 			}
-			return false
+			return nil
 		}
 	}
 	fired := make(chan struct{})
@@ -698,15 +701,15 @@ func (c *Conn) arm(ctx context.Context) func() bool {
 		c.nc.SetDeadline(time.Unix(1, 0))
 		close(fired)
 	})
-	return func() bool {
+	return func() error {
 		if !stopAF() {
 			<-fired
-			return true
+			return ctx.Err()
 		}
-		if has {
+		if applied {
 			c.nc.SetDeadline(base)
 		}
-		return ctx.Err() != nil
+		return expired()
 	}
 }
 
@@ -869,4 +872,14 @@ func cmp(a, b error) error {
 		return a
 	}
 	return b
+}
+
+// Abort closes the connection at once, without logging off: the server
+// ends the session when it sees the connection close. An exchange in
+// flight on another goroutine fails.
+func (c *Conn) Abort() {
+	c.nc.Close()
+	c.mu.Lock()
+	c.broken = ErrClosed
+	c.mu.Unlock()
 }

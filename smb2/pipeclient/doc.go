@@ -21,9 +21,11 @@
 //     Samba's clients do it. STATUS_BUFFER_OVERFLOW is not an error there
 //     nor on READ: it reports that the message goes on, and Read fetches
 //     the rest.
-//   - Signing follows MS-SMB2: requests are signed when the server or the
-//     caller (Options.RequireSigning) requires it, and then every final
-//     answer must carry a valid signature. HMAC-SHA256 on 2.x, AES-CMAC on
+//   - Every session with a key signs: its SESSION_SETUP asks for signing
+//     to be required, every request is signed and every final answer must
+//     carry a valid signature. Windows' and Samba's clients do the same on
+//     IPC$, and Samba refuses an IPC$ tree connect on a session that does
+//     not require signing. HMAC-SHA256 on 2.x, AES-CMAC on
 //     3.0 and 3.0.2, and on 3.1.1 whatever the signing context agreed
 //     (AES-GMAC when the server offers it, which costs a fraction of
 //     CMAC). The last SESSION_SETUP answer is verified whenever it is

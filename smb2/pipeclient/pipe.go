@@ -181,3 +181,6 @@ func (p *Pipe) Close(ctx context.Context) error {
 	}
 	return nil
 }
+
+// MaxWrite is the largest message Write sends.
+func (p *Pipe) MaxWrite() int { return int(p.c.maxWrite) }

@@ -236,9 +236,9 @@ func TestDialects(t *testing.T) {
 		{name: "3.0.2", dialects: []uint16{pipeclient.Dialect302}, wantSign: true, wantAlg: pipeclient.SigningAESCMAC},
 		{name: "3.1.1 GMAC", wantSign: true, wantAlg: pipeclient.SigningAESGMAC},
 		{name: "3.1.1 CMAC", signAlgs: []uint16{pipeclient.SigningAESCMAC}, wantSign: true, wantAlg: pipeclient.SigningAESCMAC},
-		{name: "3.1.1 signing enabled, not required", signing: smb2.SigningEnabled, wantAlg: pipeclient.SigningAESGMAC},
+		{name: "3.1.1 signing enabled, not required", signing: smb2.SigningEnabled, wantSign: true, wantAlg: pipeclient.SigningAESGMAC},
 		{name: "3.1.1 signing asked by client", signing: smb2.SigningEnabled, reqSign: true, wantSign: true, wantAlg: pipeclient.SigningAESGMAC},
-		{name: "2.1 signing enabled, not required", dialects: []uint16{pipeclient.Dialect210}, signing: smb2.SigningEnabled, wantAlg: pipeclient.SigningHMACSHA256},
+		{name: "2.1 signing enabled, not required", dialects: []uint16{pipeclient.Dialect210}, signing: smb2.SigningEnabled, wantSign: true, wantAlg: pipeclient.SigningHMACSHA256},
 		{name: "3.0 encrypted", dialects: []uint16{pipeclient.Dialect300}, enc: smb2.EncryptionRequired, wantSign: true, wantAlg: pipeclient.SigningAESCMAC, wantEnc: pipeclient.CipherAES128CCM},
 		{name: "3.0.2 encrypted", dialects: []uint16{pipeclient.Dialect302}, enc: smb2.EncryptionDesired, wantSign: true, wantAlg: pipeclient.SigningAESCMAC, wantEnc: pipeclient.CipherAES128CCM},
 	}
