@@ -290,6 +290,37 @@ func TestSMBPipeSamba(t *testing.T) {
 			t.Error("Write after Close succeeded")
 		}
 	})
+	t.Run("close interrupts a read", func(t *testing.T) {
+		pipe, err := dialPipe(t, p, adminCred, client.SMBPipeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Nothing was written: the read waits for the server.
+		errc := make(chan error, 1)
+		go func() {
+			_, err := pipe.Read(make([]byte, 16))
+			errc <- err
+		}()
+		time.Sleep(100 * time.Millisecond)
+		select {
+		case err := <-errc:
+			t.Fatalf("read returned before Close: %v", err)
+		default:
+		}
+		start := time.Now()
+		pipe.Close()
+		select {
+		case err := <-errc:
+			if err == nil {
+				t.Error("read succeeded")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close did not interrupt the read")
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("Close took %v", d)
+		}
+	})
 	t.Run("deadline breaks the pipe", func(t *testing.T) {
 		pipe, err := dialPipe(t, p, adminCred, client.SMBPipeOptions{})
 		if err != nil {
@@ -320,8 +351,8 @@ func hashOf(pw string) []byte {
 }
 
 // TestSMBPipeSambaSealed: a server that requires signing and encryption.
-// go-smb2 follows what the server asks for; guest and anonymous sessions,
-// which have no keys, are refused.
+// The client follows what the server asks for; guest and anonymous
+// sessions, which have no keys, are refused.
 func TestSMBPipeSambaSealed(t *testing.T) {
 	sambapeer.Require(t)
 	p := sambapeer.Start(t, sambapeer.Options{ServerSigning: "mandatory", ServerEncrypt: "required", NoWarm: true})

@@ -1,0 +1,153 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/netsession/netsession/client"
+	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/session"
+	"github.com/netsession/netsession/smb2"
+	"github.com/netsession/netsession/srvs"
+)
+
+// smbServer runs our own SMB server (package smb2) in-process on
+// loopback, serving srvsvc over \PIPE\srvsvc with extra sessions of bob
+// in its table besides the callers' own. alice is an administrator.
+func smbServer(t testing.TB, extra int, opts ...func(*smb2.Server)) (*smb2.Server, string) {
+	t.Helper()
+	accounts, err := ntlm.NewAccounts("NETSESS", false,
+		ntlm.Account{Name: adminUser, NTHash: ntlm.NTHash(adminPass), Groups: []string{"Administrators"}},
+		ntlm.Account{Name: plainUser, NTHash: ntlm.NTHash(plainPass)},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := session.New(session.Options{})
+	for i := range extra {
+		if _, err := table.Open(session.Spec{Client: fmt.Sprintf("10.0.%d.%d", i/250, i%250+1), User: plainUser}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rpc := &dcerpc.Server{}
+	if err := rpc.Register((&srvs.Handler{Table: table}).Interface()); err != nil {
+		t.Fatal(err)
+	}
+	srv := &smb2.Server{Table: table, Auth: &ntlm.Server{Accounts: accounts, ComputerName: "NETSESS"}, RPC: rpc}
+	for _, o := range opts {
+		o(srv)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(context.Background(), l) }()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := <-errc; !errors.Is(err, smb2.ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
+		}
+		rpc.Close()
+	})
+	return srv, l.Addr().String()
+}
+
+// TestSMBPipeOwnServer runs the transport against our own SMB server:
+// signing required (the server's default), encryption required, a guest
+// refused where keys are needed, and one SMB2 exchange per call.
+func TestSMBPipeOwnServer(t *testing.T) {
+	adminC := client.Credentials{User: adminUser, Password: adminPass}
+	for _, tc := range []struct {
+		name string
+		opt  func(*smb2.Server)
+	}{
+		{"signing required", func(*smb2.Server) {}},
+		{"signing enabled", func(s *smb2.Server) { s.Signing = smb2.SigningEnabled }},
+		{"encryption required", func(s *smb2.Server) { s.Encryption = smb2.EncryptionRequired }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, addr := smbServer(t, 3, tc.opt)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, err := client.Dial(ctx, addr, client.Options{Transport: client.TransportSMB, Credentials: adminC})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.EnumAll(ctx, session.Level1, client.Filter{}); err != nil {
+				t.Fatal(err)
+			}
+			before := srv.Stats().Commands
+			const calls = 5
+			for range calls {
+				res, err := c.EnumAll(ctx, session.Level1, client.Filter{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(res.Sessions) != 4 {
+					t.Fatalf("%d sessions, want 4 (3 held and ours)", len(res.Sessions))
+				}
+			}
+			after := srv.Stats().Commands
+			for cmd, n := range after {
+				if d := n - before[cmd]; d != 0 && (cmd != "ioctl" || d != calls) {
+					t.Errorf("%d calls made %d %s requests; want one IOCTL per call and nothing else", calls, d, cmd)
+				}
+			}
+		})
+	}
+
+	t.Run("guest where encryption is required", func(t *testing.T) {
+		_, addr := smbServer(t, 0, func(s *smb2.Server) { s.Encryption = smb2.EncryptionRequired; s.AllowAnonymous = true })
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := client.DialSMBPipe(ctx, addr, client.Credentials{Anonymous: true}, client.SMBPipeOptions{})
+		if client.KindOf(err) != client.KindLogonFailure {
+			t.Errorf("anonymous on an encrypting server: %v, want a logon failure", err)
+		}
+	})
+	t.Run("wrong password", func(t *testing.T) {
+		_, addr := smbServer(t, 0)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := client.DialSMBPipe(ctx, addr, client.Credentials{User: adminUser, Password: "nope"}, client.SMBPipeOptions{})
+		kind, se := smbKindOf(t, err)
+		if kind != client.KindLogonFailure || se == nil || se.Status != 0xC000006D || se.Op != "logon" {
+			t.Errorf("got %v %+v, want a logon failure with STATUS_LOGON_FAILURE", kind, se)
+		}
+	})
+}
+
+// BenchmarkPipeEnum measures NetrSessionEnum level 1 with 200 sessions
+// held, over the SMB named pipe to our own server in-process (SMB 3.1.1,
+// signed, and encrypted): one FSCTL_PIPE_TRANSCEIVE per call.
+func BenchmarkPipeEnum(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		enc  smb2.EncryptionPolicy
+	}{{"level1/200/signed", smb2.EncryptionOff}, {"level1/200/encrypted", smb2.EncryptionRequired}} {
+		b.Run(tc.name, func(b *testing.B) {
+			_, addr := smbServer(b, 199, func(s *smb2.Server) { s.Encryption = tc.enc })
+			c, err := client.Dial(context.Background(), addr, client.Options{Transport: client.TransportSMB,
+				Credentials: client.Credentials{User: adminUser, Password: adminPass}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			b.ReportAllocs()
+			for b.Loop() {
+				res, err := c.EnumAll(context.Background(), session.Level1, client.Filter{})
+				if err != nil || len(res.Sessions) != 200 {
+					b.Fatalf("%v, %d sessions", err, len(res.Sessions))
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+		})
+	}
+}
