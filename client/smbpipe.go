@@ -326,9 +326,16 @@ func (p *SMBPipe) Read(b []byte) (int, error) {
 		}
 		var n int
 		var err error
+		limit := min(len(p.rbuf), p.conn.MaxTransceive())
+		if p.holding && len(p.held) > limit {
+			// Too large for the server's transceive: WRITE, then READ.
+			if err := p.flush(context.Background()); err != nil {
+				return 0, err
+			}
+		}
 		if p.holding {
 			p.holding = false
-			n, _, err = p.pipe.Transceive(context.Background(), p.held, p.rbuf)
+			n, _, err = p.pipe.Transceive(context.Background(), p.held, p.rbuf[:limit])
 		} else {
 			n, _, err = p.pipe.Read(context.Background(), p.rbuf)
 		}

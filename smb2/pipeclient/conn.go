@@ -651,7 +651,9 @@ func (c *Conn) exchange(ctx context.Context, x exch) ([]byte, wire.Header, error
 	c.wbuf = b
 	n := len(out) - 4
 	if n > 0xFFFFFF {
-		return nil, h, &Error{Op: x.op, Err: fmt.Errorf("%w: request of %d bytes", ErrTooLarge, n)}
+		// Unreachable with the sizes bounded by MaxIO; the message ID
+		// is spent, so the connection cannot go on.
+		return nil, h, c.fail(x.op, fmt.Errorf("%w: request of %d bytes", ErrTooLarge, n))
 	}
 	out[0], out[1], out[2], out[3] = 0, byte(n>>16), byte(n>>8), byte(n)
 
