@@ -33,6 +33,9 @@ import (
 //     (a multi-fragment request) sends the held one as a plain SMB2 WRITE
 //     first; a Read with nothing held (the further fragments of a long
 //     answer) is an SMB2 READ; Close sends a PDU still held as a WRITE.
+//     A transceive needs a pipe without unread answers (servers refuse it
+//     with STATUS_PIPE_BUSY otherwise); dcerpc.Client reads every answer
+//     whole before its next call, so that holds.
 //   - Every transceive and READ asks for 65,536 bytes, more than any
 //     DCE/RPC fragment (frag_length is 16 bits), so one exchange returns
 //     one whole fragment. Should a message ever be longer, the server says

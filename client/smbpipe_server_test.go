@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,5 +151,115 @@ func BenchmarkPipeEnum(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 		})
+	}
+}
+
+// TestSMBPipeStream checks the stream SMBPipe makes of the pipe, on a
+// pipe that answers like DCE/RPC (only once a request is complete): a
+// written PDU is held and sent by the next Read's transceive; a second
+// Write first sends the held one as a WRITE (the fragments of a long
+// request); a Read with nothing held is a READ (the fragments of a long
+// answer); Close sends a PDU still held.
+func TestSMBPipeStream(t *testing.T) {
+	// The pipe collects messages until one ends with '.', then answers
+	// with what it collected, twice if that was "twice.".
+	echo := func(ctx context.Context, conn net.Conn, _ session.Caller) error {
+		buf := make([]byte, 1<<16)
+		var req []byte
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return nil
+			}
+			req = append(req, buf[:n]...)
+			if n == 0 || buf[n-1] != '.' {
+				continue
+			}
+			for range 1 + strings.Count(string(req), "twice.") {
+				if _, err := conn.Write(req); err != nil {
+					return nil
+				}
+			}
+			req = nil
+		}
+	}
+	srv, addr := smbServer(t, 0, func(s *smb2.Server) {
+		s.Pipes = map[string]smb2.PipeHandler{"echo": echo}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pipe, err := client.DialSMBPipe(ctx, addr, client.Credentials{User: adminUser, Password: adminPass}, client.SMBPipeOptions{Pipe: "echo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() map[string]int64 { return srv.Stats().Commands }
+	delta := func(before map[string]int64) map[string]int64 {
+		d := map[string]int64{}
+		for k, v := range count() {
+			if v != before[k] {
+				d[k] = v - before[k]
+			}
+		}
+		return d
+	}
+	read := func(n int) string {
+		t.Helper()
+		b := make([]byte, n)
+		if _, err := io.ReadFull(pipe, b); err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	write := func(s string) {
+		t.Helper()
+		if n, err := pipe.Write([]byte(s)); err != nil || n != len(s) {
+			t.Fatalf("Write: %d, %v", n, err)
+		}
+	}
+
+	before := count()
+	write("first.")
+	if d := delta(before); len(d) != 0 {
+		t.Errorf("Write sent %v; want it held", d)
+	}
+	if got := read(6); got != "first." {
+		t.Errorf("read %q", got)
+	}
+	if d := delta(before); len(d) != 1 || d["ioctl"] != 1 {
+		t.Errorf("one call made %v; want one ioctl", d)
+	}
+
+	before = count()
+	write("one,")
+	write("two.")
+	if got := read(8); got != "one,two." {
+		t.Errorf("read %q", got)
+	}
+	if d := delta(before); len(d) != 2 || d["write"] != 1 || d["ioctl"] != 1 {
+		t.Errorf("a request in two writes made %v; want a write and an ioctl", d)
+	}
+
+	before = count()
+	write("twice.")
+	if got := read(12); got != "twice.twice." {
+		t.Errorf("read %q", got)
+	}
+	if d := delta(before); len(d) != 2 || d["ioctl"] != 1 || d["read"] != 1 {
+		t.Errorf("an answer in two messages made %v; want an ioctl and a read", d)
+	}
+
+	before = count()
+	write("last.")
+	if err := pipe.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := delta(before); d["write"] != 1 || d["ioctl"] != 0 {
+		t.Errorf("Close made %v; want the held PDU written", d)
+	}
+	if _, err := pipe.Read(make([]byte, 4)); err == nil {
+		t.Error("Read after Close succeeded")
+	}
+	if _, err := pipe.Write([]byte("x")); err == nil {
+		t.Error("Write after Close succeeded")
 	}
 }

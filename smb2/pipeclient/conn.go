@@ -155,7 +155,7 @@ func Dial(ctx context.Context, nc net.Conn, opt Options) (*Conn, error) {
 		highMID: 1,
 	}
 	if c.log == nil {
-		c.log = slog.New(discard{})
+		c.log = slog.New(slog.DiscardHandler)
 	}
 	if err := c.setup(ctx); err != nil {
 		c.nc.Close()
@@ -164,13 +164,6 @@ func Dial(ctx context.Context, nc net.Conn, opt Options) (*Conn, error) {
 	}
 	return c, nil
 }
-
-type discard struct{}
-
-func (discard) Enabled(context.Context, slog.Level) bool  { return false }
-func (discard) Handle(context.Context, slog.Record) error { return nil }
-func (d discard) WithAttrs([]slog.Attr) slog.Handler      { return d }
-func (d discard) WithGroup(string) slog.Handler           { return d }
 
 func (c *Conn) setup(ctx context.Context) error {
 	c.mu.Lock()

@@ -149,10 +149,13 @@ func TestSamba(t *testing.T) {
 		// Samba answers the READs of the rest with STATUS_SUCCESS until
 		// the message is consumed, without flagging what remains: the
 		// reader frames by content (frag_length here).
+		// The READs ask for 200,000 bytes: a multi-credit request, whose
+		// charge Samba checks.
 		fragLen := int(le.Uint16(buf[8:]))
 		got := n
+		rest := make([]byte, 200000)
 		for got < fragLen {
-			n, _, err = pipe.Read(ctx, buf)
+			n, _, err = pipe.Read(ctx, rest)
 			if err != nil {
 				t.Fatal(err)
 			}
