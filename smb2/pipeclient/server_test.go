@@ -96,6 +96,14 @@ func newFixture(t testing.TB, opts ...func(*smb2.Server)) *fixture {
 			}
 		}
 	}
+	hang := func(ctx context.Context, conn net.Conn, _ session.Caller) error {
+		// Takes a request, then works on it forever.
+		if _, err := conn.Read(make([]byte, 1<<16)); err != nil {
+			return nil
+		}
+		<-ctx.Done()
+		return nil
+	}
 	f.srv = &smb2.Server{
 		Table:  f.table,
 		Auth:   &ntlm.Server{Accounts: accounts, ComputerName: "NETSESS"},
@@ -106,6 +114,7 @@ func newFixture(t testing.TB, opts ...func(*smb2.Server)) *fixture {
 			"echo":   echo,
 			"big":    big,
 			"slow":   slow,
+			"hang":   hang,
 		},
 		MaxPipeBuffer: 1 << 20,
 	}
@@ -378,6 +387,25 @@ func TestLogons(t *testing.T) {
 	if _, err := g.dial(t, pipeclient.Options{Auth: alice(), RequireEncryption: true}); !errors.Is(err, pipeclient.ErrNoKeys) {
 		t.Errorf("encryption required, server without: %v, want ErrNoKeys", err)
 	}
+	// An unknown user mapped to guest: no keys, no signing.
+	guests, err := ntlm.NewAccounts("NETSESS", true, ntlm.Account{Name: "alice", NTHash: ntlm.NTHash("AlicePass1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gf := newFixture(t, func(s *smb2.Server) { s.AllowGuest = true; s.Auth = &ntlm.Server{Accounts: guests, ComputerName: "NETSESS"} })
+	c, err = gf.dial(t, pipeclient.Options{Auth: &ntlm.Client{User: "stranger", Password: "x"}})
+	if err != nil {
+		t.Fatalf("guest: %v", err)
+	}
+	if on, _ := c.Signing(); on || !c.Guest() {
+		t.Errorf("guest session: signing %v, guest %v", on, c.Guest())
+	}
+	if _, err := c.OpenPipe(context.Background(), "srvsvc"); err != nil {
+		t.Errorf("guest open: %v", err)
+	}
+	if _, err := gf.dial(t, pipeclient.Options{Auth: &ntlm.Client{User: "stranger", Password: "x"}, RequireSigning: true}); !errors.Is(err, pipeclient.ErrNoKeys) {
+		t.Errorf("guest with signing required: %v, want ErrNoKeys", err)
+	}
 	// Encryption required by the client and offered: it is used.
 	h := newFixture(t, func(s *smb2.Server) { s.Encryption = smb2.EncryptionDesired })
 	c, err = h.dial(t, pipeclient.Options{Auth: alice(), RequireEncryption: true})
@@ -474,5 +502,90 @@ func TestContext(t *testing.T) {
 	}
 	if _, err := pipeclient.Dial(cctx, nc, pipeclient.Options{Host: "h", Auth: alice()}); !errors.Is(err, context.Canceled) {
 		t.Errorf("dial with a cancelled context: %v", err)
+	}
+}
+
+// TestCloseInterrupts: Close while another goroutine waits for an answer
+// that never comes ends that wait at once.
+func TestCloseInterrupts(t *testing.T) {
+	f := newFixture(t)
+	c, err := f.dial(t, pipeclient.Options{Auth: alice()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	p, err := c.OpenPipe(ctx, "hang")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Write(ctx, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := p.Read(ctx, make([]byte, 10))
+		errc <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case err := <-errc:
+		t.Fatalf("read returned before Close: %v", err)
+	default:
+	}
+	start := time.Now()
+	c.Close(ctx)
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Error("read succeeded")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not interrupt the read")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Close took %v", d)
+	}
+	if _, err := c.OpenPipe(ctx, "echo"); !errors.Is(err, pipeclient.ErrClosed) {
+		t.Errorf("open after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestConcurrentPipes: several goroutines share one Conn, each on its own
+// pipe; the exchanges are serialised and each gets its own answers.
+func TestConcurrentPipes(t *testing.T) {
+	f := newFixture(t)
+	c, err := f.dial(t, pipeclient.Options{Auth: alice()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	errc := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			p, err := c.OpenPipe(ctx, "echo")
+			if err != nil {
+				errc <- err
+				return
+			}
+			buf := make([]byte, 100)
+			for i := range 50 {
+				msg := fmt.Sprintf("goroutine %d message %d", g, i)
+				n, _, err := p.Transceive(ctx, []byte(msg), buf)
+				if err != nil {
+					errc <- err
+					return
+				}
+				if string(buf[:n]) != msg {
+					errc <- fmt.Errorf("got %q, want %q", buf[:n], msg)
+					return
+				}
+			}
+			errc <- p.Close(ctx)
+		}()
+	}
+	for range 4 {
+		if err := <-errc; err != nil {
+			t.Error(err)
+		}
 	}
 }
