@@ -392,7 +392,10 @@ func TestLogons(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gf := newFixture(t, func(s *smb2.Server) { s.AllowGuest = true; s.Auth = &ntlm.Server{Accounts: guests, ComputerName: "NETSESS"} })
+	gf := newFixture(t, func(s *smb2.Server) {
+		s.AllowGuest = true
+		s.Auth = &ntlm.Server{Accounts: guests, ComputerName: "NETSESS"}
+	})
 	c, err = gf.dial(t, pipeclient.Options{Auth: &ntlm.Client{User: "stranger", Password: "x"}})
 	if err != nil {
 		t.Fatalf("guest: %v", err)
