@@ -738,8 +738,8 @@ func (c *Conn) roundTrip(frame []byte, mid uint64, x exch, encrypted bool) ([]by
 		if encrypted && !sealed {
 			return nil, h, protocolError("unencrypted answer on an encrypted session")
 		}
-		if sealed && h.SessionID != c.sessionID {
-			return nil, h, protocolError("encrypted answer for session %#x", h.SessionID)
+		if (sealed || !x.setup && x.cmd != wire.CmdNegotiate) && h.SessionID != c.sessionID {
+			return nil, h, protocolError("answer for session %#x", h.SessionID)
 		}
 		granted := c.highMID + uint64(h.Credit)
 		if granted < c.highMID || granted-c.nextMID > 1<<16 {

@@ -188,6 +188,8 @@ func TestLyingServer(t *testing.T) {
 			auth: anon, step: "dial", want: pipeclient.ErrProtocol},
 		{lie: lie{name: "create answer unsigned", cmd: cmdCreate, status: anyStatus, mutate: edit(func(m []byte) []byte { m[16] &^= 8; return m })},
 			auth: alice(), step: "open", want: pipeclient.ErrProtocol},
+		{lie: lie{name: "create answer for another session", cmd: cmdCreate, status: anyStatus, mutate: edit(func(m []byte) []byte { m[41] ^= 1; return m })},
+			auth: anon, step: "open", want: pipeclient.ErrProtocol},
 		{lie: lie{name: "create structure size", cmd: cmdCreate, status: anyStatus, mutate: edit(func(m []byte) []byte { body(m)[0] = 88; return m })},
 			auth: anon, step: "open", want: pipeclient.ErrProtocol},
 		{lie: lie{name: "transceive output beyond the message", cmd: cmdIoctl, status: anyStatus, mutate: edit(func(m []byte) []byte { le.PutUint32(body(m)[36:], 1<<30); return m })},
