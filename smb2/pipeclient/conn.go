@@ -698,7 +698,11 @@ func (c *Conn) arm(ctx context.Context) func() error {
 	})
 	return func() error {
 		if !stopAF() {
+			// ctx ended: the exchange failed for it, or had just
+			// completed, and then the connection is still good and must
+			// not keep the past deadline.
 			<-fired
+			c.nc.SetDeadline(base)
 			return ctx.Err()
 		}
 		if applied {
