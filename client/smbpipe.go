@@ -401,14 +401,18 @@ func (p *SMBPipe) Server() string { return p.server }
 // tree, logs off and closes the connection, within
 // SMBPipeOptions.CloseTimeout. The connection is closed in any case; the
 // error is the first step that failed. A Close while a Read or Write waits
-// for the server closes the connection at once, failing that call. Close
-// is idempotent.
+// for the server closes the connection at once, without the clean steps,
+// failing that call; it returns nil. Close is idempotent.
 func (p *SMBPipe) Close() error {
 	p.closeOnce.Do(func() {
 		p.closed.Store(true)
 		if p.inflight.Load() > 0 {
-			// A Read or Write is waiting for the server: break it.
+			// A Read or Write is waiting for the server: break it. The
+			// connection is closed then, and the server ends the session
+			// when it sees it close: there is nothing left to send (and
+			// the state a held PDU lives in is the interrupted call's).
 			p.conn.Abort()
+			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), p.closeT)
 		defer cancel()

@@ -263,3 +263,52 @@ func TestSMBPipeStream(t *testing.T) {
 		t.Error("Write after Close succeeded")
 	}
 }
+
+// TestSMBPipeCloseDuringTransceive: Close while a Read waits in the
+// transceive of a held PDU breaks that Read at once, touches none of the
+// state the Read owns (run with -race), and reports no error: the
+// connection is closed as Close promises.
+func TestSMBPipeCloseDuringTransceive(t *testing.T) {
+	// The pipe takes a request, then works on it forever.
+	hang := func(ctx context.Context, conn net.Conn, _ session.Caller) error {
+		if _, err := conn.Read(make([]byte, 1<<16)); err != nil {
+			return nil
+		}
+		<-ctx.Done()
+		return nil
+	}
+	_, addr := smbServer(t, 0, func(s *smb2.Server) {
+		s.Pipes = map[string]smb2.PipeHandler{"hang": hang}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pipe, err := client.DialSMBPipe(ctx, addr, client.Credentials{User: adminUser, Password: adminPass}, client.SMBPipeOptions{Pipe: "hang"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pipe.Write([]byte("request")); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := pipe.Read(make([]byte, 16))
+		errc <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case err := <-errc:
+		t.Fatalf("read returned before Close: %v", err)
+	default:
+	}
+	if err := pipe.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Error("read succeeded")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not interrupt the read")
+	}
+}
