@@ -391,17 +391,3 @@ func ParseValidateNegotiateResponse(out []byte) (*ValidateNegotiateResponse, err
 	copy(v.GUID[:], out[4:20])
 	return v, nil
 }
-
-// ParseErrorResponse checks an SMB2 ERROR response body and returns its
-// error data.
-func ParseErrorResponse(msg []byte) ([]byte, error) {
-	b, err := body(msg, 9, 8, "ERROR response")
-	if err != nil {
-		return nil, err
-	}
-	n := le.Uint32(b[4:])
-	if uint64(n) > uint64(len(b)-8) {
-		return nil, malformed("ERROR response: %d bytes of data in %d", n, len(b)-8)
-	}
-	return b[8 : 8+n], nil
-}
