@@ -188,6 +188,14 @@ func TestLyingServer(t *testing.T) {
 			auth: anon, step: "dial", want: pipeclient.ErrProtocol},
 		{lie: lie{name: "create answer unsigned", cmd: cmdCreate, status: anyStatus, mutate: edit(func(m []byte) []byte { m[16] &^= 8; return m })},
 			auth: alice(), step: "open", want: pipeclient.ErrProtocol},
+		// A failure is no exception: an unsigned one on a signed session
+		// is a forgery (here of a refusal), not a status to report.
+		{lie: lie{name: "create answer turned into an unsigned refusal", cmd: cmdCreate, status: anyStatus, mutate: edit(func(m []byte) []byte {
+			m[16] &^= 8
+			clear(m[48:64])
+			le.PutUint32(m[8:], 0xC0000022)
+			return append(m[:64], 9, 0, 0, 0, 0, 0, 0, 0, 0)
+		})}, auth: alice(), step: "open", want: pipeclient.ErrProtocol},
 		{lie: lie{name: "create answer for another session", cmd: cmdCreate, status: anyStatus, mutate: edit(func(m []byte) []byte { m[41] ^= 1; return m })},
 			auth: anon, step: "open", want: pipeclient.ErrProtocol},
 		{lie: lie{name: "create structure size", cmd: cmdCreate, status: anyStatus, mutate: edit(func(m []byte) []byte { body(m)[0] = 88; return m })},
