@@ -589,7 +589,11 @@ func (c *Conn) fail(op string, err error) error {
 func (c *Conn) exchange(ctx context.Context, x exch) ([]byte, wire.Header, error) {
 	var h wire.Header
 	if c.broken != nil {
-		return nil, h, &Error{Op: x.op, Err: fmt.Errorf("%w: %w", ErrClosed, c.broken)}
+		cause := c.broken
+		if !errors.Is(cause, ErrClosed) {
+			cause = fmt.Errorf("%w: %w", ErrClosed, cause)
+		}
+		return nil, h, &Error{Op: x.op, Err: cause}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, h, &Error{Op: x.op, Err: err}
