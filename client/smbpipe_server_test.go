@@ -289,6 +289,16 @@ func TestSMBPipeCloseDuringTransceive(t *testing.T) {
 	if _, err := pipe.Write([]byte("request")); err != nil {
 		t.Fatal(err)
 	}
+	if err := closeInterruptsRead(t, pipe); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+// closeInterruptsRead starts a Read of pipe that must wait for the
+// server, closes the pipe and checks that the Read fails at once. It
+// returns Close's error.
+func closeInterruptsRead(t *testing.T, pipe *client.SMBPipe) error {
+	t.Helper()
 	errc := make(chan error, 1)
 	go func() {
 		_, err := pipe.Read(make([]byte, 16))
@@ -300,9 +310,8 @@ func TestSMBPipeCloseDuringTransceive(t *testing.T) {
 		t.Fatalf("read returned before Close: %v", err)
 	default:
 	}
-	if err := pipe.Close(); err != nil {
-		t.Errorf("Close: %v", err)
-	}
+	start := time.Now()
+	cerr := pipe.Close()
 	select {
 	case err := <-errc:
 		if err == nil {
@@ -311,4 +320,8 @@ func TestSMBPipeCloseDuringTransceive(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close did not interrupt the read")
 	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Close took %v", d)
+	}
+	return cerr
 }
