@@ -156,6 +156,21 @@ func (f *fixture) dial(t testing.TB, opt pipeclient.Options) (*pipeclient.Conn, 
 	return c, err
 }
 
+// open dials f as alice and opens the pipe name, failing the test on any
+// error.
+func (f *fixture) open(t testing.TB, name string) (*pipeclient.Conn, *pipeclient.Pipe) {
+	t.Helper()
+	c, err := f.dial(t, pipeclient.Options{Auth: alice()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.OpenPipe(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, p
+}
+
 func alice() *ntlm.Client { return &ntlm.Client{User: "alice", Password: "AlicePass1"} }
 
 // rpcStream turns a Pipe into the stream dcerpc.Client runs on, the way
@@ -293,15 +308,8 @@ func TestTransceiveOverflow(t *testing.T) {
 	for _, enc := range []smb2.EncryptionPolicy{smb2.EncryptionOff, smb2.EncryptionRequired} {
 		t.Run(enc.String(), func(t *testing.T) {
 			f := newFixture(t, func(s *smb2.Server) { s.Encryption = enc })
-			c, err := f.dial(t, pipeclient.Options{Auth: alice()})
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, p := f.open(t, `\PIPE\big`)
 			ctx := context.Background()
-			p, err := c.OpenPipe(ctx, `\PIPE\big`)
-			if err != nil {
-				t.Fatal(err)
-			}
 			buf := make([]byte, 4096)
 			var got []byte
 			n, more, err := p.Transceive(ctx, []byte("go"), buf)
@@ -427,15 +435,8 @@ func TestPending(t *testing.T) {
 	for _, enc := range []smb2.EncryptionPolicy{smb2.EncryptionOff, smb2.EncryptionRequired} {
 		t.Run(enc.String(), func(t *testing.T) {
 			f := newFixture(t, func(s *smb2.Server) { s.Encryption = enc })
-			c, err := f.dial(t, pipeclient.Options{Auth: alice()})
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, p := f.open(t, "slow")
 			ctx := context.Background()
-			p, err := c.OpenPipe(ctx, "slow")
-			if err != nil {
-				t.Fatal(err)
-			}
 			buf := make([]byte, 100)
 			if n, _, err := p.Transceive(ctx, []byte("ping"), buf); err != nil || string(buf[:n]) != "ping" {
 				t.Fatalf("transceive: %q, %v", buf[:n], err)
@@ -454,21 +455,14 @@ func TestPending(t *testing.T) {
 // that waits for data, and breaks the connection.
 func TestContext(t *testing.T) {
 	f := newFixture(t)
-	c, err := f.dial(t, pipeclient.Options{Auth: alice()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := c.OpenPipe(context.Background(), "slow")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, p := f.open(t, "slow")
 	if _, err := p.Write(context.Background(), []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, _, err = p.Read(ctx, make([]byte, 100))
+	_, _, err := p.Read(ctx, make([]byte, 100))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("read: %v, want deadline exceeded", err)
 	}
@@ -479,14 +473,7 @@ func TestContext(t *testing.T) {
 		t.Errorf("write after a broken exchange: %v, want ErrClosed", err)
 	}
 
-	c2, err := f.dial(t, pipeclient.Options{Auth: alice()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p2, err := c2.OpenPipe(context.Background(), "slow")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c2, p2 := f.open(t, "slow")
 	if _, err := p2.Write(context.Background(), []byte("x")); err != nil {
 		t.Fatal(err)
 	}
@@ -512,15 +499,8 @@ func TestContext(t *testing.T) {
 // that never comes ends that wait at once.
 func TestCloseInterrupts(t *testing.T) {
 	f := newFixture(t)
-	c, err := f.dial(t, pipeclient.Options{Auth: alice()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, p := f.open(t, "hang")
 	ctx := context.Background()
-	p, err := c.OpenPipe(ctx, "hang")
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := p.Write(ctx, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
