@@ -263,6 +263,13 @@ func (c *conn) readLoop(exit chan<- error) {
 // serveFrame handles one frame; end reports that the connection ends, with
 // err as the result of serve. c.mu must be held.
 func (c *conn) serveFrame(f frame) (end bool, err error) {
+	// What happened meanwhile (a session deleted from the table) takes
+	// effect before the request, as it would have if the serving
+	// goroutine had got to it first.
+	c.processEvents()
+	if c.closeAfter {
+		return true, nil
+	}
 	if f.sessionRequest {
 		if err := c.write([]byte{0x82, 0, 0, 0}); err != nil {
 			return true, c.writeFailed(err)
