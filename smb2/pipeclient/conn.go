@@ -274,12 +274,9 @@ func (c *Conn) negotiate(ctx context.Context) error {
 		)
 	}
 	var reqMsg []byte
-	resp, h, err := c.exchange(ctx, exch{op: op, cmd: wire.CmdNegotiate, body: req.Append, sent: func(m []byte) { reqMsg = slices.Clone(m) }})
+	resp, _, err := c.do(ctx, exch{op: op, cmd: wire.CmdNegotiate, body: req.Append, sent: func(m []byte) { reqMsg = slices.Clone(m) }})
 	if err != nil {
 		return err
-	}
-	if Status(h.Status) != StatusSuccess {
-		return &Error{Op: op, Status: Status(h.Status), Err: ErrStatus}
 	}
 	r, err := wire.ParseNegotiateResponse(resp)
 	if err != nil {
@@ -500,12 +497,9 @@ func (c *Conn) treeConnect(ctx context.Context) error {
 	const op = "tree connect"
 	path := `\\` + c.opt.Host + `\IPC$`
 	body := func(b []byte) []byte { return wire.AppendTreeConnectRequest(b, path) }
-	resp, h, err := c.exchange(ctx, exch{op: op, cmd: wire.CmdTreeConnect, body: body})
+	resp, h, err := c.do(ctx, exch{op: op, cmd: wire.CmdTreeConnect, body: body})
 	if err != nil {
 		return err
-	}
-	if st := Status(h.Status); st != StatusSuccess {
-		return &Error{Op: op, Status: st, Err: ErrStatus}
 	}
 	r, err := wire.ParseTreeConnectResponse(resp)
 	if err != nil {
@@ -534,19 +528,11 @@ func (c *Conn) validateNegotiate(ctx context.Context) error {
 		Capabilities: c.caps, GUID: c.guid, SecurityMode: c.secMode, Dialects: c.dialects,
 	})
 	all := wire.FileID{Persistent: ^uint64(0), Volatile: ^uint64(0)}
-	body := func(b []byte) []byte { return wire.AppendIoctlRequest(b, wire.FsctlValidateNegotiateInfo, all, in, 24) }
-	resp, h, err := c.exchange(ctx, exch{op: op, cmd: wire.CmdIoctl, body: body, sign: true})
+	out, _, err := c.ioctl(ctx, exch{op: op, sign: true}, wire.FsctlValidateNegotiateInfo, all, in, 24)
 	if err != nil {
 		return err
 	}
-	if st := Status(h.Status); st != StatusSuccess {
-		return &Error{Op: op, Status: st, Err: ErrStatus}
-	}
-	r, err := wire.ParseIoctlResponse(resp)
-	if err != nil {
-		return c.fail(op, protocolError("%v", err))
-	}
-	v, err := wire.ParseValidateNegotiateResponse(r.Output)
+	v, err := wire.ParseValidateNegotiateResponse(out)
 	if err != nil {
 		return c.fail(op, protocolError("%v", err))
 	}
@@ -558,14 +544,53 @@ func (c *Conn) validateNegotiate(ctx context.Context) error {
 
 // exch describes one request.
 type exch struct {
-	op    string
-	cmd   uint16
-	body  func([]byte) []byte
-	sent  func(msg []byte) // sees the request as sent (pre-authentication hash)
-	setup bool             // SESSION_SETUP: never signed nor encrypted
-	sign  bool             // sign even when the session does not
+	op       string
+	cmd      uint16
+	body     func([]byte) []byte
+	sent     func(msg []byte) // sees the request as sent (pre-authentication hash)
+	setup    bool             // SESSION_SETUP: never signed nor encrypted
+	sign     bool             // sign even when the session does not
+	overflow bool             // for do: STATUS_BUFFER_OVERFLOW is a success
 	// payload sizes for the credit charge: bytes sent and bytes expected.
 	in, out int
+}
+
+// do runs exchange and turns a failure status into an *Error wrapping
+// ErrStatus, which leaves the connection usable: the answer comes back
+// only with STATUS_SUCCESS, or STATUS_BUFFER_OVERFLOW when x.overflow.
+func (c *Conn) do(ctx context.Context, x exch) ([]byte, wire.Header, error) {
+	resp, h, err := c.exchange(ctx, x)
+	if err != nil {
+		return nil, h, err
+	}
+	if st := Status(h.Status); st != StatusSuccess && !(x.overflow && st == StatusBufferOverflow) {
+		return nil, h, &Error{Op: x.op, Status: st, Err: ErrStatus}
+	}
+	return resp, h, nil
+}
+
+// ioctl runs the FSCTL ctl on fid with input in and returns its output
+// (at most maxOut bytes, aliasing the answer until the next exchange).
+// x gives the step and the options; its command and body are set here.
+func (c *Conn) ioctl(ctx context.Context, x exch, ctl uint32, fid wire.FileID, in []byte, maxOut int) (out []byte, more bool, err error) {
+	x.cmd = wire.CmdIoctl
+	x.body = func(b []byte) []byte { return wire.AppendIoctlRequest(b, ctl, fid, in, uint32(maxOut)) }
+	x.in, x.out = len(in), maxOut
+	resp, h, err := c.do(ctx, x)
+	if err != nil {
+		return nil, false, err
+	}
+	r, err := wire.ParseIoctlResponse(resp)
+	if err != nil {
+		return nil, false, c.fail(x.op, protocolError("%v", err))
+	}
+	if r.CtlCode != ctl || r.FileID != fid {
+		return nil, false, c.fail(x.op, protocolError("answer for control %#x on file %x, not %#x on %x", r.CtlCode, r.FileID, ctl, fid))
+	}
+	if len(r.Output) > maxOut {
+		return nil, false, c.fail(x.op, protocolError("%d bytes of output, %d asked for", len(r.Output), maxOut))
+	}
+	return r.Output, Status(h.Status) == StatusBufferOverflow, nil
 }
 
 // fail breaks the connection and returns the error.
@@ -850,17 +875,11 @@ func (c *Conn) Close(ctx context.Context) error {
 	}
 	var first error
 	if c.treeID != 0 {
-		if _, h, err := c.exchange(ctx, exch{op: "tree disconnect", cmd: wire.CmdTreeDisconnect, body: wire.AppendSmallRequest}); err != nil {
-			first = err
-		} else if st := Status(h.Status); st != StatusSuccess {
-			first = &Error{Op: "tree disconnect", Status: st, Err: ErrStatus}
-		}
+		_, _, first = c.do(ctx, exch{op: "tree disconnect", cmd: wire.CmdTreeDisconnect, body: wire.AppendSmallRequest})
 	}
 	if c.broken == nil {
-		if _, h, err := c.exchange(ctx, exch{op: "logoff", cmd: wire.CmdLogoff, body: wire.AppendSmallRequest}); err != nil {
-			first = cmp(first, err)
-		} else if st := Status(h.Status); st != StatusSuccess {
-			first = cmp(first, &Error{Op: "logoff", Status: st, Err: ErrStatus})
+		if _, _, err := c.do(ctx, exch{op: "logoff", cmd: wire.CmdLogoff, body: wire.AppendSmallRequest}); first == nil {
+			first = err
 		}
 	}
 	if err := c.nc.Close(); err != nil && !errors.Is(err, net.ErrClosed) && first == nil {
@@ -868,13 +887,6 @@ func (c *Conn) Close(ctx context.Context) error {
 	}
 	c.broken = ErrClosed
 	return first
-}
-
-func cmp(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // Abort closes the connection at once, without logging off: the server

@@ -45,12 +45,9 @@ func (c *Conn) OpenPipe(ctx context.Context, name string) (*Pipe, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	resp, h, err := c.exchange(ctx, exch{op: op, cmd: wire.CmdCreate, body: req.Append})
+	resp, _, err := c.do(ctx, exch{op: op, cmd: wire.CmdCreate, body: req.Append})
 	if err != nil {
 		return nil, err
-	}
-	if st := Status(h.Status); st != StatusSuccess {
-		return nil, &Error{Op: op, Status: st, Err: ErrStatus}
 	}
 	r, err := wire.ParseCreateResponse(resp)
 	if err != nil {
@@ -77,28 +74,11 @@ func (p *Pipe) Transceive(ctx context.Context, in, out []byte) (n int, more bool
 	if len(out) == 0 {
 		return 0, false, &Error{Op: op, Err: fmt.Errorf("no room for the answer")}
 	}
-	body := func(b []byte) []byte {
-		return wire.AppendIoctlRequest(b, wire.FsctlPipeTransceive, p.fid, in, uint32(len(out)))
-	}
-	resp, h, err := c.exchange(ctx, exch{op: op, cmd: wire.CmdIoctl, body: body, in: len(in), out: len(out)})
+	got, more, err := c.ioctl(ctx, exch{op: op, overflow: true}, wire.FsctlPipeTransceive, p.fid, in, len(out))
 	if err != nil {
 		return 0, false, err
 	}
-	st := Status(h.Status)
-	if st != StatusSuccess && st != StatusBufferOverflow {
-		return 0, false, &Error{Op: op, Status: st, Err: ErrStatus}
-	}
-	r, err := wire.ParseIoctlResponse(resp)
-	if err != nil {
-		return 0, false, c.fail(op, protocolError("%v", err))
-	}
-	if r.CtlCode != wire.FsctlPipeTransceive || r.FileID != p.fid {
-		return 0, false, c.fail(op, protocolError("answer for control %#x on another file", r.CtlCode))
-	}
-	if len(r.Output) > len(out) {
-		return 0, false, c.fail(op, protocolError("%d bytes of output, %d asked for", len(r.Output), len(out)))
-	}
-	return copy(out, r.Output), st == StatusBufferOverflow, nil
+	return copy(out, got), more, nil
 }
 
 // Read reads (the rest of) a message into b. more reports that the
@@ -119,13 +99,9 @@ func (p *Pipe) Read(ctx context.Context, b []byte) (n int, more bool, err error)
 		return 0, false, &Error{Op: op, Err: fmt.Errorf("no room to read into")}
 	}
 	body := func(w []byte) []byte { return wire.AppendReadRequest(w, p.fid, uint32(len(b)), 0) }
-	resp, h, err := c.exchange(ctx, exch{op: op, cmd: wire.CmdRead, body: body, out: len(b)})
+	resp, h, err := c.do(ctx, exch{op: op, cmd: wire.CmdRead, body: body, out: len(b), overflow: true})
 	if err != nil {
 		return 0, false, err
-	}
-	st := Status(h.Status)
-	if st != StatusSuccess && st != StatusBufferOverflow {
-		return 0, false, &Error{Op: op, Status: st, Err: ErrStatus}
 	}
 	r, err := wire.ParseReadResponse(resp)
 	if err != nil {
@@ -134,7 +110,7 @@ func (p *Pipe) Read(ctx context.Context, b []byte) (n int, more bool, err error)
 	if len(r.Data) > len(b) {
 		return 0, false, c.fail(op, protocolError("%d bytes read, %d asked for", len(r.Data), len(b)))
 	}
-	return copy(b, r.Data), st == StatusBufferOverflow, nil
+	return copy(b, r.Data), Status(h.Status) == StatusBufferOverflow, nil
 }
 
 // Write writes b as one message in one WRITE exchange. len(b) is bounded
@@ -148,12 +124,9 @@ func (p *Pipe) Write(ctx context.Context, b []byte) (int, error) {
 		return 0, &Error{Op: op, Err: fmt.Errorf("%w: %d bytes (max %d)", ErrTooLarge, len(b), c.maxWrite)}
 	}
 	body := func(w []byte) []byte { return wire.AppendWriteRequest(w, p.fid, 0, b) }
-	resp, h, err := c.exchange(ctx, exch{op: op, cmd: wire.CmdWrite, body: body, in: len(b)})
+	resp, _, err := c.do(ctx, exch{op: op, cmd: wire.CmdWrite, body: body, in: len(b)})
 	if err != nil {
 		return 0, err
-	}
-	if st := Status(h.Status); st != StatusSuccess {
-		return 0, &Error{Op: op, Status: st, Err: ErrStatus}
 	}
 	n, err := wire.ParseWriteResponse(resp)
 	if err != nil {
@@ -172,12 +145,9 @@ func (p *Pipe) Close(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	body := func(w []byte) []byte { return wire.AppendCloseRequest(w, p.fid) }
-	resp, h, err := c.exchange(ctx, exch{op: op, cmd: wire.CmdClose, body: body})
+	resp, _, err := c.do(ctx, exch{op: op, cmd: wire.CmdClose, body: body})
 	if err != nil {
 		return err
-	}
-	if st := Status(h.Status); st != StatusSuccess {
-		return &Error{Op: op, Status: st, Err: ErrStatus}
 	}
 	if err := wire.ParseCloseResponse(resp); err != nil {
 		return c.fail(op, protocolError("%v", err))
