@@ -779,9 +779,14 @@ func (c *Conn) roundTrip(frame []byte, mid uint64, x exch, encrypted bool) ([]by
 			return nil, h, protocolError("credit grant of %d", h.Credit)
 		}
 		c.highMID = granted
-		if h.Flags&wire.FlagAsyncCommand != 0 && Status(h.Status) == StatusPending {
+		if Status(h.Status) == StatusPending {
 			// An interim answer: the final one follows with the same
-			// MessageId. Interim answers are not signed.
+			// MessageId. Interim answers are not signed. One without
+			// the async flag is not an answer to report as a status:
+			// the final one would come later and meet the next request.
+			if h.Flags&wire.FlagAsyncCommand == 0 {
+				return nil, h, protocolError("STATUS_PENDING answer without the async flag")
+			}
 			if interim++; interim > maxInterim {
 				return nil, h, protocolError("%d interim answers", interim)
 			}

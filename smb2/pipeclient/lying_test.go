@@ -221,6 +221,12 @@ func TestLyingServer(t *testing.T) {
 			}
 			return out
 		}}, auth: anon, step: "transceive", want: pipeclient.ErrProtocol},
+		{lie: lie{name: "synchronous STATUS_PENDING", cmd: cmdIoctl, status: anyStatus, mutate: func(m []byte) []byte {
+			in := bytes.Clone(m[:64])
+			le.PutUint32(in[8:], 0x103)
+			in = append(in, 9, 0, 0, 0, 0, 0, 0, 0, 0)
+			return append(frame(in), frame(m)...)
+		}}, auth: anon, step: "transceive", want: pipeclient.ErrProtocol},
 		{lie: lie{name: "stray oplock break first", cmd: cmdIoctl, status: anyStatus, mutate: func(m []byte) []byte {
 			ob := bytes.Clone(m[:64])
 			le.PutUint16(ob[12:], 0x12)
