@@ -145,7 +145,9 @@ type SMBPipe struct {
 //
 // cred.User may be "DOMAIN\user" or "user@domain" when cred.Domain is empty.
 // A user the server does not know may be mapped to its guest account
-// (Samba's "map to guest = bad user"); the logon then succeeds as guest.
+// (Samba's "map to guest = bad user"); the logon then succeeds as guest,
+// without signing. That answer carries no signature, so a man in the
+// middle can forge it for any logon and then answer the calls himself.
 //
 // Errors are *Error (Kind unreachable, timeout, canceled, logon failure,
 // access denied or protocol) wrapping an *SMBError.

@@ -31,7 +31,10 @@
 //     CMAC). The last SESSION_SETUP answer is verified whenever it is
 //     signed, and on 3.1.1 it must be. Guest and anonymous sessions have no
 //     key: they are unsigned and unencrypted, and refused (ErrNoKeys) when
-//     the caller requires signing or encryption.
+//     the caller requires signing or encryption. An answer that names the
+//     session guest cannot be authenticated, so a man in the middle can
+//     make any logon look like a guest one and go on unsigned; a caller
+//     that must not fall back to guest sets RequireSigning.
 //   - On 3.0 and 3.0.2 sessions with a key the client validates the
 //     negotiation (FSCTL_VALIDATE_NEGOTIATE_INFO, signed both ways), which
 //     defeats a downgrade of the dialect or of the signing demand.
