@@ -174,6 +174,8 @@ func TestLyingServer(t *testing.T) {
 		// catches a downgrade of the server's signing demand.
 		{lie: lie{name: "3.0.2 signing demand dropped", cmd: cmdNegotiate, status: anyStatus, mutate: edit(func(m []byte) []byte { body(m)[2] &^= 2; return m })},
 			auth: alice(), step: "dial", want: pipeclient.ErrProtocol, dialect: []uint16{pipeclient.Dialect300, pipeclient.Dialect302}},
+		{lie: lie{name: "3.0.2 capabilities altered", cmd: cmdNegotiate, status: anyStatus, mutate: edit(func(m []byte) []byte { body(m)[24] ^= 1; return m })},
+			auth: alice(), step: "dial", want: pipeclient.ErrProtocol, dialect: []uint16{pipeclient.Dialect300, pipeclient.Dialect302}},
 		{lie: lie{name: "swallowed answer", cmd: cmdNegotiate, status: anyStatus, mutate: func([]byte) []byte { return nil }},
 			auth: alice(), step: "dial", want: context.DeadlineExceeded},
 		{lie: lie{name: "final logon answer badly signed", cmd: cmdSessionSetup, status: 0, mutate: edit(func(m []byte) []byte { m[50] ^= 1; return m })},
@@ -239,6 +241,23 @@ func TestLyingServer(t *testing.T) {
 			auth: anon, step: "read", want: pipeclient.ErrProtocol},
 		{lie: lie{name: "sealed answer tampered", cmd: encrypted, status: anyStatus, mutate: edit(func(m []byte) []byte { m[len(m)-1] ^= 1; return m })},
 			auth: alice(), enc: true, step: "dial", want: pipeclient.ErrProtocol},
+		// The first sealed answer (the TREE_CONNECT, message 3 after a
+		// two-leg logon) replaced by a well-formed clear one. The check
+		// of encryption refuses it; the one of signatures would too.
+		{lie: lie{name: "clear answer on an encrypted session", cmd: encrypted, status: anyStatus, mutate: func(m []byte) []byte {
+			h := make([]byte, 64, 80)
+			copy(h, "\xfeSMB")
+			h[4] = 64
+			le.PutUint16(h[12:], cmdTreeConnect)
+			le.PutUint16(h[14:], 1)
+			h[16] = 1 // response
+			le.PutUint64(h[24:], 3)
+			le.PutUint32(h[36:], 7)
+			copy(h[40:48], m[44:52]) // the session, from the transform header
+			b := make([]byte, 16)
+			b[0], b[2] = 16, 2 // structure size, pipe share
+			return frame(append(h, b...))
+		}}, auth: alice(), enc: true, step: "dial", want: pipeclient.ErrProtocol},
 		{lie: lie{name: "sealed answer for another session", cmd: encrypted, status: anyStatus, mutate: edit(func(m []byte) []byte { m[44] ^= 1; return m })},
 			auth: alice(), enc: true, step: "dial", want: pipeclient.ErrProtocol},
 	}
