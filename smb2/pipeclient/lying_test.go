@@ -25,6 +25,7 @@ const (
 	cmdTreeConnect  = 0x03
 	cmdCreate       = 0x05
 	cmdRead         = 0x08
+	cmdWrite        = 0x09
 	cmdIoctl        = 0x0B
 )
 
@@ -155,11 +156,11 @@ func TestLyingServer(t *testing.T) {
 		{lie: lie{name: "truncated then closed", cmd: cmdNegotiate, status: anyStatus, mutate: func(m []byte) []byte { return frame(m)[:40] }, hangUp: true},
 			auth: alice(), step: "dial", want: io.ErrUnexpectedEOF},
 		{lie: lie{name: "no response flag", cmd: cmdNegotiate, status: anyStatus, mutate: edit(func(m []byte) []byte { m[16] &^= 1; return m })},
-			auth: alice(), step: "dial", want: pipeclient.ErrProtocol},
+			auth: anon, step: "dial", want: pipeclient.ErrProtocol},
 		{lie: lie{name: "other message id", cmd: cmdNegotiate, status: anyStatus, mutate: edit(func(m []byte) []byte { m[24] = 9; return m })},
-			auth: alice(), step: "dial", want: pipeclient.ErrProtocol},
+			auth: anon, step: "dial", want: pipeclient.ErrProtocol},
 		{lie: lie{name: "compounded", cmd: cmdNegotiate, status: anyStatus, mutate: edit(func(m []byte) []byte { le.PutUint32(m[20:], 64); return m })},
-			auth: alice(), step: "dial", want: pipeclient.ErrProtocol},
+			auth: anon, step: "dial", want: pipeclient.ErrProtocol},
 		{lie: lie{name: "no credits", cmd: cmdNegotiate, status: anyStatus, mutate: edit(func(m []byte) []byte { le.PutUint16(m[14:], 0); return m })},
 			auth: alice(), step: "dial", want: pipeclient.ErrCredits},
 		{lie: lie{name: "absurd credits", cmd: cmdTreeConnect, status: anyStatus, mutate: edit(func(m []byte) []byte { le.PutUint16(m[14:], 0xFFFF); return m })},
@@ -237,6 +238,14 @@ func TestLyingServer(t *testing.T) {
 			le.PutUint16(ob[64:], 24)
 			return append(frame(ob), frame(m)...)
 		}}, auth: anon, step: "transceive"},
+		{lie: lie{name: "answer to another command", cmd: cmdCreate, status: anyStatus, mutate: edit(func(m []byte) []byte { le.PutUint16(m[12:], 6); return m })},
+			auth: anon, step: "open", want: pipeclient.ErrProtocol},
+		{lie: lie{name: "read answer longer than asked", cmd: cmdRead, status: anyStatus, mutate: edit(func(m []byte) []byte {
+			le.PutUint32(body(m)[4:], 1001)
+			return append(m[:64+16], make([]byte, 1001)...)
+		})}, auth: anon, step: "read", want: pipeclient.ErrProtocol},
+		{lie: lie{name: "write count short", cmd: cmdWrite, status: anyStatus, mutate: edit(func(m []byte) []byte { le.PutUint32(body(m)[4:], 3); return m })},
+			auth: anon, step: "read", want: pipeclient.ErrProtocol},
 		{lie: lie{name: "read data offset in the header", cmd: cmdRead, status: anyStatus, mutate: edit(func(m []byte) []byte { body(m)[2] = 10; return m })},
 			auth: anon, step: "read", want: pipeclient.ErrProtocol},
 		{lie: lie{name: "sealed answer tampered", cmd: encrypted, status: anyStatus, mutate: edit(func(m []byte) []byte { m[len(m)-1] ^= 1; return m })},
