@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -168,8 +169,10 @@ func Dial(ctx context.Context, nc net.Conn, opt Options) (*Conn, error) {
 func (c *Conn) setup(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.opt.Host == "" {
-		return &Error{Op: "negotiate", Err: errors.New("no host name for the IPC$ path")}
+	// The host goes into the TREE_CONNECT path, whose length field is
+	// 16 bits: a name or address, nothing that could reshape the path.
+	if h := c.opt.Host; h == "" || len(h) > 255 || strings.ContainsAny(h, "\\/\x00") {
+		return &Error{Op: "negotiate", Err: fmt.Errorf("bad host name %q for the IPC$ path", h)}
 	}
 	if err := c.negotiate(ctx); err != nil {
 		return err

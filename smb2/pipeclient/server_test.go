@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -569,6 +570,24 @@ func TestConcurrentPipes(t *testing.T) {
 	for range 4 {
 		if err := <-errc; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestBadHost: a host name that is empty, too long for the TREE_CONNECT
+// path or able to reshape it is refused before anything is sent.
+func TestBadHost(t *testing.T) {
+	for _, host := range []string{"", `srv\C$`, "srv/x", "srv\x00", strings.Repeat("h", 256)} {
+		a, b := net.Pipe()
+		defer b.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := pipeclient.Dial(ctx, a, pipeclient.Options{Host: host})
+		cancel()
+		var pe *pipeclient.Error
+		// Nothing answers on b: an error of the deadline means the
+		// client went ahead and sent its NEGOTIATE.
+		if !errors.As(err, &pe) || pe.Op != "negotiate" || errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("host %.20q: %v, want a negotiate *Error before any exchange", host, err)
 		}
 	}
 }
