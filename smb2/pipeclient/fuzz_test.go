@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/hex"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -17,8 +18,8 @@ import (
 )
 
 // FuzzNegotiateAnswer feeds Dial an arbitrary answer to its NEGOTIATE
-// (and the same bytes to whatever it sends next): it must fail or
-// succeed, never panic or hang. Seeds are Samba's captured answers and
+// (and the same bytes to whatever it sends next): it must fail with an
+// *Error, never succeed, panic or hang. Seeds are Samba's captured answers and
 // our server's.
 func FuzzNegotiateAnswer(f *testing.F) {
 	for _, msg := range sambaAnswers(f) {
@@ -56,7 +57,14 @@ func FuzzNegotiateAnswer(f *testing.F) {
 		defer cancel()
 		c, err := pipeclient.Dial(ctx, cli, pipeclient.Options{Host: "h", Auth: alice()})
 		if err == nil {
+			// One answer repeated cannot carry a whole logon: its
+			// MessageId fits at most one request.
 			c.Abort()
+			t.Fatal("Dial succeeded on one answer repeated")
+		}
+		var pe *pipeclient.Error
+		if !errors.As(err, &pe) {
+			t.Fatalf("%T is not a *pipeclient.Error: %v", err, err)
 		}
 	})
 }
