@@ -36,7 +36,8 @@ import (
 //     A transceive needs a pipe without unread answers (servers refuse it
 //     with STATUS_PIPE_BUSY otherwise); dcerpc.Client reads every answer
 //     whole before its next call, so that holds.
-//   - Every transceive and READ asks for 65,536 bytes, more than any
+//   - Every transceive and READ asks for 65,536 bytes (less only when the
+//     server's maximum transact or read size is smaller), more than any
 //     DCE/RPC fragment (frag_length is 16 bits), so one exchange returns
 //     one whole fragment. Should a message ever be longer, the server says
 //     so (STATUS_BUFFER_OVERFLOW) and the next Read fetches the rest. The

@@ -85,7 +85,8 @@ func (p *Pipe) Transceive(ctx context.Context, in, out []byte) (n int, more bool
 // server said the message goes on beyond b (STATUS_BUFFER_OVERFLOW); not
 // every server says so (Samba answers the READs of a message's rest with
 // STATUS_SUCCESS), so a reader that knows its messages' framing should
-// rely on it rather than on more. A pipe without data waits for some (the
+// rely on it rather than on more. At most the server's maximum read size
+// is asked for, whatever len(b). A pipe without data waits for some (the
 // server answers STATUS_PENDING first) until ctx or the deadline ends.
 func (p *Pipe) Read(ctx context.Context, b []byte) (n int, more bool, err error) {
 	const op = "read"
