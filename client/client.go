@@ -106,6 +106,11 @@ type Options struct {
 	// SPNEGO wraps NTLMSSP in SPNEGO (auth type 9) instead of raw NTLMSSP
 	// (auth type 10).
 	SPNEGO bool
+	// AllowGuest accepts, over SMB, a logon the server maps to its guest
+	// account (an unknown user on Samba with "map to guest = bad user").
+	// Such a session is unsigned and cannot be told from a forgery; by
+	// default it fails with KindLogonFailure (see DialSMBPipe).
+	AllowGuest bool
 	// Workstation is the name sent in the NTLM AUTHENTICATE message.
 	Workstation string
 	// Timeout bounds each network exchange: connecting and binding, and

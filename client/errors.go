@@ -85,6 +85,12 @@ var (
 	ErrProtocol     = &kindError{KindProtocol}
 )
 
+// ErrGuestLogon is in the chain of a logon failure where the server
+// logged the credentials on as its guest account, which the client
+// refuses unless Options.AllowGuest (or SMBPipeOptions.AllowGuest)
+// accepts it.
+var ErrGuestLogon = errors.New("the server logged the credentials on as its guest account (an unknown user or a wrong password mapped to guest); a guest session is unsigned and cannot be authenticated")
+
 type kindError struct{ k Kind }
 
 func (e *kindError) Error() string { return "client: " + e.k.String() }

@@ -150,11 +150,21 @@ func TestSambaSMB(t *testing.T) {
 			t.Fatalf("bob: %v, want access denied", err)
 		}
 	})
-	t.Run("mistyped user is a guest, denied", func(t *testing.T) {
-		g, err := dialSamba(t, p.Addr(), client.TransportSMB, client.Credentials{User: "nsp_alcie", Password: sambapeer.AdminPassword})
-		if err != nil {
-			t.Fatalf("Samba maps an unknown user to guest; the logon should work: %v", err)
+	mistyped := client.Credentials{User: "nsp_alcie", Password: sambapeer.AdminPassword}
+	t.Run("mistyped user is a guest, refused", func(t *testing.T) {
+		_, err := dialSamba(t, p.Addr(), client.TransportSMB, mistyped)
+		if !errors.Is(err, client.ErrLogonFailure) || !errors.Is(err, client.ErrGuestLogon) {
+			t.Fatalf("Samba maps an unknown user to guest, which is unsigned: %v, want a logon failure", err)
 		}
+	})
+	t.Run("mistyped user is a guest when allowed, denied", func(t *testing.T) {
+		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		g, err := client.Dial(dctx, p.Addr(), client.Options{Credentials: mistyped, AllowGuest: true, Timeout: 10 * time.Second})
+		if err != nil {
+			t.Fatalf("with AllowGuest the guest logon should work: %v", err)
+		}
+		defer g.Close()
 		_, err = g.EnumAll(ctx, session.Level1, client.Filter{})
 		if !errors.Is(err, client.ErrAccessDenied) {
 			t.Fatalf("guest: %v, want access denied", err)

@@ -59,6 +59,12 @@ import (
 //     encrypted when the session or the share says so. Guest and anonymous
 //     sessions have no keys and cannot sign; a server that requires
 //     encryption refuses them.
+//   - A logon with credentials asks the server to require signing and
+//     must end with a key: a guest outcome is refused (ErrGuestLogon, a
+//     logon failure) unless SMBPipeOptions.AllowGuest accepts it, because
+//     the answer that makes a session a guest one is unsigned and could
+//     come from anyone on the path. Windows has refused such "insecure
+//     guest logons" by default for years.
 
 // DefaultSMBPort is the TCP port of SMB over TCP (direct hosting).
 const DefaultSMBPort = 445
@@ -80,6 +86,10 @@ type SMBPipeOptions struct {
 	// CloseTimeout bounds the clean close (close handle, tree disconnect,
 	// logoff); default 5 s.
 	CloseTimeout time.Duration
+	// AllowGuest accepts a logon with credentials that the server maps to
+	// its guest account (see DialSMBPipe). By default such a logon fails
+	// with KindLogonFailure, as Windows refuses insecure guest logons.
+	AllowGuest bool
 }
 
 // SMBError is the SMB-level detail of a transport failure: which step
@@ -146,9 +156,14 @@ type SMBPipe struct {
 //
 // cred.User may be "DOMAIN\user" or "user@domain" when cred.Domain is empty.
 // A user the server does not know may be mapped to its guest account
-// (Samba's "map to guest = bad user"); the logon then succeeds as guest,
-// without signing. That answer carries no signature, so a man in the
-// middle can forge it for any logon and then answer the calls himself.
+// (Samba's "map to guest = bad user"). A guest session has no key and
+// nothing in it is signed, and the answer that makes a logon a guest one
+// cannot be authenticated: a man in the middle could forge it for any
+// logon and then answer the calls himself. So a logon with credentials
+// must yield a signing session (the client asks the server to require
+// signing) and a guest outcome fails with KindLogonFailure, unless
+// opt.AllowGuest accepts it. A null session (no credentials) is unsigned
+// by nature and always allowed.
 //
 // Errors are *Error (Kind unreachable, timeout, canceled, logon failure,
 // access denied or protocol) wrapping an *SMBError.
@@ -176,8 +191,11 @@ func DialSMBPipe(ctx context.Context, addr string, cred Credentials, opt SMBPipe
 	if err != nil {
 		return nil, smbError(ctx, "connect", server, err)
 	}
-	conn, err := pipeclient.Dial(ctx, nc, pipeclient.Options{Host: host, Auth: auth})
+	conn, err := pipeclient.Dial(ctx, nc, pipeclient.Options{Host: host, Auth: auth, RequireSigning: !cred.IsAnonymous() && !opt.AllowGuest})
 	if err != nil {
+		if errors.Is(err, pipeclient.ErrNoKeys) && !cred.IsAnonymous() {
+			err = fmt.Errorf("%w: %w", ErrGuestLogon, err)
+		}
 		return nil, smbError(ctx, "", server, err)
 	}
 	f, err := conn.OpenPipe(ctx, pipe)
@@ -452,6 +470,7 @@ func (smbTransport) open(ctx context.Context, ep endpoint, o *Options) (io.ReadW
 	return DialSMBPipe(ctx, net.JoinHostPort(ep.host, strconv.Itoa(port)), o.Credentials, SMBPipeOptions{
 		Workstation: o.Workstation,
 		Dial:        o.Dial,
+		AllowGuest:  o.AllowGuest,
 	})
 }
 

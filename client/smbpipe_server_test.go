@@ -114,6 +114,26 @@ func TestSMBPipeOwnServer(t *testing.T) {
 			t.Errorf("anonymous on an encrypting server: %v, want a logon failure", err)
 		}
 	})
+	// Our server maps unknown users to guest under AllowGuest, unsigned:
+	// refused unless the client accepts guests.
+	t.Run("guest outcome", func(t *testing.T) {
+		_, addr := smbServer(t, 0, func(s *smb2.Server) { s.AllowGuest = true; s.Auth.Accounts.Guest = true })
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		visitor := client.Credentials{User: "visitor", Password: "anything"}
+		_, err := client.DialSMBPipe(ctx, addr, visitor, client.SMBPipeOptions{})
+		if client.KindOf(err) != client.KindLogonFailure || !errors.Is(err, client.ErrGuestLogon) {
+			t.Errorf("guest outcome by default: %v, want a logon failure (ErrGuestLogon)", err)
+		}
+		c, err := client.Dial(ctx, addr, client.Options{Credentials: visitor, AllowGuest: true})
+		if err != nil {
+			t.Fatalf("guest outcome with AllowGuest: %v", err)
+		}
+		defer c.Close()
+		if _, err := c.EnumAll(ctx, session.Level1, client.Filter{}); !errors.Is(err, client.ErrAccessDenied) {
+			t.Errorf("guest enumerating: %v, want access denied", err)
+		}
+	})
 	t.Run("wrong password", func(t *testing.T) {
 		_, addr := smbServer(t, 0)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

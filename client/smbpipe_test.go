@@ -210,7 +210,7 @@ func TestSMBPipeSamba(t *testing.T) {
 		{name: "domain", cred: client.Credentials{User: `NSPTEST\` + sambapeer.AdminUser, Password: sambapeer.AdminPassword}},
 		{name: "plain user", cred: client.Credentials{User: sambapeer.User, Password: sambapeer.UserPassword}, enum: session.StatusAccessDenied},
 		{name: "anonymous", cred: client.Credentials{Anonymous: true}, enum: session.StatusAccessDenied},
-		{name: "guest (unknown user)", cred: client.Credentials{User: "nsp_mistyped", Password: "x"}, enum: session.StatusAccessDenied},
+		{name: "guest (unknown user) when allowed", cred: client.Credentials{User: "nsp_mistyped", Password: "x"}, opt: client.SMBPipeOptions{AllowGuest: true}, enum: session.StatusAccessDenied},
 	}
 	for _, tt := range logons {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,6 +232,12 @@ func TestSMBPipeSamba(t *testing.T) {
 		})
 	}
 
+	t.Run("guest (unknown user) refused by default", func(t *testing.T) {
+		_, err := dialPipe(t, p, client.Credentials{User: "nsp_mistyped", Password: "x"}, client.SMBPipeOptions{})
+		if kind, _ := smbKindOf(t, err); kind != client.KindLogonFailure || !errors.Is(err, client.ErrGuestLogon) {
+			t.Errorf("kind %v (%v), want a logon failure for the guest outcome", kind, err)
+		}
+	})
 	t.Run("wrong password", func(t *testing.T) {
 		_, err := dialPipe(t, p, client.Credentials{User: sambapeer.AdminUser, Password: "wrong"}, client.SMBPipeOptions{})
 		kind, se := smbKindOf(t, err)

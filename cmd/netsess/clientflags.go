@@ -54,7 +54,10 @@ const credentialsHelp = `Credentials:
   NETSESS_PASSWORD environment variable, or a prompt when stdin is a
   terminal (never otherwise). --nt-hash logs on with the NT hash alone
   (32 hex digits, or LMHASH:NTHASH). Without -U, or with --anonymous, the
-  logon is a null session.
+  logon is a null session. Over smb a logon with credentials must give a
+  signed session: a server that logs it on as its guest account instead
+  (Samba's "map to guest = bad user" does that for an unknown user) is
+  refused as a logon failure (exit 3) unless --guest accepts it.
 `
 
 // cliEnv is what the client commands take from the process, injectable
@@ -90,7 +93,7 @@ type connFlags struct {
 	user, domain, ntHash    string
 	passwordFile, auth      string
 	anonymous, spnego, json bool
-	csv, debug              bool
+	csv, debug, guest       bool
 	timeout                 time.Duration
 }
 
@@ -103,6 +106,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.ntHash, "nt-hash", "", "log on with this NT hash (32 hex digits, or LMHASH:NTHASH) instead of a password")
 	fs.StringVar(&c.passwordFile, "password-file", "", "read the password from the first line of this file")
 	fs.BoolVar(&c.anonymous, "anonymous", false, "null session (no credentials)")
+	fs.BoolVar(&c.guest, "guest", false, "over smb, accept a logon the server maps to its guest account (an unknown user, on servers that map those to guest); the session is unsigned, so anyone on the path could answer in the server's name")
 	fs.StringVar(&c.auth, "auth", "", "DCE/RPC protection over tcp: none, connect, integrity or privacy (default: integrity with credentials, none for a null session); over smb the SMB session protects the pipe")
 	fs.BoolVar(&c.spnego, "spnego", false, "over tcp, wrap NTLM in SPNEGO (auth type 9) instead of raw NTLMSSP (10)")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "deadline of each call (connect and bind, every page, a delete); 0 for none")
@@ -142,6 +146,7 @@ func (c *connFlags) options(args []string, env cliEnv, stderr io.Writer) (string
 	o.Transport = c.transport
 	o.MapperAddr = c.epm
 	o.SPNEGO = c.spnego
+	o.AllowGuest = c.guest
 	o.Timeout = c.timeout
 	if c.debug {
 		o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -157,6 +157,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if who.logon != nil {
 			how = fmt.Sprintf("SMB logon as %q, then \\PIPE\\srvsvc", who.logon.User)
 			opts.Credentials = *who.logon
+			opts.AllowGuest = who.noKey // the demo's guest is one on purpose
 		} else {
 			opts.Credentials = client.Credentials{Anonymous: true}
 		}

@@ -244,6 +244,9 @@ func (p *printer) failure(err error) int {
 		return code
 	}
 	fmt.Fprintf(p.errOut, "netsess %s: %s: %v\n", p.cmd, p.server, err)
+	if errors.Is(err, client.ErrGuestLogon) {
+		fmt.Fprintf(p.errOut, "netsess %s: check the user name and password; --guest accepts the guest session (unsigned: anyone on the path could answer in the server's name)\n", p.cmd)
+	}
 	return code
 }
 

@@ -40,9 +40,9 @@ func (s *syncBuffer) String() string {
 
 // serving is a runServe started in the background.
 type serving struct {
-	rpc, epm string
-	stderr   *syncBuffer
-	stop     func() int
+	rpc, epm, smb string
+	stderr        *syncBuffer
+	stop          func() int
 }
 
 // serveBG runs "netsess serve" with args plus a ready file and waits for
@@ -64,7 +64,7 @@ func serveBG(t *testing.T, args ...string) *serving {
 				cancel()
 				t.Fatalf("ready file %q: %v", b, err)
 			}
-			s.rpc, s.epm = a["rpc"], a["epm"]
+			s.rpc, s.epm, s.smb = a["rpc"], a["epm"], a["smb"]
 			break
 		}
 		select {
