@@ -34,22 +34,7 @@ func (r *NegotiateRequestBody) Append(b []byte) []byte {
 	if len(r.Contexts) == 0 {
 		return b
 	}
-	for (len(b)-start)%8 != 0 {
-		b = append(b, 0)
-	}
-	le.PutUint32(b[ctxAt:], uint32(len(b)-start))
-	for i, c := range r.Contexts {
-		b = le.AppendUint16(b, c.Type)
-		b = le.AppendUint16(b, uint16(len(c.Data)))
-		b = le.AppendUint32(b, 0)
-		b = append(b, c.Data...)
-		if i < len(r.Contexts)-1 {
-			for (len(b)-start)%8 != 0 {
-				b = append(b, 0)
-			}
-		}
-	}
-	return b
+	return appendContexts(b, start, ctxAt, r.Contexts)
 }
 
 // ParseNegotiateResponse decodes msg (header included). Contexts are

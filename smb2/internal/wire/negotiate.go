@@ -165,19 +165,26 @@ func (r *NegotiateResponse) Append(b []byte) []byte {
 		b = append(b, 0) // the body is never shorter than its StructureSize says
 	}
 	if len(r.Contexts) > 0 {
-		for (len(b)-start)%8 != 0 {
-			b = append(b, 0)
-		}
-		le.PutUint32(b[ctxOffAt:], uint32(len(b)-start))
-		for i, c := range r.Contexts {
-			b = le.AppendUint16(b, c.Type)
-			b = le.AppendUint16(b, uint16(len(c.Data)))
-			b = le.AppendUint32(b, 0)
-			b = append(b, c.Data...)
-			if i < len(r.Contexts)-1 {
-				for (len(b)-start)%8 != 0 {
-					b = append(b, 0)
-				}
+		b = appendContexts(b, start, ctxOffAt, r.Contexts)
+	}
+	return b
+}
+
+// appendContexts appends a NEGOTIATE's context list, 8-aligned from the
+// header at start, and stores its offset at b[offAt:].
+func appendContexts(b []byte, start, offAt int, ctxs []NegotiateContext) []byte {
+	for (len(b)-start)%8 != 0 {
+		b = append(b, 0)
+	}
+	le.PutUint32(b[offAt:], uint32(len(b)-start))
+	for i, c := range ctxs {
+		b = le.AppendUint16(b, c.Type)
+		b = le.AppendUint16(b, uint16(len(c.Data)))
+		b = le.AppendUint32(b, 0)
+		b = append(b, c.Data...)
+		if i < len(ctxs)-1 {
+			for (len(b)-start)%8 != 0 {
+				b = append(b, 0)
 			}
 		}
 	}
