@@ -3,8 +3,11 @@ package dcerpc
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +16,94 @@ import (
 // FuzzServeConn feeds arbitrary bytes to a server connection: it must
 // neither crash nor hang, and ServeConn must return once the peer is gone.
 func FuzzServeConn(f *testing.F) {
+	addAssociationSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := fuzzServer(t)
+		a, b := net.Pipe()
+		done := make(chan error, 1)
+		go func() { done <- s.ServeConn(context.Background(), a) }()
+		drained := make(chan struct{})
+		go func() {
+			defer close(drained)
+			for {
+				p, err := readPDU(b)
+				if err != nil {
+					return
+				}
+				checkAnswer(t, p)
+			}
+		}()
+		b.SetWriteDeadline(time.Now().Add(time.Second))
+		b.Write(data)
+		time.Sleep(time.Millisecond)
+		b.Close()
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			t.Fatal("ServeConn did not return after the peer closed")
+		}
+		<-drained
+	})
+}
+
+// FuzzMessageConn feeds arbitrary bytes to a message association, whole
+// and in pieces: it must not crash, every answer must be well formed,
+// the answers (their types and call ids) must not depend on how the
+// bytes were split, and once Write fails the association stays closed.
+func FuzzMessageConn(f *testing.F) {
+	addAssociationSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := fuzzServer(t)
+		run := func(piece int) (answers []string, failed bool) {
+			p := newMsgPipe(t, s, context.Background())
+			for off := 0; off < len(data); off += piece {
+				if err := p.m.Write(data[off:min(off+piece, len(data))]); err != nil {
+					failed = true
+					if err := p.m.Write([]byte{5}); !errors.Is(err, net.ErrClosed) {
+						t.Fatalf("write after a failed one: %v", err)
+					}
+					break
+				}
+				if n := len(p.m.buf); n > MinFragSize+piece && n > DefaultMaxRecvFrag {
+					t.Fatalf("%d octets held for an incomplete PDU", n)
+				}
+			}
+			for _, a := range p.answers(t) {
+				checkAnswer(t, a)
+				answers = append(answers, fmt.Sprintf("%T/%d", a, a.Hdr().CallID))
+			}
+			return answers, failed
+		}
+		whole, wholeFailed := run(max(len(data), 1))
+		piece := 1 + len(data)%23
+		split, splitFailed := run(piece)
+		if wholeFailed != splitFailed || !slices.Equal(whole, split) {
+			t.Fatalf("whole: %v (failed %v); in pieces of %d: %v (failed %v)", whole, wholeFailed, piece, split, splitFailed)
+		}
+	})
+}
+
+// fuzzServer is the server of the association fuzz targets: small limits,
+// the toy authentication, short timeouts.
+func fuzzServer(t *testing.T) *Server {
+	s := newTestServer(t)
+	s.MaxReassembledSize = 1 << 16
+	s.Auth = map[AuthType]AuthAcceptor{authTypeToy: &toyAcceptor{users: map[string]string{"alice": "k"}}}
+	s.IdleTimeout, s.ReadTimeout, s.HandshakeTimeout, s.WriteTimeout = time.Second, time.Second, time.Second, time.Second
+	return s
+}
+
+// checkAnswer fails unless p is something a server may send.
+func checkAnswer(t *testing.T, p PDU) {
+	switch p.(type) {
+	case *BindAck, *BindNak, *Response, *FaultPDU:
+	default:
+		t.Errorf("server sent %T", p)
+	}
+}
+
+// addAssociationSeeds adds real and hand-built PDU sequences.
+func addAssociationSeeds(f *testing.F) {
 	bind := readHex(f, "impacket-bind.hex")
 	f.Add(append(bytes.Clone(bind), readHex(f, "impacket-request-opnum12.hex")...))
 	f.Add(append(readHex(f, "rpcclient-bind.hex"), readHex(f, "rpcclient-request-opnum12.hex")...))
@@ -29,42 +120,6 @@ func FuzzServeConn(f *testing.F) {
 	f.Add(seq)
 	f.Add(append(bytes.Clone(bind), mustMarshal(f, &Auth3{Header: Header{Flags: 3}, Auth: &AuthVerifier{Type: authTypeToy, Level: 5, Value: []byte("RESP:")}})...))
 	f.Add([]byte{5, 0, 11, 3, 0x10, 0, 0, 0, 0xff, 0xff})
-
-	f.Fuzz(func(t *testing.T, data []byte) {
-		s := newTestServer(t)
-		s.MaxReassembledSize = 1 << 16
-		s.Auth = map[AuthType]AuthAcceptor{authTypeToy: &toyAcceptor{users: map[string]string{"alice": "k"}}}
-		s.IdleTimeout, s.ReadTimeout, s.HandshakeTimeout, s.WriteTimeout = time.Second, time.Second, time.Second, time.Second
-		a, b := net.Pipe()
-		done := make(chan error, 1)
-		go func() { done <- s.ServeConn(context.Background(), a) }()
-		drained := make(chan struct{})
-		go func() {
-			defer close(drained)
-			for {
-				p, err := readPDU(b)
-				if err != nil {
-					return
-				}
-				// Whatever the server says must be a well-formed answer.
-				switch p.(type) {
-				case *BindAck, *BindNak, *Response, *FaultPDU:
-				default:
-					t.Errorf("server sent %T", p)
-				}
-			}
-		}()
-		b.SetWriteDeadline(time.Now().Add(time.Second))
-		b.Write(data)
-		time.Sleep(time.Millisecond)
-		b.Close()
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			t.Fatal("ServeConn did not return after the peer closed")
-		}
-		<-drained
-	})
 }
 
 func FuzzParseUUID(f *testing.F) {

@@ -47,6 +47,9 @@ func echoHandler(ctx context.Context, call *Call) ([]byte, error) {
 			return nil, ErrBadStub
 		}
 		n := int(call.Stub[0]) | int(call.Stub[1])<<8 | int(call.Stub[2])<<16 | int(call.Stub[3])<<24
+		if n > 8<<20 {
+			return nil, ErrBadStub // keeps fuzzed requests from asking for gigabytes
+		}
 		return pattern(n), nil
 	case 2:
 		return nil, fmt.Errorf("decoding the request: %w", ErrBadStub)
