@@ -62,9 +62,9 @@
 // client takes, up to 65528 octets. Clients offering 4280 or 5840
 // (rpcclient, impacket, Windows) see no difference; this package's client
 // offers 65528 both ways, so an answer of 17 KB (200 sessions at level 1)
-// comes in one fragment, one pipe READ instead of four. Samba 4.17 grants
-// it 5840. A zero assoc_group_id gets a fresh one; a non-zero one
-// is echoed, since no state is shared between associations. The bind_ack
+// comes in one fragment, one round trip over a pipe instead of four.
+// Samba 4.17 grants it 5840. A zero assoc_group_id gets a fresh one; a
+// non-zero one is echoed, since no state is shared between associations. The bind_ack
 // carries the secondary address of the connection (Server.SecondaryAddr or
 // WithSecondaryAddress: the port number for ncacn_ip_tcp, `\PIPE\srvsvc`
 // for ncacn_np), padded so that the result list is 4-aligned; an
