@@ -156,20 +156,8 @@ func BenchmarkPipeEnum(b *testing.B) {
 	}{{"level1/200/signed", smb2.EncryptionOff}, {"level1/200/encrypted", smb2.EncryptionRequired}} {
 		b.Run(tc.name, func(b *testing.B) {
 			_, addr := smbServer(b, 199, func(s *smb2.Server) { s.Encryption = tc.enc })
-			c, err := client.Dial(context.Background(), addr, client.Options{Transport: client.TransportSMB,
-				Credentials: client.Credentials{User: adminUser, Password: adminPass}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			b.ReportAllocs()
-			for b.Loop() {
-				res, err := c.EnumAll(context.Background(), session.Level1, client.Filter{})
-				if err != nil || len(res.Sessions) != 200 {
-					b.Fatalf("%v, %d sessions", err, len(res.Sessions))
-				}
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+			benchEnumAll(b, addr, client.Options{Transport: client.TransportSMB,
+				Credentials: client.Credentials{User: adminUser, Password: adminPass}}, 200)
 		})
 	}
 }
