@@ -497,49 +497,7 @@ const (
 	statusPipeDisconnected    uint32 = 0xC00000B0
 )
 
-func ntStatusName(s uint32) string {
-	switch s {
-	case statusAccessDenied:
-		return "STATUS_ACCESS_DENIED"
-	case statusObjectNameNotFound:
-		return "STATUS_OBJECT_NAME_NOT_FOUND"
-	case statusObjectPathNotFound:
-		return "STATUS_OBJECT_PATH_NOT_FOUND"
-	case statusNoSuchUser:
-		return "STATUS_NO_SUCH_USER"
-	case statusWrongPassword:
-		return "STATUS_WRONG_PASSWORD"
-	case statusLogonFailure:
-		return "STATUS_LOGON_FAILURE"
-	case statusAccountRestriction:
-		return "STATUS_ACCOUNT_RESTRICTION"
-	case statusInvalidLogonHours:
-		return "STATUS_INVALID_LOGON_HOURS"
-	case statusInvalidWorkstation:
-		return "STATUS_INVALID_WORKSTATION"
-	case statusPasswordExpired:
-		return "STATUS_PASSWORD_EXPIRED"
-	case statusAccountDisabled:
-		return "STATUS_ACCOUNT_DISABLED"
-	case statusNetworkAccessDenied:
-		return "STATUS_NETWORK_ACCESS_DENIED"
-	case statusBadNetworkName:
-		return "STATUS_BAD_NETWORK_NAME"
-	case statusLogonTypeNotGranted:
-		return "STATUS_LOGON_TYPE_NOT_GRANTED"
-	case statusAccountExpired:
-		return "STATUS_ACCOUNT_EXPIRED"
-	case statusPasswordMustChange:
-		return "STATUS_PASSWORD_MUST_CHANGE"
-	case statusAccountLockedOut:
-		return "STATUS_ACCOUNT_LOCKED_OUT"
-	case statusPipeBroken:
-		return "STATUS_PIPE_BROKEN"
-	case statusPipeDisconnected:
-		return "STATUS_PIPE_DISCONNECTED"
-	}
-	return ""
-}
+func ntStatusName(s uint32) string { return pipeclient.Status(s).Name() }
 
 // isLogonStatus reports whether a session setup status means the server
 // refused the credentials (rather than the connection or the protocol).

@@ -1,6 +1,10 @@
 package smb2
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/netsession/netsession/smb2/internal/wire"
+)
 
 // Status is an NTSTATUS as carried in the SMB2 header.
 type Status uint32
@@ -37,59 +41,8 @@ const (
 
 // String returns the symbolic name, or the hexadecimal value.
 func (s Status) String() string {
-	switch s {
-	case StatusSuccess:
-		return "STATUS_SUCCESS"
-	case StatusPending:
-		return "STATUS_PENDING"
-	case StatusBufferOverflow:
-		return "STATUS_BUFFER_OVERFLOW"
-	case StatusNotImplemented:
-		return "STATUS_NOT_IMPLEMENTED"
-	case StatusInvalidInfoClass:
-		return "STATUS_INVALID_INFO_CLASS"
-	case StatusInfoLengthMismatch:
-		return "STATUS_INFO_LENGTH_MISMATCH"
-	case StatusInvalidHandle:
-		return "STATUS_INVALID_HANDLE"
-	case StatusInvalidParameter:
-		return "STATUS_INVALID_PARAMETER"
-	case StatusInvalidDeviceRequest:
-		return "STATUS_INVALID_DEVICE_REQUEST"
-	case StatusMoreProcessingRequired:
-		return "STATUS_MORE_PROCESSING_REQUIRED"
-	case StatusAccessDenied:
-		return "STATUS_ACCESS_DENIED"
-	case StatusObjectNameInvalid:
-		return "STATUS_OBJECT_NAME_INVALID"
-	case StatusObjectNameNotFound:
-		return "STATUS_OBJECT_NAME_NOT_FOUND"
-	case StatusLogonFailure:
-		return "STATUS_LOGON_FAILURE"
-	case StatusInsufficientResources:
-		return "STATUS_INSUFFICIENT_RESOURCES"
-	case StatusPipeNotAvailable:
-		return "STATUS_PIPE_NOT_AVAILABLE"
-	case StatusPipeDisconnected:
-		return "STATUS_PIPE_DISCONNECTED"
-	case StatusNotSupported:
-		return "STATUS_NOT_SUPPORTED"
-	case StatusNetworkNameDeleted:
-		return "STATUS_NETWORK_NAME_DELETED"
-	case StatusBadNetworkName:
-		return "STATUS_BAD_NETWORK_NAME"
-	case StatusRequestNotAccepted:
-		return "STATUS_REQUEST_NOT_ACCEPTED"
-	case StatusPipeEmpty:
-		return "STATUS_PIPE_EMPTY"
-	case StatusCancelled:
-		return "STATUS_CANCELLED"
-	case StatusFileClosed:
-		return "STATUS_FILE_CLOSED"
-	case StatusUserSessionDeleted:
-		return "STATUS_USER_SESSION_DELETED"
-	case StatusNotFound:
-		return "STATUS_NOT_FOUND"
+	if n := wire.StatusName(uint32(s)); n != "" {
+		return n
 	}
 	return fmt.Sprintf("NTSTATUS 0x%08X", uint32(s))
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/netsession/netsession/smb2/internal/wire"
 )
 
 // Status is an NTSTATUS as carried in an SMB2 response header.
@@ -30,36 +32,13 @@ const (
 // IsError reports whether s is an error severity status.
 func (s Status) IsError() bool { return uint32(s)>>30 == 3 }
 
+// Name returns the symbolic name ("STATUS_LOGON_FAILURE") of the
+// statuses SMB servers commonly answer, or "".
+func (s Status) Name() string { return wire.StatusName(uint32(s)) }
+
 func (s Status) String() string {
-	switch s {
-	case StatusSuccess:
-		return "STATUS_SUCCESS"
-	case StatusPending:
-		return "STATUS_PENDING"
-	case StatusBufferOverflow:
-		return "STATUS_BUFFER_OVERFLOW"
-	case StatusInvalidParameter:
-		return "STATUS_INVALID_PARAMETER"
-	case StatusMoreProcessingRequired:
-		return "STATUS_MORE_PROCESSING_REQUIRED"
-	case StatusAccessDenied:
-		return "STATUS_ACCESS_DENIED"
-	case StatusObjectNameNotFound:
-		return "STATUS_OBJECT_NAME_NOT_FOUND"
-	case StatusLogonFailure:
-		return "STATUS_LOGON_FAILURE"
-	case StatusPipeDisconnected:
-		return "STATUS_PIPE_DISCONNECTED"
-	case StatusNotSupported:
-		return "STATUS_NOT_SUPPORTED"
-	case StatusNetworkAccessDenied:
-		return "STATUS_NETWORK_ACCESS_DENIED"
-	case StatusBadNetworkName:
-		return "STATUS_BAD_NETWORK_NAME"
-	case StatusPipeBroken:
-		return "STATUS_PIPE_BROKEN"
-	case StatusUserSessionDeleted:
-		return "STATUS_USER_SESSION_DELETED"
+	if n := s.Name(); n != "" {
+		return n
 	}
 	return fmt.Sprintf("NTSTATUS 0x%08X", uint32(s))
 }

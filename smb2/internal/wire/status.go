@@ -1,0 +1,93 @@
+package wire
+
+// StatusName returns the symbolic name of the NTSTATUS values the SMB
+// server and client use or meet, or "" for another value.
+func StatusName(s uint32) string {
+	switch s {
+	case 0x00000000:
+		return "STATUS_SUCCESS"
+	case 0x00000103:
+		return "STATUS_PENDING"
+	case 0x80000005:
+		return "STATUS_BUFFER_OVERFLOW"
+	case 0xC0000002:
+		return "STATUS_NOT_IMPLEMENTED"
+	case 0xC0000003:
+		return "STATUS_INVALID_INFO_CLASS"
+	case 0xC0000004:
+		return "STATUS_INFO_LENGTH_MISMATCH"
+	case 0xC0000008:
+		return "STATUS_INVALID_HANDLE"
+	case 0xC000000D:
+		return "STATUS_INVALID_PARAMETER"
+	case 0xC0000010:
+		return "STATUS_INVALID_DEVICE_REQUEST"
+	case 0xC0000016:
+		return "STATUS_MORE_PROCESSING_REQUIRED"
+	case 0xC0000022:
+		return "STATUS_ACCESS_DENIED"
+	case 0xC0000033:
+		return "STATUS_OBJECT_NAME_INVALID"
+	case 0xC0000034:
+		return "STATUS_OBJECT_NAME_NOT_FOUND"
+	case 0xC000003A:
+		return "STATUS_OBJECT_PATH_NOT_FOUND"
+	case 0xC0000064:
+		return "STATUS_NO_SUCH_USER"
+	case 0xC000006A:
+		return "STATUS_WRONG_PASSWORD"
+	case 0xC000006D:
+		return "STATUS_LOGON_FAILURE"
+	case 0xC000006E:
+		return "STATUS_ACCOUNT_RESTRICTION"
+	case 0xC000006F:
+		return "STATUS_INVALID_LOGON_HOURS"
+	case 0xC0000070:
+		return "STATUS_INVALID_WORKSTATION"
+	case 0xC0000071:
+		return "STATUS_PASSWORD_EXPIRED"
+	case 0xC0000072:
+		return "STATUS_ACCOUNT_DISABLED"
+	case 0xC000009A:
+		return "STATUS_INSUFFICIENT_RESOURCES"
+	case 0xC00000AC:
+		return "STATUS_PIPE_NOT_AVAILABLE"
+	case 0xC00000AE:
+		return "STATUS_PIPE_BUSY"
+	case 0xC00000B0:
+		return "STATUS_PIPE_DISCONNECTED"
+	case 0xC00000BB:
+		return "STATUS_NOT_SUPPORTED"
+	case 0xC00000C9:
+		return "STATUS_NETWORK_NAME_DELETED"
+	case 0xC00000CA:
+		return "STATUS_NETWORK_ACCESS_DENIED"
+	case 0xC00000CC:
+		return "STATUS_BAD_NETWORK_NAME"
+	case 0xC00000D0:
+		return "STATUS_REQUEST_NOT_ACCEPTED"
+	case 0xC00000D9:
+		return "STATUS_PIPE_EMPTY"
+	case 0xC0000120:
+		return "STATUS_CANCELLED"
+	case 0xC0000128:
+		return "STATUS_FILE_CLOSED"
+	case 0xC000014B:
+		return "STATUS_PIPE_BROKEN"
+	case 0xC000015B:
+		return "STATUS_LOGON_TYPE_NOT_GRANTED"
+	case 0xC0000193:
+		return "STATUS_ACCOUNT_EXPIRED"
+	case 0xC000019C:
+		return "STATUS_FS_DRIVER_REQUIRED"
+	case 0xC0000203:
+		return "STATUS_USER_SESSION_DELETED"
+	case 0xC0000224:
+		return "STATUS_PASSWORD_MUST_CHANGE"
+	case 0xC0000225:
+		return "STATUS_NOT_FOUND"
+	case 0xC0000234:
+		return "STATUS_ACCOUNT_LOCKED_OUT"
+	}
+	return ""
+}
