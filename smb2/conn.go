@@ -469,8 +469,10 @@ func (c *conn) logoff(s *smbSession, why string) {
 }
 
 // keptFrameSize bounds the frame buffer a connection keeps between
-// answers: an answer to a 64 KiB READ and its headers.
-const keptFrameSize = 72 << 10
+// answers: enough for a pipe READ of a 4280-octet DCE/RPC fragment (what
+// rpcclient and Windows read) and every small answer, while a connection
+// that once sent a large answer does not hold its size for good.
+const keptFrameSize = 8 << 10
 
 // response is one reply of a (possibly compounded) answer.
 type response struct {
@@ -487,7 +489,7 @@ func (c *conn) send(resps []response) error {
 		size += wire.HeaderSize + len(resps[i].body) + 7 // 7: compound padding
 	}
 	// The frame is built in a buffer the connection keeps for the next
-	// one, up to keptFrameSize (an enumeration answer fits).
+	// one, up to keptFrameSize.
 	out := c.obuf[:0]
 	if cap(out) < size {
 		out = make([]byte, 0, size)
