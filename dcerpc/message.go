@@ -28,11 +28,11 @@ import (
 // closed server or a send that failed); the answers it produced before
 // ending (a bind_nak, a fault) have been sent, and later Writes fail.
 type MessageConn struct {
-	c    *serverConn
-	buf  []byte // an incomplete PDU
-	stop func() bool
+	c   *serverConn
+	buf []byte // an incomplete PDU
 
 	mu      sync.Mutex
+	stop    func() bool // stops the AfterFunc on c.ctx; nil until set
 	closed  bool
 	onClose func()
 }
@@ -45,12 +45,16 @@ type MessageConn struct {
 // the server is shutting down.
 func (s *Server) NewMessageConn(ctx context.Context, remote net.Addr, send func(pdu []byte) error, onClose func(), opts ...ConnOption) (*MessageConn, error) {
 	m := &MessageConn{onClose: onClose}
-	c, ok := s.newConn(ctx, &messageTransport{m: m, remote: remote, send: send}, opts)
+	// The server may close the association as soon as it knows it, before
+	// newConn returns, so m.c is set under the server's lock.
+	c, ok := s.newConn(ctx, &messageTransport{m: m, remote: remote, send: send}, opts, func(c *serverConn) { m.c = c })
 	if !ok {
 		return nil, ErrServerClosed
 	}
-	m.c = c
-	m.stop = context.AfterFunc(c.ctx, func() { m.Close() })
+	stop := context.AfterFunc(c.ctx, func() { m.Close() })
+	m.mu.Lock()
+	m.stop = stop
+	m.mu.Unlock()
 	c.log.Debug("dcerpc: message association opened")
 	return m, nil
 }
@@ -137,7 +141,14 @@ func (m *MessageConn) markClosed() bool {
 // release forgets the association in the server, which lets Shutdown
 // return; it must not run under the server's lock.
 func (m *MessageConn) release() {
-	m.stop()
+	m.mu.Lock()
+	stop := m.stop
+	m.mu.Unlock()
+	// Without stop yet, c.ctx is already cancelled (markClosed did it), so
+	// the AfterFunc runs a Close that does nothing.
+	if stop != nil {
+		stop()
+	}
 	m.c.srv.removeConn(m.c)
 	m.c.srv.wg.Done()
 	m.c.log.Debug("dcerpc: message association closed")

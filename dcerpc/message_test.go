@@ -293,3 +293,41 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestMessageConnOpenRacesClose opens associations while the server closes
+// them from another goroutine, and with a context that is already done:
+// the server may end an association before NewMessageConn returns, and
+// that must neither crash nor race nor lose the Done Shutdown waits for.
+func TestMessageConnOpenRacesClose(t *testing.T) {
+	for i := 0; i < 200; i++ {
+		s := &Server{}
+		done := make(chan struct{})
+		var closes atomic.Int32
+		go func() {
+			defer close(done)
+			for j := 0; j < 20; j++ {
+				s.closeIdle()
+			}
+		}()
+		ctx := context.Background()
+		if i%2 == 1 {
+			c, cancel := context.WithCancel(ctx)
+			cancel()
+			ctx = c
+		}
+		m, err := s.NewMessageConn(ctx, nil, func([]byte) error { return nil }, func() { closes.Add(1) })
+		<-done
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.Shutdown(sctx); err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+		cancel()
+		if n := closes.Load(); n != 1 {
+			t.Fatalf("onClose ran %d times, want 1", n)
+		}
+	}
+}

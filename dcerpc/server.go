@@ -222,7 +222,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			return err
 		}
 		backoff = 0
-		c, ok := s.newConn(ctx, nc, nil)
+		c, ok := s.newConn(ctx, nc, nil, nil)
 		if !ok {
 			nc.Close()
 			return ErrServerClosed
@@ -240,7 +240,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 // applied with nc's deadlines; a conn whose SetDeadline fails simply gets
 // none.
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn, opts ...ConnOption) error {
-	c, ok := s.newConn(ctx, nc, opts)
+	c, ok := s.newConn(ctx, nc, opts, nil)
 	if !ok {
 		nc.Close()
 		return ErrServerClosed
@@ -326,7 +326,9 @@ func (s *Server) closeIdle() int {
 	return len(s.conns)
 }
 
-func (s *Server) newConn(ctx context.Context, nc net.Conn, opts []ConnOption) (*serverConn, bool) {
+// newConn registers a connection; init, if not nil, runs under the
+// server's lock before Shutdown or Close can see the connection.
+func (s *Server) newConn(ctx context.Context, nc net.Conn, opts []ConnOption, init func(*serverConn)) (*serverConn, bool) {
 	cfg := connConfig{secAddr: s.SecondaryAddr}
 	if a := nc.RemoteAddr(); a != nil {
 		cfg.remote = a.String()
@@ -355,6 +357,9 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn, opts []ConnOption) (*
 	}
 	if s.conns == nil {
 		s.conns = make(map[*serverConn]struct{})
+	}
+	if init != nil {
+		init(c)
 	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
