@@ -42,7 +42,7 @@ type pipeConn struct {
 	max     int    // bytes buffered in each direction (one message at least)
 	onIdle  func() // called, non-blocking, when the server starts waiting for input
 
-	rpc *dcerpc.MessageConn // inline mode; set before the pipe is used
+	rpc *dcerpc.MessageConn // inline mode; set (under mu) before the pipe is used
 }
 
 var errPipeFull = errors.New("smb2: pipe input buffer full")
@@ -79,7 +79,11 @@ func newInlinePipe(ctx context.Context, local, remote net.Addr, max int, srv *dc
 	if err != nil {
 		return nil, err
 	}
+	// The association may already have ended and closed the pipe, from
+	// the goroutine of the server's Shutdown or Close: p.mu orders the two.
+	p.mu.Lock()
 	p.rpc = m
+	p.mu.Unlock()
 	return p, nil
 }
 
@@ -177,9 +181,10 @@ func (p *pipeConn) Close() error {
 		p.closed = true
 		p.notify()
 	}
+	rpc := p.rpc
 	p.mu.Unlock()
-	if !was && p.rpc != nil {
-		p.rpc.Close()
+	if !was && rpc != nil {
+		rpc.Close()
 	}
 	return nil
 }
