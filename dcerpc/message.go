@@ -31,10 +31,12 @@ type MessageConn struct {
 	c   *serverConn
 	buf []byte // an incomplete PDU
 
-	mu      sync.Mutex
-	stop    func() bool // stops the AfterFunc on c.ctx; nil until set
-	closed  bool
-	onClose func()
+	mu       sync.Mutex
+	stop     func() bool // stops the AfterFunc on c.ctx; nil until set
+	closed   bool
+	writing  bool // a Write is answering: the release waits for its end
+	released bool
+	onClose  func()
 }
 
 // NewMessageConn starts an association whose answers go to send, one call
@@ -61,9 +63,10 @@ func (s *Server) NewMessageConn(ctx context.Context, remote net.Addr, send func(
 
 // Write feeds bytes the client sent and answers the PDUs they complete.
 func (m *MessageConn) Write(b []byte) error {
-	if m.isClosed() {
+	if !m.startWrite() {
 		return net.ErrClosed
 	}
+	defer m.endWrite()
 	c := m.c
 	m.buf = append(m.buf, b...)
 	off := 0
@@ -105,19 +108,48 @@ func (m *MessageConn) Write(b []byte) error {
 }
 
 // Close ends the association. It is safe to call from any goroutine and
-// more than once.
+// more than once. A Write in progress is not interrupted, and the
+// server's Shutdown waits for it to return.
 func (m *MessageConn) Close() error {
-	if !m.markClosed() {
-		return nil
+	if m.markClosed() {
+		m.releaseIdle()
 	}
-	m.release()
 	return nil
 }
 
-func (m *MessageConn) isClosed() bool {
+// startWrite reports whether the association is open and, if so, marks a
+// Write in progress.
+func (m *MessageConn) startWrite() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.closed
+	m.writing = !m.closed
+	return m.writing
+}
+
+// endWrite ends a Write; when the association was closed meanwhile, the
+// release left to it happens now.
+func (m *MessageConn) endWrite() {
+	m.mu.Lock()
+	m.writing = false
+	rel := m.closed && !m.released
+	m.released = m.released || rel
+	m.mu.Unlock()
+	if rel {
+		m.release()
+	}
+}
+
+// releaseIdle releases a closed association unless a Write is still
+// answering (its handler running): then the Write's end does, so the
+// server counts the association until no handler of it runs.
+func (m *MessageConn) releaseIdle() {
+	m.mu.Lock()
+	rel := !m.writing && !m.released
+	m.released = m.released || rel
+	m.mu.Unlock()
+	if rel {
+		m.release()
+	}
 }
 
 // markClosed marks the association closed and runs onClose; it reports
@@ -173,7 +205,7 @@ func (t *messageTransport) Write(b []byte) (int, error) {
 // hold the server's lock, so the rest of the release runs apart.
 func (t *messageTransport) Close() error {
 	if t.m.markClosed() {
-		go t.m.release()
+		go t.m.releaseIdle()
 	}
 	return nil
 }

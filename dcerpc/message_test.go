@@ -331,3 +331,45 @@ func TestMessageConnOpenRacesClose(t *testing.T) {
 		}
 	}
 }
+
+// TestMessageConnCloseWaitsForWrite closes an association while a Write
+// runs a handler: the association stays counted until the Write returns,
+// so Shutdown does not report an orderly end with a handler still running.
+func TestMessageConnCloseWaitsForWrite(t *testing.T) {
+	s := &Server{}
+	entered, release := make(chan struct{}), make(chan struct{})
+	if err := s.Register(Interface{Syntax: testSyntax, Handler: HandlerFunc(func(ctx context.Context, call *Call) ([]byte, error) {
+		close(entered)
+		<-release
+		return nil, nil
+	})}); err != nil {
+		t.Fatal(err)
+	}
+	p := newMsgPipe(t, s, context.Background())
+	if _, err := p.Write(mustMarshal(t, bindPDU(1, ctxElem(0, testSyntax, NDR20)))); err != nil {
+		t.Fatal(err)
+	}
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		p.Write(mustMarshal(t, &Request{Header: Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: 2}}))
+	}()
+	<-entered
+	p.m.Close()
+	if n := p.closes.Load(); n != 1 {
+		t.Fatalf("onClose ran %d times, want 1", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	err := s.Shutdown(ctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown with a handler running: %v, want %v", err, context.DeadlineExceeded)
+	}
+	close(release)
+	<-wrote
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown once the Write returned: %v", err)
+	}
+}
