@@ -23,7 +23,9 @@ import (
 // goroutine, so they must not wait for that goroutine.
 //
 // A PDU split across writes is held (never more than the negotiated
-// max_recv_frag) until its last byte arrives. An error from Write means the
+// max_recv_frag) until its last byte arrives; complete PDUs are held too
+// while the transport's WithHold says so (Buffered tells how much is
+// held). Write and Buffered are for one goroutine at a time. An error from Write means the
 // association has ended (a protocol error, an oversized fragment, a
 // closed server or a send that failed); the answers it produced before
 // ending (a bind_nak, a fault) have been sent, and later Writes fail.
@@ -43,8 +45,10 @@ type MessageConn struct {
 // per PDU; send must copy the slice if it keeps it. remote is the client's
 // address (it may be nil). onClose, if not nil, runs once when the
 // association ends by any means: Close, a protocol error, the server's
-// Shutdown or Close, or ctx being done. It returns ErrServerClosed once
-// the server is shutting down.
+// Shutdown or Close, or ctx being done. It may run while the server holds
+// its own lock (Shutdown, Close), so it must not call into the server or
+// end another of its associations. It returns ErrServerClosed once the
+// server is shutting down.
 func (s *Server) NewMessageConn(ctx context.Context, remote net.Addr, send func(pdu []byte) error, onClose func(), opts ...ConnOption) (*MessageConn, error) {
 	m := &MessageConn{onClose: onClose}
 	// The server may close the association as soon as it knows it, before
@@ -72,6 +76,9 @@ func (m *MessageConn) Write(b []byte) error {
 	off := 0
 	var err error
 	for err == nil && len(m.buf)-off >= HeaderLen {
+		if c.cfg.hold != nil && c.cfg.hold() {
+			break
+		}
 		var h Header
 		h, err = ParseHeader(m.buf[off : off+HeaderLen])
 		if err == nil && int(h.FragLength) > c.maxRecv {
@@ -98,7 +105,7 @@ func (m *MessageConn) Write(b []byte) error {
 		m.Close()
 		return err
 	}
-	// Keep the incomplete rest at the front of the buffer.
+	// Keep the rest (incomplete, or held back) at the front of the buffer.
 	n := copy(m.buf, m.buf[off:])
 	m.buf = m.buf[:n]
 	if n == 0 && cap(m.buf) > 2*c.maxRecv {
@@ -106,6 +113,10 @@ func (m *MessageConn) Write(b []byte) error {
 	}
 	return nil
 }
+
+// Buffered is how many octets Write holds: an incomplete PDU, and the PDUs
+// held back by WithHold.
+func (m *MessageConn) Buffered() int { return len(m.buf) }
 
 // Close ends the association. It is safe to call from any goroutine and
 // more than once. A Write in progress is not interrupted, and the

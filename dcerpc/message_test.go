@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -371,5 +372,68 @@ func TestMessageConnCloseWaitsForWrite(t *testing.T) {
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown once the Write returned: %v", err)
+	}
+}
+
+// TestMessageConnHold: while the transport's hold says so, complete PDUs
+// stay buffered unanswered, an answer already begun is finished, and
+// Write(nil) takes them up again in order.
+func TestMessageConnHold(t *testing.T) {
+	s := newTestServer(t)
+	var armed, holding atomic.Bool
+	p := &msgPipe{}
+	// Once armed, the first answer fragment sent makes the transport hold.
+	send := func(b []byte) error {
+		if armed.Load() {
+			holding.Store(true)
+		}
+		return p.send(b)
+	}
+	m, err := s.NewMessageConn(context.Background(), nil, send, nil, WithHold(holding.Load))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.m = m
+	t.Cleanup(func() { m.Close() })
+	if err := m.Write(mustMarshal(t, bindPDU(1, ctxElem(0, testSyntax, NDR20)))); err != nil {
+		t.Fatal(err)
+	}
+	p.answers(t)
+	var batch []byte
+	for id := uint32(2); id <= 4; id++ {
+		batch = append(batch, mustMarshal(t, &Request{Header: Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: id}, Opnum: 1, Stub: le32(10_000)})...)
+	}
+	armed.Store(true)
+	if err := m.Write(batch); err != nil {
+		t.Fatal(err)
+	}
+	// Call 2's answer (three 4280-octet fragments) is finished although
+	// the hold began with its first fragment; calls 3 and 4 wait.
+	answers := p.answers(t)
+	for _, a := range answers {
+		if r, ok := a.(*Response); !ok || r.CallID != 2 {
+			t.Fatalf("answer %T to call %d while held, want only call 2's fragments", a, a.Hdr().CallID)
+		}
+	}
+	if len(answers) != 3 || m.Buffered() != 2*len(batch)/3 {
+		t.Fatalf("%d fragments of call 2 and %d octets held, want 3 and the two other calls (%d octets)", len(answers), m.Buffered(), 2*len(batch)/3)
+	}
+	if err := m.Write(nil); err != nil || len(p.answers(t)) != 0 {
+		t.Fatalf("Write(nil) while holding: %v", err)
+	}
+	armed.Store(false)
+	holding.Store(false)
+	if err := m.Write(nil); err != nil {
+		t.Fatal(err)
+	}
+	var ids []uint32
+	for _, a := range p.answers(t) {
+		r := a.(*Response)
+		if len(ids) == 0 || ids[len(ids)-1] != r.CallID {
+			ids = append(ids, r.CallID)
+		}
+	}
+	if !slices.Equal(ids, []uint32{3, 4}) || m.Buffered() != 0 {
+		t.Fatalf("after the hold: answers to calls %v, %d octets held; want calls 3 and 4, nothing held", ids, m.Buffered())
 	}
 }

@@ -379,7 +379,17 @@ type connConfig struct {
 	caller  session.Caller
 	secAddr string
 	remote  string
+	hold    func() bool
 }
+
+// WithHold gives a message association (NewMessageConn) a way to push
+// back: before each PDU, MessageConn.Write asks hold, and while it
+// reports true the PDU and those after it stay buffered, unanswered,
+// until a later Write (Write(nil) just resumes). A transport that bounds
+// the answers its client has not collected uses it to stop taking calls
+// until the client reads, as a stream connection stops reading while its
+// answers are not taken. An answer already begun is always finished.
+func WithHold(hold func() bool) ConnOption { return func(cfg *connConfig) { cfg.hold = hold } }
 
 // WithCaller sets the identity the transport established (for ncacn_np, the
 // SMB session's user). Calls see it unless the association authenticates.

@@ -115,9 +115,11 @@
 // which answers every complete PDU before the request's response is built,
 // so a call costs no goroutine switch and its answer is ready for the
 // transceive or the next READ. The handlers it runs (NetrSessionEnum over
-// the table, NetrSessionDel) never wait for the connection. While the
-// client leaves MaxPipeBuffer octets of answers unread, more input is
-// refused with STATUS_INSUFFICIENT_RESOURCES.
+// the table, NetrSessionDel) never wait for the connection. Unread
+// answers are bounded by MaxPipeBuffer (one answer may exceed it): once
+// they reach it, the calls left in a WRITE wait unanswered until the
+// client reads, and a WRITE is refused with STATUS_INSUFFICIENT_RESOURCES
+// while the answers are full or the waiting calls would pass the bound.
 //
 // The pipes of Server.Pipes are streamed: an open pipe is a message-mode
 // in-memory net.Conn handed to a PipeHandler on its own goroutine

@@ -2,6 +2,7 @@ package smb2_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/netsession/netsession/dcerpc"
@@ -82,6 +83,74 @@ func TestInlinePipe(t *testing.T) {
 	}
 	if st := write(); st != smb2.StatusSuccess {
 		t.Fatalf("WRITE after reading everything: %v", st)
+	}
+	f.served(t)
+}
+
+// Calls batched in one WRITE are answered only while the unread answers
+// stay under MaxPipeBuffer; the rest wait until the client reads, then
+// all are answered in order. Input held that way counts against the same
+// bound.
+func TestInlinePipeBackpressure(t *testing.T) {
+	f := newFixture(t, func(s *smb2.Server) { s.MaxPipeBuffer = 6000 })
+	for i := range 100 {
+		if _, err := f.table.Open(session.Spec{Client: fmt.Sprintf("10.1.0.%d", i+1), User: "someone-with-a-long-name"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, fid := openPipe(t, f, "alice", "AlicePass1", "srvsvc")
+	if st, _, err := c.do(c.build(wire.CmdIoctl, transceiveBody(fid, srvsvcBind())), true); err != nil || st != 0 {
+		t.Fatalf("bind transceive: %v %v", st, err)
+	}
+	req := &srvs.SessionEnumRequest{Level: 1, PrefMaxLen: session.MaxPreferredLength, ResumeHandle: new(uint32)}
+	var batch []byte
+	const calls = 5
+	for id := uint32(2); id < 2+calls; id++ {
+		pdu, err := dcerpc.Marshal(&dcerpc.Request{Header: dcerpc.Header{Flags: dcerpc.FlagFirstFrag | dcerpc.FlagLastFrag, CallID: id},
+			Opnum: srvs.OpNetrSessionEnum, Stub: req.MarshalNDR()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch = append(batch, pdu...)
+	}
+	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, batch, 0)), true); err != nil || st != 0 {
+		t.Fatalf("WRITE of %d calls: %v %v", calls, st, err)
+	}
+	// One answer (~9 KB) is over the bound: the other calls wait, and
+	// more input is refused meanwhile.
+	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, batch[:100], 0)), true); err != nil || st != smb2.StatusInsufficientResources {
+		t.Fatalf("WRITE while answers are full: %v %v, want STATUS_INSUFFICIENT_RESOURCES", st, err)
+	}
+	var ids []uint32
+	for range 100 {
+		st, body, err := c.do(c.build(wire.CmdRead, readBody(fid, 8192)), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == smb2.StatusPipeEmpty {
+			break
+		}
+		if st != smb2.StatusSuccess {
+			t.Fatalf("READ: %v", st)
+		}
+		p, err := dcerpc.DecodePDU(body[16:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id := p.Hdr().CallID; len(ids) == 0 || ids[len(ids)-1] != id {
+			ids = append(ids, id)
+		}
+	}
+	if want := []uint32{2, 3, 4, 5, 6}; !slices.Equal(ids, want) {
+		t.Fatalf("answers to calls %v, want %v in order", ids, want)
+	}
+	// Input alone over the bound is refused too.
+	big := make([]byte, 0, 7000)
+	for len(big) < 6500 {
+		big = append(big, batch...)
+	}
+	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, big, 0)), true); err != nil || st != smb2.StatusInsufficientResources {
+		t.Fatalf("WRITE of %d octets: %v %v, want STATUS_INSUFFICIENT_RESOURCES", len(big), st, err)
 	}
 	f.served(t)
 }

@@ -75,7 +75,7 @@ func (p *pipeConn) wait() <-chan struct{} {
 func newInlinePipe(ctx context.Context, local, remote net.Addr, max int, srv *dcerpc.Server, opts ...dcerpc.ConnOption) (*pipeConn, error) {
 	p := newPipeConn(local, remote, max)
 	p.waiting = true
-	m, err := srv.NewMessageConn(ctx, remote, p.serverSend, func() { p.Close() }, opts...)
+	m, err := srv.NewMessageConn(ctx, remote, p.serverSend, func() { p.Close() }, append(opts, dcerpc.WithHold(p.outputFull))...)
 	if err != nil {
 		return nil, err
 	}
@@ -85,6 +85,14 @@ func newInlinePipe(ctx context.Context, local, remote net.Addr, max int, srv *dc
 	p.rpc = m
 	p.mu.Unlock()
 	return p, nil
+}
+
+// outputFull reports whether the client has the pipe's bound of answers
+// unread: an inline pipe then answers no further call until it reads.
+func (p *pipeConn) outputFull() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.outLen >= p.max
 }
 
 // serverSend queues one answer message of an inline pipe.
@@ -216,15 +224,17 @@ func (p *pipeConn) clientWrite(b []byte) error {
 		p.mu.Unlock()
 		return net.ErrClosed
 	}
-	if p.rpc != nil {
+	if rpc := p.rpc; rpc != nil {
 		full := p.outLen >= p.max
 		p.mu.Unlock()
-		if full {
+		// Calls held back while the answers were full count against the
+		// same bound, as a streamed pipe's unread input does.
+		if full || rpc.Buffered()+len(b) > p.max {
 			return errPipeFull
 		}
 		// An error ends the association and closes the pipe; the answers
 		// it produced first (a bind_nak, a fault) stay readable.
-		_ = p.rpc.Write(b)
+		_ = rpc.Write(b)
 		return nil
 	}
 	defer p.mu.Unlock()
@@ -284,8 +294,15 @@ func (p *pipeConn) clientRead(ctx context.Context, max int) (data []byte, more b
 // when it would.
 func (p *pipeConn) tryClientRead(max int) (data []byte, more, ok bool, err error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.readLocked(max)
+	data, more, ok, err = p.readLocked(max)
+	rpc, room := p.rpc, p.outLen < p.max
+	p.mu.Unlock()
+	// An inline pipe that held calls back while its answers were full
+	// takes them up again once the client has read below the bound.
+	if rpc != nil && room && rpc.Buffered() > 0 {
+		_ = rpc.Write(nil)
+	}
+	return data, more, ok, err
 }
 
 // readLocked is one attempt of clientRead; ok is false when the server

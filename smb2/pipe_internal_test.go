@@ -2,6 +2,7 @@ package smb2
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/netsession/netsession/dcerpc"
@@ -29,5 +30,65 @@ func TestInlinePipeOpenRacesServerClose(t *testing.T) {
 		if err := p.clientWrite([]byte{5, 0}); err == nil {
 			t.Fatal("clientWrite on a closed inline pipe succeeded")
 		}
+	}
+}
+
+// An inline pipe answers the calls of one write only while its unread
+// answers stay under the bound: the queue never holds more than the bound
+// plus one answer, and reading takes the held calls up again.
+func TestInlinePipeHoldsCalls(t *testing.T) {
+	const answer = 3000
+	srv := &dcerpc.Server{}
+	sized := dcerpc.HandlerFunc(func(context.Context, *dcerpc.Call) ([]byte, error) { return make([]byte, answer), nil })
+	syntax := dcerpc.SyntaxID{UUID: dcerpc.MustParseUUID("12345678-1234-abcd-ef00-0123456789ab"), Major: 1}
+	if err := srv.Register(dcerpc.Interface{Syntax: syntax, Handler: sized}); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	const bound = 5000
+	p, err := newInlinePipe(context.Background(), nil, nil, bound, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	bind, _ := dcerpc.Marshal(&dcerpc.Bind{Header: dcerpc.Header{Flags: dcerpc.FlagFirstFrag | dcerpc.FlagLastFrag, CallID: 1},
+		MaxXmitFrag: 4280, MaxRecvFrag: 4280,
+		Contexts: []dcerpc.ContextElem{{AbstractSyntax: syntax, TransferSyntaxes: []dcerpc.SyntaxID{dcerpc.NDR20}}}})
+	if err := p.clientWrite(bind); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok, err := p.tryClientRead(4280); !ok || err != nil {
+		t.Fatalf("bind answer: %v %v", ok, err)
+	}
+	var batch []byte
+	const calls = 6
+	for id := uint32(2); id < 2+calls; id++ {
+		pdu, _ := dcerpc.Marshal(&dcerpc.Request{Header: dcerpc.Header{Flags: dcerpc.FlagFirstFrag | dcerpc.FlagLastFrag, CallID: id}})
+		batch = append(batch, pdu...)
+	}
+	if err := p.clientWrite(batch); err != nil {
+		t.Fatal(err)
+	}
+	answered := 0
+	for {
+		p.mu.Lock()
+		queued := p.outLen
+		p.mu.Unlock()
+		if queued > bound+answer+100 {
+			t.Fatalf("%d octets of answers queued, bound %d", queued, bound)
+		}
+		data, _, ok, err := p.tryClientRead(4280)
+		if !ok || errors.Is(err, StatusPipeEmpty) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(data) > answer {
+			answered++
+		}
+	}
+	if answered != calls {
+		t.Fatalf("%d calls answered, want %d", answered, calls)
 	}
 }
