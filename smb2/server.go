@@ -312,9 +312,11 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) error {
 	}
 	if max := s.maxConns(); max > 0 && len(s.conns) >= max {
 		s.mu.Unlock()
+		// Counted before the close, so that a client seeing the close
+		// also sees it counted.
+		s.stats.connsRejected.Add(1)
 		nc.Close()
 		c.cancel()
-		s.stats.connsRejected.Add(1)
 		c.log.Warn("smb2 connection refused", slog.Int("max_conns", max))
 		return ErrTooManyConns
 	}
