@@ -57,29 +57,14 @@ func TestInlinePipe(t *testing.T) {
 	if st := write(); st != smb2.StatusInsufficientResources {
 		t.Fatalf("WRITE with %d bytes unread: %v, want STATUS_INSUFFICIENT_RESOURCES", 6000, st)
 	}
-	var got int
-	for {
-		st, body, err := c.do(c.build(wire.CmdRead, readBody(fid, 8192)), true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st == smb2.StatusPipeEmpty {
-			break
-		}
-		if st != smb2.StatusSuccess {
-			t.Fatalf("READ: %v (never pending on an inline pipe)", st)
-		}
-		p, err := dcerpc.DecodePDU(body[16:])
-		if err != nil {
-			t.Fatalf("READ %d: %v", got, err)
-		}
+	frags := readAll(t, c, fid)
+	for i, p := range frags {
 		if r, ok := p.(*dcerpc.Response); !ok || r.CallID != 2 {
-			t.Fatalf("READ %d: %#v", got, p)
+			t.Fatalf("READ %d: %T for call %d", i, p, p.Hdr().CallID)
 		}
-		got++
 	}
-	if got < 2 {
-		t.Fatalf("%d fragments, want several", got)
+	if len(frags) < 2 {
+		t.Fatalf("%d fragments, want several", len(frags))
 	}
 	if st := write(); st != smb2.StatusSuccess {
 		t.Fatalf("WRITE after reading everything: %v", st)
@@ -122,21 +107,7 @@ func TestInlinePipeBackpressure(t *testing.T) {
 		t.Fatalf("WRITE while answers are full: %v %v, want STATUS_INSUFFICIENT_RESOURCES", st, err)
 	}
 	var ids []uint32
-	for range 100 {
-		st, body, err := c.do(c.build(wire.CmdRead, readBody(fid, 8192)), true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st == smb2.StatusPipeEmpty {
-			break
-		}
-		if st != smb2.StatusSuccess {
-			t.Fatalf("READ: %v", st)
-		}
-		p, err := dcerpc.DecodePDU(body[16:])
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, p := range readAll(t, c, fid) {
 		if id := p.Hdr().CallID; len(ids) == 0 || ids[len(ids)-1] != id {
 			ids = append(ids, id)
 		}
@@ -153,4 +124,30 @@ func TestInlinePipeBackpressure(t *testing.T) {
 		t.Fatalf("WRITE of %d octets: %v %v, want STATUS_INSUFFICIENT_RESOURCES", len(big), st, err)
 	}
 	f.served(t)
+}
+
+// readAll READs the inline pipe until STATUS_PIPE_EMPTY (an inline pipe
+// never answers STATUS_PENDING) and decodes each message as a PDU.
+func readAll(t *testing.T, c *rawClient, fid []byte) []dcerpc.PDU {
+	t.Helper()
+	var out []dcerpc.PDU
+	for range 1000 {
+		st, body, err := c.do(c.build(wire.CmdRead, readBody(fid, 8192)), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == smb2.StatusPipeEmpty {
+			return out
+		}
+		if st != smb2.StatusSuccess {
+			t.Fatalf("READ %d: %v", len(out), st)
+		}
+		p, err := dcerpc.DecodePDU(body[16:])
+		if err != nil {
+			t.Fatalf("READ %d: %v", len(out), err)
+		}
+		out = append(out, p)
+	}
+	t.Fatal("the pipe never ran empty")
+	return nil
 }
