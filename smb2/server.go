@@ -339,16 +339,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) error {
 // is processing, closes them and waits for them, or until ctx is done (then
 // it closes what remains and returns ctx's error).
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.init()
-	s.mu.Lock()
-	s.shutdown = true
-	for l := range s.listeners {
-		l.Close()
-	}
-	for c := range s.conns {
-		c.drain()
-	}
-	s.mu.Unlock()
+	s.stop((*conn).drain)
 	done := make(chan struct{})
 	go func() { s.waitConns(); close(done) }()
 	select {
@@ -366,18 +357,24 @@ func (s *Server) waitConns() { s.wg.Wait() }
 // Close stops everything at once: listeners and connections are closed.
 // Sessions leave the table as their connections end.
 func (s *Server) Close() error {
+	s.stop((*conn).kill)
+	s.waitConns()
+	return nil
+}
+
+// stop refuses new connections, closes the listeners and applies end to
+// every connection (drain or kill).
+func (s *Server) stop(end func(*conn)) {
 	s.init()
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.shutdown = true
 	for l := range s.listeners {
 		l.Close()
 	}
 	for c := range s.conns {
-		c.kill()
+		end(c)
 	}
-	s.mu.Unlock()
-	s.waitConns()
-	return nil
 }
 
 // String returns "required" or "enabled".
