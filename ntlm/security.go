@@ -138,11 +138,21 @@ func (s *Security) Verify(msg, sig []byte) error {
 	if err := s.canSign(); err != nil {
 		return err
 	}
+	return s.verifyRecv(msg, sig, nil)
+}
+
+// verifyRecv checks sig over msg with the next receive sequence number,
+// after decrypt (if any) has run under the same lock; a failure breaks
+// the receive direction for good.
+func (s *Security) verifyRecv(msg, sig []byte, decrypt func(d *direction)) error {
 	d := &s.recv
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.broken {
 		return fmt.Errorf("%w: receive direction already failed", ErrBadSignature)
+	}
+	if decrypt != nil {
+		decrypt(d)
 	}
 	want := s.mac(d, d.seq, msg)
 	d.seq++
@@ -202,18 +212,5 @@ func (s *Security) UnsealWithin(msg []byte, lo, hi int, sig []byte) error {
 	if lo < 0 || hi < lo || hi > len(msg) {
 		return fmt.Errorf("ntlm: unseal range [%d:%d] outside a %d-byte message", lo, hi, len(msg))
 	}
-	d := &s.recv
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.broken {
-		return fmt.Errorf("%w: receive direction already failed", ErrBadSignature)
-	}
-	d.rc4.XORKeyStream(msg[lo:hi], msg[lo:hi])
-	want := s.mac(d, d.seq, msg)
-	d.seq++
-	if len(sig) != SignatureSize || subtle.ConstantTimeCompare(want[:], sig) != 1 {
-		d.broken = true
-		return ErrBadSignature
-	}
-	return nil
+	return s.verifyRecv(msg, sig, func(d *direction) { d.rc4.XORKeyStream(msg[lo:hi], msg[lo:hi]) })
 }
