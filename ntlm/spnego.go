@@ -302,19 +302,12 @@ type SPNEGOServerContext struct {
 // Step consumes the initiator's next SPNEGO token. On a refusal, out may
 // hold a reject token for the caller to send along with its error status.
 func (c *SPNEGOServerContext) Step(ctx context.Context, in []byte) (out []byte, done bool, err error) {
-	if err := ctx.Err(); err != nil {
-		return nil, false, err
+	before := c.state
+	out, done, err = c.spnegoGate.step(ctx, in, c.step)
+	if err != nil && before != spnegoFailed && c.state == spnegoFailed {
+		return rejectToken(), false, err // this leg failed
 	}
-	if c.state == spnegoDone || c.state == spnegoFailed {
-		// A stray token neither revives nor spoils a finished exchange.
-		return nil, false, fmt.Errorf("%w: SPNEGO exchange already finished", ErrState)
-	}
-	out, done, err = c.step(ctx, in)
-	if err != nil {
-		c.state = spnegoFailed
-		return rejectToken(), false, err
-	}
-	return out, done, nil
+	return out, done, err
 }
 
 func (c *SPNEGOServerContext) step(ctx context.Context, in []byte) ([]byte, bool, error) {
@@ -453,17 +446,7 @@ type SPNEGOClientContext struct {
 
 // Step produces the next SPNEGO token; see SPNEGOClientContext.
 func (c *SPNEGOClientContext) Step(ctx context.Context, in []byte) (out []byte, done bool, err error) {
-	if err := ctx.Err(); err != nil {
-		return nil, false, err
-	}
-	if c.state == spnegoDone || c.state == spnegoFailed {
-		return nil, false, fmt.Errorf("%w: SPNEGO exchange already finished", ErrState)
-	}
-	out, done, err = c.step(ctx, in)
-	if err != nil {
-		c.state = spnegoFailed
-	}
-	return out, done, err
+	return c.spnegoGate.step(ctx, in, c.step)
 }
 
 func (c *SPNEGOClientContext) step(ctx context.Context, in []byte) ([]byte, bool, error) {
@@ -573,6 +556,23 @@ type pduSecurity interface {
 type spnegoGate struct {
 	state *spnegoState
 	sec   pduSecurity
+}
+
+// step runs one leg of either side: nothing on a cancelled context or a
+// finished exchange (a stray token neither revives nor spoils it), and a
+// failed leg fails the exchange.
+func (g spnegoGate) step(ctx context.Context, in []byte, leg func(context.Context, []byte) ([]byte, bool, error)) ([]byte, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	if *g.state == spnegoDone || *g.state == spnegoFailed {
+		return nil, false, fmt.Errorf("%w: SPNEGO exchange already finished", ErrState)
+	}
+	out, done, err := leg(ctx, in)
+	if err != nil {
+		*g.state = spnegoFailed
+	}
+	return out, done, err
 }
 
 func (g spnegoGate) ready() error {
