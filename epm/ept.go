@@ -155,13 +155,7 @@ type MapResponse struct {
 // MarshalNDR encodes the response stub.
 func (m *MapResponse) MarshalNDR() []byte {
 	w := ndr.NewWriter(make([]byte, 0, 64+len(m.Towers)*96))
-	for _, c := range m.Handle {
-		w.Uint8(c)
-	}
-	w.Uint32(uint32(len(m.Towers)))
-	w.Uint32(max(m.MaxTowers, uint32(len(m.Towers))))
-	w.Uint32(0)
-	w.Uint32(uint32(len(m.Towers)))
+	writeResultsHead(w, m.Handle, len(m.Towers), m.MaxTowers)
 	for range m.Towers {
 		w.Pointer(true)
 	}
@@ -171,6 +165,19 @@ func (m *MapResponse) MarshalNDR() []byte {
 	}
 	w.Uint32(m.Status)
 	return w.Bytes()
+}
+
+// writeResultsHead writes what ept_map and ept_lookup answers begin with:
+// the context handle, the count of results, then the conformant-varying
+// array header (max_count at least the count, offset 0, actual count).
+func writeResultsHead(w *ndr.Writer, h Handle, n int, maxCount uint32) {
+	for _, c := range h {
+		w.Uint8(c)
+	}
+	w.Uint32(uint32(n))
+	w.Uint32(max(maxCount, uint32(n)))
+	w.Uint32(0)
+	w.Uint32(uint32(n))
 }
 
 // UnmarshalNDR decodes an ept_map response stub. The towers alias b.

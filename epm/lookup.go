@@ -84,13 +84,7 @@ type LookupResponse struct {
 // MarshalNDR encodes the response stub.
 func (p *LookupResponse) MarshalNDR() []byte {
 	w := ndr.NewWriter(make([]byte, 0, 64+len(p.Entries)*160))
-	for _, c := range p.Handle {
-		w.Uint8(c)
-	}
-	w.Uint32(uint32(len(p.Entries)))
-	w.Uint32(max(p.MaxEntries, uint32(len(p.Entries))))
-	w.Uint32(0)
-	w.Uint32(uint32(len(p.Entries)))
+	writeResultsHead(w, p.Handle, len(p.Entries), p.MaxEntries)
 	for _, e := range p.Entries {
 		for _, c := range uuidWire(nil, e.Object) {
 			w.Uint8(c)
