@@ -33,9 +33,7 @@ func (q *SessionDelRequest) MarshalNDR() []byte { return q.AppendNDR(nil) }
 func (q *SessionDelRequest) AppendNDR(dst []byte) []byte {
 	var w ndr.Writer
 	w.Reset(slices.Grow(dst, q.Size()))
-	w.UniqueString(q.ServerName)
-	w.UniqueString(q.ClientName)
-	w.UniqueString(q.UserName)
+	writeNames(&w, q.ServerName, q.ClientName, q.UserName)
 	return w.Bytes()
 }
 
@@ -46,14 +44,30 @@ func (q *SessionDelRequest) UnmarshalNDR(b []byte) error {
 	*q = SessionDelRequest{}
 	r := ndr.NewReader(b)
 	var err error
-	if q.ServerName, err = r.UniqueString("ServerName"); err != nil {
-		return err
-	}
-	if q.ClientName, err = r.UniqueString("ClientName"); err != nil {
-		return err
-	}
-	q.UserName, err = r.UniqueString("UserName")
+	q.ServerName, q.ClientName, q.UserName, err = readNames(r)
 	return err
+}
+
+// writeNames writes the three [in, unique, string] parameters both
+// NetrSessionEnum and NetrSessionDel begin with.
+func writeNames(w *ndr.Writer, server, client, user *string) {
+	w.UniqueString(server)
+	w.UniqueString(client)
+	w.UniqueString(user)
+}
+
+// readNames reads what writeNames writes.
+func readNames(r *ndr.Reader) (server, client, user *string, err error) {
+	if server, err = r.UniqueString("ServerName"); err != nil {
+		return nil, nil, nil, err
+	}
+	if client, err = r.UniqueString("ClientName"); err != nil {
+		return nil, nil, nil, err
+	}
+	if user, err = r.UniqueString("UserName"); err != nil {
+		return nil, nil, nil, err
+	}
+	return server, client, user, nil
 }
 
 // SessionDelResponse is the NetrSessionDel response: only the status.

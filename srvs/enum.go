@@ -66,9 +66,7 @@ func (q *SessionEnumRequest) MarshalNDR() []byte {
 func (q *SessionEnumRequest) AppendNDR(dst []byte) []byte {
 	var w ndr.Writer
 	w.Reset(slices.Grow(dst, q.Size()))
-	w.UniqueString(q.ServerName)
-	w.UniqueString(q.ClientName)
-	w.UniqueString(q.UserName)
+	writeNames(&w, q.ServerName, q.ClientName, q.UserName)
 	w.Uint32(q.Level)
 	w.Uint32(q.Level)
 	if KnownLevel(q.Level) {
@@ -98,13 +96,7 @@ func (q *SessionEnumRequest) UnmarshalNDR(b []byte) error {
 	*q = SessionEnumRequest{}
 	r := ndr.NewReader(b)
 	var err error
-	if q.ServerName, err = r.UniqueString("ServerName"); err != nil {
-		return err
-	}
-	if q.ClientName, err = r.UniqueString("ClientName"); err != nil {
-		return err
-	}
-	if q.UserName, err = r.UniqueString("UserName"); err != nil {
+	if q.ServerName, q.ClientName, q.UserName, err = readNames(r); err != nil {
 		return err
 	}
 	if q.Level, err = readLevel(r); err != nil {
