@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/netsession/netsession/auth"
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2/pipeclient"
@@ -310,7 +311,7 @@ func smbError(ctx context.Context, op, server string, err error) *Error {
 		// is the one dcerpc.Client sets from each call's context.
 		e.Kind = KindTimeout
 		se.Err = fmt.Errorf("%w: %w", context.DeadlineExceeded, se.Err)
-	case pe != nil && pe.Op == "session setup" && (isLogonStatus(se.Status) || errors.Is(err, pipeclient.ErrNoKeys) || errors.Is(err, ntlm.ErrLogonFailure)):
+	case pe != nil && pe.Op == "session setup" && (isLogonStatus(se.Status) || errors.Is(err, pipeclient.ErrNoKeys) || errors.Is(err, auth.ErrLogonFailure)):
 		// The server refused the credentials, or logged them on as guest
 		// or anonymous where keys are needed.
 		e.Kind = KindLogonFailure

@@ -117,7 +117,7 @@ func TestSMBPipeOwnServer(t *testing.T) {
 	// Our server maps unknown users to guest under AllowGuest, unsigned:
 	// refused unless the client accepts guests.
 	t.Run("guest outcome", func(t *testing.T) {
-		_, addr := smbServer(t, 0, func(s *smb2.Server) { s.AllowGuest = true; s.Auth.Accounts.Guest = true })
+		_, addr := smbServer(t, 0, func(s *smb2.Server) { s.AllowGuest = true; s.Auth.(*ntlm.Server).Accounts.Guest = true })
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		visitor := client.Credentials{User: "visitor", Password: "anything"}

@@ -208,7 +208,7 @@ func TestGuestMapping(t *testing.T) {
 
 func TestThrottle(t *testing.T) {
 	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
-	th := &Throttle{BaseDelay: time.Second, MaxDelay: 4 * time.Second}
+	th := &Throttle{BaseDelay: time.Second, MaxDelay: 4 * time.Second, Now: func() time.Time { return now }}
 	srv := &Server{Accounts: testAccounts(t), Throttle: th, Now: func() time.Time { return now }}
 	fail := func() error {
 		sc, auth := challenged(t, srv, &Client{User: "alice", Password: "bad"})

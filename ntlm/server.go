@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	authn "github.com/netsession/netsession/auth"
 	"github.com/netsession/netsession/session"
 )
 
@@ -52,8 +53,9 @@ type Server struct {
 	// RefuseAnonymous refuses null-session logons; by default they are
 	// accepted and reported as anonymous callers.
 	RefuseAnonymous bool
-	// Throttle slows failed logons per source; nil never throttles.
-	Throttle *Throttle
+	// Throttle is asked before each credential check and told its
+	// outcome; nil never throttles. *Throttle implements it.
+	Throttle authn.Throttle
 	// Logger receives one record per failed logon (never a secret);
 	// nil discards.
 	Logger *slog.Logger
@@ -68,8 +70,10 @@ type Server struct {
 
 // Logon is the outcome of a successful logon.
 type Logon struct {
-	// Caller is the identity the session table's access policy takes.
-	Caller session.Caller
+	// Identity is who logged on: the account's name, the domain as the
+	// client sent it, the account's local groups, guest or anonymous.
+	// The local accounts file knows no SIDs.
+	Identity authn.Identity
 	// SessionKey is the exported session key (16 bytes), which SMB2
 	// derives its signing keys from; nil for guest logons.
 	SessionKey []byte
@@ -112,6 +116,14 @@ func (s *Server) names() (nbComputer, nbDomain, dnsComputer, dnsDomain string) {
 		dnsDomain = strings.ToLower(nbDomain)
 	}
 	return
+}
+
+// Mechanism returns auth.MechNTLM.
+func (s *Server) Mechanism() authn.Mechanism { return authn.MechNTLM }
+
+// Accept starts an acceptor exchange with peer: NewContext(peer.Source).
+func (s *Server) Accept(_ context.Context, peer authn.Peer) (authn.AcceptorContext, error) {
+	return s.NewContext(peer.Source), nil
 }
 
 // NewContext starts an acceptor exchange for one connection or one
@@ -191,7 +203,7 @@ func (c *ServerContext) acceptNegotiate(in []byte) ([]byte, error) {
 		return nil, err
 	}
 	s := c.srv
-	if w := s.Throttle.Wait(c.source, s.now()); w > 0 {
+	if w, ok := c.allow(context.Background(), ""); !ok {
 		return nil, &LogonError{Reason: fmt.Errorf("%w (retry in %v)", ErrThrottled, w.Round(time.Millisecond))}
 	}
 	nf := neg.Flags
@@ -293,7 +305,7 @@ func (c *ServerContext) acceptAuthenticate(in []byte) error {
 		c.fail(nil, err)
 		return err
 	}
-	if w := s.Throttle.Wait(c.source, now); w > 0 {
+	if w, ok := c.allow(context.Background(), auth.User); !ok {
 		return c.fail(auth, fmt.Errorf("%w (retry in %v)", ErrThrottled, w.Round(time.Millisecond)))
 	}
 	flags := auth.Flags & c.offered
@@ -321,7 +333,7 @@ func (c *ServerContext) acceptAuthenticate(in []byte) error {
 			}
 			exported = rc4K(exported, auth.EncryptedRandomSessionKey)
 		}
-		return c.succeed(auth, flags, session.Caller{Anonymous: true, Domain: auth.Domain}, exported)
+		return c.succeed(auth, flags, authn.Identity{Anonymous: true, Domain: auth.Domain}, exported)
 	}
 	if c.signWithoutESS {
 		return c.fail(auth, fmt.Errorf("%w: signing or sealing without extended session security", ErrUnsupported))
@@ -345,7 +357,7 @@ func (c *ServerContext) acceptAuthenticate(in []byte) error {
 	acc, known := s.Accounts.Lookup(auth.User)
 	if !known {
 		if s.Accounts != nil && s.Accounts.Guest {
-			caller := session.Caller{User: "Guest", Domain: s.Accounts.Domain, Guest: true}
+			caller := authn.Identity{User: "Guest", Domain: s.Accounts.Domain, Guest: true}
 			return c.succeed(auth, flags, caller, nil)
 		}
 		// Spend the same work as for a known user, so that response
@@ -393,7 +405,7 @@ func (c *ServerContext) acceptAuthenticate(in []byte) error {
 		c.hadMIC = true
 	}
 
-	caller := session.Caller{User: acc.Name, Domain: auth.Domain, Groups: append([]string(nil), acc.Groups...)}
+	caller := authn.Identity{User: acc.Name, Domain: auth.Domain, Groups: append([]string(nil), acc.Groups...)}
 	return c.succeed(auth, flags, caller, exported)
 }
 
@@ -413,11 +425,11 @@ func (c *ServerContext) acceptNTLMv1(auth *AuthenticateMessage, flags NegotiateF
 		}
 		exported = rc4K(kx, auth.EncryptedRandomSessionKey)
 	}
-	caller := session.Caller{User: acc.Name, Domain: auth.Domain, Groups: append([]string(nil), acc.Groups...)}
+	caller := authn.Identity{User: acc.Name, Domain: auth.Domain, Groups: append([]string(nil), acc.Groups...)}
 	return c.succeed(auth, flags, caller, exported)
 }
 
-func (c *ServerContext) succeed(auth *AuthenticateMessage, flags NegotiateFlags, caller session.Caller, exported []byte) error {
+func (c *ServerContext) succeed(auth *AuthenticateMessage, flags NegotiateFlags, id authn.Identity, exported []byte) error {
 	if exported != nil {
 		sec, err := NewSecurity(exported, flags, RoleServer)
 		if err != nil {
@@ -425,9 +437,9 @@ func (c *ServerContext) succeed(auth *AuthenticateMessage, flags NegotiateFlags,
 		}
 		c.sec = sec
 	}
-	c.srv.Throttle.Success(c.source)
+	c.record(auth.User, true)
 	c.logon = Logon{
-		Caller:       caller,
+		Identity:     id,
 		SessionKey:   bytes.Clone(exported),
 		ClientUser:   auth.User,
 		ClientDomain: auth.Domain,
@@ -442,7 +454,11 @@ func (c *ServerContext) succeed(auth *AuthenticateMessage, flags NegotiateFlags,
 // caller: a *LogonError for refusals, the decode error itself otherwise.
 func (c *ServerContext) fail(auth *AuthenticateMessage, reason error) error {
 	s := c.srv
-	penalty := s.Throttle.Failure(c.source, s.now())
+	var account string
+	if auth != nil {
+		account = auth.User
+	}
+	penalty := c.record(account, false)
 	c.negotiate, c.challenge = nil, nil
 	clear(c.serverChallenge[:])
 	le := &LogonError{Reason: reason}
@@ -476,13 +492,38 @@ func (c *ServerContext) Logon() (Logon, bool) {
 	return l, true
 }
 
-// Caller returns the caller identity once Done, the zero (anonymous)
-// Caller before.
+// Caller returns the caller identity as the session table takes it once
+// Done, the zero (anonymous) Caller before.
 func (c *ServerContext) Caller() session.Caller {
 	if c.state != stateDone {
 		return session.Caller{}
 	}
-	return c.logon.Caller
+	return c.logon.Identity.Caller()
+}
+
+// Result returns the logon's identity and full session key once Done.
+func (c *ServerContext) Result() (authn.Result, bool) {
+	l, ok := c.Logon()
+	if !ok {
+		return authn.Result{}, false
+	}
+	return authn.Result{Mechanism: authn.MechNTLM, Identity: l.Identity, SessionKey: l.SessionKey}, true
+}
+
+// allow asks the throttle whether the source may try now.
+func (c *ServerContext) allow(ctx context.Context, account string) (time.Duration, bool) {
+	if c.srv.Throttle == nil {
+		return 0, true
+	}
+	return c.srv.Throttle.Allow(ctx, c.source, account)
+}
+
+// record tells the throttle the outcome of a credential check.
+func (c *ServerContext) record(account string, ok bool) time.Duration {
+	if c.srv.Throttle == nil {
+		return 0
+	}
+	return c.srv.Throttle.Record(c.source, account, ok)
 }
 
 // SessionKey returns the exported session key once Done (nil for guest).

@@ -25,6 +25,8 @@ type Throttle struct {
 	// MaxSources bounds the number of sources remembered; 0 means 4096.
 	// When full, expired records go first, then the oldest one.
 	MaxSources int
+	// Now is the clock of Allow and Record; nil means time.Now.
+	Now func() time.Time
 
 	mu      sync.Mutex
 	sources map[string]*throttleRecord

@@ -96,7 +96,7 @@ func dial(t testing.TB, addr, user, pass string, typ dcerpc.AuthType, level dcer
 	}
 	var opts []dcerpc.ClientOption
 	if typ != dcerpc.AuthTypeNone {
-		ini, err := rpcauth.Initiator(&ntlm.Client{User: user, Domain: "WKS", Password: pass}, typ, level)
+		ini, err := rpcauth.Initiator(context.Background(), &ntlm.Client{User: user, Domain: "WKS", Password: pass}, typ, level)
 		if err != nil {
 			t.Fatal(err)
 		}

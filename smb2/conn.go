@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2/internal/smbcrypto"
 	"github.com/netsession/netsession/smb2/internal/wire"
@@ -135,7 +134,7 @@ var errCancelled = errors.New("smb2: cancelled by the client")
 type smbSession struct {
 	id              uint64
 	valid           bool
-	auth            *ntlm.SPNEGOServerContext
+	auth            authContext
 	preauth         [smbcrypto.PreauthSize]byte
 	signer          *smbcrypto.Signer
 	signingRequired bool
@@ -931,7 +930,7 @@ func (c *conn) negotiateResponse(dialect uint16, h wire.Header, ctxs []wire.Nego
 		MaxReadSize:     DefaultMaxIOSize,
 		MaxWriteSize:    DefaultMaxIOSize,
 		SystemTime:      filetime(c.srv.now()),
-		SecurityBuffer:  ntlm.AcceptorHint(),
+		SecurityBuffer:  c.srv.negotiateHint(),
 		Contexts:        ctxs,
 	}
 	return c.reply(&h, StatusSuccess, credits, nr.Append(make([]byte, wire.HeaderSize, 512))[wire.HeaderSize:])
@@ -956,8 +955,8 @@ func (c *conn) sessionSetup(h wire.Header, msg []byte, credits uint16) response 
 		}
 		s = &smbSession{id: c.nextSessionID, preauth: c.preauth, trees: map[uint32]bool{}, nextTree: 1}
 		c.nextSessionID++
-		if c.srv.Auth != nil {
-			s.auth = c.srv.Auth.NewSPNEGOContext(c.remote)
+		if s.auth, err = c.srv.accept(c.ctx, c.remote); err != nil {
+			s.auth = nil
 		}
 		c.sessions[s.id] = s
 		h.SessionID = s.id
@@ -981,7 +980,7 @@ func (c *conn) sessionSetup(h wire.Header, msg []byte, credits uint16) response 
 		return c.reply(&h, st, credits, wire.AppendSessionSetupResponse(nil, 0, token))
 	}
 	if s.auth == nil {
-		return fail(StatusLogonFailure, nil, errors.New("no authenticator configured"))
+		return fail(StatusLogonFailure, nil, err)
 	}
 	out, done, err := s.auth.Step(c.ctx, req.SecurityBuffer)
 	if err != nil {
@@ -994,9 +993,9 @@ func (c *conn) sessionSetup(h wire.Header, msg []byte, credits uint16) response 
 		}
 		return r
 	}
-	logon, _ := s.auth.Logon()
+	logon, _ := s.auth.Result()
 	s.auth = nil
-	s.caller = logon.Caller
+	s.caller = logon.Identity.Caller()
 	switch {
 	case s.caller.IsAnonymous():
 		if !c.srv.AllowAnonymous {

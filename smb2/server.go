@@ -11,9 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/netsession/netsession/auth"
 	"github.com/netsession/netsession/dcerpc"
-	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/session"
+	"github.com/netsession/netsession/spnego"
 )
 
 // DefaultTransport is the sesi502_transport of sessions when
@@ -86,8 +87,12 @@ type Server struct {
 	// must not be nil. Sessions deleted from it (NetSessionDel) are
 	// logged off.
 	Table *session.Table
-	// Auth accepts NTLMSSP inside SPNEGO; nil refuses every logon.
-	Auth *ntlm.Server
+	// Auth accepts the security tokens of SESSION_SETUP: a mechanism
+	// (an *ntlm.Server) is wrapped in SPNEGO; a *spnego.Acceptor over
+	// several mechanisms (NTLM, Kerberos) is used as is, and its
+	// NegTokenInit2 is the NEGOTIATE response's security buffer. nil
+	// refuses every logon.
+	Auth auth.Acceptor
 	// RPC serves the srvsvc pipe when Pipes is nil.
 	RPC *dcerpc.Server
 	// Pipes maps lower-case pipe names to their handlers; nil means
@@ -395,4 +400,41 @@ func ParseSigningPolicy(s string) (SigningPolicy, error) {
 		return SigningEnabled, nil
 	}
 	return 0, fmt.Errorf("smb2: signing policy %q: want required or enabled", s)
+}
+
+// authContext is the security context of a session being set up.
+type authContext = auth.AcceptorContext
+
+// acceptor returns Auth wrapped in SPNEGO unless it is SPNEGO already.
+func (s *Server) acceptor() (auth.Acceptor, error) {
+	if s.Auth == nil {
+		return nil, errors.New("no authenticator configured")
+	}
+	if s.Auth.Mechanism() == auth.MechSPNEGO {
+		return s.Auth, nil
+	}
+	return spnego.NewAcceptor(s.Auth)
+}
+
+// accept starts the security context of a new session with the client at
+// remote.
+func (s *Server) accept(ctx context.Context, remote string) (authContext, error) {
+	a, err := s.acceptor()
+	if err != nil {
+		return nil, err
+	}
+	return a.Accept(ctx, auth.Peer{Source: remote})
+}
+
+// negotiateHint is the security buffer of the NEGOTIATE response: the
+// acceptor's advertisement (SPNEGO's NegTokenInit2), if it has one.
+func (s *Server) negotiateHint() []byte {
+	a, err := s.acceptor()
+	if err != nil {
+		return nil
+	}
+	if adv, ok := a.(auth.Advertiser); ok {
+		return adv.Advertise()
+	}
+	return nil
 }

@@ -103,7 +103,7 @@ func bindAs(t *testing.T, addr, user, pass string, level dcerpc.AuthLevel) *srvs
 	if err != nil {
 		t.Fatal(err)
 	}
-	ini, err := rpcauth.Initiator(&ntlm.Client{User: user, Password: pass}, dcerpc.AuthTypeNTLM, level)
+	ini, err := rpcauth.Initiator(ctx, &ntlm.Client{User: user, Password: pass}, dcerpc.AuthTypeNTLM, level)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,9 +16,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/auth"
 	"github.com/netsession/netsession/smb2/internal/smbcrypto"
 	"github.com/netsession/netsession/smb2/internal/wire"
+	"github.com/netsession/netsession/spnego"
 )
 
 var le = binary.LittleEndian
@@ -68,9 +69,11 @@ const (
 type Options struct {
 	// Host names the server in the IPC$ path (\\Host\IPC$).
 	Host string
-	// Auth holds the NTLM credentials; nil, or a Client without user,
-	// password and hash, makes an anonymous logon.
-	Auth *ntlm.Client
+	// Auth logs the session on: a mechanism's credentials (an
+	// *ntlm.Client; one without user, password and hash makes an
+	// anonymous logon), wrapped in SPNEGO unless it is SPNEGO already
+	// (a *spnego.Initiator offering several). Required.
+	Auth auth.Initiator
 	// Dialects to offer; nil offers 2.0.2, 2.1, 3.0, 3.0.2 and 3.1.1.
 	Dialects []uint16
 	// Ciphers to offer in SMB 3.1.1, most preferred first; nil offers
@@ -366,16 +369,26 @@ func idList(ids []uint16) []byte {
 
 func (c *Conn) sessionSetup(ctx context.Context) error {
 	const op = "session setup"
-	auth := c.opt.Auth
-	if auth == nil {
-		auth = &ntlm.Client{}
+	mech := c.opt.Auth
+	if mech == nil {
+		return &Error{Op: op, Err: errors.New("no Options.Auth initiator")}
 	}
-	spnego := auth.NewSPNEGOContext()
-	token, _, err := spnego.Step(ctx, nil)
+	if mech.Mechanism() != auth.MechSPNEGO {
+		neg, err := spnego.NewInitiator(mech)
+		if err != nil {
+			return &Error{Op: op, Err: err}
+		}
+		mech = neg
+	}
+	sec, err := mech.Initiate(ctx)
 	if err != nil {
 		return &Error{Op: op, Err: err}
 	}
-	c.anonymous = auth.User == "" && auth.Domain == "" && auth.Password == "" && len(auth.NTHash) == 0
+	token, done, err := sec.Step(ctx, nil)
+	if err != nil {
+		return &Error{Op: op, Err: err}
+	}
+	c.anonymous = mech.Anonymous()
 	preauth := c.preauth
 	// Every session with a key signs, and says so: Samba refuses an
 	// IPC$ tree connect on a session that does not require signing.
@@ -413,17 +426,17 @@ func (c *Conn) sessionSetup(ctx context.Context) error {
 			if c.dialect == Dialect311 {
 				preauth = smbcrypto.PreauthUpdate(preauth, resp)
 			}
-			if token, _, err = spnego.Step(ctx, r.SecurityBuffer); err != nil {
+			if token, done, err = sec.Step(ctx, r.SecurityBuffer); err != nil {
 				return &Error{Op: op, Err: err}
 			}
 			continue
 		}
-		return c.finishSetup(ctx, spnego, r, resp, preauth)
+		return c.finishSetup(ctx, sec, done, r, resp, preauth)
 	}
 }
 
 // finishSetup handles the successful last SESSION_SETUP answer.
-func (c *Conn) finishSetup(ctx context.Context, spnego *ntlm.SPNEGOClientContext, r *wire.SessionSetupResponse, resp []byte, preauth [smbcrypto.PreauthSize]byte) error {
+func (c *Conn) finishSetup(ctx context.Context, sec auth.InitiatorContext, done bool, r *wire.SessionSetupResponse, resp []byte, preauth [smbcrypto.PreauthSize]byte) error {
 	const op = "session setup"
 	c.flags = r.Flags
 	if c.anonymous {
@@ -439,12 +452,12 @@ func (c *Conn) finishSetup(ctx context.Context, spnego *ntlm.SPNEGOClientContext
 		}
 		return nil
 	}
-	if len(r.SecurityBuffer) > 0 || !spnego.Done() {
-		if _, _, err := spnego.Step(ctx, r.SecurityBuffer); err != nil {
+	if len(r.SecurityBuffer) > 0 || !done {
+		if _, _, err := sec.Step(ctx, r.SecurityBuffer); err != nil {
 			return c.fail(op, fmt.Errorf("%w: final logon token: %w", ErrProtocol, err))
 		}
 	}
-	key := spnego.SessionKey()
+	key := sec.SessionKey()
 	if len(key) == 0 {
 		return c.fail(op, protocolError("no session key"))
 	}

@@ -91,7 +91,7 @@ func TestSamba(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		auth *ntlm.Client
-	}{{"anonymous", nil}, {"guest", &ntlm.Client{User: "nsp_mistyped", Password: "x"}}} {
+	}{{"anonymous", &ntlm.Client{}}, {"guest", &ntlm.Client{User: "nsp_mistyped", Password: "x"}}} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := dialSamba(t, p, pipeclient.Options{Auth: tc.auth})
 			if err != nil {

@@ -366,7 +366,7 @@ func TestLogons(t *testing.T) {
 		t.Errorf("wrong password: errors.Is(ErrStatus) false")
 	}
 
-	c, err := f.dial(t, pipeclient.Options{})
+	c, err := f.dial(t, pipeclient.Options{Auth: &ntlm.Client{}})
 	if err != nil {
 		t.Fatalf("anonymous: %v", err)
 	}
@@ -385,11 +385,11 @@ func TestLogons(t *testing.T) {
 		t.Errorf("open after a failure: %v", err)
 	}
 
-	if _, err := f.dial(t, pipeclient.Options{RequireSigning: true}); !errors.Is(err, pipeclient.ErrNoKeys) {
+	if _, err := f.dial(t, pipeclient.Options{Auth: &ntlm.Client{}, RequireSigning: true}); !errors.Is(err, pipeclient.ErrNoKeys) {
 		t.Errorf("anonymous with signing required: %v, want ErrNoKeys", err)
 	}
 	g := newFixture(t) // no anonymous logons
-	if _, err := g.dial(t, pipeclient.Options{}); !errors.As(err, &pe) || pe.Status != pipeclient.StatusLogonFailure {
+	if _, err := g.dial(t, pipeclient.Options{Auth: &ntlm.Client{}}); !errors.As(err, &pe) || pe.Status != pipeclient.StatusLogonFailure {
 		t.Errorf("anonymous refused: %v", err)
 	}
 	// Encryption required by the client, not offered by the server.

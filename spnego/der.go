@@ -1,4 +1,4 @@
-package ntlm
+package spnego
 
 import (
 	"encoding/asn1"
@@ -106,7 +106,7 @@ func parseOID(what string, full []byte) (asn1.ObjectIdentifier, error) {
 func marshalOID(oid asn1.ObjectIdentifier) []byte {
 	b, err := asn1.Marshal(oid)
 	if err != nil {
-		panic("ntlm: marshal OID: " + err.Error()) // only our constant OIDs get here
+		panic("spnego: marshal OID: " + err.Error()) // only our constant OIDs get here
 	}
 	return b
 }
