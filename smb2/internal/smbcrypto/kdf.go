@@ -65,15 +65,21 @@ type Keys struct {
 	ClientToServer, ServerToClient []byte
 }
 
+// SessionKey16 returns MS-SMB2's Session.SessionKey of an
+// authentication's full session key: its first 16 bytes, right-padded with
+// zeros when it is shorter.
+func SessionKey16(full []byte) []byte {
+	k := make([]byte, 16)
+	copy(k, full)
+	return k
+}
+
 // DeriveKeys derives a session's keys from the authentication's session
-// key (the first 16 bytes of it). Dialects 2.0.2 and 2.1 sign with the
+// key (the first 16 bytes of it, right-padded with zeros). Dialects 2.0.2 and 2.1 sign with the
 // session key itself and have no other keys; 3.0 and 3.0.2 use fixed
 // contexts; 3.1.1 uses the session's pre-authentication hash as context.
 func DeriveKeys(dialect uint16, sessionKey []byte, preauth []byte) Keys {
-	k := sessionKey
-	if len(k) > 16 {
-		k = k[:16]
-	}
+	k := SessionKey16(sessionKey)
 	switch {
 	case dialect < Dialect300:
 		return Keys{Signing: append([]byte(nil), k...)}
