@@ -13,6 +13,7 @@ import (
 	"github.com/netsession/netsession/client"
 	"github.com/netsession/netsession/dcerpc"
 	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/ntstatus"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2"
 	"github.com/netsession/netsession/srvs"
@@ -140,7 +141,7 @@ func TestSMBPipeOwnServer(t *testing.T) {
 		defer cancel()
 		_, err := client.DialSMBPipe(ctx, addr, client.Credentials{User: adminUser, Password: "nope"}, client.SMBPipeOptions{})
 		kind, se := smbKindOf(t, err)
-		if kind != client.KindLogonFailure || se == nil || se.Status != 0xC000006D || se.Op != "logon" {
+		if kind != client.KindLogonFailure || se == nil || se.Status != ntstatus.LogonFailure || se.Op != "session setup" {
 			t.Errorf("got %v %+v, want a logon failure with STATUS_LOGON_FAILURE", kind, se)
 		}
 	})

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/netsession/netsession/auth"
+	"github.com/netsession/netsession/ntstatus"
 	"github.com/netsession/netsession/smb2/internal/smbcrypto"
 	"github.com/netsession/netsession/smb2/internal/wire"
 	"github.com/netsession/netsession/spnego"
@@ -406,8 +407,8 @@ func (c *Conn) sessionSetup(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		st := Status(h.Status)
-		if st != StatusSuccess && st != StatusMoreProcessingRequired {
+		st := ntstatus.Status(h.Status)
+		if st != ntstatus.Success && st != ntstatus.MoreProcessingRequired {
 			return &Error{Op: op, Status: st, Err: ErrStatus}
 		}
 		if leg == 0 {
@@ -422,7 +423,7 @@ func (c *Conn) sessionSetup(ctx context.Context) error {
 		if err != nil {
 			return c.fail(op, protocolError("%v", err))
 		}
-		if st == StatusMoreProcessingRequired {
+		if st == ntstatus.MoreProcessingRequired {
 			if c.dialect == Dialect311 {
 				preauth = smbcrypto.PreauthUpdate(preauth, resp)
 			}
@@ -579,7 +580,7 @@ func (c *Conn) do(ctx context.Context, x exch) ([]byte, wire.Header, error) {
 	if err != nil {
 		return nil, h, err
 	}
-	if st := Status(h.Status); st != StatusSuccess && !(x.overflow && st == StatusBufferOverflow) {
+	if st := ntstatus.Status(h.Status); st != ntstatus.Success && !(x.overflow && st == ntstatus.BufferOverflow) {
 		return nil, h, &Error{Op: x.op, Status: st, Err: ErrStatus}
 	}
 	return resp, h, nil
@@ -606,7 +607,7 @@ func (c *Conn) ioctl(ctx context.Context, x exch, ctl uint32, fid wire.FileID, i
 	if len(r.Output) > maxOut {
 		return nil, false, c.fail(x.op, protocolError("%d bytes of output, %d asked for", len(r.Output), maxOut))
 	}
-	return r.Output, Status(h.Status) == StatusBufferOverflow, nil
+	return r.Output, ntstatus.Status(h.Status) == ntstatus.BufferOverflow, nil
 }
 
 // fail breaks the connection and returns the error.
@@ -795,7 +796,7 @@ func (c *Conn) roundTrip(frame []byte, mid uint64, x exch, encrypted bool) ([]by
 			return nil, h, protocolError("credit grant of %d", h.Credit)
 		}
 		c.highMID = granted
-		if Status(h.Status) == StatusPending {
+		if ntstatus.Status(h.Status) == ntstatus.Pending {
 			// An interim answer: the final one follows with the same
 			// MessageId. Interim answers are not signed. One without
 			// the async flag is not an answer to report as a status:
@@ -816,7 +817,7 @@ func (c *Conn) roundTrip(frame []byte, mid uint64, x exch, encrypted bool) ([]by
 					return nil, h, fmt.Errorf("%w: %w", ErrProtocol, err)
 				}
 			case c.signing || x.sign:
-				return nil, h, protocolError("unsigned answer (status %v) on a signed session", Status(h.Status))
+				return nil, h, protocolError("unsigned answer (status %v) on a signed session", ntstatus.Status(h.Status))
 			}
 		}
 		return msg, h, nil

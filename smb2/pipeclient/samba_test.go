@@ -11,6 +11,7 @@ import (
 
 	"github.com/netsession/netsession/internal/sambapeer"
 	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/ntstatus"
 	"github.com/netsession/netsession/smb2/pipeclient"
 )
 
@@ -84,7 +85,7 @@ func TestSamba(t *testing.T) {
 	t.Run("wrong password", func(t *testing.T) {
 		_, err := dialSamba(t, p, pipeclient.Options{Auth: &ntlm.Client{User: sambapeer.AdminUser, Password: "wrong"}})
 		var pe *pipeclient.Error
-		if !errors.As(err, &pe) || pe.Status != pipeclient.StatusLogonFailure {
+		if !errors.As(err, &pe) || pe.Status != ntstatus.LogonFailure {
 			t.Errorf("%v, want STATUS_LOGON_FAILURE", err)
 		}
 	})
@@ -118,7 +119,7 @@ func TestSamba(t *testing.T) {
 		}
 		_, err = c.OpenPipe(context.Background(), "nsp_nosuchpipe")
 		var pe *pipeclient.Error
-		if !errors.As(err, &pe) || pe.Status != pipeclient.StatusObjectNameNotFound {
+		if !errors.As(err, &pe) || pe.Status != ntstatus.ObjectNameNotFound {
 			t.Errorf("%v, want STATUS_OBJECT_NAME_NOT_FOUND", err)
 		}
 	})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/netsession/netsession/dcerpc"
 	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/ntstatus"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2"
 	"github.com/netsession/netsession/smb2/pipeclient"
@@ -359,7 +360,7 @@ func TestLogons(t *testing.T) {
 	f := newFixture(t, func(s *smb2.Server) { s.AllowAnonymous = true })
 	_, err := f.dial(t, pipeclient.Options{Auth: &ntlm.Client{User: "alice", Password: "wrong"}})
 	var pe *pipeclient.Error
-	if !errors.As(err, &pe) || pe.Status != pipeclient.StatusLogonFailure || pe.Op != "session setup" {
+	if !errors.As(err, &pe) || pe.Status != ntstatus.LogonFailure || pe.Op != "session setup" {
 		t.Errorf("wrong password: %v, want STATUS_LOGON_FAILURE in session setup", err)
 	}
 	if !errors.Is(err, pipeclient.ErrStatus) {
@@ -377,7 +378,7 @@ func TestLogons(t *testing.T) {
 		t.Error("anonymous session signs")
 	}
 	_, err = c.OpenPipe(context.Background(), "nosuchpipe")
-	if !errors.As(err, &pe) || pe.Status != pipeclient.StatusObjectNameNotFound {
+	if !errors.As(err, &pe) || pe.Status != ntstatus.ObjectNameNotFound {
 		t.Errorf("no such pipe: %v", err)
 	}
 	// The connection survives a failure status.
@@ -389,7 +390,7 @@ func TestLogons(t *testing.T) {
 		t.Errorf("anonymous with signing required: %v, want ErrNoKeys", err)
 	}
 	g := newFixture(t) // no anonymous logons
-	if _, err := g.dial(t, pipeclient.Options{Auth: &ntlm.Client{}}); !errors.As(err, &pe) || pe.Status != pipeclient.StatusLogonFailure {
+	if _, err := g.dial(t, pipeclient.Options{Auth: &ntlm.Client{}}); !errors.As(err, &pe) || pe.Status != ntstatus.LogonFailure {
 		t.Errorf("anonymous refused: %v", err)
 	}
 	// Encryption required by the client, not offered by the server.

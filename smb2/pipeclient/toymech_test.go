@@ -18,6 +18,7 @@ import (
 	"github.com/netsession/netsession/auth"
 	"github.com/netsession/netsession/dcerpc"
 	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/ntstatus"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2"
 	"github.com/netsession/netsession/smb2/pipeclient"
@@ -285,11 +286,11 @@ func TestToyMechanism(t *testing.T) {
 	t.Run("one throttle for both mechanisms", func(t *testing.T) {
 		_, err := f.dial(t, pipeclient.Options{Auth: &toyInitiator{user: "dadmin", secret: "wrong"}})
 		var pe *pipeclient.Error
-		if !errors.As(err, &pe) || pe.Status != pipeclient.StatusLogonFailure {
+		if !errors.As(err, &pe) || pe.Status != ntstatus.LogonFailure {
 			t.Fatalf("wrong toy secret: %v", err)
 		}
 		// The source now serves a penalty, for NTLM too.
-		if _, err := f.dial(t, pipeclient.Options{Auth: &ntlm.Client{User: "alice", Password: "AlicePass1"}}); !errors.As(err, &pe) || pe.Status != pipeclient.StatusLogonFailure {
+		if _, err := f.dial(t, pipeclient.Options{Auth: &ntlm.Client{User: "alice", Password: "AlicePass1"}}); !errors.As(err, &pe) || pe.Status != ntstatus.LogonFailure {
 			t.Fatalf("NTLM logon during the toy's penalty: %v", err)
 		}
 	})
