@@ -223,7 +223,7 @@ func wrapError(parent context.Context, op, server string, err error, authed bool
 	e := &Error{Op: op, Server: server, Err: err}
 	var (
 		se  *srvs.StatusError
-		fe  *dcerpc.FaultError
+		fe  *dcerpc.Fault
 		bn  *dcerpc.BindNakError
 		cr  *dcerpc.ContextRejectedError
 		ne  net.Error

@@ -232,7 +232,7 @@ func TestServeConnectLevel(t *testing.T) {
 		s := serveBG(t, args...)
 		c := bindAs(t, s.rpc, "alice", "AlicePass1", dcerpc.AuthLevelConnect)
 		res, err := enumAt(c, 10)
-		var fe *dcerpc.FaultError
+		var fe *dcerpc.Fault
 		switch {
 		case !allow && (!errors.As(err, &fe) || fe.Status != dcerpc.StatusAccessDenied):
 			t.Errorf("connect level by default: %v, want fault 0x5", err)
