@@ -23,22 +23,6 @@ import (
 
 var le = binary.LittleEndian
 
-// Dialects this server speaks, lowest first.
-const (
-	Dialect202      uint16 = 0x0202
-	Dialect210      uint16 = 0x0210
-	Dialect300      uint16 = 0x0300
-	Dialect302      uint16 = 0x0302
-	Dialect311      uint16 = 0x0311
-	dialectWildcard uint16 = 0x02FF
-)
-
-// Status codes used only here.
-const (
-	statusPipeBusy         Status = 0xC00000AE
-	statusFSDriverRequired Status = 0xC000019C
-)
-
 // errClose ends a connection without an answer; errProtocol is a framing
 // error found by the reader.
 var (

@@ -25,13 +25,14 @@ import (
 
 var le = binary.LittleEndian
 
-// Dialects the client offers, lowest first.
+// Dialects the client offers, lowest first (the values of the wire
+// format's one definition).
 const (
-	Dialect202 uint16 = 0x0202
-	Dialect210 uint16 = 0x0210
-	Dialect300 uint16 = 0x0300
-	Dialect302 uint16 = 0x0302
-	Dialect311 uint16 = 0x0311
+	Dialect202 = wire.Dialect202
+	Dialect210 = wire.Dialect210
+	Dialect300 = wire.Dialect300
+	Dialect302 = wire.Dialect302
+	Dialect311 = wire.Dialect311
 )
 
 // Signing algorithms, as Conn.SigningAlgorithm reports them.

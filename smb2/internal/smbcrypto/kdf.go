@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/binary"
+
+	"github.com/netsession/netsession/smb2/internal/wire"
 )
 
 // KDF is the SP800-108 key derivation function in counter mode with
@@ -47,15 +49,6 @@ var (
 	label311S2C     = []byte("SMBS2CCipherKey\x00")
 )
 
-// Dialect revisions, as on the wire.
-const (
-	Dialect202 uint16 = 0x0202
-	Dialect210 uint16 = 0x0210
-	Dialect300 uint16 = 0x0300
-	Dialect302 uint16 = 0x0302
-	Dialect311 uint16 = 0x0311
-)
-
 // Keys are the keys of one session.
 type Keys struct {
 	Signing     []byte
@@ -81,9 +74,9 @@ func SessionKey16(full []byte) []byte {
 func DeriveKeys(dialect uint16, sessionKey []byte, preauth []byte) Keys {
 	k := SessionKey16(sessionKey)
 	switch {
-	case dialect < Dialect300:
+	case dialect < wire.Dialect300:
 		return Keys{Signing: append([]byte(nil), k...)}
-	case dialect == Dialect311:
+	case dialect == wire.Dialect311:
 		return Keys{
 			Signing:        KDF(k, label311Signing, preauth, 128),
 			Application:    KDF(k, label311App, preauth, 128),
