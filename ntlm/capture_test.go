@@ -1,59 +1,37 @@
 package ntlm
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/netsession/netsession/auth"
+	"github.com/netsession/netsession/internal/tokenfile"
 	"github.com/netsession/netsession/spnego"
 )
 
-type token struct {
-	fromClient bool
-	data       []byte
-}
+type token = tokenfile.Token
 
-// readTokens reads a testdata file of "c2s HEX" / "s2c HEX" lines.
+// readTokens reads a token file of testdata.
 func readTokens(t testing.TB, name string) []token {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", name))
+	toks, err := tokenfile.Read(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out []token
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		dir, h, ok := strings.Cut(line, " ")
-		if !ok || (dir != "c2s" && dir != "s2c") {
-			t.Fatalf("%s: bad line %q", name, line)
-		}
-		out = append(out, token{fromClient: dir == "c2s", data: unhex(t, strings.TrimSpace(h))})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return toks
 }
 
 func tokensFrom(toks []token, fromClient bool) [][]byte {
 	var out [][]byte
 	for _, tk := range toks {
-		if tk.fromClient == fromClient {
-			out = append(out, tk.data)
+		if tk.FromClient == fromClient {
+			out = append(out, tk.Data)
 		}
 	}
 	return out
@@ -173,7 +151,7 @@ func TestReplaySambaCaptures(t *testing.T) {
 // a current clock (its timestamp is zero, i.e. 1601).
 func TestNLMPAuthenticateThroughAcceptor(t *testing.T) {
 	toks := readTokens(t, "nlmp-4.2.4.ntlm")
-	chal, auth := toks[0].data, toks[1].data
+	chal, auth := toks[0].Data, toks[1].Data
 	accounts, err := NewAccounts("Domain", false, Account{Name: "User", NTHash: NTHash("Password")})
 	if err != nil {
 		t.Fatal(err)

@@ -18,12 +18,12 @@ func seedTokens(t testing.TB) (spnego, ntlmMsgs [][]byte) {
 	}
 	for _, f := range files {
 		for _, tk := range readTokens(t, filepath.Base(f)) {
-			spnego = append(spnego, tk.data)
-			ntlmMsgs = append(ntlmMsgs, ntlmOf(t, tk.data))
+			spnego = append(spnego, tk.Data)
+			ntlmMsgs = append(ntlmMsgs, ntlmOf(t, tk.Data))
 		}
 	}
 	for _, tk := range readTokens(t, "nlmp-4.2.4.ntlm") {
-		ntlmMsgs = append(ntlmMsgs, tk.data)
+		ntlmMsgs = append(ntlmMsgs, tk.Data)
 	}
 	return spnego, ntlmMsgs
 }

@@ -1,17 +1,14 @@
 package spnego_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/netsession/netsession/auth"
+	"github.com/netsession/netsession/internal/tokenfile"
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/spnego"
@@ -90,38 +87,14 @@ func protectRoundTrips(t *testing.T, a, b auth.Protector, seal bool) {
 	}
 }
 
-type token struct {
-	fromClient bool
-	data       []byte
-}
-
-// readTokens reads a token file ("c2s HEX" / "s2c HEX" lines).
-func readTokens(t testing.TB, path string) []token {
+// readTokens reads a token file.
+func readTokens(t testing.TB, path string) []tokenfile.Token {
 	t.Helper()
-	f, err := os.Open(path)
+	toks, err := tokenfile.Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out []token
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		dir, h, ok := strings.Cut(line, " ")
-		b, err := hex.DecodeString(strings.TrimSpace(h))
-		if !ok || (dir != "c2s" && dir != "s2c") || err != nil {
-			t.Fatalf("%s: bad line %q", path, line)
-		}
-		out = append(out, token{fromClient: dir == "c2s", data: b})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return toks
 }
 
 // seedTokens returns every SPNEGO token of the test data: ours and the
@@ -141,7 +114,7 @@ func seedTokens(t testing.TB) [][]byte {
 	var out [][]byte
 	for _, f := range files {
 		for _, tk := range readTokens(t, f) {
-			out = append(out, tk.data)
+			out = append(out, tk.Data)
 		}
 	}
 	return out

@@ -239,7 +239,7 @@ func TestStateErrors(t *testing.T) {
 }
 
 func TestAdvertiseMatchesSamba(t *testing.T) {
-	want := readTokens(t, "testdata/samba-negotiate-hint.spnego")[0].data
+	want := readTokens(t, "testdata/samba-negotiate-hint.spnego")[0].Data
 	if got := spnego.MustAcceptor(&ntlm.Server{}).Advertise(); !bytes.Equal(got, want) {
 		t.Fatalf("hint\n got %x\nwant %x", got, want)
 	}

@@ -59,47 +59,29 @@ func ParseNegTokenInit(b []byte) (*NegTokenInit, error) {
 		}
 		b = rest
 	}
-	choice, err := readOnly(what, b, 0xa0)
-	if err != nil {
-		return nil, err
-	}
-	seq, err := readOnly(what, choice.body, 0x30)
-	if err != nil {
-		return nil, err
-	}
 	m := &NegTokenInit{}
-	last := -1
-	for rest := seq.body; len(rest) > 0; {
-		var f tlv
-		if f, rest, err = readTLV(what, rest); err != nil {
-			return nil, err
-		}
-		n := int(f.tag) - 0xa0
-		if n < 0 || n > 4 || n <= last {
-			return nil, malformed(what, "unexpected or repeated field tag 0x%02x", f.tag)
-		}
-		last = n
+	err := readFields(what, b, 0xa0, 4, func(n int, f tlv) error {
 		switch n {
 		case 0:
 			list, err := readOnly(what, f.body, 0x30)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			m.RawMechTypes = list.full
 			for r := list.body; len(r) > 0; {
 				var o tlv
 				if o, r, err = readTLV(what, r); err != nil {
-					return nil, err
+					return err
 				}
 				if o.tag != 0x06 {
-					return nil, malformed(what, "mechTypes holds tag 0x%02x", o.tag)
+					return malformed(what, "mechTypes holds tag 0x%02x", o.tag)
 				}
 				if len(m.MechTypes) == spnegoMaxMechs {
-					return nil, malformed(what, "more than %d mechTypes", spnegoMaxMechs)
+					return malformed(what, "more than %d mechTypes", spnegoMaxMechs)
 				}
 				oid, err := parseOID(what, o.full)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				m.MechTypes = append(m.MechTypes, oid)
 			}
@@ -107,23 +89,27 @@ func ParseNegTokenInit(b []byte) (*NegTokenInit, error) {
 		case 2:
 			tok, err := readOnly(what, f.body, 0x04)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			m.MechToken = tok.body
 		case 3, 4:
 			inner, _, err := readTLV(what, f.body)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if inner.tag == 0x30 && n == 3 { // NegTokenInit2 negHints: ignored
-				continue
+				return nil
 			}
 			tok, err := readOnly(what, f.body, 0x04)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			m.MechListMIC = tok.body
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if m.RawMechTypes == nil {
 		return nil, malformed(what, "no mechTypes")
@@ -160,47 +146,31 @@ type NegTokenResp struct {
 // (tag 0xa1).
 func ParseNegTokenResp(b []byte) (*NegTokenResp, error) {
 	const what = "SPNEGO NegTokenResp"
-	choice, err := readOnly(what, b, 0xa1)
-	if err != nil {
-		return nil, err
-	}
-	seq, err := readOnly(what, choice.body, 0x30)
-	if err != nil {
-		return nil, err
-	}
 	m := &NegTokenResp{NegState: NegStateAbsent}
-	last := -1
-	for rest := seq.body; len(rest) > 0; {
-		var f tlv
-		if f, rest, err = readTLV(what, rest); err != nil {
-			return nil, err
-		}
-		n := int(f.tag) - 0xa0
-		if n < 0 || n > 3 || n <= last {
-			return nil, malformed(what, "unexpected or repeated field tag 0x%02x", f.tag)
-		}
-		last = n
+	err := readFields(what, b, 0xa1, 3, func(n int, f tlv) error {
 		switch n {
 		case 0:
 			e, err := readOnly(what, f.body, 0x0a)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if len(e.body) != 1 || e.body[0] > 3 {
-				return nil, malformed(what, "negState % x", e.body)
+				return malformed(what, "negState % x", e.body)
 			}
 			m.NegState = NegState(e.body[0])
 		case 1:
 			if _, err := readOnly(what, f.body, 0x06); err != nil {
-				return nil, err
+				return err
 			}
-			if m.SupportedMech, err = parseOID(what, f.body); err != nil {
-				return nil, err
+			oid, err := parseOID(what, f.body)
+			if err != nil {
+				return err
 			}
+			m.SupportedMech = oid
 		case 2, 3:
 			tok, err := readOnly(what, f.body, 0x04)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if n == 2 {
 				m.ResponseToken = tok.body
@@ -208,6 +178,10 @@ func ParseNegTokenResp(b []byte) (*NegTokenResp, error) {
 				m.MechListMIC = tok.body
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return m, nil
 }
