@@ -34,6 +34,20 @@ func AuthType(m auth.Mechanism) (dcerpc.AuthType, bool) {
 // acceptor adapts an auth.AcceptorContext to dcerpc.ServerSecurityContext.
 type acceptor struct{ auth.AcceptorContext }
 
+// unprotected is the auth.Protector of a mechanism that offers no message
+// protection: good for level connect only.
+type unprotected struct{ mech auth.Mechanism }
+
+func (u unprotected) err() error {
+	return fmt.Errorf("%w: mechanism %v offers no message protection", dcerpc.ErrAuth, u.mech)
+}
+
+func (unprotected) SignatureSize() int                            { return 0 }
+func (u unprotected) Sign([]byte) ([]byte, error)                 { return nil, u.err() }
+func (u unprotected) Verify(_, _ []byte) error                    { return u.err() }
+func (u unprotected) SealWithin([]byte, int, int) ([]byte, error) { return nil, u.err() }
+func (u unprotected) UnsealWithin([]byte, int, int, []byte) error { return u.err() }
+
 func (a acceptor) Caller() session.Caller {
 	r, ok := a.Result()
 	if !ok {
@@ -46,7 +60,8 @@ func (a acceptor) protector() (auth.Protector, error) {
 	if p, ok := a.AcceptorContext.(auth.Protector); ok {
 		return p, nil
 	}
-	return nil, fmt.Errorf("%w: the mechanism offers no message protection", dcerpc.ErrAuth)
+	r, _ := a.Result()
+	return nil, unprotected{r.Mechanism}.err()
 }
 
 func (a acceptor) SignatureSize() int {
@@ -141,9 +156,9 @@ func (i initiator) AuthLevel() dcerpc.AuthLevel { return i.level }
 // Initiator returns a client-side hook for dcerpc.WithAuth that
 // authenticates with mech at level (connect, integrity or privacy) under
 // typ: dcerpc.AuthTypeSPNEGO wraps mech in SPNEGO (unless it is SPNEGO
-// already); a mechanism's own auth_type uses it as is. The mechanism's
-// contexts must offer message protection (auth.Protector). Each
-// association needs a fresh one.
+// already); a mechanism's own auth_type uses it as is. Integrity and
+// privacy need a mechanism whose contexts offer message protection
+// (auth.Protector). Each association needs a fresh one.
 func Initiator(ctx context.Context, mech auth.Initiator, typ dcerpc.AuthType, level dcerpc.AuthLevel) (dcerpc.AuthInitiator, error) {
 	switch level {
 	case dcerpc.AuthLevelConnect, dcerpc.AuthLevelIntegrity, dcerpc.AuthLevelPrivacy:
@@ -166,7 +181,10 @@ func Initiator(ctx context.Context, mech auth.Initiator, typ dcerpc.AuthType, le
 	}
 	p, ok := c.(auth.Protector)
 	if !ok {
-		return nil, fmt.Errorf("rpcauth: mechanism %v offers no message protection", mech.Mechanism())
+		if level != dcerpc.AuthLevelConnect {
+			return nil, fmt.Errorf("rpcauth: mechanism %v offers no message protection for level %s", mech.Mechanism(), level)
+		}
+		p = unprotected{mech.Mechanism()}
 	}
 	return initiator{c, p, typ, level}, nil
 }
