@@ -24,5 +24,5 @@
 // for DCE/RPC, registered for its auth_type) without any change to the
 // transport code.
 //
-// The package holds no state: no registry, no globals.
+// The package holds no state: no registry of mechanisms, nothing mutable.
 package auth

@@ -7,8 +7,8 @@ import (
 )
 
 // Identity is who an acceptor authenticated. NTLM against the local
-// accounts file knows names and local groups; Kerberos adds the SIDs of
-// the ticket's PAC.
+// accounts file knows names and local groups; a mechanism with a PAC
+// (Kerberos) fills in the SIDs.
 type Identity struct {
 	// User is the account name without domain; "" for anonymous.
 	User string
