@@ -5,7 +5,7 @@
 // Acceptor and Initiator are auth.Acceptor and auth.Initiator themselves
 // (of auth.MechSPNEGO) built over other mechanisms, passed in explicitly:
 //
-//	acc, err := spnego.NewAcceptor(ntlmServer)           // server side
+//	acc, err := spnego.NewAcceptor(ntlmServer)                // server side
 //	ini, err := spnego.NewInitiator(kerberosCreds, ntlmCreds) // client side
 //
 // There is no registry: a new mechanism takes part by being passed here.
