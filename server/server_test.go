@@ -107,10 +107,10 @@ func dial(t testing.TB, addr, user, pass string, typ dcerpc.AuthType, level dcer
 	return srvs.Bind(ctx, rpc)
 }
 
-func enum(c *srvs.Client, level uint32) (*srvs.EnumResult, error) {
+func enum(c *srvs.Client, level session.Level) (*srvs.EnumResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return c.EnumAll(ctx, level, "", "", srvs.MaxPreferredLength)
+	return c.EnumAll(ctx, level, "", "", session.MaxPreferredLength)
 }
 
 func TestRunAuthLevels(t *testing.T) {

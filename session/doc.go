@@ -47,10 +47,14 @@
 // (levels 0 and 10 for any authenticated non-guest caller, the rest for
 // Administrators and Server Operators), open (everything for everyone).
 //
-// Paging. PreferedMaximumLength is a byte budget measured in NDR wire size:
-// per entry the fixed part (4, 24, 28, 16, 32 bytes for levels 0, 1, 2, 10,
-// 502) plus, for each string the level carries, 12 + 2·(UTF-16 units with
-// NUL) rounded up to 4. MAX_PREFERRED_LENGTH means everything. Entries are
+// Paging. PreferedMaximumLength is a budget, and EnumQuery.Size says what
+// one entry costs against it. The srvsvc handler supplies srvs.EntrySize,
+// so that over the wire the budget is in NDR bytes: per entry the fixed
+// part (4, 24, 28, 16, 32 bytes for levels 0, 1, 2, 10, 502) plus, for each
+// string the level carries, 12 + 2·(UTF-16 units with NUL) rounded up to 4.
+// Without a Size every entry costs 1. The wire layout is defined in srvs
+// alone; this package knows no byte of it. MAX_PREFERRED_LENGTH means
+// everything. Entries are
 // never split; a call returns at least one entry while any remain, and
 // ERROR_MORE_DATA when more remain. TotalEntries counts the matches from the
 // resume position on. The resume handle is an opaque cursor: the creation

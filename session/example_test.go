@@ -50,7 +50,9 @@ func ExampleTable_Enum() {
 	clock.Advance(time.Hour)
 
 	admin := session.Caller{User: "alice", Groups: []string{session.GroupAdministrators}}
-	q := session.EnumQuery{Level: session.Level10, PrefMaxLen: 100}
+	// Without a Size the budget counts entries: one per page here. An RPC
+	// server passes srvs.EntrySize to spend it in NDR bytes instead.
+	q := session.EnumQuery{Level: session.Level10, PrefMaxLen: 1}
 	for {
 		res, err := table.Enum(admin, q)
 		if err != nil {

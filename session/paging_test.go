@@ -9,42 +9,10 @@ import (
 	"time"
 )
 
-func TestWireSize(t *testing.T) {
-	// The two entries of the worked level-1 example: 84 and 80 bytes, which
-	// with the 24-byte container head and 16-byte tail make its 204 bytes.
-	a := Info{ClientName: `\\10.0.0.5`, UserName: "alice"}
-	b := Info{ClientName: `\\10.0.0.7`, UserName: "bob"}
-	if got := a.WireSize(Level1); got != 84 {
-		t.Errorf("level-1 alice entry = %d bytes, want 84", got)
-	}
-	if got := b.WireSize(Level1); got != 80 {
-		t.Errorf("level-1 bob entry = %d bytes, want 80", got)
-	}
-	// Level 502 with empty cltype and the NetbiosSmb transport: 32 + 36 +
-	// 24 + 16 + 52.
-	c := Info{ClientName: `\\10.0.0.5`, UserName: "alice", Transport: `\Device\NetbiosSmb`}
-	if got := c.WireSize(Level502); got != 160 {
-		t.Errorf("level-502 entry = %d bytes, want 160", got)
-	}
-	tests := []struct {
-		s    string
-		want int
-	}{{"", 16}, {"a", 16}, {"ab", 20}, {"abc", 20}, {"é", 16}, {"𝄞", 20}}
-	for _, tc := range tests {
-		if got := StringWireSize(tc.s); got != tc.want {
-			t.Errorf("StringWireSize(%q) = %d, want %d", tc.s, got, tc.want)
-		}
-	}
-	for _, l := range Levels() {
-		want := map[Level]int{0: 4, 1: 24, 2: 28, 10: 16, 502: 32}[l]
-		if l.FixedSize() != want {
-			t.Errorf("level %d fixed size %d, want %d", l, l.FixedSize(), want)
-		}
-	}
-	if Level(3).FixedSize() != 0 || Level(3).Valid() {
-		t.Error("level 3 treated as valid")
-	}
-}
+// nameCost is a page budget's unit for these tests: the bytes of the two
+// names. The table applies whatever cost the caller supplies; srvs gives
+// it the NDR wire size (see the external paging test).
+func nameCost(_ Level, i *Info) int { return len(i.ClientName) + len(i.UserName) }
 
 // openN opens n sessions whose level-1 entries all cost the same.
 func openN(t testing.TB, tb *Table, n int) []*Session {
@@ -58,7 +26,7 @@ func openN(t testing.TB, tb *Table, n int) []*Session {
 func TestPagingBudget(t *testing.T) {
 	tb, _ := newTestTable(t, Options{})
 	openN(t, tb, 10)
-	one := (&Info{ClientName: `\\10.0.100.100`, UserName: "u"}).WireSize(Level1)
+	one := nameCost(Level1, &Info{ClientName: `\\10.0.100.100`, UserName: "u"})
 	tests := []struct {
 		budget    uint32
 		perPage   int
@@ -78,7 +46,7 @@ func TestPagingBudget(t *testing.T) {
 			var resume uint32
 			seen := 0
 			for page := 0; ; page++ {
-				res, err := tb.Enum(admin, EnumQuery{Level: Level1, PrefMaxLen: tc.budget, Resume: resume})
+				res, err := tb.Enum(admin, EnumQuery{Level: Level1, PrefMaxLen: tc.budget, Resume: resume, Size: nameCost})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -93,7 +61,7 @@ func TestPagingBudget(t *testing.T) {
 				}
 				size := 0
 				for i := range res.Entries {
-					size += res.Entries[i].WireSize(Level1)
+					size += nameCost(Level1, &res.Entries[i])
 				}
 				if len(res.Entries) > 1 && uint32(size) > tc.budget {
 					t.Errorf("page %d: %d bytes over a budget of %d", page, size, tc.budget)
@@ -149,7 +117,7 @@ func TestPagingWithFiltersAndHoles(t *testing.T) {
 	var resume uint32
 	got := 0
 	for {
-		res, err := tb.Enum(admin, EnumQuery{Level: Level0, PrefMaxLen: 100, Resume: resume})
+		res, err := tb.Enum(admin, EnumQuery{Level: Level0, PrefMaxLen: 100, Resume: resume, Size: nameCost})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +194,7 @@ func TestPagingExactlyOnceUnderChurn(t *testing.T) {
 		count := map[string]int{}
 		var resume uint32
 		for pages := 0; ; pages++ {
-			res, err := tb.Enum(admin, EnumQuery{Level: Level10, PrefMaxLen: 1000, Resume: resume})
+			res, err := tb.Enum(admin, EnumQuery{Level: Level10, PrefMaxLen: 1000, Resume: resume, Size: nameCost})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -305,7 +273,7 @@ func TestConcurrentFeedAndQuery(t *testing.T) {
 					_, _ = tb.Delete(anon, "", fmt.Sprint("user", w))
 				}
 				if i%5 == 0 {
-					_, _ = tb.Enum(anon, EnumQuery{Level: 502, PrefMaxLen: 1000})
+					_, _ = tb.Enum(anon, EnumQuery{Level: 502, PrefMaxLen: 1000, Size: nameCost})
 				}
 				s.RemoveOpen()
 				s.Close()
@@ -315,5 +283,27 @@ func TestConcurrentFeedAndQuery(t *testing.T) {
 	wg.Wait()
 	if tb.Len() != 0 {
 		t.Fatalf("len %d after everyone closed", tb.Len())
+	}
+}
+
+// Without a Size the budget is a number of entries per page.
+func TestPagingCountsEntriesWithoutSize(t *testing.T) {
+	tb, _ := newTestTable(t, Options{})
+	openN(t, tb, 10)
+	var resume uint32
+	var pages []int
+	for {
+		res, err := tb.Enum(admin, EnumQuery{Level: Level502, PrefMaxLen: 4, Resume: resume})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages = append(pages, len(res.Entries))
+		if !res.More {
+			break
+		}
+		resume = res.Resume
+	}
+	if fmt.Sprint(pages) != "[4 4 2]" {
+		t.Fatalf("pages of %v entries, want [4 4 2]", pages)
 	}
 }

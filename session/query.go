@@ -17,10 +17,16 @@ type EnumQuery struct {
 	Client string
 	// User qualifies the result to sessions of one user; "" means all.
 	User string
-	// PrefMaxLen is the byte budget for the returned entries, measured in
-	// NDR wire size (see Info.WireSize). MaxPreferredLength returns
-	// everything. A budget too small for one entry still returns one.
+	// PrefMaxLen is the budget for the returned entries, in the unit Size
+	// measures. MaxPreferredLength returns everything. A budget too small
+	// for one entry still returns one.
 	PrefMaxLen uint32
+	// Size is what one entry, projected onto Level, costs against
+	// PrefMaxLen. A NetrSessionEnum server passes srvs.EntrySize, so that
+	// the budget is the entry's NDR wire size as the protocol defines it.
+	// nil counts every entry as 1: PrefMaxLen is then a number of entries
+	// per page, which suits in-process callers that page a large table.
+	Size func(Level, *Info) int
 	// Resume is the resume handle: 0 starts at the beginning; otherwise
 	// the value a previous call returned in EnumResult.Resume.
 	Resume uint32
@@ -144,8 +150,13 @@ func (t *Table) Enum(c Caller, q EnumQuery) (EnumResult, error) {
 		full    bool
 	)
 	if hint := t.live; hint > 0 {
-		// Size the result for the budget, assuming entries of ~64 bytes.
-		if b := budget / 64; b < int64(hint) {
+		// Size the result for the budget, assuming entries of ~64 bytes
+		// (or of 1 when entries are counted).
+		per := int64(64)
+		if q.Size == nil {
+			per = 1
+		}
+		if b := budget / per; b < int64(hint) {
 			hint = int(b) + 1
 		}
 		res.Entries = make([]Info, 0, min(hint, len(t.list)-start))
@@ -165,7 +176,10 @@ func (t *Table) Enum(c Caller, q EnumQuery) (EnumResult, error) {
 			continue
 		}
 		info := s.info(now, t.cname).Project(q.Level)
-		cost := int64(info.WireSize(q.Level))
+		cost := int64(1)
+		if q.Size != nil {
+			cost = int64(q.Size(q.Level, &info))
+		}
 		if len(res.Entries) > 0 && used+cost > budget {
 			full = true
 			total++

@@ -62,8 +62,8 @@ func (c Compat) String() string {
 	return fmt.Sprintf("compat(%d)", uint8(c))
 }
 
-func sambaAllowed(t *session.Table, c session.Caller, level uint32) bool {
-	op, ok := session.EnumOp(session.Level(level))
+func sambaAllowed(t *session.Table, c session.Caller, level session.Level) bool {
+	op, ok := session.EnumOp(level)
 	if !ok {
 		op = session.OpEnum1
 	}
@@ -80,7 +80,7 @@ func (h *Handler) sambaSessionEnum(ctx context.Context, call *dcerpc.Call, req *
 	case req.NoContainer:
 		resp = req.Response(uint32(session.StatusSuccess))
 	default:
-		res, err := h.Table.Enum(call.Caller, session.EnumQuery{Level: session.Level(req.Level), PrefMaxLen: session.MaxPreferredLength})
+		res, err := h.Table.Enum(call.Caller, session.EnumQuery{Level: req.Level, PrefMaxLen: session.MaxPreferredLength})
 		if err != nil {
 			status, ierr := statusOf(err)
 			if ierr != nil {

@@ -92,10 +92,11 @@ func (h *Handler) sessionEnum(ctx context.Context, call *dcerpc.Call) ([]byte, e
 		return h.sambaSessionEnum(ctx, call, &req)
 	}
 	q := session.EnumQuery{
-		Level:      session.Level(req.Level),
+		Level:      req.Level,
 		Client:     deref(req.ClientName),
 		User:       deref(req.UserName),
 		PrefMaxLen: req.PrefMaxLen,
+		Size:       EntrySize,
 	}
 	if req.ResumeHandle != nil {
 		q.Resume = *req.ResumeHandle
