@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -54,7 +55,7 @@ func ExampleTable_Enum() {
 	// server passes srvs.EntrySize to spend it in NDR bytes instead.
 	q := session.EnumQuery{Level: session.Level10, PrefMaxLen: 1}
 	for {
-		res, err := table.Enum(admin, q)
+		res, err := table.Enum(context.Background(), admin, q)
 		if err != nil {
 			panic(err)
 		}
@@ -67,7 +68,7 @@ func ExampleTable_Enum() {
 		q.Resume = res.Resume
 	}
 
-	_, err := table.Enum(session.Caller{User: "bob"}, session.EnumQuery{Level: session.Level10})
+	_, err := table.Enum(context.Background(), session.Caller{User: "bob"}, session.EnumQuery{Level: session.Level10})
 	fmt.Println(err)
 	// Output:
 	// \\10.0.0.5     bob 3600s (ERROR_MORE_DATA, total 3)

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -46,7 +47,7 @@ func TestPagingBudget(t *testing.T) {
 			var resume uint32
 			seen := 0
 			for page := 0; ; page++ {
-				res, err := tb.Enum(admin, EnumQuery{Level: Level1, PrefMaxLen: tc.budget, Resume: resume, Size: nameCost})
+				res, err := tb.Enum(context.Background(), admin, EnumQuery{Level: Level1, PrefMaxLen: tc.budget, Resume: resume, Size: nameCost})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -94,12 +95,12 @@ func TestPagingBudget(t *testing.T) {
 func TestResumePastEnd(t *testing.T) {
 	tb, _ := newTestTable(t, Options{})
 	openN(t, tb, 3)
-	res, err := tb.Enum(admin, EnumQuery{Level: 0, PrefMaxLen: MaxPreferredLength, Resume: 3})
+	res, err := tb.Enum(context.Background(), admin, EnumQuery{Level: 0, PrefMaxLen: MaxPreferredLength, Resume: 3})
 	if err != nil || len(res.Entries) != 0 || res.TotalEntries != 0 || res.More || res.Resume != 0 {
 		t.Fatalf("resume at the last sequence: %+v %v", res, err)
 	}
 	// A qualifier that matched earlier pages is not "not found" at the end.
-	res, err = tb.Enum(admin, EnumQuery{Level: 0, User: "u", PrefMaxLen: MaxPreferredLength, Resume: 999})
+	res, err = tb.Enum(context.Background(), admin, EnumQuery{Level: 0, User: "u", PrefMaxLen: MaxPreferredLength, Resume: 999})
 	if err != nil || len(res.Entries) != 0 {
 		t.Fatalf("qualified resume past the end: %+v %v", res, err)
 	}
@@ -117,7 +118,7 @@ func TestPagingWithFiltersAndHoles(t *testing.T) {
 	var resume uint32
 	got := 0
 	for {
-		res, err := tb.Enum(admin, EnumQuery{Level: Level0, PrefMaxLen: 100, Resume: resume, Size: nameCost})
+		res, err := tb.Enum(context.Background(), admin, EnumQuery{Level: Level0, PrefMaxLen: 100, Resume: resume, Size: nameCost})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +134,7 @@ func TestPagingWithFiltersAndHoles(t *testing.T) {
 	if got != 133 {
 		t.Fatalf("got %d entries, want 133", got)
 	}
-	res, err := tb.Enum(admin, EnumQuery{Level: Level0, Client: `\\10.0.101.199`, PrefMaxLen: MaxPreferredLength})
+	res, err := tb.Enum(context.Background(), admin, EnumQuery{Level: Level0, Client: `\\10.0.101.199`, PrefMaxLen: MaxPreferredLength})
 	if err != nil || len(res.Entries) != 1 {
 		t.Fatalf("filter after holes: %+v, %v", res, err)
 	}
@@ -194,7 +195,7 @@ func TestPagingExactlyOnceUnderChurn(t *testing.T) {
 		count := map[string]int{}
 		var resume uint32
 		for pages := 0; ; pages++ {
-			res, err := tb.Enum(admin, EnumQuery{Level: Level10, PrefMaxLen: 1000, Resume: resume, Size: nameCost})
+			res, err := tb.Enum(context.Background(), admin, EnumQuery{Level: Level10, PrefMaxLen: 1000, Resume: resume, Size: nameCost})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -243,7 +244,7 @@ func TestRenumberOnSequenceExhaustion(t *testing.T) {
 	if b.ID() != 1 || c.ID() != 2 || d.ID() != 3 {
 		t.Fatalf("after renumbering: %d %d %d, want 1 2 3", b.ID(), c.ID(), d.ID())
 	}
-	res, err := tb.Enum(admin, EnumQuery{Level: 10, PrefMaxLen: 0, Resume: 1})
+	res, err := tb.Enum(context.Background(), admin, EnumQuery{Level: 10, PrefMaxLen: 0, Resume: 1})
 	if err != nil || len(res.Entries) != 1 || res.Entries[0].UserName != "c" || res.Resume != 2 {
 		t.Fatalf("paging after renumbering: %+v %v", res, err)
 	}
@@ -270,10 +271,10 @@ func TestConcurrentFeedAndQuery(t *testing.T) {
 				s.Touch()
 				_ = s.Info()
 				if i%7 == 0 {
-					_, _ = tb.Delete(anon, "", fmt.Sprint("user", w))
+					_, _ = tb.Delete(context.Background(), anon, "", fmt.Sprint("user", w))
 				}
 				if i%5 == 0 {
-					_, _ = tb.Enum(anon, EnumQuery{Level: 502, PrefMaxLen: 1000, Size: nameCost})
+					_, _ = tb.Enum(context.Background(), anon, EnumQuery{Level: 502, PrefMaxLen: 1000, Size: nameCost})
 				}
 				s.RemoveOpen()
 				s.Close()
@@ -293,7 +294,7 @@ func TestPagingCountsEntriesWithoutSize(t *testing.T) {
 	var resume uint32
 	var pages []int
 	for {
-		res, err := tb.Enum(admin, EnumQuery{Level: Level502, PrefMaxLen: 4, Resume: resume})
+		res, err := tb.Enum(context.Background(), admin, EnumQuery{Level: Level502, PrefMaxLen: 4, Resume: resume})
 		if err != nil {
 			t.Fatal(err)
 		}

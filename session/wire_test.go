@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -25,7 +26,7 @@ func BenchmarkEnum502Paged(b *testing.B) {
 		q := session.EnumQuery{Level: session.Level502, PrefMaxLen: 65536, Size: srvs.EntrySize}
 		got, pages := 0, 0
 		for {
-			res, err := tb.Enum(admin, q)
+			res, err := tb.Enum(context.Background(), admin, q)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -75,7 +75,7 @@ func dial(t *testing.T, srv *dcerpc.Server, caller session.Caller) *srvs.Client 
 	return c
 }
 
-func newServer(t *testing.T, table *session.Table) *dcerpc.Server {
+func newServer(t *testing.T, table session.Sessions) *dcerpc.Server {
 	t.Helper()
 	srv := &dcerpc.Server{}
 	if err := srv.Register((&srvs.Handler{Table: table}).Interface()); err != nil {
@@ -92,7 +92,7 @@ func TestHandlerAllLevels(t *testing.T) {
 	c := dial(t, srv, adminCaller)
 	ctx := context.Background()
 	for _, l := range session.Levels() {
-		want, err := f.table.Enum(adminCaller, session.EnumQuery{Level: l, PrefMaxLen: session.MaxPreferredLength})
+		want, err := f.table.Enum(context.Background(), adminCaller, session.EnumQuery{Level: l, PrefMaxLen: session.MaxPreferredLength})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package srvs
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -31,7 +32,7 @@ func TestTablePagesInWireBytes(t *testing.T) {
 			q := session.EnumQuery{Level: level, PrefMaxLen: budget, Size: EntrySize}
 			seen := 0
 			for page := 0; ; page++ {
-				res, err := table.Enum(session.Caller{}, q)
+				res, err := table.Enum(context.Background(), session.Caller{}, q)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -52,7 +53,7 @@ func TestTablePagesInWireBytes(t *testing.T) {
 				if !res.More {
 					break
 				}
-				next, err := table.Enum(session.Caller{}, session.EnumQuery{Level: level, PrefMaxLen: 0, Resume: res.Resume})
+				next, err := table.Enum(context.Background(), session.Caller{}, session.EnumQuery{Level: level, PrefMaxLen: 0, Resume: res.Resume})
 				if err != nil {
 					t.Fatal(err)
 				}
