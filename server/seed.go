@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/netsession/netsession/internal/boundedfile"
 	"github.com/netsession/netsession/session"
 )
 
@@ -183,17 +183,9 @@ func ParseSeed(file string, data []byte) ([]Seed, error) {
 
 // LoadSeed reads and parses the seed file at path.
 func LoadSeed(path string) ([]Seed, error) {
-	f, err := os.Open(path)
+	data, err := boundedfile.Read(path, maxSeedFile)
 	if err != nil {
 		return nil, &SeedError{File: path, Index: -1, Err: err}
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSeedFile+1))
-	if err != nil {
-		return nil, &SeedError{File: path, Index: -1, Err: err}
-	}
-	if len(data) > maxSeedFile {
-		return nil, &SeedError{File: path, Index: -1, Err: fmt.Errorf("larger than %d bytes", maxSeedFile)}
 	}
 	return ParseSeed(path, data)
 }
