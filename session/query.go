@@ -176,19 +176,21 @@ func (t *Table) enum(ctx context.Context, c Caller, q EnumQuery, a Action) (Enum
 			total++
 			continue
 		}
-		info := s.info(now, t.cname).Project(q.Level)
+		// The entry is priced where it will stay: a pointer to a local
+		// handed to Size would move every entry to the heap.
+		res.Entries = append(res.Entries, s.info(now, t.cname).Project(q.Level))
 		cost := int64(1)
 		if q.Size != nil {
-			cost = int64(q.Size(q.Level, &info))
+			cost = int64(q.Size(q.Level, &res.Entries[len(res.Entries)-1]))
 		}
-		if len(res.Entries) > 0 && used+cost > budget {
+		if len(res.Entries) > 1 && used+cost > budget {
+			res.Entries = res.Entries[:len(res.Entries)-1]
 			full = true
 			total++
 			continue
 		}
 		used += cost
 		total++
-		res.Entries = append(res.Entries, info)
 		lastSeq = s.seq
 	}
 	if total == 0 && !f.any && !t.anyMatchBeforeLocked(&f, start) {

@@ -218,6 +218,7 @@ type slot struct {
 type Session struct {
 	t          *Table
 	seq        uint32
+	report     atomic.Uint32 // reportOpening, reportOpen or reportClosePending+reason; fills seq's padding
 	client     clientName
 	user       string
 	cltype     string
@@ -228,19 +229,15 @@ type Session struct {
 	opens      atomic.Int64
 	removed    atomic.Bool
 	onClose    func()
-
-	// report orders the observer's calls for this session: OnOpen comes
-	// before OnClose even when another goroutine removes the session while
-	// Open is still reporting it (see reportClose).
-	report   atomic.Uint32
-	closeWhy CloseReason // written before report becomes reportClosePending
 }
 
-// Session.report states.
+// Session.report states. It orders the observer's calls for a session:
+// OnOpen comes before OnClose even when another goroutine removes the
+// session while Open is still reporting it (see reportClose).
 const (
 	reportOpening      uint32 = iota // OnOpen not yet returned
 	reportOpen                       // OnOpen returned
-	reportClosePending               // removed during OnOpen; Open reports the close
+	reportClosePending               // + the CloseReason: removed during OnOpen; Open reports the close
 )
 
 // Open adds a session to the table and returns its handle. The session is
@@ -290,7 +287,7 @@ func (t *Table) Open(spec Spec) (*Session, error) {
 	if t.obs != nil {
 		t.obs.OnOpen(s)
 		if !s.report.CompareAndSwap(reportOpening, reportOpen) {
-			t.obs.OnClose(s, s.closeWhy)
+			t.obs.OnClose(s, CloseReason(s.report.Load()-reportClosePending))
 		}
 	}
 	return s, nil
@@ -306,8 +303,7 @@ func (t *Table) reportClose(s *Session, why CloseReason) {
 	if t.obs == nil {
 		return
 	}
-	s.closeWhy = why
-	if s.report.CompareAndSwap(reportOpening, reportClosePending) {
+	if s.report.CompareAndSwap(reportOpening, reportClosePending+uint32(why)) {
 		return
 	}
 	t.obs.OnClose(s, why)
