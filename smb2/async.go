@@ -164,3 +164,24 @@ func (c *conn) finishAsync(res asyncResult) error {
 	}
 	return c.send([]response{r})
 }
+
+// asyncOp is a request answered with an interim response.
+type asyncOp struct {
+	hdr    wire.Header // the request's header
+	body   func(data []byte) []byte
+	sess   *smbSession
+	signed bool        // the request was signed
+	seal   *smbSession // the answer is encrypted with this session's key
+	cancel context.CancelCauseFunc
+}
+
+// asyncResult is the outcome of an asynchronous pipe READ.
+type asyncResult struct {
+	id   uint64
+	data []byte
+	st   Status
+}
+
+// errCancelled is the cause given to an asynchronous operation's context
+// when the client sends CANCEL.
+var errCancelled = errors.New("smb2: cancelled by the client")

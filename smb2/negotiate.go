@@ -1,0 +1,162 @@
+package smb2
+
+import (
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/smb2/internal/smbcrypto"
+	"github.com/netsession/netsession/smb2/internal/wire"
+)
+
+// Dialects this server speaks, lowest first.
+const (
+	Dialect202      uint16 = 0x0202
+	Dialect210      uint16 = 0x0210
+	Dialect300      uint16 = 0x0300
+	Dialect302      uint16 = 0x0302
+	Dialect311      uint16 = 0x0311
+	dialectWildcard uint16 = 0x02FF
+)
+
+// handleSMB1 answers a multi-protocol SMB1 NEGOTIATE with an SMB2 one.
+func (c *conn) handleSMB1(msg []byte) error {
+	if c.negotiated || c.smb1Wildcard || c.seqLow != 0 {
+		return fmt.Errorf("%w: SMB1 after negotiation", errClose)
+	}
+	ds, err := wire.SMB1Dialects(msg)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errClose, err)
+	}
+	c.seqLow, c.seqHigh = 1, 2
+	switch {
+	case slices.Contains(ds, "SMB 2.???"):
+		c.smb1Wildcard = true
+		return c.send([]response{c.negotiateResponse(dialectWildcard, wire.Header{Command: wire.CmdNegotiate}, nil, 1)})
+	case slices.Contains(ds, "SMB 2.002"):
+		c.negotiated = true
+		c.dialect = Dialect202
+		c.clientDialects = []uint16{Dialect202}
+		c.secMode = c.serverSecMode()
+		return c.send([]response{c.negotiateResponse(Dialect202, wire.Header{Command: wire.CmdNegotiate}, nil, 1)})
+	}
+	return fmt.Errorf("%w: SMB1 client without SMB2 dialects", errClose)
+}
+
+func (c *conn) serverSecMode() uint16 {
+	m := wire.SigningEnabled
+	if c.srv.Signing == SigningRequired {
+		m |= wire.SigningRequired
+	}
+	return m
+}
+
+func (c *conn) negotiate(h wire.Header, msg []byte, credits uint16) (r0 response, _ bool, _ error) {
+	req, err := wire.ParseNegotiateRequest(msg)
+	if err != nil {
+		return c.reply(&h, StatusInvalidParameter, credits, nil), true, nil
+	}
+	best := uint16(0)
+	for _, d := range req.Dialects {
+		switch d {
+		case Dialect202, Dialect210, Dialect300, Dialect302, Dialect311:
+			best = max(best, d)
+		}
+	}
+	if best == 0 {
+		c.closeAfter = true
+		return c.reply(&h, StatusNotSupported, credits, nil), true, nil
+	}
+	var ctxs []wire.NegotiateContext
+	if best == Dialect311 {
+		data, ok := req.Context(wire.CtxPreauthIntegrity)
+		algs, err := wire.ParseIDList(data, 2)
+		if !ok || err != nil || !slices.Contains(algs, wire.HashSHA512) {
+			return c.reply(&h, StatusInvalidParameter, credits, nil), true, nil
+		}
+		salt := make([]byte, 32)
+		if _, err := rand.Read(salt); err != nil {
+			return r0, false, err
+		}
+		pre := le.AppendUint16(nil, 1)
+		pre = le.AppendUint16(pre, uint16(len(salt)))
+		pre = le.AppendUint16(pre, wire.HashSHA512)
+		ctxs = append(ctxs, wire.NegotiateContext{Type: wire.CtxPreauthIntegrity, Data: append(pre, salt...)})
+		if data, ok := req.Context(wire.CtxSigning); ok {
+			algs, err := wire.ParseIDList(data, 0)
+			if err != nil {
+				return c.reply(&h, StatusInvalidParameter, credits, nil), true, nil
+			}
+			alg := smbcrypto.AlgAESCMAC
+			if slices.Contains(algs, smbcrypto.AlgAESGMAC) {
+				alg = smbcrypto.AlgAESGMAC
+				c.gmac = true
+			}
+			d := le.AppendUint16(nil, 1)
+			ctxs = append(ctxs, wire.NegotiateContext{Type: wire.CtxSigning, Data: le.AppendUint16(d, alg)})
+		}
+		c.preauth = smbcrypto.PreauthUpdate([smbcrypto.PreauthSize]byte{}, msg)
+	}
+	encCtx, err := c.negotiateEncryption(best, req.Capabilities, req)
+	if err != nil {
+		return c.reply(&h, StatusInvalidParameter, credits, nil), true, nil
+	}
+	if encCtx != nil {
+		ctxs = append(ctxs, *encCtx)
+	}
+	c.negotiated = true
+	c.dialect = best
+	c.clientGUID = req.ClientGUID
+	c.clientSecMode = req.SecurityMode
+	c.clientCaps = req.Capabilities
+	c.clientDialects = req.Dialects
+	c.secMode = c.serverSecMode()
+	r := c.negotiateResponse(best, h, ctxs, credits)
+	if best == Dialect311 {
+		r.after = func(b []byte) { c.preauth = smbcrypto.PreauthUpdate(c.preauth, b) }
+	}
+	c.log.Debug("smb2 negotiated", slog.String("dialect", fmt.Sprintf("%04x", best)))
+	return r, true, nil
+}
+
+func (c *conn) negotiateResponse(dialect uint16, h wire.Header, ctxs []wire.NegotiateContext, credits uint16) response {
+	nr := wire.NegotiateResponse{
+		SecurityMode:    c.serverSecMode(),
+		Dialect:         dialect,
+		Capabilities:    c.serverCaps(),
+		ServerGUID:      c.srv.guid,
+		MaxTransactSize: DefaultMaxIOSize,
+		MaxReadSize:     DefaultMaxIOSize,
+		MaxWriteSize:    DefaultMaxIOSize,
+		SystemTime:      filetime(c.srv.now()),
+		SecurityBuffer:  ntlm.AcceptorHint(),
+		Contexts:        ctxs,
+	}
+	return c.reply(&h, StatusSuccess, credits, nr.Append(make([]byte, wire.HeaderSize, 512))[wire.HeaderSize:])
+}
+
+func filetime(t time.Time) uint64 {
+	return uint64(t.UnixNano()/100) + 116444736000000000
+}
+
+func (c *conn) validateNegotiate(req *wire.IoctlRequest) (Status, []byte, wire.FileID) {
+	if c.dialect < Dialect300 {
+		return StatusNotSupported, nil, wire.FileID{}
+	}
+	v, err := wire.ParseValidateNegotiateInfo(req.Input)
+	if err != nil {
+		return StatusInvalidParameter, nil, wire.FileID{}
+	}
+	if v.Capabilities != c.clientCaps || v.GUID != c.clientGUID || v.SecurityMode != c.clientSecMode || !slices.Equal(v.Dialects, c.clientDialects) {
+		// A mismatch means someone tampered with the NEGOTIATE.
+		c.log.Warn("smb2 VALIDATE_NEGOTIATE_INFO mismatch")
+		c.closeAfter = true
+		c.kill()
+		return StatusAccessDenied, nil, wire.FileID{}
+	}
+	out := wire.AppendValidateNegotiateResponse(nil, c.serverCaps(), c.srv.guid, c.secMode, c.dialect)
+	return StatusSuccess, wire.AppendIoctlResponse(nil, req.CtlCode, req.FileID, out), wire.FileID{}
+}
