@@ -26,6 +26,10 @@ var (
 	errProtocol = errors.New("smb2: bad framing")
 )
 
+// conn is one client connection. Its state is grouped by concern: what
+// NEGOTIATE settled (neg), the credit window (credits), sessions and open
+// pipes, requests answered asynchronously (async) and events from other
+// goroutines (events).
 type conn struct {
 	srv    *Server
 	nc     net.Conn
@@ -39,11 +43,7 @@ type conn struct {
 	drainOnce sync.Once
 	killOnce  sync.Once
 
-	// Events from other goroutines: sessions deleted from the table, pipes
-	// becoming idle.
-	evMu     sync.Mutex
-	evKills  []uint64
-	evSignal chan struct{}
+	events eventQueue
 
 	established atomic.Bool // at least one session is valid
 
@@ -54,40 +54,21 @@ type conn struct {
 	// Everything below is guarded by mu. The reading goroutine holds it
 	// while it handles a message, the serving goroutine while it handles
 	// an event (an asynchronous result, a deleted session, the end).
-	mu             sync.Mutex
-	negotiated     bool
-	smb1Wildcard   bool
-	dialect        uint16
-	clientGUID     [16]byte
-	clientSecMode  uint16
-	clientCaps     uint32
-	clientDialects []uint16
-	secMode        uint16
-	gmac           bool
-	preauth        [smbcrypto.PreauthSize]byte
-	cipher         uint16      // encryption cipher agreed in NEGOTIATE; 0: none
-	decryptedBy    *smbSession // the session whose key decrypted the message in hand
-
-	seqLow, seqHigh uint64
-	used            map[uint64]struct{}
+	mu         sync.Mutex
+	negotiated bool
+	neg        negotiated
+	credits    creditWindow
 
 	sessions      map[uint64]*smbSession
 	nextSessionID uint64
 	opens         map[uint64]*open
 	nextFileID    uint64
-	pipes         sync.WaitGroup
-	closeAfter    bool   // close once the current responses are sent
-	obuf          []byte // the frame send builds, kept between frames
+	pipes         sync.WaitGroup // pipe handlers' goroutines
+	closeAfter    bool           // close once the current responses are sent
+	obuf          []byte         // the frame send builds, kept between frames
 	deletedAny    bool
 
-	// Requests answered STATUS_PENDING: a goroutine waits for each one's
-	// result and hands it to the serving goroutine, which sends it.
-	asyncOps  map[uint64]*asyncOp
-	nextAsync uint64
-	asyncDone chan asyncResult
-	asyncWG   sync.WaitGroup
-	asyncOK   bool          // the request in hand may go asynchronous
-	deferred  *deferredRead // set by dispatch when it answers StatusPending
+	async asyncState
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -105,13 +86,11 @@ func newConn(s *Server, nc net.Conn) *conn {
 		log:           s.logger().With(slog.String("remote", nc.RemoteAddr().String())),
 		done:          make(chan struct{}),
 		drainCh:       make(chan struct{}),
-		evSignal:      make(chan struct{}, 1),
-		used:          map[uint64]struct{}{},
+		events:        eventQueue{signal: make(chan struct{}, 1)},
+		credits:       creditWindow{high: 1, used: map[uint64]struct{}{}},
 		sessions:      map[uint64]*smbSession{},
 		opens:         map[uint64]*open{},
-		asyncOps:      map[uint64]*asyncOp{},
-		asyncDone:     make(chan asyncResult),
-		seqHigh:       1,
+		async:         asyncState{ops: map[uint64]*asyncOp{}, done: make(chan asyncResult)},
 		nextSessionID: 0x0000040000000001,
 		nextFileID:    1,
 		start:         time.Now(),
@@ -264,7 +243,7 @@ func (c *conn) serve(ctx context.Context) error {
 		c.mu.Unlock()
 		cancel()
 		c.pipes.Wait()
-		c.asyncWG.Wait()
+		c.async.wg.Wait()
 		<-readerDone
 	}()
 	c.log.Debug("smb2 connection")
@@ -276,10 +255,10 @@ func (c *conn) serve(ctx context.Context) error {
 		select {
 		case err := <-exit:
 			return err
-		case res := <-c.asyncDone:
+		case res := <-c.async.done:
 			c.mu.Lock()
 			err := c.finishAsync(res)
-			finished := drainCh == nil && len(c.asyncOps) == 0
+			finished := drainCh == nil && len(c.async.ops) == 0
 			c.mu.Unlock()
 			if err != nil {
 				return c.writeFailed(err)
@@ -287,10 +266,10 @@ func (c *conn) serve(ctx context.Context) error {
 			if finished {
 				return nil
 			}
-		case <-c.evSignal:
+		case <-c.events.signal:
 		case <-drainCh:
 			c.mu.Lock()
-			pending := len(c.asyncOps)
+			pending := len(c.async.ops)
 			c.mu.Unlock()
 			if pending == 0 {
 				return nil

@@ -3,20 +3,68 @@ package smb2
 import (
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/netsession/netsession/smb2/internal/smbcrypto"
 	"github.com/netsession/netsession/smb2/internal/wire"
 )
 
+// request is one SMB2 request of a message, with what the checks before
+// its handler established: the session it runs on, what a related
+// operation inherits, and how it was protected.
+type request struct {
+	hdr     wire.Header
+	msg     []byte // the request, header included (what a signature covers)
+	credits uint16 // granted back in the answer
+	inChain bool   // not the first request of its message
+	rel     *relState
+	// sess is the established session the request runs on; nil before
+	// the session checks (NEGOTIATE, SESSION_SETUP, ECHO, CANCEL).
+	sess *smbSession
+	// sealedBy is the session whose key decrypted the message; nil when
+	// it came in clear.
+	sealedBy *smbSession
+	signed   bool // signed in clear, and the signature holds
+	// mayGoAsync: alone in its message, so a pipe read may answer
+	// STATUS_PENDING and finish later.
+	mayGoAsync bool
+}
+
+// reply builds the answer to r with the given status and body (nil: an
+// error body).
+func (r *request) reply(st Status, body []byte) response {
+	return reply(&r.hdr, st, r.credits, body)
+}
+
+// result is what a command handler answers.
+type result struct {
+	st     Status
+	body   []byte      // nil: an error body
+	fileID wire.FileID // the file a CREATE opened, for related operations
+	// sign: signed whenever the session has a key, even when the request
+	// was not (the answer to VALIDATE_NEGOTIATE_INFO).
+	sign bool
+	// async, when set, is a pipe read that goes asynchronous: the answer
+	// is an interim STATUS_PENDING and the read finishes apart.
+	async *deferredRead
+}
+
+// fail is the result of a command refused with st.
+func fail(st Status) result { return result{st: st} }
+
+// success is the result of a command answered with body.
+func success(body []byte) result { return result{st: StatusSuccess, body: body} }
+
+// handle serves one message: it decrypts it when it is sealed, answers an
+// SMB1 NEGOTIATE, or processes each request of an SMB2 compound in turn
+// and sends the answers as one frame.
 func (c *conn) handle(msg []byte) error {
-	c.decryptedBy = nil
+	var sealedBy *smbSession
 	if string(msg[:4]) == smbcrypto.ProtocolTransform {
 		plain, s, err := c.decrypt(msg)
 		if err != nil {
 			return err
 		}
-		msg, c.decryptedBy = plain, s
+		msg, sealedBy = plain, s
 	}
 	switch {
 	case string(msg[:4]) == wire.ProtocolSMB1:
@@ -43,7 +91,15 @@ func (c *conn) handle(msg []byte) error {
 		if off > 0 && h.Flags&wire.FlagRelatedOperations == 0 {
 			rel = relState{}
 		}
-		r, ok, err := c.process(h, msg[off:end], off > 0, &rel)
+		req := request{
+			hdr:        h,
+			msg:        msg[off:end],
+			inChain:    off > 0,
+			rel:        &rel,
+			sealedBy:   sealedBy,
+			mayGoAsync: off == 0 && h.NextCommand == 0,
+		}
+		r, ok, err := c.process(&req)
 		if err != nil {
 			return err
 		}
@@ -58,8 +114,8 @@ func (c *conn) handle(msg []byte) error {
 	if len(resps) == 0 {
 		return nil
 	}
-	if c.decryptedBy != nil {
-		resps[0].seal = c.decryptedBy
+	if sealedBy != nil {
+		resps[0].seal = sealedBy
 	}
 	return c.send(resps)
 }
@@ -73,7 +129,23 @@ type relState struct {
 	status    Status
 }
 
-func (c *conn) reply(h *wire.Header, status Status, credits uint16, body []byte) response {
+func (rel *relState) set(h wire.Header, st Status, fid wire.FileID) {
+	rel.valid = true
+	rel.sessionID = h.SessionID
+	rel.treeID = h.TreeID
+	rel.status = st
+	if fid != (wire.FileID{}) {
+		rel.fileID = fid
+	}
+}
+
+// related reports whether r is a related operation of a compound that
+// inherits from the request before it.
+func (r *request) related() bool {
+	return r.inChain && r.hdr.Flags&wire.FlagRelatedOperations != 0 && r.rel.valid
+}
+
+func reply(h *wire.Header, status Status, credits uint16, body []byte) response {
 	rh := wire.Header{
 		CreditCharge: h.CreditCharge,
 		Status:       uint32(status),
@@ -90,106 +162,115 @@ func (c *conn) reply(h *wire.Header, status Status, credits uint16, body []byte)
 	return response{hdr: rh, body: body}
 }
 
-// process handles one request. ok is false when nothing is to be sent.
-func (c *conn) process(h wire.Header, msg []byte, inChain bool, rel *relState) (r response, ok bool, err error) {
+// process runs the checks every request passes (framing flags, credits,
+// session, encryption, signature) and then its handler. ok is false when
+// nothing is to be sent; an error ends the connection.
+func (c *conn) process(r *request) (_ response, ok bool, _ error) {
+	h := &r.hdr
 	c.srv.stats.command(h.Command)
 	if h.Flags&wire.FlagServerToRedir != 0 {
-		return r, false, fmt.Errorf("%w: response flag in a request", errClose)
+		return response{}, false, fmt.Errorf("%w: response flag in a request", errClose)
 	}
 	if h.Command == wire.CmdCancel {
 		// A CANCEL has no answer of its own and takes no credit; the
 		// operation it names ends with STATUS_CANCELLED. One that does
 		// not prove its session is dropped without a word.
-		if c.cancelAuthentic(&h, msg) {
-			c.cancelAsync(&h)
+		if c.cancelAuthentic(r) {
+			c.cancelAsync(h)
 		} else {
 			c.log.Debug("smb2 CANCEL dropped: not authenticated", slog.Uint64("session", h.SessionID))
 		}
-		return r, false, nil
+		return response{}, false, nil
 	}
 	if h.Flags&wire.FlagAsyncCommand != 0 {
-		return r, false, fmt.Errorf("%w: async request", errClose)
+		return response{}, false, fmt.Errorf("%w: async request", errClose)
 	}
-	if !c.negotiated {
-		if h.Command != wire.CmdNegotiate {
-			return r, false, fmt.Errorf("%w: %d before NEGOTIATE", errClose, h.Command)
-		}
-		credits, err := c.charge(&h)
-		if err != nil {
-			return r, false, err
-		}
-		return c.negotiate(h, msg, credits)
+	if !c.negotiated && h.Command != wire.CmdNegotiate {
+		return response{}, false, fmt.Errorf("%w: %d before NEGOTIATE", errClose, h.Command)
 	}
-	credits, err := c.charge(&h)
+	credits, err := c.credits.charge(h, c.neg.dialect, c.srv.maxCredits())
 	if err != nil {
-		return r, false, err
+		return response{}, false, err
 	}
+	r.credits = credits
 	switch h.Command {
 	case wire.CmdNegotiate:
-		return r, false, fmt.Errorf("%w: second NEGOTIATE", errClose)
-	case wire.CmdSessionSetup:
-		return c.sessionSetup(h, msg, credits), true, nil
-	case wire.CmdEcho:
-		if inChain && h.Flags&wire.FlagRelatedOperations != 0 && rel.valid && h.SessionID == ^uint64(0) {
-			h.SessionID = rel.sessionID
+		if c.negotiated {
+			return response{}, false, fmt.Errorf("%w: second NEGOTIATE", errClose)
 		}
-		return c.echo(h, msg, credits), true, nil
+		return c.negotiate(r)
+	case wire.CmdSessionSetup:
+		return c.sessionSetup(r), true, nil
+	case wire.CmdEcho:
+		if r.related() && h.SessionID == ^uint64(0) {
+			h.SessionID = r.rel.sessionID
+		}
+		return c.echo(r), true, nil
 	}
-	if inChain && h.Flags&wire.FlagRelatedOperations != 0 && rel.valid {
-		if rel.status != StatusSuccess {
-			return c.reply(&h, rel.status, credits, nil), true, nil
+	if r.related() {
+		if r.rel.status != StatusSuccess {
+			return r.reply(r.rel.status, nil), true, nil
 		}
 		if h.SessionID == ^uint64(0) {
-			h.SessionID = rel.sessionID
+			h.SessionID = r.rel.sessionID
 		}
 		if h.TreeID == ^uint32(0) {
-			h.TreeID = rel.treeID
+			h.TreeID = r.rel.treeID
 		}
 	}
 	s := c.sessions[h.SessionID]
 	if s == nil || !s.valid {
-		r = c.reply(&h, StatusUserSessionDeleted, credits, nil)
-		rel.set(h, StatusUserSessionDeleted, wire.FileID{})
-		return r, true, nil
+		r.rel.set(*h, StatusUserSessionDeleted, wire.FileID{})
+		return r.reply(StatusUserSessionDeleted, nil), true, nil
 	}
-	if st := c.encryptionStatus(s); st != StatusSuccess {
-		return c.reply(&h, st, credits, nil), true, nil
+	if st := c.encryptionStatus(r, s); st != StatusSuccess {
+		return r.reply(st, nil), true, nil
 	}
-	signed := h.Flags&wire.FlagSigned != 0 && c.decryptedBy == nil
-	if signed {
-		if s.signer == nil || s.signer.Verify(msg) != nil {
-			c.log.Debug("smb2 bad signature", slog.Uint64("session", s.id))
-			return c.reply(&h, StatusAccessDenied, credits, nil), true, nil
-		}
-	} else if s.signingRequired && c.decryptedBy == nil {
-		return c.reply(&h, StatusAccessDenied, credits, nil), true, nil
+	if st := c.checkSignature(r, s); st != StatusSuccess {
+		return r.reply(st, nil), true, nil
 	}
 	if s.doomed && !collecting(h.Command) {
 		// Deleted by NetSessionDel and waiting for its pipes to deliver
 		// what is in flight: nothing new starts.
-		r = c.reply(&h, StatusUserSessionDeleted, credits, nil)
-		rel.set(h, StatusUserSessionDeleted, wire.FileID{})
-		return r, true, nil
+		r.rel.set(*h, StatusUserSessionDeleted, wire.FileID{})
+		return r.reply(StatusUserSessionDeleted, nil), true, nil
 	}
+	r.sess = s
 	s.entry.Touch()
-	c.asyncOK = !inChain && h.NextCommand == 0
-	st, body, fid := c.dispatch(s, &h, msg, rel)
-	c.asyncOK = false
-	if d := c.deferred; d != nil {
-		c.deferred = nil
-		rel.set(h, st, fid)
-		return c.startAsync(s, h, credits, signed, d), true, nil
+	res := c.dispatch(r)
+	r.rel.set(*h, res.st, res.fileID)
+	if res.async != nil {
+		return c.startAsync(r, res.async), true, nil
 	}
-	r = c.reply(&h, st, credits, body)
-	r.seal = c.sealFor(s)
-	rel.set(h, st, fid)
-	if s.signer != nil && (signed || s.signingRequired || h.Command == wire.CmdIoctl && st == StatusSuccess && body != nil && le.Uint32(body[4:]) == wire.FsctlValidateNegotiateInfo) {
-		r.signer = s.signer
+	resp := r.reply(res.st, res.body)
+	resp.seal = sealFor(r, s)
+	if s.signer != nil && (r.signed || s.signingRequired || res.sign) {
+		resp.signer = s.signer
 	}
-	if h.Command == wire.CmdLogoff && st == StatusSuccess {
+	if h.Command == wire.CmdLogoff && res.st == StatusSuccess {
 		c.logoff(s, "logoff")
 	}
-	return r, true, nil
+	return resp, true, nil
+}
+
+// checkSignature checks the signature of a request in clear on session s
+// and records in r whether it was signed.
+func (c *conn) checkSignature(r *request, s *smbSession) Status {
+	if r.sealedBy != nil {
+		return StatusSuccess
+	}
+	if r.hdr.Flags&wire.FlagSigned == 0 {
+		if s.signingRequired {
+			return StatusAccessDenied
+		}
+		return StatusSuccess
+	}
+	if s.signer == nil || s.signer.Verify(r.msg) != nil {
+		c.log.Debug("smb2 bad signature", slog.Uint64("session", s.id))
+		return StatusAccessDenied
+	}
+	r.signed = true
+	return StatusSuccess
 }
 
 // collecting reports whether a command may still run on a session
@@ -202,162 +283,48 @@ func collecting(cmd uint16) bool {
 	return false
 }
 
-func (rel *relState) set(h wire.Header, st Status, fid wire.FileID) {
-	rel.valid = true
-	rel.sessionID = h.SessionID
-	rel.treeID = h.TreeID
-	rel.status = st
-	if fid != (wire.FileID{}) {
-		rel.fileID = fid
-	}
-}
-
-// dispatch serves the commands of an established session. It returns the
-// status, the body (nil: an error body) and the file a CREATE opened.
-func (c *conn) dispatch(s *smbSession, h *wire.Header, msg []byte, rel *relState) (Status, []byte, wire.FileID) {
-	switch h.Command {
+// dispatch runs the handler of a command of an established session.
+func (c *conn) dispatch(r *request) result {
+	switch r.hdr.Command {
 	case wire.CmdLogoff:
-		if wire.ParseSmall(msg, "LOGOFF") != nil {
-			return StatusInvalidParameter, nil, wire.FileID{}
-		}
-		return StatusSuccess, wire.AppendSmall(nil), wire.FileID{}
+		return logoffRequest(r)
 	case wire.CmdTreeConnect:
-		req, err := wire.ParseTreeConnectRequest(msg)
-		if err != nil {
-			return StatusInvalidParameter, nil, wire.FileID{}
-		}
-		share := req.Path[strings.LastIndexByte(req.Path, '\\')+1:]
-		if !strings.EqualFold(share, "IPC$") {
-			return StatusBadNetworkName, nil, wire.FileID{}
-		}
-		if len(s.trees) >= maxTreesPerSession {
-			return StatusInsufficientResources, nil, wire.FileID{}
-		}
-		id := s.nextTree
-		s.nextTree++
-		s.trees[id] = true
-		h.TreeID = id
-		return StatusSuccess, wire.AppendTreeConnectResponse(nil, wire.ShareTypePipe, wire.ShareFlagNoCaching|shareFlags(s), 0, 0x001F01FF), wire.FileID{}
+		return c.treeConnect(r)
 	case wire.CmdIoctl:
-		req, err := wire.ParseIoctlRequest(msg)
+		req, err := wire.ParseIoctlRequest(r.msg)
 		if err != nil {
-			return StatusInvalidParameter, nil, wire.FileID{}
+			return fail(StatusInvalidParameter)
 		}
 		if req.CtlCode == wire.FsctlValidateNegotiateInfo {
 			return c.validateNegotiate(req)
 		}
 	}
-	if !s.trees[h.TreeID] {
-		return StatusNetworkNameDeleted, nil, wire.FileID{}
+	// The other commands work on a tree the session has connected.
+	if !r.sess.trees[r.hdr.TreeID] {
+		return fail(StatusNetworkNameDeleted)
 	}
-	switch h.Command {
+	switch r.hdr.Command {
 	case wire.CmdTreeDisconnect:
-		if wire.ParseSmall(msg, "TREE_DISCONNECT") != nil {
-			return StatusInvalidParameter, nil, wire.FileID{}
-		}
-		for id, o := range c.opens {
-			if o.sess == s && o.tree == h.TreeID {
-				c.closeOpen(id, o)
-			}
-		}
-		delete(s.trees, h.TreeID)
-		return StatusSuccess, wire.AppendSmall(nil), wire.FileID{}
+		return c.treeDisconnect(r)
 	case wire.CmdCreate:
-		return c.create(s, h, msg)
+		return c.create(r)
 	case wire.CmdClose:
-		req, err := wire.ParseCloseRequest(msg)
-		if err != nil {
-			return StatusInvalidParameter, nil, wire.FileID{}
-		}
-		o, st := c.lookup(s, h, req.FileID, rel)
-		if st != StatusSuccess {
-			return st, nil, wire.FileID{}
-		}
-		c.closeOpen(o.id.Volatile, o)
-		return StatusSuccess, wire.AppendCloseResponse(nil), wire.FileID{}
+		return c.closeRequest(r)
 	case wire.CmdFlush:
-		req, err := wire.ParseFlushRequest(msg)
-		if err != nil {
-			return StatusInvalidParameter, nil, wire.FileID{}
-		}
-		if _, st := c.lookup(s, h, req.FileID, rel); st != StatusSuccess {
-			return st, nil, wire.FileID{}
-		}
-		return StatusSuccess, wire.AppendFlushResponse(nil), wire.FileID{}
+		return c.flush(r)
 	case wire.CmdWrite:
-		req, err := wire.ParseWriteRequest(msg)
-		if err != nil || len(req.Data) > DefaultMaxIOSize {
-			return StatusInvalidParameter, nil, wire.FileID{}
-		}
-		o, st := c.lookup(s, h, req.FileID, rel)
-		if st != StatusSuccess {
-			return st, nil, wire.FileID{}
-		}
-		if st := pipeStatus(o.pipe.clientWrite(req.Data)); st != StatusSuccess {
-			return st, nil, wire.FileID{}
-		}
-		return StatusSuccess, wire.AppendWriteResponse(nil, uint32(len(req.Data))), wire.FileID{}
+		return c.writeRequest(r)
 	case wire.CmdRead:
-		req, err := wire.ParseReadRequest(msg)
-		if err != nil || req.Length > DefaultMaxIOSize {
-			return StatusInvalidParameter, nil, wire.FileID{}
-		}
-		o, st := c.lookup(s, h, req.FileID, rel)
-		if st != StatusSuccess {
-			return st, nil, wire.FileID{}
-		}
-		if c.deferRead(o, int(req.Length), func(data []byte) []byte { return wire.AppendReadResponse(make([]byte, 0, 16+len(data)), data, 0) }) {
-			return StatusPending, nil, wire.FileID{}
-		}
-		data, more, st := c.pipeRead(o, int(req.Length))
-		if st != StatusSuccess && st != StatusBufferOverflow {
-			return st, nil, wire.FileID{}
-		}
-		_ = more
-		return st, wire.AppendReadResponse(make([]byte, 0, 16+len(data)), data, 0), wire.FileID{}
+		return c.readRequest(r)
 	case wire.CmdIoctl:
-		req, _ := wire.ParseIoctlRequest(msg) // parsed above
-		o, st := c.lookup(s, h, req.FileID, rel)
-		if st != StatusSuccess {
-			return st, nil, wire.FileID{}
-		}
-		switch req.CtlCode {
-		case wire.FsctlPipeTransceive:
-			if req.Flags&wire.IoctlIsFsctl == 0 || req.MaxOutputResponse > DefaultMaxIOSize || len(req.Input) > DefaultMaxIOSize {
-				return StatusInvalidParameter, nil, wire.FileID{}
-			}
-			if o.pipe.pendingOut() {
-				return statusPipeBusy, nil, wire.FileID{}
-			}
-			if st := pipeStatus(o.pipe.clientWrite(req.Input)); st != StatusSuccess {
-				return st, nil, wire.FileID{}
-			}
-			if c.deferRead(o, int(req.MaxOutputResponse), func(data []byte) []byte { return wire.AppendIoctlResponse(nil, req.CtlCode, o.id, data) }) {
-				return StatusPending, nil, wire.FileID{}
-			}
-			data, _, st := c.pipeRead(o, int(req.MaxOutputResponse))
-			if st != StatusSuccess && st != StatusBufferOverflow {
-				return st, nil, wire.FileID{}
-			}
-			return st, wire.AppendIoctlResponse(nil, req.CtlCode, o.id, data), wire.FileID{}
-		case wire.FsctlDFSGetReferrals:
-			return statusFSDriverRequired, nil, wire.FileID{}
-		}
-		return StatusNotSupported, nil, wire.FileID{}
+		return c.ioctl(r)
 	case wire.CmdQueryInfo:
-		req, err := wire.ParseQueryInfoRequest(msg)
-		if err != nil {
-			return StatusInvalidParameter, nil, wire.FileID{}
-		}
-		if _, st := c.lookup(s, h, req.FileID, rel); st != StatusSuccess {
-			return st, nil, wire.FileID{}
-		}
-		return queryInfo(req)
+		return c.queryInfo(r)
 	}
 	// LOCK, QUERY_DIRECTORY, CHANGE_NOTIFY, SET_INFO, OPLOCK_BREAK and
 	// anything unknown: a pipe has none of them.
-	if h.Command >= wire.NumCommands {
-		return StatusInvalidParameter, nil, wire.FileID{}
+	if r.hdr.Command >= wire.NumCommands {
+		return fail(StatusInvalidParameter)
 	}
-	return StatusNotSupported, nil, wire.FileID{}
+	return fail(StatusNotSupported)
 }

@@ -1,21 +1,40 @@
 package smb2
 
 import (
+	"sync"
 	"time"
 )
 
-// postKill is the OnClose hook of a session: an administrator deleted it.
-// It may run on any goroutine, the connection's own pipe handlers included.
-func (c *conn) postKill(id uint64) {
-	c.evMu.Lock()
-	c.evKills = append(c.evKills, id)
-	c.evMu.Unlock()
+// eventQueue carries events from other goroutines to the connection:
+// sessions deleted from the table, the end of a deleted session's grace,
+// pipes that may have become idle (a signal alone).
+type eventQueue struct {
+	mu     sync.Mutex
+	kills  []killEvent
+	signal chan struct{} // one pending wake-up of the serving goroutine
+}
+
+// killEvent asks the connection to log a session off: once its pipes are
+// quiet, or at once when force is set (its grace has run out).
+type killEvent struct {
+	id    uint64
+	force bool
+}
+
+// postKill queues a kill event. As the OnClose hook of a session (an
+// administrator deleted it) it may run on any goroutine, the connection's
+// own pipe handlers included.
+func (c *conn) postKill(ev killEvent) {
+	c.events.mu.Lock()
+	c.events.kills = append(c.events.kills, ev)
+	c.events.mu.Unlock()
 	c.signal()
 }
 
+// signal wakes the serving goroutine to process events.
 func (c *conn) signal() {
 	select {
-	case c.evSignal <- struct{}{}:
+	case c.events.signal <- struct{}{}:
 	default:
 	}
 }
@@ -23,22 +42,21 @@ func (c *conn) signal() {
 // processEvents marks deleted sessions and logs off those whose pipes have
 // delivered everything in flight.
 func (c *conn) processEvents() {
-	c.evMu.Lock()
-	kills := c.evKills
-	c.evKills = nil
-	c.evMu.Unlock()
-	for _, id := range kills {
-		force := id&(1<<63) != 0
-		s := c.sessions[id&^(1<<63)]
+	c.events.mu.Lock()
+	kills := c.events.kills
+	c.events.kills = nil
+	c.events.mu.Unlock()
+	for _, ev := range kills {
+		s := c.sessions[ev.id]
 		if s == nil {
 			continue
 		}
 		if !s.doomed {
 			s.doomed = true
 			sid := s.id
-			s.grace = time.AfterFunc(durOr(c.srv.LogoffGrace, DefaultLogoffGrace), func() { c.postKill(sid | 1<<63) })
+			s.grace = time.AfterFunc(durOr(c.srv.LogoffGrace, DefaultLogoffGrace), func() { c.postKill(killEvent{id: sid, force: true}) })
 		}
-		if force {
+		if ev.force {
 			c.logoff(s, "deleted")
 			c.deletedAny = true
 		}
@@ -57,7 +75,7 @@ func (c *conn) processEvents() {
 // quiet reports whether none of s's pipes has a call in flight or an
 // answer not yet collected, asynchronous reads included.
 func (c *conn) quiet(s *smbSession) bool {
-	for _, op := range c.asyncOps {
+	for _, op := range c.async.ops {
 		if op.sess == s {
 			return false
 		}

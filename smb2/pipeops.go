@@ -60,12 +60,14 @@ func readResult(data []byte, more bool, err error) ([]byte, bool, Status) {
 	return data, false, StatusSuccess
 }
 
-func (c *conn) lookup(s *smbSession, h *wire.Header, fid wire.FileID, rel *relState) (*open, Status) {
-	if fid == (wire.FileID{Persistent: ^uint64(0), Volatile: ^uint64(0)}) && rel.valid {
-		fid = rel.fileID
+// lookup finds the open a request names, or that the previous request
+// of a related compound opened (the file ID all ones).
+func (c *conn) lookup(r *request, fid wire.FileID) (*open, Status) {
+	if fid == (wire.FileID{Persistent: ^uint64(0), Volatile: ^uint64(0)}) && r.rel.valid {
+		fid = r.rel.fileID
 	}
 	o := c.opens[fid.Volatile]
-	if o == nil || o.id != fid || o.sess != s || o.tree != h.TreeID {
+	if o == nil || o.id != fid || o.sess != r.sess || o.tree != r.hdr.TreeID {
 		return nil, StatusFileClosed
 	}
 	return o, StatusSuccess
@@ -78,17 +80,19 @@ func (c *conn) closeOpen(id uint64, o *open) {
 	o.sess.entry.RemoveOpen()
 }
 
-func (c *conn) create(s *smbSession, h *wire.Header, msg []byte) (Status, []byte, wire.FileID) {
-	req, err := wire.ParseCreateRequest(msg)
+// create answers CREATE: it opens a pipe the server serves.
+func (c *conn) create(r *request) result {
+	req, err := wire.ParseCreateRequest(r.msg)
 	if err != nil {
-		return StatusInvalidParameter, nil, wire.FileID{}
+		return fail(StatusInvalidParameter)
 	}
 	svc, ok := c.srv.pipe(req.Name)
 	if !ok {
-		return StatusObjectNameNotFound, nil, wire.FileID{}
+		return fail(StatusObjectNameNotFound)
 	}
+	s := r.sess
 	if s.nopens >= maxOpensPerSession || len(c.opens) >= c.srv.maxOpensPerConn() {
-		return StatusInsufficientResources, nil, wire.FileID{}
+		return fail(StatusInsufficientResources)
 	}
 	var pc *pipeConn
 	if svc.rpc != nil {
@@ -96,7 +100,7 @@ func (c *conn) create(s *smbSession, h *wire.Header, msg []byte) (Status, []byte
 		pc, err = newInlinePipe(c.ctx, c.nc.LocalAddr(), c.nc.RemoteAddr(), c.srv.maxPipeBuffer(), svc.rpc,
 			rpcPipeOptions(svc.name, c.nc.RemoteAddr(), s.caller)...)
 		if err != nil { // the RPC server is shutting down
-			return StatusPipeNotAvailable, nil, wire.FileID{}
+			return fail(StatusPipeNotAvailable)
 		}
 	} else {
 		pc = newPipeConn(c.nc.LocalAddr(), c.nc.RemoteAddr(), c.srv.maxPipeBuffer())
@@ -114,17 +118,128 @@ func (c *conn) create(s *smbSession, h *wire.Header, msg []byte) (Status, []byte
 	n := c.nextFileID
 	c.nextFileID++
 	fid := wire.FileID{Persistent: n, Volatile: n}
-	o := &open{id: fid, sess: s, tree: h.TreeID, pipe: pc}
+	o := &open{id: fid, sess: s, tree: r.hdr.TreeID, pipe: pc}
 	c.opens[n] = o
 	s.nopens++
 	s.entry.AddOpen()
 	cr := wire.CreateResponse{CreateAction: 1, FileAttributes: 0x80, FileID: fid}
-	return StatusSuccess, cr.Append(nil), fid
+	return result{st: StatusSuccess, body: cr.Append(nil), fileID: fid}
 }
 
-func queryInfo(req *wire.QueryInfoRequest) (Status, []byte, wire.FileID) {
+// closeRequest answers CLOSE: the pipe closes.
+func (c *conn) closeRequest(r *request) result {
+	req, err := wire.ParseCloseRequest(r.msg)
+	if err != nil {
+		return fail(StatusInvalidParameter)
+	}
+	o, st := c.lookup(r, req.FileID)
+	if st != StatusSuccess {
+		return fail(st)
+	}
+	c.closeOpen(o.id.Volatile, o)
+	return success(wire.AppendCloseResponse(nil))
+}
+
+// flush answers FLUSH: nothing to do on a pipe.
+func (c *conn) flush(r *request) result {
+	req, err := wire.ParseFlushRequest(r.msg)
+	if err != nil {
+		return fail(StatusInvalidParameter)
+	}
+	if _, st := c.lookup(r, req.FileID); st != StatusSuccess {
+		return fail(st)
+	}
+	return success(wire.AppendFlushResponse(nil))
+}
+
+// writeRequest answers WRITE: the data goes to the pipe (an inline pipe
+// has answered it by the time this returns).
+func (c *conn) writeRequest(r *request) result {
+	req, err := wire.ParseWriteRequest(r.msg)
+	if err != nil || len(req.Data) > DefaultMaxIOSize {
+		return fail(StatusInvalidParameter)
+	}
+	o, st := c.lookup(r, req.FileID)
+	if st != StatusSuccess {
+		return fail(st)
+	}
+	if st := pipeStatus(o.pipe.clientWrite(req.Data)); st != StatusSuccess {
+		return fail(st)
+	}
+	return success(wire.AppendWriteResponse(nil, uint32(len(req.Data))))
+}
+
+// readRequest answers READ with the pipe's next message, or goes
+// asynchronous while the pipe is working on one.
+func (c *conn) readRequest(r *request) result {
+	req, err := wire.ParseReadRequest(r.msg)
+	if err != nil || req.Length > DefaultMaxIOSize {
+		return fail(StatusInvalidParameter)
+	}
+	o, st := c.lookup(r, req.FileID)
+	if st != StatusSuccess {
+		return fail(st)
+	}
+	body := func(data []byte) []byte { return wire.AppendReadResponse(make([]byte, 0, 16+len(data)), data, 0) }
+	return c.pipeAnswer(r, o, int(req.Length), body)
+}
+
+// pipeAnswer reads the pipe's answer for a READ or transceive: at once,
+// after waiting synchronously, or asynchronously (see deferRead).
+func (c *conn) pipeAnswer(r *request, o *open, n int, body func(data []byte) []byte) result {
+	if d := c.deferRead(r, o, n, body); d != nil {
+		return result{st: StatusPending, async: d}
+	}
+	data, _, st := c.pipeRead(o, n)
+	if st != StatusSuccess && st != StatusBufferOverflow {
+		return fail(st)
+	}
+	return result{st: st, body: body(data)}
+}
+
+// ioctl answers IOCTL on an open pipe: FSCTL_PIPE_TRANSCEIVE writes the
+// input and reads the answer in one request.
+func (c *conn) ioctl(r *request) result {
+	req, _ := wire.ParseIoctlRequest(r.msg) // parsed by dispatch
+	o, st := c.lookup(r, req.FileID)
+	if st != StatusSuccess {
+		return fail(st)
+	}
+	switch req.CtlCode {
+	case wire.FsctlPipeTransceive:
+		if req.Flags&wire.IoctlIsFsctl == 0 || req.MaxOutputResponse > DefaultMaxIOSize || len(req.Input) > DefaultMaxIOSize {
+			return fail(StatusInvalidParameter)
+		}
+		if o.pipe.pendingOut() {
+			return fail(statusPipeBusy)
+		}
+		if st := pipeStatus(o.pipe.clientWrite(req.Input)); st != StatusSuccess {
+			return fail(st)
+		}
+		body := func(data []byte) []byte { return wire.AppendIoctlResponse(nil, req.CtlCode, o.id, data) }
+		return c.pipeAnswer(r, o, int(req.MaxOutputResponse), body)
+	case wire.FsctlDFSGetReferrals:
+		return fail(statusFSDriverRequired)
+	}
+	return fail(StatusNotSupported)
+}
+
+// queryInfo answers QUERY_INFO on an open pipe.
+func (c *conn) queryInfo(r *request) result {
+	req, err := wire.ParseQueryInfoRequest(r.msg)
+	if err != nil {
+		return fail(StatusInvalidParameter)
+	}
+	if _, st := c.lookup(r, req.FileID); st != StatusSuccess {
+		return fail(st)
+	}
+	return pipeInfo(req)
+}
+
+// pipeInfo is the FileStandardInformation of a pipe.
+func pipeInfo(req *wire.QueryInfoRequest) result {
 	if req.InfoType != wire.InfoFile {
-		return StatusNotSupported, nil, wire.FileID{}
+		return fail(StatusNotSupported)
 	}
 	var out []byte
 	switch req.InfoClass {
@@ -134,10 +249,10 @@ func queryInfo(req *wire.QueryInfoRequest) (Status, []byte, wire.FileID) {
 		out = le.AppendUint32(out, 1)    // links
 		out = append(out, 1, 0, 0, 0)    // delete pending, directory, reserved
 	default:
-		return StatusInvalidInfoClass, nil, wire.FileID{}
+		return fail(StatusInvalidInfoClass)
 	}
 	if int(req.OutputBufferLength) < len(out) {
-		return StatusInfoLengthMismatch, nil, wire.FileID{}
+		return fail(StatusInfoLengthMismatch)
 	}
-	return StatusSuccess, wire.AppendQueryInfoResponse(nil, out), wire.FileID{}
+	return success(wire.AppendQueryInfoResponse(nil, out))
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/netsession/netsession/smb2/internal/wire"
 )
 
+// smbSession is one SMB session of a connection: being set up (auth
+// running) or established (valid), with its keys and trees.
 type smbSession struct {
 	id              uint64
 	valid           bool
@@ -30,93 +32,92 @@ type smbSession struct {
 	grace           *time.Timer
 }
 
-func (c *conn) sessionSetup(h wire.Header, msg []byte, credits uint16) response {
+// sessionSetup answers SESSION_SETUP: one leg of the authentication and,
+// at its end, the session's keys and its entry in the table.
+func (c *conn) sessionSetup(r *request) response {
+	h, msg := &r.hdr, r.msg
 	req, err := wire.ParseSessionSetupRequest(msg)
 	if err != nil {
-		return c.reply(&h, StatusInvalidParameter, credits, nil)
+		return r.reply(StatusInvalidParameter, nil)
 	}
 	if req.Flags&wire.SessionFlagBinding != 0 {
-		return c.reply(&h, StatusRequestNotAccepted, credits, nil)
+		return r.reply(StatusRequestNotAccepted, nil)
 	}
 	var s *smbSession
 	if h.SessionID == 0 {
 		if len(c.sessions) >= c.srv.maxSessionsPerConn() {
-			return c.reply(&h, StatusInsufficientResources, credits, nil)
+			return r.reply(StatusInsufficientResources, nil)
 		}
-		s = &smbSession{id: c.nextSessionID, preauth: c.preauth, trees: map[uint32]bool{}, nextTree: 1}
+		s = &smbSession{id: c.nextSessionID, preauth: c.neg.preauth, trees: map[uint32]bool{}, nextTree: 1}
 		c.nextSessionID++
-		if c.srv.Auth != nil {
-			s.auth = c.srv.Auth.NewSPNEGOContext(c.remote)
-		}
+		s.auth = c.startAuth()
 		c.sessions[s.id] = s
 		h.SessionID = s.id
 	} else {
 		s = c.sessions[h.SessionID]
 		if s == nil {
-			return c.reply(&h, StatusUserSessionDeleted, credits, nil)
+			return r.reply(StatusUserSessionDeleted, nil)
 		}
 		if s.valid {
 			// Re-authentication of an established session is not offered.
-			return c.reply(&h, StatusRequestNotAccepted, credits, nil)
+			return r.reply(StatusRequestNotAccepted, nil)
 		}
 	}
-	if c.dialect == Dialect311 {
+	if c.neg.dialect == Dialect311 {
 		s.preauth = smbcrypto.PreauthUpdate(s.preauth, msg)
 	}
-	fail := func(st Status, token []byte, why error) response {
+	refuse := func(st Status, token []byte, why error) response {
 		c.srv.stats.logonsFailed.Add(1)
 		c.log.Info("smb2 logon refused", slog.Any("err", why))
 		delete(c.sessions, s.id)
-		return c.reply(&h, st, credits, wire.AppendSessionSetupResponse(nil, 0, token))
+		return r.reply(st, wire.AppendSessionSetupResponse(nil, 0, token))
 	}
 	if s.auth == nil {
-		return fail(StatusLogonFailure, nil, errors.New("no authenticator configured"))
+		return refuse(StatusLogonFailure, nil, errors.New("no authenticator configured"))
 	}
-	out, done, err := s.auth.Step(c.ctx, req.SecurityBuffer)
+	out, logon, err := c.authStep(s, req.SecurityBuffer)
 	if err != nil {
-		return fail(StatusLogonFailure, out, err)
+		return refuse(StatusLogonFailure, out, err)
 	}
-	if !done {
-		r := c.reply(&h, StatusMoreProcessingRequired, credits, wire.AppendSessionSetupResponse(nil, 0, out))
-		if c.dialect == Dialect311 {
-			r.after = func(b []byte) { s.preauth = smbcrypto.PreauthUpdate(s.preauth, b) }
+	if logon == nil {
+		resp := r.reply(StatusMoreProcessingRequired, wire.AppendSessionSetupResponse(nil, 0, out))
+		if c.neg.dialect == Dialect311 {
+			resp.after = func(b []byte) { s.preauth = smbcrypto.PreauthUpdate(s.preauth, b) }
 		}
-		return r
+		return resp
 	}
-	logon, _ := s.auth.Logon()
-	s.auth = nil
-	s.caller = logon.Caller
+	s.caller = logon.caller
 	switch {
 	case s.caller.IsAnonymous():
 		if !c.srv.AllowAnonymous {
-			return fail(StatusLogonFailure, nil, errors.New("anonymous logons are not allowed"))
+			return refuse(StatusLogonFailure, nil, errors.New("anonymous logons are not allowed"))
 		}
 		s.flags = wire.SessionIsNull
 	case s.caller.Guest:
 		if !c.srv.AllowGuest {
-			return fail(StatusLogonFailure, nil, errors.New("guest logons are not allowed"))
+			return refuse(StatusLogonFailure, nil, errors.New("guest logons are not allowed"))
 		}
 		s.flags = wire.SessionIsGuest
 	}
-	if s.flags == 0 && len(logon.SessionKey) > 0 {
-		keys := smbcrypto.DeriveKeys(c.dialect, logon.SessionKey, s.preauth[:])
+	if s.flags == 0 && len(logon.key) > 0 {
+		keys := smbcrypto.DeriveKeys(c.neg.dialect, logon.key, s.preauth[:])
 		alg := smbcrypto.AlgAESCMAC
 		switch {
-		case c.dialect < Dialect300:
+		case c.neg.dialect < Dialect300:
 			alg = smbcrypto.AlgHMACSHA256
-		case c.gmac:
+		case c.neg.gmac:
 			alg = smbcrypto.AlgAESGMAC
 		}
 		signer, err := smbcrypto.NewSigner(alg, keys.Signing)
 		if err != nil {
-			return fail(StatusLogonFailure, nil, err)
+			return refuse(StatusLogonFailure, nil, err)
 		}
 		s.signer = signer
 		s.signingRequired = c.srv.Signing == SigningRequired ||
-			uint16(req.SecurityMode)&wire.SigningRequired != 0 || c.clientSecMode&wire.SigningRequired != 0
+			uint16(req.SecurityMode)&wire.SigningRequired != 0 || c.neg.clientSecMode&wire.SigningRequired != 0
 	}
-	if st, err := c.setupEncryption(s, logon.SessionKey); st != StatusSuccess {
-		return fail(st, nil, err)
+	if st, err := c.setupEncryption(s, logon.key); st != StatusSuccess {
+		return refuse(st, nil, err)
 	}
 	sid := s.id
 	entry, err := c.srv.Table.Open(session.Spec{
@@ -124,17 +125,17 @@ func (c *conn) sessionSetup(h wire.Header, msg []byte, credits uint16) response 
 		User:      s.caller.User,
 		Guest:     s.caller.Guest,
 		Transport: c.srv.transport(),
-		OnClose:   func() { c.postKill(sid) },
+		OnClose:   func() { c.postKill(killEvent{id: sid}) },
 	})
 	if err != nil {
-		return fail(StatusRequestNotAccepted, nil, err)
+		return refuse(StatusRequestNotAccepted, nil, err)
 	}
 	s.entry = entry
 	s.valid = true
 	c.established.Store(true)
 	c.srv.stats.sessionsOpened.Add(1)
 	c.srv.stats.sessionsOpen.Add(1)
-	attrs := []slog.Attr{slog.String("user", s.caller.User), slog.Bool("guest", s.caller.Guest), slog.String("dialect", fmt.Sprintf("%04x", c.dialect))}
+	attrs := []slog.Attr{slog.String("user", s.caller.User), slog.Bool("guest", s.caller.Guest), slog.String("dialect", fmt.Sprintf("%04x", c.neg.dialect))}
 	if s.signer != nil {
 		attrs = append(attrs, slog.String("signing", signingName(s.signer.Algorithm())), slog.Bool("required", s.signingRequired))
 	}
@@ -142,11 +143,11 @@ func (c *conn) sessionSetup(h wire.Header, msg []byte, credits uint16) response 
 		attrs = append(attrs, slog.String("encryption", smbcrypto.CipherName(s.cipher.id)))
 	}
 	c.log.LogAttrs(c.ctx, slog.LevelDebug, "smb2 session", attrs...)
-	r := c.reply(&h, StatusSuccess, credits, wire.AppendSessionSetupResponse(nil, s.flags, out))
-	if s.signer != nil && (c.dialect == Dialect311 || s.signingRequired) {
-		r.signer = s.signer
+	resp := r.reply(StatusSuccess, wire.AppendSessionSetupResponse(nil, s.flags, out))
+	if s.signer != nil && (c.neg.dialect == Dialect311 || s.signingRequired) {
+		resp.signer = s.signer
 	}
-	return r
+	return resp
 }
 
 // logoff ends a session: its pipes close and it leaves the table.
@@ -185,4 +186,48 @@ func signingName(alg uint16) string {
 		return "AES-GMAC"
 	}
 	return "unknown"
+}
+
+// The calls into the authentication mechanism are kept to these three
+// functions.
+
+// acceptorHint is the security buffer of the NEGOTIATE answer: the
+// mechanisms the server accepts.
+func acceptorHint() []byte { return ntlm.AcceptorHint() }
+
+// startAuth begins the authentication of a new session; nil when no
+// acceptor is configured (every logon then fails).
+func (c *conn) startAuth() *ntlm.SPNEGOServerContext {
+	if c.srv.Auth == nil {
+		return nil
+	}
+	return c.srv.Auth.NewSPNEGOContext(c.remote)
+}
+
+// logon is what a finished authentication established.
+type logon struct {
+	caller session.Caller
+	key    []byte // the session key; empty for guest and anonymous
+}
+
+// authStep runs one leg of s's authentication with the client's token.
+// It returns the token to send back and, once the exchange is finished,
+// the logon (nil while more legs are needed).
+func (c *conn) authStep(s *smbSession, token []byte) ([]byte, *logon, error) {
+	out, done, err := s.auth.Step(c.ctx, token)
+	if err != nil || !done {
+		return out, nil, err
+	}
+	l, _ := s.auth.Logon()
+	s.auth = nil
+	return out, &logon{caller: l.Caller, key: l.SessionKey}, nil
+}
+
+// logoffRequest answers LOGOFF; process logs the session off once the
+// answer is built.
+func logoffRequest(r *request) result {
+	if wire.ParseSmall(r.msg, "LOGOFF") != nil {
+		return fail(StatusInvalidParameter)
+	}
+	return success(wire.AppendSmall(nil))
 }
