@@ -192,7 +192,7 @@ func TestSMBPipeStream(t *testing.T) {
 		}
 	}
 	srv, addr := smbServer(t, 0, func(s *smb2.Server) {
-		s.Pipes = map[string]smb2.PipeHandler{"echo": echo}
+		s.Pipes = map[string]smb2.PipeService{"echo": smb2.PipeHandler(echo)}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -286,7 +286,7 @@ func TestSMBPipeCloseDuringTransceive(t *testing.T) {
 		return nil
 	}
 	_, addr := smbServer(t, 0, func(s *smb2.Server) {
-		s.Pipes = map[string]smb2.PipeHandler{"hang": hang}
+		s.Pipes = map[string]smb2.PipeService{"hang": smb2.PipeHandler(hang)}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

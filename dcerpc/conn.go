@@ -20,7 +20,8 @@ import (
 // serverConn is the state of one association (one transport connection).
 type serverConn struct {
 	srv    *Server
-	nc     net.Conn
+	nc     net.Conn       // a stream connection; nil for a message association
+	out    io.WriteCloser // where answers go (nc, or the association's queue)
 	ctx    context.Context
 	cancel context.CancelFunc
 	cfg    connConfig
@@ -73,12 +74,12 @@ type pendingCall struct {
 func (c *serverConn) serve() (err error) {
 	// Cancelling the connection's context (the caller's ctx, Close) must
 	// also end a blocked read.
-	stop := context.AfterFunc(c.ctx, func() { c.nc.Close() })
+	stop := context.AfterFunc(c.ctx, func() { c.out.Close() })
 	c.log.Debug("dcerpc: connection opened")
 	defer func() {
 		stop()
 		c.cancel()
-		c.nc.Close()
+		c.out.Close()
 		c.srv.removeConn(c)
 		c.log.Debug("dcerpc: connection closed", "err", err)
 	}()
@@ -577,10 +578,10 @@ func (c *serverConn) writePDU(p PDU) error {
 }
 
 func (c *serverConn) write(b []byte) error {
-	if d := orDefault(c.srv.WriteTimeout, DefaultWriteTimeout); d > 0 {
+	if d := orDefault(c.srv.WriteTimeout, DefaultWriteTimeout); d > 0 && c.nc != nil {
 		c.nc.SetWriteDeadline(time.Now().Add(d))
 	}
-	if _, err := c.nc.Write(b); err != nil {
+	if _, err := c.out.Write(b); err != nil {
 		return fmt.Errorf("dcerpc: write: %w", err)
 	}
 	return nil

@@ -142,10 +142,12 @@
 // cancels the handlers' context.
 //
 // A transport that hands over whole client writes and keeps the answers as
-// messages (an SMB server's named pipe) can skip the stream and its
-// goroutine: NewMessageConn starts an association that MessageConn.Write
-// feeds, answering every PDU the bytes complete, through a send function,
-// before it returns. A PDU split across writes waits for its rest; the
-// protocol checks, limits and answers are those of a stream connection,
-// and Shutdown and Close end such associations like idle connections.
+// messages (a named pipe) can skip the stream and its goroutine:
+// NewMessageConn starts an association that MessageConn.Write feeds,
+// answering every PDU the bytes complete before it returns; the answers
+// wait, one message per PDU, until MessageConn.Next takes them, and
+// WithMaxPending bounds how many may wait before the association stops
+// answering. A PDU split across writes waits for its rest; the protocol
+// checks, limits and answers are those of a stream connection, and
+// Shutdown and Close end such associations like idle connections.
 package dcerpc

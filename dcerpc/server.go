@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -222,7 +223,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			return err
 		}
 		backoff = 0
-		c, ok := s.newConn(ctx, nc, nil, nil)
+		c, ok := s.newConn(ctx, nc, nc, nc.RemoteAddr(), nil, nil)
 		if !ok {
 			nc.Close()
 			return ErrServerClosed
@@ -240,7 +241,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 // applied with nc's deadlines; a conn whose SetDeadline fails simply gets
 // none.
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn, opts ...ConnOption) error {
-	c, ok := s.newConn(ctx, nc, opts, nil)
+	c, ok := s.newConn(ctx, nc, nc, nc.RemoteAddr(), opts, nil)
 	if !ok {
 		nc.Close()
 		return ErrServerClosed
@@ -279,7 +280,7 @@ func (s *Server) Close() error {
 	defer s.mu.Unlock()
 	for c := range s.conns {
 		c.cancel()
-		c.nc.Close()
+		c.out.Close()
 	}
 	return nil
 }
@@ -320,18 +321,20 @@ func (s *Server) closeIdle() int {
 	for c := range s.conns {
 		if !c.active.Load() {
 			c.cancel()
-			c.nc.Close()
+			c.out.Close()
 		}
 	}
 	return len(s.conns)
 }
 
-// newConn registers a connection; init, if not nil, runs under the
-// server's lock before Shutdown or Close can see the connection.
-func (s *Server) newConn(ctx context.Context, nc net.Conn, opts []ConnOption, init func(*serverConn)) (*serverConn, bool) {
+// newConn registers a connection that answers through out: a stream
+// connection (nc, the same as out) or a message association (nc nil).
+// init, if not nil, runs under the server's lock before Shutdown or Close
+// can see the connection.
+func (s *Server) newConn(ctx context.Context, nc net.Conn, out io.WriteCloser, remote net.Addr, opts []ConnOption, init func(*serverConn)) (*serverConn, bool) {
 	cfg := connConfig{secAddr: s.SecondaryAddr}
-	if a := nc.RemoteAddr(); a != nil {
-		cfg.remote = a.String()
+	if remote != nil {
+		cfg.remote = remote.String()
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -340,6 +343,7 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn, opts []ConnOption, in
 	c := &serverConn{
 		srv:      s,
 		nc:       nc,
+		out:      out,
 		ctx:      cctx,
 		cancel:   cancel,
 		cfg:      cfg,
@@ -376,20 +380,19 @@ func (s *Server) removeConn(c *serverConn) {
 type ConnOption func(*connConfig)
 
 type connConfig struct {
-	caller  session.Caller
-	secAddr string
-	remote  string
-	hold    func() bool
+	caller     session.Caller
+	secAddr    string
+	remote     string
+	maxPending int
 }
 
-// WithHold gives a message association (NewMessageConn) a way to push
-// back: before each PDU, MessageConn.Write asks hold, and while it
-// reports true the PDU and those after it stay buffered, unanswered,
-// until a later Write (Write(nil) just resumes). A transport that bounds
-// the answers its client has not collected uses it to stop taking calls
-// until the client reads, as a stream connection stops reading while its
-// answers are not taken. An answer already begun is always finished.
-func WithHold(hold func() bool) ConnOption { return func(cfg *connConfig) { cfg.hold = hold } }
+// WithMaxPending bounds the answers a message association (NewMessageConn)
+// keeps for its client to take, in octets: once that many wait, Write
+// answers no further PDU (they stay buffered, see MessageConn.Pending)
+// until Next makes room, as a stream connection stops reading while its
+// client does not take the answers. An answer already begun is always
+// finished, so one answer may pass the bound. 0 means no bound.
+func WithMaxPending(n int) ConnOption { return func(cfg *connConfig) { cfg.maxPending = n } }
 
 // WithCaller sets the identity the transport established (for ncacn_np, the
 // SMB session's user). Calls see it unless the association authenticates.

@@ -46,7 +46,7 @@ const asyncGrace = time.Millisecond
 // deferredRead is a pipe read a handler hands over to run
 // asynchronously (result.async).
 type deferredRead struct {
-	pipe *pipeConn
+	pipe PipeConn
 	n    int
 	body func(data []byte) []byte // the success body around the data
 }
@@ -56,7 +56,7 @@ type deferredRead struct {
 // within asyncGrace and fewer than maxAsyncPerConn operations are
 // pending. If so it returns the read to run; otherwise nil.
 func (c *conn) deferRead(r *request, o *open, n int, body func(data []byte) []byte) *deferredRead {
-	if !r.mayGoAsync || n == 0 || len(c.async.ops) >= maxAsyncPerConn || o.pipe.waitReady(asyncGrace) {
+	if !r.mayGoAsync || n == 0 || len(c.async.ops) >= maxAsyncPerConn || waitReady(o.pipe, asyncGrace) {
 		return nil
 	}
 	return &deferredRead{pipe: o.pipe, n: n, body: body}
@@ -79,13 +79,11 @@ func (c *conn) startAsync(r *request, d *deferredRead) response {
 	go func() {
 		defer c.async.wg.Done()
 		tctx, tcancel := context.WithTimeout(ctx, timeout)
-		data, more, err := d.pipe.clientRead(tctx, d.n)
+		data, st := readPipe(tctx, d.pipe, d.n)
 		tcancel()
-		res := asyncResult{id: id}
-		if err != nil && errors.Is(context.Cause(ctx), errCancelled) {
-			res.st = StatusCancelled
-		} else {
-			res.data, _, res.st = readResult(data, more, err)
+		res := asyncResult{id: id, data: data, st: st}
+		if st != StatusSuccess && st != StatusBufferOverflow && errors.Is(context.Cause(ctx), errCancelled) {
+			res.data, res.st = nil, StatusCancelled
 		}
 		select {
 		case c.async.done <- res:

@@ -28,7 +28,7 @@ func TestDeletedSessionStartsNothing(t *testing.T) {
 		return nil
 	}
 	f := newFixture(t, func(s *smb2.Server) {
-		s.Pipes = map[string]smb2.PipeHandler{"busy": busy}
+		s.Pipes = map[string]smb2.PipeService{"busy": smb2.PipeHandler(busy)}
 		s.LogoffGrace = time.Minute
 	})
 	c, fid := openPipe(t, f, "bob", "BobPass1", "busy")

@@ -62,9 +62,14 @@ func (c *conn) processEvents() {
 		}
 	}
 	for _, s := range c.sessions {
-		if s.doomed && c.quiet(s) {
+		if !s.doomed {
+			continue
+		}
+		if c.quiet(s) {
 			c.logoff(s, "deleted")
 			c.deletedAny = true
+		} else {
+			c.watchPipes(s)
 		}
 	}
 	if c.deletedAny && len(c.sessions) == 0 {
@@ -81,9 +86,32 @@ func (c *conn) quiet(s *smbSession) bool {
 		}
 	}
 	for _, o := range c.opens {
-		if o.sess == s && !o.pipe.idle() {
+		if o.sess == s && !pipeIdle(o.pipe) {
 			return false
 		}
 	}
 	return true
+}
+
+// watchPipes makes sure a change of each of s's busy pipes wakes the
+// connection, so that a deleted session is logged off as soon as its
+// pipes are quiet: a goroutine waits on each busy channel once.
+func (c *conn) watchPipes(s *smbSession) {
+	for _, o := range c.opens {
+		if o.sess != s {
+			continue
+		}
+		_, _, busy := o.pipe.Pending()
+		if busy == nil || busy == o.watched {
+			continue
+		}
+		o.watched = busy
+		c.goPipe(func() {
+			select {
+			case <-busy:
+				c.signal()
+			case <-c.ctx.Done():
+			}
+		})
+	}
 }

@@ -3,7 +3,8 @@ package smb2
 import (
 	"context"
 	"errors"
-	"log/slog"
+	"net"
+	"time"
 
 	"github.com/netsession/netsession/smb2/internal/wire"
 )
@@ -14,50 +15,124 @@ const (
 	statusFSDriverRequired Status = 0xC000019C
 )
 
+// open is a pipe a session has open on one of its trees.
 type open struct {
-	id   wire.FileID
-	sess *smbSession
-	tree uint32
-	pipe *pipeConn
+	id      wire.FileID
+	sess    *smbSession
+	tree    uint32
+	pipe    PipeConn
+	watched <-chan struct{} // the busy channel a watch goroutine waits on
 }
 
-func pipeStatus(err error) Status {
-	switch {
-	case err == nil:
-		return StatusSuccess
-	case errors.Is(err, errPipeFull):
+// clientWrite hands a client's write to a pipe, unless the pipe already
+// holds its bound: MaxPipeBuffer octets of answers unread, or as much
+// input unanswered with this write.
+func (c *conn) clientWrite(pc PipeConn, b []byte) Status {
+	max := c.srv.maxPipeBuffer()
+	if in, out, _ := pc.Pending(); out >= max || in+len(b) > max {
 		return StatusInsufficientResources
 	}
-	return StatusPipeDisconnected
+	// Any other error ended the pipe on this input; the answers it
+	// produced first (a bind_nak, a fault) stay readable.
+	if err := pc.Write(b); errors.Is(err, net.ErrClosed) {
+		return StatusPipeDisconnected
+	}
+	return StatusSuccess
 }
 
-func (c *conn) pipeRead(o *open, n int) ([]byte, bool, Status) {
+// pollPipe is one attempt at a client read of up to n octets: the
+// answer and its status, or wait (not nil) when the pipe may still
+// answer and the read has to wait for its next change. A pipe waiting for
+// input with nothing queued answers STATUS_PIPE_EMPTY; an ended one,
+// STATUS_PIPE_DISCONNECTED.
+func pollPipe(pc PipeConn, n int) (data []byte, st Status, wait <-chan struct{}) {
+	for {
+		msg, more, err := pc.Next(n)
+		switch {
+		case msg != nil && more:
+			return msg, StatusBufferOverflow, nil
+		case msg != nil:
+			return msg, StatusSuccess, nil
+		case err != nil:
+			return nil, StatusPipeDisconnected, nil
+		}
+		_, out, busy := pc.Pending()
+		switch {
+		case out > 0: // an answer came meanwhile
+			continue
+		case busy == nil:
+			return nil, StatusPipeEmpty, nil
+		}
+		return nil, 0, busy
+	}
+}
+
+// readPipe is a client read of up to n octets that waits while the pipe
+// may still answer, until ctx is done (then STATUS_PIPE_EMPTY).
+func readPipe(ctx context.Context, pc PipeConn, n int) ([]byte, Status) {
+	for {
+		data, st, wait := pollPipe(pc, n)
+		if wait == nil {
+			return data, st
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, StatusPipeEmpty
+		}
+	}
+}
+
+// pipeRead is a synchronous client read, bounded by PipeTimeout.
+func (c *conn) pipeRead(o *open, n int) ([]byte, Status) {
 	if n == 0 {
-		return nil, false, StatusSuccess
+		return nil, StatusSuccess
 	}
 	// Most reads find their answer queued (always, on an inline pipe):
 	// only one that has to wait pays for a timer.
-	if data, more, ok, err := o.pipe.tryClientRead(n); ok {
-		return readResult(data, more, err)
+	if data, st, wait := pollPipe(o.pipe, n); wait == nil {
+		return data, st
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, durOr(c.srv.PipeTimeout, DefaultPipeTimeout))
 	defer cancel()
-	data, more, err := o.pipe.clientRead(ctx, n)
-	return readResult(data, more, err)
+	return readPipe(ctx, o.pipe, n)
 }
 
-// readResult turns the outcome of a client read of a pipe into a status.
-func readResult(data []byte, more bool, err error) ([]byte, bool, Status) {
-	var st Status
-	switch {
-	case errors.As(err, &st):
-		return nil, false, st
-	case err != nil:
-		return nil, false, StatusPipeEmpty
-	case more:
-		return data, true, StatusBufferOverflow
+// waitReady waits up to d for a client read of pc not to have to wait
+// and reports whether it got there.
+func waitReady(pc PipeConn, d time.Duration) bool {
+	var t *time.Timer
+	for {
+		_, out, busy := pc.Pending()
+		if out > 0 || busy == nil {
+			return true
+		}
+		if t == nil {
+			t = time.NewTimer(d)
+			defer t.Stop()
+		}
+		select {
+		case <-busy:
+		case <-t.C:
+			return false
+		}
 	}
-	return data, false, StatusSuccess
+}
+
+// pipeIdle reports whether nothing is in flight on pc: no answer unread
+// and none coming.
+func pipeIdle(pc PipeConn) bool {
+	_, out, busy := pc.Pending()
+	return out == 0 && busy == nil
+}
+
+// goPipe runs f on a goroutine serve waits for (PipeInfo.Go).
+func (c *conn) goPipe(f func()) {
+	c.pipes.Add(1)
+	go func() {
+		defer c.pipes.Done()
+		f()
+	}()
 }
 
 // lookup finds the open a request names, or that the previous request
@@ -86,7 +161,7 @@ func (c *conn) create(r *request) result {
 	if err != nil {
 		return fail(StatusInvalidParameter)
 	}
-	svc, ok := c.srv.pipe(req.Name)
+	svc, name, ok := c.srv.pipe(req.Name)
 	if !ok {
 		return fail(StatusObjectNameNotFound)
 	}
@@ -94,26 +169,17 @@ func (c *conn) create(r *request) result {
 	if s.nopens >= maxOpensPerSession || len(c.opens) >= c.srv.maxOpensPerConn() {
 		return fail(StatusInsufficientResources)
 	}
-	var pc *pipeConn
-	if svc.rpc != nil {
-		var err error
-		pc, err = newInlinePipe(c.ctx, c.nc.LocalAddr(), c.nc.RemoteAddr(), c.srv.maxPipeBuffer(), svc.rpc,
-			rpcPipeOptions(svc.name, c.nc.RemoteAddr(), s.caller)...)
-		if err != nil { // the RPC server is shutting down
-			return fail(StatusPipeNotAvailable)
-		}
-	} else {
-		pc = newPipeConn(c.nc.LocalAddr(), c.nc.RemoteAddr(), c.srv.maxPipeBuffer())
-		pc.onIdle = c.signal
-		caller := s.caller
-		c.pipes.Add(1)
-		go func() {
-			defer c.pipes.Done()
-			defer pc.Close()
-			if err := svc.stream(c.ctx, pc, caller); err != nil && c.ctx.Err() == nil {
-				c.log.Debug("smb2 pipe handler", slog.Any("err", err))
-			}
-		}()
+	pc, err := svc.OpenPipe(c.ctx, PipeInfo{
+		Name:       name,
+		Caller:     s.caller,
+		LocalAddr:  c.nc.LocalAddr(),
+		RemoteAddr: c.nc.RemoteAddr(),
+		MaxBuffer:  c.srv.maxPipeBuffer(),
+		Logger:     c.log,
+		Go:         c.goPipe,
+	})
+	if err != nil || pc == nil { // an RPC server shutting down
+		return fail(StatusPipeNotAvailable)
 	}
 	n := c.nextFileID
 	c.nextFileID++
@@ -163,7 +229,7 @@ func (c *conn) writeRequest(r *request) result {
 	if st != StatusSuccess {
 		return fail(st)
 	}
-	if st := pipeStatus(o.pipe.clientWrite(req.Data)); st != StatusSuccess {
+	if st := c.clientWrite(o.pipe, req.Data); st != StatusSuccess {
 		return fail(st)
 	}
 	return success(wire.AppendWriteResponse(nil, uint32(len(req.Data))))
@@ -190,7 +256,7 @@ func (c *conn) pipeAnswer(r *request, o *open, n int, body func(data []byte) []b
 	if d := c.deferRead(r, o, n, body); d != nil {
 		return result{st: StatusPending, async: d}
 	}
-	data, _, st := c.pipeRead(o, n)
+	data, st := c.pipeRead(o, n)
 	if st != StatusSuccess && st != StatusBufferOverflow {
 		return fail(st)
 	}
@@ -210,10 +276,10 @@ func (c *conn) ioctl(r *request) result {
 		if req.Flags&wire.IoctlIsFsctl == 0 || req.MaxOutputResponse > DefaultMaxIOSize || len(req.Input) > DefaultMaxIOSize {
 			return fail(StatusInvalidParameter)
 		}
-		if o.pipe.pendingOut() {
+		if _, out, _ := o.pipe.Pending(); out > 0 {
 			return fail(statusPipeBusy)
 		}
-		if st := pipeStatus(o.pipe.clientWrite(req.Input)); st != StatusSuccess {
+		if st := c.clientWrite(o.pipe, req.Input); st != StatusSuccess {
 			return fail(st)
 		}
 		body := func(data []byte) []byte { return wire.AppendIoctlResponse(nil, req.CtlCode, o.id, data) }

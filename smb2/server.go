@@ -54,30 +54,6 @@ const (
 	SigningEnabled
 )
 
-// PipeHandler serves the byte stream of one opened named pipe until the
-// stream ends or ctx is cancelled. conn is message-mode: each Write is one
-// message for the client. caller is the identity of the SMB session that
-// opened the pipe.
-type PipeHandler func(ctx context.Context, conn net.Conn, caller session.Caller) error
-
-// RPCPipe returns a PipeHandler that serves a pipe with a DCE/RPC server,
-// giving each call the SMB session's identity and the pipe's name as the
-// bind_ack's secondary address (`\PIPE\srvsvc`).
-func RPCPipe(srv *dcerpc.Server, name string) PipeHandler {
-	return func(ctx context.Context, conn net.Conn, caller session.Caller) error {
-		return srv.ServeConn(ctx, conn, rpcPipeOptions(name, conn.RemoteAddr(), caller)...)
-	}
-}
-
-// rpcPipeOptions are the association options of a pipe served by DCE/RPC.
-func rpcPipeOptions(name string, remote net.Addr, caller session.Caller) []dcerpc.ConnOption {
-	return []dcerpc.ConnOption{
-		dcerpc.WithCaller(caller),
-		dcerpc.WithRemoteAddr(remote.String()),
-		dcerpc.WithSecondaryAddress(`\PIPE\` + name),
-	}
-}
-
 // Server is an SMB 2 and 3 server for the IPC$ share and its named pipes.
 // Its zero value with Table and Auth (and RPC or Pipes) set is usable;
 // fields must not change once serving has started.
@@ -90,9 +66,11 @@ type Server struct {
 	Auth *ntlm.Server
 	// RPC serves the srvsvc pipe when Pipes is nil.
 	RPC *dcerpc.Server
-	// Pipes maps lower-case pipe names to their handlers; nil means
-	// {"srvsvc": RPCPipe(RPC, "srvsvc")} when RPC is set.
-	Pipes map[string]PipeHandler
+	// Pipes maps lower-case pipe names to the services that serve them
+	// (a PipeHandler on a goroutine per pipe, RPCService inline, or any
+	// PipeService); nil means {"srvsvc": RPCService(RPC)} when RPC is
+	// set.
+	Pipes map[string]PipeService
 	// AllowGuest and AllowAnonymous admit logons the acceptor maps to the
 	// guest account or recognises as null sessions. Such sessions have no
 	// key and are never signed.
@@ -221,24 +199,17 @@ func (s *Server) now() time.Time {
 	return time.Now()
 }
 
-// pipeService is what serves an opened pipe: a PipeHandler on its own
-// goroutine, or a DCE/RPC server inline (see pipeConn).
-type pipeService struct {
-	stream PipeHandler
-	rpc    *dcerpc.Server
-	name   string
-}
-
-func (s *Server) pipe(name string) (pipeService, bool) {
+// pipe returns the service of the pipe a CREATE names.
+func (s *Server) pipe(name string) (PipeService, string, bool) {
 	name = strings.ToLower(strings.TrimLeft(name, `\`))
 	if s.Pipes != nil {
-		h := s.Pipes[name]
-		return pipeService{stream: h, name: name}, h != nil
+		svc := s.Pipes[name]
+		return svc, name, svc != nil
 	}
 	if name == "srvsvc" && s.RPC != nil {
-		return pipeService{rpc: s.RPC, name: name}, true
+		return RPCService(s.RPC), name, true
 	}
-	return pipeService{}, false
+	return nil, "", false
 }
 
 // Serve accepts connections on l and serves each in its own goroutine

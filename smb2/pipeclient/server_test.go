@@ -110,12 +110,12 @@ func newFixture(t testing.TB, opts ...func(*smb2.Server)) *fixture {
 		Auth:   &ntlm.Server{Accounts: accounts, ComputerName: "NETSESS"},
 		RPC:    rpc,
 		Logger: logger,
-		Pipes: map[string]smb2.PipeHandler{
+		Pipes: map[string]smb2.PipeService{
 			"srvsvc": smb2.RPCPipe(rpc, "srvsvc"),
-			"echo":   echo,
-			"big":    big,
-			"slow":   slow,
-			"hang":   hang,
+			"echo":   smb2.PipeHandler(echo),
+			"big":    smb2.PipeHandler(big),
+			"slow":   smb2.PipeHandler(slow),
+			"hang":   smb2.PipeHandler(hang),
 		},
 		MaxPipeBuffer: 1 << 20,
 	}
