@@ -9,6 +9,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/netsession/netsession/internal/msgstream"
 )
 
 // msgPipe is the client's side of a MessageConn, as a byte stream: a
@@ -16,8 +18,8 @@ import (
 // pipe WRITE is), a Read returns the answers Next hands out, in order, and
 // io.EOF when none is waiting.
 type msgPipe struct {
-	m   *MessageConn
-	cur []byte
+	*msgstream.Stream
+	m *MessageConn
 }
 
 func newMsgPipe(t testing.TB, s *Server, ctx context.Context, opts ...ConnOption) *msgPipe {
@@ -27,30 +29,14 @@ func newMsgPipe(t testing.TB, s *Server, ctx context.Context, opts ...ConnOption
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	return &msgPipe{m: m}
-}
-
-func (p *msgPipe) Write(b []byte) (int, error) {
-	if err := p.m.Write(b); err != nil {
-		return 0, err
-	}
-	return len(b), nil
-}
-
-func (p *msgPipe) Read(b []byte) (int, error) {
-	if len(p.cur) == 0 {
-		msg, _, err := p.m.Next(1 << 20)
-		if msg == nil {
-			if err == nil {
-				err = io.EOF
-			}
-			return 0, err
+	next := func(buf []byte) (int, error) {
+		msg, _, err := m.Next(len(buf))
+		if msg == nil && err == nil {
+			err = io.EOF
 		}
-		p.cur = bytes.Clone(msg)
+		return copy(buf, msg), err
 	}
-	n := copy(b, p.cur)
-	p.cur = p.cur[n:]
-	return n, nil
+	return &msgPipe{m: m, Stream: &msgstream.Stream{Send: m.Write, Recv: next}}
 }
 
 // answers takes the waiting answer PDUs.

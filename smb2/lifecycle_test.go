@@ -58,7 +58,7 @@ func TestServeConnPipe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := srvs.Bind(context.Background(), dcerpc.NewClient(&msgPipe{f: file}))
+	c, err := srvs.Bind(context.Background(), dcerpc.NewClient(pipeStream(file)))
 	if err != nil {
 		t.Fatal(err)
 	}
