@@ -16,7 +16,9 @@ type request struct {
 	msg     []byte // the request, header included (what a signature covers)
 	credits uint16 // granted back in the answer
 	inChain bool   // not the first request of its message
-	rel     *relState
+	// rel is what the request inherits from the one before it in a
+	// compound, and what it leaves to the next; handle carries it over.
+	rel relState
 	// sess is the established session the request runs on; nil before
 	// the session checks (NEGOTIATE, SESSION_SETUP, ECHO, CANCEL).
 	sess *smbSession
@@ -95,7 +97,7 @@ func (c *conn) handle(msg []byte) error {
 			hdr:        h,
 			msg:        msg[off:end],
 			inChain:    off > 0,
-			rel:        &rel,
+			rel:        rel,
 			sealedBy:   sealedBy,
 			mayGoAsync: off == 0 && h.NextCommand == 0,
 		}
@@ -103,6 +105,7 @@ func (c *conn) handle(msg []byte) error {
 		if err != nil {
 			return err
 		}
+		rel = req.rel
 		if ok {
 			resps = append(resps, r)
 		}

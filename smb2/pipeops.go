@@ -26,10 +26,15 @@ type open struct {
 
 // clientWrite hands a client's write to a pipe, unless the pipe already
 // holds its bound: MaxPipeBuffer octets of answers unread, or as much
-// input unanswered with this write.
-func (c *conn) clientWrite(pc PipeConn, b []byte) Status {
+// input unanswered with this write. A transceive is refused with
+// STATUS_PIPE_BUSY while any answer is unread.
+func (c *conn) clientWrite(pc PipeConn, b []byte, transceive bool) Status {
 	max := c.srv.maxPipeBuffer()
-	if in, out, _ := pc.Pending(); out >= max || in+len(b) > max {
+	in, out, _ := pc.Pending()
+	switch {
+	case transceive && out > 0:
+		return statusPipeBusy
+	case out >= max || in+len(b) > max:
 		return StatusInsufficientResources
 	}
 	// Any other error ended the pipe on this input; the answers it
@@ -229,7 +234,7 @@ func (c *conn) writeRequest(r *request) result {
 	if st != StatusSuccess {
 		return fail(st)
 	}
-	if st := c.clientWrite(o.pipe, req.Data); st != StatusSuccess {
+	if st := c.clientWrite(o.pipe, req.Data, false); st != StatusSuccess {
 		return fail(st)
 	}
 	return success(wire.AppendWriteResponse(nil, uint32(len(req.Data))))
@@ -276,10 +281,7 @@ func (c *conn) ioctl(r *request) result {
 		if req.Flags&wire.IoctlIsFsctl == 0 || req.MaxOutputResponse > DefaultMaxIOSize || len(req.Input) > DefaultMaxIOSize {
 			return fail(StatusInvalidParameter)
 		}
-		if _, out, _ := o.pipe.Pending(); out > 0 {
-			return fail(statusPipeBusy)
-		}
-		if st := c.clientWrite(o.pipe, req.Input); st != StatusSuccess {
+		if st := c.clientWrite(o.pipe, req.Input, true); st != StatusSuccess {
 			return fail(st)
 		}
 		body := func(data []byte) []byte { return wire.AppendIoctlResponse(nil, req.CtlCode, o.id, data) }
