@@ -3,7 +3,6 @@ package smb2
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -13,30 +12,6 @@ import (
 // maxAsyncPerConn bounds the requests of one connection answered
 // STATUS_PENDING at a time; beyond it a pipe read waits synchronously.
 const maxAsyncPerConn = 64
-
-// echo answers ECHO. It is served before the session checks of other
-// commands (an idle client may send it with any session ID), but an ECHO
-// of a signing session is answered signed: when the request was signed
-// (and its signature holds) or the session requires signing.
-func (c *conn) echo(r *request) response {
-	if wire.ParseSmall(r.msg, "ECHO") != nil {
-		return r.reply(StatusInvalidParameter, nil)
-	}
-	s := c.sessions[r.hdr.SessionID]
-	if s == nil || !s.valid || s.signer == nil || r.sealedBy != nil {
-		return r.reply(StatusSuccess, wire.AppendSmall(nil))
-	}
-	signed := r.hdr.Flags&wire.FlagSigned != 0
-	if signed && s.signer.Verify(r.msg) != nil {
-		c.log.Debug("smb2 bad signature", slog.Uint64("session", s.id))
-		return r.reply(StatusAccessDenied, nil)
-	}
-	resp := r.reply(StatusSuccess, wire.AppendSmall(nil))
-	if signed || s.signingRequired {
-		resp.signer = s.signer
-	}
-	return resp
-}
 
 // asyncGrace is how long a pipe READ or transceive waits for the answer
 // before the server goes asynchronous: most DCE/RPC answers come sooner,

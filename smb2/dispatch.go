@@ -256,6 +256,30 @@ func (c *conn) process(r *request) (_ response, ok bool, _ error) {
 	return resp, true, nil
 }
 
+// echo answers ECHO. It is served before the session checks of other
+// commands (an idle client may send it with any session ID), but an ECHO
+// of a signing session is answered signed: when the request was signed
+// (and its signature holds) or the session requires signing.
+func (c *conn) echo(r *request) response {
+	if wire.ParseSmall(r.msg, "ECHO") != nil {
+		return r.reply(StatusInvalidParameter, nil)
+	}
+	s := c.sessions[r.hdr.SessionID]
+	if s == nil || !s.valid || s.signer == nil || r.sealedBy != nil {
+		return r.reply(StatusSuccess, wire.AppendSmall(nil))
+	}
+	signed := r.hdr.Flags&wire.FlagSigned != 0
+	if signed && s.signer.Verify(r.msg) != nil {
+		c.log.Debug("smb2 bad signature", slog.Uint64("session", s.id))
+		return r.reply(StatusAccessDenied, nil)
+	}
+	resp := r.reply(StatusSuccess, wire.AppendSmall(nil))
+	if signed || s.signingRequired {
+		resp.signer = s.signer
+	}
+	return resp
+}
+
 // checkSignature checks the signature of a request in clear on session s
 // and records in r whether it was signed.
 func (c *conn) checkSignature(r *request, s *smbSession) Status {

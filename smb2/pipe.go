@@ -41,9 +41,13 @@ type PipeInfo struct {
 
 // PipeConn is the server end of one open named pipe in message mode, as
 // the SMB server drives it: the client's writes go in, the answers come
-// out one message at a time. The server calls Write and Next from one
-// goroutine at a time and never expects them to wait; Pending and Close
-// may be called from any goroutine. A *dcerpc.MessageConn is one.
+// out one message at a time. None of its methods should wait. Pending
+// and Close may be called from any goroutine. Write and Next come from
+// one goroutine at a time, except that while Pending reports the pipe
+// busy a read may wait for the answer on a goroutine of its own (an
+// asynchronous READ) and call Next from there; an implementation that is
+// never busy sees them from one goroutine at a time. A *dcerpc.MessageConn
+// is one.
 type PipeConn interface {
 	// Write takes one client write (a WRITE, or the input of a
 	// transceive); an implementation may answer it before it returns.
