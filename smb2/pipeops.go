@@ -51,7 +51,7 @@ func (c *conn) clientWrite(pc PipeConn, b []byte, transceive bool) Status {
 // input with nothing queued answers STATUS_PIPE_EMPTY; an ended one,
 // STATUS_PIPE_DISCONNECTED.
 func pollPipe(pc PipeConn, n int) (data []byte, st Status, wait <-chan struct{}) {
-	for {
+	for retried := false; ; retried = true {
 		msg, more, err := pc.Next(n)
 		switch {
 		case msg != nil && more:
@@ -63,7 +63,7 @@ func pollPipe(pc PipeConn, n int) (data []byte, st Status, wait <-chan struct{})
 		}
 		_, out, busy := pc.Pending()
 		switch {
-		case out > 0: // an answer came meanwhile
+		case out > 0 && !retried: // an answer came meanwhile
 			continue
 		case busy == nil:
 			return nil, StatusPipeEmpty, nil
