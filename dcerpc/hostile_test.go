@@ -1,6 +1,7 @@
 package dcerpc
 
 import (
+	"context"
 	"errors"
 	"net"
 	"runtime"
@@ -192,4 +193,74 @@ func TestReassemblyDeadline(t *testing.T) {
 			nc.Write(fragment(t, false, nil))
 		}
 	}
+}
+
+// TestFloodingAddressLeavesRoom: one address (127.0.0.1) reconnects as
+// soon as it is closed, on 16 connections, against a server of 8 places
+// with 4 per address; a bystander from 127.0.0.2 binds and calls every
+// time.
+func TestFloodingAddressLeavesRoom(t *testing.T) {
+	s := hostileServer(t)
+	s.MaxConns, s.MaxConnsPerAddr = 8, 4
+	addr := tcpServer(t, s)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				nc, err := net.DialTimeout("tcp", addr, time.Second)
+				if err != nil {
+					continue
+				}
+				nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+				var b [1]byte
+				nc.Read(b[:]) // held until the server closes it, or briefly
+				nc.Close()
+			}
+		}()
+	}
+	defer func() { close(stop); wg.Wait() }()
+	waitFor(t, func() bool { total, _ := s.connLimiter().Held(nil); return total >= 4 })
+	const calls = 10
+	served := 0
+	for range calls {
+		if err := bystanderCall(addr); err != nil {
+			t.Logf("bystander: %v", err)
+		} else {
+			served++
+		}
+	}
+	if served != calls {
+		t.Errorf("bystander served %d of %d calls while one address flooded", served, calls)
+	}
+}
+
+func bystanderCall(addr string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	cl := NewClient(nc)
+	if err := cl.Bind(ctx, testSyntax); err != nil {
+		return err
+	}
+	out, err := cl.Call(ctx, 0, []byte("ping"))
+	if err != nil {
+		return err
+	}
+	if string(out) != "ping" {
+		return errors.New("wrong echo")
+	}
+	return nil
 }

@@ -9,6 +9,18 @@ import (
 // MaxConns connections; the connection has been closed.
 var ErrTooManyConns = errors.New("smb2: too many connections")
 
+// ErrTooManyConnsFromAddr is returned by ServeConn when the server already
+// serves MaxConnsPerAddr connections from the peer's address; the
+// connection has been closed.
+var ErrTooManyConnsFromAddr = errors.New("smb2: too many connections from one address")
+
+// How many connections the server holds: MaxConns (1,024) in all, and
+// MaxConnsPerAddr (256) from one IP address or IPv6 /64, so that one
+// client cannot keep the others out; a connection over either is closed
+// at once, and the refusals are logged once per address every ten seconds
+// with a count. An accept that fails for want of descriptors or memory is
+// retried after 5 ms, doubling to 1 s: Serve never stops for it.
+
 // What one connection may hold, with the defaults:
 //
 //   - one message being read or processed at a time (at most
@@ -43,7 +55,8 @@ func intOr(v, def int) int {
 	return def
 }
 
-func (s *Server) maxConns() int { return intOr(s.MaxConns, DefaultMaxConns) }
+func (s *Server) maxConns() int        { return intOr(s.MaxConns, DefaultMaxConns) }
+func (s *Server) maxConnsPerAddr() int { return intOr(s.MaxConnsPerAddr, DefaultMaxConnsPerAddr) }
 func (s *Server) maxSessionsPerConn() int {
 	return intOr(s.MaxSessionsPerConn, DefaultMaxSessionsPerConn)
 }
