@@ -14,9 +14,12 @@ import (
 const maxAsyncPerConn = 64
 
 // echo answers ECHO. It is served before the session checks of other
-// commands (an idle client may send it with any session ID), but an ECHO
-// of a signing session is answered signed: when the request was signed
-// (and its signature holds) or the session requires signing.
+// commands (an idle client may send it with any session ID). A signed
+// ECHO is verified and answered signed; an unsigned one is answered
+// unsigned, even on a session that requires signing: MS-SMB2 3.3.4.1.1
+// signs a response only when its request was signed, and signing
+// answers to unsigned requests would hand anyone who can inject a packet
+// signatures made with the session's key.
 func (c *conn) echo(h wire.Header, msg []byte, credits uint16) response {
 	if wire.ParseSmall(msg, "ECHO") != nil {
 		return c.reply(&h, StatusInvalidParameter, credits, nil)
@@ -31,7 +34,7 @@ func (c *conn) echo(h wire.Header, msg []byte, credits uint16) response {
 		return c.reply(&h, StatusAccessDenied, credits, nil)
 	}
 	r := c.reply(&h, StatusSuccess, credits, wire.AppendSmall(nil))
-	if signed || s.signingRequired {
+	if signed {
 		r.signer = s.signer
 	}
 	return r

@@ -39,7 +39,11 @@
 // client may send it with a stale or zero SessionId), but when it names a
 // session that has a signing key it is treated like any request of that
 // session: a bad signature gets STATUS_ACCESS_DENIED, and the answer is
-// signed when the request was signed or the session requires signing.
+// signed exactly when the request was signed (MS-SMB2 3.3.4.1.1), even if
+// the session requires signing: an unsigned ECHO gets an unsigned answer,
+// so nobody obtains signatures made with a session's key by injecting
+// unsigned requests. A client that requires signing rejects that answer,
+// which is right: it should have signed its ECHO.
 //
 // # Encryption
 //
