@@ -56,6 +56,9 @@ type secState struct {
 	done      bool
 	failed    bool
 	caller    session.Caller
+	// answerAt is when the answer to the failed logon may go out (the
+	// mechanism's throttle holds it back); zero: at once.
+	answerAt time.Time
 }
 
 // pendingCall is a request being reassembled.
@@ -258,6 +261,7 @@ func (c *serverConn) bind(p *Bind, alter bool) error {
 		out, err := c.authLeg(p)
 		if err != nil {
 			c.log.Debug("dcerpc: security context refused", "err", err)
+			c.holdAnswer()
 			if !alter {
 				var nr nakReason
 				if errors.As(err, &nr) {
@@ -354,6 +358,10 @@ func (c *serverConn) step(token []byte) ([]byte, error) {
 	out, done, err := c.sec.sc.Step(c.ctx, bytes.Clone(token))
 	if err != nil {
 		c.sec.failed = true
+		var d interface{ AnswerDelay() time.Duration }
+		if errors.As(err, &d) && d.AnswerDelay() > 0 {
+			c.sec.answerAt = time.Now().Add(d.AnswerDelay())
+		}
 		return nil, fmt.Errorf("%w: %w", ErrAuth, err)
 	}
 	if done {
@@ -373,6 +381,29 @@ func (c *serverConn) auth3(p *Auth3) error {
 		c.log.Debug("dcerpc: auth3 refused", "err", err)
 	}
 	return nil
+}
+
+// holdAnswer holds back the answer that tells the client its logon
+// failed (a bind_nak, or the fault on the first call after AUTH3) until
+// the time the mechanism asked for (an error with an AnswerDelay method,
+// such as the ntlm throttle's): the connection's own goroutine waits on a
+// timer, ended early when the connection is cancelled; no goroutine is
+// started for it, and the connection keeps its place (MaxConnsPerAddr).
+func (c *serverConn) holdAnswer() {
+	if c.sec == nil || c.sec.answerAt.IsZero() {
+		return
+	}
+	d := time.Until(c.sec.answerAt)
+	c.sec.answerAt = time.Time{}
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-c.ctx.Done():
+	}
 }
 
 // checkAuth verifies or unseals one request fragment in place.
@@ -405,6 +436,7 @@ func (c *serverConn) checkAuth(raw []byte, p *Request) (uint32, error) {
 func (c *serverConn) request(raw []byte, p *Request) error {
 	if status, err := c.checkAuth(raw, p); err != nil {
 		c.log.Debug("dcerpc: request refused", "err", err)
+		c.holdAnswer()
 		c.writeFault(p.CallID, p.ContextID, status, true)
 		return err
 	}

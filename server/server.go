@@ -98,7 +98,9 @@ type Config struct {
 	// ComputerName is the NetBIOS name in the NTLM CHALLENGE; "" means
 	// "NETSESSION".
 	ComputerName string
-	// Throttle slows password guessing per source; nil never throttles.
+	// Throttle bounds password guessing per account, per source and
+	// account, and per source, and holds back failed answers (see
+	// ntlm.Throttle); nil never throttles.
 	Throttle *ntlm.Throttle
 	// Clock is the table's clock; nil means the system clock.
 	Clock session.Clock

@@ -975,6 +975,7 @@ func (c *conn) sessionSetup(h wire.Header, msg []byte, credits uint16) response 
 		s.preauth = smbcrypto.PreauthUpdate(s.preauth, msg)
 	}
 	fail := func(st Status, token []byte, why error) response {
+		c.holdAnswer(why)
 		c.srv.stats.logonsFailed.Add(1)
 		c.log.Info("smb2 logon refused", slog.Any("err", why))
 		delete(c.sessions, s.id)
@@ -985,7 +986,7 @@ func (c *conn) sessionSetup(h wire.Header, msg []byte, credits uint16) response 
 	}
 	out, done, err := s.auth.Step(c.ctx, req.SecurityBuffer)
 	if err != nil {
-		return fail(StatusLogonFailure, out, err)
+		return fail(logonStatus(err), out, err)
 	}
 	if !done {
 		r := c.reply(&h, StatusMoreProcessingRequired, credits, wire.AppendSessionSetupResponse(nil, 0, out))

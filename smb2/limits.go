@@ -3,6 +3,8 @@ package smb2
 import (
 	"errors"
 	"time"
+
+	"github.com/netsession/netsession/ntlm"
 )
 
 // ErrTooManyConns is returned by ServeConn when the server already serves
@@ -83,4 +85,32 @@ func (c *conn) readDeadline() time.Time {
 		return time.Time{}
 	}
 	return now.Add(durOr(c.srv.IdleTimeout, DefaultIdleTimeout))
+}
+
+// logonStatus is the status of a refused SESSION_SETUP: an account locked
+// out by the throttle gets STATUS_ACCOUNT_LOCKED_OUT, as Windows answers,
+// any other refusal STATUS_LOGON_FAILURE.
+func logonStatus(err error) Status {
+	if errors.Is(err, ntlm.ErrAccountLockedOut) {
+		return StatusAccountLockedOut
+	}
+	return StatusLogonFailure
+}
+
+// holdAnswer holds back the answer to a failed logon for as long as the
+// authentication's throttle asks (an error with an AnswerDelay method, see
+// ntlm.Throttle): the connection's own goroutine waits on a timer, ended
+// early when the connection is killed; no goroutine is started for it.
+// The connection keeps its place (MaxConnsPerAddr) meanwhile.
+func (c *conn) holdAnswer(err error) {
+	var d interface{ AnswerDelay() time.Duration }
+	if err == nil || !errors.As(err, &d) || d.AnswerDelay() <= 0 {
+		return
+	}
+	t := time.NewTimer(d.AnswerDelay())
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-c.ctx.Done():
+	}
 }
