@@ -1,7 +1,6 @@
 package dcerpc
 
 import (
-	"context"
 	"errors"
 	"net"
 	"runtime"
@@ -243,24 +242,5 @@ func TestFloodingAddressLeavesRoom(t *testing.T) {
 }
 
 func bystanderCall(addr string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	cl := NewClient(nc)
-	if err := cl.Bind(ctx, testSyntax); err != nil {
-		return err
-	}
-	out, err := cl.Call(ctx, 0, []byte("ping"))
-	if err != nil {
-		return err
-	}
-	if string(out) != "ping" {
-		return errors.New("wrong echo")
-	}
-	return nil
+	return healthyCallFrom(addr, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)})
 }

@@ -1,7 +1,6 @@
 package smb2_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -20,30 +19,13 @@ import (
 	"github.com/netsession/netsession/srvs"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestFloodingAddressLeavesRoom: one address (127.0.0.1) reconnects as
 // soon as it is closed, on 16 connections at once, against a server of 8
 // places with 4 per address. A bystander from 127.0.0.2 logs on and
 // enumerates sessions every time it tries, and the thousands of
 // refusals make a handful of WARN records, not one each.
 func TestFloodingAddressLeavesRoom(t *testing.T) {
-	var logs lockedBuffer
+	var logs logBuffer
 	f := newFixture(t, func(s *smb2.Server) {
 		s.MaxConns, s.MaxConnsPerAddr = 8, 4
 		s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))

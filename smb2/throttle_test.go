@@ -1,7 +1,6 @@
 package smb2_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -10,36 +9,17 @@ import (
 	"github.com/netsession/netsession/smb2/internal/wire"
 )
 
-// logonStatus runs an SPNEGO/NTLM SESSION_SETUP exchange on a fresh
-// connection and returns its final status and how long the last answer
-// took.
+// logonStatus logs on over SPNEGO/NTLM on a fresh connection and returns
+// the final status and how long the logon took.
 func logonStatus(t *testing.T, f *fixture, user, pass string) (smb2.Status, time.Duration) {
 	t.Helper()
-	c := dialRaw(t, f.addr)
+	c := &encClient{rawClient: dialRaw(t, f.addr)}
 	if st, _, err := c.do(c.build(wire.CmdNegotiate, negotiateBody(smb2.Dialect300)), false); err != nil || st != 0 {
 		t.Fatalf("negotiate: %v %v", st, err)
 	}
-	sp := (&ntlm.Client{User: user, Password: pass}).NewSPNEGOContext()
-	ctx := context.Background()
-	tok, _, err := sp.Step(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		start := time.Now()
-		st, body, err := c.do(c.build(wire.CmdSessionSetup, sessionSetupBody(tok)), false)
-		took := time.Since(start)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st != smb2.StatusMoreProcessingRequired {
-			return st, took
-		}
-		off, n := le.Uint16(body[4:]), le.Uint16(body[6:])
-		if tok, _, err = sp.Step(ctx, body[int(off)-wire.HeaderSize:int(off)-wire.HeaderSize+int(n)]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	start := time.Now()
+	st := c.login(user, pass)
+	return st, time.Since(start)
 }
 
 func withThrottle(th *ntlm.Throttle) option {
