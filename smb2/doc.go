@@ -176,7 +176,8 @@
 //
 // Every resource a client can make the server hold is bounded by a Server
 // field whose zero value is a documented default (limits.go): connections
-// server-wide (MaxConns), sessions and open pipes per connection, the size
+// server-wide (MaxConns) and per IP address or IPv6 /64
+// (MaxConnsPerAddr), sessions and open pipes per connection, the size
 // of one message, the bytes written to a pipe ahead of its handler, and
 // credits. A connection reads one message at a time, the next only once
 // the previous is answered, so its memory is one message plus its pipes'
