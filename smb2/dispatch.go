@@ -257,9 +257,12 @@ func (c *conn) process(r *request) (_ response, ok bool, _ error) {
 }
 
 // echo answers ECHO. It is served before the session checks of other
-// commands (an idle client may send it with any session ID), but an ECHO
-// of a signing session is answered signed: when the request was signed
-// (and its signature holds) or the session requires signing.
+// commands (an idle client may send it with any session ID). A signed
+// ECHO is verified and answered signed; an unsigned one is answered
+// unsigned, even on a session that requires signing: MS-SMB2 3.3.4.1.1
+// signs a response only when its request was signed, and signing
+// answers to unsigned requests would hand anyone who can inject a packet
+// signatures made with the session's key.
 func (c *conn) echo(r *request) response {
 	if wire.ParseSmall(r.msg, "ECHO") != nil {
 		return r.reply(StatusInvalidParameter, nil)
@@ -274,7 +277,7 @@ func (c *conn) echo(r *request) response {
 		return r.reply(StatusAccessDenied, nil)
 	}
 	resp := r.reply(StatusSuccess, wire.AppendSmall(nil))
-	if signed || s.signingRequired {
+	if signed {
 		resp.signer = s.signer
 	}
 	return resp

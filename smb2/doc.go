@@ -39,7 +39,11 @@
 // client may send it with a stale or zero SessionId), but when it names a
 // session that has a signing key it is treated like any request of that
 // session: a bad signature gets STATUS_ACCESS_DENIED, and the answer is
-// signed when the request was signed or the session requires signing.
+// signed exactly when the request was signed (MS-SMB2 3.3.4.1.1), even if
+// the session requires signing: an unsigned ECHO gets an unsigned answer,
+// so nobody obtains signatures made with a session's key by injecting
+// unsigned requests. A client that requires signing rejects that answer,
+// which is right: it should have signed its ECHO.
 //
 // # Encryption
 //
@@ -183,7 +187,8 @@
 //
 // Every resource a client can make the server hold is bounded by a Server
 // field whose zero value is a documented default (limits.go): connections
-// server-wide (MaxConns), sessions and open pipes per connection, the size
+// server-wide (MaxConns) and per IP address or IPv6 /64
+// (MaxConnsPerAddr), sessions and open pipes per connection, the size
 // of one message, the bytes written to a pipe ahead of its handler, and
 // credits. A connection reads one message at a time, the next only once
 // the previous is answered, so its memory is one message plus its pipes'

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/internal/netlimit"
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/session"
 )
@@ -27,6 +28,7 @@ const (
 	DefaultMaxCredits         = 512
 	DefaultMaxIOSize          = 65536
 	DefaultMaxConns           = 1024
+	DefaultMaxConnsPerAddr    = 256
 	DefaultMaxSessionsPerConn = 64
 	DefaultMaxOpensPerConn    = 64
 	DefaultMaxMessageSize     = 1 << 20
@@ -93,6 +95,12 @@ type Server struct {
 	// DefaultMaxConns, negative: no bound). A connection over it is
 	// closed as soon as it is accepted.
 	MaxConns int
+	// MaxConnsPerAddr bounds those from one IP address, an IPv6 address
+	// counting by its /64 (0: DefaultMaxConnsPerAddr, negative: no
+	// bound), so that one client reconnecting as fast as it is closed
+	// cannot take every place. Refusals are logged at WARN once per
+	// address every ten seconds, with a count.
+	MaxConnsPerAddr int
 	// MaxSessionsPerConn bounds the sessions (established or being set
 	// up) of one connection (0: DefaultMaxSessionsPerConn); one more
 	// SESSION_SETUP gets STATUS_INSUFFICIENT_RESOURCES.
@@ -142,6 +150,7 @@ type Server struct {
 
 	once      sync.Once
 	guid      [16]byte
+	limiter   *netlimit.Limiter
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
@@ -161,6 +170,7 @@ func (s *Server) init() {
 		}
 		s.listeners = map[net.Listener]struct{}{}
 		s.conns = map[*conn]struct{}{}
+		s.limiter = &netlimit.Limiter{Max: s.maxConns(), PerAddr: s.maxConnsPerAddr(), Name: "smb2", Logger: s.Logger}
 	})
 }
 
@@ -232,7 +242,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}()
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
-	var delay time.Duration
+	var backoff netlimit.Backoff
 	for {
 		nc, err := l.Accept()
 		if err != nil {
@@ -245,15 +255,15 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
+			if netlimit.Temporary(err) {
+				d := backoff.Next()
+				s.logger().Warn("smb2 accept", slog.Any("err", err), slog.Duration("retry_in", d))
+				netlimit.Sleep(ctx, d)
 				continue
 			}
 			return err
 		}
-		delay = 0
+		backoff.Reset()
 		s.mu.Lock()
 		if s.shutdown {
 			s.mu.Unlock()
@@ -281,16 +291,20 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) error {
 		nc.Close()
 		return ErrServerClosed
 	}
-	if max := s.maxConns(); max > 0 && len(s.conns) >= max {
+	release, err := s.limiter.Acquire(nc.RemoteAddr())
+	if err != nil {
 		s.mu.Unlock()
 		// Counted before the close, so that a client seeing the close
-		// also sees it counted.
+		// also sees it counted. The limiter logs a summary.
 		s.stats.connsRejected.Add(1)
 		nc.Close()
 		c.cancel()
-		c.log.Warn("smb2 connection refused", slog.Int("max_conns", max))
+		if errors.Is(err, netlimit.ErrTooManyFromAddr) {
+			return ErrTooManyConnsFromAddr
+		}
 		return ErrTooManyConns
 	}
+	defer release()
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()

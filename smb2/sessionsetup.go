@@ -67,6 +67,7 @@ func (c *conn) sessionSetup(r *request) response {
 		s.preauth = smbcrypto.PreauthUpdate(s.preauth, msg)
 	}
 	refuse := func(st Status, token []byte, why error) response {
+		c.holdAnswer(why)
 		c.srv.stats.logonsFailed.Add(1)
 		c.log.Info("smb2 logon refused", slog.Any("err", why))
 		delete(c.sessions, s.id)
@@ -77,7 +78,7 @@ func (c *conn) sessionSetup(r *request) response {
 	}
 	out, logon, err := c.authStep(s, req.SecurityBuffer)
 	if err != nil {
-		return refuse(StatusLogonFailure, out, err)
+		return refuse(logonStatus(err), out, err)
 	}
 	if logon == nil {
 		resp := r.reply(StatusMoreProcessingRequired, wire.AppendSessionSetupResponse(nil, 0, out))
