@@ -17,6 +17,7 @@ import (
 
 	"github.com/netsession/netsession/dcerpc"
 	"github.com/netsession/netsession/epm"
+	"github.com/netsession/netsession/internal/netlimit"
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/rpcauth"
 	"github.com/netsession/netsession/session"
@@ -27,6 +28,18 @@ import (
 // DefaultRPCAddr is where Run listens for srvsvc when Config.RPCAddr is
 // empty: a port the kernel picks on the IPv4 loopback address.
 const DefaultRPCAddr = "127.0.0.1:0"
+
+// Connection bounds of the endpoint mapper and metrics listeners when the
+// Config leaves them zero. A client asks the endpoint mapper one question
+// and hangs up, and a metrics scraper holds one or two connections: both
+// need far fewer places than srvsvc and SMB, and get a quarter of them
+// per address like those.
+const (
+	DefaultEPMMaxConns            = 256
+	DefaultEPMMaxConnsPerAddr     = 64
+	DefaultMetricsMaxConns        = 64
+	DefaultMetricsMaxConnsPerAddr = 16
+)
 
 // DefaultShutdownTimeout is how long Run lets calls in progress finish
 // after its context ends, unless Config.ShutdownTimeout says otherwise.
@@ -84,7 +97,9 @@ type Config struct {
 	// ComputerName is the NetBIOS name in the NTLM CHALLENGE; "" means
 	// "NETSESSION".
 	ComputerName string
-	// Throttle slows password guessing per source; nil never throttles.
+	// Throttle bounds password guessing per account, per source and
+	// account, and per source, and holds back failed answers (see
+	// ntlm.Throttle); nil never throttles.
 	Throttle *ntlm.Throttle
 	// Clock is the table's clock; nil means the system clock.
 	Clock session.Clock
@@ -105,6 +120,18 @@ type Config struct {
 	// smb2's defaults.
 	SMBMaxConns    int
 	SMBIdleTimeout time.Duration
+	// RPCMaxConns, EPMMaxConns and MetricsMaxConns bound the connections
+	// each of those listeners serves at once (0: dcerpc.DefaultMaxConns,
+	// DefaultEPMMaxConns, DefaultMetricsMaxConns; negative: no bound). A
+	// connection over the bound is closed as soon as it is accepted.
+	RPCMaxConns, EPMMaxConns, MetricsMaxConns int
+	// MaxConnsPerAddr bounds the connections of one IP address (an IPv6
+	// address counts by its /64) on each listener, SMB included (0: each
+	// listener's default, a quarter of its total: 256 for SMB and srvsvc,
+	// 64 for the endpoint mapper, 16 for metrics; negative: no bound).
+	// Refusals are logged at WARN once per address and listener every ten
+	// seconds, with a count.
+	MaxConnsPerAddr int
 	// MetricsAddr, when not empty, is the TCP address Run serves the
 	// counters on over HTTP: /metrics (Prometheus text format) and
 	// /debug/vars (JSON), see MetricsHandler.
@@ -209,12 +236,15 @@ func New(cfg Config) (*Server, error) {
 	iface := h.Interface()
 	calls := &rpcCounter{next: &levelGuard{next: h, allowConnect: cfg.AllowConnectLevel}, n: map[rpcKey]int64{}}
 	iface.Handler = calls
-	rpc := &dcerpc.Server{Auth: perHost(rpcauth.Acceptors(mech)), Logger: log.With("component", "dcerpc")}
+	rpc := &dcerpc.Server{Auth: perHost(rpcauth.Acceptors(mech)), Logger: log.With("component", "dcerpc"),
+		MaxConns: cfg.RPCMaxConns, MaxConnsPerAddr: cfg.MaxConnsPerAddr}
 	if err := rpc.Register(iface); err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, table: table, rpc: rpc, calls: calls, epmH: &epm.Handler{Logger: log.With("component", "epm")}}
-	s.epm = &dcerpc.Server{Logger: log.With("component", "dcerpc-epm")}
+	s.epm = &dcerpc.Server{Logger: log.With("component", "dcerpc-epm"),
+		MaxConns:        intOr(cfg.EPMMaxConns, DefaultEPMMaxConns),
+		MaxConnsPerAddr: intOr(cfg.MaxConnsPerAddr, DefaultEPMMaxConnsPerAddr)}
 	if err := s.epm.Register(s.epmH.Interface()); err != nil {
 		return nil, err
 	}
@@ -228,16 +258,17 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.smb = &smb2.Server{
-		Table:          table,
-		Auth:           mech,
-		RPC:            s.pipeRPC,
-		AllowGuest:     cfg.AllowGuest,
-		AllowAnonymous: cfg.AllowAnonymous,
-		Signing:        cfg.SMBSigning,
-		Encryption:     cfg.SMBEncrypt,
-		MaxConns:       cfg.SMBMaxConns,
-		IdleTimeout:    cfg.SMBIdleTimeout,
-		Logger:         log.With("component", "smb2"),
+		Table:           table,
+		Auth:            mech,
+		RPC:             s.pipeRPC,
+		AllowGuest:      cfg.AllowGuest,
+		AllowAnonymous:  cfg.AllowAnonymous,
+		Signing:         cfg.SMBSigning,
+		Encryption:      cfg.SMBEncrypt,
+		MaxConns:        cfg.SMBMaxConns,
+		MaxConnsPerAddr: cfg.MaxConnsPerAddr,
+		IdleTimeout:     cfg.SMBIdleTimeout,
+		Logger:          log.With("component", "smb2"),
 	}
 	return s, nil
 }
@@ -293,10 +324,21 @@ func (s *Server) ServeListeners(ctx context.Context, l Listeners) error {
 		hs = &http.Server{
 			Handler:           s.MetricsHandler(),
 			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+			// A kept-alive scraper connection must not hold its place
+			// for good.
+			IdleTimeout: 2 * time.Minute,
+			ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
+		// net/http retries temporary accept errors itself; the limiter
+		// bounds the connections.
+		ml := &netlimit.Listener{Listener: l.Metrics, Limiter: &netlimit.Limiter{
+			Max:     intOr(s.cfg.MetricsMaxConns, DefaultMetricsMaxConns),
+			PerAddr: intOr(s.cfg.MaxConnsPerAddr, DefaultMetricsMaxConnsPerAddr),
+			Name:    "metrics",
+			Logger:  s.log,
+		}}
 		go func() {
-			err := hs.Serve(l.Metrics)
+			err := hs.Serve(ml)
 			if errors.Is(err, http.ErrServerClosed) {
 				err = nil
 			}
@@ -503,4 +545,11 @@ func (g *levelGuard) ServeRPC(ctx context.Context, call *dcerpc.Call) ([]byte, e
 		return nil, &dcerpc.Fault{Status: dcerpc.StatusAccessDenied}
 	}
 	return g.next.ServeRPC(ctx, call)
+}
+
+func intOr(v, def int) int {
+	if v != 0 {
+		return v
+	}
+	return def
 }

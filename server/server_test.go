@@ -354,11 +354,11 @@ func TestCompatForcesBareNames(t *testing.T) {
 	}
 }
 
-// Failed logons are throttled per client host, not per connection: after a
-// wrong password, even the right one from a new connection is refused
-// until the penalty has passed.
+// Failed logons are throttled per client host, not per connection: once
+// an account's budget from a host is spent (one failure here), even the
+// right password from a new connection is refused until it refills.
 func TestThrottlePerHost(t *testing.T) {
-	r := start(t, Config{Throttle: &ntlm.Throttle{BaseDelay: time.Minute}, Seeds: []Seed{{Client: "10.0.0.5", User: "carol"}}})
+	r := start(t, Config{Throttle: &ntlm.Throttle{FailureDelay: -1, SourceAccountBurst: 1}, Seeds: []Seed{{Client: "10.0.0.5", User: "carol"}}})
 	call := func(pass string) error {
 		c, err := dial(t, r.addrs.RPC, "alice", pass, dcerpc.AuthTypeNTLM, dcerpc.AuthLevelIntegrity)
 		if err == nil {
