@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/netsession/netsession/dcerpc"
@@ -166,7 +165,6 @@ type Server struct {
 	cfg   Config
 	log   *slog.Logger
 	table *session.Table
-	clock *offsetClock
 	rpc   *dcerpc.Server
 	epmH  *epm.Handler
 	epm   *dcerpc.Server
@@ -202,17 +200,12 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var base session.Clock = systemClock{}
-	if cfg.Clock != nil {
-		base = cfg.Clock
-	}
-	clock := &offsetClock{base: base}
 	cname := cfg.Cname
 	if cfg.Compat == srvs.CompatSamba417 {
 		cname = session.CnameBare
 	}
-	table := session.New(session.Options{Clock: clock, Policy: cfg.Policy, Cname: cname})
-	if err := seed(table, clock, cfg.Seeds); err != nil {
+	table := session.New(session.Options{Clock: cfg.Clock, Policy: cfg.Policy, Cname: cname})
+	if err := seed(table, cfg.Seeds); err != nil {
 		return nil, err
 	}
 	// The server works on its own copy: AllowGuest must not switch guest
@@ -248,7 +241,7 @@ func New(cfg Config) (*Server, error) {
 	if err := rpc.Register(iface); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, table: table, clock: clock, rpc: rpc, calls: calls, epmH: &epm.Handler{Logger: log.With("component", "epm")}}
+	s := &Server{cfg: cfg, log: log, table: table, rpc: rpc, calls: calls, epmH: &epm.Handler{Logger: log.With("component", "epm")}}
 	s.epm = &dcerpc.Server{Logger: log.With("component", "dcerpc-epm"),
 		MaxConns:        intOr(cfg.EPMMaxConns, DefaultEPMMaxConns),
 		MaxConnsPerAddr: intOr(cfg.MaxConnsPerAddr, DefaultEPMMaxConnsPerAddr)}
@@ -465,7 +458,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	s.log.Info("listening", "rpc", addrs.RPC, "epm", addrs.EPM, "smb", addrs.SMB, "metrics", addrs.Metrics, "policy", s.table.Policy().String(),
+	s.log.Info("listening", "rpc", addrs.RPC, "epm", addrs.EPM, "smb", addrs.SMB, "metrics", addrs.Metrics, "policy", fmt.Sprint(s.table.Authorizer()),
 		"cname", s.table.CnameStyle().String(), "compat", s.cfg.Compat.String(), "sessions", s.table.Len(),
 		"demo_accounts", s.cfg.Accounts == nil, "allow_connect_level", s.cfg.AllowConnectLevel)
 	if s.cfg.OnReady != nil {
@@ -559,62 +552,4 @@ func intOr(v, def int) int {
 		return v
 	}
 	return def
-}
-
-// systemClock is the wall clock.
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-// offsetClock reads its base clock moved back by an offset. Seeding sets
-// the offset to a session's age while opening it, then back to zero; the
-// table keeps the clock for good, so the offset must be zero whenever
-// anything else reads it.
-type offsetClock struct {
-	base session.Clock
-	back atomic.Int64 // nanoseconds
-}
-
-func (c *offsetClock) Now() time.Time {
-	return c.base.Now().Add(-time.Duration(c.back.Load()))
-}
-
-func (c *offsetClock) setBack(seconds uint32) {
-	c.back.Store(int64(time.Duration(seconds) * time.Second))
-}
-
-// seed opens the seeds in order: each is opened as many seconds ago as its
-// time says, gets its opens, and is last touched as many seconds ago as its
-// idle time says.
-func seed(t *session.Table, c *offsetClock, seeds []Seed) error {
-	defer c.setBack(0)
-	for i, sd := range seeds {
-		age := sd.Time
-		if age == session.TimeUnknown {
-			// Older than 32 bits of seconds, so time saturates.
-			c.back.Store(int64(time.Duration(age)*time.Second + time.Hour))
-		} else {
-			c.setBack(age)
-		}
-		s, err := t.Open(session.Spec{
-			Client:       sd.Client,
-			User:         sd.User,
-			Guest:        sd.Flags&session.FlagGuest != 0,
-			NoEncryption: sd.Flags&session.FlagNoEncryption != 0,
-			ClientType:   sd.ClientType,
-			Transport:    sd.Transport,
-		})
-		if err != nil {
-			return fmt.Errorf("server: seed %d: %w", i, err)
-		}
-		for range sd.Opens {
-			s.AddOpen()
-		}
-		if sd.Idle == session.TimeUnknown {
-			continue // last active when it was opened
-		}
-		c.setBack(sd.Idle)
-		s.Touch()
-	}
-	return nil
 }

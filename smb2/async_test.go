@@ -345,7 +345,7 @@ func TestAsyncReadOfDeletedSession(t *testing.T) {
 			return nil
 		}
 		admin := session.Caller{User: "root", Groups: []string{session.GroupAdministrators}}
-		if _, err := table.Delete(admin, "", "bob"); err != nil {
+		if _, err := table.Delete(context.Background(), admin, "", "bob"); err != nil {
 			return err
 		}
 		conn.Write(append([]byte("bye:"), buf[:n]...))

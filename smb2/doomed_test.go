@@ -39,7 +39,7 @@ func TestDeletedSessionStartsNothing(t *testing.T) {
 		t.Fatalf("read: %v %v", st, err)
 	}
 	admin := session.Caller{User: "root", Groups: []string{session.GroupAdministrators}}
-	if n, err := f.table.Delete(admin, `\\127.0.0.1`, "bob"); err != nil || n != 1 {
+	if n, err := f.table.Delete(context.Background(), admin, `\\127.0.0.1`, "bob"); err != nil || n != 1 {
 		t.Fatalf("delete: %d %v", n, err)
 	}
 	waitFor(t, func() bool {
@@ -79,7 +79,7 @@ func TestDeletedSessionEndsWhenPipeGoesQuiet(t *testing.T) {
 		t.Fatalf("write: %v %v", st, err)
 	}
 	admin := session.Caller{User: "root", Groups: []string{session.GroupAdministrators}}
-	if n, err := f.table.Delete(admin, `\\127.0.0.1`, "bob"); err != nil || n != 1 {
+	if n, err := f.table.Delete(context.Background(), admin, `\\127.0.0.1`, "bob"); err != nil || n != 1 {
 		t.Fatalf("delete: %d %v", n, err)
 	}
 	time.Sleep(50 * time.Millisecond) // the deletion reaches the connection

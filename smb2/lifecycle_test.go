@@ -127,7 +127,7 @@ func TestGuest(t *testing.T) {
 		if _, err := s.Mount("IPC$"); err != nil {
 			t.Fatal(err)
 		}
-		res, err := f.table.Enum(session.Caller{User: "x", Groups: []string{"Administrators"}}, session.EnumQuery{Level: 1, PrefMaxLen: session.MaxPreferredLength})
+		res, err := f.table.Enum(context.Background(), session.Caller{User: "x", Groups: []string{"Administrators"}}, session.EnumQuery{Level: 1, PrefMaxLen: session.MaxPreferredLength})
 		if err != nil || len(res.Entries) != 1 || res.Entries[0].UserFlags&session.FlagGuest == 0 {
 			t.Errorf("guest session: %+v %v", res.Entries, err)
 		}
