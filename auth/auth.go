@@ -122,19 +122,45 @@ type Advertiser interface {
 }
 
 // Throttle is the hook a mechanism calls around each credential check, so
-// that one policy against password guessing covers every mechanism. A nil
-// Throttle in a mechanism's configuration never throttles.
+// that one policy against password guessing covers every mechanism (the
+// ntlm package's Throttle implements it). A nil Throttle in a mechanism's
+// configuration never throttles.
 type Throttle interface {
-	// Allow is asked before credentials are checked. account is the
-	// account named by the attempt, "" when not known yet. It returns
-	// ok false to refuse the attempt outright, with retry the time
-	// after which the source may try again; it may also delay (honouring
-	// ctx) before allowing.
-	Allow(ctx context.Context, source, account string) (retry time.Duration, ok bool)
-	// Record reports the outcome of a credential check and returns the
-	// penalty now in force for the source (0 after a success), for logs.
-	Record(source, account string, ok bool) (penalty time.Duration)
+	// Check is asked before the credentials of a logon of account from
+	// source are verified. account is the account's name in lower case
+	// (one shared name for accounts that do not exist); anonymous logons
+	// are not checked.
+	Check(source, account string, now time.Time) Decision
+	// Record reports the outcome of a verified logon and returns how long
+	// the transport should hold back the failing answer (0 for a
+	// success). The mechanism passes that on in its error's AnswerDelay
+	// method.
+	Record(source, account string, success bool, now time.Time) (answerDelay time.Duration)
 }
+
+// Decision is Throttle.Check's answer.
+type Decision struct {
+	// Allowed: verify the credentials.
+	Allowed bool
+	// Reason, when not Allowed: ErrAccountLockedOut, or an error of the
+	// throttle's own for a source that is guessing.
+	Reason error
+	// RetryAfter is how long until the budget that refused has room.
+	RetryAfter time.Duration
+}
+
+// ErrAccountLockedOut: the account has spent its failure budget, and no
+// logon of it is verified until the budget refills. It is also an
+// ErrLogonFailure. Transports answer it as Windows does
+// (STATUS_ACCOUNT_LOCKED_OUT over SMB).
+var ErrAccountLockedOut error = lockedOut{}
+
+type lockedOut struct{}
+
+func (lockedOut) Error() string { return "account locked out after too many failed logons" }
+
+// Unwrap makes errors.Is(ErrAccountLockedOut, ErrLogonFailure) true.
+func (lockedOut) Unwrap() error { return ErrLogonFailure }
 
 // ErrLogonFailure is in the chain of every refused logon, whatever the
 // mechanism and the reason.

@@ -53,8 +53,9 @@ type Server struct {
 	// RefuseAnonymous refuses null-session logons; by default they are
 	// accepted and reported as anonymous callers.
 	RefuseAnonymous bool
-	// Throttle is asked before each credential check and told its
-	// outcome; nil never throttles. *Throttle implements it.
+	// Throttle bounds password guessing (asked before each credential
+	// check, told its outcome) and holds back failed answers; nil never
+	// throttles. *Throttle implements it.
 	Throttle authn.Throttle
 	// Logger receives one record per failed logon (never a secret);
 	// nil discards.
@@ -149,6 +150,9 @@ type ServerContext struct {
 	srv    *Server
 	source string
 	state  ctxState
+	// account is the throttle's name for the account being tried; ""
+	// before AUTHENTICATE and for null sessions.
+	account string
 
 	negotiate, challenge []byte // raw messages, for the MIC
 	serverChallenge      [8]byte
@@ -203,9 +207,6 @@ func (c *ServerContext) acceptNegotiate(in []byte) ([]byte, error) {
 		return nil, err
 	}
 	s := c.srv
-	if w, ok := c.allow(context.Background(), ""); !ok {
-		return nil, &LogonError{Reason: fmt.Errorf("%w (retry in %v)", ErrThrottled, w.Round(time.Millisecond))}
-	}
 	nf := neg.Flags
 	if !nf.Has(FlagUnicode) {
 		return nil, fmt.Errorf("%w: client does not offer Unicode", ErrUnsupported)
@@ -305,11 +306,20 @@ func (c *ServerContext) acceptAuthenticate(in []byte) error {
 		c.fail(nil, err)
 		return err
 	}
-	if w, ok := c.allow(context.Background(), auth.User); !ok {
-		return c.fail(auth, fmt.Errorf("%w (retry in %v)", ErrThrottled, w.Round(time.Millisecond)))
-	}
 	flags := auth.Flags & c.offered
 	nt, lm := auth.NtChallengeResponse, auth.LmChallengeResponse
+	// The throttle is asked before anything is verified, under the name
+	// of the account tried (all unknown names share one); a null session
+	// has none and is neither checked nor counted.
+	if auth.User != "" || len(nt) != 0 {
+		c.account = UnknownAccount
+		if acc, ok := s.Accounts.Lookup(auth.User); ok {
+			c.account = accountKey(acc.Name)
+		}
+		if d := c.check(now); !d.Allowed {
+			return c.fail(auth, fmt.Errorf("%w (retry in %v)", d.Reason, d.RetryAfter.Round(time.Millisecond)))
+		}
+	}
 
 	// Anonymous: no NT response and an LM response that is empty or one
 	// zero byte (MS-NLMP 3.2.5.1.2), with no user name.
@@ -437,7 +447,16 @@ func (c *ServerContext) succeed(auth *AuthenticateMessage, flags NegotiateFlags,
 		}
 		c.sec = sec
 	}
-	c.record(auth.User, true)
+	if !id.Anonymous && !id.Guest {
+		c.record(true)
+	}
+	c.srv.logger().Info("ntlm logon",
+		slog.String("source", c.source),
+		slog.String("user", auth.User),
+		slog.String("domain", auth.Domain),
+		slog.String("workstation", auth.Workstation),
+		slog.Bool("anonymous", id.Anonymous),
+		slog.Bool("guest", id.Guest))
 	c.logon = Logon{
 		Identity:     id,
 		SessionKey:   bytes.Clone(exported),
@@ -454,14 +473,15 @@ func (c *ServerContext) succeed(auth *AuthenticateMessage, flags NegotiateFlags,
 // caller: a *LogonError for refusals, the decode error itself otherwise.
 func (c *ServerContext) fail(auth *AuthenticateMessage, reason error) error {
 	s := c.srv
-	var account string
-	if auth != nil {
-		account = auth.User
+	// Only a verified password that is wrong (or names no account) is a
+	// guess; a throttled attempt was not verified and counts for nothing.
+	var delay time.Duration
+	if c.account != "" && (errors.Is(reason, ErrWrongPassword) || errors.Is(reason, ErrUnknownUser)) {
+		delay = c.record(false)
 	}
-	penalty := c.record(account, false)
 	c.negotiate, c.challenge = nil, nil
 	clear(c.serverChallenge[:])
-	le := &LogonError{Reason: reason}
+	le := &LogonError{Reason: reason, Delay: delay}
 	if auth != nil {
 		le.User, le.Domain, le.Workstation = auth.User, auth.Domain, auth.Workstation
 	}
@@ -471,7 +491,7 @@ func (c *ServerContext) fail(auth *AuthenticateMessage, reason error) error {
 		slog.String("domain", le.Domain),
 		slog.String("workstation", le.Workstation),
 		slog.String("reason", reason.Error()),
-		slog.Duration("throttle", penalty))
+		slog.Duration("answer_delay", delay))
 	var de *DecodeError
 	if errors.As(reason, &de) || errors.Is(reason, ErrUnsupported) {
 		return reason
@@ -510,20 +530,21 @@ func (c *ServerContext) Result() (authn.Result, bool) {
 	return authn.Result{Mechanism: authn.MechNTLM, Identity: l.Identity, SessionKey: l.SessionKey}, true
 }
 
-// allow asks the throttle whether the source may try now.
-func (c *ServerContext) allow(ctx context.Context, account string) (time.Duration, bool) {
+// check asks the throttle whether the logon of c.account is verified.
+func (c *ServerContext) check(now time.Time) authn.Decision {
 	if c.srv.Throttle == nil {
-		return 0, true
+		return authn.Decision{Allowed: true}
 	}
-	return c.srv.Throttle.Allow(ctx, c.source, account)
+	return c.srv.Throttle.Check(c.source, c.account, now)
 }
 
-// record tells the throttle the outcome of a credential check.
-func (c *ServerContext) record(account string, ok bool) time.Duration {
+// record tells the throttle the outcome of a verified logon of c.account
+// and returns how long the failing answer is held back.
+func (c *ServerContext) record(success bool) time.Duration {
 	if c.srv.Throttle == nil {
 		return 0
 	}
-	return c.srv.Throttle.Record(c.source, account, ok)
+	return c.srv.Throttle.Record(c.source, c.account, success, c.srv.now())
 }
 
 // SessionKey returns the exported session key once Done (nil for guest).

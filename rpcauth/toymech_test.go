@@ -65,7 +65,7 @@ func TestToyMechanismOverSPNEGO(t *testing.T) {
 		c, err := srvs.Bind(ctx, rpc)
 		if err == nil {
 			var res *srvs.EnumResult
-			res, err = c.EnumAll(ctx, 502, "", "", srvs.MaxPreferredLength)
+			res, err = c.EnumAll(ctx, 502, "", "", session.MaxPreferredLength)
 			if err == nil && (len(res.Entries) != 1 || res.Entries[0].UserName != "carol") {
 				t.Errorf("%s: %+v", tt.user, res)
 			}

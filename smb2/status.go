@@ -1,9 +1,6 @@
 package smb2
 
-import (
-	"github.com/netsession/netsession/ntstatus"
-	"github.com/netsession/netsession/smb2/internal/wire"
-)
+import "github.com/netsession/netsession/ntstatus"
 
 // Status is an NTSTATUS as carried in the SMB2 header: ntstatus.Status,
 // an error that names itself.
@@ -37,19 +34,6 @@ const (
 	StatusCancelled              = ntstatus.Cancelled
 	StatusFileClosed             = ntstatus.FileClosed
 	StatusUserSessionDeleted     = ntstatus.UserSessionDeleted
+	StatusAccountLockedOut       = ntstatus.AccountLockedOut
 	StatusNotFound               = ntstatus.NotFound
-
-	statusPipeBusy         = ntstatus.PipeBusy
-	statusFSDriverRequired = ntstatus.FSDriverRequired
-)
-
-// Dialects this server speaks, lowest first (the values of the wire
-// format's one definition).
-const (
-	Dialect202      = wire.Dialect202
-	Dialect210      = wire.Dialect210
-	Dialect300      = wire.Dialect300
-	Dialect302      = wire.Dialect302
-	Dialect311      = wire.Dialect311
-	dialectWildcard = wire.DialectWildcard
 )

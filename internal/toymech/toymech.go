@@ -12,6 +12,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/netsession/netsession/auth"
 )
@@ -65,6 +67,13 @@ func mac(key string, parts ...[]byte) []byte {
 
 var errRefused = fmt.Errorf("toy: %w", auth.ErrLogonFailure)
 
+// refusal is a wrong secret, with the answer delay the throttle asked for.
+type refusal struct{ delay time.Duration }
+
+func (r *refusal) Error() string              { return errRefused.Error() + ": wrong secret" }
+func (r *refusal) Unwrap() error              { return errRefused }
+func (r *refusal) AnswerDelay() time.Duration { return r.delay }
+
 func (c *acceptorContext) Step(ctx context.Context, in []byte) ([]byte, bool, error) {
 	switch {
 	case c.cnonce == nil:
@@ -73,22 +82,24 @@ func (c *acceptorContext) Step(ctx context.Context, in []byte) ([]byte, bool, er
 			return nil, false, errors.New("toy: bad first token")
 		}
 		c.user, c.cnonce = string(name), nonce
-		if c.acc.Throttle != nil {
-			if _, ok := c.acc.Throttle.Allow(ctx, c.peer.Source, c.user); !ok {
-				return nil, false, fmt.Errorf("%w: throttled", errRefused)
-			}
-		}
 		c.snonce = make([]byte, 16)
 		rand.Read(c.snonce)
 		return c.snonce, false, nil
 	case c.result == nil:
+		account := strings.ToLower(c.user)
+		if c.acc.Throttle != nil {
+			if d := c.acc.Throttle.Check(c.peer.Source, account, time.Now()); !d.Allowed {
+				return nil, false, fmt.Errorf("%w: %w", errRefused, d.Reason)
+			}
+		}
 		a, ok := c.acc.Accounts[c.user]
 		good := ok && hmac.Equal(in, mac(a.Secret, []byte("proof"), c.cnonce, c.snonce))
+		var delay time.Duration
 		if c.acc.Throttle != nil {
-			c.acc.Throttle.Record(c.peer.Source, c.user, good)
+			delay = c.acc.Throttle.Record(c.peer.Source, account, good, time.Now())
 		}
 		if !good {
-			return nil, false, errRefused
+			return nil, false, &refusal{delay}
 		}
 		c.key = mac(a.Secret, []byte("key"), c.cnonce, c.snonce)
 		c.result = &auth.Result{

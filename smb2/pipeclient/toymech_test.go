@@ -29,6 +29,7 @@ func toyAccounts() map[string]toymech.Account {
 	return map[string]toymech.Account{
 		"dadmin": {Secret: "s3cret", SID: toyDomain + "-1105", GroupSIDs: []string{toyDomain + "-513", toyDomain + "-512"}},
 		"duser":  {Secret: "pa55", SID: toyDomain + "-1106", GroupSIDs: []string{toyDomain + "-513"}},
+		"alice":  {Secret: "toyalice", SID: toyDomain + "-1107"},
 	}
 }
 
@@ -54,7 +55,7 @@ func TestToyMechanism(t *testing.T) {
 		_, _ = fmt.Fprintf(conn, "%s %s %s", c.User, c.SID, strings.Join(c.GroupSIDs, ","))
 		return nil
 	}
-	th := &ntlm.Throttle{BaseDelay: time.Hour}
+	th := &ntlm.Throttle{FailureDelay: -1, AccountBurst: 1}
 	accounts, err := ntlm.NewAccounts("NETSESS", false, ntlm.Account{Name: "alice", NTHash: ntlm.NTHash("AlicePass1")})
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +67,7 @@ func TestToyMechanism(t *testing.T) {
 	f := newFixture(t, func(s *smb2.Server) {
 		s.Auth = acceptor
 		s.Encryption = smb2.EncryptionRequired
-		s.Pipes["whoami"] = whoami
+		s.Pipes["whoami"] = smb2.PipeHandler(whoami)
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -84,11 +85,11 @@ func TestToyMechanism(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cl, err := srvs.Bind(ctx, dcerpc.NewClient(&rpcStream{p: p}))
+		cl, err := srvs.Bind(ctx, dcerpc.NewClient(rpcStream(p)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := cl.EnumAll(ctx, 502, "", "", srvs.MaxPreferredLength)
+		res, err := cl.EnumAll(ctx, 502, "", "", session.MaxPreferredLength)
 		return c, res, err
 	}
 
@@ -139,14 +140,15 @@ func TestToyMechanism(t *testing.T) {
 		}
 	})
 	t.Run("one throttle for both mechanisms", func(t *testing.T) {
-		_, err := f.dial(t, pipeclient.Options{Auth: &toymech.Initiator{User: "dadmin", Secret: "wrong"}})
+		// One wrong toy secret spends alice's budget (AccountBurst 1)...
+		_, err := f.dial(t, pipeclient.Options{Auth: &toymech.Initiator{User: "alice", Secret: "wrong"}})
 		var pe *pipeclient.Error
 		if !errors.As(err, &pe) || pe.Status != ntstatus.LogonFailure {
 			t.Fatalf("wrong toy secret: %v", err)
 		}
-		// The source now serves a penalty, for NTLM too.
-		if _, err := f.dial(t, pipeclient.Options{Auth: &ntlm.Client{User: "alice", Password: "AlicePass1"}}); !errors.As(err, &pe) || pe.Status != ntstatus.LogonFailure {
-			t.Fatalf("NTLM logon during the toy's penalty: %v", err)
+		// ...so alice is locked out, for NTLM too, correct password or not.
+		if _, err := f.dial(t, pipeclient.Options{Auth: &ntlm.Client{User: "alice", Password: "AlicePass1"}}); !errors.As(err, &pe) || pe.Status != ntstatus.AccountLockedOut {
+			t.Fatalf("NTLM logon of a locked-out account: %v", err)
 		}
 	})
 }
