@@ -186,8 +186,8 @@ func (m Mix) assign(n int, rng *rand.Rand) []Behavior {
 	return out
 }
 
-// Config configures a fleet. The zero value is one normal host... see
-// each field; Hosts must be positive.
+// Config configures a fleet. Hosts must be set; every other field has a
+// useful zero value.
 type Config struct {
 	// Hosts is the number of servers (1 to MaxHosts).
 	Hosts int
@@ -275,6 +275,7 @@ type Fleet struct {
 	mu        sync.Mutex
 	held      map[net.Conn]struct{} // Hang's connections
 	closeOnce sync.Once
+	stopAfter func() bool
 }
 
 // ErrTooManyFiles is in the chain of Start's error when the fleet cannot
@@ -351,8 +352,7 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	f.cancel = cancel
 	f.serve(sctx)
-	stop := context.AfterFunc(ctx, func() { _ = f.Close() })
-	_ = stop
+	f.stopAfter = context.AfterFunc(ctx, func() { _ = f.Close() })
 	return f, nil
 }
 
@@ -607,6 +607,9 @@ func (f *Fleet) Close() error {
 }
 
 func (f *Fleet) shutdown() {
+	if f.stopAfter != nil {
+		f.stopAfter()
+	}
 	if f.cancel != nil {
 		f.cancel()
 	}

@@ -22,6 +22,9 @@ type Summary struct {
 	ByReason map[client.Reason]int
 	// Sessions is the number of sessions in all results.
 	Sessions int
+	// Unstarted is the number of targets an interrupted scan never
+	// started (0 when the total is not known).
+	Unstarted int
 	// Elapsed is the scan's duration.
 	Elapsed time.Duration
 }
@@ -67,6 +70,9 @@ func (s Summary) WriteTo(w io.Writer) (int64, error) {
 			}
 		}
 		fmt.Fprintf(&b, "  %s\n", strings.Join(parts, ", "))
+	}
+	if s.Unstarted > 0 {
+		fmt.Fprintf(&b, "  %d targets not started (interrupted)\n", s.Unstarted)
 	}
 	fmt.Fprintf(&b, "sessions: %d\n", s.Sessions)
 	n, err := io.WriteString(w, b.String())

@@ -68,6 +68,11 @@ type Config struct {
 	// Burst is the number that may start at once (0: 1).
 	Rate  float64
 	Burst int
+	// Grace is how long the targets in progress may go on after the
+	// scan's context ends (no new target is started meanwhile); 0
+	// interrupts them at once. Either way a target interrupted is
+	// ReasonCanceled.
+	Grace time.Duration
 	// Jitter delays the start of every target by a random duration drawn
 	// uniformly from [0, Jitter], at nanosecond resolution (so small
 	// values work). The delay is not counted against the host deadline.
@@ -135,7 +140,7 @@ type Scanner struct {
 
 // New returns a Scanner for cfg.
 func New(cfg Config) (*Scanner, error) {
-	if cfg.Concurrency < 0 || cfg.HostTimeout < 0 || cfg.PreCheck < 0 || cfg.Rate < 0 || cfg.Burst < 0 || cfg.Jitter < 0 {
+	if cfg.Concurrency < 0 || cfg.HostTimeout < 0 || cfg.PreCheck < 0 || cfg.Rate < 0 || cfg.Burst < 0 || cfg.Jitter < 0 || cfg.Grace < 0 {
 		return nil, errors.New("scan: negative concurrency, timeout, rate or jitter")
 	}
 	if cfg.Concurrency == 0 {
@@ -171,9 +176,11 @@ func New(cfg Config) (*Scanner, error) {
 // locking, and a slow emit slows the scan rather than queueing results).
 // It returns when every target started has a result: after the last
 // target, after an error of src (returned), or after ctx ends. When ctx
-// ends no new target is started, the ones in progress are interrupted and
-// reported with ReasonCanceled (or whatever they had reached), and every
-// result obtained is delivered before Run returns ctx's error.
+// ends no new target is started, the ones in progress are interrupted
+// (after Config.Grace) and reported with ReasonCanceled unless they
+// finished first, and every result is delivered before Run returns ctx's
+// error. Targets never started get no result; Summary.Unstarted counts
+// them when the total is known.
 func (s *Scanner) Run(ctx context.Context, src Source, emit func(*Result)) (Summary, error) {
 	cfg := &s.cfg
 	start := time.Now()
@@ -181,6 +188,21 @@ func (s *Scanner) Run(ctx context.Context, src Source, emit func(*Result)) (Summ
 	if cfg.Rate > 0 {
 		lim = rate.NewLimiter(rate.Limit(cfg.Rate), max(cfg.Burst, 1))
 	}
+	// Targets run under work, which ends Grace after ctx does: a
+	// canceled scan starts nothing new at once, and interrupts what
+	// runs only after the grace period.
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	stopGrace := context.AfterFunc(ctx, func() {
+		if cfg.Grace <= 0 {
+			stopWork()
+			return
+		}
+		t := time.AfterFunc(cfg.Grace, stopWork)
+		<-work.Done()
+		t.Stop()
+	})
+	defer stopGrace()
 	jobs := make(chan Target)
 	results := make(chan *Result, cfg.Concurrency)
 	var srcErr error
@@ -190,7 +212,7 @@ func (s *Scanner) Run(ctx context.Context, src Source, emit func(*Result)) (Summ
 		go func() {
 			defer wg.Done()
 			for t := range jobs {
-				results <- s.one(ctx, t)
+				results <- s.one(work, t)
 			}
 		}()
 	}
@@ -206,15 +228,12 @@ func (s *Scanner) Run(ctx context.Context, src Source, emit func(*Result)) (Summ
 			}
 			if lim != nil {
 				if err := lim.Wait(ctx); err != nil {
-					// Canceled while waiting: the target gets its result.
-					results <- s.canceled(t)
-					return
+					return // canceled while waiting: t is not started
 				}
 			}
 			select {
 			case jobs <- t:
 			case <-ctx.Done():
-				results <- s.canceled(t)
 				return
 			}
 		}
@@ -242,6 +261,9 @@ func (s *Scanner) Run(ctx context.Context, src Source, emit func(*Result)) (Summ
 		case r, ok := <-results:
 			if !ok {
 				sum.Elapsed = time.Since(start)
+				if p.Total >= 0 {
+					sum.Unstarted = p.Total - sum.Hosts
+				}
 				progress()
 				if srcErr != nil {
 					return sum, srcErr
@@ -261,14 +283,6 @@ func (s *Scanner) Run(ctx context.Context, src Source, emit func(*Result)) (Summ
 			progress()
 		}
 	}
-}
-
-// canceled is the result of a target the scan was canceled before
-// starting.
-func (s *Scanner) canceled(t Target) *Result {
-	r := s.newResult(t)
-	r.Failure = client.Failure{Reason: client.ReasonCanceled, Detail: "the scan was canceled before this target was started"}
-	return r
 }
 
 func (s *Scanner) newResult(t Target) *Result {
