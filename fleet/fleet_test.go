@@ -252,4 +252,3 @@ func TestFleetStopsWithContext(t *testing.T) {
 		t.Errorf("a hung connection survived the fleet: %v", err)
 	}
 }
-
