@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -357,5 +358,46 @@ func TestScanGrace(t *testing.T) {
 		if len(got) != 3 || got[0] != want || got[1] != want || got[2] != want {
 			t.Errorf("grace %v: reasons %q, want three %q", grace, got, want)
 		}
+	}
+}
+
+// A stream source: results come as lines arrive; a bad line ends the
+// scan with its error after the targets before it; and a cancel while the
+// source waits for input returns at once.
+func TestScanStream(t *testing.T) {
+	f := startFleet(t, fleet.Config{Hosts: 3, Behaviors: []fleet.Behavior{fleet.Normal, fleet.Normal, fleet.Normal}, Base: base(29)})
+	s, err := scan.New(scan.Config{Client: client.Options{Credentials: scanCred()}, Level: session.Level10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := f.Hosts[0].Target + "\n" + f.Hosts[1].Target + "\nnot a target\n" + f.Hosts[2].Target + "\n"
+	n := 0
+	sum, err := s.Run(context.Background(), scan.NewStreamSource(strings.NewReader(in), scan.ParseOptions{}), func(r *scan.Result) { n++ })
+	var te *scan.TargetError
+	if !errors.As(err, &te) || te.Line != 3 || n != 2 || sum.Unstarted != 0 {
+		t.Errorf("bad line: %v, %d results, %+v", err, n, sum)
+	}
+
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go io.WriteString(pw, f.Hosts[0].Target+"\n")
+	done := make(chan error, 1)
+	var got []*scan.Result
+	go func() {
+		_, err := s.Run(ctx, scan.NewStreamSource(pr, scan.ParseOptions{}), func(r *scan.Result) {
+			got = append(got, r)
+			cancel() // the source now waits for a line that never comes
+		})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) || len(got) != 1 || !got[0].Collected {
+			t.Errorf("%v, %d results", err, len(got))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after the cancel while the stream waited")
 	}
 }

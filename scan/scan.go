@@ -180,7 +180,9 @@ func New(cfg Config) (*Scanner, error) {
 // (after Config.Grace) and reported with ReasonCanceled unless they
 // finished first, and every result is delivered before Run returns ctx's
 // error. Targets never started get no result; Summary.Unstarted counts
-// them when the total is known.
+// them when the total is known. Run does not wait for a src.Next in
+// progress when ctx ends (a stream blocked in a read): that call's
+// goroutine ends when Next returns.
 func (s *Scanner) Run(ctx context.Context, src Source, emit func(*Result)) (Summary, error) {
 	cfg := &s.cfg
 	start := time.Now()
@@ -205,14 +207,29 @@ func (s *Scanner) Run(ctx context.Context, src Source, emit func(*Result)) (Summ
 	defer stopGrace()
 	jobs := make(chan Target)
 	results := make(chan *Result, cfg.Concurrency)
-	var srcErr error
+	var (
+		srcMu  sync.Mutex
+		srcErr error // guarded by srcMu: the producer may outlive the workers
+	)
 	var wg sync.WaitGroup
 	for range cfg.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for t := range jobs {
-				results <- s.one(work, t)
+			for {
+				// A worker leaves when the scan is canceled rather than
+				// waiting for the producer, which may be blocked reading
+				// a stream; a target received after the cancel is not
+				// started.
+				select {
+				case t, ok := <-jobs:
+					if !ok || ctx.Err() != nil {
+						return
+					}
+					results <- s.one(work, t)
+				case <-ctx.Done():
+					return
+				}
 			}
 		}()
 	}
@@ -222,7 +239,9 @@ func (s *Scanner) Run(ctx context.Context, src Source, emit func(*Result)) (Summ
 			t, err := src.Next(ctx)
 			if err != nil {
 				if !errors.Is(err, io.EOF) && ctx.Err() == nil {
+					srcMu.Lock()
 					srcErr = err
+					srcMu.Unlock()
 				}
 				return
 			}
@@ -265,6 +284,8 @@ func (s *Scanner) Run(ctx context.Context, src Source, emit func(*Result)) (Summ
 					sum.Unstarted = p.Total - sum.Hosts
 				}
 				progress()
+				srcMu.Lock()
+				defer srcMu.Unlock()
 				if srcErr != nil {
 					return sum, srcErr
 				}
@@ -384,7 +405,15 @@ func (s *Scanner) work(ctx context.Context, t Target, r *Result) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close() // bounded: every connection dies with ctx
+	defer func() {
+		// The connection is dropped, not logged off: a server ends the
+		// sessions of a connection when it closes, and the clean close
+		// (close the pipe, disconnect the tree, log off) would add three
+		// round trips to the eleven or so a target takes. Closing the
+		// sockets first makes the client's clean close fail at once.
+		d.closeAll()
+		c.Close()
+	}()
 	res, err := c.EnumAll(ctx, cfg.Level, cfg.Filter)
 	if res != nil {
 		r.Level, r.HasLevel = res.Level, true
@@ -432,8 +461,19 @@ type hostDialer struct {
 	ctx   context.Context
 	addr  netip.Addr
 	dial  func(ctx context.Context, network, addr string) (net.Conn, error)
-	spare net.Conn // the pre-check's connection, not yet used
 	mu    sync.Mutex
+	spare net.Conn   // the pre-check's connection, not yet used
+	conns []net.Conn // every connection handed out
+}
+
+// closeAll closes every connection handed out.
+func (d *hostDialer) closeAll() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range d.conns {
+		c.Close()
+	}
+	d.conns = nil
 }
 
 func (d *hostDialer) raw(ctx context.Context, port string) (net.Conn, error) {
@@ -490,5 +530,9 @@ func (d *hostDialer) dialContext(ctx context.Context, network, addr string) (net
 			return nil, err
 		}
 	}
-	return bound(d.ctx, nc), nil
+	c := bound(d.ctx, nc)
+	d.mu.Lock()
+	d.conns = append(d.conns, c)
+	d.mu.Unlock()
+	return c, nil
 }
