@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -399,5 +400,30 @@ func TestScanStream(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return after the cancel while the stream waited")
+	}
+}
+
+// What a scan holds is bounded by its concurrency, not by its targets:
+// scanning 500 targets with 4 workers never runs more than a handful of
+// goroutines beyond the four, whatever the emit callback's pace.
+func TestScanBoundedByConcurrency(t *testing.T) {
+	f := startFleet(t, fleet.Config{Hosts: 500, Mix: fleet.Mix{{Behavior: fleet.Refuse, Weight: 1}}, Base: base(30)})
+	before := runtime.NumGoroutine()
+	most := 0
+	s, _ := scan.New(scan.Config{Concurrency: 4})
+	n := 0
+	_, err := s.Run(context.Background(), scan.SliceSource(targetsOf(t, f)), func(r *scan.Result) {
+		n++
+		most = max(most, runtime.NumGoroutine())
+		if n%50 == 0 {
+			time.Sleep(5 * time.Millisecond) // a slow consumer now and then
+		}
+	})
+	if err != nil || n != 500 {
+		t.Fatalf("%d results, %v", n, err)
+	}
+	// Four workers, the producer, the closer, and the runtime's own.
+	if most-before > 4+2+4 {
+		t.Errorf("%d goroutines at most during the scan, %d before", most, before)
 	}
 }
