@@ -34,7 +34,8 @@ const fleetBenchEnv = "NETSESS_FLEET_BENCH"
 // before the scan (the fleet shares the process), for impacket the
 // process's peak RSS; and the CPU per host of the scanner and the fleet
 // together, which, unlike hosts/s, does not depend on what else the
-// machine runs. The fleet's own start is reported as fleet-start-s. The
+// machine runs. The fleet's start is reported as fleet-start-s and what
+// it holds (heap and stacks, sessions included) as fleet-MB. The
 // large runs take minutes (impacket's): give go test a -timeout to match.
 func BenchmarkScanFleet(b *testing.B) {
 	sizes := []int{50}
@@ -43,14 +44,19 @@ func BenchmarkScanFleet(b *testing.B) {
 	}
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
+			runtime.GC()
+			mem0 := inUse()
 			start := time.Now()
 			f := startFleet(b, fleet.Config{Hosts: n, Mix: fleet.Mix{{Behavior: fleet.Normal, Weight: 1}}, Base: base(100), Seed: 9, ExpectedConns: 4096})
 			fleetStart := time.Since(start)
+			runtime.GC()
+			fleetMB := float64(inUse()-mem0) / (1 << 20)
 			ts := targetsOf(b, f)
 			for _, conc := range []int{scan.DefaultConcurrency, 256} {
 				b.Run(fmt.Sprintf("netsess-c%d", conc), func(b *testing.B) {
 					benchEngine(b, ts, conc)
 					b.ReportMetric(fleetStart.Seconds(), "fleet-start-s")
+					b.ReportMetric(fleetMB, "fleet-MB")
 				})
 			}
 			for _, w := range []int{10, 50} {

@@ -76,6 +76,7 @@ type TargetError struct {
 	Err   error
 }
 
+// Error says which target, where, and why.
 func (e *TargetError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("scan: target %q (line %d): %v", e.Input, e.Line, e.Err)
@@ -83,6 +84,7 @@ func (e *TargetError) Error() string {
 	return fmt.Sprintf("scan: target %q: %v", e.Input, e.Err)
 }
 
+// Unwrap returns the cause.
 func (e *TargetError) Unwrap() error { return e.Err }
 
 // ErrRangeTooLarge is in the chain of a TargetError for a CIDR range over
