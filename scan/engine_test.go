@@ -427,3 +427,44 @@ func TestScanBoundedByConcurrency(t *testing.T) {
 		t.Errorf("%d goroutines at most during the scan, %d before", most, before)
 	}
 }
+
+// Filters apply per host as "netsess list" applies them: only the user's
+// sessions come back, from servers that honour the qualifier and from
+// those that ignore it (Samba), and a host where nothing matches is
+// collected with no sessions, not failed.
+func TestScanFilter(t *testing.T) {
+	bs := []fleet.Behavior{fleet.Normal, fleet.Samba, fleet.Normal, fleet.Samba, fleet.Normal, fleet.Samba}
+	f := startFleet(t, fleet.Config{Hosts: len(bs), Behaviors: bs, Base: base(31), Seed: 4, MaxSessions: 12})
+	user := f.Hosts[0].Sessions[0].User
+	res, _, err := runScan(t, context.Background(), scan.Config{
+		Client: client.Options{Credentials: scanCred()},
+		Level:  scan.AutoLevel,
+		Filter: client.Filter{User: `SOMEDOM\` + strings.ToUpper(user)},
+	}, targetsOf(t, f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if !r.Collected {
+			t.Fatalf("%s: %s %s", r.Target, r.Failure.Reason, r.Failure.Detail)
+		}
+		want := 0
+		for _, h := range f.Hosts {
+			if h.Target == r.Target {
+				for _, s := range h.Sessions {
+					if s.User == user {
+						want++
+					}
+				}
+			}
+		}
+		if len(r.Sessions) != want {
+			t.Errorf("%s: %d sessions of %s, want %d", r.Target, len(r.Sessions), user, want)
+		}
+		for _, s := range r.Sessions {
+			if s.UserName != user {
+				t.Errorf("%s: session of %s", r.Target, s.UserName)
+			}
+		}
+	}
+}
