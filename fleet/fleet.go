@@ -301,6 +301,11 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	if cfg.Mix == nil {
 		cfg.Mix = DefaultMix()
 	}
+	for _, sh := range cfg.Mix {
+		if sh.Weight < 0 || !validBehavior(sh.Behavior) {
+			return nil, fmt.Errorf("fleet: mix entry %s=%d", sh.Behavior, sh.Weight)
+		}
+	}
 	if cfg.Mix.total() <= 0 {
 		return nil, errors.New("fleet: the mix has no weight")
 	}
@@ -344,7 +349,10 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	if behaviors == nil {
 		behaviors = cfg.Mix.assign(cfg.Hosts, rng)
 	}
-	f.build(behaviors, rng)
+	if err := f.build(behaviors, rng); err != nil {
+		f.shutdown()
+		return nil, err
+	}
 	if err := f.listen(); err != nil {
 		f.shutdown()
 		return nil, err
@@ -369,14 +377,14 @@ func addrAt(base netip.Addr, i int) (netip.Addr, error) {
 
 // build creates the hosts, their tables and servers (nothing listens
 // yet).
-func (f *Fleet) build(behaviors []Behavior, rng *rand.Rand) {
+func (f *Fleet) build(behaviors []Behavior, rng *rand.Rand) error {
 	cfg := &f.cfg
 	accounts, err := ntlm.NewAccounts(Domain, false,
 		ntlm.Account{Name: ScanUser, NTHash: ntlm.NTHash(ScanPassword)},
 		ntlm.Account{Name: AdminUser, NTHash: ntlm.NTHash(AdminPassword), Groups: []string{session.GroupAdministrators}},
 	)
 	if err != nil {
-		panic(err) // constant accounts
+		return err
 	}
 	mech := &ntlm.Server{Accounts: accounts, ComputerName: "FLEET", Logger: f.log.With("component", "ntlm")}
 	clock := &offsetClock{}
@@ -408,7 +416,7 @@ func (f *Fleet) build(behaviors []Behavior, rng *rand.Rand) {
 			for range n {
 				s := pop.session(rng)
 				if err := restore(table, clock, s); err != nil {
-					panic(err) // a fresh table refuses nothing
+					return fmt.Errorf("fleet: host %d: %w", i, err)
 				}
 				h.Sessions = append(h.Sessions, s)
 			}
@@ -418,7 +426,7 @@ func (f *Fleet) build(behaviors []Behavior, rng *rand.Rand) {
 		handler := &srvs.Handler{Table: table, Compat: compat, Server: &info, Logger: f.log.With("component", "srvsvc")}
 		rpc := &dcerpc.Server{Logger: f.log.With("component", "dcerpc"), IdleTimeout: -1, SecondaryAddr: `\PIPE\srvsvc`}
 		if err := rpc.Register(handler.Interface()); err != nil {
-			panic(err) // one interface on a fresh server
+			return fmt.Errorf("fleet: host %d: %w", i, err)
 		}
 		smb := &smb2.Server{Table: table, Auth: mech, RPC: rpc, Logger: f.log.With("component", "smb2", "host", addr.String())}
 		f.smbs = append(f.smbs, smb)
@@ -426,6 +434,7 @@ func (f *Fleet) build(behaviors []Behavior, rng *rand.Rand) {
 		f.tables = append(f.tables, table)
 	}
 	f.Started = time.Now()
+	return nil
 }
 
 // listen binds every host on one port: Config.Port, else 445 when asked

@@ -31,6 +31,15 @@ func TestParseMix(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
+	for _, bad := range []fleet.Mix{{{Behavior: "teapot", Weight: 1}}, {{Behavior: fleet.Normal, Weight: -1}, {Behavior: fleet.Hang, Weight: 2}}, {{Behavior: fleet.Normal}}} {
+		if f, err := fleet.Start(context.Background(), fleet.Config{Hosts: 2, Mix: bad, Base: base(47)}); err == nil {
+			f.Close()
+			t.Errorf("mix %v accepted", bad)
+		}
+	}
+	if _, err := fleet.Start(context.Background(), fleet.Config{Hosts: 2, Behaviors: []fleet.Behavior{fleet.Normal}, Base: base(47)}); err == nil {
+		t.Error("two hosts with one behaviour accepted")
+	}
 }
 
 // A fleet follows its mix (every behaviour with a weight gets a host),
