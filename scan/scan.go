@@ -272,9 +272,8 @@ func (s *Scanner) Run(ctx context.Context, src Source, emit func(*Result)) (Summ
 			cfg.OnProgress(p)
 		}
 	}
-	// The producer may deliver one canceled result after the workers
-	// are gone; results is closed only when workers are done, and the
-	// producer has returned by then (it closes jobs before workers end).
+	// results is closed when every worker is done, so every result
+	// is delivered before Run returns.
 	for {
 		select {
 		case r, ok := <-results:
@@ -353,9 +352,16 @@ func (s *Scanner) one(ctx context.Context, t Target) *Result {
 		return r
 	}
 	r.Failure = client.Classify(err)
-	// Whatever a deadline or a cancellation interrupted (a closed
-	// connection, a reset) is reported as what it was.
+	// What a deadline or a cancellation interrupted (a connection closed
+	// under the call, a reset) is reported as what it was; an answer the
+	// server gave (a status, a fault) stays what it was.
+	interrupted := false
+	switch r.Failure.Reason {
+	case client.ReasonUnreachable, client.ReasonProtocolError, client.ReasonTimeout, client.ReasonCanceled:
+		interrupted = true
+	}
 	switch {
+	case !interrupted:
 	case ctx.Err() != nil:
 		r.Failure.Reason = client.ReasonCanceled
 	case hctx.Err() != nil && r.Failure.Reason != client.ReasonTimeout:
@@ -387,7 +393,7 @@ func (s *Scanner) work(ctx context.Context, t Target, r *Result) error {
 	}
 	r.Port = port
 	d := &hostDialer{ctx: ctx, addr: addr, dial: cfg.Dial}
-	defer d.closeSpare()
+	defer d.closeAll()
 	if cfg.PreCheck > 0 && port != 0 {
 		if err := d.precheck(port, cfg.PreCheck); err != nil {
 			return err
@@ -466,7 +472,8 @@ type hostDialer struct {
 	conns []net.Conn // every connection handed out
 }
 
-// closeAll closes every connection handed out.
+// closeAll closes every connection handed out, and the pre-check's if
+// it was not.
 func (d *hostDialer) closeAll() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -474,6 +481,10 @@ func (d *hostDialer) closeAll() {
 		c.Close()
 	}
 	d.conns = nil
+	if d.spare != nil {
+		d.spare.Close()
+		d.spare = nil
+	}
 }
 
 func (d *hostDialer) raw(ctx context.Context, port string) (net.Conn, error) {
@@ -503,15 +514,6 @@ func (d *hostDialer) precheck(port int, timeout time.Duration) error {
 	d.spare = nc
 	d.mu.Unlock()
 	return nil
-}
-
-func (d *hostDialer) closeSpare() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.spare != nil {
-		d.spare.Close()
-		d.spare = nil
-	}
 }
 
 func (d *hostDialer) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
