@@ -149,7 +149,9 @@ func (j *JSONLines) Write(r *Result) error {
 func (j *JSONLines) Flush() error { return nil }
 
 // CSVColumns are the CSV header: host columns, then session columns (the
-// names of "netsess list --csv"), then the failure's.
+// names of "netsess list --csv", except that the session's sesi_transport
+// is transport_name, "transport" being the scan's: smb or tcp), then the
+// failure's.
 func CSVColumns() []string {
 	return []string{
 		"target", "address", "port", "transport", "observed_at", "duration_ms", "collected", "level", "levels_refused",
