@@ -313,6 +313,11 @@ func TestScanWriters(t *testing.T) {
 		if _, ok := m["sessions"]; ok {
 			t.Errorf("per-session line with sessions: %s", l)
 		}
+		for _, k := range []string{`"transport":`, `"target":`} {
+			if strings.Count(l, k) != 1 {
+				t.Errorf("key %s not exactly once: %s", k, l)
+			}
+		}
 	}
 	rows, err := csv.NewReader(&csvOut).ReadAll()
 	if err != nil {

@@ -115,7 +115,8 @@ type JSONLines struct {
 	w io.Writer
 	// PerSession writes one line per session instead of one per host:
 	// the host's keys (without "sessions" and "session_count") followed
-	// by the session's. A host without sessions, collected or not, still
+	// by the session's, its transport as "transport_name" ("transport"
+	// is the scan's). A host without sessions, collected or not, still
 	// gets one line, with its host keys only, so that no host goes
 	// unreported.
 	PerSession bool
@@ -136,7 +137,7 @@ func (j *JSONLines) Write(r *Result) error {
 		b = append(append(r.appendHead(b), '}'), '\n')
 	} else {
 		for _, s := range r.Sessions {
-			b = appendSession(append(r.appendHead(b), ','), s, true)
+			b = appendSession(append(r.appendHead(b), ','), s, true, true)
 			b = append(b, '}', '\n')
 		}
 	}

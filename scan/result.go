@@ -74,7 +74,7 @@ func (r *Result) AppendJSON(b []byte) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendSession(append(b, '{'), r.Sessions[i], true)
+		b = appendSession(append(b, '{'), r.Sessions[i], true, false)
 		b = append(b, '}')
 	}
 	return append(b, "]}"...)
@@ -135,8 +135,10 @@ func (r *Result) appendHead(b []byte) []byte {
 }
 
 // appendSession appends the keys of s (without braces) that its level
-// carries; lead says whether the first key needs no comma.
-func appendSession(b []byte, s client.Session, lead bool) []byte {
+// carries; lead says whether the first key needs no comma. flat is for a
+// session merged into its host's object, where "transport" is the
+// scan's: the session's transport is then "transport_name".
+func appendSession(b []byte, s client.Session, lead, flat bool) []byte {
 	f := s.Level.Fields()
 	key := func(k string) {
 		if !lead {
@@ -166,7 +168,11 @@ func appendSession(b []byte, s client.Session, lead bool) []byte {
 	num(session.FieldIdleTime, "idle_time", s.IdleTime)
 	num(session.FieldUserFlags, "user_flags", s.UserFlags)
 	str(session.FieldClientType, "client_type", s.ClientType)
-	str(session.FieldTransport, "transport", s.Transport)
+	tkey := "transport"
+	if flat {
+		tkey = "transport_name"
+	}
+	str(session.FieldTransport, tkey, s.Transport)
 	return b
 }
 
