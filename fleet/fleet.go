@@ -387,7 +387,7 @@ func (f *Fleet) build(behaviors []Behavior, rng *rand.Rand) error {
 		return err
 	}
 	mech := &ntlm.Server{Accounts: accounts, ComputerName: "FLEET", Logger: f.log.With("component", "ntlm")}
-	clock := &offsetClock{}
+	now := time.Now()
 	pop := newPopulation(rng)
 	open := session.PolicyOpen().AllowFrom(session.OpDelete, session.ClassOperator)
 	for i, b := range behaviors {
@@ -404,7 +404,7 @@ func (f *Fleet) build(behaviors []Behavior, rng *rand.Rand) error {
 		if b == Denied {
 			policy = session.PolicyModern()
 		}
-		opts := session.Options{Clock: clock, Policy: policy}
+		opts := session.Options{Policy: policy}
 		compat := srvs.CompatNone
 		if b == Samba {
 			opts.Cname = session.CnameBare
@@ -415,7 +415,7 @@ func (f *Fleet) build(behaviors []Behavior, rng *rand.Rand) error {
 			n := rng.IntN(cfg.MaxSessions + 1)
 			for range n {
 				s := pop.session(rng)
-				if err := restore(table, clock, s); err != nil {
+				if err := restore(table, now, s); err != nil {
 					return fmt.Errorf("fleet: host %d: %w", i, err)
 				}
 				h.Sessions = append(h.Sessions, s)
@@ -433,7 +433,7 @@ func (f *Fleet) build(behaviors []Behavior, rng *rand.Rand) error {
 		f.rpcs = append(f.rpcs, rpc)
 		f.tables = append(f.tables, table)
 	}
-	f.Started = time.Now()
+	f.Started = now
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"sync/atomic"
 	"time"
 
 	"github.com/netsession/netsession/session"
@@ -56,32 +55,17 @@ func (p *population) session(rng *rand.Rand) Session {
 	return s
 }
 
-// offsetClock is the fleet's clock: the system clock moved back by an
-// offset that restore sets while it opens a session and resets to zero;
-// serving starts only after every session is restored, so nothing else
-// reads it moved.
-type offsetClock struct {
-	back atomic.Int64 // nanoseconds
-}
-
-func (c *offsetClock) Now() time.Time { return time.Now().Add(-time.Duration(c.back.Load())) }
-
-// restore puts s into t with its age, idle time and opens. It is the
-// one place that knows how a session is restored: the table's Spec has no
-// fields for age, activity or opens yet, so the clock is moved back to
-// open the session and again to touch it, and the opens are added one by
-// one.
-func restore(t *session.Table, clock *offsetClock, s Session) error {
-	defer clock.back.Store(0)
-	clock.back.Store(int64(time.Duration(s.Time) * time.Second))
-	h, err := t.Open(session.Spec{Client: s.Client, User: s.User, Transport: `\Device\NetbiosSmb`})
-	if err != nil {
-		return err
-	}
-	for range s.Opens {
-		h.AddOpen()
-	}
-	clock.back.Store(int64(time.Duration(s.Idle) * time.Second))
-	h.Touch()
-	return nil
+// restore puts s into t as it was at now: set up s.Time seconds before,
+// last active s.Idle seconds before, with its opens. It is the one place
+// that knows how a session is restored.
+func restore(t *session.Table, now time.Time, s Session) error {
+	_, err := t.Open(session.Spec{
+		Client:     s.Client,
+		User:       s.User,
+		Transport:  `\Device\NetbiosSmb`,
+		Created:    now.Add(-time.Duration(s.Time) * time.Second),
+		LastActive: now.Add(-time.Duration(s.Idle) * time.Second),
+		Opens:      s.Opens,
+	})
+	return err
 }

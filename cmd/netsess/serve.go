@@ -174,7 +174,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *demoSessions {
 		cfg.Seeds = append(cfg.Seeds, serveDemoSeeds()...)
 	}
-	cfg.Throttle = &ntlm.Throttle{BaseDelay: defaultThrottleDelay}
+	// The throttle's defaults: failed answers held back 2 s, budgets per
+	// account, per source and account, and per source (see ntlm.Throttle).
+	cfg.Throttle = &ntlm.Throttle{}
 	srv, err := server.New(cfg)
 	if err != nil {
 		return fail(err)
@@ -184,10 +186,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	return exitOK
 }
-
-// defaultThrottleDelay is the first penalty after a failed logon from a
-// source; it doubles with every further failure, up to 30 seconds.
-const defaultThrottleDelay = 250_000_000 // 250 ms in nanoseconds
 
 // serveDemoSeeds are the sessions --demo-sessions loads.
 func serveDemoSeeds() []server.Seed {
