@@ -278,6 +278,9 @@ type Filter struct {
 	// too, but not "OTHER\alice". The server is asked for the bare
 	// name, which is what Windows keeps.
 	User string
+	// NoMachineAccounts leaves out the sessions of machine accounts (user
+	// names ending in $); it is applied by the client alone.
+	NoMachineAccounts bool
 }
 
 // userMatches reports whether a session's user name passes the user
@@ -465,6 +468,9 @@ func (c *Client) enumLevel(ctx context.Context, level session.Level, f Filter, r
 			// Samba ignores the qualifiers and answers every session:
 			// apply them here too (a no-op against servers that honour them).
 			if filtered && !matches(&page.Entries[i], level, f) {
+				continue
+			}
+			if f.NoMachineAccounts && strings.HasSuffix(page.Entries[i].UserName, "$") {
 				continue
 			}
 			if !yield(Session{Info: page.Entries[i], Level: level}) {

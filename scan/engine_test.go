@@ -433,6 +433,45 @@ func TestScanBoundedByConcurrency(t *testing.T) {
 	}
 }
 
+// Machine accounts are left out on request, on every host.
+func TestScanNoMachineAccounts(t *testing.T) {
+	bs := []fleet.Behavior{fleet.Normal, fleet.Samba, fleet.Normal, fleet.Samba}
+	f := startFleet(t, fleet.Config{Hosts: len(bs), Behaviors: bs, Base: base(33), Seed: 6, MaxSessions: 16})
+	machines := 0
+	for _, h := range f.Hosts {
+		for _, s := range h.Sessions {
+			if strings.HasSuffix(s.User, "$") {
+				machines++
+			}
+		}
+	}
+	if machines == 0 {
+		t.Fatal("the fleet holds no machine account sessions: nothing to prove")
+	}
+	res, sum, err := runScan(t, context.Background(), scan.Config{
+		Client: client.Options{Credentials: scanCred()},
+		Level:  scan.AutoLevel,
+		Filter: client.Filter{NoMachineAccounts: true},
+	}, targetsOf(t, f))
+	if err != nil || sum.Collected != len(bs) {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	total := 0
+	for _, h := range f.Hosts {
+		total += len(h.Sessions) + 1 // the scanner's own
+	}
+	if sum.Sessions != total-machines {
+		t.Errorf("%d sessions, want %d (%d machine accounts left out)", sum.Sessions, total-machines, machines)
+	}
+	for _, r := range res {
+		for _, s := range r.Sessions {
+			if strings.HasSuffix(s.UserName, "$") {
+				t.Errorf("%s: machine account %s", r.Target, s.UserName)
+			}
+		}
+	}
+}
+
 // Filters apply per host as "netsess list" applies them: only the user's
 // sessions come back, from servers that honour the qualifier and from
 // those that ignore it (Samba), and a host where nothing matches is
