@@ -182,19 +182,23 @@ type stringValue string
 func (s *stringValue) Set(v string) error { *s = stringValue(v); return nil }
 func (s *stringValue) String() string     { return string(*s) }
 
+// StringVar defines a string flag stored in *p, whose current value is
+// the default.
+func (fs *FlagSet) StringVar(p *string, names, usage string) *Flag {
+	return fs.Var((*stringValue)(p), names, usage)
+}
+
 // String defines a string flag.
 func (fs *FlagSet) String(names, def, usage string) *string {
-	p := new(string)
-	*p = def
-	fs.Var((*stringValue)(p), names, usage)
+	p := &def
+	fs.StringVar(p, names, usage)
 	return p
 }
 
 // File defines a string flag whose value is a file name.
 func (fs *FlagSet) File(names, def, usage string) *string {
-	p := new(string)
-	*p = def
-	fs.Var((*stringValue)(p), names, usage).Files = true
+	p := &def
+	fs.StringVar(p, names, usage).Files = true
 	return p
 }
 
@@ -221,12 +225,19 @@ func orList(s []string) string {
 	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
-// Choice defines a string flag that takes one of choices; another value
-// is a parse error.
+// ChoiceVar defines a string flag stored in *p that takes one of
+// choices; another value is a parse error. *p's current value is the
+// default, which may be outside choices ("": not given).
+func (fs *FlagSet) ChoiceVar(p *string, names string, choices []string, usage string) *Flag {
+	f := fs.Var(&choiceValue{p, choices}, names, usage)
+	f.Choices = choices
+	return f
+}
+
+// Choice defines a string flag that takes one of choices.
 func (fs *FlagSet) Choice(names, def string, choices []string, usage string) *string {
-	p := new(string)
-	*p = def
-	fs.Var(&choiceValue{p, choices}, names, usage).Choices = choices
+	p := &def
+	fs.ChoiceVar(p, names, choices, usage)
 	return p
 }
 
@@ -243,11 +254,16 @@ func (b *boolFlag) Set(v string) error {
 func (b *boolFlag) String() string   { return strconv.FormatBool(bool(*b)) }
 func (b *boolFlag) IsBoolFlag() bool { return true }
 
-// Bool defines a flag that takes no value (--json; --json=false turns it
-// off).
+// BoolVar defines a flag stored in *p that takes no value (--json;
+// --json=false turns it off).
+func (fs *FlagSet) BoolVar(p *bool, names, usage string) *Flag {
+	return fs.Var((*boolFlag)(p), names, usage)
+}
+
+// Bool defines a flag that takes no value.
 func (fs *FlagSet) Bool(names, usage string) *bool {
 	p := new(bool)
-	fs.Var((*boolFlag)(p), names, usage)
+	fs.BoolVar(p, names, usage)
 	return p
 }
 
@@ -303,14 +319,20 @@ func (d *durationValue) Set(v string) error {
 }
 func (d *durationValue) String() string { return FormatDuration(time.Duration(*d)) }
 
-// Duration defines a flag read by ParseDuration (90s, 2h, 7d, 1d12h).
-func (fs *FlagSet) Duration(names string, def time.Duration, usage string) *time.Duration {
-	p := new(time.Duration)
-	*p = def
+// DurationVar defines a flag stored in *p read by ParseDuration (90s, 2h,
+// 7d, 1d12h); *p's current value is the default.
+func (fs *FlagSet) DurationVar(p *time.Duration, names, usage string) *Flag {
 	f := fs.Var((*durationValue)(p), names, usage)
 	if f.Arg == "VALUE" {
 		f.Arg = "DURATION"
 	}
+	return f
+}
+
+// Duration defines a flag read by ParseDuration.
+func (fs *FlagSet) Duration(names string, def time.Duration, usage string) *time.Duration {
+	p := &def
+	fs.DurationVar(p, names, usage)
 	return p
 }
 
