@@ -286,8 +286,8 @@ func (a *App) builtins() []*Command {
 			MaxArgs: 1,
 			Help:    "Prints the list of commands, or the help of COMMAND (the same as \"" + a.Name + " COMMAND --help\").",
 			ExitCodes: []ExitCode{
-				{0, "the help was printed"},
-				{ExitUsage, "no such command"},
+				{Code: 0, Meaning: "the help was printed"},
+				{Code: ExitUsage, Meaning: "no such command"},
 			},
 			Define: func(fs *FlagSet) Action {
 				return func(ctx context.Context, inv *Invocation) int {
@@ -314,8 +314,8 @@ func (a *App) builtins() []*Command {
 				"  zsh:  " + a.Name + " completion zsh > \"${fpath[1]}/_" + a.Name + "\"\n" +
 				"  fish: " + a.Name + " completion fish > ~/.config/fish/completions/" + a.Name + ".fish",
 			ExitCodes: []ExitCode{
-				{0, "the script was printed"},
-				{ExitUsage, "no shell, or one other than bash, zsh and fish"},
+				{Code: 0, Meaning: "the script was printed"},
+				{Code: ExitUsage, Meaning: "no shell, or one other than bash, zsh and fish"},
 			},
 			Define: func(fs *FlagSet) Action {
 				return func(ctx context.Context, inv *Invocation) int {
@@ -341,8 +341,8 @@ func (a *App) builtins() []*Command {
 			Summary: "print the manual page (roff)",
 			Help:    "Prints the manual page in roff, generated from the help of every command: " + a.Name + " man | man -l -",
 			ExitCodes: []ExitCode{
-				{0, "the page was printed"},
-				{ExitUsage, "usage error"},
+				{Code: 0, Meaning: "the page was printed"},
+				{Code: ExitUsage, Meaning: "usage error"},
 			},
 			Define: func(fs *FlagSet) Action {
 				return func(ctx context.Context, inv *Invocation) int {

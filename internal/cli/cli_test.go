@@ -17,7 +17,7 @@ func testApp(got *[]string, seen *map[string]any) *App {
 		Name:      "prog",
 		Summary:   "a test program",
 		Version:   "v1.2.3",
-		ExitCodes: []ExitCode{{0, "ok"}, {1, "usage"}},
+		ExitCodes: []ExitCode{{Code: 0, Meaning: "ok"}, {Code: 1, Meaning: "usage"}},
 		Commands: []*Command{{
 			Name:     "list",
 			Summary:  "list things",
@@ -26,8 +26,8 @@ func testApp(got *[]string, seen *map[string]any) *App {
 			Help:     "Lists things.\n\nA second paragraph with a \\backslash.\n  an indented line",
 			Examples: []string{"prog list fs1 -U alice --level 10"},
 			ExitCodes: []ExitCode{
-				{0, "listed"},
-				{5, "no match"},
+				{Code: 0, Meaning: "listed"},
+				{Code: 5, Meaning: "no match"},
 			},
 			Define: func(fs *FlagSet) Action {
 				user := fs.String("U", "", "log on as `USER[%PASSWORD]`")

@@ -15,7 +15,7 @@
 //		MaxArgs: -1, // any number; the action judges them
 //		Help:    "Scans ...\n\nSecond paragraph.",
 //		Examples:  []string{"netsess scan --targets hosts.txt --json"},
-//		ExitCodes: []cli.ExitCode{{0, "every host answered"}, {1, "usage error"}},
+//		ExitCodes: []cli.ExitCode{{Code: 0, Meaning: "every host answered"}, {Code: 1, Meaning: "usage error"}},
 //		Define: func(fs *cli.FlagSet) cli.Action {
 //			fs.Group("Connection")
 //			conc := fs.Int("concurrency", 64, "hosts scanned at once")

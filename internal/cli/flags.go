@@ -151,6 +151,14 @@ func (fs *FlagSet) Var(v Value, names, usage string) *Flag {
 	}
 	if !f.IsBool() {
 		f.Arg = "VALUE"
+		switch v := v.(type) {
+		case *intValue, *uint32Value:
+			f.Arg = "N"
+		case *choiceValue:
+			if c := strings.Join(v.choices, "|"); len(c) <= 24 {
+				f.Arg = c
+			}
+		}
 		if a, rest, ok := backquoted(usage); ok {
 			f.Arg, f.Usage = a, rest
 		}
