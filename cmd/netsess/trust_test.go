@@ -307,4 +307,3 @@ func TestMessages(t *testing.T) {
 		})
 	}
 }
-
