@@ -119,7 +119,10 @@ func TestReadmeFlags(t *testing.T) {
 			if !strings.HasPrefix(w, "-") || w == "-" {
 				continue
 			}
-			name := strings.SplitN(strings.TrimLeft(w, "-"), "=", 2)[0]
+			name := strings.SplitN(strings.TrimLeft(strings.TrimRight(w, "'\".,;:)"), "-"), "=", 2)[0]
+			if name == "help" || name == "h" {
+				continue // every command has it
+			}
 			var f *cli.Flag
 			for _, x := range flags {
 				if x.Name == name || x.Short == name {
