@@ -307,3 +307,34 @@ func TestMessages(t *testing.T) {
 		})
 	}
 }
+
+// --debug: transport, protection, every call with level, bytes and
+// duration, and paging, over both transports.
+func TestDebug(t *testing.T) {
+	ctx := context.Background()
+	s := serveBG(t, "--smb", "127.0.0.1:0", "--demo-sessions", "--smb-encrypt", "desired")
+	code, _, errOut := runClient(t, ctx, "list", clEnv(nil, nil), "--transport", "smb", s.smb, "-U", "alice%AlicePass1", "--debug", "--level", "1", "--max-len", "200")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"msg=connected", "transport=smb", "msg=\"smb session\"", "dialect=3.1.1", "signing=AES-GMAC", "encryption=AES-", "auth=\"NTLMSSP in SPNEGO (SMB session setup)\"",
+		"msg=call", "op=NetrSessionEnum level=1 sent=", "received=", "duration=", "msg=page", "page=2", "more=true", "more=false",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("smb --debug lacks %q:\n%s", want, errOut)
+		}
+	}
+	code, _, errOut = runClient(t, ctx, "list", clEnv(nil, nil), s.rpc, "-U", "alice%AlicePass1", "--debug", "--spnego", "--auth", "privacy", "--level", "10")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"transport=tcp", `auth="NTLMSSP in SPNEGO (auth type 9) at level privacy"`, "max_recv_frag=", "op=NetrSessionEnum level=10"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("tcp --debug lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, "{MaxXmitFrag") {
+		t.Errorf("a raw Go struct in the debug output:\n%s", errOut)
+	}
+}
