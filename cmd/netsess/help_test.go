@@ -244,4 +244,3 @@ func TestSystemdUnit(t *testing.T) {
 		}
 	}
 }
-
