@@ -52,11 +52,9 @@ func delCommand(env envFunc) *cli.Command {
 				if err != nil {
 					return inv.Usagef("%v", err)
 				}
-				p := newPrinter("del", &cf, server, inv.Stdout, inv.Stderr)
-				p.fc.client, p.fc.user = *cl, *user
-				c, err := client.Dial(ctx, server, opts)
-				if err != nil {
-					return p.failure(err)
+				p, c, code := dial(ctx, "del", &cf, server, opts, inv.Stdout, inv.Stderr, *cl, *user)
+				if c == nil {
+					return code
 				}
 				defer c.Close()
 				if err := c.Delete(ctx, *cl, *user); err != nil {

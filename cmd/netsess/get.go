@@ -49,11 +49,9 @@ func getCommand(env envFunc) *cli.Command {
 				if err != nil {
 					return inv.Usagef("%v", err)
 				}
-				p := newPrinter("get", &cf, server, inv.Stdout, inv.Stderr)
-				p.fc.client, p.fc.user = *cl, *user
-				c, err := client.Dial(ctx, server, opts)
-				if err != nil {
-					return p.failure(err)
+				p, c, code := dial(ctx, "get", &cf, server, opts, inv.Stdout, inv.Stderr, *cl, *user)
+				if c == nil {
+					return code
 				}
 				defer c.Close()
 				s, err := c.GetInfo(ctx, *cl, *user, lv)

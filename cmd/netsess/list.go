@@ -98,11 +98,9 @@ func listCommand(env envFunc) *cli.Command {
 					return inv.Usagef("level %d carries no time or idle time: --sort %s and --idle-over need 1, 2, 10 or 502", uint32(lv), *sortBy)
 				}
 				opts.PrefMaxLen = *maxLen
-				p := newPrinter("list", &cf, server, inv.Stdout, inv.Stderr)
-				p.fc.client, p.fc.user = *cl, *user
-				c, err := client.Dial(ctx, server, opts)
-				if err != nil {
-					return p.failure(err)
+				p, c, code := dial(ctx, "list", &cf, server, opts, inv.Stdout, inv.Stderr, *cl, *user)
+				if c == nil {
+					return code
 				}
 				defer c.Close()
 				res, err := c.EnumAll(ctx, lv, client.Filter{Client: *cl, User: *user})

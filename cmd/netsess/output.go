@@ -224,6 +224,19 @@ func newPrinter(cmd string, cf *connFlags, server string, stdout, stderr io.Writ
 	return p
 }
 
+// dial connects for a client command: it returns the printer that reports
+// for cmd (with --client and --user for its messages) and the client, or
+// a nil client after reporting the failure, whose exit code it returns.
+func dial(ctx context.Context, cmd string, cf *connFlags, server string, opts client.Options, stdout, stderr io.Writer, cl, user string) (*printer, *client.Client, int) {
+	p := newPrinter(cmd, cf, server, stdout, stderr)
+	p.fc.client, p.fc.user = cl, user
+	c, err := client.Dial(ctx, server, opts)
+	if err != nil {
+		return p, nil, p.failure(err)
+	}
+	return p, c, exitOK
+}
+
 // sessions prints a result; level is the one that answered, tried the
 // levels auto gave up on.
 func (p *printer) sessions(level session.Level, tried []client.Attempt, ss []client.Session) error {
