@@ -126,7 +126,7 @@ func runDemo(ctx context.Context, inv *cli.Invocation, levels, as, policy, cname
 	}
 	accounts, err := demoAccounts()
 	if err != nil {
-		fmt.Fprintf(stderr, "netsess demo: %v\n", err)
+		fmt.Fprintf(stderr, "netsess demo: %s\n", userText(err))
 		return exitInternal
 	}
 	ready := make(chan server.Addrs, 1)
@@ -145,7 +145,7 @@ func runDemo(ctx context.Context, inv *cli.Invocation, levels, as, policy, cname
 		OnReady:           func(a server.Addrs) { ready <- a },
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "netsess demo: %v\n", err)
+		fmt.Fprintf(stderr, "netsess demo: %s\n", userText(err))
 		return exitInternal
 	}
 	runCtx, stopServer := context.WithCancel(ctx)
@@ -157,7 +157,7 @@ func runDemo(ctx context.Context, inv *cli.Invocation, levels, as, policy, cname
 	case addrs = <-ready:
 	case err := <-served:
 		served <- err
-		fmt.Fprintf(stderr, "netsess demo: %v\n", err)
+		fmt.Fprintf(stderr, "netsess demo: %s\n", userText(err))
 		return exitInternal
 	}
 

@@ -190,7 +190,7 @@ func defineServe(fs *cli.FlagSet) cli.Action {
 			return usageErr("--log-format: want text or json, not %q", *logFormat)
 		}
 		fail := func(err error) int {
-			fmt.Fprintf(stderr, "netsess serve: %v\n", err)
+			fmt.Fprintf(stderr, "netsess serve: %s\n", userText(err))
 			return exitInternal
 		}
 		if *users != "" {
