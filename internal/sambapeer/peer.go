@@ -294,6 +294,7 @@ func (p *Peer) writeConf(port int, opts Options, rpcLo, rpcHi int) error {
   cache directory = %[2]s/cache
   pid directory = %[2]s/pid
   ncalrpc dir = %[2]s/ncalrpc
+  winbindd socket directory = %[2]s/winbindd
   binddns dir = %[2]s/bind-dns
   usershare path = %[2]s/usershares
   log file = %[2]s/log/log.%%m
