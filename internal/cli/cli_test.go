@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -296,4 +297,55 @@ func TestDefinePanicsOnDuplicates(t *testing.T) {
 	fs := NewFlagSet()
 	fs.Bool("json", "")
 	fs.Bool("json", "")
+}
+
+// FuzzParseTime: no input panics; a relative form is that long before
+// now, and an accepted time formats back to one that parses equal.
+func FuzzParseTime(f *testing.F) {
+	for _, s := range []string{"now", "2h", "7d", "2026-03-01T08:00:00Z", "2026-03-01T09:00:00+01:00", "2026-03-01", "", "yesterday", "1d12h"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseTime(s, now)
+		if err != nil {
+			return
+		}
+		if d, derr := ParseDuration(s); derr == nil && !got.Equal(now.Add(-d)) {
+			t.Fatalf("%q: %v, want %v", s, got, now.Add(-d))
+		}
+		back, err := ParseTime(got.Format(time.RFC3339Nano), now)
+		if err != nil || !back.Equal(got) {
+			t.Fatalf("%q = %v: reads back as %v %v", s, got, back, err)
+		}
+	})
+}
+
+// FuzzParseArgs: no command line panics the parser; whatever it accepts,
+// every word is either a flag, a flag's value or a positional argument.
+func FuzzParseArgs(f *testing.F) {
+	f.Add("list\x00fs1\x00-U\x00x\x00--level\x0010")
+	f.Add("--\x00--json\x00-")
+	f.Add("-Ualice\x00--interval=1d\x00--json=false\x00-k")
+	f.Add("--level\x00")
+	f.Fuzz(func(t *testing.T, joined string) {
+		args := strings.Split(joined, "\x00")
+		fs := NewFlagSet()
+		fs.String("U", "", "user")
+		fs.Choice("level", "auto", []string{"auto", "0", "10"}, "level")
+		fs.Bool("json", "json")
+		fs.Bool("kerberos,k", "krb")
+		fs.Duration("interval", 0, "interval")
+		pos, err := fs.Parse(args)
+		if err != nil {
+			var pe *ParseError
+			if !errors.Is(err, ErrHelp) && !errors.As(err, &pe) {
+				t.Fatalf("%q: error of type %T", args, err)
+			}
+			return
+		}
+		if len(pos) > len(args) {
+			t.Fatalf("%q: %d positional from %d words", args, len(pos), len(args))
+		}
+	})
 }
