@@ -427,10 +427,10 @@ func fallback(err *Error) bool {
 func (c *Client) enumLevel(ctx context.Context, level session.Level, f Filter, res *Result, yield func(Session) bool) *Error {
 	budget := c.opts.PrefMaxLen
 	if budget == 0 {
-		budget = srvs.MaxPreferredLength
+		budget = session.MaxPreferredLength
 	}
 	filtered := f.Client != "" || f.User != ""
-	p := c.stub.Pager(uint32(level), UNC(f.Client), f.User, budget)
+	p := c.stub.Pager(level, UNC(f.Client), f.User, budget)
 	for !p.Done() {
 		var page *srvs.SessionEnumResponse
 		if e := c.call(ctx, "NetrSessionEnum", callLevel{uint32(level), true}, func(ctx context.Context) error {
@@ -447,7 +447,7 @@ func (c *Client) enumLevel(ctx context.Context, level session.Level, f Filter, r
 			}
 			return e
 		}
-		if page.Level != uint32(level) {
+		if page.Level != level {
 			return &Error{Kind: KindProtocol, Op: "NetrSessionEnum", Server: c.server, Level: level, HasLevel: true,
 				Err: fmt.Errorf("client: answer at level %d for a call at level %d", page.Level, level)}
 		}
@@ -481,7 +481,7 @@ func (c *Client) GetInfo(ctx context.Context, client, user string, level session
 		var in srvs.SessionInfo
 		e := c.call(ctx, "NetrSessionEnum", callLevel{uint32(l), true}, func(ctx context.Context) error {
 			var err error
-			in, err = c.stub.GetInfo(ctx, UNC(client), user, uint32(l))
+			in, err = c.stub.GetInfo(ctx, UNC(client), user, l)
 			return err
 		})
 		if e == nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/netsession/netsession/client"
 	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/srvs"
 )
 
@@ -29,7 +30,7 @@ func ExampleDialSMBPipe() {
 		fmt.Println(err)
 		return
 	}
-	res, err := stub.EnumAll(ctx, srvs.Level1, "", "", srvs.MaxPreferredLength)
+	res, err := stub.EnumAll(ctx, session.Level1, "", "", session.MaxPreferredLength)
 	if err != nil {
 		fmt.Println(err) // a *srvs.StatusError for a refusal such as ERROR_ACCESS_DENIED
 		return

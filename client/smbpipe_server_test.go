@@ -11,11 +11,9 @@ import (
 	"time"
 
 	"github.com/netsession/netsession/client"
-	"github.com/netsession/netsession/dcerpc"
-	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/internal/smbtest"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2"
-	"github.com/netsession/netsession/srvs"
 )
 
 // smbServer runs our own SMB server (package smb2) in-process on
@@ -23,41 +21,14 @@ import (
 // in its table besides the callers' own. alice is an administrator.
 func smbServer(t testing.TB, extra int, opts ...func(*smb2.Server)) (*smb2.Server, string) {
 	t.Helper()
-	accounts, err := ntlm.NewAccounts("NETSESS", false,
-		ntlm.Account{Name: adminUser, NTHash: ntlm.NTHash(adminPass), Groups: []string{"Administrators"}},
-		ntlm.Account{Name: plainUser, NTHash: ntlm.NTHash(plainPass)},
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
 	table := session.New(session.Options{})
 	for i := range extra {
 		if _, err := table.Open(session.Spec{Client: fmt.Sprintf("10.0.%d.%d", i/250, i%250+1), User: plainUser}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	rpc := &dcerpc.Server{}
-	if err := rpc.Register((&srvs.Handler{Table: table}).Interface()); err != nil {
-		t.Fatal(err)
-	}
-	srv := &smb2.Server{Table: table, Auth: &ntlm.Server{Accounts: accounts, ComputerName: "NETSESS"}, RPC: rpc}
-	for _, o := range opts {
-		o(srv)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(context.Background(), l) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-errc; !errors.Is(err, smb2.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-		rpc.Close()
-	})
-	return srv, l.Addr().String()
+	s := smbtest.Start(t, table, opts...)
+	return s.SMB, s.Addr
 }
 
 // TestSMBPipeOwnServer runs the transport against our own SMB server:
@@ -192,7 +163,7 @@ func TestSMBPipeStream(t *testing.T) {
 		}
 	}
 	srv, addr := smbServer(t, 0, func(s *smb2.Server) {
-		s.Pipes = map[string]smb2.PipeHandler{"echo": echo}
+		s.Pipes = map[string]smb2.PipeService{"echo": smb2.PipeHandler(echo)}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -286,7 +257,7 @@ func TestSMBPipeCloseDuringTransceive(t *testing.T) {
 		return nil
 	}
 	_, addr := smbServer(t, 0, func(s *smb2.Server) {
-		s.Pipes = map[string]smb2.PipeHandler{"hang": hang}
+		s.Pipes = map[string]smb2.PipeService{"hang": smb2.PipeHandler(hang)}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -150,7 +150,7 @@ func TestSMBPipeSamba(t *testing.T) {
 	// fragments at the 2,048-byte fragment size asked for below.
 	p.HoldT(t, sambapeer.Session{User: sambapeer.User, Password: sambapeer.UserPassword, From: "127.0.0.2", Count: 40})
 
-	enum := func(t *testing.T, pipe *client.SMBPipe, level uint32, opts ...dcerpc.ClientOption) (*srvs.EnumResult, *dcerpc.Client, error) {
+	enum := func(t *testing.T, pipe *client.SMBPipe, level session.Level, opts ...dcerpc.ClientOption) (*srvs.EnumResult, *dcerpc.Client, error) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -159,7 +159,7 @@ func TestSMBPipeSamba(t *testing.T) {
 			t.Fatalf("bind: %v", err)
 		}
 		stub := srvs.NewClient(rpc)
-		res, err := stub.EnumAll(ctx, level, "", "", srvs.MaxPreferredLength)
+		res, err := stub.EnumAll(ctx, level, "", "", session.MaxPreferredLength)
 		return res, rpc, err
 	}
 
@@ -193,7 +193,7 @@ func TestSMBPipeSamba(t *testing.T) {
 		stub := srvs.NewClient(rpc)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if _, err := stub.EnumAll(ctx, 0, "", "", srvs.MaxPreferredLength); err != nil {
+		if _, err := stub.EnumAll(ctx, 0, "", "", session.MaxPreferredLength); err != nil {
 			t.Fatalf("second call: %v", err)
 		}
 	})
@@ -352,7 +352,7 @@ func TestSMBPipeSambaSealed(t *testing.T) {
 	if err := rpc.Bind(ctx, srvsvcSyntax); err != nil {
 		t.Fatal(err)
 	}
-	res, err := srvs.NewClient(rpc).EnumAll(ctx, 1, "", "", srvs.MaxPreferredLength)
+	res, err := srvs.NewClient(rpc).EnumAll(ctx, 1, "", "", session.MaxPreferredLength)
 	if err != nil {
 		t.Fatal(err)
 	}

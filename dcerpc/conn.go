@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -20,7 +19,8 @@ import (
 // serverConn is the state of one association (one transport connection).
 type serverConn struct {
 	srv    *Server
-	nc     net.Conn
+	nc     net.Conn       // a stream connection; nil for a message association
+	out    io.WriteCloser // where answers go (nc, or the association's queue)
 	ctx    context.Context
 	cancel context.CancelFunc
 	cfg    connConfig
@@ -57,6 +57,9 @@ type secState struct {
 	done      bool
 	failed    bool
 	caller    session.Caller
+	// answerAt is when the answer to the failed logon may go out (the
+	// mechanism's throttle holds it back); zero: at once.
+	answerAt time.Time
 }
 
 // pendingCall is a request being reassembled.
@@ -68,17 +71,22 @@ type pendingCall struct {
 	hasObject bool
 	stub      []byte
 	fault     uint32 // non-zero: answer this fault once the last fragment is in
+	// reserved is the part of the server's request budget this call
+	// holds: cap(stub) once the stub is a copy of its own.
+	reserved int64
+	// deadline is when the last fragment must have arrived.
+	deadline time.Time
 }
 
 func (c *serverConn) serve() (err error) {
 	// Cancelling the connection's context (the caller's ctx, Close) must
 	// also end a blocked read.
-	stop := context.AfterFunc(c.ctx, func() { c.nc.Close() })
+	stop := context.AfterFunc(c.ctx, func() { c.out.Close() })
 	c.log.Debug("dcerpc: connection opened")
 	defer func() {
 		stop()
 		c.cancel()
-		c.nc.Close()
+		c.out.Close()
 		c.srv.removeConn(c)
 		c.log.Debug("dcerpc: connection closed", "err", err)
 	}()
@@ -114,6 +122,11 @@ func (c *serverConn) readFailed(raw []byte, h Header, err error) error {
 		// Orderly close by the peer between PDUs, or by Shutdown/Close.
 		return nil
 	case errors.Is(err, os.ErrDeadlineExceeded):
+		if c.cur != nil && !c.cur.deadline.IsZero() && !time.Now().Before(c.cur.deadline) {
+			c.log.Info("dcerpc: request not complete within the reassembly timeout", "call_id", c.cur.callID,
+				"buffered", len(c.cur.stub))
+			return fmt.Errorf("%w: request not complete within the reassembly timeout", err)
+		}
 		c.log.Debug("dcerpc: connection timed out", "active", c.active.Load())
 		return err
 	case errors.Is(err, ErrTooLarge):
@@ -168,7 +181,7 @@ func (c *serverConn) handle(raw []byte, h Header) error {
 		return c.auth3(p)
 	case *Orphaned:
 		if c.cur != nil && c.cur.callID == h.CallID {
-			c.cur = nil
+			c.dropCall()
 		}
 		return nil
 	case *CoCancel:
@@ -249,6 +262,7 @@ func (c *serverConn) bind(p *Bind, alter bool) error {
 		out, err := c.authLeg(p)
 		if err != nil {
 			c.log.Debug("dcerpc: security context refused", "err", err)
+			c.holdAnswer()
 			if !alter {
 				var nr nakReason
 				if errors.As(err, &nr) {
@@ -345,6 +359,10 @@ func (c *serverConn) step(token []byte) ([]byte, error) {
 	out, done, err := c.sec.sc.Step(c.ctx, bytes.Clone(token))
 	if err != nil {
 		c.sec.failed = true
+		var d interface{ AnswerDelay() time.Duration }
+		if errors.As(err, &d) && d.AnswerDelay() > 0 {
+			c.sec.answerAt = time.Now().Add(d.AnswerDelay())
+		}
 		return nil, fmt.Errorf("%w: %w", ErrAuth, err)
 	}
 	if done {
@@ -364,6 +382,29 @@ func (c *serverConn) auth3(p *Auth3) error {
 		c.log.Debug("dcerpc: auth3 refused", "err", err)
 	}
 	return nil
+}
+
+// holdAnswer holds back the answer that tells the client its logon
+// failed (a bind_nak, or the fault on the first call after AUTH3) until
+// the time the mechanism asked for (an error with an AnswerDelay method,
+// such as the ntlm throttle's): the connection's own goroutine waits on a
+// timer, ended early when the connection is cancelled; no goroutine is
+// started for it, and the connection keeps its place (MaxConnsPerAddr).
+func (c *serverConn) holdAnswer() {
+	if c.sec == nil || c.sec.answerAt.IsZero() {
+		return
+	}
+	d := time.Until(c.sec.answerAt)
+	c.sec.answerAt = time.Time{}
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-c.ctx.Done():
+	}
 }
 
 // checkAuth verifies or unseals one request fragment in place.
@@ -396,9 +437,11 @@ func (c *serverConn) checkAuth(raw []byte, p *Request) (uint32, error) {
 func (c *serverConn) request(raw []byte, p *Request) error {
 	if status, err := c.checkAuth(raw, p); err != nil {
 		c.log.Debug("dcerpc: request refused", "err", err)
+		c.holdAnswer()
 		c.writeFault(p.CallID, p.ContextID, status, true)
 		return err
 	}
+	limit := c.maxReassembled()
 	if p.Flags&FlagFirstFrag != 0 {
 		if c.cur != nil {
 			return c.protoError(p.Header, "new call while another is being reassembled")
@@ -408,34 +451,58 @@ func (c *serverConn) request(raw []byte, p *Request) error {
 		if _, ok := c.contexts[p.ContextID]; !ok {
 			pc.fault = StatusUnknownInterface
 		} else if p.Flags&FlagLastFrag == 0 {
-			if int64(p.AllocHint) > int64(c.maxReassembled()) {
+			if int64(p.AllocHint) > int64(limit) {
 				c.log.Debug("dcerpc: request announced over the reassembly limit", "call_id", p.CallID, "alloc_hint", p.AllocHint)
 				c.writeFault(p.CallID, p.ContextID, StatusAccessDenied, true)
 				return fmt.Errorf("%w: request of %d octets announced", ErrTooLarge, p.AllocHint)
 			}
-			pc.stub = make([]byte, 0, min(int(p.AllocHint), c.maxReassembled(), 64<<10))
+		}
+		if p.Flags&FlagLastFrag == 0 {
+			if d := c.srv.ReassemblyTimeout; d >= 0 {
+				pc.deadline = time.Now().Add(orDefault(d, DefaultReassemblyTimeout))
+			}
 		}
 		c.cur = pc
 	} else if c.cur == nil || c.cur.callID != p.CallID || c.cur.contextID != p.ContextID || c.cur.opnum != p.Opnum {
 		return c.protoError(p.Header, "fragment of no call in progress")
+	} else if !c.cur.deadline.IsZero() && !time.Now().Before(c.cur.deadline) {
+		// A message association has no read deadline: its late fragment
+		// ends it here.
+		c.log.Info("dcerpc: request not complete within the reassembly timeout", "call_id", p.CallID,
+			"buffered", len(c.cur.stub))
+		c.dropCall()
+		c.writeFault(p.CallID, p.ContextID, StatusProtoError, true)
+		return fmt.Errorf("%w: request not complete within the reassembly timeout", ErrProtocol)
 	}
 	pc := c.cur
 	if pc.fault == 0 {
-		if len(pc.stub)+len(p.Stub) > c.maxReassembled() {
-			c.cur = nil
-			c.log.Debug("dcerpc: request over the reassembly limit", "call_id", p.CallID)
+		if len(pc.stub)+len(p.Stub) > limit {
+			c.dropCall()
+			c.log.Debug("dcerpc: request over the reassembly limit", "call_id", p.CallID, "limit", limit)
 			c.writeFault(p.CallID, p.ContextID, StatusAccessDenied, true)
-			return fmt.Errorf("%w: request over %d octets", ErrTooLarge, c.maxReassembled())
+			return fmt.Errorf("%w: request over %d octets", ErrTooLarge, limit)
 		}
 		switch {
 		case p.Flags&FlagFirstFrag != 0 && p.Flags&FlagLastFrag != 0:
 			pc.stub = p.Stub // single fragment: no copy, valid until the next read
 		case len(pc.stub)+len(p.Stub) > cap(pc.stub):
-			// The first allocation trusted alloc_hint only up to 64 KiB;
-			// once the client has sent that much, size the buffer by the
+			// alloc_hint is trusted only up to 64 KiB at first; once the
+			// client has sent that much, the buffer is sized by the
 			// remaining length it announces (within the cap).
-			want := min(len(pc.stub)+max(int(p.AllocHint), len(p.Stub)), c.maxReassembled())
-			pc.stub = append(slices.Grow(pc.stub, want-len(pc.stub)), p.Stub...)
+			want := len(pc.stub) + len(p.Stub)
+			if len(pc.stub) == 0 {
+				want = max(want, min(int(p.AllocHint), limit, 64<<10))
+			} else {
+				want = max(want, min(len(pc.stub)+int(p.AllocHint), limit))
+			}
+			if err := c.reserve(pc, int64(want-cap(pc.stub))); err != nil {
+				c.dropCall()
+				c.writeFault(p.CallID, p.ContextID, StatusRemoteNoMemory, true)
+				return err
+			}
+			grown := make([]byte, len(pc.stub), want)
+			copy(grown, pc.stub)
+			pc.stub = append(grown, p.Stub...)
 		default:
 			pc.stub = append(pc.stub, p.Stub...)
 		}
@@ -444,14 +511,53 @@ func (c *serverConn) request(raw []byte, p *Request) error {
 		return nil
 	}
 	c.cur = nil
+	defer c.unreserve(pc)
 	if pc.fault != 0 {
 		return c.writeFault(pc.callID, pc.contextID, pc.fault, true)
 	}
 	return c.dispatch(pc)
 }
 
+// reserve takes n more octets of the server's request budget for pc, or
+// fails when the budget is spent.
+func (c *serverConn) reserve(pc *pendingCall, n int64) error {
+	budget := orDefault(c.srv.MaxBufferedRequests, DefaultMaxBufferedRequests)
+	if now := c.srv.buffered.Add(n); budget > 0 && now > budget {
+		c.srv.buffered.Add(-n)
+		c.log.Warn("dcerpc: request refused: the server's reassembly budget is spent",
+			"call_id", pc.callID, "budget", budget)
+		return fmt.Errorf("%w: reassembly budget of %d octets spent", ErrTooLarge, budget)
+	}
+	pc.reserved += n
+	return nil
+}
+
+// unreserve gives pc's part of the budget back.
+func (c *serverConn) unreserve(pc *pendingCall) {
+	c.srv.buffered.Add(-pc.reserved)
+	pc.reserved = 0
+}
+
+// dropCall forgets the request being reassembled.
+func (c *serverConn) dropCall() {
+	if c.cur != nil {
+		c.unreserve(c.cur)
+		c.cur = nil
+	}
+}
+
+// maxReassembled is the largest request stub the association may send:
+// smaller until its caller has authenticated as someone.
 func (c *serverConn) maxReassembled() int {
-	return orDefault(c.srv.MaxReassembledSize, DefaultMaxReassembledSize)
+	n := orDefault(c.srv.MaxReassembledSize, DefaultMaxReassembledSize)
+	caller := c.cfg.caller
+	if c.sec != nil {
+		caller = c.sec.caller // zero until the context completes
+	}
+	if caller.User == "" || caller.Anonymous || caller.Guest {
+		n = min(n, orDefault(c.srv.MaxUnauthReassembledSize, DefaultMaxUnauthReassembledSize))
+	}
+	return n
 }
 
 func (c *serverConn) dispatch(pc *pendingCall) error {
@@ -577,10 +683,10 @@ func (c *serverConn) writePDU(p PDU) error {
 }
 
 func (c *serverConn) write(b []byte) error {
-	if d := orDefault(c.srv.WriteTimeout, DefaultWriteTimeout); d > 0 {
+	if d := orDefault(c.srv.WriteTimeout, DefaultWriteTimeout); d > 0 && c.nc != nil {
 		c.nc.SetWriteDeadline(time.Now().Add(d))
 	}
-	if _, err := c.nc.Write(b); err != nil {
+	if _, err := c.out.Write(b); err != nil {
 		return fmt.Errorf("dcerpc: write: %w", err)
 	}
 	return nil
@@ -591,6 +697,7 @@ func (c *serverConn) idleDeadline() time.Time {
 	if d := orDefault(c.srv.IdleTimeout, DefaultIdleTimeout); d > 0 {
 		t = time.Now().Add(d)
 	}
+	t = c.reassemblyBound(t)
 	if !c.bound {
 		if d := orDefault(c.srv.HandshakeTimeout, DefaultHandshakeTimeout); d > 0 {
 			if h := c.start.Add(d); t.IsZero() || h.Before(t) {
@@ -602,11 +709,23 @@ func (c *serverConn) idleDeadline() time.Time {
 }
 
 func (c *serverConn) bodyDeadline() time.Time {
-	d := orDefault(c.srv.ReadTimeout, DefaultReadTimeout)
-	if d <= 0 {
-		return time.Time{}
+	var t time.Time
+	if d := orDefault(c.srv.ReadTimeout, DefaultReadTimeout); d > 0 {
+		t = time.Now().Add(d)
 	}
-	return time.Now().Add(d)
+	return c.reassemblyBound(t)
+}
+
+// reassemblyBound brings deadline t forward to the reassembly deadline of
+// the request in progress, if any.
+func (c *serverConn) reassemblyBound(t time.Time) time.Time {
+	if c.cur == nil || c.cur.deadline.IsZero() {
+		return t
+	}
+	if t.IsZero() || c.cur.deadline.Before(t) {
+		return c.cur.deadline
+	}
+	return t
 }
 
 func (c *serverConn) setReadDeadline(t time.Time) { c.nc.SetReadDeadline(t) }

@@ -73,11 +73,26 @@
 // # Requests and responses
 //
 // Request fragments are reassembled up to Server.MaxReassembledSize
-// (default 4 MiB); a fragment over the negotiated size gets a fault
-// nca_s_proto_error and the connection is closed; a request over the cap
-// gets a fault 0x5 (access denied, as Samba answers) and the connection is
-// closed; so is a first fragment whose alloc_hint announces more than the
-// cap. Interleaving the fragments of two calls is refused (PFC_CONC_MPX is
+// (default 1 MiB), or Server.MaxUnauthReassembledSize (default 16 KiB)
+// while the caller is anonymous or guest: an anonymous NetrSessionEnum
+// or ept_map request is under 1 KiB. A fragment over the negotiated size
+// gets a fault nca_s_proto_error and the connection is closed; a request
+// over the cap gets a fault 0x5 (access denied, as Samba answers) and the
+// connection is closed; so is a first fragment whose alloc_hint announces
+// more than the cap. What all connections reassemble at once is bounded
+// by Server.MaxBufferedRequests (default 64 MiB): a fragment that would
+// exceed it gets nca_s_fault_remote_no_memory and its connection is
+// closed. A request must be complete within Server.ReassemblyTimeout
+// (default 30 s) of its first fragment; further fragments, empty ones
+// included, do not extend it (nor does the idle timeout apply meanwhile).
+//
+// Serve holds at most Server.MaxConns connections (default 1024), and
+// Server.MaxConnsPerAddr (default 256) from one IP address (an IPv6 /64);
+// more are closed as soon as accepted, with one WARN record per address
+// every ten seconds counting them. An accept that fails for want of
+// descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED) is
+// retried after 5 ms, doubling to 1 s, as net/http does: exhausting the
+// descriptors pauses the listener, it never stops the server. Interleaving the fragments of two calls is refused (PFC_CONC_MPX is
 // never granted). Calls on one connection run one at a time, in order. An
 // orphaned PDU for the call being reassembled discards it (Samba and
 // Windows only note it); co_cancel is ignored, as calls run to completion.
@@ -142,10 +157,12 @@
 // cancels the handlers' context.
 //
 // A transport that hands over whole client writes and keeps the answers as
-// messages (an SMB server's named pipe) can skip the stream and its
-// goroutine: NewMessageConn starts an association that MessageConn.Write
-// feeds, answering every PDU the bytes complete, through a send function,
-// before it returns. A PDU split across writes waits for its rest; the
-// protocol checks, limits and answers are those of a stream connection,
-// and Shutdown and Close end such associations like idle connections.
+// messages (a named pipe) can skip the stream and its goroutine:
+// NewMessageConn starts an association that MessageConn.Write feeds,
+// answering every PDU the bytes complete before it returns; the answers
+// wait, one message per PDU, until MessageConn.Next takes them, and
+// WithMaxPending bounds how many may wait before the association stops
+// answering. A PDU split across writes waits for its rest; the protocol
+// checks, limits and answers are those of a stream connection, and
+// Shutdown and Close end such associations like idle connections.
 package dcerpc

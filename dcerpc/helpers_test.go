@@ -75,7 +75,9 @@ func le32(n int) []byte { return []byte{byte(n), byte(n >> 8), byte(n >> 16), by
 
 func newTestServer(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{SecondaryAddr: `\PIPE\test`}
+	// The echo interface takes large anonymous requests, and the load
+	// tests run hundreds of connections from one address.
+	s := &Server{SecondaryAddr: `\PIPE\test`, MaxUnauthReassembledSize: DefaultMaxReassembledSize, MaxConnsPerAddr: -1}
 	if err := s.Register(Interface{Syntax: testSyntax, Handler: HandlerFunc(echoHandler), NumOpnums: 6}); err != nil {
 		t.Fatal(err)
 	}

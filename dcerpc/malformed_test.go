@@ -234,10 +234,14 @@ func checkOutcome(t *testing.T, nc net.Conn, want outcome, status uint32, why Bi
 	}
 }
 
-func healthyCall(addr string) error {
+func healthyCall(addr string) error { return healthyCallFrom(addr, nil) }
+
+// healthyCallFrom binds and makes one echo call from local (nil: any).
+func healthyCallFrom(addr string, local net.Addr) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	nc, err := net.Dial("tcp", addr)
+	d := net.Dialer{LocalAddr: local}
+	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}

@@ -6,57 +6,59 @@ import (
 	"io"
 	"net"
 	"sync"
-	"time"
 )
 
 // MessageConn is one association over a message transport, served
-// synchronously by whoever feeds it: Write takes the bytes the client sent
-// and, before it returns, answers every PDU they complete by calling the
-// send function given to NewMessageConn once per answer PDU. There is no
-// goroutine and no read deadline of its own; the transport bounds how long
-// a client may take (the SMB server's timeouts, for a named pipe).
+// synchronously by whoever feeds it, without a goroutine of its own: Write
+// takes the bytes the client sent and, before it returns, answers every
+// PDU they complete; the answers wait in the association, one message per
+// PDU, until Next takes them. There is no read deadline; the transport
+// bounds how long a client may take.
 //
-// It suits transports that hand over whole client writes and hold the
-// answers as messages for the client to collect, as an SMB server's named
-// pipe does: a call costs no goroutine switch, and its answer is ready by
-// the time the write is acknowledged. The handlers run on the caller's
-// goroutine, so they must not wait for that goroutine.
+// It suits transports that hand over whole client writes and keep the
+// answers as messages for the client to collect (a named pipe): a call
+// costs no goroutine switch, and its answer is ready by the time the write
+// is acknowledged. The handlers run on the caller's goroutine, so they
+// must not wait for that goroutine.
 //
 // A PDU split across writes is held (never more than the negotiated
-// max_recv_frag) until its last byte arrives; complete PDUs are held too
-// while the transport's WithHold says so (Buffered tells how much is
-// held). Write and Buffered are for one goroutine at a time. An error from Write means the
-// association has ended (a protocol error, an oversized fragment, a
-// closed server or a send that failed); the answers it produced before
-// ending (a bind_nak, a fault) have been sent, and later Writes fail.
+// max_recv_frag) until its last octet arrives. With WithMaxPending,
+// complete PDUs are held too while the answers not yet taken reach the
+// bound; Next answers them once it has made room. Write and Next are for
+// one goroutine at a time; Pending and Close may be called from any. An
+// error from Write means the association has ended (a protocol error, an
+// oversized fragment, a closed server); the answers it produced before
+// ending (a bind_nak, a fault) can still be taken with Next, and later
+// Writes fail with net.ErrClosed.
 type MessageConn struct {
-	c   *serverConn
-	buf []byte // an incomplete PDU
+	c          *serverConn
+	buf        []byte // input not answered yet: an incomplete PDU, or held PDUs
+	maxPending int
 
 	mu       sync.Mutex
+	out      [][]byte // answers not yet taken; out[0] may be partly taken
+	outLen   int
+	held     int         // len(buf), for Pending
 	stop     func() bool // stops the AfterFunc on c.ctx; nil until set
 	closed   bool
 	writing  bool // a Write is answering: the release waits for its end
 	released bool
-	onClose  func()
 }
 
-// NewMessageConn starts an association whose answers go to send, one call
-// per PDU; send must copy the slice if it keeps it. remote is the client's
-// address (it may be nil). onClose, if not nil, runs once when the
-// association ends by any means: Close, a protocol error, the server's
-// Shutdown or Close, or ctx being done. It may run while the server holds
-// its own lock (Shutdown, Close), so it must not call into the server or
-// end another of its associations. It returns ErrServerClosed once the
-// server is shutting down.
-func (s *Server) NewMessageConn(ctx context.Context, remote net.Addr, send func(pdu []byte) error, onClose func(), opts ...ConnOption) (*MessageConn, error) {
-	m := &MessageConn{onClose: onClose}
+// NewMessageConn starts a message association. remote is the client's
+// address (it may be nil). The association ends with Close, a protocol
+// error, the server's Shutdown or Close, or ctx being done; Next then
+// reports io.EOF once the answers are taken. It returns ErrServerClosed
+// once the server is shutting down.
+func (s *Server) NewMessageConn(ctx context.Context, remote net.Addr, opts ...ConnOption) (*MessageConn, error) {
+	m := &MessageConn{}
 	// The server may close the association as soon as it knows it, before
 	// newConn returns, so m.c is set under the server's lock.
-	c, ok := s.newConn(ctx, &messageTransport{m: m, remote: remote, send: send}, opts, func(c *serverConn) { m.c = c })
+	c, ok := s.newConn(ctx, nil, messageTransport{m}, remote, opts, func(c *serverConn) { m.c = c })
 	if !ok {
 		return nil, ErrServerClosed
 	}
+	m.maxPending = c.cfg.maxPending
 	stop := context.AfterFunc(c.ctx, func() { m.Close() })
 	m.mu.Lock()
 	m.stop = stop
@@ -76,7 +78,7 @@ func (m *MessageConn) Write(b []byte) error {
 	off := 0
 	var err error
 	for err == nil && len(m.buf)-off >= HeaderLen {
-		if c.cfg.hold != nil && c.cfg.hold() {
+		if m.full() {
 			break
 		}
 		var h Header
@@ -102,6 +104,7 @@ func (m *MessageConn) Write(b []byte) error {
 	}
 	if err != nil {
 		m.buf = nil
+		m.setHeld()
 		m.Close()
 		return err
 	}
@@ -111,12 +114,54 @@ func (m *MessageConn) Write(b []byte) error {
 	if n == 0 && cap(m.buf) > 2*c.maxRecv {
 		m.buf = nil // a large write was answered: do not hold its buffer
 	}
+	m.setHeld()
 	return nil
 }
 
-// Buffered is how many octets Write holds: an incomplete PDU, and the PDUs
-// held back by WithHold.
-func (m *MessageConn) Buffered() int { return len(m.buf) }
+// Next takes up to max octets of the next answer; more reports that the
+// answer goes on, and the next call returns the rest. It never waits:
+// with no answer ready it returns nil, and io.EOF once the association
+// has ended. The slice is valid until the next call. Taking an answer
+// makes room under WithMaxPending: PDUs held back are answered before
+// Next returns.
+func (m *MessageConn) Next(max int) (msg []byte, more bool, err error) {
+	m.mu.Lock()
+	switch {
+	case len(m.out) > 0:
+		a := m.out[0]
+		if len(a) > max {
+			m.out[0] = a[max:]
+			msg, more = a[:max], true
+		} else {
+			m.out[0] = nil
+			m.out = m.out[1:]
+			if len(m.out) == 0 {
+				m.out = nil
+			}
+			msg = a
+		}
+		m.outLen -= len(msg)
+	case m.closed:
+		err = io.EOF
+	}
+	resume := msg != nil && m.held > 0 && !m.closed && !m.fullLocked()
+	m.mu.Unlock()
+	if resume {
+		_ = m.Write(nil) // an error ends the association; its answers stay
+	}
+	return msg, more, err
+}
+
+// Pending reports the octets of client input the association holds
+// unanswered (an incomplete PDU, or PDUs held back by WithMaxPending) and
+// of answers not yet taken by Next. busy is always nil: a message
+// association answers within Write and Next, so no answer comes later on
+// its own.
+func (m *MessageConn) Pending() (in, out int, busy <-chan struct{}) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.held, m.outLen, nil
+}
 
 // Close ends the association. It is safe to call from any goroutine and
 // more than once. A Write in progress is not interrupted, and the
@@ -125,6 +170,33 @@ func (m *MessageConn) Close() error {
 	if m.markClosed() {
 		m.releaseIdle()
 	}
+	return nil
+}
+
+// full reports whether the answers not yet taken have reached the bound.
+func (m *MessageConn) full() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.fullLocked()
+}
+
+func (m *MessageConn) fullLocked() bool { return m.maxPending > 0 && m.outLen >= m.maxPending }
+
+func (m *MessageConn) setHeld() {
+	m.mu.Lock()
+	m.held = len(m.buf)
+	m.mu.Unlock()
+}
+
+// queue keeps one answer PDU for Next.
+func (m *MessageConn) queue(b []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return net.ErrClosed
+	}
+	m.out = append(m.out, append([]byte(nil), b...))
+	m.outLen += len(b)
 	return nil
 }
 
@@ -163,8 +235,8 @@ func (m *MessageConn) releaseIdle() {
 	}
 }
 
-// markClosed marks the association closed and runs onClose; it reports
-// whether this call did it.
+// markClosed marks the association closed; it reports whether this call
+// did it.
 func (m *MessageConn) markClosed() bool {
 	m.mu.Lock()
 	if m.closed {
@@ -172,12 +244,8 @@ func (m *MessageConn) markClosed() bool {
 		return false
 	}
 	m.closed = true
-	f := m.onClose
 	m.mu.Unlock()
 	m.c.cancel()
-	if f != nil {
-		f()
-	}
 	return true
 }
 
@@ -197,16 +265,12 @@ func (m *MessageConn) release() {
 	m.c.log.Debug("dcerpc: message association closed")
 }
 
-// messageTransport is the net.Conn a message association's serverConn
-// writes its answers to and the server closes it through.
-type messageTransport struct {
-	m      *MessageConn
-	remote net.Addr
-	send   func([]byte) error
-}
+// messageTransport is where a message association's serverConn sends its
+// answers (into the association's queue) and how the server ends it.
+type messageTransport struct{ m *MessageConn }
 
-func (t *messageTransport) Write(b []byte) (int, error) {
-	if err := t.send(b); err != nil {
+func (t messageTransport) Write(b []byte) (int, error) {
+	if err := t.m.queue(b); err != nil {
 		return 0, err
 	}
 	return len(b), nil
@@ -214,16 +278,9 @@ func (t *messageTransport) Write(b []byte) (int, error) {
 
 // Close is how Server.Shutdown and Server.Close end the association; they
 // hold the server's lock, so the rest of the release runs apart.
-func (t *messageTransport) Close() error {
+func (t messageTransport) Close() error {
 	if t.m.markClosed() {
 		go t.m.releaseIdle()
 	}
 	return nil
 }
-
-func (t *messageTransport) Read([]byte) (int, error)         { return 0, io.EOF }
-func (t *messageTransport) LocalAddr() net.Addr              { return nil }
-func (t *messageTransport) RemoteAddr() net.Addr             { return t.remote }
-func (t *messageTransport) SetDeadline(time.Time) error      { return nil }
-func (t *messageTransport) SetReadDeadline(time.Time) error  { return nil }
-func (t *messageTransport) SetWriteDeadline(time.Time) error { return nil }

@@ -7,80 +7,65 @@ import (
 	"io"
 	"net"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/netsession/netsession/internal/msgstream"
 )
 
 // msgPipe is the client's side of a MessageConn, as a byte stream: a
 // Write feeds the association (each Write one transport message, as a
-// pipe WRITE is), a Read returns the queued answer PDUs in order and
-// io.EOF when none is queued.
+// pipe WRITE is), a Read returns the answers Next hands out, in order, and
+// io.EOF when none is waiting.
 type msgPipe struct {
-	m      *MessageConn
-	mu     sync.Mutex
-	q      [][]byte
-	cur    []byte
-	closes atomic.Int32 // onClose calls
+	*msgstream.Stream
+	m *MessageConn
 }
 
-func newMsgPipe(t testing.TB, s *Server, ctx context.Context) *msgPipe {
+func newMsgPipe(t testing.TB, s *Server, ctx context.Context, opts ...ConnOption) *msgPipe {
 	t.Helper()
-	p := &msgPipe{}
-	m, err := s.NewMessageConn(ctx, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 445}, p.send, func() { p.closes.Add(1) })
+	m, err := s.NewMessageConn(ctx, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 445}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.m = m
 	t.Cleanup(func() { m.Close() })
-	return p
-}
-
-func (p *msgPipe) send(b []byte) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.q = append(p.q, bytes.Clone(b))
-	return nil
-}
-
-func (p *msgPipe) Write(b []byte) (int, error) {
-	if err := p.m.Write(b); err != nil {
-		return 0, err
-	}
-	return len(b), nil
-}
-
-func (p *msgPipe) Read(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.cur) == 0 {
-		if len(p.q) == 0 {
-			return 0, io.EOF
+	next := func(buf []byte) (int, error) {
+		msg, _, err := m.Next(len(buf))
+		if msg == nil && err == nil {
+			err = io.EOF
 		}
-		p.cur, p.q = p.q[0], p.q[1:]
+		return copy(buf, msg), err
 	}
-	n := copy(b, p.cur)
-	p.cur = p.cur[n:]
-	return n, nil
+	return &msgPipe{m: m, Stream: &msgstream.Stream{Send: m.Write, Recv: next}}
 }
 
-// answers takes the queued answer PDUs.
+// answers takes the waiting answer PDUs.
 func (p *msgPipe) answers(t testing.TB) []PDU {
 	t.Helper()
-	p.mu.Lock()
-	q := p.q
-	p.q = nil
-	p.mu.Unlock()
 	var out []PDU
-	for _, b := range q {
+	for {
+		b, more, _ := p.m.Next(1 << 20)
+		if b == nil {
+			return out
+		}
+		if more {
+			t.Fatal("an answer longer than 1 MiB")
+		}
 		pdu, err := DecodePDU(b)
 		if err != nil {
 			t.Fatalf("answer: %v", err)
 		}
 		out = append(out, pdu)
 	}
-	return out
+}
+
+// ended reports whether the association has ended: Next says io.EOF once
+// the answers are taken, and Write refuses.
+func (p *msgPipe) ended(t testing.TB) bool {
+	t.Helper()
+	p.answers(t)
+	_, _, err := p.m.Next(1)
+	return errors.Is(err, io.EOF)
 }
 
 // TestMessageConnCalls runs the client through a message association:
@@ -183,8 +168,8 @@ func TestMessageConnSplitAndBatched(t *testing.T) {
 }
 
 // TestMessageConnErrors: a fragment over the limit or a PDU that cannot
-// be read gets its answer, ends the association once (onClose) and
-// refuses later writes.
+// be read gets its answer (still taken with Next), ends the association
+// and refuses later writes.
 func TestMessageConnErrors(t *testing.T) {
 	s := newTestServer(t)
 	bound := func(t *testing.T) *msgPipe {
@@ -235,15 +220,15 @@ func TestMessageConnErrors(t *testing.T) {
 					t.Fatalf("answers %#v, want a bind_nak", a)
 				}
 			}
-			if n := p.closes.Load(); n != 1 {
-				t.Fatalf("onClose ran %d times, want 1", n)
+			if !p.ended(t) {
+				t.Fatal("the association goes on after the error")
 			}
 			if err := p.m.Write([]byte{5}); !errors.Is(err, net.ErrClosed) {
 				t.Fatalf("write after the end: %v", err)
 			}
 			p.m.Close()
-			if n := p.closes.Load(); n != 1 {
-				t.Fatalf("onClose ran %d times after Close, want 1", n)
+			if !p.ended(t) {
+				t.Fatal("not ended after Close")
 			}
 		})
 	}
@@ -266,7 +251,7 @@ func TestMessageConnLifecycle(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p1 := newMsgPipe(t, s, ctx)
 	cancel()
-	waitFor(t, func() bool { return p1.closes.Load() == 1 })
+	waitFor(t, func() bool { return p1.ended(t) })
 
 	p2 := newMsgPipe(t, s, context.Background())
 	if _, err := p2.Write(mustMarshal(t, bindPDU(1, ctxElem(0, testSyntax, NDR20)))); err != nil {
@@ -277,10 +262,10 @@ func TestMessageConnLifecycle(t *testing.T) {
 	if err := s.Shutdown(sctx); err != nil {
 		t.Fatalf("Shutdown with an idle message association: %v", err)
 	}
-	if n := p2.closes.Load(); n != 1 {
-		t.Fatalf("onClose ran %d times, want 1", n)
+	if !p2.ended(t) {
+		t.Fatal("Shutdown left the association open")
 	}
-	if _, err := s.NewMessageConn(context.Background(), nil, func([]byte) error { return nil }, nil); !errors.Is(err, ErrServerClosed) {
+	if _, err := s.NewMessageConn(context.Background(), nil); !errors.Is(err, ErrServerClosed) {
 		t.Fatalf("NewMessageConn after Shutdown: %v", err)
 	}
 }
@@ -303,7 +288,6 @@ func TestMessageConnOpenRacesClose(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		s := &Server{}
 		done := make(chan struct{})
-		var closes atomic.Int32
 		go func() {
 			defer close(done)
 			for j := 0; j < 20; j++ {
@@ -316,7 +300,7 @@ func TestMessageConnOpenRacesClose(t *testing.T) {
 			cancel()
 			ctx = c
 		}
-		m, err := s.NewMessageConn(ctx, nil, func([]byte) error { return nil }, func() { closes.Add(1) })
+		m, err := s.NewMessageConn(ctx, nil)
 		<-done
 		if err != nil {
 			t.Fatal(err)
@@ -327,8 +311,8 @@ func TestMessageConnOpenRacesClose(t *testing.T) {
 			t.Fatalf("Shutdown: %v", err)
 		}
 		cancel()
-		if n := closes.Load(); n != 1 {
-			t.Fatalf("onClose ran %d times, want 1", n)
+		if _, _, err := m.Next(1); !errors.Is(err, io.EOF) {
+			t.Fatalf("Next after the end: %v, want io.EOF", err)
 		}
 	}
 }
@@ -350,6 +334,7 @@ func TestMessageConnCloseWaitsForWrite(t *testing.T) {
 	if _, err := p.Write(mustMarshal(t, bindPDU(1, ctxElem(0, testSyntax, NDR20)))); err != nil {
 		t.Fatal(err)
 	}
+	p.answers(t)
 	wrote := make(chan struct{})
 	go func() {
 		defer close(wrote)
@@ -357,8 +342,8 @@ func TestMessageConnCloseWaitsForWrite(t *testing.T) {
 	}()
 	<-entered
 	p.m.Close()
-	if n := p.closes.Load(); n != 1 {
-		t.Fatalf("onClose ran %d times, want 1", n)
+	if _, _, err := p.m.Next(1); !errors.Is(err, io.EOF) {
+		t.Fatalf("Next after Close: %v, want io.EOF", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	err := s.Shutdown(ctx)
@@ -375,65 +360,68 @@ func TestMessageConnCloseWaitsForWrite(t *testing.T) {
 	}
 }
 
-// TestMessageConnHold: while the transport's hold says so, complete PDUs
-// stay buffered unanswered, an answer already begun is finished, and
-// Write(nil) takes them up again in order.
-func TestMessageConnHold(t *testing.T) {
+// TestMessageConnMaxPending: once the answers not taken reach the bound,
+// complete PDUs stay buffered unanswered (an answer already begun is
+// finished), Write(nil) answers none of them, and Next takes them up
+// again in order as it makes room.
+func TestMessageConnMaxPending(t *testing.T) {
 	s := newTestServer(t)
-	var armed, holding atomic.Bool
-	p := &msgPipe{}
-	// Once armed, the first answer fragment sent makes the transport hold.
-	send := func(b []byte) error {
-		if armed.Load() {
-			holding.Store(true)
-		}
-		return p.send(b)
-	}
-	m, err := s.NewMessageConn(context.Background(), nil, send, nil, WithHold(holding.Load))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.m = m
-	t.Cleanup(func() { m.Close() })
+	p := newMsgPipe(t, s, context.Background(), WithMaxPending(1))
+	m := p.m
 	if err := m.Write(mustMarshal(t, bindPDU(1, ctxElem(0, testSyntax, NDR20)))); err != nil {
 		t.Fatal(err)
 	}
-	p.answers(t)
+	if len(p.answers(t)) != 1 {
+		t.Fatal("no bind answer")
+	}
 	var batch []byte
 	for id := uint32(2); id <= 4; id++ {
 		batch = append(batch, mustMarshal(t, &Request{Header: Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: id}, Opnum: 1, Stub: le32(10_000)})...)
 	}
-	armed.Store(true)
 	if err := m.Write(batch); err != nil {
 		t.Fatal(err)
 	}
 	// Call 2's answer (three 4280-octet fragments) is finished although
-	// the hold began with its first fragment; calls 3 and 4 wait.
-	answers := p.answers(t)
-	for _, a := range answers {
-		if r, ok := a.(*Response); !ok || r.CallID != 2 {
-			t.Fatalf("answer %T to call %d while held, want only call 2's fragments", a, a.Hdr().CallID)
-		}
+	// the bound was reached with its first fragment; calls 3 and 4 wait.
+	in, out, busy := m.Pending()
+	if in != 2*len(batch)/3 || out == 0 || busy != nil {
+		t.Fatalf("Pending = %d, %d, %v; want the two other calls (%d octets) held and answers waiting", in, out, busy, 2*len(batch)/3)
 	}
-	if len(answers) != 3 || m.Buffered() != 2*len(batch)/3 {
-		t.Fatalf("%d fragments of call 2 and %d octets held, want 3 and the two other calls (%d octets)", len(answers), m.Buffered(), 2*len(batch)/3)
-	}
-	if err := m.Write(nil); err != nil || len(p.answers(t)) != 0 {
-		t.Fatalf("Write(nil) while holding: %v", err)
-	}
-	armed.Store(false)
-	holding.Store(false)
 	if err := m.Write(nil); err != nil {
 		t.Fatal(err)
 	}
+	if in2, out2, _ := m.Pending(); in2 != in || out2 != out {
+		t.Fatalf("Write(nil) at the bound answered: Pending %d, %d", in2, out2)
+	}
+	// Each fragment taken is the only answer waiting, in order: the next
+	// call is answered only once the previous one is all taken.
 	var ids []uint32
-	for _, a := range p.answers(t) {
-		r := a.(*Response)
+	frags := 0
+	for {
+		b, _, err := m.Next(1 << 20)
+		if b == nil {
+			if err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		frags++
+		pdu, err := DecodePDU(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, ok := pdu.(*Response)
+		if !ok {
+			t.Fatalf("answer %T", pdu)
+		}
 		if len(ids) == 0 || ids[len(ids)-1] != r.CallID {
 			ids = append(ids, r.CallID)
 		}
+		if _, now, _ := m.Pending(); now > out {
+			t.Fatalf("%d octets of answers waiting, more than one call's (%d)", now, out)
+		}
 	}
-	if !slices.Equal(ids, []uint32{3, 4}) || m.Buffered() != 0 {
-		t.Fatalf("after the hold: answers to calls %v, %d octets held; want calls 3 and 4, nothing held", ids, m.Buffered())
+	if in, out, _ := m.Pending(); !slices.Equal(ids, []uint32{2, 3, 4}) || frags != 9 || in != 0 || out != 0 {
+		t.Fatalf("answers to calls %v in %d fragments, %d/%d octets left; want calls 2, 3, 4 in 9 and nothing left", ids, frags, in, out)
 	}
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/netsession/netsession/internal/netlimit"
 	"github.com/netsession/netsession/session"
 )
 
@@ -17,12 +19,43 @@ import (
 const (
 	DefaultMaxRecvFrag        = 5840
 	DefaultMaxXmitFrag        = MaxFragSize
-	DefaultMaxReassembledSize = 4 << 20
+	DefaultMaxReassembledSize = 1 << 20
 	DefaultMaxContexts        = 64
 	DefaultIdleTimeout        = 5 * time.Minute
 	DefaultHandshakeTimeout   = 30 * time.Second
 	DefaultReadTimeout        = 30 * time.Second
 	DefaultWriteTimeout       = 30 * time.Second
+)
+
+// Defaults for what unauthenticated clients, and all clients together,
+// may make the server hold (see the Server fields of the same names).
+const (
+	// DefaultMaxConns bounds the connections Serve holds at once: far
+	// more than the clients of a session server, and few enough that,
+	// with DefaultMaxRecvFrag for each and the request budget below, the
+	// server cannot be made to hold more than about 70 MiB.
+	DefaultMaxConns = 1024
+	// DefaultMaxConnsPerAddr is a quarter of DefaultMaxConns: one client
+	// machine (or a NAT in front of many) cannot keep the others out,
+	// and a load test of 200 associations from one address still runs.
+	DefaultMaxConnsPerAddr = 256
+	// DefaultMaxUnauthReassembledSize caps the request an association
+	// that has not authenticated may reassemble. An anonymous caller has
+	// only small calls to make: an ept_map request is about 150 octets,
+	// a NetrSessionEnum request under 1 KiB even with names of the
+	// longest allowed length; 16 KiB leaves a wide margin over both
+	// while 100 hostile connections hold at most 1.6 MiB.
+	DefaultMaxUnauthReassembledSize = 16 << 10
+	// DefaultMaxBufferedRequests is the budget of request octets being
+	// reassembled across all associations: 64 requests of the largest
+	// size (DefaultMaxReassembledSize) at once.
+	DefaultMaxBufferedRequests = 64 << 20
+	// DefaultReassemblyTimeout is the time from the first fragment of a
+	// request to its last: a client sends the fragments of one request
+	// back to back, and even the largest one (1 MiB) takes a second at
+	// 10 Mbit/s. Fragments that arrive meanwhile, empty ones included,
+	// do not extend it.
+	DefaultReassemblyTimeout = 30 * time.Second
 )
 
 // Handler serves the calls on one registered interface.
@@ -96,6 +129,27 @@ type Server struct {
 	// DefaultMaxReassembledSize). A request over it gets a fault and the
 	// connection is closed.
 	MaxReassembledSize int
+	// MaxUnauthReassembledSize is the cap instead for an association
+	// whose caller is anonymous or guest, by its own security context or
+	// by its transport's (0: DefaultMaxUnauthReassembledSize).
+	MaxUnauthReassembledSize int
+	// MaxBufferedRequests bounds the request octets being reassembled
+	// across all connections at once (0: DefaultMaxBufferedRequests,
+	// negative: no bound). A fragment that would go over it gets a fault
+	// (nca_s_fault_remote_no_memory) and its connection is closed.
+	MaxBufferedRequests int64
+	// ReassemblyTimeout bounds the time from a request's first fragment
+	// to its last (0: DefaultReassemblyTimeout, negative: none); then the
+	// connection is closed. Fragments do not extend it.
+	ReassemblyTimeout time.Duration
+	// MaxConns bounds the connections Serve serves at once, and
+	// MaxConnsPerAddr those from one IP address (an IPv6 address counts
+	// by its /64) (0: DefaultMaxConns and DefaultMaxConnsPerAddr,
+	// negative: no bound). A connection over either is closed as soon
+	// as it is accepted; refusals are logged at most once per address
+	// every few seconds, with a count. ServeConn is not counted.
+	MaxConns        int
+	MaxConnsPerAddr int
 	// MaxContexts caps the presentation contexts of one association (0:
 	// DefaultMaxContexts); more are rejected with local_limit_exceeded.
 	MaxContexts int
@@ -118,6 +172,12 @@ type Server struct {
 	Auth map[AuthType]AuthAcceptor
 	// Logger receives connection-level events; nil discards them.
 	Logger *slog.Logger
+
+	limitOnce sync.Once
+	limiter   *netlimit.Limiter
+	// buffered is the request octets being reassembled, all
+	// connections together (the budget of MaxBufferedRequests).
+	buffered atomic.Int64
 
 	mu        sync.Mutex
 	ifaces    map[ifaceKey]*Interface
@@ -197,7 +257,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	defer s.untrackListener(l)
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
-	var backoff time.Duration
+	lim := s.connLimiter()
+	var backoff netlimit.Backoff
 	for {
 		nc, err := l.Accept()
 		if err != nil {
@@ -207,32 +268,51 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.logger().Warn("dcerpc: accept", "err", err, "retry_in", backoff)
-				t := time.NewTimer(backoff)
-				select {
-				case <-t.C:
-				case <-ctx.Done():
-					t.Stop()
-				}
+			if netlimit.Temporary(err) {
+				d := backoff.Next()
+				s.logger().Warn("dcerpc: accept", "err", err, "retry_in", d)
+				netlimit.Sleep(ctx, d)
 				continue
 			}
 			return err
 		}
-		backoff = 0
-		c, ok := s.newConn(ctx, nc, nil, nil)
+		backoff.Reset()
+		release, err := lim.Acquire(nc.RemoteAddr())
+		if err != nil {
+			nc.Close()
+			continue
+		}
+		c, ok := s.newConn(ctx, nc, nc, nc.RemoteAddr(), nil, nil)
 		if !ok {
+			release()
 			nc.Close()
 			return ErrServerClosed
 		}
 		go func() {
 			defer s.wg.Done()
+			defer release()
 			c.serve()
 		}()
 	}
 }
+
+// connLimiter is the limiter of Serve's connections, built from the
+// fields on first use.
+func (s *Server) connLimiter() *netlimit.Limiter {
+	s.limitOnce.Do(func() {
+		s.limiter = &netlimit.Limiter{
+			Max:     orDefault(s.MaxConns, DefaultMaxConns),
+			PerAddr: orDefault(s.MaxConnsPerAddr, DefaultMaxConnsPerAddr),
+			Name:    "dcerpc",
+			Logger:  s.Logger,
+		}
+	})
+	return s.limiter
+}
+
+// BufferedRequestBytes returns the request octets being reassembled on
+// all connections now: what MaxBufferedRequests bounds.
+func (s *Server) BufferedRequestBytes() int64 { return s.buffered.Load() }
 
 // ServeConn serves one connection in the calling goroutine until the peer
 // closes it, a protocol error ends it, ctx is done or the server is closed.
@@ -240,7 +320,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 // applied with nc's deadlines; a conn whose SetDeadline fails simply gets
 // none.
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn, opts ...ConnOption) error {
-	c, ok := s.newConn(ctx, nc, opts, nil)
+	c, ok := s.newConn(ctx, nc, nc, nc.RemoteAddr(), opts, nil)
 	if !ok {
 		nc.Close()
 		return ErrServerClosed
@@ -279,7 +359,7 @@ func (s *Server) Close() error {
 	defer s.mu.Unlock()
 	for c := range s.conns {
 		c.cancel()
-		c.nc.Close()
+		c.out.Close()
 	}
 	return nil
 }
@@ -320,18 +400,20 @@ func (s *Server) closeIdle() int {
 	for c := range s.conns {
 		if !c.active.Load() {
 			c.cancel()
-			c.nc.Close()
+			c.out.Close()
 		}
 	}
 	return len(s.conns)
 }
 
-// newConn registers a connection; init, if not nil, runs under the
-// server's lock before Shutdown or Close can see the connection.
-func (s *Server) newConn(ctx context.Context, nc net.Conn, opts []ConnOption, init func(*serverConn)) (*serverConn, bool) {
+// newConn registers a connection that answers through out: a stream
+// connection (nc, the same as out) or a message association (nc nil).
+// init, if not nil, runs under the server's lock before Shutdown or Close
+// can see the connection.
+func (s *Server) newConn(ctx context.Context, nc net.Conn, out io.WriteCloser, remote net.Addr, opts []ConnOption, init func(*serverConn)) (*serverConn, bool) {
 	cfg := connConfig{secAddr: s.SecondaryAddr}
-	if a := nc.RemoteAddr(); a != nil {
-		cfg.remote = a.String()
+	if remote != nil {
+		cfg.remote = remote.String()
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -340,6 +422,7 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn, opts []ConnOption, in
 	c := &serverConn{
 		srv:      s,
 		nc:       nc,
+		out:      out,
 		ctx:      cctx,
 		cancel:   cancel,
 		cfg:      cfg,
@@ -367,6 +450,7 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn, opts []ConnOption, in
 }
 
 func (s *Server) removeConn(c *serverConn) {
+	c.dropCall()
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
@@ -376,20 +460,19 @@ func (s *Server) removeConn(c *serverConn) {
 type ConnOption func(*connConfig)
 
 type connConfig struct {
-	caller  session.Caller
-	secAddr string
-	remote  string
-	hold    func() bool
+	caller     session.Caller
+	secAddr    string
+	remote     string
+	maxPending int
 }
 
-// WithHold gives a message association (NewMessageConn) a way to push
-// back: before each PDU, MessageConn.Write asks hold, and while it
-// reports true the PDU and those after it stay buffered, unanswered,
-// until a later Write (Write(nil) just resumes). A transport that bounds
-// the answers its client has not collected uses it to stop taking calls
-// until the client reads, as a stream connection stops reading while its
-// answers are not taken. An answer already begun is always finished.
-func WithHold(hold func() bool) ConnOption { return func(cfg *connConfig) { cfg.hold = hold } }
+// WithMaxPending bounds the answers a message association (NewMessageConn)
+// keeps for its client to take, in octets: once that many wait, Write
+// answers no further PDU (they stay buffered, see MessageConn.Pending)
+// until Next makes room, as a stream connection stops reading while its
+// client does not take the answers. An answer already begun is always
+// finished, so one answer may pass the bound. 0 means no bound.
+func WithMaxPending(n int) ConnOption { return func(cfg *connConfig) { cfg.maxPending = n } }
 
 // WithCaller sets the identity the transport established (for ncacn_np, the
 // SMB session's user). Calls see it unless the association authenticates.

@@ -57,9 +57,10 @@
 // item, which aligns itself.
 //
 // The number of UTF-16 code units a Go string encodes to is counted in
-// one place, session.UTF16Units (StringUnits calls it): the session
-// table, the lowest layer, needs the same count to size entries against
-// a client's preferred maximum length, and the two must never disagree.
+// one place, StringUnits. The srvs codec sizes SESSION_INFO entries with
+// StringSize, and the session table pages by those sizes, so the budget a
+// client asks for and the bytes it receives never disagree. This package
+// imports nothing else of the module: it is the bottom of the RPC stack.
 //
 // # Deferred pointees
 //

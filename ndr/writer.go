@@ -3,8 +3,6 @@ package ndr
 import (
 	"encoding/binary"
 	"unicode/utf8"
-
-	"github.com/netsession/netsession/session"
 )
 
 // DefaultReferentBase is the first referent ID a Writer hands out unless
@@ -214,9 +212,39 @@ func (w *Writer) UniqueString(s *string) {
 }
 
 // StringUnits returns the number of UTF-16 code units s encodes to,
-// without the terminating NUL: session.UTF16Units, the one implementation
-// of the count, which the session table also sizes entries with.
-func StringUnits(s string) int { return session.UTF16Units(s) }
+// without the terminating NUL: one per character of the Basic
+// Multilingual Plane, two (a surrogate pair) per character beyond it, and
+// one per invalid UTF-8 byte, which is sent as U+FFFD. It is the one
+// implementation of this count: encoders size strings with it, and the
+// srvs codec's entry sizes, by which the session table pages, build on
+// StringSize.
+func StringUnits(s string) int {
+	// Names are nearly always ASCII: skip 8 bytes at a time while no byte
+	// has its high bit set, then count the rest one character at a time.
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if s[i]|s[i+1]|s[i+2]|s[i+3]|s[i+4]|s[i+5]|s[i+6]|s[i+7] >= utf8.RuneSelf {
+			break
+		}
+	}
+	n := i
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			n++
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if r >= 0x10000 {
+			n += 2
+		} else {
+			n++ // RuneError (an invalid byte) is U+FFFD: one unit
+		}
+	}
+	return n
+}
 
 // StringSize returns the number of bytes s takes on the wire when it
 // starts 4-aligned and is followed by a 4-aligned item: the 12-byte header

@@ -7,9 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"unicode"
+
+	"github.com/netsession/netsession/internal/boundedfile"
 )
 
 // Account is one local account: its name as configured, its NT hash and
@@ -113,17 +114,9 @@ const maxAccountsFile = 16 << 20
 // nt_hash, and names must be unique case-insensitively. Errors name the
 // file, the entry (index and name) and the problem.
 func LoadAccounts(path string) (*Accounts, error) {
-	f, err := os.Open(path)
+	data, err := boundedfile.Read(path, maxAccountsFile)
 	if err != nil {
 		return nil, &AccountsError{File: path, Index: -1, Err: err}
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxAccountsFile+1))
-	if err != nil {
-		return nil, &AccountsError{File: path, Index: -1, Err: err}
-	}
-	if len(data) > maxAccountsFile {
-		return nil, &AccountsError{File: path, Index: -1, Err: fmt.Errorf("larger than %d bytes", maxAccountsFile)}
 	}
 	return ParseAccounts(path, data)
 }

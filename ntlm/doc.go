@@ -58,10 +58,20 @@
 //   - Secrets are compared in constant time. Each refusal is logged through
 //     the configured slog.Logger with source, user, domain, workstation and
 //     reason, never a hash or response.
-//   - Throttle penalises failures per source by refusing further attempts
-//     outright for an exponentially growing, capped time, instead of
-//     delaying answers: nothing sleeps, no goroutine is parked, the lock
-//     covers only a bounded map. nil (as in tests) disables it.
+//   - Throttle bounds password guessing, with two methods any mechanism
+//     can call (Check before verifying, Record after). Its priorities, in
+//     order: a correct logon is never refused because of another
+//     account's failures; guesses are bounded per account (then the
+//     account is locked out: ErrAccountLockedOut), per source and account,
+//     and per source; nothing an unauthenticated caller does resets a
+//     budget (they only refill with time, and null sessions are neither
+//     checked nor counted); an attempt the throttle refuses is not
+//     verified and does not count. A failed logon's *LogonError carries
+//     the delay (AnswerDelay, 2 s by default, as Windows 11 24H2 holds
+//     back a failed NTLM logon) for which the transport holds back its
+//     answer; nothing sleeps inside this package, and the budgets are
+//     timestamps (GCRA) in bounded maps. nil (as in tests) disables it.
+//     Each successful logon is logged at INFO with source and user.
 //
 // Errors are typed: refusals are *LogonError wrapping ErrLogonFailure and
 // the specific reason (ErrWrongPassword, ErrMICMismatch, ...); undecodable

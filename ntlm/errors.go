@@ -3,6 +3,7 @@ package ntlm
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Sentinel errors. Every error this package returns wraps one of them, so
@@ -27,7 +28,7 @@ var (
 	ErrStaleTimestamp   = errors.New("ntlm: client timestamp outside the accepted window")
 	ErrNTLMv1           = errors.New("ntlm: NTLMv1 or LM response refused")
 	ErrAnonymousRefused = errors.New("ntlm: anonymous logon refused")
-	ErrThrottled        = errors.New("ntlm: too many failed logons from this source")
+	ErrThrottled        = errors.New("ntlm: too many failed logons; this attempt was not verified")
 
 	// ErrUnsupported marks a negotiation this implementation does not
 	// offer (OEM-only strings, connectionless NTLM, signing without
@@ -70,7 +71,14 @@ func malformed(what, format string, args ...any) error {
 type LogonError struct {
 	User, Domain, Workstation string
 	Reason                    error // ErrWrongPassword, ErrMICMismatch, ...
+	// Delay is how long the transport should hold back its answer to this
+	// failure (Throttle.FailureDelay); 0: answer at once.
+	Delay time.Duration
 }
+
+// AnswerDelay returns Delay. Transports that know nothing of NTLM find it
+// with errors.As on an interface{ AnswerDelay() time.Duration }.
+func (e *LogonError) AnswerDelay() time.Duration { return e.Delay }
 
 func (e *LogonError) Error() string {
 	return fmt.Sprintf("ntlm: logon failure for %q\\%q from workstation %q: %v", e.Domain, e.User, e.Workstation, e.Reason)

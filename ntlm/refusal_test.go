@@ -206,65 +206,6 @@ func TestGuestMapping(t *testing.T) {
 	}
 }
 
-func TestThrottle(t *testing.T) {
-	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
-	th := &Throttle{BaseDelay: time.Second, MaxDelay: 4 * time.Second}
-	srv := &Server{Accounts: testAccounts(t), Throttle: th, Now: func() time.Time { return now }}
-	fail := func() error {
-		sc, auth := challenged(t, srv, &Client{User: "alice", Password: "bad"})
-		_, _, err := sc.Step(context.Background(), auth)
-		return err
-	}
-	if err := fail(); !errors.Is(err, ErrWrongPassword) {
-		t.Fatal(err)
-	}
-	// Within the penalty the next attempt is refused at NEGOTIATE, at once.
-	cc, sc := (&Client{User: "alice", Password: "AlicePass1"}).NewContext(), srv.NewContext("198.51.100.7")
-	neg, _, _ := cc.Step(context.Background(), nil)
-	if _, _, err := sc.Step(context.Background(), neg); !errors.Is(err, ErrThrottled) {
-		t.Fatalf("within penalty: %v", err)
-	}
-	// Another source is not affected.
-	if w := th.Wait("203.0.113.1", now); w != 0 {
-		t.Fatalf("other source waits %v", w)
-	}
-	// Penalties double and are capped.
-	want := []time.Duration{2 * time.Second, 4 * time.Second, 4 * time.Second}
-	for i, w := range want {
-		now = now.Add(time.Hour / 100)
-		if err := fail(); !errors.Is(err, ErrWrongPassword) {
-			t.Fatalf("failure %d: %v", i, err)
-		}
-		if got := th.Wait("198.51.100.7", now); got != w {
-			t.Fatalf("penalty after failure %d = %v, want %v", i+2, got, w)
-		}
-	}
-	// Success clears the record.
-	now = now.Add(time.Minute)
-	sc, auth := challenged(t, srv, &Client{User: "alice", Password: "AlicePass1"})
-	if _, _, err := sc.Step(context.Background(), auth); err != nil {
-		t.Fatal(err)
-	}
-	if err := fail(); err != nil && th.Wait("198.51.100.7", now) != time.Second {
-		t.Fatalf("after success the penalty restarts at BaseDelay, got %v", th.Wait("198.51.100.7", now))
-	}
-}
-
-func TestThrottleBounded(t *testing.T) {
-	th := &Throttle{BaseDelay: time.Second, MaxSources: 8}
-	now := time.Unix(1e9, 0)
-	for i := range 100 {
-		th.Failure(strings.Repeat("x", i), now.Add(time.Duration(i)*time.Millisecond))
-	}
-	if n := len(th.sources); n > 8 {
-		t.Fatalf("%d sources remembered, cap 8", n)
-	}
-	var zero *Throttle
-	if zero.Wait("a", now) != 0 || zero.Failure("a", now) != 0 {
-		t.Fatal("nil throttle throttles")
-	}
-}
-
 func TestNegotiateRefusals(t *testing.T) {
 	for _, tt := range []struct {
 		name  string

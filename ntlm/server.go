@@ -52,7 +52,9 @@ type Server struct {
 	// RefuseAnonymous refuses null-session logons; by default they are
 	// accepted and reported as anonymous callers.
 	RefuseAnonymous bool
-	// Throttle slows failed logons per source; nil never throttles.
+	// Throttle bounds password guessing per account, per source and
+	// account, and per source, and holds back failed answers; nil never
+	// throttles.
 	Throttle *Throttle
 	// Logger receives one record per failed logon (never a secret);
 	// nil discards.
@@ -137,6 +139,9 @@ type ServerContext struct {
 	srv    *Server
 	source string
 	state  ctxState
+	// account is the throttle's name for the account being tried; ""
+	// before AUTHENTICATE and for null sessions.
+	account string
 
 	negotiate, challenge []byte // raw messages, for the MIC
 	serverChallenge      [8]byte
@@ -191,9 +196,6 @@ func (c *ServerContext) acceptNegotiate(in []byte) ([]byte, error) {
 		return nil, err
 	}
 	s := c.srv
-	if w := s.Throttle.Wait(c.source, s.now()); w > 0 {
-		return nil, &LogonError{Reason: fmt.Errorf("%w (retry in %v)", ErrThrottled, w.Round(time.Millisecond))}
-	}
 	nf := neg.Flags
 	if !nf.Has(FlagUnicode) {
 		return nil, fmt.Errorf("%w: client does not offer Unicode", ErrUnsupported)
@@ -293,11 +295,20 @@ func (c *ServerContext) acceptAuthenticate(in []byte) error {
 		c.fail(nil, err)
 		return err
 	}
-	if w := s.Throttle.Wait(c.source, now); w > 0 {
-		return c.fail(auth, fmt.Errorf("%w (retry in %v)", ErrThrottled, w.Round(time.Millisecond)))
-	}
 	flags := auth.Flags & c.offered
 	nt, lm := auth.NtChallengeResponse, auth.LmChallengeResponse
+	// The throttle is asked before anything is verified, under the name
+	// of the account tried (all unknown names share one); a null session
+	// has none and is neither checked nor counted.
+	if auth.User != "" || len(nt) != 0 {
+		c.account = UnknownAccount
+		if acc, ok := s.Accounts.Lookup(auth.User); ok {
+			c.account = accountKey(acc.Name)
+		}
+		if d := s.Throttle.Check(c.source, c.account, now); !d.Allowed {
+			return c.fail(auth, fmt.Errorf("%w (retry in %v)", d.Reason, d.RetryAfter.Round(time.Millisecond)))
+		}
+	}
 
 	// Anonymous: no NT response and an LM response that is empty or one
 	// zero byte (MS-NLMP 3.2.5.1.2), with no user name.
@@ -425,7 +436,16 @@ func (c *ServerContext) succeed(auth *AuthenticateMessage, flags NegotiateFlags,
 		}
 		c.sec = sec
 	}
-	c.srv.Throttle.Success(c.source)
+	if !caller.Anonymous && !caller.Guest {
+		c.srv.Throttle.Record(c.source, c.account, true, c.srv.now())
+	}
+	c.srv.logger().Info("ntlm logon",
+		slog.String("source", c.source),
+		slog.String("user", auth.User),
+		slog.String("domain", auth.Domain),
+		slog.String("workstation", auth.Workstation),
+		slog.Bool("anonymous", caller.Anonymous),
+		slog.Bool("guest", caller.Guest))
 	c.logon = Logon{
 		Caller:       caller,
 		SessionKey:   bytes.Clone(exported),
@@ -442,10 +462,15 @@ func (c *ServerContext) succeed(auth *AuthenticateMessage, flags NegotiateFlags,
 // caller: a *LogonError for refusals, the decode error itself otherwise.
 func (c *ServerContext) fail(auth *AuthenticateMessage, reason error) error {
 	s := c.srv
-	penalty := s.Throttle.Failure(c.source, s.now())
+	// Only a verified password that is wrong (or names no account) is a
+	// guess; a throttled attempt was not verified and counts for nothing.
+	var delay time.Duration
+	if c.account != "" && (errors.Is(reason, ErrWrongPassword) || errors.Is(reason, ErrUnknownUser)) {
+		delay = s.Throttle.Record(c.source, c.account, false, s.now())
+	}
 	c.negotiate, c.challenge = nil, nil
 	clear(c.serverChallenge[:])
-	le := &LogonError{Reason: reason}
+	le := &LogonError{Reason: reason, Delay: delay}
 	if auth != nil {
 		le.User, le.Domain, le.Workstation = auth.User, auth.Domain, auth.Workstation
 	}
@@ -455,7 +480,7 @@ func (c *ServerContext) fail(auth *AuthenticateMessage, reason error) error {
 		slog.String("domain", le.Domain),
 		slog.String("workstation", le.Workstation),
 		slog.String("reason", reason.Error()),
-		slog.Duration("throttle", penalty))
+		slog.Duration("answer_delay", delay))
 	var de *DecodeError
 	if errors.As(reason, &de) || errors.Is(reason, ErrUnsupported) {
 		return reason

@@ -54,7 +54,7 @@ func TestNTLMEndToEnd(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%d/%s bind: %v", typ, level, err)
 				}
-				res, err := c.EnumAll(ctx, 10, "", "", srvs.MaxPreferredLength)
+				res, err := c.EnumAll(ctx, 10, "", "", session.MaxPreferredLength)
 				if !errors.Is(err, who.want) || (who.want == nil && (err != nil || len(res.Entries) != 1 || res.Entries[0].UserName != "carol")) {
 					t.Errorf("%d/%s as %s: %+v, %v; want %v", typ, level, who.user, res, err, who.want)
 				}

@@ -41,10 +41,9 @@
 //
 // Seeds. A seed is a session in the JSON schema of "netsess list --json";
 // its time and idle_time say how many seconds ago it started and was last
-// active. The table keeps an injectable clock for good, so seeding goes
-// through a clock wrapper whose offset is set to each seed's age while it
-// is opened (and to its idle time while it is touched) and is zero
-// otherwise; sessions enter the table in file order, which is the order
+// active. Each is opened with the table's restore fields (Spec.Created,
+// LastActive and Opens, see Seed.Spec) dated against the table's clock;
+// sessions enter the table in file order, which is the order
 // they are listed in. 0xFFFFFFFF (Samba's "younger than half a second")
 // is replayed as a session old enough to saturate. A seed without a
 // "transport" gets DefaultTransport, `\Device\NetbiosSmb`, the name

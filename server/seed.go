@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
+	"time"
 
+	"github.com/netsession/netsession/internal/boundedfile"
 	"github.com/netsession/netsession/session"
 )
 
@@ -36,7 +37,8 @@ type Seed struct {
 // field: the device name Windows reports for direct-hosted SMB (TCP 445).
 const DefaultTransport = `\Device\NetbiosSmb`
 
-// MaxSeedOpens bounds Seed.Opens: each open is replayed into the table.
+// MaxSeedOpens bounds Seed.Opens: a session with more open files than this
+// is not plausible, so such an entry is taken for a mistake.
 const MaxSeedOpens = 1 << 20
 
 // maxSeedFile bounds the size of a seed file.
@@ -186,17 +188,9 @@ func ParseSeed(file string, data []byte) ([]Seed, error) {
 
 // LoadSeed reads and parses the seed file at path.
 func LoadSeed(path string) ([]Seed, error) {
-	f, err := os.Open(path)
+	data, err := boundedfile.Read(path, maxSeedFile)
 	if err != nil {
 		return nil, &SeedError{File: path, Index: -1, Err: err}
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSeedFile+1))
-	if err != nil {
-		return nil, &SeedError{File: path, Index: -1, Err: err}
-	}
-	if len(data) > maxSeedFile {
-		return nil, &SeedError{File: path, Index: -1, Err: fmt.Errorf("larger than %d bytes", maxSeedFile)}
 	}
 	return ParseSeed(path, data)
 }
@@ -219,4 +213,41 @@ func MarshalSeed(seeds []Seed) ([]byte, error) {
 		list[i] = out{s.Client, s.User, s.Opens, s.Time, s.Idle, s.Flags, s.ClientType, s.Transport}
 	}
 	return json.MarshalIndent(list, "", "  ")
+}
+
+// Spec returns the table entry that restores s as of now on the table's
+// clock: created Time seconds ago and last active Idle seconds ago, with
+// its opens. A Time of session.TimeUnknown becomes an age that saturates
+// (an hour past 32 bits of seconds); an Idle of session.TimeUnknown means
+// last active when it was set up.
+func (s Seed) Spec(now time.Time) session.Spec {
+	age := time.Duration(s.Time) * time.Second
+	if s.Time == session.TimeUnknown {
+		age += time.Hour
+	}
+	spec := session.Spec{
+		Client:       s.Client,
+		User:         s.User,
+		Guest:        s.Flags&session.FlagGuest != 0,
+		NoEncryption: s.Flags&session.FlagNoEncryption != 0,
+		ClientType:   s.ClientType,
+		Transport:    s.Transport,
+		Created:      now.Add(-age),
+		Opens:        s.Opens,
+	}
+	if s.Idle != session.TimeUnknown {
+		spec.LastActive = now.Add(-time.Duration(s.Idle) * time.Second)
+	}
+	return spec
+}
+
+// seed opens the seeds in file order, each restored through its Spec.
+func seed(t *session.Table, seeds []Seed) error {
+	now := t.Now()
+	for i, sd := range seeds {
+		if _, err := t.Open(sd.Spec(now)); err != nil {
+			return fmt.Errorf("server: seed %d: %w", i, err)
+		}
+	}
+	return nil
 }

@@ -13,11 +13,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/netsession/netsession/dcerpc"
 	"github.com/netsession/netsession/epm"
+	"github.com/netsession/netsession/internal/netlimit"
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/rpcauth"
 	"github.com/netsession/netsession/session"
@@ -28,6 +28,18 @@ import (
 // DefaultRPCAddr is where Run listens for srvsvc when Config.RPCAddr is
 // empty: a port the kernel picks on the IPv4 loopback address.
 const DefaultRPCAddr = "127.0.0.1:0"
+
+// Connection bounds of the endpoint mapper and metrics listeners when the
+// Config leaves them zero. A client asks the endpoint mapper one question
+// and hangs up, and a metrics scraper holds one or two connections: both
+// need far fewer places than srvsvc and SMB, and get a quarter of them
+// per address like those.
+const (
+	DefaultEPMMaxConns            = 256
+	DefaultEPMMaxConnsPerAddr     = 64
+	DefaultMetricsMaxConns        = 64
+	DefaultMetricsMaxConnsPerAddr = 16
+)
 
 // DefaultShutdownTimeout is how long Run lets calls in progress finish
 // after its context ends, unless Config.ShutdownTimeout says otherwise.
@@ -85,7 +97,9 @@ type Config struct {
 	// ComputerName is the NetBIOS name in the NTLM CHALLENGE; "" means
 	// "NETSESSION".
 	ComputerName string
-	// Throttle slows password guessing per source; nil never throttles.
+	// Throttle bounds password guessing per account, per source and
+	// account, and per source, and holds back failed answers (see
+	// ntlm.Throttle); nil never throttles.
 	Throttle *ntlm.Throttle
 	// Clock is the table's clock; nil means the system clock.
 	Clock session.Clock
@@ -106,6 +120,18 @@ type Config struct {
 	// smb2's defaults.
 	SMBMaxConns    int
 	SMBIdleTimeout time.Duration
+	// RPCMaxConns, EPMMaxConns and MetricsMaxConns bound the connections
+	// each of those listeners serves at once (0: dcerpc.DefaultMaxConns,
+	// DefaultEPMMaxConns, DefaultMetricsMaxConns; negative: no bound). A
+	// connection over the bound is closed as soon as it is accepted.
+	RPCMaxConns, EPMMaxConns, MetricsMaxConns int
+	// MaxConnsPerAddr bounds the connections of one IP address (an IPv6
+	// address counts by its /64) on each listener, SMB included (0: each
+	// listener's default, a quarter of its total: 256 for SMB and srvsvc,
+	// 64 for the endpoint mapper, 16 for metrics; negative: no bound).
+	// Refusals are logged at WARN once per address and listener every ten
+	// seconds, with a count.
+	MaxConnsPerAddr int
 	// MetricsAddr, when not empty, is the TCP address Run serves the
 	// counters on over HTTP: /metrics (Prometheus text format) and
 	// /debug/vars (JSON), see MetricsHandler.
@@ -139,7 +165,6 @@ type Server struct {
 	cfg   Config
 	log   *slog.Logger
 	table *session.Table
-	clock *offsetClock
 	rpc   *dcerpc.Server
 	epmH  *epm.Handler
 	epm   *dcerpc.Server
@@ -175,17 +200,12 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var base session.Clock = systemClock{}
-	if cfg.Clock != nil {
-		base = cfg.Clock
-	}
-	clock := &offsetClock{base: base}
 	cname := cfg.Cname
 	if cfg.Compat == srvs.CompatSamba417 {
 		cname = session.CnameBare
 	}
-	table := session.New(session.Options{Clock: clock, Policy: cfg.Policy, Cname: cname})
-	if err := seed(table, clock, cfg.Seeds); err != nil {
+	table := session.New(session.Options{Clock: cfg.Clock, Policy: cfg.Policy, Cname: cname})
+	if err := seed(table, cfg.Seeds); err != nil {
 		return nil, err
 	}
 	// The server works on its own copy: AllowGuest must not switch guest
@@ -216,12 +236,15 @@ func New(cfg Config) (*Server, error) {
 	iface := h.Interface()
 	calls := &rpcCounter{next: &levelGuard{next: h, allowConnect: cfg.AllowConnectLevel}, n: map[rpcKey]int64{}}
 	iface.Handler = calls
-	rpc := &dcerpc.Server{Auth: perHost(rpcauth.Acceptors(mech)), Logger: log.With("component", "dcerpc")}
+	rpc := &dcerpc.Server{Auth: perHost(rpcauth.Acceptors(mech)), Logger: log.With("component", "dcerpc"),
+		MaxConns: cfg.RPCMaxConns, MaxConnsPerAddr: cfg.MaxConnsPerAddr}
 	if err := rpc.Register(iface); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, table: table, clock: clock, rpc: rpc, calls: calls, epmH: &epm.Handler{Logger: log.With("component", "epm")}}
-	s.epm = &dcerpc.Server{Logger: log.With("component", "dcerpc-epm")}
+	s := &Server{cfg: cfg, log: log, table: table, rpc: rpc, calls: calls, epmH: &epm.Handler{Logger: log.With("component", "epm")}}
+	s.epm = &dcerpc.Server{Logger: log.With("component", "dcerpc-epm"),
+		MaxConns:        intOr(cfg.EPMMaxConns, DefaultEPMMaxConns),
+		MaxConnsPerAddr: intOr(cfg.MaxConnsPerAddr, DefaultEPMMaxConnsPerAddr)}
 	if err := s.epm.Register(s.epmH.Interface()); err != nil {
 		return nil, err
 	}
@@ -235,16 +258,17 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.smb = &smb2.Server{
-		Table:          table,
-		Auth:           mech,
-		RPC:            s.pipeRPC,
-		AllowGuest:     cfg.AllowGuest,
-		AllowAnonymous: cfg.AllowAnonymous,
-		Signing:        cfg.SMBSigning,
-		Encryption:     cfg.SMBEncrypt,
-		MaxConns:       cfg.SMBMaxConns,
-		IdleTimeout:    cfg.SMBIdleTimeout,
-		Logger:         log.With("component", "smb2"),
+		Table:           table,
+		Auth:            mech,
+		RPC:             s.pipeRPC,
+		AllowGuest:      cfg.AllowGuest,
+		AllowAnonymous:  cfg.AllowAnonymous,
+		Signing:         cfg.SMBSigning,
+		Encryption:      cfg.SMBEncrypt,
+		MaxConns:        cfg.SMBMaxConns,
+		MaxConnsPerAddr: cfg.MaxConnsPerAddr,
+		IdleTimeout:     cfg.SMBIdleTimeout,
+		Logger:          log.With("component", "smb2"),
 	}
 	return s, nil
 }
@@ -300,10 +324,21 @@ func (s *Server) ServeListeners(ctx context.Context, l Listeners) error {
 		hs = &http.Server{
 			Handler:           s.MetricsHandler(),
 			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+			// A kept-alive scraper connection must not hold its place
+			// for good.
+			IdleTimeout: 2 * time.Minute,
+			ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
+		// net/http retries temporary accept errors itself; the limiter
+		// bounds the connections.
+		ml := &netlimit.Listener{Listener: l.Metrics, Limiter: &netlimit.Limiter{
+			Max:     intOr(s.cfg.MetricsMaxConns, DefaultMetricsMaxConns),
+			PerAddr: intOr(s.cfg.MaxConnsPerAddr, DefaultMetricsMaxConnsPerAddr),
+			Name:    "metrics",
+			Logger:  s.log,
+		}}
 		go func() {
-			err := hs.Serve(l.Metrics)
+			err := hs.Serve(ml)
 			if errors.Is(err, http.ErrServerClosed) {
 				err = nil
 			}
@@ -423,7 +458,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	s.log.Info("listening", "rpc", addrs.RPC, "epm", addrs.EPM, "smb", addrs.SMB, "metrics", addrs.Metrics, "policy", s.table.Policy().String(),
+	s.log.Info("listening", "rpc", addrs.RPC, "epm", addrs.EPM, "smb", addrs.SMB, "metrics", addrs.Metrics, "policy", fmt.Sprint(s.table.Authorizer()),
 		"cname", s.table.CnameStyle().String(), "compat", s.cfg.Compat.String(), "sessions", s.table.Len(),
 		"demo_accounts", s.cfg.Accounts == nil, "allow_connect_level", s.cfg.AllowConnectLevel)
 	if s.cfg.OnReady != nil {
@@ -512,60 +547,9 @@ func (g *levelGuard) ServeRPC(ctx context.Context, call *dcerpc.Call) ([]byte, e
 	return g.next.ServeRPC(ctx, call)
 }
 
-// systemClock is the wall clock.
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-// offsetClock reads its base clock moved back by an offset. Seeding sets
-// the offset to a session's age while opening it, then back to zero; the
-// table keeps the clock for good, so the offset must be zero whenever
-// anything else reads it.
-type offsetClock struct {
-	base session.Clock
-	back atomic.Int64 // nanoseconds
-}
-
-func (c *offsetClock) Now() time.Time {
-	return c.base.Now().Add(-time.Duration(c.back.Load()))
-}
-
-func (c *offsetClock) setBack(seconds uint32) {
-	c.back.Store(int64(time.Duration(seconds) * time.Second))
-}
-
-// seed opens the seeds in order: each is opened as many seconds ago as its
-// time says, gets its opens, and is last touched as many seconds ago as its
-// idle time says.
-func seed(t *session.Table, c *offsetClock, seeds []Seed) error {
-	defer c.setBack(0)
-	for i, sd := range seeds {
-		age := sd.Time
-		if age == session.TimeUnknown {
-			// Older than 32 bits of seconds, so time saturates.
-			c.back.Store(int64(time.Duration(age)*time.Second + time.Hour))
-		} else {
-			c.setBack(age)
-		}
-		s, err := t.Open(session.Spec{
-			Client:       sd.Client,
-			User:         sd.User,
-			Guest:        sd.Flags&session.FlagGuest != 0,
-			NoEncryption: sd.Flags&session.FlagNoEncryption != 0,
-			ClientType:   sd.ClientType,
-			Transport:    sd.Transport,
-		})
-		if err != nil {
-			return fmt.Errorf("server: seed %d: %w", i, err)
-		}
-		for range sd.Opens {
-			s.AddOpen()
-		}
-		if sd.Idle == session.TimeUnknown {
-			continue // last active when it was opened
-		}
-		c.setBack(sd.Idle)
-		s.Touch()
+func intOr(v, def int) int {
+	if v != 0 {
+		return v
 	}
-	return nil
+	return def
 }

@@ -107,10 +107,10 @@ func dial(t testing.TB, addr, user, pass string, typ dcerpc.AuthType, level dcer
 	return srvs.Bind(ctx, rpc)
 }
 
-func enum(c *srvs.Client, level uint32) (*srvs.EnumResult, error) {
+func enum(c *srvs.Client, level session.Level) (*srvs.EnumResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return c.EnumAll(ctx, level, "", "", srvs.MaxPreferredLength)
+	return c.EnumAll(ctx, level, "", "", session.MaxPreferredLength)
 }
 
 func TestRunAuthLevels(t *testing.T) {
@@ -324,28 +324,23 @@ func TestSeedTimes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := session.Caller{User: "a", Groups: []string{session.GroupAdministrators}}
-	res, err := srv.Table().Enum(admin, session.EnumQuery{Level: 502, PrefMaxLen: session.MaxPreferredLength})
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := srv.Table().Snapshot()
 	want := []session.Info{
 		{ClientName: `\\10.0.0.5`, UserName: "alice", NumOpens: 3, Time: 3600, IdleTime: 60, Transport: `\Device\NetbiosSmb`},
 		{ClientName: `\\[fe80::1]`, UserName: "bob", Time: session.TimeUnknown, UserFlags: 3, ClientType: "Windows 5.0"},
 		{ClientName: `\\WKS1`, Time: 5, IdleTime: 5},
 	}
-	if len(res.Entries) != len(want) {
-		t.Fatalf("%d entries", len(res.Entries))
+	if len(got) != len(want) {
+		t.Fatalf("%d entries", len(got))
 	}
 	for i := range want {
-		if res.Entries[i] != want[i] {
-			t.Errorf("entry %d: %+v, want %+v", i, res.Entries[i], want[i])
+		if got[i] != want[i] {
+			t.Errorf("entry %d: %+v, want %+v", i, got[i], want[i])
 		}
 	}
 	clock.Advance(10 * time.Second)
-	res, _ = srv.Table().Enum(admin, session.EnumQuery{Level: 10, PrefMaxLen: session.MaxPreferredLength})
-	if res.Entries[0].Time != 3610 || res.Entries[0].IdleTime != 70 {
-		t.Errorf("after 10 s: %+v", res.Entries[0])
+	if got := srv.Table().Snapshot(); got[0].Time != 3610 || got[0].IdleTime != 70 {
+		t.Errorf("after 10 s: %+v", got[0])
 	}
 }
 
@@ -359,11 +354,11 @@ func TestCompatForcesBareNames(t *testing.T) {
 	}
 }
 
-// Failed logons are throttled per client host, not per connection: after a
-// wrong password, even the right one from a new connection is refused
-// until the penalty has passed.
+// Failed logons are throttled per client host, not per connection: once
+// an account's budget from a host is spent (one failure here), even the
+// right password from a new connection is refused until it refills.
 func TestThrottlePerHost(t *testing.T) {
-	r := start(t, Config{Throttle: &ntlm.Throttle{BaseDelay: time.Minute}, Seeds: []Seed{{Client: "10.0.0.5", User: "carol"}}})
+	r := start(t, Config{Throttle: &ntlm.Throttle{FailureDelay: -1, SourceAccountBurst: 1}, Seeds: []Seed{{Client: "10.0.0.5", User: "carol"}}})
 	call := func(pass string) error {
 		c, err := dial(t, r.addrs.RPC, "alice", pass, dcerpc.AuthTypeNTLM, dcerpc.AuthLevelIntegrity)
 		if err == nil {

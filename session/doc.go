@@ -12,8 +12,48 @@
 // the table's lock briefly.
 //
 // The query side is the RPC layer: Table.Enum, Table.GetInfo and
-// Table.Delete, each with the Caller's identity, judged by the table's
-// Policy. Failures are returned as a Status, which is an error.
+// Table.Delete, each with a context and the Caller's identity, judged by
+// the table's Authorizer. Failures are returned as a Status, which is an
+// error.
+//
+// # Embedding the table
+//
+// A Go SMB server adopts the table with a handful of calls:
+//
+//   - New(Options{...}) once; Options.Observer hears of every session that
+//     opens and closes, with a CloseReason (logoff, deleted by an
+//     administrator, table closed), without the table's locks held;
+//   - Open(Spec{...}) per session setup. Spec.Created, LastActive and
+//     Opens restore a session that did not begin now (a seed file, a
+//     simulated fleet, a server reloading its state); Table.Now gives the
+//     clock to date them against;
+//   - the Session methods as above;
+//   - srvs.Handler{Table: table} to answer NetrSessionEnum and
+//     NetrSessionDel. The handler serves the Sessions interface, which
+//     *Table implements, so another store can take its place.
+//
+// Who may do what is an Authorizer: a function of the caller, the Action
+// (enumerate, get info, delete) and the level, returning nil or the
+// Status to answer. The Policy presets (PolicyModern, PolicyLegacy,
+// PolicyOpen) and ParsePolicy's tables are Authorizers; AuthorizerFunc
+// makes one of any function, which may defer to a preset.
+//
+// Code in the same process that needs every session, a seed dumper or a
+// metrics exporter, calls Table.Snapshot: no caller, no access check. It
+// must never be reachable from the network.
+//
+// # Who owns Level and Info
+//
+// This package does. A level and the members it carries, in the order the
+// SESSION_INFO structures declare them (Level.Fields), are the vocabulary
+// of the Win32 calls the table implements: the Authorizer rules on levels,
+// the table projects Info onto them, and a CLI, a scanner or an embedding
+// server use them without speaking NDR. This package is the lowest layer,
+// so all of them can. How a level goes on the wire (four bytes per member,
+// referent IDs, deferred strings, sizes) is the srvs package's alone:
+// srvs.SessionInfo is an alias of Info, so a table's result goes into a
+// response without a copy, and the table pages by the srvs.EntrySize a
+// caller passes in EnumQuery.Size, never by a byte rule of its own.
 //
 // # Decisions
 //
@@ -40,17 +80,21 @@
 // ERROR_INVALID_PARAMETER (the specification allows it or 0x908; deleting
 // everything, as Samba does, is too dangerous to be the default).
 //
-// Access. The Policy is a table of operation (enumeration at each level,
-// deletion) by caller class (anonymous, guest, user, Server Operators,
+// Access. The default Authorizer is a Policy: a table of operation
+// (enumeration at each level, deletion) by caller class (anonymous, guest, user, Server Operators,
 // Administrators). Presets: modern (Windows Server 2019 and later: all
 // operations need Administrators or Server Operators; the default), legacy
 // (levels 0 and 10 for any authenticated non-guest caller, the rest for
 // Administrators and Server Operators), open (everything for everyone).
 //
-// Paging. PreferedMaximumLength is a byte budget measured in NDR wire size:
-// per entry the fixed part (4, 24, 28, 16, 32 bytes for levels 0, 1, 2, 10,
-// 502) plus, for each string the level carries, 12 + 2·(UTF-16 units with
-// NUL) rounded up to 4. MAX_PREFERRED_LENGTH means everything. Entries are
+// Paging. PreferedMaximumLength is a budget, and EnumQuery.Size says what
+// one entry costs against it. The srvsvc handler supplies srvs.EntrySize,
+// so that over the wire the budget is in NDR bytes: per entry the fixed
+// part (4, 24, 28, 16, 32 bytes for levels 0, 1, 2, 10, 502) plus, for each
+// string the level carries, 12 + 2·(UTF-16 units with NUL) rounded up to 4.
+// Without a Size every entry costs 1. The wire layout is defined in srvs
+// alone; this package knows no byte of it. MAX_PREFERRED_LENGTH means
+// everything. Entries are
 // never split; a call returns at least one entry while any remain, and
 // ERROR_MORE_DATA when more remain. TotalEntries counts the matches from the
 // resume position on. The resume handle is an opaque cursor: the creation

@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -50,9 +51,11 @@ func ExampleTable_Enum() {
 	clock.Advance(time.Hour)
 
 	admin := session.Caller{User: "alice", Groups: []string{session.GroupAdministrators}}
-	q := session.EnumQuery{Level: session.Level10, PrefMaxLen: 100}
+	// Without a Size the budget counts entries: one per page here. An RPC
+	// server passes srvs.EntrySize to spend it in NDR bytes instead.
+	q := session.EnumQuery{Level: session.Level10, PrefMaxLen: 1}
 	for {
-		res, err := table.Enum(admin, q)
+		res, err := table.Enum(context.Background(), admin, q)
 		if err != nil {
 			panic(err)
 		}
@@ -65,7 +68,7 @@ func ExampleTable_Enum() {
 		q.Resume = res.Resume
 	}
 
-	_, err := table.Enum(session.Caller{User: "bob"}, session.EnumQuery{Level: session.Level10})
+	_, err := table.Enum(context.Background(), session.Caller{User: "bob"}, session.EnumQuery{Level: session.Level10})
 	fmt.Println(err)
 	// Output:
 	// \\10.0.0.5     bob 3600s (ERROR_MORE_DATA, total 3)

@@ -53,9 +53,12 @@ type Info struct {
 }
 
 // Field is a bit set naming the members of Info that a level carries.
+// The bits ascend in the order the members appear in SESSION_INFO_502,
+// which is also their order in every smaller level; the srvs codec lays a
+// level's members out on the wire in ascending bit order.
 type Field uint8
 
-// The Info members.
+// The Info members, in structure order.
 const (
 	FieldClientName Field = 1 << iota
 	FieldUserName
@@ -121,54 +124,6 @@ func (i Info) Project(l Level) Info {
 		o.Transport = i.Transport
 	}
 	return o
-}
-
-// FixedSize is the NDR20 size of the scalar part of one SESSION_INFO_n array
-// element at level l (each string is a 4-byte pointer there): 4, 24, 28, 16
-// and 32 bytes for levels 0, 1, 2, 10 and 502; 0 for an invalid level.
-func (l Level) FixedSize() int {
-	switch l {
-	case Level0:
-		return 4
-	case Level1:
-		return 24
-	case Level2:
-		return 28
-	case Level10:
-		return 16
-	case Level502:
-		return 32
-	}
-	return 0
-}
-
-// StringWireSize is the NDR20 size of a non-NULL conformant-varying UTF-16
-// string holding s: 12 bytes of header (max count, offset, actual count),
-// two bytes per UTF-16 unit including the terminating NUL, rounded up to a
-// multiple of four.
-func StringWireSize(s string) int {
-	return 12 + (2*(UTF16Units(s)+1)+3)&^3
-}
-
-// WireSize is the number of bytes i occupies in a NetrSessionEnum response
-// at level l: the fixed part plus every string the level carries. The
-// table measures PreferedMaximumLength in this unit.
-func (i *Info) WireSize(l Level) int {
-	f := l.Fields()
-	n := l.FixedSize()
-	if f.Has(FieldClientName) {
-		n += StringWireSize(i.ClientName)
-	}
-	if f.Has(FieldUserName) {
-		n += StringWireSize(i.UserName)
-	}
-	if f.Has(FieldClientType) {
-		n += StringWireSize(i.ClientType)
-	}
-	if f.Has(FieldTransport) {
-		n += StringWireSize(i.Transport)
-	}
-	return n
 }
 
 // Info0 is SESSION_INFO_0.

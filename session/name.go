@@ -3,7 +3,7 @@ package session
 import (
 	"net/netip"
 	"strings"
-	"unicode/utf8"
+	"unicode/utf16"
 )
 
 // MaxNameUnits is the longest ClientName or UserName qualifier the methods
@@ -100,44 +100,15 @@ func MatchClient(a, b string) bool {
 	return strings.EqualFold(NormalizeClient(a), NormalizeClient(b))
 }
 
-// UTF16Units returns the number of UTF-16 code units that s occupies on the
-// wire, not counting the terminating NUL: one per character of the Basic
-// Multilingual Plane, two (a surrogate pair) per character beyond it, and
-// one per invalid UTF-8 byte, which is sent as U+FFFD. It is the one
-// implementation of this count; ndr.StringUnits calls it.
-func UTF16Units(s string) int {
-	// Names are nearly always ASCII: skip 8 bytes at a time while no byte
-	// has its high bit set, then count the rest one character at a time.
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		if s[i]|s[i+1]|s[i+2]|s[i+3]|s[i+4]|s[i+5]|s[i+6]|s[i+7] >= utf8.RuneSelf {
-			break
-		}
-	}
-	n := i
-	for i < len(s) {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			n++
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-		if r >= 0x10000 {
-			n += 2
-		} else {
-			n++ // RuneError (an invalid byte) is U+FFFD: one unit
-		}
-	}
-	return n
-}
-
 // tooLong reports whether a qualifier exceeds MaxNameUnits once its NUL is
 // counted.
 func tooLong(s string) bool {
 	if len(s) < MaxNameUnits { // a UTF-8 byte never yields more than one unit
 		return false
 	}
-	return UTF16Units(s)+1 > MaxNameUnits
+	n := 1 // the NUL
+	for _, r := range s {
+		n += utf16.RuneLen(r) // an invalid byte is U+FFFD, one unit
+	}
+	return n > MaxNameUnits
 }

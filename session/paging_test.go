@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -9,42 +10,10 @@ import (
 	"time"
 )
 
-func TestWireSize(t *testing.T) {
-	// The two entries of the worked level-1 example: 84 and 80 bytes, which
-	// with the 24-byte container head and 16-byte tail make its 204 bytes.
-	a := Info{ClientName: `\\10.0.0.5`, UserName: "alice"}
-	b := Info{ClientName: `\\10.0.0.7`, UserName: "bob"}
-	if got := a.WireSize(Level1); got != 84 {
-		t.Errorf("level-1 alice entry = %d bytes, want 84", got)
-	}
-	if got := b.WireSize(Level1); got != 80 {
-		t.Errorf("level-1 bob entry = %d bytes, want 80", got)
-	}
-	// Level 502 with empty cltype and the NetbiosSmb transport: 32 + 36 +
-	// 24 + 16 + 52.
-	c := Info{ClientName: `\\10.0.0.5`, UserName: "alice", Transport: `\Device\NetbiosSmb`}
-	if got := c.WireSize(Level502); got != 160 {
-		t.Errorf("level-502 entry = %d bytes, want 160", got)
-	}
-	tests := []struct {
-		s    string
-		want int
-	}{{"", 16}, {"a", 16}, {"ab", 20}, {"abc", 20}, {"é", 16}, {"𝄞", 20}}
-	for _, tc := range tests {
-		if got := StringWireSize(tc.s); got != tc.want {
-			t.Errorf("StringWireSize(%q) = %d, want %d", tc.s, got, tc.want)
-		}
-	}
-	for _, l := range Levels() {
-		want := map[Level]int{0: 4, 1: 24, 2: 28, 10: 16, 502: 32}[l]
-		if l.FixedSize() != want {
-			t.Errorf("level %d fixed size %d, want %d", l, l.FixedSize(), want)
-		}
-	}
-	if Level(3).FixedSize() != 0 || Level(3).Valid() {
-		t.Error("level 3 treated as valid")
-	}
-}
+// nameCost is a page budget's unit for these tests: the bytes of the two
+// names. The table applies whatever cost the caller supplies; srvs gives
+// it the NDR wire size (see the external paging test).
+func nameCost(_ Level, i *Info) int { return len(i.ClientName) + len(i.UserName) }
 
 // openN opens n sessions whose level-1 entries all cost the same.
 func openN(t testing.TB, tb *Table, n int) []*Session {
@@ -58,7 +27,7 @@ func openN(t testing.TB, tb *Table, n int) []*Session {
 func TestPagingBudget(t *testing.T) {
 	tb, _ := newTestTable(t, Options{})
 	openN(t, tb, 10)
-	one := (&Info{ClientName: `\\10.0.100.100`, UserName: "u"}).WireSize(Level1)
+	one := nameCost(Level1, &Info{ClientName: `\\10.0.100.100`, UserName: "u"})
 	tests := []struct {
 		budget    uint32
 		perPage   int
@@ -78,7 +47,7 @@ func TestPagingBudget(t *testing.T) {
 			var resume uint32
 			seen := 0
 			for page := 0; ; page++ {
-				res, err := tb.Enum(admin, EnumQuery{Level: Level1, PrefMaxLen: tc.budget, Resume: resume})
+				res, err := tb.Enum(context.Background(), admin, EnumQuery{Level: Level1, PrefMaxLen: tc.budget, Resume: resume, Size: nameCost})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -93,7 +62,7 @@ func TestPagingBudget(t *testing.T) {
 				}
 				size := 0
 				for i := range res.Entries {
-					size += res.Entries[i].WireSize(Level1)
+					size += nameCost(Level1, &res.Entries[i])
 				}
 				if len(res.Entries) > 1 && uint32(size) > tc.budget {
 					t.Errorf("page %d: %d bytes over a budget of %d", page, size, tc.budget)
@@ -126,12 +95,12 @@ func TestPagingBudget(t *testing.T) {
 func TestResumePastEnd(t *testing.T) {
 	tb, _ := newTestTable(t, Options{})
 	openN(t, tb, 3)
-	res, err := tb.Enum(admin, EnumQuery{Level: 0, PrefMaxLen: MaxPreferredLength, Resume: 3})
+	res, err := tb.Enum(context.Background(), admin, EnumQuery{Level: 0, PrefMaxLen: MaxPreferredLength, Resume: 3})
 	if err != nil || len(res.Entries) != 0 || res.TotalEntries != 0 || res.More || res.Resume != 0 {
 		t.Fatalf("resume at the last sequence: %+v %v", res, err)
 	}
 	// A qualifier that matched earlier pages is not "not found" at the end.
-	res, err = tb.Enum(admin, EnumQuery{Level: 0, User: "u", PrefMaxLen: MaxPreferredLength, Resume: 999})
+	res, err = tb.Enum(context.Background(), admin, EnumQuery{Level: 0, User: "u", PrefMaxLen: MaxPreferredLength, Resume: 999})
 	if err != nil || len(res.Entries) != 0 {
 		t.Fatalf("qualified resume past the end: %+v %v", res, err)
 	}
@@ -149,7 +118,7 @@ func TestPagingWithFiltersAndHoles(t *testing.T) {
 	var resume uint32
 	got := 0
 	for {
-		res, err := tb.Enum(admin, EnumQuery{Level: Level0, PrefMaxLen: 100, Resume: resume})
+		res, err := tb.Enum(context.Background(), admin, EnumQuery{Level: Level0, PrefMaxLen: 100, Resume: resume, Size: nameCost})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +134,7 @@ func TestPagingWithFiltersAndHoles(t *testing.T) {
 	if got != 133 {
 		t.Fatalf("got %d entries, want 133", got)
 	}
-	res, err := tb.Enum(admin, EnumQuery{Level: Level0, Client: `\\10.0.101.199`, PrefMaxLen: MaxPreferredLength})
+	res, err := tb.Enum(context.Background(), admin, EnumQuery{Level: Level0, Client: `\\10.0.101.199`, PrefMaxLen: MaxPreferredLength})
 	if err != nil || len(res.Entries) != 1 {
 		t.Fatalf("filter after holes: %+v, %v", res, err)
 	}
@@ -226,7 +195,7 @@ func TestPagingExactlyOnceUnderChurn(t *testing.T) {
 		count := map[string]int{}
 		var resume uint32
 		for pages := 0; ; pages++ {
-			res, err := tb.Enum(admin, EnumQuery{Level: Level10, PrefMaxLen: 1000, Resume: resume})
+			res, err := tb.Enum(context.Background(), admin, EnumQuery{Level: Level10, PrefMaxLen: 1000, Resume: resume, Size: nameCost})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -275,7 +244,7 @@ func TestRenumberOnSequenceExhaustion(t *testing.T) {
 	if b.ID() != 1 || c.ID() != 2 || d.ID() != 3 {
 		t.Fatalf("after renumbering: %d %d %d, want 1 2 3", b.ID(), c.ID(), d.ID())
 	}
-	res, err := tb.Enum(admin, EnumQuery{Level: 10, PrefMaxLen: 0, Resume: 1})
+	res, err := tb.Enum(context.Background(), admin, EnumQuery{Level: 10, PrefMaxLen: 0, Resume: 1})
 	if err != nil || len(res.Entries) != 1 || res.Entries[0].UserName != "c" || res.Resume != 2 {
 		t.Fatalf("paging after renumbering: %+v %v", res, err)
 	}
@@ -302,10 +271,10 @@ func TestConcurrentFeedAndQuery(t *testing.T) {
 				s.Touch()
 				_ = s.Info()
 				if i%7 == 0 {
-					_, _ = tb.Delete(anon, "", fmt.Sprint("user", w))
+					_, _ = tb.Delete(context.Background(), anon, "", fmt.Sprint("user", w))
 				}
 				if i%5 == 0 {
-					_, _ = tb.Enum(anon, EnumQuery{Level: 502, PrefMaxLen: 1000})
+					_, _ = tb.Enum(context.Background(), anon, EnumQuery{Level: 502, PrefMaxLen: 1000, Size: nameCost})
 				}
 				s.RemoveOpen()
 				s.Close()
@@ -315,5 +284,27 @@ func TestConcurrentFeedAndQuery(t *testing.T) {
 	wg.Wait()
 	if tb.Len() != 0 {
 		t.Fatalf("len %d after everyone closed", tb.Len())
+	}
+}
+
+// Without a Size the budget is a number of entries per page.
+func TestPagingCountsEntriesWithoutSize(t *testing.T) {
+	tb, _ := newTestTable(t, Options{})
+	openN(t, tb, 10)
+	var resume uint32
+	var pages []int
+	for {
+		res, err := tb.Enum(context.Background(), admin, EnumQuery{Level: Level502, PrefMaxLen: 4, Resume: resume})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages = append(pages, len(res.Entries))
+		if !res.More {
+			break
+		}
+		resume = res.Resume
+	}
+	if fmt.Sprint(pages) != "[4 4 2]" {
+		t.Fatalf("pages of %v entries, want [4 4 2]", pages)
 	}
 }

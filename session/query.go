@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"strings"
 )
 
@@ -17,10 +18,16 @@ type EnumQuery struct {
 	Client string
 	// User qualifies the result to sessions of one user; "" means all.
 	User string
-	// PrefMaxLen is the byte budget for the returned entries, measured in
-	// NDR wire size (see Info.WireSize). MaxPreferredLength returns
-	// everything. A budget too small for one entry still returns one.
+	// PrefMaxLen is the budget for the returned entries, in the unit Size
+	// measures. MaxPreferredLength returns everything. A budget too small
+	// for one entry still returns one.
 	PrefMaxLen uint32
+	// Size is what one entry, projected onto Level, costs against
+	// PrefMaxLen. A NetrSessionEnum server passes srvs.EntrySize, so that
+	// the budget is the entry's NDR wire size as the protocol defines it.
+	// nil counts every entry as 1: PrefMaxLen is then a number of entries
+	// per page, which suits in-process callers that page a large table.
+	Size func(Level, *Info) int
 	// Resume is the resume handle: 0 starts at the beginning; otherwise
 	// the value a previous call returned in EnumResult.Resume.
 	Resume uint32
@@ -89,14 +96,6 @@ func (f *filter) notFound() Status {
 	return StatusUserNotFound
 }
 
-// checkAccess applies the table's policy.
-func (t *Table) checkAccess(op Op, c Caller) error {
-	if !t.Policy().Allowed(op, ClassOf(c)) {
-		return StatusAccessDenied
-	}
-	return nil
-}
-
 // Enum answers a NetSessionEnum call for caller c.
 //
 // Checks come in a fixed order, so that a caller who may not enumerate
@@ -105,17 +104,25 @@ func (t *Table) checkAccess(op Op, c Caller) error {
 //  1. syntax: an invalid level is StatusInvalidLevel; a client qualifier
 //     not beginning with `\\` is StatusInvalidComputer; a qualifier longer
 //     than MaxNameUnits is StatusInvalidParameter;
-//  2. access: StatusAccessDenied unless the policy allows c the level;
+//  2. access: the Authorizer's refusal (StatusAccessDenied from a Policy)
+//     unless it allows c the level;
 //  3. matching: a qualifier that matches no session at all is
 //     StatusClientNameNotFound when a client qualifier was given, else
 //     StatusUserNotFound.
 //
 // A failed call returns a Status as the error and an EnumResult that only
-// carries the level.
-func (t *Table) Enum(c Caller, q EnumQuery) (EnumResult, error) {
+// carries the level; ctx's error when ctx is done, and an Authorizer's
+// error that is not a Status, are returned as they are.
+func (t *Table) Enum(ctx context.Context, c Caller, q EnumQuery) (EnumResult, error) {
+	return t.enum(ctx, c, q, ActionEnum)
+}
+
+func (t *Table) enum(ctx context.Context, c Caller, q EnumQuery, a Action) (EnumResult, error) {
 	res := EnumResult{Level: q.Level}
-	op, ok := EnumOp(q.Level)
-	if !ok {
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	if !q.Level.Valid() {
 		return res, StatusInvalidLevel
 	}
 	if q.Client != "" && !strings.HasPrefix(q.Client, `\\`) {
@@ -124,7 +131,7 @@ func (t *Table) Enum(c Caller, q EnumQuery) (EnumResult, error) {
 	if tooLong(q.Client) || tooLong(q.User) {
 		return res, StatusInvalidParameter
 	}
-	if err := t.checkAccess(op, c); err != nil {
+	if err := t.Authorize(ctx, c, a, q.Level); err != nil {
 		return res, err
 	}
 	f := newFilter(q.Client, q.User)
@@ -144,8 +151,13 @@ func (t *Table) Enum(c Caller, q EnumQuery) (EnumResult, error) {
 		full    bool
 	)
 	if hint := t.live; hint > 0 {
-		// Size the result for the budget, assuming entries of ~64 bytes.
-		if b := budget / 64; b < int64(hint) {
+		// Size the result for the budget, assuming entries of ~64 bytes
+		// (or of 1 when entries are counted).
+		per := int64(64)
+		if q.Size == nil {
+			per = 1
+		}
+		if b := budget / per; b < int64(hint) {
 			hint = int(b) + 1
 		}
 		res.Entries = make([]Info, 0, min(hint, len(t.list)-start))
@@ -164,16 +176,21 @@ func (t *Table) Enum(c Caller, q EnumQuery) (EnumResult, error) {
 			total++
 			continue
 		}
-		info := s.info(now, t.cname).Project(q.Level)
-		cost := int64(info.WireSize(q.Level))
-		if len(res.Entries) > 0 && used+cost > budget {
+		// The entry is priced where it will stay: a pointer to a local
+		// handed to Size would move every entry to the heap.
+		res.Entries = append(res.Entries, s.info(now, t.cname).Project(q.Level))
+		cost := int64(1)
+		if q.Size != nil {
+			cost = int64(q.Size(q.Level, &res.Entries[len(res.Entries)-1]))
+		}
+		if len(res.Entries) > 1 && used+cost > budget {
+			res.Entries = res.Entries[:len(res.Entries)-1]
 			full = true
 			total++
 			continue
 		}
 		used += cost
 		total++
-		res.Entries = append(res.Entries, info)
 		lastSeq = s.seq
 	}
 	if total == 0 && !f.any && !t.anyMatchBeforeLocked(&f, start) {
@@ -202,15 +219,15 @@ func (t *Table) anyMatchBeforeLocked(f *filter, end int) bool {
 // order) from client for user, at level 0, 1, 2 or 10. Both names are
 // required; a missing one is StatusInvalidParameter, level 502 and unknown
 // levels are StatusInvalidLevel. Otherwise it fails exactly as Enum does
-// with the same qualifiers.
-func (t *Table) GetInfo(c Caller, client, user string, level Level) (Info, error) {
+// with the same qualifiers; the Authorizer is asked for ActionGetInfo.
+func (t *Table) GetInfo(ctx context.Context, c Caller, client, user string, level Level) (Info, error) {
 	if !level.Valid() || level == Level502 {
 		return Info{}, StatusInvalidLevel
 	}
 	if client == "" || user == "" {
 		return Info{}, StatusInvalidParameter
 	}
-	res, err := t.Enum(c, EnumQuery{Level: level, Client: client, User: user, PrefMaxLen: 0})
+	res, err := t.enum(ctx, c, EnumQuery{Level: level, Client: client, User: user, PrefMaxLen: 0}, ActionGetInfo)
 	if err != nil {
 		return Info{}, err
 	}
@@ -221,16 +238,20 @@ func (t *Table) GetInfo(c Caller, client, user string, level Level) (Info, error
 }
 
 // Delete answers a NetSessionDel call: every session that passes both
-// qualifiers is removed from the table, and its OnClose callback is then
-// called, outside the table's locks, in creation order. It returns how
-// many sessions were closed.
+// qualifiers is removed from the table, and then, outside the table's
+// locks and in creation order, its Spec.OnClose callback is called and the
+// Observer hears of it with CloseDeleted. It returns how many sessions
+// were closed.
 //
 // Order of checks: a client name not beginning with `\\` is
 // StatusClientNameNotFound; a name longer than MaxNameUnits, or neither
 // name given, is StatusInvalidParameter; then access (StatusAccessDenied);
 // a deletion that matches nothing is StatusClientNameNotFound, whichever
 // qualifiers were given.
-func (t *Table) Delete(c Caller, client, user string) (int, error) {
+func (t *Table) Delete(ctx context.Context, c Caller, client, user string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	if client != "" && !strings.HasPrefix(client, `\\`) {
 		return 0, StatusClientNameNotFound
 	}
@@ -240,7 +261,7 @@ func (t *Table) Delete(c Caller, client, user string) (int, error) {
 	if client == "" && user == "" {
 		return 0, StatusInvalidParameter
 	}
-	if err := t.checkAccess(OpDelete, c); err != nil {
+	if err := t.Authorize(ctx, c, ActionDelete, 0); err != nil {
 		return 0, err
 	}
 	f := newFilter(client, user)
@@ -265,6 +286,7 @@ func (t *Table) Delete(c Caller, client, user string) (int, error) {
 		if s.onClose != nil {
 			s.onClose()
 		}
+		t.reportClose(s, CloseDeleted)
 	}
 	return len(closed), nil
 }

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"sort"
 	"sync"
@@ -50,15 +51,21 @@ func (c *ManualClock) Advance(d time.Duration) {
 }
 
 // Options configure a Table. The zero value is usable: system clock, the
-// modern access policy and Windows-style client names.
+// modern access policy, Windows-style client names and no observer.
 type Options struct {
 	// Clock supplies the time; nil means the system clock.
 	Clock Clock
-	// Policy decides who may enumerate and delete; the zero Policy would
-	// refuse everyone, so a Policy with no rules at all means PolicyModern.
+	// Authorizer decides who may enumerate and delete. nil means Policy.
+	Authorizer Authorizer
+	// Policy decides who may enumerate and delete when Authorizer is nil;
+	// the zero Policy would refuse everyone, so a Policy with no rules at
+	// all means PolicyModern.
 	Policy Policy
 	// Cname selects how client names are presented.
 	Cname CnameStyle
+	// Observer, if not nil, hears of every session that enters or leaves
+	// the table, whatever the way.
+	Observer Observer
 }
 
 // Spec describes a new session, as the SMB server sees it when a session
@@ -84,8 +91,24 @@ type Spec struct {
 	// OnClose, if not nil, is called once when Delete removes the session
 	// (an administrator closed it). It is called without any table lock
 	// held and may call back into the table, for example to log the session
-	// off through its Session handle. It is not called by Session.Close.
+	// off through its Session handle. It is not called by Session.Close or
+	// Table.Close. It is the per-session form of an Observer's OnClose with
+	// CloseDeleted, and is called before it.
 	OnClose func()
+
+	// Created, LastActive and Opens restore a session that did not begin
+	// now: a seed loader, a simulated server or a server reloading its
+	// state sets them, so that time, idle_time and the open count read as
+	// they would have. A server reporting a fresh logon leaves them zero.
+
+	// Created is when the session was set up; zero means now. A time in
+	// the future reads as a session 0 seconds old.
+	Created time.Time
+	// LastActive is the last activity; zero means Created. A time before
+	// Created counts as Created.
+	LastActive time.Time
+	// Opens is the number of files, pipes and devices already open.
+	Opens uint32
 }
 
 // ErrTableClosed is returned by Table.Open after Table.Close.
@@ -100,7 +123,8 @@ type Table struct {
 	epoch    time.Time // all session times are stored as offsets from it
 	cname    CnameStyle
 
-	policy atomic.Pointer[Policy]
+	auth atomic.Pointer[authorizerBox]
+	obs  Observer
 
 	mu     sync.RWMutex
 	seq    uint32 // last sequence number handed out
@@ -111,26 +135,55 @@ type Table struct {
 
 // New returns an empty table.
 func New(opts Options) *Table {
-	t := &Table{clock: opts.Clock, cname: opts.Cname}
+	t := &Table{clock: opts.Clock, cname: opts.Cname, obs: opts.Observer}
 	if t.clock == nil {
 		t.clock = systemClock{}
 	}
 	_, t.sysClock = t.clock.(systemClock)
 	t.epoch = t.clock.Now()
-	p := opts.Policy
-	if p == (Policy{}) {
-		p = PolicyModern()
+	a := opts.Authorizer
+	if a == nil {
+		p := opts.Policy
+		if p == (Policy{}) {
+			p = PolicyModern()
+		}
+		a = p
 	}
-	t.policy.Store(&p)
+	t.SetAuthorizer(a)
 	return t
 }
 
-// Policy returns the access policy in force.
-func (t *Table) Policy() Policy { return *t.policy.Load() }
+// authorizerBox lets an interface value live in an atomic.Pointer.
+type authorizerBox struct{ a Authorizer }
 
-// SetPolicy replaces the access policy; queries already running finish
-// under the old one.
-func (t *Table) SetPolicy(p Policy) { t.policy.Store(&p) }
+// Authorizer returns the access decision in force: a Policy unless the
+// table was given another Authorizer.
+func (t *Table) Authorizer() Authorizer { return t.auth.Load().a }
+
+// SetAuthorizer replaces the access decision (a Policy is one); queries
+// already running finish under the old one. A nil a means PolicyModern.
+func (t *Table) SetAuthorizer(a Authorizer) {
+	if a == nil {
+		a = PolicyModern()
+	}
+	t.auth.Store(&authorizerBox{a})
+}
+
+// SetPolicy is SetAuthorizer(p).
+func (t *Table) SetPolicy(p Policy) { t.SetAuthorizer(p) }
+
+// Authorize reports whether caller c may perform action a at level l
+// under the table's Authorizer: nil, or the refusal (normally
+// StatusAccessDenied). Enum, GetInfo and Delete ask it themselves; it is
+// exported so that a server imitating another implementation can ask
+// first.
+func (t *Table) Authorize(ctx context.Context, c Caller, a Action, l Level) error {
+	return t.Authorizer().Authorize(ctx, c, a, l)
+}
+
+// Now returns the time on the table's clock. Restored sessions are dated
+// against it: Spec{Created: t.Now().Add(-age)}.
+func (t *Table) Now() time.Time { return t.clock.Now() }
 
 // CnameStyle returns how the table presents client names.
 func (t *Table) CnameStyle() CnameStyle { return t.cname }
@@ -165,6 +218,7 @@ type slot struct {
 type Session struct {
 	t          *Table
 	seq        uint32
+	report     atomic.Uint32 // reportOpening, reportOpen or reportClosePending+reason; fills seq's padding
 	client     clientName
 	user       string
 	cltype     string
@@ -177,8 +231,19 @@ type Session struct {
 	onClose    func()
 }
 
+// Session.report states. It orders the observer's calls for a session:
+// OnOpen comes before OnClose even when another goroutine removes the
+// session while Open is still reporting it (see reportClose).
+const (
+	reportOpening      uint32 = iota // OnOpen not yet returned
+	reportOpen                       // OnOpen returned
+	reportClosePending               // + the CloseReason: removed during OnOpen; Open reports the close
+)
+
 // Open adds a session to the table and returns its handle. The session is
-// active as of now, with no opens.
+// active as of now, with no opens, unless spec restores its creation,
+// last activity and opens. The Observer's OnOpen has returned by the time
+// Open does.
 func (t *Table) Open(spec Spec) (*Session, error) {
 	s := &Session{
 		t:         t,
@@ -194,13 +259,20 @@ func (t *Table) Open(spec Spec) (*Session, error) {
 	if spec.NoEncryption {
 		s.flags |= FlagNoEncryption
 	}
-	now := t.now()
-	s.created = now
-	s.lastActive.Store(now)
+	s.created = t.now()
+	if !spec.Created.IsZero() {
+		s.created = t.since(spec.Created)
+	}
+	last := s.created
+	if !spec.LastActive.IsZero() {
+		last = max(t.since(spec.LastActive), s.created)
+	}
+	s.lastActive.Store(last)
+	s.opens.Store(int64(spec.Opens))
 
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.closed {
+		t.mu.Unlock()
 		return nil, ErrTableClosed
 	}
 	if t.seq == ^uint32(0) {
@@ -210,7 +282,31 @@ func (t *Table) Open(spec Spec) (*Session, error) {
 	s.seq = t.seq
 	t.list = append(t.list, slot{seq: s.seq, s: s})
 	t.live++
+	t.mu.Unlock()
+
+	if t.obs != nil {
+		t.obs.OnOpen(s)
+		if !s.report.CompareAndSwap(reportOpening, reportOpen) {
+			t.obs.OnClose(s, CloseReason(s.report.Load()-reportClosePending))
+		}
+	}
 	return s, nil
+}
+
+// since converts a time to the table's nanoseconds since its epoch.
+func (t *Table) since(tm time.Time) int64 { return int64(tm.Sub(t.epoch)) }
+
+// reportClose tells the observer that s, which the caller removed from the
+// table, has left it. If Open has not finished reporting s, the close is
+// left to Open, so that OnClose never precedes OnOpen.
+func (t *Table) reportClose(s *Session, why CloseReason) {
+	if t.obs == nil {
+		return
+	}
+	if s.report.CompareAndSwap(reportOpening, reportClosePending+uint32(why)) {
+		return
+	}
+	t.obs.OnClose(s, why)
 }
 
 // renumberLocked gives the live sessions the sequence numbers 1..n again
@@ -260,19 +356,24 @@ func (t *Table) removeLocked(s *Session) bool {
 	return true
 }
 
-// Close removes every session and refuses further Opens. OnClose callbacks
-// are not called.
+// Close removes every session and refuses further Opens. Spec.OnClose
+// callbacks are not called; the Observer hears of each session with
+// CloseTableClosed, in creation order, after the table's lock is released.
 func (t *Table) Close() {
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	var gone []*Session
 	for _, sl := range t.list {
-		if sl.s != nil {
-			sl.s.removed.Store(true)
+		if sl.s != nil && sl.s.removed.CompareAndSwap(false, true) {
+			gone = append(gone, sl.s)
 		}
 	}
 	t.list = nil
 	t.live = 0
 	t.closed = true
+	t.mu.Unlock()
+	for _, s := range gone {
+		t.reportClose(s, CloseTableClosed)
+	}
 }
 
 // ID returns the session's sequence number: 1 for the first session of the
@@ -306,14 +407,18 @@ func (s *Session) RemoveOpen() {
 func (s *Session) Touch() { s.lastActive.Store(s.t.now()) }
 
 // Close removes the session from the table (a logoff, or the connection
-// went away). It does not call OnClose. Closing twice is harmless.
+// went away). It does not call Spec.OnClose; the Observer hears of it with
+// CloseLogoff. Closing twice is harmless.
 func (s *Session) Close() {
 	if s.removed.Load() {
 		return
 	}
 	s.t.mu.Lock()
-	s.t.removeLocked(s)
+	removed := s.t.removeLocked(s)
 	s.t.mu.Unlock()
+	if removed {
+		s.t.reportClose(s, CloseLogoff)
+	}
 }
 
 // Closed reports whether the session has left the table.

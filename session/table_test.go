@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -63,7 +64,7 @@ func TestClientNamePresentation(t *testing.T) {
 			if got := s.Info().ClientName; got != want {
 				t.Errorf("Open(%q) with %v cname: got %q, want %q", tc.in, style, got, want)
 			}
-			res, err := tb.Enum(anon, EnumQuery{Level: Level0, PrefMaxLen: MaxPreferredLength})
+			res, err := tb.Enum(context.Background(), anon, EnumQuery{Level: Level0, PrefMaxLen: MaxPreferredLength})
 			if err != nil || len(res.Entries) != 1 || res.Entries[0].ClientName != want {
 				t.Errorf("Enum after Open(%q) with %v cname: %+v, %v; want %q", tc.in, style, res, err, want)
 			}
@@ -144,7 +145,7 @@ func TestEnumChecksAndFilters(t *testing.T) {
 			tb, _ := newTestTable(t, Options{})
 			fill(t, tb)
 			tc.q.PrefMaxLen = MaxPreferredLength
-			res, err := tb.Enum(tc.caller, tc.q)
+			res, err := tb.Enum(context.Background(), tc.caller, tc.q)
 			if !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
 				t.Fatalf("err = %v, want %v", err, tc.err)
 			}
@@ -170,11 +171,11 @@ func TestEnumChecksAndFilters(t *testing.T) {
 
 func TestEnumEmptyTable(t *testing.T) {
 	tb, _ := newTestTable(t, Options{})
-	res, err := tb.Enum(admin, EnumQuery{Level: 1, PrefMaxLen: MaxPreferredLength})
+	res, err := tb.Enum(context.Background(), admin, EnumQuery{Level: 1, PrefMaxLen: MaxPreferredLength})
 	if err != nil || len(res.Entries) != 0 || res.TotalEntries != 0 || res.Status() != StatusSuccess {
 		t.Fatalf("empty table: %+v, %v", res, err)
 	}
-	if _, err := tb.Enum(admin, EnumQuery{Level: 1, User: "x", PrefMaxLen: MaxPreferredLength}); err != StatusUserNotFound {
+	if _, err := tb.Enum(context.Background(), admin, EnumQuery{Level: 1, User: "x", PrefMaxLen: MaxPreferredLength}); err != StatusUserNotFound {
 		t.Fatalf("qualified enum of empty table: %v, want NERR_UserNotFound", err)
 	}
 }
@@ -183,18 +184,18 @@ func TestNameLengthLimit(t *testing.T) {
 	tb, _ := newTestTable(t, Options{Policy: PolicyOpen()})
 	// 1023 units plus NUL is exactly the limit; one more unit is over it.
 	okUser := strings.Repeat("u", MaxNameUnits-1)
-	if _, err := tb.Enum(anon, EnumQuery{Level: 0, User: okUser}); err != StatusUserNotFound {
+	if _, err := tb.Enum(context.Background(), anon, EnumQuery{Level: 0, User: okUser}); err != StatusUserNotFound {
 		t.Errorf("user of %d units: %v, want NERR_UserNotFound", MaxNameUnits-1, err)
 	}
-	if _, err := tb.Enum(anon, EnumQuery{Level: 0, User: okUser + "u"}); err != StatusInvalidParameter {
+	if _, err := tb.Enum(context.Background(), anon, EnumQuery{Level: 0, User: okUser + "u"}); err != StatusInvalidParameter {
 		t.Errorf("user of %d units: %v, want ERROR_INVALID_PARAMETER", MaxNameUnits, err)
 	}
 	// A character outside the BMP counts two units.
 	astral := strings.Repeat("𝄞", MaxNameUnits/2)
-	if _, err := tb.Enum(anon, EnumQuery{Level: 0, User: astral}); err != StatusInvalidParameter {
+	if _, err := tb.Enum(context.Background(), anon, EnumQuery{Level: 0, User: astral}); err != StatusInvalidParameter {
 		t.Errorf("user of %d surrogate pairs: %v, want ERROR_INVALID_PARAMETER", MaxNameUnits/2, err)
 	}
-	if _, err := tb.Delete(anon, "", okUser+"u"); err != StatusInvalidParameter {
+	if _, err := tb.Delete(context.Background(), anon, "", okUser+"u"); err != StatusInvalidParameter {
 		t.Errorf("Delete with a long user: %v, want ERROR_INVALID_PARAMETER", err)
 	}
 }
@@ -216,7 +217,7 @@ func TestLevelsProjection(t *testing.T) {
 		502: full,
 	}
 	for _, l := range Levels() {
-		res, err := tb.Enum(admin, EnumQuery{Level: l, PrefMaxLen: MaxPreferredLength})
+		res, err := tb.Enum(context.Background(), admin, EnumQuery{Level: l, PrefMaxLen: MaxPreferredLength})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -292,9 +293,9 @@ func TestPolicyMatrix(t *testing.T) {
 				fill(t, tb)
 				var err error
 				if op == OpDelete {
-					_, err = tb.Delete(caller, `\\10.0.0.5`, "")
+					_, err = tb.Delete(context.Background(), caller, `\\10.0.0.5`, "")
 				} else {
-					_, err = tb.Enum(caller, EnumQuery{Level: Levels()[i], PrefMaxLen: MaxPreferredLength})
+					_, err = tb.Enum(context.Background(), caller, EnumQuery{Level: Levels()[i], PrefMaxLen: MaxPreferredLength})
 				}
 				if denied := errors.Is(err, StatusAccessDenied); denied == wantAllowed {
 					t.Errorf("%s: table op %v as %v: err %v, want allowed=%v", name, op, cl, err, wantAllowed)
@@ -365,11 +366,11 @@ func TestParsePolicy(t *testing.T) {
 
 func TestZeroPolicyMeansModern(t *testing.T) {
 	tb := New(Options{})
-	if tb.Policy().Name() != "modern" {
-		t.Fatalf("default policy %q", tb.Policy().Name())
+	if p, ok := tb.Authorizer().(Policy); !ok || p.Name() != "modern" {
+		t.Fatalf("default authorizer %v", tb.Authorizer())
 	}
 	tb.SetPolicy(PolicyOpen())
-	if _, err := tb.Enum(anon, EnumQuery{Level: 0}); err != nil {
+	if _, err := tb.Enum(context.Background(), anon, EnumQuery{Level: 0}); err != nil {
 		t.Fatalf("open policy refused anonymous: %v", err)
 	}
 }
@@ -397,7 +398,7 @@ func TestGetInfo(t *testing.T) {
 		{`\\WKS9`, "carol", 1, admin, "", StatusClientNameNotFound},
 	}
 	for _, tc := range tests {
-		got, err := tb.GetInfo(tc.caller, tc.client, tc.user, tc.level)
+		got, err := tb.GetInfo(context.Background(), tc.caller, tc.client, tc.user, tc.level)
 		if err != tc.err && !errors.Is(err, tc.err) || (err == nil) != (tc.err == nil) {
 			t.Errorf("GetInfo(%q, %q, %d) err = %v, want %v", tc.client, tc.user, tc.level, err, tc.err)
 			continue
@@ -443,7 +444,7 @@ func TestDelete(t *testing.T) {
 				specs[i].OnClose = func() { called[id]++ }
 				mustOpen(t, tb, specs[i])
 			}
-			n, err := tb.Delete(tc.caller, tc.client, tc.user)
+			n, err := tb.Delete(context.Background(), tc.caller, tc.client, tc.user)
 			if err != tc.err || n != tc.closed {
 				t.Fatalf("Delete = %d, %v; want %d, %v", n, err, tc.closed, tc.err)
 			}
@@ -455,7 +456,7 @@ func TestDelete(t *testing.T) {
 				t.Errorf("%d callbacks for %d closed sessions", total, tc.closed)
 			}
 			if err == nil {
-				res, _ := tb.Enum(admin, EnumQuery{Level: 10, PrefMaxLen: MaxPreferredLength})
+				res, _ := tb.Enum(context.Background(), admin, EnumQuery{Level: 10, PrefMaxLen: MaxPreferredLength})
 				if diff := cmp.Diff(tc.left, names(res)); diff != "" {
 					t.Errorf("left (-want +got):\n%s", diff)
 				}
@@ -473,7 +474,7 @@ func TestDeleteCallbackReentersTable(t *testing.T) {
 	var err error
 	self, err = tb.Open(Spec{Client: "10.0.0.9", User: "eve", OnClose: func() {
 		self.Close()
-		res, err := tb.Enum(admin, EnumQuery{Level: 10, PrefMaxLen: MaxPreferredLength})
+		res, err := tb.Enum(context.Background(), admin, EnumQuery{Level: 10, PrefMaxLen: MaxPreferredLength})
 		if err != nil {
 			t.Errorf("Enum from callback: %v", err)
 		}
@@ -489,7 +490,7 @@ func TestDeleteCallbackReentersTable(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if n, err := tb.Delete(admin, "", "eve"); n != 1 || err != nil {
+		if n, err := tb.Delete(context.Background(), admin, "", "eve"); n != 1 || err != nil {
 			t.Errorf("Delete = %d, %v", n, err)
 		}
 	}()
@@ -505,7 +506,7 @@ func TestDeleteCallbackReentersTable(t *testing.T) {
 		t.Errorf("closed=%v len=%d", self.Closed(), tb.Len())
 	}
 	// A second delete finds nothing and calls nothing.
-	if _, err := tb.Delete(admin, `\\10.0.0.9`, ""); err != StatusClientNameNotFound {
+	if _, err := tb.Delete(context.Background(), admin, `\\10.0.0.9`, ""); err != StatusClientNameNotFound {
 		t.Errorf("second delete: %v", err)
 	}
 }

@@ -3,7 +3,7 @@ package smb2
 import (
 	"context"
 	"errors"
-	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/netsession/netsession/smb2/internal/wire"
@@ -13,39 +13,15 @@ import (
 // STATUS_PENDING at a time; beyond it a pipe read waits synchronously.
 const maxAsyncPerConn = 64
 
-// echo answers ECHO. It is served before the session checks of other
-// commands (an idle client may send it with any session ID), but an ECHO
-// of a signing session is answered signed: when the request was signed
-// (and its signature holds) or the session requires signing.
-func (c *conn) echo(h wire.Header, msg []byte, credits uint16) response {
-	if wire.ParseSmall(msg, "ECHO") != nil {
-		return c.reply(&h, StatusInvalidParameter, credits, nil)
-	}
-	s := c.sessions[h.SessionID]
-	if s == nil || !s.valid || s.signer == nil || c.decryptedBy != nil {
-		return c.reply(&h, StatusSuccess, credits, wire.AppendSmall(nil))
-	}
-	signed := h.Flags&wire.FlagSigned != 0
-	if signed && s.signer.Verify(msg) != nil {
-		c.log.Debug("smb2 bad signature", slog.Uint64("session", s.id))
-		return c.reply(&h, StatusAccessDenied, credits, nil)
-	}
-	r := c.reply(&h, StatusSuccess, credits, wire.AppendSmall(nil))
-	if signed || s.signingRequired {
-		r.signer = s.signer
-	}
-	return r
-}
-
 // asyncGrace is how long a pipe READ or transceive waits for the answer
 // before the server goes asynchronous: most DCE/RPC answers come sooner,
 // and answering them at once saves the interim response.
 const asyncGrace = time.Millisecond
 
-// deferredRead is a pipe read that dispatch handed over to run
-// asynchronously.
+// deferredRead is a pipe read a handler hands over to run
+// asynchronously (result.async).
 type deferredRead struct {
-	pipe *pipeConn
+	pipe PipeConn
 	n    int
 	body func(data []byte) []byte // the success body around the data
 }
@@ -53,13 +29,12 @@ type deferredRead struct {
 // deferRead decides whether a pipe read of n bytes goes asynchronous:
 // the request may (it is alone in its message), the pipe has no answer
 // within asyncGrace and fewer than maxAsyncPerConn operations are
-// pending. If so it records the read for process and reports true.
-func (c *conn) deferRead(o *open, n int, body func(data []byte) []byte) bool {
-	if !c.asyncOK || n == 0 || len(c.asyncOps) >= maxAsyncPerConn || o.pipe.waitReady(asyncGrace) {
-		return false
+// pending. If so it returns the read to run; otherwise nil.
+func (c *conn) deferRead(r *request, o *open, n int, body func(data []byte) []byte) *deferredRead {
+	if !r.mayGoAsync || n == 0 || len(c.async.ops) >= maxAsyncPerConn || waitReady(o.pipe, asyncGrace) {
+		return nil
 	}
-	c.deferred = &deferredRead{pipe: o.pipe, n: n, body: body}
-	return true
+	return &deferredRead{pipe: o.pipe, n: n, body: body}
 }
 
 // startAsync runs a deferred pipe read on its own goroutine and returns
@@ -68,36 +43,34 @@ func (c *conn) deferRead(o *open, n int, body func(data []byte) []byte) bool {
 // (MS-SMB2: the server should not sign an interim response) but encrypted
 // when the answer would be. The goroutine only hands its result to the
 // serving goroutine, which sends the final answer (finishAsync).
-func (c *conn) startAsync(s *smbSession, h wire.Header, credits uint16, signed bool, d *deferredRead) response {
-	c.nextAsync++
-	id := c.nextAsync
+func (c *conn) startAsync(r *request, d *deferredRead) response {
+	c.async.next++
+	id := c.async.next
 	ctx, cancel := context.WithCancelCause(c.ctx)
-	op := &asyncOp{hdr: h, body: d.body, sess: s, signed: signed, seal: c.sealFor(s), cancel: cancel}
-	c.asyncOps[id] = op
+	op := &asyncOp{hdr: r.hdr, body: d.body, sess: r.sess, signed: r.signed, seal: sealFor(r, r.sess), cancel: cancel}
+	c.async.ops[id] = op
 	timeout := durOr(c.srv.PipeTimeout, DefaultPipeTimeout)
-	c.asyncWG.Add(1)
+	c.async.wg.Add(1)
 	go func() {
-		defer c.asyncWG.Done()
+		defer c.async.wg.Done()
 		tctx, tcancel := context.WithTimeout(ctx, timeout)
-		data, more, err := d.pipe.clientRead(tctx, d.n)
+		data, st := readPipe(tctx, d.pipe, d.n)
 		tcancel()
-		res := asyncResult{id: id}
-		if err != nil && errors.Is(context.Cause(ctx), errCancelled) {
-			res.st = StatusCancelled
-		} else {
-			res.data, _, res.st = readResult(data, more, err)
+		res := asyncResult{id: id, data: data, st: st}
+		if st != StatusSuccess && st != StatusBufferOverflow && errors.Is(context.Cause(ctx), errCancelled) {
+			res.data, res.st = nil, StatusCancelled
 		}
 		select {
-		case c.asyncDone <- res:
+		case c.async.done <- res:
 		case <-c.done:
 		}
 	}()
-	r := c.reply(&h, StatusPending, credits, nil)
-	r.hdr.Flags |= wire.FlagAsyncCommand
-	r.hdr.AsyncID = id
-	r.hdr.TreeID = 0
-	r.seal = op.seal
-	return r
+	resp := r.reply(StatusPending, nil)
+	resp.hdr.Flags |= wire.FlagAsyncCommand
+	resp.hdr.AsyncID = id
+	resp.hdr.TreeID = 0
+	resp.seal = op.seal
+	return resp
 }
 
 // cancelAuthentic reports whether a CANCEL may act for the session it
@@ -105,17 +78,17 @@ func (c *conn) startAsync(s *smbSession, h wire.Header, credits uint16, signed b
 // with that session's key, or signed with it (and the signature holds),
 // or unsigned where the session neither signs nor encrypts. A CANCEL for
 // a session the connection does not have cancels nothing anyway.
-func (c *conn) cancelAuthentic(h *wire.Header, msg []byte) bool {
-	s := c.sessions[h.SessionID]
+func (c *conn) cancelAuthentic(r *request) bool {
+	s := c.sessions[r.hdr.SessionID]
 	switch {
 	case s == nil:
 		return true
-	case c.decryptedBy != nil:
-		return c.decryptedBy == s
-	case c.encryptionStatus(s) != StatusSuccess:
+	case r.sealedBy != nil:
+		return r.sealedBy == s
+	case c.encryptionStatus(r, s) != StatusSuccess:
 		return false
-	case h.Flags&wire.FlagSigned != 0:
-		return s.signer != nil && s.signer.Verify(msg) == nil
+	case r.hdr.Flags&wire.FlagSigned != 0:
+		return s.signer != nil && s.signer.Verify(r.msg) == nil
 	}
 	return !s.signingRequired
 }
@@ -124,12 +97,12 @@ func (c *conn) cancelAuthentic(h *wire.Header, msg []byte) bool {
 // the asynchronous form, by MessageId in the synchronous one.
 func (c *conn) cancelAsync(h *wire.Header) {
 	if h.Flags&wire.FlagAsyncCommand != 0 {
-		if op := c.asyncOps[h.AsyncID]; op != nil && op.sess.id == h.SessionID {
+		if op := c.async.ops[h.AsyncID]; op != nil && op.sess.id == h.SessionID {
 			op.cancel(errCancelled)
 		}
 		return
 	}
-	for _, op := range c.asyncOps {
+	for _, op := range c.async.ops {
 		if op.hdr.MessageID == h.MessageID && op.sess.id == h.SessionID {
 			op.cancel(errCancelled)
 		}
@@ -140,11 +113,11 @@ func (c *conn) cancelAsync(h *wire.Header) {
 // the AsyncId of its interim response and no credits (those were granted
 // in the interim). It is dropped when the session has ended meanwhile.
 func (c *conn) finishAsync(res asyncResult) error {
-	op := c.asyncOps[res.id]
+	op := c.async.ops[res.id]
 	if op == nil {
 		return nil
 	}
-	delete(c.asyncOps, res.id)
+	delete(c.async.ops, res.id)
 	op.cancel(nil)
 	s := op.sess
 	if c.sessions[s.id] != s {
@@ -154,7 +127,7 @@ func (c *conn) finishAsync(res asyncResult) error {
 	if res.st == StatusSuccess || res.st == StatusBufferOverflow {
 		body = op.body(res.data)
 	}
-	r := c.reply(&op.hdr, res.st, 0, body)
+	r := reply(&op.hdr, res.st, 0, body)
 	r.hdr.Flags |= wire.FlagAsyncCommand
 	r.hdr.AsyncID = res.id
 	r.hdr.TreeID = 0
@@ -164,3 +137,34 @@ func (c *conn) finishAsync(res asyncResult) error {
 	}
 	return c.send([]response{r})
 }
+
+// asyncState is what a connection knows of its requests answered
+// STATUS_PENDING: a goroutine waits for each one's result and hands it to
+// the serving goroutine, which sends it.
+type asyncState struct {
+	ops  map[uint64]*asyncOp // by AsyncId
+	next uint64              // the last AsyncId given
+	done chan asyncResult
+	wg   sync.WaitGroup
+}
+
+// asyncOp is a request answered with an interim response.
+type asyncOp struct {
+	hdr    wire.Header // the request's header
+	body   func(data []byte) []byte
+	sess   *smbSession
+	signed bool        // the request was signed
+	seal   *smbSession // the answer is encrypted with this session's key
+	cancel context.CancelCauseFunc
+}
+
+// asyncResult is the outcome of an asynchronous pipe READ.
+type asyncResult struct {
+	id   uint64
+	data []byte
+	st   Status
+}
+
+// errCancelled is the cause given to an asynchronous operation's context
+// when the client sends CANCEL.
+var errCancelled = errors.New("smb2: cancelled by the client")

@@ -26,9 +26,9 @@ func (c slowConn) Write(b []byte) (int, error) {
 // withSlowSrvsvc serves srvsvc with answers 20 ms late.
 func withSlowSrvsvc(s *smb2.Server) {
 	h := smb2.RPCPipe(s.RPC, "srvsvc")
-	s.Pipes = map[string]smb2.PipeHandler{"srvsvc": func(ctx context.Context, conn net.Conn, c session.Caller) error {
+	s.Pipes = map[string]smb2.PipeService{"srvsvc": smb2.PipeHandler(func(ctx context.Context, conn net.Conn, c session.Caller) error {
 		return h(ctx, slowConn{Conn: conn, d: 20 * time.Millisecond}, c)
-	}}
+	})}
 }
 
 // Real clients follow interim STATUS_PENDING answers: with every RPC

@@ -83,7 +83,9 @@ func readData(t *testing.T, body []byte) string {
 // and MessageId, signed with the first session's key, without credits.
 func TestAsyncPipeRead(t *testing.T) {
 	release := make(chan struct{})
-	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeHandler{"gate": gatePipe(release)} })
+	f := newFixture(t, func(s *smb2.Server) {
+		s.Pipes = map[string]smb2.PipeService{"gate": smb2.PipeHandler(gatePipe(release))}
+	})
 	c, fid := openPipe(t, f, "bob", "BobPass1", "gate")
 	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte("ping"), 0)), true); err != nil || st != 0 {
 		t.Fatalf("write: %v %v", st, err)
@@ -154,7 +156,9 @@ func cancelFor(c *rawClient, h wire.Header) []byte {
 // answer the pipe gives later is not lost but read by the next READ.
 func TestAsyncPipeReadCancel(t *testing.T) {
 	release := make(chan struct{})
-	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeHandler{"gate": gatePipe(release)} })
+	f := newFixture(t, func(s *smb2.Server) {
+		s.Pipes = map[string]smb2.PipeService{"gate": smb2.PipeHandler(gatePipe(release))}
+	})
 	c, fid := openPipe(t, f, "bob", "BobPass1", "gate")
 	h := pendingRead(t, c, fid, "one")
 	c.send(cancelFor(c, h), true)
@@ -174,8 +178,10 @@ func TestAsyncPipeReadCancel(t *testing.T) {
 	}
 }
 
-// ECHO inside a session is verified like any request and answered
-// signed when the request was signed or the session requires signing.
+// ECHO inside a session is verified like any request and answered signed
+// exactly when the request was signed (MS-SMB2 3.3.4.1.1): an unsigned
+// ECHO on a session that requires signing gets an unsigned answer, not a
+// signature made with the session's key.
 func TestEchoSigned(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -184,7 +190,7 @@ func TestEchoSigned(t *testing.T) {
 		wantSigned bool
 	}{
 		{"required/signed", smb2.SigningRequired, true, true},
-		{"required/unsigned", smb2.SigningRequired, false, true},
+		{"required/unsigned", smb2.SigningRequired, false, false},
 		{"enabled/signed", smb2.SigningEnabled, true, true},
 		{"enabled/unsigned", smb2.SigningEnabled, false, false},
 	} {
@@ -237,7 +243,9 @@ func transceiveBody(fid, input []byte) []byte {
 // the final IOCTL answer carries the pipe's answer.
 func TestAsyncPipeTransceive(t *testing.T) {
 	release := make(chan struct{})
-	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeHandler{"gate": gatePipe(release)} })
+	f := newFixture(t, func(s *smb2.Server) {
+		s.Pipes = map[string]smb2.PipeService{"gate": smb2.PipeHandler(gatePipe(release))}
+	})
 	c, fid := openPipe(t, f, "bob", "BobPass1", "gate")
 	c.send(c.build(wire.CmdIoctl, transceiveBody(fid, []byte("call"))), true)
 	h, _ := c.next()
@@ -287,7 +295,7 @@ func (c *encClient) recvSealed() (wire.Header, []byte) {
 func TestAsyncPipeReadEncrypted(t *testing.T) {
 	release := make(chan struct{})
 	f := newFixture(t, withEncryption(smb2.EncryptionRequired), func(s *smb2.Server) {
-		s.Pipes = map[string]smb2.PipeHandler{"gate": gatePipe(release)}
+		s.Pipes = map[string]smb2.PipeService{"gate": smb2.PipeHandler(gatePipe(release))}
 	})
 	c := dialEnc(t, f.addr, wire.CapEncryption)
 	if st := c.login("alice", "AlicePass1"); st != smb2.StatusSuccess {
@@ -337,14 +345,14 @@ func TestAsyncReadOfDeletedSession(t *testing.T) {
 			return nil
 		}
 		admin := session.Caller{User: "root", Groups: []string{session.GroupAdministrators}}
-		if _, err := table.Delete(admin, "", "bob"); err != nil {
+		if _, err := table.Delete(context.Background(), admin, "", "bob"); err != nil {
 			return err
 		}
 		conn.Write(append([]byte("bye:"), buf[:n]...))
 		conn.Read(buf) // idle again
 		return nil
 	}
-	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeHandler{"gate": deleter} })
+	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeService{"gate": smb2.PipeHandler(deleter)} })
 	table = f.table
 	c, fid := openPipe(t, f, "bob", "BobPass1", "gate")
 	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte("del"), 0)), true); err != nil || st != 0 {
@@ -365,7 +373,9 @@ func TestAsyncReadOfDeletedSession(t *testing.T) {
 // the connection closes.
 func TestAsyncReadSurvivesShutdown(t *testing.T) {
 	release := make(chan struct{})
-	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeHandler{"gate": gatePipe(release)} })
+	f := newFixture(t, func(s *smb2.Server) {
+		s.Pipes = map[string]smb2.PipeService{"gate": smb2.PipeHandler(gatePipe(release))}
+	})
 	c, fid := openPipe(t, f, "bob", "BobPass1", "gate")
 	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte("last"), 0)), true); err != nil || st != 0 {
 		t.Fatalf("write: %v %v", st, err)
@@ -436,7 +446,9 @@ func TestEchoSignedInCompound(t *testing.T) {
 // answer); a genuine one then cancels.
 func TestCancelAuthenticated(t *testing.T) {
 	release := make(chan struct{})
-	f := newFixture(t, func(s *smb2.Server) { s.Pipes = map[string]smb2.PipeHandler{"gate": gatePipe(release)} })
+	f := newFixture(t, func(s *smb2.Server) {
+		s.Pipes = map[string]smb2.PipeService{"gate": smb2.PipeHandler(gatePipe(release))}
+	})
 	c, fid := openPipe(t, f, "bob", "BobPass1", "gate")
 	h := pendingRead(t, c, fid, "one")
 	forged := cancelFor(c, h)

@@ -39,7 +39,11 @@
 // client may send it with a stale or zero SessionId), but when it names a
 // session that has a signing key it is treated like any request of that
 // session: a bad signature gets STATUS_ACCESS_DENIED, and the answer is
-// signed when the request was signed or the session requires signing.
+// signed exactly when the request was signed (MS-SMB2 3.3.4.1.1), even if
+// the session requires signing: an unsigned ECHO gets an unsigned answer,
+// so nobody obtains signatures made with a session's key by injecting
+// unsigned requests. A client that requires signing rejects that answer,
+// which is right: it should have signed its ECHO.
 //
 // # Encryption
 //
@@ -110,29 +114,40 @@
 //
 // # Pipes
 //
-// The srvsvc pipe of Server.RPC is served inline: a client WRITE or
-// transceive feeds a dcerpc.MessageConn on the connection's own goroutine,
-// which answers every complete PDU before the request's response is built,
-// so a call costs no goroutine switch and its answer is ready for the
-// transceive or the next READ. The handlers it runs (NetrSessionEnum over
-// the table, NetrSessionDel) never wait for the connection. Unread
-// answers are bounded by MaxPipeBuffer (one answer may exceed it): once
-// they reach it, the calls left in a WRITE wait unanswered until the
-// client reads, and a WRITE is refused with STATUS_INSUFFICIENT_RESOURCES
-// while the answers are full or the waiting calls would pass the bound.
+// A pipe is served by a PipeService, which opens a PipeConn for each
+// CREATE: the server hands the PipeConn each client WRITE (or a
+// transceive's input) and takes its answers, one message at a time, for
+// READs and transceives. How the answers are made is the service's
+// business; two services come with the package.
 //
-// The pipes of Server.Pipes are streamed: an open pipe is a message-mode
-// in-memory net.Conn handed to a PipeHandler on its own goroutine
-// (RPCPipe serves it with a dcerpc.Server, passing the session's identity
-// as the caller). Client writes queue up as a byte stream for the handler;
-// each handler Write is one message for the client. A READ or transceive whose buffer is smaller than the message
-// gets its first part with STATUS_BUFFER_OVERFLOW and the rest on the next
-// READ, as Windows does. File offsets are ignored: clients send running
-// offsets on pipes.
+// RPCService (what Server.RPC serves srvsvc with) answers inline: each
+// open is a dcerpc.MessageConn, which answers every complete PDU of a
+// write on the connection's own goroutine before the request's response
+// is built, so a call costs no goroutine switch and its answer is ready
+// for the transceive or the next READ. The handlers it runs
+// (NetrSessionEnum over the table, NetrSessionDel) never wait for the
+// connection.
+//
+// A PipeHandler serves each open on a goroutine of its own, as a
+// message-mode in-memory net.Conn (RPCPipe serves it with a dcerpc.Server,
+// passing the session's identity as the caller). Client writes queue up as
+// a byte stream for the handler; each handler Write is one message for
+// the client, and waits while the answers not read would pass
+// MaxPipeBuffer.
+//
+// Either way, unread answers and unanswered input are bounded by
+// MaxPipeBuffer (one answer may exceed it): a WRITE is refused with
+// STATUS_INSUFFICIENT_RESOURCES while that many octets of answers wait or
+// the input held would pass the bound, and an inline pipe answers no
+// further call of a write until the client reads. A READ or transceive
+// whose buffer is smaller than the message gets its first part with
+// STATUS_BUFFER_OVERFLOW and the rest on the next READ, as Windows does.
+// File offsets are ignored: clients send running offsets on pipes.
 //
 // A READ or transceive (FSCTL_PIPE_TRANSCEIVE) while a call is in
-// progress (input queued or the handler working on it) waits 1 ms for the
-// answer, which most DCE/RPC calls meet, and then goes asynchronous, as
+// progress (the PipeConn reports itself busy: input queued or a handler
+// working on it) waits 1 ms for the answer, which most DCE/RPC calls
+// meet, and then goes asynchronous, as
 // on Windows: the server answers with an interim STATUS_PENDING carrying
 // SMB2_FLAGS_ASYNC_COMMAND, a fresh AsyncId and the credits the request
 // earns, and keeps serving the connection (ECHO, other pipes, other
@@ -153,7 +168,7 @@
 // connection, waits synchronously instead, up to PipeTimeout. A final
 // answer for a session that has ended meanwhile is dropped.
 //
-// A READ when the handler waits for input and nothing is queued answers
+// A READ when the pipe waits for input and nothing is queued answers
 // STATUS_PIPE_EMPTY at once instead of pending. No answer can come
 // without the client writing first, and our pipes serve request/response
 // protocols only; that is also what a non-blocking (PIPE_NOWAIT) pipe
@@ -172,7 +187,8 @@
 //
 // Every resource a client can make the server hold is bounded by a Server
 // field whose zero value is a documented default (limits.go): connections
-// server-wide (MaxConns), sessions and open pipes per connection, the size
+// server-wide (MaxConns) and per IP address or IPv6 /64
+// (MaxConnsPerAddr), sessions and open pipes per connection, the size
 // of one message, the bytes written to a pipe ahead of its handler, and
 // credits. A connection reads one message at a time, the next only once
 // the previous is answered, so its memory is one message plus its pipes'
@@ -194,8 +210,8 @@
 // inline) a request costs no goroutine switch at all. The serving
 // goroutine handles what comes from elsewhere, under the same lock: the
 // final answers of asynchronous reads, events from a small queue (a
-// session deleted from the table, a pipe handler going idle), draining
-// and the end of the connection. Serve, ServeConn, Shutdown and Close follow
+// session deleted from the table or its grace run out, a change of a busy
+// pipe of a deleted session), draining and the end of the connection. Serve, ServeConn, Shutdown and Close follow
 // net/http; Shutdown takes no new request from a connection but lets its
 // pending asynchronous reads send their final answers.
 package smb2

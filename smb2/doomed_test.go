@@ -28,7 +28,7 @@ func TestDeletedSessionStartsNothing(t *testing.T) {
 		return nil
 	}
 	f := newFixture(t, func(s *smb2.Server) {
-		s.Pipes = map[string]smb2.PipeHandler{"busy": busy}
+		s.Pipes = map[string]smb2.PipeService{"busy": smb2.PipeHandler(busy)}
 		s.LogoffGrace = time.Minute
 	})
 	c, fid := openPipe(t, f, "bob", "BobPass1", "busy")
@@ -39,7 +39,7 @@ func TestDeletedSessionStartsNothing(t *testing.T) {
 		t.Fatalf("read: %v %v", st, err)
 	}
 	admin := session.Caller{User: "root", Groups: []string{session.GroupAdministrators}}
-	if n, err := f.table.Delete(admin, `\\127.0.0.1`, "bob"); err != nil || n != 1 {
+	if n, err := f.table.Delete(context.Background(), admin, `\\127.0.0.1`, "bob"); err != nil || n != 1 {
 		t.Fatalf("delete: %d %v", n, err)
 	}
 	waitFor(t, func() bool {
@@ -53,4 +53,36 @@ func TestDeletedSessionStartsNothing(t *testing.T) {
 	if st, _, err := c.do(c.build(wire.CmdClose, append(le.AppendUint16(nil, 24), append(make([]byte, 6), fid...)...)), true); err != nil || st != 0 {
 		t.Fatalf("close: %v %v", st, err)
 	}
+}
+
+// A session deleted while its pipe's handler is at work is logged off as
+// soon as the handler comes back for input, with no request from the
+// client to notice it and long before LogoffGrace: the connection, left
+// without sessions, closes.
+func TestDeletedSessionEndsWhenPipeGoesQuiet(t *testing.T) {
+	release := make(chan struct{})
+	working := func(ctx context.Context, conn net.Conn, _ session.Caller) error {
+		var b [1]byte
+		if _, err := conn.Read(b[:]); err != nil {
+			return err
+		}
+		<-release // at work on the call, no answer yet
+		_, err := conn.Read(b[:])
+		return err
+	}
+	f := newFixture(t, func(s *smb2.Server) {
+		s.Pipes = map[string]smb2.PipeService{"working": smb2.PipeHandler(working)}
+		s.LogoffGrace = time.Minute
+	})
+	c, fid := openPipe(t, f, "bob", "BobPass1", "working")
+	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte{1}, 0)), true); err != nil || st != 0 {
+		t.Fatalf("write: %v %v", st, err)
+	}
+	admin := session.Caller{User: "root", Groups: []string{session.GroupAdministrators}}
+	if n, err := f.table.Delete(context.Background(), admin, `\\127.0.0.1`, "bob"); err != nil || n != 1 {
+		t.Fatalf("delete: %d %v", n, err)
+	}
+	time.Sleep(50 * time.Millisecond) // the deletion reaches the connection
+	close(release)
+	closedWithin(t, c, 0)
 }

@@ -75,16 +75,16 @@ func chooseCipher(offered []uint16) uint16 {
 
 // negotiateEncryption records the cipher of a connection being
 // negotiated and returns the encryption context of a 3.1.1 answer (nil
-// when there is none to send). It runs before c.dialect is set.
+// when there is none to send). It runs before c.neg.dialect is set.
 func (c *conn) negotiateEncryption(dialect uint16, caps uint32, req *wire.NegotiateRequest) (*wire.NegotiateContext, error) {
-	c.cipher = 0
+	c.neg.cipher = 0
 	if c.srv.Encryption == EncryptionOff {
 		return nil, nil
 	}
 	switch dialect {
 	case Dialect300, Dialect302:
 		if caps&wire.CapEncryption != 0 {
-			c.cipher = smbcrypto.CipherAES128CCM
+			c.neg.cipher = smbcrypto.CipherAES128CCM
 		}
 		return nil, nil
 	case Dialect311:
@@ -96,10 +96,10 @@ func (c *conn) negotiateEncryption(dialect uint16, caps uint32, req *wire.Negoti
 		if err != nil {
 			return nil, err
 		}
-		c.cipher = chooseCipher(ids)
+		c.neg.cipher = chooseCipher(ids)
 		// One cipher, or 0 for "none in common" (MS-SMB2 3.3.5.4).
 		d := binary.LittleEndian.AppendUint16(nil, 1)
-		return &wire.NegotiateContext{Type: wire.CtxEncryption, Data: binary.LittleEndian.AppendUint16(d, c.cipher)}, nil
+		return &wire.NegotiateContext{Type: wire.CtxEncryption, Data: binary.LittleEndian.AppendUint16(d, c.neg.cipher)}, nil
 	}
 	return nil, nil
 }
@@ -108,7 +108,7 @@ func (c *conn) negotiateEncryption(dialect uint16, caps uint32, req *wire.Negoti
 // VALIDATE_NEGOTIATE_INFO): SMB2_GLOBAL_CAP_ENCRYPTION for 3.0 and 3.0.2
 // when encryption was agreed. 3.1.1 agrees on it in a context instead.
 func (c *conn) serverCaps() uint32 {
-	if c.cipher != 0 && (c.dialect == Dialect300 || c.dialect == Dialect302) {
+	if c.neg.cipher != 0 && (c.neg.dialect == Dialect300 || c.neg.dialect == Dialect302) {
 		return wire.CapEncryption
 	}
 	return 0
@@ -160,14 +160,14 @@ func (c *conn) setupEncryption(s *smbSession, sessionKey []byte) (Status, error)
 	if pol == EncryptionOff {
 		return StatusSuccess, nil
 	}
-	if c.cipher == 0 || s.flags&(wire.SessionIsGuest|wire.SessionIsNull) != 0 || len(sessionKey) == 0 {
+	if c.neg.cipher == 0 || s.flags&(wire.SessionIsGuest|wire.SessionIsNull) != 0 || len(sessionKey) == 0 {
 		if pol == EncryptionRequired {
 			return StatusAccessDenied, fmt.Errorf("encryption required: dialect %04x, cipher %s, guest or anonymous %v",
-				c.dialect, smbcrypto.CipherName(c.cipher), s.flags != 0)
+				c.neg.dialect, smbcrypto.CipherName(c.neg.cipher), s.flags != 0)
 		}
 		return StatusSuccess, nil
 	}
-	sc, err := newSessionCipher(c.dialect, c.cipher, sessionKey, s.preauth[:])
+	sc, err := newSessionCipher(c.neg.dialect, c.neg.cipher, sessionKey, s.preauth[:])
 	if err != nil {
 		return StatusInsufficientResources, err
 	}
@@ -203,22 +203,22 @@ func (c *conn) decrypt(msg []byte) ([]byte, *smbSession, error) {
 // the encryption in force: inside an encrypted message every request
 // must belong to the session whose key decrypted it, and under
 // EncryptionRequired an encrypting session takes no clear requests.
-func (c *conn) encryptionStatus(s *smbSession) Status {
+func (c *conn) encryptionStatus(r *request, s *smbSession) Status {
 	switch {
-	case c.decryptedBy != nil && c.decryptedBy != s:
+	case r.sealedBy != nil && r.sealedBy != s:
 		return StatusAccessDenied
-	case c.decryptedBy == nil && s.cipher != nil && c.srv.Encryption == EncryptionRequired:
+	case r.sealedBy == nil && s.cipher != nil && c.srv.Encryption == EncryptionRequired:
 		return StatusAccessDenied
 	}
 	return StatusSuccess
 }
 
-// sealFor returns the session whose key encrypts the answer to a request
-// of s: encrypted requests get encrypted answers, and so does everything
-// on a session that encrypts.
-func (c *conn) sealFor(s *smbSession) *smbSession {
-	if c.decryptedBy != nil {
-		return c.decryptedBy
+// sealFor returns the session whose key encrypts the answer to r, a
+// request of s: encrypted requests get encrypted answers, and so does
+// everything on a session that encrypts.
+func sealFor(r *request, s *smbSession) *smbSession {
+	if r.sealedBy != nil {
+		return r.sealedBy
 	}
 	if s != nil && s.cipher != nil {
 		return s

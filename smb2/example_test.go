@@ -39,3 +39,31 @@ func Example() {
 	_ = rpc.Close()
 	// Output: smb2: server closed
 }
+
+// Server.Pipes maps pipe names to services: srvsvc answered inline by a
+// DCE/RPC server's message associations, and a pipe of one's own served
+// by a handler on a goroutine per open.
+func ExamplePipeService() {
+	rpc := &dcerpc.Server{}
+	echo := smb2.PipeHandler(func(ctx context.Context, conn net.Conn, caller session.Caller) error {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return nil // the client closed the pipe
+			}
+			if _, err := conn.Write(buf[:n]); err != nil {
+				return nil
+			}
+		}
+	})
+	srv := &smb2.Server{
+		Table: session.New(session.Options{}),
+		Pipes: map[string]smb2.PipeService{
+			"srvsvc": smb2.RPCService(rpc),
+			"echo":   echo,
+		},
+	}
+	fmt.Println(len(srv.Pipes), "pipes")
+	// Output: 2 pipes
+}

@@ -2,10 +2,7 @@ package smb2_test
 
 import (
 	"context"
-	"errors"
 	"io"
-	"log/slog"
-	"net"
 	"os"
 	"testing"
 	"time"
@@ -13,14 +10,15 @@ import (
 	gosmb2 "github.com/cloudsoda/go-smb2"
 
 	"github.com/netsession/netsession/dcerpc"
-	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/internal/msgstream"
+	"github.com/netsession/netsession/internal/smbtest"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2"
 	"github.com/netsession/netsession/srvs"
 )
 
 // fixture is a running server on loopback with alice (Administrators)
-// and bob.
+// and bob, its table on a manual clock.
 type fixture struct {
 	table *session.Table
 	clock *session.ManualClock
@@ -28,54 +26,15 @@ type fixture struct {
 	rpc   *dcerpc.Server
 	addr  string
 	port  string
-	errc  chan error
 }
 
-type option func(*smb2.Server)
+type option = func(*smb2.Server)
 
 func newFixture(t testing.TB, opts ...option) *fixture {
 	t.Helper()
-	accounts, err := ntlm.NewAccounts("NETSESS", false,
-		ntlm.Account{Name: "alice", NTHash: ntlm.NTHash("AlicePass1"), Groups: []string{"Administrators"}},
-		ntlm.Account{Name: "bob", NTHash: ntlm.NTHash("BobPass1")},
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{clock: session.NewManualClock(time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)), errc: make(chan error, 1)}
-	f.table = session.New(session.Options{Clock: f.clock})
-	f.rpc = &dcerpc.Server{}
-	if err := f.rpc.Register((&srvs.Handler{Table: f.table}).Interface()); err != nil {
-		t.Fatal(err)
-	}
-	var logger *slog.Logger
-	if os.Getenv("SMB2_TEST_LOG") != "" {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	f.srv = &smb2.Server{
-		Table:  f.table,
-		Auth:   &ntlm.Server{Accounts: accounts, ComputerName: "NETSESS"},
-		RPC:    f.rpc,
-		Logger: logger,
-	}
-	for _, o := range opts {
-		o(f.srv)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.addr = l.Addr().String()
-	_, f.port, _ = net.SplitHostPort(f.addr)
-	go func() { f.errc <- f.srv.Serve(context.Background(), l) }()
-	t.Cleanup(func() {
-		f.srv.Close()
-		if err := <-f.errc; !errors.Is(err, smb2.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-		f.rpc.Close()
-	})
-	return f
+	clock := session.NewManualClock(time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC))
+	s := smbtest.Start(t, session.New(session.Options{Clock: clock}), opts...)
+	return &fixture{table: s.Table, clock: clock, srv: s.SMB, rpc: s.RPC, addr: s.Addr, port: s.Port}
 }
 
 // dial logs in with go-smb2.
@@ -95,30 +54,13 @@ func (f *fixture) dial(t testing.TB, user, pass string, dialect uint16) *gosmb2.
 	return s
 }
 
-// msgPipe turns go-smb2's pipe file into a byte stream: each READ asks for
-// a whole message (up to 64 KiB) and hands it out in portions.
-type msgPipe struct {
-	f   io.ReadWriter
-	buf []byte
-	rd  []byte
-}
-
-func (p *msgPipe) Write(b []byte) (int, error) { return p.f.Write(b) }
-
-func (p *msgPipe) Read(b []byte) (int, error) {
-	if len(p.rd) == 0 {
-		if p.buf == nil {
-			p.buf = make([]byte, 65536)
-		}
-		n, err := p.f.Read(p.buf)
-		if n == 0 {
-			return 0, err
-		}
-		p.rd = p.buf[:n]
+// pipeStream reads go-smb2's pipe file as a byte stream: each READ asks
+// for a whole message (up to 64 KiB).
+func pipeStream(f io.ReadWriter) *msgstream.Stream {
+	return &msgstream.Stream{
+		Send: func(b []byte) error { _, err := f.Write(b); return err },
+		Recv: f.Read,
 	}
-	n := copy(b, p.rd)
-	p.rd = p.rd[n:]
-	return n, nil
 }
 
 // srvsvc opens \PIPE\srvsvc on IPC$ and binds.
@@ -134,7 +76,7 @@ func srvsvc(t testing.TB, s *gosmb2.Session) *srvs.Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.Close() })
-	c, err := srvs.Bind(context.Background(), dcerpc.NewClient(&msgPipe{f: f}))
+	c, err := srvs.Bind(context.Background(), dcerpc.NewClient(pipeStream(f)))
 	if err != nil {
 		t.Fatal(err)
 	}

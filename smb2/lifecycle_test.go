@@ -58,7 +58,7 @@ func TestServeConnPipe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := srvs.Bind(context.Background(), dcerpc.NewClient(&msgPipe{f: file}))
+	c, err := srvs.Bind(context.Background(), dcerpc.NewClient(pipeStream(file)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestGuest(t *testing.T) {
 		if _, err := s.Mount("IPC$"); err != nil {
 			t.Fatal(err)
 		}
-		res, err := f.table.Enum(session.Caller{User: "x", Groups: []string{"Administrators"}}, session.EnumQuery{Level: 1, PrefMaxLen: session.MaxPreferredLength})
+		res, err := f.table.Enum(context.Background(), session.Caller{User: "x", Groups: []string{"Administrators"}}, session.EnumQuery{Level: 1, PrefMaxLen: session.MaxPreferredLength})
 		if err != nil || len(res.Entries) != 1 || res.Entries[0].UserFlags&session.FlagGuest == 0 {
 			t.Errorf("guest session: %+v %v", res.Entries, err)
 		}
@@ -152,13 +152,13 @@ func TestManyCalls(t *testing.T) {
 func TestCloseDuringPipeWait(t *testing.T) {
 	got := make(chan session.Caller, 1)
 	f := newFixture(t, func(s *smb2.Server) {
-		s.Pipes = map[string]smb2.PipeHandler{"slow": func(ctx context.Context, conn net.Conn, caller session.Caller) error {
+		s.Pipes = map[string]smb2.PipeService{"slow": smb2.PipeHandler(func(ctx context.Context, conn net.Conn, caller session.Caller) error {
 			got <- caller
 			buf := make([]byte, 10)
 			_, _ = conn.Read(buf) // take the request, then never answer
 			<-ctx.Done()
 			return ctx.Err()
-		}}
+		})}
 	})
 	c := dialRaw(t, f.addr)
 	c.login("alice", "AlicePass1")

@@ -3,11 +3,25 @@ package smb2
 import (
 	"errors"
 	"time"
+
+	"github.com/netsession/netsession/ntlm"
 )
 
 // ErrTooManyConns is returned by ServeConn when the server already serves
 // MaxConns connections; the connection has been closed.
 var ErrTooManyConns = errors.New("smb2: too many connections")
+
+// ErrTooManyConnsFromAddr is returned by ServeConn when the server already
+// serves MaxConnsPerAddr connections from the peer's address; the
+// connection has been closed.
+var ErrTooManyConnsFromAddr = errors.New("smb2: too many connections from one address")
+
+// How many connections the server holds: MaxConns (1,024) in all, and
+// MaxConnsPerAddr (256) from one IP address or IPv6 /64, so that one
+// client cannot keep the others out; a connection over either is closed
+// at once, and the refusals are logged once per address every ten seconds
+// with a count. An accept that fails for want of descriptors or memory is
+// retried after 5 ms, doubling to 1 s: Serve never stops for it.
 
 // What one connection may hold, with the defaults:
 //
@@ -43,7 +57,8 @@ func intOr(v, def int) int {
 	return def
 }
 
-func (s *Server) maxConns() int { return intOr(s.MaxConns, DefaultMaxConns) }
+func (s *Server) maxConns() int        { return intOr(s.MaxConns, DefaultMaxConns) }
+func (s *Server) maxConnsPerAddr() int { return intOr(s.MaxConnsPerAddr, DefaultMaxConnsPerAddr) }
 func (s *Server) maxSessionsPerConn() int {
 	return intOr(s.MaxSessionsPerConn, DefaultMaxSessionsPerConn)
 }
@@ -70,4 +85,32 @@ func (c *conn) readDeadline() time.Time {
 		return time.Time{}
 	}
 	return now.Add(durOr(c.srv.IdleTimeout, DefaultIdleTimeout))
+}
+
+// logonStatus is the status of a refused SESSION_SETUP: an account locked
+// out by the throttle gets STATUS_ACCOUNT_LOCKED_OUT, as Windows answers,
+// any other refusal STATUS_LOGON_FAILURE.
+func logonStatus(err error) Status {
+	if errors.Is(err, ntlm.ErrAccountLockedOut) {
+		return StatusAccountLockedOut
+	}
+	return StatusLogonFailure
+}
+
+// holdAnswer holds back the answer to a failed logon for as long as the
+// authentication's throttle asks (an error with an AnswerDelay method, see
+// ntlm.Throttle): the connection's own goroutine waits on a timer, ended
+// early when the connection is killed; no goroutine is started for it.
+// The connection keeps its place (MaxConnsPerAddr) meanwhile.
+func (c *conn) holdAnswer(err error) {
+	var d interface{ AnswerDelay() time.Duration }
+	if err == nil || !errors.As(err, &d) || d.AnswerDelay() <= 0 {
+		return
+	}
+	t := time.NewTimer(d.AnswerDelay())
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-c.ctx.Done():
+	}
 }

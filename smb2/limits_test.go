@@ -293,7 +293,7 @@ func TestPipeOutputBounded(t *testing.T) {
 		}
 	}
 	f := newFixture(t, func(s *smb2.Server) {
-		s.Pipes = map[string]smb2.PipeHandler{"flood": flood}
+		s.Pipes = map[string]smb2.PipeService{"flood": smb2.PipeHandler(flood)}
 		s.MaxPipeBuffer = 10000
 	})
 	c, fid := openPipe(t, f, "bob", "BobPass1", "flood")

@@ -2,33 +2,158 @@ package smb2
 
 import (
 	"context"
-	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/session"
 )
 
-// pipeConn is the server end of an open named pipe in message mode. It
-// runs one of two ways:
+// PipeService serves a named pipe: the server calls OpenPipe for each
+// CREATE of it. ctx ends with the SMB connection.
+type PipeService interface {
+	OpenPipe(ctx context.Context, info PipeInfo) (PipeConn, error)
+}
+
+// PipeInfo describes one open of a pipe.
+type PipeInfo struct {
+	// Name is the pipe's name in lower case, without the leading
+	// backslashes ("srvsvc").
+	Name string
+	// Caller is the identity of the SMB session that opened the pipe.
+	Caller                session.Caller
+	LocalAddr, RemoteAddr net.Addr
+	// MaxBuffer is the bound (Server.MaxPipeBuffer) on the answers the
+	// client has not read and on the input not yet answered; a service
+	// that bounds its own buffers uses it.
+	MaxBuffer int
+	// Logger receives the pipe's events; never nil.
+	Logger *slog.Logger
+	// Go runs f on a goroutine the connection waits for before it ends;
+	// a service that serves each pipe on a goroutine of its own starts it
+	// with Go.
+	Go func(f func())
+}
+
+// PipeConn is the server end of one open named pipe in message mode, as
+// the SMB server drives it: the client's writes go in, the answers come
+// out one message at a time. None of its methods should wait. Pending
+// and Close may be called from any goroutine. Write and Next come from
+// one goroutine at a time, except that while Pending reports the pipe
+// busy a read may wait for the answer on a goroutine of its own (an
+// asynchronous READ) and call Next from there; an implementation that is
+// never busy sees them from one goroutine at a time. A *dcerpc.MessageConn
+// is one.
+type PipeConn interface {
+	// Write takes one client write (a WRITE, or the input of a
+	// transceive); an implementation may answer it before it returns.
+	// The server itself refuses a write (STATUS_INSUFFICIENT_RESOURCES)
+	// while MaxBuffer octets of answers wait unread or when the input
+	// held would pass MaxBuffer. net.ErrClosed means the pipe had ended;
+	// any other error ends the pipe, but the answers it produced first
+	// can still be read.
+	Write(b []byte) error
+	// Next takes up to max octets of the next answer message; more
+	// reports that the message goes on (the next call returns the rest,
+	// and the client gets STATUS_BUFFER_OVERFLOW). With no answer ready
+	// it returns nil, and io.EOF once the pipe has ended.
+	Next(max int) (msg []byte, more bool, err error)
+	// Pending reports the octets of client input held unanswered and of
+	// answers not yet taken by Next, and, while an answer may still come
+	// without more input (the server is at work on one), a channel closed
+	// at the pipe's next change; busy is nil when the pipe waits for
+	// input or has ended.
+	Pending() (in, out int, busy <-chan struct{})
+	// Close ends the pipe; the server calls it once the client closes
+	// the pipe or its session or connection ends.
+	Close() error
+}
+
+var _ PipeConn = (*dcerpc.MessageConn)(nil)
+
+// PipeHandler serves the byte stream of one opened named pipe until the
+// stream ends or ctx is cancelled, on a goroutine of its own. conn is
+// message-mode: each Write is one message for the client, and a Write
+// waits while the answers the client has not read would pass
+// Server.MaxPipeBuffer. caller is the identity of the SMB session that
+// opened the pipe.
+type PipeHandler func(ctx context.Context, conn net.Conn, caller session.Caller) error
+
+// OpenPipe implements PipeService: the handler serves the pipe on a
+// goroutine started with info.Go.
+func (h PipeHandler) OpenPipe(ctx context.Context, info PipeInfo) (PipeConn, error) {
+	p := newStreamPipe(info.LocalAddr, info.RemoteAddr, info.MaxBuffer)
+	run := func() {
+		defer p.Close()
+		if err := h(ctx, handlerConn{p}, info.Caller); err != nil && ctx.Err() == nil && info.Logger != nil {
+			info.Logger.Debug("smb2 pipe handler", slog.Any("err", err))
+		}
+	}
+	if info.Go != nil {
+		info.Go(run)
+	} else {
+		go run()
+	}
+	return p, nil
+}
+
+// RPCPipe returns a PipeHandler that serves a pipe with a DCE/RPC server
+// on a goroutine, as a stream connection, giving each call the SMB
+// session's identity and the pipe's name as the bind_ack's secondary
+// address (`\PIPE\srvsvc`). RPCService serves the same inline.
+func RPCPipe(srv *dcerpc.Server, name string) PipeHandler {
+	return func(ctx context.Context, conn net.Conn, caller session.Caller) error {
+		return srv.ServeConn(ctx, conn, rpcPipeOptions(name, conn.RemoteAddr(), caller)...)
+	}
+}
+
+// RPCService returns a PipeService that serves each open of a pipe with
+// a message association of srv (dcerpc.MessageConn): a client write is
+// answered on the SMB connection's own goroutine before the WRITE or
+// transceive returns, with no goroutine switch, and the calls see the SMB
+// session's identity and the pipe's name as the bind_ack's secondary
+// address. The answers the client has not read are bounded by the
+// pipe's MaxBuffer (one answer may pass it): the calls left in a write
+// then wait, unanswered, until the client reads.
+func RPCService(srv *dcerpc.Server) PipeService { return rpcService{srv} }
+
+type rpcService struct{ srv *dcerpc.Server }
+
+func (s rpcService) OpenPipe(ctx context.Context, info PipeInfo) (PipeConn, error) {
+	opts := append(rpcPipeOptions(info.Name, info.RemoteAddr, info.Caller), dcerpc.WithMaxPending(info.MaxBuffer))
+	m, err := s.srv.NewMessageConn(ctx, info.RemoteAddr, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// rpcPipeOptions are the association options of a pipe served by DCE/RPC.
+func rpcPipeOptions(name string, remote net.Addr, caller session.Caller) []dcerpc.ConnOption {
+	opts := []dcerpc.ConnOption{
+		dcerpc.WithCaller(caller),
+		dcerpc.WithSecondaryAddress(`\PIPE\` + name),
+	}
+	if remote != nil {
+		opts = append(opts, dcerpc.WithRemoteAddr(remote.String()))
+	}
+	return opts
+}
+
+// streamPipe is the PipeConn of a PipeHandler: the handler reads and
+// writes it as a net.Conn (handlerConn) on its own goroutine.
 //
-//   - Streamed: a PipeHandler serves it as a net.Conn on its own goroutine.
-//   - Inline (rpc set): a dcerpc.MessageConn answers each client write
-//     synchronously on the connection's goroutine, so the answer messages
-//     are queued by the time the WRITE or transceive returns, with no
-//     goroutine switch.
-//
-// Bytes the client WRITEs (or sends in a transceive) queue up as one
-// stream the server Reads in any portions, because DCE/RPC reads PDU
-// headers and bodies separately. Every Write by the server is one message:
-// a client READ returns at most one message, and a READ with a buffer
-// smaller than the message gets the first part with STATUS_BUFFER_OVERFLOW
-// while the rest stays for the next READ, as a Windows message-mode pipe
-// behaves.
-type pipeConn struct {
+// Bytes the client writes queue up as one stream the handler Reads in
+// any portions, because DCE/RPC reads PDU headers and bodies separately.
+// Every Write by the handler is one message: Next returns at most one
+// message, and a Next with a buffer smaller than the message gets the
+// first part while the rest stays for the next call, as a Windows
+// message-mode pipe behaves.
+type streamPipe struct {
 	local, remote net.Addr
 
 	mu      sync.Mutex
@@ -36,23 +161,18 @@ type pipeConn struct {
 	in      []byte        // client to server, not yet read
 	out     [][]byte      // server to client messages
 	outLen  int
-	waiting bool // the server is blocked in Read with nothing to read
+	waiting bool // the handler is blocked in Read with nothing to read
 	closed  bool // closed by either side
 	rdl     time.Time
-	max     int    // bytes buffered in each direction (one message at least)
-	onIdle  func() // called, non-blocking, when the server starts waiting for input
-
-	rpc *dcerpc.MessageConn // inline mode; set (under mu) before the pipe is used
+	max     int // bytes buffered in each direction (one message at least)
 }
 
-var errPipeFull = errors.New("smb2: pipe input buffer full")
-
-func newPipeConn(local, remote net.Addr, max int) *pipeConn {
-	return &pipeConn{local: local, remote: remote, max: max}
+func newStreamPipe(local, remote net.Addr, max int) *streamPipe {
+	return &streamPipe{local: local, remote: remote, max: max}
 }
 
 // notify wakes everyone waiting on a change; p.mu must be held.
-func (p *pipeConn) notify() {
+func (p *streamPipe) notify() {
 	if p.changed != nil {
 		close(p.changed)
 		p.changed = nil
@@ -60,56 +180,78 @@ func (p *pipeConn) notify() {
 }
 
 // wait returns a channel closed on the next state change; p.mu must be
-// held. The channel is only made when somebody waits, so changes nobody
-// watches (every message of an inline pipe) cost nothing.
-func (p *pipeConn) wait() <-chan struct{} {
+// held. The channel is only made when somebody waits.
+func (p *streamPipe) wait() <-chan struct{} {
 	if p.changed == nil {
 		p.changed = make(chan struct{})
 	}
 	return p.changed
 }
 
-// newInlinePipe opens an inline pipe served by srv: the server side waits
-// for input from the start, and ending either the pipe or the association
-// ends the other.
-func newInlinePipe(ctx context.Context, local, remote net.Addr, max int, srv *dcerpc.Server, opts ...dcerpc.ConnOption) (*pipeConn, error) {
-	p := newPipeConn(local, remote, max)
-	p.waiting = true
-	m, err := srv.NewMessageConn(ctx, remote, p.serverSend, func() { p.Close() }, append(opts, dcerpc.WithHold(p.outputFull))...)
-	if err != nil {
-		return nil, err
-	}
-	// The association may already have ended and closed the pipe, from
-	// the goroutine of the server's Shutdown or Close: p.mu orders the two.
-	p.mu.Lock()
-	p.rpc = m
-	p.mu.Unlock()
-	return p, nil
-}
-
-// outputFull reports whether the client has the pipe's bound of answers
-// unread: an inline pipe then answers no further call until it reads.
-func (p *pipeConn) outputFull() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.outLen >= p.max
-}
-
-// serverSend queues one answer message of an inline pipe.
-func (p *pipeConn) serverSend(b []byte) error {
+// Write queues data the client wrote for the handler.
+func (p *streamPipe) Write(b []byte) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return net.ErrClosed
 	}
-	p.out = append(p.out, append([]byte(nil), b...))
-	p.outLen += len(b)
+	p.in = append(p.in, b...)
 	p.notify()
 	return nil
 }
 
-// Read implements net.Conn for the server side.
-func (p *pipeConn) Read(b []byte) (int, error) {
+// Next returns the next message, or its first max bytes with more set
+// when it is longer.
+func (p *streamPipe) Next(max int) (data []byte, more bool, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case len(p.out) > 0:
+		m := p.out[0]
+		if len(m) > max {
+			p.out[0] = m[max:]
+			p.outLen -= max
+			p.notify()
+			return m[:max], true, nil
+		}
+		p.out = p.out[1:]
+		p.outLen -= len(m)
+		if len(p.out) == 0 {
+			p.out = nil
+		}
+		p.notify()
+		return m, false, nil
+	case p.closed:
+		return nil, false, io.EOF
+	}
+	return nil, false, nil
+}
+
+// Pending reports the input the handler has not read, the answers the
+// client has not, and whether the handler may still answer without more
+// input: while input is unread or the handler is working on it.
+func (p *streamPipe) Pending() (in, out int, busy <-chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed && (len(p.in) > 0 || !p.waiting) {
+		busy = p.wait()
+	}
+	return len(p.in), p.outLen, busy
+}
+
+// Close ends the pipe; either side may call it.
+func (p *streamPipe) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.closed = true
+		p.notify()
+	}
+	return nil
+}
+
+// serverRead is the handler's Read.
+func (p *streamPipe) serverRead(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for {
@@ -131,9 +273,6 @@ func (p *pipeConn) Read(b []byte) (int, error) {
 		if !p.waiting {
 			p.waiting = true
 			p.notify()
-			if p.onIdle != nil {
-				p.onIdle()
-			}
 		}
 		ch := p.wait()
 		var t *time.Timer
@@ -155,11 +294,11 @@ func (p *pipeConn) Read(b []byte) (int, error) {
 	}
 }
 
-// Write implements net.Conn for the server side: one call, one message.
-// It waits while the messages the client has not read would exceed the
-// pipe's bound with this one, so a client that writes calls and never
-// reads the answers cannot make them pile up.
-func (p *pipeConn) Write(b []byte) (int, error) {
+// serverWrite is the handler's Write: one call, one message. It waits
+// while the messages the client has not read would exceed the pipe's
+// bound with this one, so a client that writes calls and never reads the
+// answers cannot make them pile up.
+func (p *streamPipe) serverWrite(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for !p.closed && p.outLen > 0 && p.outLen+len(b) > p.max {
@@ -180,29 +319,7 @@ func (p *pipeConn) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// Close implements net.Conn; either side may call it. Closing an inline
-// pipe ends its association.
-func (p *pipeConn) Close() error {
-	p.mu.Lock()
-	was := p.closed
-	if !was {
-		p.closed = true
-		p.notify()
-	}
-	rpc := p.rpc
-	p.mu.Unlock()
-	if !was && rpc != nil {
-		rpc.Close()
-	}
-	return nil
-}
-
-func (p *pipeConn) LocalAddr() net.Addr  { return p.local }
-func (p *pipeConn) RemoteAddr() net.Addr { return p.remote }
-
-func (p *pipeConn) SetDeadline(t time.Time) error { return p.SetReadDeadline(t) }
-
-func (p *pipeConn) SetReadDeadline(t time.Time) error {
+func (p *streamPipe) setReadDeadline(t time.Time) error {
 	p.mu.Lock()
 	p.rdl = t
 	p.notify()
@@ -210,153 +327,18 @@ func (p *pipeConn) SetReadDeadline(t time.Time) error {
 	return nil
 }
 
+// handlerConn is the handler's side of a streamPipe, as a net.Conn.
+type handlerConn struct{ p *streamPipe }
+
+func (c handlerConn) Read(b []byte) (int, error)  { return c.p.serverRead(b) }
+func (c handlerConn) Write(b []byte) (int, error) { return c.p.serverWrite(b) }
+func (c handlerConn) Close() error                { return c.p.Close() }
+func (c handlerConn) LocalAddr() net.Addr         { return c.p.local }
+func (c handlerConn) RemoteAddr() net.Addr        { return c.p.remote }
+
+func (c handlerConn) SetDeadline(t time.Time) error     { return c.p.setReadDeadline(t) }
+func (c handlerConn) SetReadDeadline(t time.Time) error { return c.p.setReadDeadline(t) }
+
 // SetWriteDeadline is accepted and has no effect: a Write waits for the
 // client's READs or the end of the pipe.
-func (p *pipeConn) SetWriteDeadline(time.Time) error { return nil }
-
-// clientWrite queues data the client wrote or, on an inline pipe, has it
-// answered before returning. An inline pipe refuses more input while the
-// client has the pipe's bound of answers unread, as a streamed one does
-// once its handler stops reading.
-func (p *pipeConn) clientWrite(b []byte) error {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return net.ErrClosed
-	}
-	if rpc := p.rpc; rpc != nil {
-		full := p.outLen >= p.max
-		p.mu.Unlock()
-		// Calls held back while the answers were full count against the
-		// same bound, as a streamed pipe's unread input does.
-		if full || rpc.Buffered()+len(b) > p.max {
-			return errPipeFull
-		}
-		// An error ends the association and closes the pipe; the answers
-		// it produced first (a bind_nak, a fault) stay readable.
-		_ = rpc.Write(b)
-		return nil
-	}
-	defer p.mu.Unlock()
-	if len(p.in)+len(b) > p.max {
-		return errPipeFull
-	}
-	p.in = append(p.in, b...)
-	p.notify()
-	return nil
-}
-
-// busy reports whether the pipe holds unread data in either direction;
-// p.mu must be held.
-func (p *pipeConn) busy() bool { return len(p.in) > 0 || len(p.out) > 0 }
-
-// idle reports whether nothing is in flight: no data either way and the
-// server waiting for input (or gone).
-func (p *pipeConn) idle() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return !p.busy() && (p.waiting || p.closed)
-}
-
-// pendingOut reports whether the server has written a message the client
-// has not read.
-func (p *pipeConn) pendingOut() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.out) > 0
-}
-
-// clientRead returns the next message, or its first max bytes with more
-// set when it is longer. It waits while the server may still answer:
-// while input is unread or the server is working on it. When the server
-// waits for input with none queued it returns StatusPipeEmpty at once;
-// when the pipe closed, StatusPipeDisconnected.
-func (p *pipeConn) clientRead(ctx context.Context, max int) (data []byte, more bool, err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for {
-		if data, more, ok, err := p.readLocked(max); ok {
-			return data, more, err
-		}
-		ch := p.wait()
-		p.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			p.mu.Lock()
-			return nil, false, ctx.Err()
-		}
-		p.mu.Lock()
-	}
-}
-
-// tryClientRead is clientRead when it would not have to wait; ok is false
-// when it would.
-func (p *pipeConn) tryClientRead(max int) (data []byte, more, ok bool, err error) {
-	p.mu.Lock()
-	data, more, ok, err = p.readLocked(max)
-	rpc, room := p.rpc, p.outLen < p.max
-	p.mu.Unlock()
-	// An inline pipe that held calls back while its answers were full
-	// takes them up again once the client has read below the bound.
-	if rpc != nil && room && rpc.Buffered() > 0 {
-		_ = rpc.Write(nil)
-	}
-	return data, more, ok, err
-}
-
-// readLocked is one attempt of clientRead; ok is false when the server
-// may still answer. p.mu must be held.
-func (p *pipeConn) readLocked(max int) (data []byte, more, ok bool, err error) {
-	switch {
-	case len(p.out) > 0:
-		m := p.out[0]
-		if len(m) > max {
-			p.out[0] = m[max:]
-			p.outLen -= max
-			p.notify()
-			return m[:max], true, true, nil
-		}
-		p.out = p.out[1:]
-		p.outLen -= len(m)
-		if len(p.out) == 0 {
-			p.out = nil
-		}
-		p.notify()
-		return m, false, true, nil
-	case p.closed:
-		return nil, false, true, StatusPipeDisconnected
-	case p.waiting && len(p.in) == 0:
-		return nil, false, true, StatusPipeEmpty
-	}
-	return nil, false, false, nil
-}
-
-// waitReady waits up to d for a client READ not to have to wait (see
-// mustWait) and reports whether it got there.
-func (p *pipeConn) waitReady(d time.Duration) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var t *time.Timer
-	for {
-		if len(p.out) > 0 || p.closed || p.waiting && len(p.in) == 0 {
-			if t != nil {
-				t.Stop()
-			}
-			return true
-		}
-		if t == nil {
-			t = time.NewTimer(d)
-			defer t.Stop()
-		}
-		ch := p.wait()
-		p.mu.Unlock()
-		select {
-		case <-ch:
-			p.mu.Lock()
-		case <-t.C:
-			p.mu.Lock()
-			return false
-		}
-	}
-}
+func (c handlerConn) SetWriteDeadline(time.Time) error { return nil }

@@ -3,14 +3,16 @@ package smb2
 import (
 	"context"
 	"errors"
+	"net"
 	"testing"
 
 	"github.com/netsession/netsession/dcerpc"
 )
 
 // TestInlinePipeOpenRacesServerClose opens inline pipes while their DCE/RPC
-// server closes every association: the association may end (and close the
-// pipe) before newInlinePipe has stored it, which must not race.
+// server closes every association: the association may end before
+// OpenPipe returns, which must not race, and a closed pipe refuses
+// writes and reads as disconnected.
 func TestInlinePipeOpenRacesServerClose(t *testing.T) {
 	for range 200 {
 		srv := &dcerpc.Server{}
@@ -21,14 +23,17 @@ func TestInlinePipeOpenRacesServerClose(t *testing.T) {
 				srv.Close()
 			}
 		}()
-		p, err := newInlinePipe(context.Background(), nil, nil, 4096, srv)
+		p, err := RPCService(srv).OpenPipe(context.Background(), PipeInfo{Name: "srvsvc", MaxBuffer: 4096})
 		<-done
 		if err != nil {
 			continue // the server was closed first
 		}
 		p.Close()
-		if err := p.clientWrite([]byte{5, 0}); err == nil {
-			t.Fatal("clientWrite on a closed inline pipe succeeded")
+		if err := p.Write([]byte{5, 0}); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Write on a closed inline pipe: %v", err)
+		}
+		if _, st, wait := pollPipe(p, 100); st != StatusPipeDisconnected || wait != nil {
+			t.Fatalf("read of a closed inline pipe: %v", st)
 		}
 	}
 }
@@ -46,7 +51,7 @@ func TestInlinePipeHoldsCalls(t *testing.T) {
 	}
 	defer srv.Close()
 	const bound = 5000
-	p, err := newInlinePipe(context.Background(), nil, nil, bound, srv)
+	p, err := RPCService(srv).OpenPipe(context.Background(), PipeInfo{Name: "srvsvc", MaxBuffer: bound})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,11 +59,11 @@ func TestInlinePipeHoldsCalls(t *testing.T) {
 	bind, _ := dcerpc.Marshal(&dcerpc.Bind{Header: dcerpc.Header{Flags: dcerpc.FlagFirstFrag | dcerpc.FlagLastFrag, CallID: 1},
 		MaxXmitFrag: 4280, MaxRecvFrag: 4280,
 		Contexts: []dcerpc.ContextElem{{AbstractSyntax: syntax, TransferSyntaxes: []dcerpc.SyntaxID{dcerpc.NDR20}}}})
-	if err := p.clientWrite(bind); err != nil {
+	if err := p.Write(bind); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok, err := p.tryClientRead(4280); !ok || err != nil {
-		t.Fatalf("bind answer: %v %v", ok, err)
+	if _, st, _ := pollPipe(p, 4280); st != StatusSuccess {
+		t.Fatalf("bind answer: %v", st)
 	}
 	var batch []byte
 	const calls = 6
@@ -66,23 +71,20 @@ func TestInlinePipeHoldsCalls(t *testing.T) {
 		pdu, _ := dcerpc.Marshal(&dcerpc.Request{Header: dcerpc.Header{Flags: dcerpc.FlagFirstFrag | dcerpc.FlagLastFrag, CallID: id}})
 		batch = append(batch, pdu...)
 	}
-	if err := p.clientWrite(batch); err != nil {
+	if err := p.Write(batch); err != nil {
 		t.Fatal(err)
 	}
 	answered := 0
 	for {
-		p.mu.Lock()
-		queued := p.outLen
-		p.mu.Unlock()
-		if queued > bound+answer+100 {
+		if _, queued, _ := p.Pending(); queued > bound+answer+100 {
 			t.Fatalf("%d octets of answers queued, bound %d", queued, bound)
 		}
-		data, _, ok, err := p.tryClientRead(4280)
-		if !ok || errors.Is(err, StatusPipeEmpty) {
+		data, st, wait := pollPipe(p, 4280)
+		if wait != nil || st == StatusPipeEmpty {
 			break
 		}
-		if err != nil {
-			t.Fatal(err)
+		if st != StatusSuccess {
+			t.Fatal(st)
 		}
 		if len(data) > answer {
 			answered++

@@ -274,7 +274,7 @@ func TestCompoundRelated(t *testing.T) {
 			t.Errorf("compound element: %v", err)
 		}
 	}
-	res, err := f.table.Enum(session.Caller{User: "x", Groups: []string{"Administrators"}}, session.EnumQuery{Level: 1, PrefMaxLen: session.MaxPreferredLength})
+	res, err := f.table.Enum(context.Background(), session.Caller{User: "x", Groups: []string{"Administrators"}}, session.EnumQuery{Level: 1, PrefMaxLen: session.MaxPreferredLength})
 	if err != nil || len(res.Entries) != 1 || res.Entries[0].NumOpens != 0 {
 		t.Errorf("opens after CREATE+CLOSE: %+v %v", res.Entries, err)
 	}

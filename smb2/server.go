@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/internal/netlimit"
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/session"
 )
@@ -27,6 +28,7 @@ const (
 	DefaultMaxCredits         = 512
 	DefaultMaxIOSize          = 65536
 	DefaultMaxConns           = 1024
+	DefaultMaxConnsPerAddr    = 256
 	DefaultMaxSessionsPerConn = 64
 	DefaultMaxOpensPerConn    = 64
 	DefaultMaxMessageSize     = 1 << 20
@@ -54,30 +56,6 @@ const (
 	SigningEnabled
 )
 
-// PipeHandler serves the byte stream of one opened named pipe until the
-// stream ends or ctx is cancelled. conn is message-mode: each Write is one
-// message for the client. caller is the identity of the SMB session that
-// opened the pipe.
-type PipeHandler func(ctx context.Context, conn net.Conn, caller session.Caller) error
-
-// RPCPipe returns a PipeHandler that serves a pipe with a DCE/RPC server,
-// giving each call the SMB session's identity and the pipe's name as the
-// bind_ack's secondary address (`\PIPE\srvsvc`).
-func RPCPipe(srv *dcerpc.Server, name string) PipeHandler {
-	return func(ctx context.Context, conn net.Conn, caller session.Caller) error {
-		return srv.ServeConn(ctx, conn, rpcPipeOptions(name, conn.RemoteAddr(), caller)...)
-	}
-}
-
-// rpcPipeOptions are the association options of a pipe served by DCE/RPC.
-func rpcPipeOptions(name string, remote net.Addr, caller session.Caller) []dcerpc.ConnOption {
-	return []dcerpc.ConnOption{
-		dcerpc.WithCaller(caller),
-		dcerpc.WithRemoteAddr(remote.String()),
-		dcerpc.WithSecondaryAddress(`\PIPE\` + name),
-	}
-}
-
 // Server is an SMB 2 and 3 server for the IPC$ share and its named pipes.
 // Its zero value with Table and Auth (and RPC or Pipes) set is usable;
 // fields must not change once serving has started.
@@ -90,9 +68,11 @@ type Server struct {
 	Auth *ntlm.Server
 	// RPC serves the srvsvc pipe when Pipes is nil.
 	RPC *dcerpc.Server
-	// Pipes maps lower-case pipe names to their handlers; nil means
-	// {"srvsvc": RPCPipe(RPC, "srvsvc")} when RPC is set.
-	Pipes map[string]PipeHandler
+	// Pipes maps lower-case pipe names to the services that serve them
+	// (a PipeHandler on a goroutine per pipe, RPCService inline, or any
+	// PipeService); nil means {"srvsvc": RPCService(RPC)} when RPC is
+	// set.
+	Pipes map[string]PipeService
 	// AllowGuest and AllowAnonymous admit logons the acceptor maps to the
 	// guest account or recognises as null sessions. Such sessions have no
 	// key and are never signed.
@@ -115,6 +95,12 @@ type Server struct {
 	// DefaultMaxConns, negative: no bound). A connection over it is
 	// closed as soon as it is accepted.
 	MaxConns int
+	// MaxConnsPerAddr bounds those from one IP address, an IPv6 address
+	// counting by its /64 (0: DefaultMaxConnsPerAddr, negative: no
+	// bound), so that one client reconnecting as fast as it is closed
+	// cannot take every place. Refusals are logged at WARN once per
+	// address every ten seconds, with a count.
+	MaxConnsPerAddr int
 	// MaxSessionsPerConn bounds the sessions (established or being set
 	// up) of one connection (0: DefaultMaxSessionsPerConn); one more
 	// SESSION_SETUP gets STATUS_INSUFFICIENT_RESOURCES.
@@ -164,6 +150,7 @@ type Server struct {
 
 	once      sync.Once
 	guid      [16]byte
+	limiter   *netlimit.Limiter
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
@@ -183,6 +170,7 @@ func (s *Server) init() {
 		}
 		s.listeners = map[net.Listener]struct{}{}
 		s.conns = map[*conn]struct{}{}
+		s.limiter = &netlimit.Limiter{Max: s.maxConns(), PerAddr: s.maxConnsPerAddr(), Name: "smb2", Logger: s.Logger}
 	})
 }
 
@@ -221,24 +209,17 @@ func (s *Server) now() time.Time {
 	return time.Now()
 }
 
-// pipeService is what serves an opened pipe: a PipeHandler on its own
-// goroutine, or a DCE/RPC server inline (see pipeConn).
-type pipeService struct {
-	stream PipeHandler
-	rpc    *dcerpc.Server
-	name   string
-}
-
-func (s *Server) pipe(name string) (pipeService, bool) {
+// pipe returns the service of the pipe a CREATE names.
+func (s *Server) pipe(name string) (PipeService, string, bool) {
 	name = strings.ToLower(strings.TrimLeft(name, `\`))
 	if s.Pipes != nil {
-		h := s.Pipes[name]
-		return pipeService{stream: h, name: name}, h != nil
+		svc := s.Pipes[name]
+		return svc, name, svc != nil
 	}
 	if name == "srvsvc" && s.RPC != nil {
-		return pipeService{rpc: s.RPC, name: name}, true
+		return RPCService(s.RPC), name, true
 	}
-	return pipeService{}, false
+	return nil, "", false
 }
 
 // Serve accepts connections on l and serves each in its own goroutine
@@ -261,7 +242,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}()
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
-	var delay time.Duration
+	var backoff netlimit.Backoff
 	for {
 		nc, err := l.Accept()
 		if err != nil {
@@ -274,15 +255,15 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
+			if netlimit.Temporary(err) {
+				d := backoff.Next()
+				s.logger().Warn("smb2 accept", slog.Any("err", err), slog.Duration("retry_in", d))
+				netlimit.Sleep(ctx, d)
 				continue
 			}
 			return err
 		}
-		delay = 0
+		backoff.Reset()
 		s.mu.Lock()
 		if s.shutdown {
 			s.mu.Unlock()
@@ -310,16 +291,20 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) error {
 		nc.Close()
 		return ErrServerClosed
 	}
-	if max := s.maxConns(); max > 0 && len(s.conns) >= max {
+	release, err := s.limiter.Acquire(nc.RemoteAddr())
+	if err != nil {
 		s.mu.Unlock()
 		// Counted before the close, so that a client seeing the close
-		// also sees it counted.
+		// also sees it counted. The limiter logs a summary.
 		s.stats.connsRejected.Add(1)
 		nc.Close()
 		c.cancel()
-		c.log.Warn("smb2 connection refused", slog.Int("max_conns", max))
+		if errors.Is(err, netlimit.ErrTooManyFromAddr) {
+			return ErrTooManyConnsFromAddr
+		}
 		return ErrTooManyConns
 	}
+	defer release()
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()

@@ -144,7 +144,7 @@ func TestDeleteOneOfTwoSessionsOnAConnection(t *testing.T) {
 		t.Fatalf("%d sessions", f.table.Len())
 	}
 	admin := session.Caller{User: "root", Groups: []string{session.GroupAdministrators}}
-	if n, err := f.table.Delete(admin, `\\127.0.0.1`, "bob"); err != nil || n != 1 {
+	if n, err := f.table.Delete(context.Background(), admin, `\\127.0.0.1`, "bob"); err != nil || n != 1 {
 		t.Fatalf("delete: %d %v", n, err)
 	}
 	tc := func(sid uint64, signer *smbcrypto.Signer) smb2.Status {

@@ -36,6 +36,7 @@ const (
 	StatusCancelled              Status = 0xC0000120
 	StatusFileClosed             Status = 0xC0000128
 	StatusUserSessionDeleted     Status = 0xC0000203
+	StatusAccountLockedOut       Status = 0xC0000234
 	StatusNotFound               Status = 0xC0000225
 )
 

@@ -84,7 +84,7 @@ func (c *Client) SessionEnum(ctx context.Context, req *SessionEnumRequest) (*Ses
 
 // EnumResult is the outcome of EnumAll.
 type EnumResult struct {
-	Level        uint32
+	Level        session.Level
 	Entries      []SessionInfo
 	TotalEntries uint32 // as the last page reported it
 	Pages        int
@@ -100,7 +100,7 @@ type EnumResult struct {
 //
 // A returned status other than success is a *StatusError; entries of the
 // pages read before it are returned along with it.
-func (c *Client) EnumAll(ctx context.Context, level uint32, client, user string, prefMaxLen uint32) (*EnumResult, error) {
+func (c *Client) EnumAll(ctx context.Context, level session.Level, client, user string, prefMaxLen uint32) (*EnumResult, error) {
 	res := &EnumResult{Level: level}
 	for p := c.Pager(level, client, user, prefMaxLen); !p.Done(); {
 		page, err := p.Next(ctx)
@@ -122,35 +122,35 @@ func (c *Client) EnumAll(ctx context.Context, level uint32, client, user string,
 // user are required (ERROR_INVALID_PARAMETER locally otherwise), and level
 // must be 0, 1, 2 or 10 (ERROR_INVALID_LEVEL locally otherwise), as the
 // Windows client library does.
-func (c *Client) GetInfo(ctx context.Context, client, user string, level uint32) (SessionInfo, error) {
-	if level == Level502 || !KnownLevel(level) {
-		return SessionInfo{}, &StatusError{Op: "NetrSessionEnum", Level: level, Status: session.StatusInvalidLevel}
+func (c *Client) GetInfo(ctx context.Context, client, user string, level session.Level) (SessionInfo, error) {
+	if level == session.Level502 || !level.Valid() {
+		return SessionInfo{}, &StatusError{Op: "NetrSessionEnum", Level: uint32(level), Status: session.StatusInvalidLevel}
 	}
 	if client == "" || user == "" {
-		return SessionInfo{}, &StatusError{Op: "NetrSessionEnum", Level: level, Status: session.StatusInvalidParameter}
+		return SessionInfo{}, &StatusError{Op: "NetrSessionEnum", Level: uint32(level), Status: session.StatusInvalidParameter}
 	}
 	resp, err := c.SessionEnum(ctx, &SessionEnumRequest{
 		ServerName: optional(c.ServerName),
 		ClientName: &client,
 		UserName:   &user,
 		Level:      level,
-		PrefMaxLen: MaxPreferredLength,
+		PrefMaxLen: session.MaxPreferredLength,
 	})
 	if err != nil {
 		return SessionInfo{}, err
 	}
 	if st := session.Status(resp.Status); !st.OK() {
-		return SessionInfo{}, &StatusError{Op: "NetrSessionEnum", Level: level, Status: st}
+		return SessionInfo{}, &StatusError{Op: "NetrSessionEnum", Level: uint32(level), Status: st}
 	}
 	// The first entry that really matches: a server that ignores the
 	// qualifiers (Samba does) answers every session. A server that answers
 	// success with no match gets the not-found the protocol asks for.
 	for i := range resp.Entries {
-		if resp.Entries[i].Matches(session.Level(level), client, user) {
+		if resp.Entries[i].Matches(level, client, user) {
 			return resp.Entries[i], nil
 		}
 	}
-	return SessionInfo{}, &StatusError{Op: "NetrSessionEnum", Level: level, Status: session.StatusClientNameNotFound}
+	return SessionInfo{}, &StatusError{Op: "NetrSessionEnum", Level: uint32(level), Status: session.StatusClientNameNotFound}
 }
 
 // Delete is NetrSessionDel. A non-zero status is a *StatusError.

@@ -36,7 +36,9 @@ const (
 	//     session), and answers ERROR_ACCESS_DENIED (5) when nothing
 	//     matched.
 	// Client names should be bare (session.CnameBare), as Samba sends
-	// them; the table's style decides.
+	// them; the table's style decides. The wildcard deletion lists the
+	// sessions with the store's trusted read (session.Table.Snapshot); a
+	// store without one answers it as a deletion that matched nothing.
 	CompatSamba417
 )
 
@@ -62,25 +64,36 @@ func (c Compat) String() string {
 	return fmt.Sprintf("compat(%d)", uint8(c))
 }
 
-func sambaAllowed(t *session.Table, c session.Caller, level uint32) bool {
-	op, ok := session.EnumOp(session.Level(level))
-	if !ok {
-		op = session.OpEnum1
+// sambaAllowed asks the store's Authorizer as Samba asks its own, before
+// anything else and for any level (an unknown one is judged as level 1).
+// It returns the status to answer when the caller is refused.
+func sambaAllowed(ctx context.Context, ss session.Sessions, c session.Caller, a session.Action, level session.Level) (uint32, bool, error) {
+	if a != session.ActionDelete && !level.Valid() {
+		level = session.Level1
 	}
-	return t.Policy().Allowed(op, session.ClassOf(c))
+	err := ss.Authorize(ctx, c, a, level)
+	if err == nil {
+		return 0, true, nil
+	}
+	status, ierr := statusOf(err)
+	return status, false, ierr
 }
 
 func (h *Handler) sambaSessionEnum(ctx context.Context, call *dcerpc.Call, req *SessionEnumRequest) ([]byte, error) {
+	status, ok, err := sambaAllowed(ctx, h.Table, call.Caller, session.ActionEnum, req.Level)
+	if err != nil {
+		return nil, err
+	}
 	var resp SessionEnumResponse
 	switch {
-	case !sambaAllowed(h.Table, call.Caller, req.Level):
-		resp = req.Response(uint32(session.StatusAccessDenied))
+	case !ok:
+		resp = req.Response(status)
 	case req.Level != 0 && req.Level != 1:
 		resp = req.Response(uint32(session.StatusInvalidLevel))
 	case req.NoContainer:
 		resp = req.Response(uint32(session.StatusSuccess))
 	default:
-		res, err := h.Table.Enum(call.Caller, session.EnumQuery{Level: session.Level(req.Level), PrefMaxLen: session.MaxPreferredLength})
+		res, err := h.Table.Enum(ctx, call.Caller, session.EnumQuery{Level: req.Level, PrefMaxLen: session.MaxPreferredLength})
 		if err != nil {
 			status, ierr := statusOf(err)
 			if ierr != nil {
@@ -112,20 +125,20 @@ func (h *Handler) sambaSessionEnum(ctx context.Context, call *dcerpc.Call, req *
 
 // sambaSessionDel deletes as Samba does; it returns the status and the
 // number of sessions closed.
-func (h *Handler) sambaSessionDel(c session.Caller, client, user string) (uint32, int, error) {
-	if !h.Table.Policy().Allowed(session.OpDelete, session.ClassOf(c)) {
-		return uint32(session.StatusAccessDenied), 0, nil
+func (h *Handler) sambaSessionDel(ctx context.Context, c session.Caller, client, user string) (uint32, int, error) {
+	status, ok, err := sambaAllowed(ctx, h.Table, c, session.ActionDelete, 0)
+	if err != nil || !ok {
+		return status, 0, err
 	}
 	client = strings.TrimPrefix(client, `\\`)
 	if client != "" {
 		client = `\\` + client
 	}
 	var n int
-	var err error
 	if client != "" || user != "" {
-		n, err = h.Table.Delete(c, client, user)
+		n, err = h.Table.Delete(ctx, c, client, user)
 	} else {
-		n, err = h.deleteAll(c)
+		n, err = h.deleteAll(ctx, c)
 	}
 	var st session.Status
 	switch {
@@ -139,25 +152,30 @@ func (h *Handler) sambaSessionDel(c session.Caller, client, user string) (uint32
 	return 0, n, fmt.Errorf("srvs: session table: %w", err)
 }
 
-// deleteAll closes every session, one (client, user) pair at a time.
-func (h *Handler) deleteAll(c session.Caller) (int, error) {
-	// The caller may delete (checked above); listing uses a caller that
-	// the enumeration policy admits at level 1 when the policy admits
-	// administrators at all.
-	lister := session.Caller{User: "compat-delete", Groups: []string{session.GroupAdministrators}}
-	res, err := h.Table.Enum(lister, session.EnumQuery{Level: session.Level1, PrefMaxLen: session.MaxPreferredLength})
-	if err != nil {
-		return 0, err
+// snapshotter is a Sessions that can list every session without a caller
+// (session.Table.Snapshot, the trusted in-process read).
+type snapshotter interface {
+	Snapshot() []session.Info
+}
+
+// deleteAll closes every session, one (client, user) pair at a time. The
+// caller may delete (checked above); the list comes from the store's
+// trusted read, so whether the caller may also enumerate does not matter.
+// A store without one deletes nothing.
+func (h *Handler) deleteAll(ctx context.Context, c session.Caller) (int, error) {
+	lister, ok := h.Table.(snapshotter)
+	if !ok {
+		return 0, nil
 	}
 	total := 0
 	seen := make(map[[2]string]bool)
-	for _, e := range res.Entries {
+	for _, e := range lister.Snapshot() {
 		k := [2]string{strings.ToLower(session.NormalizeClient(e.ClientName)), strings.ToLower(e.UserName)}
 		if seen[k] {
 			continue
 		}
 		seen[k] = true
-		n, err := h.Table.Delete(c, `\\`+session.NormalizeClient(e.ClientName), e.UserName)
+		n, err := h.Table.Delete(ctx, c, `\\`+session.NormalizeClient(e.ClientName), e.UserName)
 		total += n
 		var st session.Status
 		if err != nil && !errors.As(err, &st) {

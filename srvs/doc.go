@@ -55,16 +55,18 @@
 //
 // # Sizes
 //
-// EntrySize gives the NDR cost of one entry at a level: the fixed part
-// (4, 24, 28, 16 or 32 bytes: four bytes per member, a string counting as
-// its referent ID) plus, per string the level carries, ndr.StringSize: 12
-// bytes of header, 2 bytes per UTF-16 code unit including the NUL,
-// rounded up to a multiple of 4. It takes plain strings so the session
-// table below this package can page by the same rule. A response's size
-// is 8 (Level and discriminant) + 12 (container pointer, EntriesRead,
-// Buffer) + 4 (max_count, when there are entries) + the entries + 12
-// (TotalEntries, ResumeHandle pointer, status) + 4 (resume value, when
-// non-NULL).
+// This package owns the wire layout of SESSION_INFO: a level's members
+// (session.Level.Fields, in structure order) are four bytes each in the
+// fixed part, a DWORD or a string's referent ID. EntrySize gives the NDR
+// cost of one entry at a level: the fixed part (4, 24, 28, 16 or 32 bytes)
+// plus, per string the level carries, ndr.StringSize: 12 bytes of header,
+// 2 bytes per UTF-16 code unit including the NUL, rounded up to a
+// multiple of 4. Its signature is session.EnumQuery.Size's: the Handler
+// passes it to the table, which then spends PreferedMaximumLength in wire
+// bytes without knowing anything of NDR. A response's size is 8 (Level and
+// discriminant) + 12 (container pointer, EntriesRead, Buffer) + 4
+// (max_count, when there are entries) + the entries + 12 (TotalEntries,
+// ResumeHandle pointer, status) + 4 (resume value, when non-NULL).
 //
 // # Pointers and deferral
 //

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/netsession/netsession/ndr"
+	"github.com/netsession/netsession/session"
 )
 
 // SessionEnumRequest holds the [in] parameters of NetrSessionEnum
@@ -24,7 +25,7 @@ type SessionEnumRequest struct {
 	// equal it. A level without a union arm (anything but 0, 1, 2, 10 and
 	// 502) is carried with an empty arm, as Samba's IDL does, so that a
 	// server can answer ERROR_INVALID_LEVEL instead of failing to decode.
-	Level uint32
+	Level session.Level
 	// NoContainer reports a NULL container pointer in the union arm
 	// (only meaningful for known levels). The normal case, false, is a
 	// container with EntriesRead 0 and a NULL Buffer. Entries a client
@@ -42,7 +43,7 @@ type SessionEnumRequest struct {
 func (q *SessionEnumRequest) Size() int {
 	n := uniqueStringSize(q.ServerName) + uniqueStringSize(q.ClientName) + uniqueStringSize(q.UserName)
 	n += 8 // Level, discriminant
-	if KnownLevel(q.Level) {
+	if q.Level.Valid() {
 		n += 4 // container pointer
 		if !q.NoContainer {
 			n += 8 // EntriesRead, Buffer
@@ -67,9 +68,9 @@ func (q *SessionEnumRequest) AppendNDR(dst []byte) []byte {
 	var w ndr.Writer
 	w.Reset(slices.Grow(dst, q.Size()))
 	writeNames(&w, q.ServerName, q.ClientName, q.UserName)
-	w.Uint32(q.Level)
-	w.Uint32(q.Level)
-	if KnownLevel(q.Level) {
+	w.Uint32(uint32(q.Level))
+	w.Uint32(uint32(q.Level))
+	if q.Level.Valid() {
 		if w.Pointer(!q.NoContainer) != 0 {
 			w.Uint32(0)      // EntriesRead
 			w.Pointer(false) // Buffer
@@ -147,7 +148,7 @@ func (q *SessionEnumRequest) Response(status uint32) SessionEnumResponse {
 // and Status. An unknown level has an empty arm and no entries. No
 // entries are encoded as EntriesRead 0 and a NULL Buffer.
 type SessionEnumResponse struct {
-	Level       uint32
+	Level       session.Level
 	NoContainer bool          // NULL container pointer; requires no Entries
 	Entries     []SessionInfo // EntriesRead = len(Entries); nil when there are none
 	// TotalEntries is the number of entries that could have been
@@ -183,7 +184,7 @@ func (p *SessionEnumResponse) Size() int {
 func stringsSize(l layout, e *SessionInfo) int {
 	n := 0
 	for _, f := range l.fields[:l.n] {
-		if f.isString() {
+		if isString(f) {
 			n += ndr.StringSize(str(e, f))
 		}
 	}
@@ -194,7 +195,7 @@ func (p *SessionEnumResponse) check() error {
 	if len(p.Entries) == 0 {
 		return nil
 	}
-	if !KnownLevel(p.Level) {
+	if !p.Level.Valid() {
 		return fmt.Errorf("%w: %d entries at level %d, which has no info container", ErrInvalid, len(p.Entries), p.Level)
 	}
 	if p.NoContainer {
@@ -223,8 +224,8 @@ func (p *SessionEnumResponse) AppendNDR(dst []byte) ([]byte, error) {
 	}
 	var w ndr.Writer
 	w.Reset(slices.Grow(dst, p.Size()))
-	w.Uint32(p.Level)
-	w.Uint32(p.Level)
+	w.Uint32(uint32(p.Level))
+	w.Uint32(uint32(p.Level))
 	if l, ok := layoutFor(p.Level); ok {
 		if w.Pointer(!p.NoContainer) != 0 {
 			n := uint32(len(p.Entries))
@@ -235,7 +236,7 @@ func (p *SessionEnumResponse) AppendNDR(dst []byte) ([]byte, error) {
 				for i := range p.Entries {
 					e := &p.Entries[i]
 					for _, f := range fields {
-						if f.isString() {
+						if isString(f) {
 							w.Pointer(true)
 						} else {
 							w.Uint32(scalar(e, f))
@@ -247,7 +248,7 @@ func (p *SessionEnumResponse) AppendNDR(dst []byte) ([]byte, error) {
 				for i := range p.Entries {
 					e := &p.Entries[i]
 					for _, f := range fields {
-						if f.isString() {
+						if isString(f) {
 							w.String(str(e, f))
 						}
 					}
@@ -305,7 +306,7 @@ func (p *SessionEnumResponse) UnmarshalNDR(b []byte) error {
 
 // readLevel reads InfoStruct.Level and the union discriminant and checks
 // that they agree.
-func readLevel(r *ndr.Reader) (uint32, error) {
+func readLevel(r *ndr.Reader) (session.Level, error) {
 	level, err := r.Uint32As("InfoStruct.Level")
 	if err != nil {
 		return 0, err
@@ -318,7 +319,7 @@ func readLevel(r *ndr.Reader) (uint32, error) {
 	if tag != level {
 		return 0, r.Mismatch(at, "union discriminant", tag, level)
 	}
-	return level, nil
+	return session.Level(level), nil
 }
 
 func readUniqueUint32(r *ndr.Reader, ptrWhat, what string) (*uint32, error) {
@@ -381,7 +382,7 @@ func readContainer(r *ndr.Reader, b []byte, l layout) ([]SessionInfo, error) {
 			if err != nil {
 				return nil, err
 			}
-			if !f.isString() {
+			if !isString(f) {
 				setScalar(e, f, v)
 			}
 		}
@@ -396,7 +397,7 @@ func readContainer(r *ndr.Reader, b []byte, l layout) ([]SessionInfo, error) {
 	for i := range entries {
 		at := fixedAt + i*l.fixed()
 		for j, f := range fields {
-			if f.isString() && binary.LittleEndian.Uint32(b[at+4*j:]) != 0 {
+			if isString(f) && binary.LittleEndian.Uint32(b[at+4*j:]) != 0 {
 				if text, err = r.AppendString(text); err != nil {
 					return nil, err
 				}
@@ -412,7 +413,7 @@ func readContainer(r *ndr.Reader, b []byte, l layout) ([]SessionInfo, error) {
 		e := &entries[i]
 		at := fixedAt + i*l.fixed()
 		for j, f := range fields {
-			if f.isString() && binary.LittleEndian.Uint32(b[at+4*j:]) != 0 {
+			if isString(f) && binary.LittleEndian.Uint32(b[at+4*j:]) != 0 {
 				*strPtr(e, f) = all[from:ends[k]]
 				from = ends[k]
 				k++
@@ -435,7 +436,7 @@ func skipContainer(r *ndr.Reader, b []byte, l layout) error {
 	for i := range int(n) {
 		at := fixedAt + i*l.fixed()
 		for j, f := range l.fields[:l.n] {
-			if f.isString() && binary.LittleEndian.Uint32(b[at+4*j:]) != 0 {
+			if isString(f) && binary.LittleEndian.Uint32(b[at+4*j:]) != 0 {
 				if err := r.SkipString(); err != nil {
 					return err
 				}

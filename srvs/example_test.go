@@ -3,6 +3,7 @@ package srvs_test
 import (
 	"fmt"
 
+	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/srvs"
 )
 
@@ -13,8 +14,8 @@ func Example_server() {
 	zero := uint32(0)
 	in := srvs.SessionEnumRequest{
 		ServerName:   new(`\\FS`),
-		Level:        srvs.Level10,
-		PrefMaxLen:   srvs.MaxPreferredLength,
+		Level:        session.Level10,
+		PrefMaxLen:   session.MaxPreferredLength,
 		ResumeHandle: &zero,
 	}
 	stub := in.MarshalNDR() // what a client would send
@@ -34,7 +35,7 @@ func Example_server() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(len(out), resp.Size(), srvs.EntrySize(srvs.Level10, `\\10.0.0.5`, "alice", "", ""))
+	fmt.Println(len(out), resp.Size(), srvs.EntrySize(session.Level10, &srvs.SessionInfo{ClientName: `\\10.0.0.5`, UserName: "alice"}))
 
 	var back srvs.SessionEnumResponse
 	if err := back.UnmarshalNDR(out); err != nil {

@@ -6,15 +6,17 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/netsession/netsession/session"
 )
 
 // The two sessions of the protocol notes' worked examples.
-func exampleSessions(level uint32) []SessionInfo {
+func exampleSessions(level session.Level) []SessionInfo {
 	e := []SessionInfo{
 		{ClientName: `\\10.0.0.5`, UserName: "alice", NumOpens: 2, Time: 120, IdleTime: 30, UserFlags: 0},
 		{ClientName: `\\10.0.0.7`, UserName: "bob", NumOpens: 0, Time: 3600, IdleTime: 600, UserFlags: 1},
 	}
-	if level == Level502 {
+	if level == session.Level502 {
 		for i := range e {
 			e[i].ClientType = ""
 			e[i].Transport = `\Device\NetbiosSmb`
@@ -39,7 +41,7 @@ func TestHandBuilt(t *testing.T) {
 	}{
 		{
 			file: "enum-request-level1.hex",
-			value: &SessionEnumRequest{ServerName: new(`\\FS`), Level: 1, PrefMaxLen: MaxPreferredLength,
+			value: &SessionEnumRequest{ServerName: new(`\\FS`), Level: 1, PrefMaxLen: session.MaxPreferredLength,
 				ResumeHandle: &zero},
 		},
 		{
@@ -122,7 +124,7 @@ func TestRequestVariants(t *testing.T) {
 	zero := uint32(0)
 
 	// Level 502: identical except the level and the discriminant.
-	q := SessionEnumRequest{ServerName: new(`\\FS`), Level: 502, PrefMaxLen: MaxPreferredLength, ResumeHandle: &zero}
+	q := SessionEnumRequest{ServerName: new(`\\FS`), Level: 502, PrefMaxLen: session.MaxPreferredLength, ResumeHandle: &zero}
 	want := bytes.Clone(base)
 	copy(want[0x24:], []byte{0xf6, 0x01, 0, 0, 0xf6, 0x01, 0, 0})
 	if got := q.MarshalNDR(); !bytes.Equal(got, want) {
@@ -130,7 +132,7 @@ func TestRequestVariants(t *testing.T) {
 	}
 
 	// NULL resume handle: the request ends after its NULL referent.
-	q = SessionEnumRequest{ServerName: new(`\\FS`), Level: 1, PrefMaxLen: MaxPreferredLength}
+	q = SessionEnumRequest{ServerName: new(`\\FS`), Level: 1, PrefMaxLen: session.MaxPreferredLength}
 	want = bytes.Clone(base[:0x40])
 	copy(want[0x3c:], []byte{0, 0, 0, 0})
 	if got := q.MarshalNDR(); !bytes.Equal(got, want) || len(got) != 64 {
@@ -152,7 +154,7 @@ func TestRequestVariants(t *testing.T) {
 	}
 
 	// Unknown level: Level, discriminant, no arm (Samba's rpcclient-level3 shape).
-	q = SessionEnumRequest{Level: 3, PrefMaxLen: MaxPreferredLength, ResumeHandle: &zero}
+	q = SessionEnumRequest{Level: 3, PrefMaxLen: session.MaxPreferredLength, ResumeHandle: &zero}
 	got, _ := canonicalEnumRequest(q.MarshalNDR())
 	want, err := canonicalEnumRequest(readHex(t, "samba-4.17/level3-invalid-request.hex"))
 	if err != nil || !bytes.Equal(got, want) {
@@ -169,7 +171,7 @@ func TestRequestVariants(t *testing.T) {
 // TestRequestWithEntries: a client may put entries in its container; the
 // decoder validates and drops them.
 func TestRequestWithEntries(t *testing.T) {
-	for _, level := range []uint32{0, 1, 2, 10, 502} {
+	for _, level := range session.Levels() {
 		p := SessionEnumResponse{Level: level, Entries: exampleSessions(502)}
 		arm, err := p.MarshalNDR()
 		if err != nil {

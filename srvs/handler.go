@@ -22,8 +22,9 @@ func Syntax() dcerpc.SyntaxID {
 }
 
 // Handler serves NetrSessionEnum (opnum 12) and NetrSessionDel (opnum 13)
-// from a session table. The table's policy and the caller identity the
-// DCE/RPC layer established decide what a caller may see.
+// from a session store, a *session.Table or any other session.Sessions.
+// The store's Authorizer and the caller identity the DCE/RPC layer
+// established decide what a caller may see.
 //
 // Every outcome the table reports (access denied, invalid level, not
 // found, more data) is a normal response carrying the status, in the full
@@ -31,8 +32,10 @@ func Syntax() dcerpc.SyntaxID {
 // (bad stub data, 0x6F7), and only an opnum other than 12 and 13 is
 // nca_s_op_rng_error.
 type Handler struct {
-	// Table holds the sessions; it must not be nil.
-	Table *session.Table
+	// Table answers the calls: a *session.Table, or any other
+	// session.Sessions. It must not be nil. The handler asks it with the
+	// call's context and caller and prices entries with EntrySize.
+	Table session.Sessions
 	// Logger receives one debug record per call; nil discards.
 	Logger *slog.Logger
 	// Server answers NetrServerGetInfo (opnum 21) at levels 100 and 101;
@@ -92,15 +95,16 @@ func (h *Handler) sessionEnum(ctx context.Context, call *dcerpc.Call) ([]byte, e
 		return h.sambaSessionEnum(ctx, call, &req)
 	}
 	q := session.EnumQuery{
-		Level:      session.Level(req.Level),
+		Level:      req.Level,
 		Client:     deref(req.ClientName),
 		User:       deref(req.UserName),
 		PrefMaxLen: req.PrefMaxLen,
+		Size:       EntrySize,
 	}
 	if req.ResumeHandle != nil {
 		q.Resume = *req.ResumeHandle
 	}
-	res, err := h.Table.Enum(call.Caller, q)
+	res, err := h.Table.Enum(ctx, call.Caller, q)
 	var resp SessionEnumResponse
 	if err != nil {
 		status, ierr := statusOf(err)
@@ -134,7 +138,7 @@ func (h *Handler) sessionDel(ctx context.Context, call *dcerpc.Call) ([]byte, er
 	}
 	var resp SessionDelResponse
 	if h.Compat == CompatSamba417 {
-		status, n, err := h.sambaSessionDel(call.Caller, deref(req.ClientName), deref(req.UserName))
+		status, n, err := h.sambaSessionDel(ctx, call.Caller, deref(req.ClientName), deref(req.UserName))
 		if err != nil {
 			return nil, err
 		}
@@ -142,7 +146,7 @@ func (h *Handler) sessionDel(ctx context.Context, call *dcerpc.Call) ([]byte, er
 		h.log(ctx, call, "NetrSessionDel", resp.Status, slog.Int("closed", n), slog.String("compat", h.Compat.String()))
 		return resp.MarshalNDR(), nil
 	}
-	n, err := h.Table.Delete(call.Caller, deref(req.ClientName), deref(req.UserName))
+	n, err := h.Table.Delete(ctx, call.Caller, deref(req.ClientName), deref(req.UserName))
 	if err != nil {
 		status, ierr := statusOf(err)
 		if ierr != nil {

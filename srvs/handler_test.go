@@ -75,7 +75,7 @@ func dial(t *testing.T, srv *dcerpc.Server, caller session.Caller) *srvs.Client 
 	return c
 }
 
-func newServer(t *testing.T, table *session.Table) *dcerpc.Server {
+func newServer(t *testing.T, table session.Sessions) *dcerpc.Server {
 	t.Helper()
 	srv := &dcerpc.Server{}
 	if err := srv.Register((&srvs.Handler{Table: table}).Interface()); err != nil {
@@ -92,11 +92,11 @@ func TestHandlerAllLevels(t *testing.T) {
 	c := dial(t, srv, adminCaller)
 	ctx := context.Background()
 	for _, l := range session.Levels() {
-		want, err := f.table.Enum(adminCaller, session.EnumQuery{Level: l, PrefMaxLen: session.MaxPreferredLength})
+		want, err := f.table.Enum(context.Background(), adminCaller, session.EnumQuery{Level: l, PrefMaxLen: session.MaxPreferredLength})
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := c.EnumAll(ctx, uint32(l), "", "", srvs.MaxPreferredLength)
+		got, err := c.EnumAll(ctx, l, "", "", session.MaxPreferredLength)
 		if err != nil {
 			t.Fatalf("level %d: %v", l, err)
 		}
@@ -108,7 +108,7 @@ func TestHandlerAllLevels(t *testing.T) {
 		}
 	}
 	// A few fields checked against known values, not just table == wire.
-	got, _ := c.EnumAll(ctx, 502, `\\10.0.0.5`, "", srvs.MaxPreferredLength)
+	got, _ := c.EnumAll(ctx, 502, `\\10.0.0.5`, "", session.MaxPreferredLength)
 	if e := got.Entries[0]; e.ClientName != `\\10.0.0.5` || e.UserName != "alice" || e.NumOpens != 2 || e.Time != 430 || e.Transport != `\Device\NetbiosSmb` {
 		t.Errorf("level 502 entry: %+v", e)
 	}
@@ -127,7 +127,7 @@ func TestHandlerPagingFiltersGetInfo(t *testing.T) {
 	if len(paged.Entries) != 43 || paged.Pages < 10 {
 		t.Fatalf("paged: %d entries in %d pages", len(paged.Entries), paged.Pages)
 	}
-	whole, _ := c.EnumAll(ctx, 10, "", "", srvs.MaxPreferredLength)
+	whole, _ := c.EnumAll(ctx, 10, "", "", session.MaxPreferredLength)
 	if diff := cmp.Diff(whole.Entries, paged.Entries); diff != "" {
 		t.Errorf("paged differs from whole (-whole +paged):\n%s", diff)
 	}
@@ -147,12 +147,12 @@ func TestHandlerPagingFiltersGetInfo(t *testing.T) {
 		t.Errorf("NULL resume handle: %+v, %v", resp, err)
 	}
 	// A NULL container in the request still gets entries back.
-	resp, err = c.SessionEnum(ctx, &srvs.SessionEnumRequest{Level: 0, NoContainer: true, PrefMaxLen: srvs.MaxPreferredLength})
+	resp, err = c.SessionEnum(ctx, &srvs.SessionEnumRequest{Level: 0, NoContainer: true, PrefMaxLen: session.MaxPreferredLength})
 	if err != nil || resp.NoContainer || len(resp.Entries) != 43 {
 		t.Errorf("NULL container: %d entries, %v", len(resp.Entries), err)
 	}
 
-	bobs, err := c.EnumAll(ctx, 1, "", "BOB", srvs.MaxPreferredLength)
+	bobs, err := c.EnumAll(ctx, 1, "", "BOB", session.MaxPreferredLength)
 	if err != nil || len(bobs.Entries) != 2 || bobs.Entries[1].ClientName != `\\[::1]` {
 		t.Errorf("user filter: %+v, %v", bobs, err)
 	}
@@ -175,13 +175,16 @@ func TestHandlerStatuses(t *testing.T) {
 		do   func() error
 		want session.Status
 	}{
-		{"denied", func() error { _, err := user.EnumAll(ctx, 10, "", "", srvs.MaxPreferredLength); return err }, session.StatusAccessDenied},
+		{"denied", func() error { _, err := user.EnumAll(ctx, 10, "", "", session.MaxPreferredLength); return err }, session.StatusAccessDenied},
 		{"denied del", func() error { return user.Delete(ctx, `\\10.0.0.5`, "") }, session.StatusAccessDenied},
-		{"invalid level", func() error { _, err := admin.EnumAll(ctx, 3, "", "", srvs.MaxPreferredLength); return err }, session.StatusInvalidLevel},
-		{"invalid computer", func() error { _, err := admin.EnumAll(ctx, 1, "10.0.0.5", "", srvs.MaxPreferredLength); return err }, session.StatusInvalidComputer},
-		{"too long", func() error { _, err := admin.EnumAll(ctx, 1, long, "", srvs.MaxPreferredLength); return err }, session.StatusInvalidParameter},
-		{"user not found", func() error { _, err := admin.EnumAll(ctx, 1, "", "mallory", srvs.MaxPreferredLength); return err }, session.StatusUserNotFound},
-		{"client not found", func() error { _, err := admin.EnumAll(ctx, 1, `\\10.9.9.9`, "", srvs.MaxPreferredLength); return err }, session.StatusClientNameNotFound},
+		{"invalid level", func() error { _, err := admin.EnumAll(ctx, 3, "", "", session.MaxPreferredLength); return err }, session.StatusInvalidLevel},
+		{"invalid computer", func() error { _, err := admin.EnumAll(ctx, 1, "10.0.0.5", "", session.MaxPreferredLength); return err }, session.StatusInvalidComputer},
+		{"too long", func() error { _, err := admin.EnumAll(ctx, 1, long, "", session.MaxPreferredLength); return err }, session.StatusInvalidParameter},
+		{"user not found", func() error { _, err := admin.EnumAll(ctx, 1, "", "mallory", session.MaxPreferredLength); return err }, session.StatusUserNotFound},
+		{"client not found", func() error {
+			_, err := admin.EnumAll(ctx, 1, `\\10.9.9.9`, "", session.MaxPreferredLength)
+			return err
+		}, session.StatusClientNameNotFound},
 		{"getinfo not found", func() error { _, err := admin.GetInfo(ctx, `\\10.9.9.9`, "x", 1); return err }, session.StatusClientNameNotFound},
 		{"getinfo 502", func() error { _, err := admin.GetInfo(ctx, `\\10.0.0.5`, "alice", 502); return err }, session.StatusInvalidLevel},
 		{"del no backslashes", func() error { return admin.Delete(ctx, "10.0.0.5", "") }, session.StatusClientNameNotFound},
@@ -199,7 +202,7 @@ func TestHandlerStatuses(t *testing.T) {
 			t.Errorf("%s: a status came back as a fault", tc.name)
 		}
 	}
-	_, err := user.EnumAll(ctx, 502, "", "", srvs.MaxPreferredLength)
+	_, err := user.EnumAll(ctx, 502, "", "", session.MaxPreferredLength)
 	if err == nil || err.Error() != "access denied (ERROR_ACCESS_DENIED, 5) at level 502" {
 		t.Errorf("message: %v", err)
 	}
@@ -257,7 +260,7 @@ func TestHandlerFaults(t *testing.T) {
 	}
 	// The connection keeps serving after faults.
 	c := srvs.NewClient(rpc)
-	if res, err := c.EnumAll(ctx, 0, "", "", srvs.MaxPreferredLength); err != nil || len(res.Entries) != 43 {
+	if res, err := c.EnumAll(ctx, 0, "", "", session.MaxPreferredLength); err != nil || len(res.Entries) != 43 {
 		t.Fatalf("after faults: %v", err)
 	}
 }
@@ -293,7 +296,7 @@ func TestHandlerLoopbackTCP(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			lvl := uint32(session.Levels()[i%5])
+			lvl := session.Levels()[i%5]
 			res, err := c.EnumAll(ctx, lvl, "", "", uint32(100+i*50))
 			if err != nil || len(res.Entries) != 43 {
 				t.Errorf("client %d level %d: %d entries, %v", i, lvl, len(res.Entries), err)

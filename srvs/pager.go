@@ -20,7 +20,7 @@ const DefaultMaxPages = 100_000
 // that wants each page as it comes, to hand entries on at once or to give
 // every call its own deadline, drives a Pager itself:
 //
-//	p := c.Pager(level, "", "", srvs.MaxPreferredLength)
+//	p := c.Pager(level, "", "", session.MaxPreferredLength)
 //	for !p.Done() {
 //		page, err := p.Next(ctx)
 //		if err != nil {
@@ -47,7 +47,7 @@ type Pager struct {
 // prefMaxLen is the per-call budget (MaxPreferredLength for everything in
 // one call). The request carries c.ServerName, and the enumeration is
 // bounded by c.MaxPages. No call is made until Next.
-func (c *Client) Pager(level uint32, client, user string, prefMaxLen uint32) *Pager {
+func (c *Client) Pager(level session.Level, client, user string, prefMaxLen uint32) *Pager {
 	p := &Pager{
 		c: c,
 		req: SessionEnumRequest{
@@ -105,7 +105,7 @@ func (p *Pager) Next(ctx context.Context) (*SessionEnumResponse, error) {
 	case session.StatusMoreData:
 	default:
 		p.done = true
-		return page, &StatusError{Op: "NetrSessionEnum", Level: p.req.Level, Status: st}
+		return page, &StatusError{Op: "NetrSessionEnum", Level: uint32(p.req.Level), Status: st}
 	}
 	next := uint32(0)
 	if page.ResumeHandle != nil {

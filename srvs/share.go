@@ -329,7 +329,7 @@ func (q *ShareEnumRequest) MarshalNDR() []byte {
 // in one call. A returned status other than success is a *StatusError.
 func (c *Client) ShareEnum(ctx context.Context, level uint32) ([]Share, error) {
 	resume := uint32(0)
-	req := ShareEnumRequest{ServerName: optional(c.ServerName), Level: level, PrefMaxLen: MaxPreferredLength, ResumeHandle: &resume}
+	req := ShareEnumRequest{ServerName: optional(c.ServerName), Level: level, PrefMaxLen: session.MaxPreferredLength, ResumeHandle: &resume}
 	out, err := c.rpc.Call(ctx, OpNetrShareEnum, req.MarshalNDR())
 	if err != nil {
 		return nil, err

@@ -5,22 +5,27 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/netsession/netsession/session"
 )
 
 func TestFixedAndEntrySize(t *testing.T) {
-	for level, want := range map[uint32]int{0: 4, 1: 24, 2: 28, 10: 16, 502: 32, 3: 0, 11: 0, 501: 0} {
+	for level, want := range map[session.Level]int{0: 4, 1: 24, 2: 28, 10: 16, 502: 32, 3: 0, 11: 0, 501: 0} {
 		if got := FixedSize(level); got != want {
 			t.Errorf("FixedSize(%d) = %d, want %d", level, got, want)
 		}
-		if KnownLevel(level) != (want != 0) {
-			t.Errorf("KnownLevel(%d) = %v", level, KnownLevel(level))
+		if level.Valid() != (want != 0) {
+			t.Errorf("level %d: Valid = %v", level, level.Valid())
+		}
+		if _, ok := layoutFor(level); ok != level.Valid() {
+			t.Errorf("level %d: layout %v, Valid %v", level, ok, level.Valid())
 		}
 	}
 	// Worked figures: "\\10.0.0.5" is 11 units with the NUL: 12 + 22 -> 36;
 	// "alice" 6 units: 12 + 12 = 24; "" 1 unit: 12 + 2 -> 16;
 	// "\Device\NetbiosSmb" 19 units: 12 + 38 -> 52.
 	c, u, ct, tr := `\\10.0.0.5`, "alice", "", `\Device\NetbiosSmb`
-	for level, want := range map[uint32]int{
+	for level, want := range map[session.Level]int{
 		0:   4 + 36,
 		1:   24 + 36 + 24,
 		2:   28 + 36 + 24 + 16,
@@ -28,7 +33,7 @@ func TestFixedAndEntrySize(t *testing.T) {
 		502: 32 + 36 + 24 + 16 + 52,
 		7:   0,
 	} {
-		if got := EntrySize(level, c, u, ct, tr); got != want {
+		if got := EntrySize(level, &SessionInfo{ClientName: c, UserName: u, ClientType: ct, Transport: tr}); got != want {
 			t.Errorf("EntrySize(%d) = %d, want %d", level, got, want)
 		}
 	}
@@ -53,7 +58,7 @@ func randEntry(r *rand.Rand) SessionInfo {
 }
 
 // project keeps the fields a level carries.
-func project(level uint32, e SessionInfo) SessionInfo {
+func project(level session.Level, e SessionInfo) SessionInfo {
 	switch level {
 	case 0:
 		return SessionInfo{ClientName: e.ClientName}
@@ -73,7 +78,7 @@ func project(level uint32, e SessionInfo) SessionInfo {
 func TestResponseRoundTripRandom(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for iter := range 300 {
-		level := []uint32{0, 1, 2, 10, 502}[iter%5]
+		level := session.Levels()[iter%5]
 		n := r.IntN(6)
 		p := SessionEnumResponse{Level: level, TotalEntries: r.Uint32(), Status: r.Uint32()}
 		for range n {
@@ -100,7 +105,7 @@ func TestResponseRoundTripRandom(t *testing.T) {
 		}
 		for i := range p.Entries {
 			e := &p.Entries[i]
-			want += EntrySize(level, e.ClientName, e.UserName, e.ClientType, e.Transport)
+			want += EntrySize(session.Level(level), e)
 		}
 		if len(enc) != want {
 			t.Fatalf("level %d, %d entries: encoded %d, sum of EntrySize gives %d", level, n, len(enc), want)
@@ -132,10 +137,10 @@ func TestRequestRoundTripRandom(t *testing.T) {
 	for iter := range 300 {
 		q := SessionEnumRequest{
 			ServerName: opt(), ClientName: opt(), UserName: opt(),
-			Level:      []uint32{0, 1, 2, 10, 502, 3, 0xffffffff}[iter%7],
+			Level:      []session.Level{0, 1, 2, 10, 502, 3, 0xffffffff}[iter%7],
 			PrefMaxLen: r.Uint32(),
 		}
-		if KnownLevel(q.Level) {
+		if session.Level(q.Level).Valid() {
 			q.NoContainer = r.IntN(4) == 0
 		}
 		if r.IntN(2) == 0 {

@@ -2,6 +2,7 @@ package srvs
 
 import (
 	"errors"
+	"math/bits"
 
 	"github.com/netsession/netsession/ndr"
 	"github.com/netsession/netsession/session"
@@ -32,63 +33,46 @@ func InterfaceUUIDBytes() [16]byte {
 	}
 }
 
-// MaxPreferredLength is the PreferedMaximumLength value that asks for
-// everything in one reply.
-const MaxPreferredLength uint32 = 0xFFFFFFFF
-
-// Information levels of SESSION_ENUM_STRUCT.
-const (
-	Level0   uint32 = 0
-	Level1   uint32 = 1
-	Level2   uint32 = 2
-	Level10  uint32 = 10
-	Level502 uint32 = 502
-)
-
 // ErrInvalid is returned (wrapped) by encoders for values that have no
 // wire form, such as entries at a level without an info container.
 var ErrInvalid = errors.New("srvs: value cannot be encoded")
 
-// KnownLevel reports whether level has a SESSION_ENUM_UNION arm.
-func KnownLevel(level uint32) bool {
-	_, ok := layoutFor(level)
-	return ok
-}
+// The levels (session.Level0 ... session.Level502) and MAX_PREFERRED_LENGTH
+// (session.MaxPreferredLength) are the session package's: they are the
+// vocabulary of the Win32 calls the table implements. The wire layout of
+// each level is this package's alone: every member the level carries
+// (session.Level.Fields, in structure order) is four bytes in the fixed
+// part, a DWORD or a string's referent ID, and each string is deferred.
 
 // FixedSize returns the NDR size of the scalar part of one
 // SESSION_INFO_<level> element (4, 24, 28, 16 or 32 bytes), or 0 for an
 // unknown level.
-func FixedSize(level uint32) int {
-	l, _ := layoutFor(level)
-	return l.fixed()
+func FixedSize(level session.Level) int {
+	return 4 * bits.OnesCount8(uint8(level.Fields()))
 }
 
-// EntrySize returns the exact number of NDR bytes one entry adds to a
+// EntrySize returns the exact number of NDR bytes e adds to a
 // NetrSessionEnum response at level: its fixed part plus, for each string
 // the level carries, ndr.StringSize (12 bytes of header and 2 bytes per
 // UTF-16 code unit including the NUL, rounded up to 4). Strings the level
 // does not carry are ignored. It returns 0 for an unknown level.
 //
-// The arguments are plain strings so that code below this package (the
-// session table, which pages results by this rule) can use the same
-// figure without depending on srvs types.
-func EntrySize(level uint32, clientName, userName, clientType, transport string) int {
-	l, ok := layoutFor(level)
-	if !ok {
-		return 0
+// Its signature is that of session.EnumQuery.Size: a handler passes it to
+// the table so that PreferedMaximumLength is spent in wire bytes.
+func EntrySize(level session.Level, e *SessionInfo) int {
+	f := level.Fields()
+	n := 4 * bits.OnesCount8(uint8(f))
+	if f.Has(session.FieldClientName) {
+		n += ndr.StringSize(e.ClientName)
 	}
-	n := l.fixed()
-	for _, f := range l.fields[:l.n] {
-		switch f {
-		case fClientName:
-			n += ndr.StringSize(clientName)
-		case fUserName:
-			n += ndr.StringSize(userName)
-		case fClientType:
-			n += ndr.StringSize(clientType)
-		case fTransport:
-			n += ndr.StringSize(transport)
-		}
+	if f.Has(session.FieldUserName) {
+		n += ndr.StringSize(e.UserName)
+	}
+	if f.Has(session.FieldClientType) {
+		n += ndr.StringSize(e.ClientType)
+	}
+	if f.Has(session.FieldTransport) {
+		n += ndr.StringSize(e.Transport)
 	}
 	return n
 }
@@ -109,23 +93,11 @@ func EntrySize(level uint32, clientName, userName, clientType, transport string)
 // NULL string pointer received decodes as "".
 type SessionInfo = session.Info
 
-// field identifies one SESSION_INFO member; every member is 4 bytes in
-// the fixed part (a DWORD or a string's referent ID).
-type field uint8
+// field is one SESSION_INFO member.
+type field = session.Field
 
-const (
-	fClientName field = iota
-	fUserName
-	fNumOpens
-	fTime
-	fIdleTime
-	fUserFlags
-	fClientType
-	fTransport
-)
-
-func (f field) isString() bool {
-	return f == fClientName || f == fUserName || f == fClientType || f == fTransport
+func isString(f field) bool {
+	return f == session.FieldClientName || f == session.FieldUserName || f == session.FieldClientType || f == session.FieldTransport
 }
 
 // layout is the wire order of the members of one SESSION_INFO level.
@@ -140,38 +112,34 @@ func (l layout) fixed() int { return 4 * l.n }
 func (l layout) strings() int {
 	k := 0
 	for _, f := range l.fields[:l.n] {
-		if f.isString() {
+		if isString(f) {
 			k++
 		}
 	}
 	return k
 }
 
-// layoutFor is a switch rather than a table so the package holds no
-// variables.
-func layoutFor(level uint32) (layout, bool) {
-	switch level {
-	case Level0:
-		return layout{1, [8]field{fClientName}}, true
-	case Level1:
-		return layout{6, [8]field{fClientName, fUserName, fNumOpens, fTime, fIdleTime, fUserFlags}}, true
-	case Level2:
-		return layout{7, [8]field{fClientName, fUserName, fNumOpens, fTime, fIdleTime, fUserFlags, fClientType}}, true
-	case Level10:
-		return layout{4, [8]field{fClientName, fUserName, fTime, fIdleTime}}, true
-	case Level502:
-		return layout{8, [8]field{fClientName, fUserName, fNumOpens, fTime, fIdleTime, fUserFlags, fClientType, fTransport}}, true
+// layoutFor lists the members level carries in ascending bit order, which
+// is their order in the structure; ok is false for a level without a
+// SESSION_ENUM_UNION arm.
+func layoutFor(level session.Level) (l layout, ok bool) {
+	set := level.Fields()
+	for f := field(1); f != 0; f <<= 1 {
+		if set.Has(f) {
+			l.fields[l.n] = f
+			l.n++
+		}
 	}
-	return layout{}, false
+	return l, l.n > 0
 }
 
 func str(e *SessionInfo, f field) string {
 	switch f {
-	case fClientName:
+	case session.FieldClientName:
 		return e.ClientName
-	case fUserName:
+	case session.FieldUserName:
 		return e.UserName
-	case fClientType:
+	case session.FieldClientType:
 		return e.ClientType
 	default:
 		return e.Transport
@@ -180,11 +148,11 @@ func str(e *SessionInfo, f field) string {
 
 func strPtr(e *SessionInfo, f field) *string {
 	switch f {
-	case fClientName:
+	case session.FieldClientName:
 		return &e.ClientName
-	case fUserName:
+	case session.FieldUserName:
 		return &e.UserName
-	case fClientType:
+	case session.FieldClientType:
 		return &e.ClientType
 	default:
 		return &e.Transport
@@ -193,11 +161,11 @@ func strPtr(e *SessionInfo, f field) *string {
 
 func scalar(e *SessionInfo, f field) uint32 {
 	switch f {
-	case fNumOpens:
+	case session.FieldNumOpens:
 		return e.NumOpens
-	case fTime:
+	case session.FieldTime:
 		return e.Time
-	case fIdleTime:
+	case session.FieldIdleTime:
 		return e.IdleTime
 	default:
 		return e.UserFlags
@@ -206,11 +174,11 @@ func scalar(e *SessionInfo, f field) uint32 {
 
 func setScalar(e *SessionInfo, f field, v uint32) {
 	switch f {
-	case fNumOpens:
+	case session.FieldNumOpens:
 		e.NumOpens = v
-	case fTime:
+	case session.FieldTime:
 		e.Time = v
-	case fIdleTime:
+	case session.FieldIdleTime:
 		e.IdleTime = v
 	default:
 		e.UserFlags = v

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/netsession/netsession/session"
 )
 
 const sambaDir = "samba-4.17"
@@ -107,7 +109,7 @@ func wantEnumRequest(t testing.TB, s sambaStub) SessionEnumRequest {
 		ServerName:   jsonStr(t, d["ServerName"]),
 		ClientName:   jsonStr(t, d["ClientName"]),
 		UserName:     jsonStr(t, d["UserName"]),
-		Level:        jsonU32(t, d["Level"]),
+		Level:        session.Level(jsonU32(t, d["Level"])),
 		PrefMaxLen:   jsonU32(t, d["PreferedMaximumLength"]),
 		ResumeHandle: jsonOptU32(t, d["ResumeHandle"]),
 	}
@@ -120,7 +122,7 @@ func wantEnumRequest(t testing.TB, s sambaStub) SessionEnumRequest {
 func wantEnumResponse(t testing.TB, s sambaStub) SessionEnumResponse {
 	d := s.Decoded
 	p := SessionEnumResponse{
-		Level:        jsonU32(t, d["Level"]),
+		Level:        session.Level(jsonU32(t, d["Level"])),
 		TotalEntries: jsonU32(t, d["TotalEntries"]),
 		ResumeHandle: jsonOptU32(t, d["ResumeHandle"]),
 		Status:       jsonU32(t, d["ErrorCode"]),
@@ -222,7 +224,7 @@ func TestSambaVectorsSummary(t *testing.T) {
 	none := ^uint32(0) // "NULL resume handle" marker in this table
 	tests := []struct {
 		name          string
-		level         uint32
+		level         session.Level
 		entries       int
 		total, resume uint32
 		status        uint32

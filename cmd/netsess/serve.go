@@ -206,7 +206,9 @@ func defineServe(fs *cli.FlagSet) cli.Action {
 		if *demoSessions {
 			cfg.Seeds = append(cfg.Seeds, serveDemoSeeds()...)
 		}
-		cfg.Throttle = &ntlm.Throttle{BaseDelay: defaultThrottleDelay}
+		// The throttle's defaults: failed answers held back 2 s, budgets per
+		// account, per source and account, and per source (see ntlm.Throttle).
+		cfg.Throttle = &ntlm.Throttle{}
 		srv, err := server.New(cfg)
 		if err != nil {
 			return fail(err)
@@ -217,10 +219,6 @@ func defineServe(fs *cli.FlagSet) cli.Action {
 		return exitOK
 	}
 }
-
-// defaultThrottleDelay is the first penalty after a failed logon from a
-// source; it doubles with every further failure, up to 30 seconds.
-const defaultThrottleDelay = 250_000_000 // 250 ms in nanoseconds
 
 // serveDemoSeeds are the sessions --demo-sessions loads.
 func serveDemoSeeds() []server.Seed {

@@ -116,10 +116,10 @@ func bindAs(t *testing.T, addr, user, pass string, level dcerpc.AuthLevel) *srvs
 	return c
 }
 
-func enumAt(c *srvs.Client, level uint32) (*srvs.EnumResult, error) {
+func enumAt(c *srvs.Client, level session.Level) (*srvs.EnumResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return c.EnumAll(ctx, level, "", "", srvs.MaxPreferredLength)
+	return c.EnumAll(ctx, level, "", "", session.MaxPreferredLength)
 }
 
 func TestServeUsage(t *testing.T) {

@@ -114,7 +114,7 @@ func StatusAt(statuses map[uint32]session.Status) func(dcerpc.Handler) dcerpc.Ha
 				if err := req.UnmarshalNDR(call.Stub); err != nil {
 					return nil, err
 				}
-				if st, ok := statuses[req.Level]; ok {
+				if st, ok := statuses[uint32(req.Level)]; ok {
 					resp := req.Response(uint32(st))
 					return resp.MarshalNDR()
 				}

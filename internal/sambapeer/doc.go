@@ -17,9 +17,7 @@
 //     killed leaves them until the next run's last Stop;
 //   - writes a private smb.conf in a fresh directory: standalone server,
 //     loopback only, every state, lock, cache, pid and private directory
-//     inside the instance directory (the winbindd socket directory too, so
-//     that a winbindd another Samba on the machine runs, such as an AD
-//     DC's, is never asked to map the instance's users), passdb tdbsam, "map to guest = bad
+//     inside the instance directory, passdb tdbsam, "map to guest = bad
 //     user" (an unknown user becomes the guest account nobody), no SMB3
 //     encryption, signing allowed but not required, shares [data] and
 //     [public] (guest ok);

@@ -294,7 +294,6 @@ func (p *Peer) writeConf(port int, opts Options, rpcLo, rpcHi int) error {
   cache directory = %[2]s/cache
   pid directory = %[2]s/pid
   ncalrpc dir = %[2]s/ncalrpc
-  winbindd socket directory = %[2]s/winbindd
   binddns dir = %[2]s/bind-dns
   usershare path = %[2]s/usershares
   log file = %[2]s/log/log.%%m
@@ -354,7 +353,7 @@ func (p *Peer) writeConf(port int, opts Options, rpcLo, rpcHi int) error {
 // instance's private databases.
 func (p *Peer) setupPassdb(ctx context.Context) error {
 	for _, u := range []struct{ name, pass string }{{AdminUser, AdminPassword}, {User, UserPassword}} {
-		cmd := exec.CommandContext(ctx, "smbpasswd", "-c", p.Conf, "-s", "-a", u.name)
+		cmd := sambaCommand(ctx, "smbpasswd", "-c", p.Conf, "-s", "-a", u.name)
 		cmd.Stdin = strings.NewReader(u.pass + "\n" + u.pass + "\n")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("smbpasswd -a %s: %v: %s", u.name, err, out)
@@ -364,7 +363,7 @@ func (p *Peer) setupPassdb(ctx context.Context) error {
 		{"groupmap", "add", "sid=S-1-5-32-544", "unixgroup=" + groupBuiltinAdmins, "type=builtin", "ntgroup=Administrators"},
 		{"groupmap", "add", "rid=512", "unixgroup=" + groupDomainAdmins, "type=domain", "ntgroup=Domain Admins"},
 	} {
-		cmd := exec.CommandContext(ctx, "net", append([]string{"-s", p.Conf}, args...)...)
+		cmd := sambaCommand(ctx, "net", append([]string{"-s", p.Conf}, args...)...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("net %s: %v: %s", strings.Join(args, " "), err, out)
 		}
@@ -378,7 +377,7 @@ func (p *Peer) startSmbd(ctx context.Context, port, logLevel int) error {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command("smbd", "-F", "-s", p.Conf, "--debug-stdout", "-d", strconv.Itoa(logLevel))
+	cmd := sambaCommand(context.Background(), "smbd", "-F", "-s", p.Conf, "--debug-stdout", "-d", strconv.Itoa(logLevel))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
@@ -408,7 +407,7 @@ func (p *Peer) startRPCD(ctx context.Context, lo, hi int) error {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin, "-F", "-s", p.Conf, "--libexec-rpcds", "--debug-stdout", "-d", "1")
+	cmd := sambaCommand(context.Background(), bin, "-F", "-s", p.Conf, "--libexec-rpcds", "--debug-stdout", "-d", "1")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
@@ -438,7 +437,7 @@ func (p *Peer) startRPCD(ctx context.Context, lo, hi int) error {
 func (p *Peer) lookupSrvsvcPort(ctx context.Context) int {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	out, _ := exec.CommandContext(cctx, "rpcclient", "-s", p.ClientConf, "ncacn_ip_tcp:127.0.0.1[135]",
+	out, _ := sambaCommand(cctx, "rpcclient", "-s", p.ClientConf, "ncacn_ip_tcp:127.0.0.1[135]",
 		"-N", "-c", "epmlookup").Output()
 	const srvsvc = "abstract_syntax=4b324fc8-1670-01d3-1278-5a47bf6ee188"
 	for line := range strings.Lines(string(out)) {
@@ -461,14 +460,14 @@ func (p *Peer) lookupSrvsvcPort(ctx context.Context) int {
 // RPCClient returns an rpcclient command against the instance over SMB
 // (ncacn_np) as user, running cmds (semicolon-separated).
 func (p *Peer) RPCClient(ctx context.Context, user, password, cmds string) *exec.Cmd {
-	return exec.CommandContext(ctx, "rpcclient", "-s", p.ClientConf, "-p", strconv.Itoa(p.Port),
+	return sambaCommand(ctx, "rpcclient", "-s", p.ClientConf, "-p", strconv.Itoa(p.Port),
 		"-U", user+"%"+password, Host, "-c", cmds)
 }
 
 // RPCClientTCP returns an rpcclient command against srvsvc over
 // ncacn_ip_tcp with NTLMSSP at integrity ([sign]) (RPCOverTCP only).
 func (p *Peer) RPCClientTCP(ctx context.Context, user, password, cmds string) *exec.Cmd {
-	return exec.CommandContext(ctx, "rpcclient", "-s", p.ClientConf, "-U", user+"%"+password,
+	return sambaCommand(ctx, "rpcclient", "-s", p.ClientConf, "-U", user+"%"+password,
 		fmt.Sprintf("ncacn_ip_tcp:%s[%d,sign]", Host, p.SrvsvcTCPPort), "-c", cmds)
 }
 
@@ -651,4 +650,18 @@ func tail(path string) string {
 		b = b[len(b)-1500:]
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// sambaCommand returns a command that runs a Samba program of the
+// instance, cut off from any winbindd on the machine: libwbclient, which
+// Samba's programs and the NSS winbind module use, finds winbindd at a
+// path compiled in, so a winbindd started elsewhere (a system one, or a
+// test domain controller's) would otherwise answer this standalone
+// instance's identity look-ups with its own ID mappings, and logons fail
+// ("getpwuid(3000031) failed"). _NO_WINBINDD is the switch Samba's own
+// programs set to keep themselves from calling winbindd.
+func sambaCommand(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), "_NO_WINBINDD=1")
+	return cmd
 }

@@ -45,7 +45,7 @@ func BenchmarkPipeEnum(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				cl, err := srvs.Bind(ctx, dcerpc.NewClient(&rpcStream{p: p}))
+				cl, err := srvs.Bind(ctx, dcerpc.NewClient(rpcStream(p)))
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/internal/msgstream"
+	"github.com/netsession/netsession/internal/smbtest"
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2"
@@ -41,22 +42,6 @@ func pattern(n int) []byte {
 
 func newFixture(t testing.TB, opts ...func(*smb2.Server)) *fixture {
 	t.Helper()
-	accounts, err := ntlm.NewAccounts("NETSESS", false,
-		ntlm.Account{Name: "alice", NTHash: ntlm.NTHash("AlicePass1"), Groups: []string{"Administrators"}},
-		ntlm.Account{Name: "bob", NTHash: ntlm.NTHash("BobPass1")},
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{table: session.New(session.Options{})}
-	rpc := &dcerpc.Server{}
-	if err := rpc.Register((&srvs.Handler{Table: f.table}).Interface()); err != nil {
-		t.Fatal(err)
-	}
-	var logger *slog.Logger
-	if os.Getenv("SMB2_TEST_LOG") != "" {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
 	echo := func(ctx context.Context, conn net.Conn, _ session.Caller) error {
 		buf := make([]byte, 1<<16)
 		for {
@@ -105,37 +90,18 @@ func newFixture(t testing.TB, opts ...func(*smb2.Server)) *fixture {
 		<-ctx.Done()
 		return nil
 	}
-	f.srv = &smb2.Server{
-		Table:  f.table,
-		Auth:   &ntlm.Server{Accounts: accounts, ComputerName: "NETSESS"},
-		RPC:    rpc,
-		Logger: logger,
-		Pipes: map[string]smb2.PipeHandler{
-			"srvsvc": smb2.RPCPipe(rpc, "srvsvc"),
-			"echo":   echo,
-			"big":    big,
-			"slow":   slow,
-			"hang":   hang,
-		},
-		MaxPipeBuffer: 1 << 20,
-	}
-	for _, o := range opts {
-		o(f.srv)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.addr = l.Addr().String()
-	errc := make(chan error, 1)
-	go func() { errc <- f.srv.Serve(context.Background(), l) }()
-	t.Cleanup(func() {
-		f.srv.Close()
-		if err := <-errc; !errors.Is(err, smb2.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
+	pipes := func(s *smb2.Server) {
+		s.Pipes = map[string]smb2.PipeService{
+			"srvsvc": smb2.RPCPipe(s.RPC, "srvsvc"),
+			"echo":   smb2.PipeHandler(echo),
+			"big":    smb2.PipeHandler(big),
+			"slow":   smb2.PipeHandler(slow),
+			"hang":   smb2.PipeHandler(hang),
 		}
-		rpc.Close()
-	})
+		s.MaxPipeBuffer = 1 << 20
+	}
+	s := smbtest.Start(t, nil, append([]func(*smb2.Server){pipes}, opts...)...)
+	f := &fixture{table: s.Table, srv: s.SMB, addr: s.Addr}
 	return f
 }
 
@@ -176,45 +142,16 @@ func alice() *ntlm.Client { return &ntlm.Client{User: "alice", Password: "AliceP
 
 // rpcStream turns a Pipe into the stream dcerpc.Client runs on, the way
 // package client does: a written PDU goes out in the next transceive.
-type rpcStream struct {
-	p    *pipeclient.Pipe
-	held []byte
-	buf  []byte
-	pend []byte
-	more bool
-}
-
-func (s *rpcStream) Write(b []byte) (int, error) {
-	if s.held != nil {
-		if _, err := s.p.Write(context.Background(), s.held); err != nil {
-			return 0, err
-		}
+func rpcStream(p *pipeclient.Pipe) *msgstream.Stream {
+	ctx := context.Background()
+	return &msgstream.Stream{
+		Send: func(b []byte) error { _, err := p.Write(ctx, b); return err },
+		Recv: func(buf []byte) (int, error) { n, _, err := p.Read(ctx, buf); return n, err },
+		Transact: func(b, buf []byte) (int, error) {
+			n, _, err := p.Transceive(ctx, b, buf)
+			return n, err
+		},
 	}
-	s.held = append([]byte(nil), b...)
-	return len(b), nil
-}
-
-func (s *rpcStream) Read(b []byte) (int, error) {
-	if len(s.pend) == 0 {
-		if s.buf == nil {
-			s.buf = make([]byte, 65536)
-		}
-		var n int
-		var err error
-		if s.held != nil {
-			n, s.more, err = s.p.Transceive(context.Background(), s.held, s.buf)
-			s.held = nil
-		} else {
-			n, s.more, err = s.p.Read(context.Background(), s.buf)
-		}
-		if err != nil {
-			return 0, err
-		}
-		s.pend = s.buf[:n]
-	}
-	n := copy(b, s.pend)
-	s.pend = s.pend[n:]
-	return n, nil
 }
 
 func enumOver(t testing.TB, c *pipeclient.Conn) *srvs.EnumResult {
@@ -225,7 +162,7 @@ func enumOver(t testing.TB, c *pipeclient.Conn) *srvs.EnumResult {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := srvs.Bind(ctx, dcerpc.NewClient(&rpcStream{p: p}))
+	cl, err := srvs.Bind(ctx, dcerpc.NewClient(rpcStream(p)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package session
+package ndr
 
 import (
 	"strings"
@@ -11,7 +11,7 @@ import (
 // the wire.
 func refUnits(s string) int { return len(utf16.Encode([]rune(s))) }
 
-func TestUTF16Units(t *testing.T) {
+func TestStringUnitsAroundBlocks(t *testing.T) {
 	tests := []struct {
 		s    string
 		want int
@@ -33,8 +33,8 @@ func TestUTF16Units(t *testing.T) {
 		{strings.Repeat("a", 1023), 1023},
 	}
 	for _, tc := range tests {
-		if got := UTF16Units(tc.s); got != tc.want {
-			t.Errorf("UTF16Units(%q) = %d, want %d", tc.s, got, tc.want)
+		if got := StringUnits(tc.s); got != tc.want {
+			t.Errorf("StringUnits(%q) = %d, want %d", tc.s, got, tc.want)
 		}
 		if ref := refUnits(tc.s); ref != tc.want {
 			t.Errorf("test table: %q encodes to %d units, not %d", tc.s, ref, tc.want)
@@ -44,26 +44,26 @@ func TestUTF16Units(t *testing.T) {
 	for _, c := range []string{"é", "日", "\U0001F600", "\xff"} {
 		for i := range 20 {
 			s := strings.Repeat("x", i) + c + strings.Repeat("y", 19-i)
-			if got, want := UTF16Units(s), refUnits(s); got != want {
-				t.Errorf("UTF16Units(%q) = %d, want %d", s, got, want)
+			if got, want := StringUnits(s), refUnits(s); got != want {
+				t.Errorf("StringUnits(%q) = %d, want %d", s, got, want)
 			}
 		}
 	}
 }
 
-// FuzzUTF16Units checks the count against utf16.Encode for any bytes.
-func FuzzUTF16Units(f *testing.F) {
+// FuzzStringUnits checks the count against utf16.Encode for any bytes.
+func FuzzStringUnits(f *testing.F) {
 	for _, s := range []string{"", `\\10.0.0.5`, "abcdefgh\U0001F600", "\xff\xfe", "abcdefgé", "Administrator"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := UTF16Units(s), refUnits(s); got != want {
-			t.Fatalf("UTF16Units(%q) = %d, want %d", s, got, want)
+		if got, want := StringUnits(s), refUnits(s); got != want {
+			t.Fatalf("StringUnits(%q) = %d, want %d", s, got, want)
 		}
 	})
 }
 
-func BenchmarkUTF16Units(b *testing.B) {
+func BenchmarkStringUnits(b *testing.B) {
 	for _, in := range []struct{ name, s string }{
 		{"short", `\\10.0.0.5`},
 		{"ascii64", strings.Repeat("abcdefgh", 8)},
@@ -74,7 +74,7 @@ func BenchmarkUTF16Units(b *testing.B) {
 			b.SetBytes(int64(len(in.s)))
 			n := 0
 			for b.Loop() {
-				n += UTF16Units(in.s)
+				n += StringUnits(in.s)
 			}
 			if n == 0 && in.s != "" {
 				b.Fatal("no units")

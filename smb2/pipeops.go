@@ -1,0 +1,326 @@
+package smb2
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/netsession/netsession/smb2/internal/wire"
+)
+
+// Status codes used only here.
+const (
+	statusPipeBusy         Status = 0xC00000AE
+	statusFSDriverRequired Status = 0xC000019C
+)
+
+// open is a pipe a session has open on one of its trees.
+type open struct {
+	id      wire.FileID
+	sess    *smbSession
+	tree    uint32
+	pipe    PipeConn
+	watched <-chan struct{} // the busy channel a watch goroutine waits on
+}
+
+// clientWrite hands a client's write to a pipe, unless the pipe already
+// holds its bound: MaxPipeBuffer octets of answers unread, or as much
+// input unanswered with this write. A transceive is refused with
+// STATUS_PIPE_BUSY while any answer is unread.
+func (c *conn) clientWrite(pc PipeConn, b []byte, transceive bool) Status {
+	max := c.srv.maxPipeBuffer()
+	in, out, _ := pc.Pending()
+	switch {
+	case transceive && out > 0:
+		return statusPipeBusy
+	case out >= max || in+len(b) > max:
+		return StatusInsufficientResources
+	}
+	// Any other error ended the pipe on this input; the answers it
+	// produced first (a bind_nak, a fault) stay readable.
+	if err := pc.Write(b); errors.Is(err, net.ErrClosed) {
+		return StatusPipeDisconnected
+	}
+	return StatusSuccess
+}
+
+// pollPipe is one attempt at a client read of up to n octets: the
+// answer and its status, or wait (not nil) when the pipe may still
+// answer and the read has to wait for its next change. A pipe waiting for
+// input with nothing queued answers STATUS_PIPE_EMPTY; an ended one,
+// STATUS_PIPE_DISCONNECTED.
+func pollPipe(pc PipeConn, n int) (data []byte, st Status, wait <-chan struct{}) {
+	for retried := false; ; retried = true {
+		msg, more, err := pc.Next(n)
+		switch {
+		case msg != nil && more:
+			return msg, StatusBufferOverflow, nil
+		case msg != nil:
+			return msg, StatusSuccess, nil
+		case err != nil:
+			return nil, StatusPipeDisconnected, nil
+		}
+		_, out, busy := pc.Pending()
+		switch {
+		case out > 0 && !retried: // an answer came meanwhile
+			continue
+		case busy == nil:
+			return nil, StatusPipeEmpty, nil
+		}
+		return nil, 0, busy
+	}
+}
+
+// readPipe is a client read of up to n octets that waits while the pipe
+// may still answer, until ctx is done (then STATUS_PIPE_EMPTY).
+func readPipe(ctx context.Context, pc PipeConn, n int) ([]byte, Status) {
+	for {
+		data, st, wait := pollPipe(pc, n)
+		if wait == nil {
+			return data, st
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, StatusPipeEmpty
+		}
+	}
+}
+
+// pipeRead is a synchronous client read, bounded by PipeTimeout.
+func (c *conn) pipeRead(o *open, n int) ([]byte, Status) {
+	if n == 0 {
+		return nil, StatusSuccess
+	}
+	// Most reads find their answer queued (always, on an inline pipe):
+	// only one that has to wait pays for a timer.
+	if data, st, wait := pollPipe(o.pipe, n); wait == nil {
+		return data, st
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, durOr(c.srv.PipeTimeout, DefaultPipeTimeout))
+	defer cancel()
+	return readPipe(ctx, o.pipe, n)
+}
+
+// waitReady waits up to d for a client read of pc not to have to wait
+// and reports whether it got there.
+func waitReady(pc PipeConn, d time.Duration) bool {
+	var t *time.Timer
+	for {
+		_, out, busy := pc.Pending()
+		if out > 0 || busy == nil {
+			return true
+		}
+		if t == nil {
+			t = time.NewTimer(d)
+			defer t.Stop()
+		}
+		select {
+		case <-busy:
+		case <-t.C:
+			return false
+		}
+	}
+}
+
+// pipeIdle reports whether nothing is in flight on pc: no answer unread
+// and none coming.
+func pipeIdle(pc PipeConn) bool {
+	_, out, busy := pc.Pending()
+	return out == 0 && busy == nil
+}
+
+// goPipe runs f on a goroutine serve waits for (PipeInfo.Go).
+func (c *conn) goPipe(f func()) {
+	c.pipes.Add(1)
+	go func() {
+		defer c.pipes.Done()
+		f()
+	}()
+}
+
+// lookup finds the open a request names, or that the previous request
+// of a related compound opened (the file ID all ones).
+func (c *conn) lookup(r *request, fid wire.FileID) (*open, Status) {
+	if fid == (wire.FileID{Persistent: ^uint64(0), Volatile: ^uint64(0)}) && r.rel.valid {
+		fid = r.rel.fileID
+	}
+	o := c.opens[fid.Volatile]
+	if o == nil || o.id != fid || o.sess != r.sess || o.tree != r.hdr.TreeID {
+		return nil, StatusFileClosed
+	}
+	return o, StatusSuccess
+}
+
+func (c *conn) closeOpen(id uint64, o *open) {
+	o.pipe.Close()
+	delete(c.opens, id)
+	o.sess.nopens--
+	o.sess.entry.RemoveOpen()
+}
+
+// create answers CREATE: it opens a pipe the server serves.
+func (c *conn) create(r *request) result {
+	req, err := wire.ParseCreateRequest(r.msg)
+	if err != nil {
+		return fail(StatusInvalidParameter)
+	}
+	svc, name, ok := c.srv.pipe(req.Name)
+	if !ok {
+		return fail(StatusObjectNameNotFound)
+	}
+	s := r.sess
+	if s.nopens >= maxOpensPerSession || len(c.opens) >= c.srv.maxOpensPerConn() {
+		return fail(StatusInsufficientResources)
+	}
+	pc, err := svc.OpenPipe(c.ctx, PipeInfo{
+		Name:       name,
+		Caller:     s.caller,
+		LocalAddr:  c.nc.LocalAddr(),
+		RemoteAddr: c.nc.RemoteAddr(),
+		MaxBuffer:  c.srv.maxPipeBuffer(),
+		Logger:     c.log,
+		Go:         c.goPipe,
+	})
+	if err != nil || pc == nil { // an RPC server shutting down
+		return fail(StatusPipeNotAvailable)
+	}
+	n := c.nextFileID
+	c.nextFileID++
+	fid := wire.FileID{Persistent: n, Volatile: n}
+	o := &open{id: fid, sess: s, tree: r.hdr.TreeID, pipe: pc}
+	c.opens[n] = o
+	s.nopens++
+	s.entry.AddOpen()
+	cr := wire.CreateResponse{CreateAction: 1, FileAttributes: 0x80, FileID: fid}
+	return result{st: StatusSuccess, body: cr.Append(nil), fileID: fid}
+}
+
+// closeRequest answers CLOSE: the pipe closes.
+func (c *conn) closeRequest(r *request) result {
+	req, err := wire.ParseCloseRequest(r.msg)
+	if err != nil {
+		return fail(StatusInvalidParameter)
+	}
+	o, st := c.lookup(r, req.FileID)
+	if st != StatusSuccess {
+		return fail(st)
+	}
+	c.closeOpen(o.id.Volatile, o)
+	return success(wire.AppendCloseResponse(nil))
+}
+
+// flush answers FLUSH: nothing to do on a pipe.
+func (c *conn) flush(r *request) result {
+	req, err := wire.ParseFlushRequest(r.msg)
+	if err != nil {
+		return fail(StatusInvalidParameter)
+	}
+	if _, st := c.lookup(r, req.FileID); st != StatusSuccess {
+		return fail(st)
+	}
+	return success(wire.AppendFlushResponse(nil))
+}
+
+// writeRequest answers WRITE: the data goes to the pipe (an inline pipe
+// has answered it by the time this returns).
+func (c *conn) writeRequest(r *request) result {
+	req, err := wire.ParseWriteRequest(r.msg)
+	if err != nil || len(req.Data) > DefaultMaxIOSize {
+		return fail(StatusInvalidParameter)
+	}
+	o, st := c.lookup(r, req.FileID)
+	if st != StatusSuccess {
+		return fail(st)
+	}
+	if st := c.clientWrite(o.pipe, req.Data, false); st != StatusSuccess {
+		return fail(st)
+	}
+	return success(wire.AppendWriteResponse(nil, uint32(len(req.Data))))
+}
+
+// readRequest answers READ with the pipe's next message, or goes
+// asynchronous while the pipe is working on one.
+func (c *conn) readRequest(r *request) result {
+	req, err := wire.ParseReadRequest(r.msg)
+	if err != nil || req.Length > DefaultMaxIOSize {
+		return fail(StatusInvalidParameter)
+	}
+	o, st := c.lookup(r, req.FileID)
+	if st != StatusSuccess {
+		return fail(st)
+	}
+	body := func(data []byte) []byte { return wire.AppendReadResponse(make([]byte, 0, 16+len(data)), data, 0) }
+	return c.pipeAnswer(r, o, int(req.Length), body)
+}
+
+// pipeAnswer reads the pipe's answer for a READ or transceive: at once,
+// after waiting synchronously, or asynchronously (see deferRead).
+func (c *conn) pipeAnswer(r *request, o *open, n int, body func(data []byte) []byte) result {
+	if d := c.deferRead(r, o, n, body); d != nil {
+		return result{st: StatusPending, async: d}
+	}
+	data, st := c.pipeRead(o, n)
+	if st != StatusSuccess && st != StatusBufferOverflow {
+		return fail(st)
+	}
+	return result{st: st, body: body(data)}
+}
+
+// ioctl answers IOCTL on an open pipe: FSCTL_PIPE_TRANSCEIVE writes the
+// input and reads the answer in one request.
+func (c *conn) ioctl(r *request) result {
+	req, _ := wire.ParseIoctlRequest(r.msg) // parsed by dispatch
+	o, st := c.lookup(r, req.FileID)
+	if st != StatusSuccess {
+		return fail(st)
+	}
+	switch req.CtlCode {
+	case wire.FsctlPipeTransceive:
+		if req.Flags&wire.IoctlIsFsctl == 0 || req.MaxOutputResponse > DefaultMaxIOSize || len(req.Input) > DefaultMaxIOSize {
+			return fail(StatusInvalidParameter)
+		}
+		if st := c.clientWrite(o.pipe, req.Input, true); st != StatusSuccess {
+			return fail(st)
+		}
+		body := func(data []byte) []byte { return wire.AppendIoctlResponse(nil, req.CtlCode, o.id, data) }
+		return c.pipeAnswer(r, o, int(req.MaxOutputResponse), body)
+	case wire.FsctlDFSGetReferrals:
+		return fail(statusFSDriverRequired)
+	}
+	return fail(StatusNotSupported)
+}
+
+// queryInfo answers QUERY_INFO on an open pipe.
+func (c *conn) queryInfo(r *request) result {
+	req, err := wire.ParseQueryInfoRequest(r.msg)
+	if err != nil {
+		return fail(StatusInvalidParameter)
+	}
+	if _, st := c.lookup(r, req.FileID); st != StatusSuccess {
+		return fail(st)
+	}
+	return pipeInfo(req)
+}
+
+// pipeInfo is the FileStandardInformation of a pipe.
+func pipeInfo(req *wire.QueryInfoRequest) result {
+	if req.InfoType != wire.InfoFile {
+		return fail(StatusNotSupported)
+	}
+	var out []byte
+	switch req.InfoClass {
+	case wire.FileStandardInformation:
+		out = le.AppendUint64(nil, 4096) // allocation size
+		out = le.AppendUint64(out, 0)    // end of file
+		out = le.AppendUint32(out, 1)    // links
+		out = append(out, 1, 0, 0, 0)    // delete pending, directory, reserved
+	default:
+		return fail(StatusInvalidInfoClass)
+	}
+	if int(req.OutputBufferLength) < len(out) {
+		return fail(StatusInfoLengthMismatch)
+	}
+	return success(wire.AppendQueryInfoResponse(nil, out))
+}
