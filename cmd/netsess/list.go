@@ -51,7 +51,9 @@ shows it as text instead of running it as a formula (--csv-raw: as sent).
 
 --sort orders the list: time and idle longest first, opens most first,
 user and client alphabetically (ties by client, then user). --idle-over
-DURATION keeps the sessions idle longer than DURATION (90s, 2h, 7d).
+DURATION keeps the sessions idle longer than DURATION (90s, 2h, 7d); when
+only level 0 answers (no times), it fails with exit code 5 rather than
+print sessions it cannot judge.
 
 ` + credentialsHelp
 
@@ -108,13 +110,15 @@ func listCommand(env envFunc) *cli.Command {
 				if *noMachine {
 					ss = slices.DeleteFunc(ss, func(s client.Session) bool { return strings.HasSuffix(s.UserName, "$") })
 				}
-				if *idleOver > 0 || *sortBy != "" {
-					if err == nil && len(ss) > 0 && !res.Level.Fields().Has(session.FieldIdleTime) {
-						fmt.Fprintf(inv.Stderr, "netsess list: level %d answered, which carries no time or idle time: --sort and --idle-over were not applied\n", uint32(res.Level))
-					} else {
-						ss = idleFilter(ss, *idleOver)
-						sortSessions(ss, *sortBy)
+				if (*idleOver > 0 || *sortBy == "time" || *sortBy == "idle") && err == nil && !res.Level.Fields().Has(session.FieldIdleTime) {
+					// Level auto settled on 0: nothing to filter or sort by.
+					fmt.Fprintf(inv.Stderr, "netsess list: %s: only level %d answered, which carries no time or idle time, so sorting by time or idle and --idle-over cannot be applied\n", server, uint32(res.Level))
+					if *idleOver > 0 {
+						return exitStatus // an unfiltered list would claim sessions it cannot vouch for
 					}
+				} else {
+					ss = idleFilter(ss, *idleOver)
+					sortSessions(ss, *sortBy)
 				}
 				if *resolve {
 					p.names = resolveClients(ctx, e.lookupAddr, cf.timeout, ss)

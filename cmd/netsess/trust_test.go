@@ -193,6 +193,15 @@ func TestSortAndIdleOver(t *testing.T) {
 			t.Errorf("%v: %q, want %q", tc.args, got, tc.want)
 		}
 	}
+	// Level auto settling on 0 (no time): --idle-over fails rather than
+	// print sessions it cannot vouch for; --sort time prints them unsorted.
+	zero := startCLServer(t, "", rpctest.StatusAt(map[uint32]session.Status{502: 0x7C, 10: 0x7C, 1: 0x7C, 2: 0x7C}))
+	if code, out, errOut := runClient(t, context.Background(), "list", clEnv(nil, nil), zero.addr, aliceU, "--idle-over", "1h"); code != exitStatus || out != "" || !strings.Contains(errOut, "only level 0 answered") {
+		t.Errorf("--idle-over at level 0: exit %d, %q, %q", code, out, errOut)
+	}
+	if code, out, errOut := runClient(t, context.Background(), "list", clEnv(nil, nil), zero.addr, aliceU, "--sort", "time"); code != exitOK || !strings.Contains(out, "(level 0;") || !strings.Contains(errOut, "cannot be applied") {
+		t.Errorf("--sort time at level 0: exit %d, %q, %q", code, out, errOut)
+	}
 	for _, args := range [][]string{{"--sort", "size"}, {"--idle-over", "5"}, {"--idle-over", "-1h"}, {"--level", "0", "--idle-over", "1h"}} {
 		if code, _, _ := runClient(t, context.Background(), "list", clEnv(nil, nil), append([]string{srv.Addr, aliceU}, args...)...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
