@@ -4,7 +4,9 @@
 //
 // # Defining a command
 //
-// A command is a *Command in App.Commands. Its Define function declares
+// A command is a *Command in App.Commands (netsess lists its commands in
+// newApp, cmd/netsess/cli.go; the help, completion and man commands come
+// with every App). Its Define function declares
 // the flags on the FlagSet it is given and returns the action, a closure
 // over the variables the flags fill:
 //
@@ -38,7 +40,11 @@
 // word in backquotes in the usage names the value in the help (`FILE`).
 // Flags defined after fs.Group("Heading") are listed under that heading.
 // FlagSet.Count tells whether (and how often) a flag was given, for
-// flags that must not be repeated or that conflict.
+// flags that must not be repeated or that conflict. Choice flags refuse
+// values outside their list at parse time and offer the list to shell
+// completion; File flags complete file names. Usage errors found by the
+// action go through Invocation.Usagef (exit 1); help text is plain prose
+// that writes flags as --name, the way the parser prints them.
 //
 // # What the parser accepts
 //
