@@ -76,6 +76,10 @@
 // fault is a fault. SPNEGO's refusal comes as a fault to the
 // alter_context leg, and a refused first token as a bind_nak; an error
 // from our own initiator (an unusable challenge) is a logon failure too.
+// One exception: at auth level connect, servers that refuse that level
+// (Samba by default, and this module's server) answer the first call with
+// the same fault 5 as a refused logon. That fault is then reported as
+// KindFault with ErrConnectLevel in its chain: either may be the cause.
 //
 // # Reasons
 //
@@ -103,4 +107,15 @@
 // caller's context bounds the whole; cancelling it interrupts the call in
 // progress (the connection is then unusable, as its position in the byte
 // stream is unknown).
+//
+// # Debug records
+//
+// Options.Logger at debug level receives, without any cost when it is
+// off: the transport and how long connecting and binding took; for SMB
+// the dialect, the signing algorithm, the cipher (or "off") and the kind
+// of logon; for TCP the authentication type and level; then one record
+// per call (operation, level, bytes sent and received, duration, error)
+// and one per enumeration page (entries, total, whether more follow).
+// Session.Received is when the answer that carried a session arrived, the
+// instant its Time and IdleTime count back from.
 package client
