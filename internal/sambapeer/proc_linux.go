@@ -284,3 +284,29 @@ func ephemeralRange() (lo, hi int, ok bool) {
 	hi, err2 := strconv.Atoi(f[1])
 	return lo, hi, err1 == nil && err2 == nil && lo <= hi
 }
+
+// descendants returns the live processes that descend from roots
+// (following parent links through every generation), roots included.
+func descendants(roots []int) []int {
+	all := procs()
+	keep := map[int]bool{}
+	for _, r := range roots {
+		keep[r] = true
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, p := range all {
+			if !keep[p.pid] && keep[p.ppid] {
+				keep[p.pid] = true
+				changed = true
+			}
+		}
+	}
+	var out []int
+	for _, p := range all {
+		if keep[p.pid] && p.state != 'Z' && p.state != 'X' {
+			out = append(out, p.pid)
+		}
+	}
+	return out
+}

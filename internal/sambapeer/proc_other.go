@@ -25,3 +25,6 @@ func lockFile(ctx context.Context, path string) (*os.File, error) {
 func ownsListener(pid, port int) bool { return true }
 
 func ephemeralRange() (lo, hi int, ok bool) { return 0, 0, false }
+
+func alive(pid int) bool            { return false }
+func descendants(roots []int) []int { return roots }

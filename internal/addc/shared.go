@@ -1,0 +1,72 @@
+package addc
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+// shared is the test binary's DC, provisioned by the first Shared call
+// and stopped by Main. A test binary is one process whose tests share
+// this machine-wide resource (an address slot, /etc/hosts lines): the one
+// piece of package state, and only for tests.
+var shared struct {
+	mu      sync.Mutex
+	inMain  bool
+	dc      *DC
+	err     error
+	started bool
+}
+
+// Main runs the tests of a package that uses Shared and stops the shared
+// DC afterwards. Call it from TestMain: os.Exit(addc.Main(m)).
+func Main(m *testing.M) int {
+	shared.mu.Lock()
+	shared.inMain = true
+	shared.mu.Unlock()
+	code := m.Run()
+	shared.mu.Lock()
+	dc := shared.dc
+	shared.dc = nil
+	shared.mu.Unlock()
+	if dc != nil {
+		if err := dc.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "samba AD DC: stop: %v\n", err)
+			if code == 0 {
+				code = 1
+			}
+		}
+	}
+	return code
+}
+
+// Shared returns the test binary's DC, provisioning it on the first call.
+// It skips or fails tb as Require does, and fails tb when the package's
+// TestMain does not call Main (nothing would stop the DC). A failed
+// provisioning fails every later caller with the same error.
+func Shared(tb testing.TB) *DC {
+	tb.Helper()
+	Require(tb)
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if !shared.inMain {
+		tb.Fatal("addc.Shared needs the package's TestMain to call addc.Main")
+	}
+	if !shared.started {
+		shared.started = true
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		shared.dc, shared.err = New(ctx)
+		cancel()
+		if shared.err == nil {
+			tb.Logf("samba AD DC %s (%s) provisioned in %v", shared.dc.Realm, shared.dc.Addr,
+				shared.dc.Provisioning.Round(time.Millisecond))
+		}
+	}
+	if shared.err != nil {
+		tb.Fatalf("samba AD DC: %v", shared.err)
+	}
+	return shared.dc
+}
