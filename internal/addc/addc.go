@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -478,12 +479,20 @@ func (dc *DC) SMBClientKerberos(ctx context.Context, ccache, share, cmds string)
 	return cmd
 }
 
-// Pids lists the live processes of the DC: samba and its descendants.
+// Pids lists the live processes of the DC: samba and its descendants,
+// and the processes that name its configuration (samba-dcerpcd, which
+// smbd starts on demand, leaves the tree).
 func (dc *DC) Pids() []int {
-	if dc.samba == nil {
-		return nil
+	var pids []int
+	if dc.samba != nil {
+		pids = sambapeer.Descendants([]int{dc.samba.Process.Pid})
 	}
-	return sambapeer.Descendants([]int{dc.samba.Process.Pid})
+	for _, p := range sambapeer.ConfPids(dc.Conf) {
+		if !slices.Contains(pids, p) {
+			pids = append(pids, p)
+		}
+	}
+	return pids
 }
 
 // Stop kills the DC's processes, removes its /etc/hosts lines and its
@@ -502,6 +511,9 @@ func (dc *DC) Stop() error {
 		pids := dc.Pids()
 		if err := sambapeer.KillAll(pids, 10*time.Second); err != nil {
 			errs = append(errs, err)
+		}
+		if left := sambapeer.ConfPids(dc.Conf); len(left) > 0 {
+			sambapeer.KillAll(left, 5*time.Second)
 		}
 		select {
 		case <-dc.sambaEnd:
@@ -620,4 +632,13 @@ func attrValues(ldif []byte, attr string) []string {
 		}
 	}
 	return vals
+}
+
+// RPCClient returns an rpcclient command against the DC over SMB
+// (ncacn_np) that logs on as user with NTLM.
+func (dc *DC) RPCClient(ctx context.Context, user, password, cmds string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "rpcclient", "-s", dc.ClientConf, "-U", dc.Domain+"\\"+user+"%"+password,
+		dc.Addr, "-c", cmds)
+	cmd.Env = dc.Env("")
+	return cmd
 }

@@ -126,6 +126,10 @@ func TestStopLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("slot %d provisioned in %v", dc.Slot, dc.Provisioning)
+	// Makes smbd start samba-dcerpcd, which leaves samba's process tree.
+	if out, err := dc.RPCClient(ctx, AdminUser, AdminPassword, "netsessenum 0").CombinedOutput(); err != nil {
+		t.Errorf("rpcclient: %v: %s", err, out)
+	}
 	pids := dc.Pids()
 	if len(pids) < 5 {
 		t.Errorf("samba runs %d processes, want its many workers", len(pids))
@@ -141,6 +145,9 @@ func TestStopLeavesNothing(t *testing.T) {
 		if sambapeer.Alive(pid) {
 			t.Errorf("pid %d alive after Stop", pid)
 		}
+	}
+	if left := sambapeer.ConfPids(dc.Conf); len(left) != 0 {
+		t.Errorf("processes naming the DC's configuration after Stop: %v", left)
 	}
 	hosts, _ = os.ReadFile(hostsFile)
 	if strings.Contains(string(hosts), hostsTag(dc.Slot)) {

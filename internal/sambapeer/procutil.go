@@ -33,3 +33,9 @@ func Listening(port int) bool { return listening(port) }
 // every generation, roots included: the way to find a daemon's workers
 // when they rename themselves or start sessions of their own.
 func Descendants(roots []int) []int { return descendants(roots) }
+
+// ConfPids lists every live process whose command line names conf (a
+// configuration file path), whoever started it: helpers that a daemon
+// spawns and that leave its process tree (samba-dcerpcd calls setsid and
+// is reparented) are found this way.
+func ConfPids(conf string) []int { return confPids(conf) }
