@@ -566,10 +566,14 @@ func (dc *DC) command(ctx context.Context, ccache, name string, args ...string) 
 	return cmd
 }
 
-// UserSID returns the objectSid of account (a sAMAccountName) as samba-tool
-// shows it.
+// UserSID returns the objectSid of account (a sAMAccountName; with a
+// trailing $, a computer account) as samba-tool shows it.
 func (dc *DC) UserSID(ctx context.Context, account string) (string, error) {
-	out, err := dc.SambaTool(ctx, "user", "show", account, "--attributes=objectSid")
+	kind := "user"
+	if name, ok := strings.CutSuffix(account, "$"); ok {
+		kind, account = "computer", name
+	}
+	out, err := dc.SambaTool(ctx, kind, "show", account, "--attributes=objectSid")
 	if err != nil {
 		return "", err
 	}
