@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -21,12 +24,22 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/patype"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
+	"go.uber.org/goleak"
 	"golang.org/x/crypto/md4"
 
 	"github.com/netsession/netsession/internal/addc"
 )
 
-func TestMain(m *testing.M) { os.Exit(addc.Main(m)) }
+func TestMain(m *testing.M) {
+	code := addc.Main(m)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines left behind:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 func dcContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -453,4 +466,104 @@ func TestDCPACMatchesDirectory(t *testing.T) {
 			t.Logf("%s: user %s groups %v extra %v", u.name, id.UserSID, id.GroupSIDs, id.ExtraSIDs)
 		})
 	}
+}
+
+// goldenPAC describes testdata/pac_*.bin: a PAC captured from the test
+// domain, the service key that signs it, and what it must decode to.
+type goldenPAC struct {
+	Realm       string   `json:"realm"`
+	KeyType     int32    `json:"key_type"`
+	Key         string   `json:"key"`
+	ClientName  string   `json:"client_name"`
+	User        string   `json:"user"`
+	Domain      string   `json:"domain"`
+	UserSID     string   `json:"user_sid"`
+	PrimaryGID  uint32   `json:"primary_group_id"`
+	GroupSIDs   []string `json:"group_sids"`
+	ExtraSIDs   []string `json:"extra_sids"`
+	UPN         string   `json:"upn"`
+	DNSDomain   string   `json:"dns_domain"`
+	LogonServer string   `json:"logon_server"`
+}
+
+// TestDCCapturePAC decrypts a real service ticket with the exported keytab
+// and checks its PAC against the directory; with NETSESS_UPDATE_GOLDEN=1
+// it also writes the PAC and its expectations to testdata for the golden
+// tests.
+func TestDCCapturePAC(t *testing.T) {
+	dc := addc.Shared(t)
+	ctx := dcContext(t)
+	cl, err := NewClient(ctx, Password(addc.AdminUser, "", addc.AdminPassword), Config{Krb5Conf: dc.Krb5Conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	tkt, err := cl.Ticket(ctx, DefaultSPN(dc.ServerHost))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := LoadKeys(dc.Keytab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := keys.kt.GetEncryptionKey(tkt.tkt.SName, tkt.tkt.Realm, tkt.tkt.EncPart.KVNO, tkt.tkt.EncPart.EType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := crypto.DecryptEncPart(tkt.tkt.EncPart, key, keyusage.KDC_REP_TICKET)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var etp messages.EncTicketPart
+	if err := etp.Unmarshal(plain); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := findPAC(etp.AuthorizationData)
+	if err != nil || raw == nil {
+		t.Fatalf("no PAC: %v", err)
+	}
+	pac, err := ParsePAC(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := verifyServerChecksum(raw, pac, key); err != nil {
+		t.Fatal(err)
+	}
+	// The server account supports AES, as Windows members do.
+	if key.KeyType != ETypeAES256 || pac.ServerChecksum.Type != 16 {
+		t.Errorf("ticket key type %d, PAC server checksum type %d: want AES-256", key.KeyType, pac.ServerChecksum.Type)
+	}
+	sid, err := dc.UserSID(ctx, addc.AdminUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	li := pac.LogonInfo
+	if li.UserSID().String() != sid || !strings.EqualFold(li.EffectiveName, addc.AdminUser) ||
+		!strings.EqualFold(pac.ClientName, addc.AdminUser) || li.LogonDomainID.String() != dc.DomainSID {
+		t.Errorf("PAC: user %s (%s), client %s, domain %s; directory %s, %s", li.UserSID(), li.EffectiveName,
+			pac.ClientName, li.LogonDomainID, sid, dc.DomainSID)
+	}
+	if os.Getenv("NETSESS_UPDATE_GOLDEN") == "" {
+		return
+	}
+	g := goldenPAC{
+		Realm: dc.Realm, KeyType: key.KeyType, Key: hex.EncodeToString(key.KeyValue),
+		ClientName: pac.ClientName, User: li.EffectiveName, Domain: li.LogonDomainName,
+		UserSID: li.UserSID().String(), PrimaryGID: li.PrimaryGroupID, UPN: pac.UPN, DNSDomain: pac.DNSDomain,
+		LogonServer: li.LogonServer,
+	}
+	for _, s := range li.GroupSIDs() {
+		g.GroupSIDs = append(g.GroupSIDs, s.String())
+	}
+	for _, s := range li.ExtraSIDs {
+		g.ExtraSIDs = append(g.ExtraSIDs, s.SID.String())
+	}
+	j, _ := json.MarshalIndent(g, "", "  ")
+	if err := os.WriteFile(filepath.Join("testdata", "pac_admin_aes.bin"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("testdata", "pac_admin_aes.json"), append(j, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote testdata/pac_admin_aes.{bin,json}")
 }

@@ -388,7 +388,28 @@ func (dc *DC) populate(ctx context.Context) error {
 			return err
 		}
 	}
+	// As a Windows member sets it: RC4, AES-128 and AES-256, so that the
+	// KDC encrypts the server's tickets with its AES-256 key (without the
+	// attribute it uses RC4).
+	if err := dc.setAttribute(ctx, "computer", ServerAccount, "msDS-SupportedEncryptionTypes", "28"); err != nil {
+		return err
+	}
 	return dc.addSPNKeys()
+}
+
+// setAttribute sets an attribute of an object (kind "user" or
+// "computer") with samba-tool's edit command, whose editor here is a
+// script that appends the attribute to the object's LDIF.
+func (dc *DC) setAttribute(ctx context.Context, kind, name, attr, value string) error {
+	script := filepath.Join(dc.Dir, "set-"+attr+".sh")
+	// $(cat) drops the LDIF's trailing blank lines, which would make the
+	// appended line a record of its own.
+	body := fmt.Sprintf("#!/bin/sh\nldif=$(cat \"$1\")\nprintf '%%s\\n%%s: %%s\\n' \"$ldif\" '%s' '%s' > \"$1\"\n", attr, value)
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		return err
+	}
+	_, err := dc.SambaTool(ctx, kind, "edit", name, "--editor="+script)
+	return err
 }
 
 // addSPNKeys adds to the keytab, for each SPN of the member server, a copy
