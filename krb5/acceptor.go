@@ -198,7 +198,7 @@ func (a *Acceptor) Accept(ctx context.Context, token []byte) (reply []byte, id *
 		return nil, nil, nil, fmt.Errorf("%w: no key for %s (kvno %d, etype %d) in the keytab",
 			ErrWrongService, service, tkt.EncPart.KVNO, tkt.EncPart.EType)
 	}
-	plain, err := crypto.DecryptEncPart(tkt.EncPart, key, keyusage.KDC_REP_TICKET)
+	plain, err := decrypt(tkt.EncPart, key, keyusage.KDC_REP_TICKET)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: ticket for %s does not decrypt with the keytab's key", ErrIntegrity, service)
 	}
@@ -218,7 +218,7 @@ func (a *Acceptor) Accept(ctx context.Context, token []byte) (reply []byte, id *
 	if now.After(etp.EndTime.Add(skew)) {
 		return nil, nil, nil, fmt.Errorf("%w: ticket expired at %v", ErrTicketTime, etp.EndTime)
 	}
-	plainAuth, err := crypto.DecryptEncPart(req.EncryptedAuthenticator, etp.Key, keyusage.AP_REQ_AUTHENTICATOR)
+	plainAuth, err := decrypt(req.EncryptedAuthenticator, etp.Key, keyusage.AP_REQ_AUTHENTICATOR)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: authenticator does not decrypt with the ticket's session key", ErrIntegrity)
 	}

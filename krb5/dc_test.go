@@ -25,6 +25,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 	"go.uber.org/goleak"
+	//lint:ignore SA1019 the NT hash is MD4 by definition.
 	"golang.org/x/crypto/md4"
 
 	"github.com/netsession/netsession/internal/addc"

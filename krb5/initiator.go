@@ -160,7 +160,7 @@ func parseAPRep(reply []byte, key types.EncryptionKey, ctime time.Time, cusec in
 	if err := safeUnmarshal(func() error { return rep.Unmarshal(msg) }); err != nil {
 		return types.EncryptionKey{}, fmt.Errorf("%w: AP-REP: %v", ErrMalformed, err)
 	}
-	plain, err := crypto.DecryptEncPart(rep.EncPart, key, keyusage.AP_REP_ENCPART)
+	plain, err := decrypt(rep.EncPart, key, keyusage.AP_REP_ENCPART)
 	if err != nil {
 		return types.EncryptionKey{}, fmt.Errorf("%w: AP-REP does not decrypt with the session key: %v", ErrIntegrity, err)
 	}
