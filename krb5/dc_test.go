@@ -84,6 +84,26 @@ func exchange(t *testing.T, ctx context.Context, cl *Client, spn string, acc *Ac
 	return id
 }
 
+// dcClient logs on to the test domain with cred; closed when t ends.
+func dcClient(t *testing.T, ctx context.Context, dc *addc.DC, cred Credential) *Client {
+	t.Helper()
+	cl, err := NewClient(ctx, cred, Config{Krb5Conf: dc.Krb5Conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func dcTicket(t *testing.T, ctx context.Context, cl *Client, spn string) *Ticket {
+	t.Helper()
+	tkt, err := cl.Ticket(ctx, spn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tkt
+}
+
 func dcAcceptor(t *testing.T, dc *addc.DC) *Acceptor {
 	t.Helper()
 	keys, err := LoadKeys(dc.Keytab)
@@ -294,15 +314,8 @@ func TestDCClockSkew(t *testing.T) {
 	}
 
 	// The acceptor side: an initiator whose clock is 10 minutes ahead.
-	cl, err := NewClient(ctx, Password(addc.User, "", addc.UserPassword), Config{Krb5Conf: dc.Krb5Conf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	tkt, err := cl.Ticket(ctx, DefaultSPN(dc.ServerHost))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := dcClient(t, ctx, dc, Password(addc.User, "", addc.UserPassword))
+	tkt := dcTicket(t, ctx, cl, DefaultSPN(dc.ServerHost))
 	acc := dcAcceptor(t, dc)
 	for _, off := range []time.Duration{10 * time.Minute, -10 * time.Minute} {
 		ini := NewInitiator(tkt, func() time.Time { return time.Now().Add(off) })
@@ -357,11 +370,7 @@ func kdcTCP(t *testing.T, addr string, msg []byte) []byte {
 func TestDCAcceptorRefusals(t *testing.T) {
 	dc := addc.Shared(t)
 	ctx := dcContext(t)
-	cl, err := NewClient(ctx, Password(addc.AdminUser, "", addc.AdminPassword), Config{Krb5Conf: dc.Krb5Conf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := dcClient(t, ctx, dc, Password(addc.AdminUser, "", addc.AdminPassword))
 	acc := dcAcceptor(t, dc)
 	acc.Services = []string{DefaultSPN(dc.ServerHost)}
 
@@ -428,11 +437,7 @@ func TestDCPACMatchesDirectory(t *testing.T) {
 		admin      bool
 	}{{addc.AdminUser, addc.AdminPassword, true}, {addc.User, addc.UserPassword, false}} {
 		t.Run(u.name, func(t *testing.T) {
-			cl, err := NewClient(ctx, Password(u.name, "", u.pass), Config{Krb5Conf: dc.Krb5Conf})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cl.Close()
+			cl := dcClient(t, ctx, dc, Password(u.name, "", u.pass))
 			id := exchange(t, ctx, cl, DefaultSPN(dc.ServerHost), acc)
 			sid, err := dc.UserSID(ctx, u.name)
 			if err != nil {
@@ -494,15 +499,8 @@ type goldenPAC struct {
 func TestDCCapturePAC(t *testing.T) {
 	dc := addc.Shared(t)
 	ctx := dcContext(t)
-	cl, err := NewClient(ctx, Password(addc.AdminUser, "", addc.AdminPassword), Config{Krb5Conf: dc.Krb5Conf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	tkt, err := cl.Ticket(ctx, DefaultSPN(dc.ServerHost))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := dcClient(t, ctx, dc, Password(addc.AdminUser, "", addc.AdminPassword))
+	tkt := dcTicket(t, ctx, cl, DefaultSPN(dc.ServerHost))
 	keys, err := LoadKeys(dc.Keytab)
 	if err != nil {
 		t.Fatal(err)

@@ -132,11 +132,7 @@ func TestDCMITInterop(t *testing.T) {
 	})
 
 	t.Run("our initiator, MIT acceptor", func(t *testing.T) {
-		cl, err := NewClient(ctx, CCache(cc), Config{Krb5Conf: dc.Krb5Conf})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cl.Close()
+		cl := dcClient(t, ctx, dc, CCache(cc))
 		ini, err := cl.Initiator(ctx, DefaultSPN(dc.ServerHost))
 		if err != nil {
 			t.Fatal(err)

@@ -96,28 +96,6 @@ func available() error {
 	return nil
 }
 
-// Start provisions and starts a DC of tb's own and stops it when tb ends.
-// It skips or fails tb as Require does.
-func Start(tb testing.TB) *DC {
-	tb.Helper()
-	Require(tb)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	dc, err := New(ctx)
-	if err != nil {
-		tb.Fatalf("samba AD DC: %v", err)
-	}
-	tb.Cleanup(func() {
-		if tb.Failed() {
-			dc.dumpLogs(tb)
-		}
-		if err := dc.Stop(); err != nil {
-			tb.Errorf("samba AD DC: stop: %v", err)
-		}
-	})
-	return dc
-}
-
 // New provisions and starts a DC in the first free slot, waiting for one
 // while ctx lasts. The caller must call Stop.
 func New(ctx context.Context) (_ *DC, err error) {

@@ -6,8 +6,8 @@
 // A test binary shares one domain controller between its tests: its
 // TestMain calls Main, and tests call Shared, which provisions the domain
 // on first use (a few seconds to a minute) and hands the same *DC to every
-// later caller. Main stops it after the tests. Start gives a test a DC of
-// its own instead. Both skip the test when the machine cannot run it (not
+// later caller. Main stops it after the tests; New gives a DC of one's own,
+// to Stop when done. Shared skips the test when the machine cannot run it (not
 // root, not Linux, samba-tool missing) unless CI=true, where they fail.
 //
 // Each DC takes one of five slots. Slot k owns two loopback addresses,
@@ -46,5 +46,5 @@
 // PID, removes the /etc/hosts lines and the directory, and releases the
 // slot. The addresses stay on lo: another binary may be using its own.
 //
-// Everything is Linux-only; elsewhere Start and Shared skip.
+// Everything is Linux-only; elsewhere Shared skips.
 package addc

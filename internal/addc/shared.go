@@ -68,5 +68,11 @@ func Shared(tb testing.TB) *DC {
 	if shared.err != nil {
 		tb.Fatalf("samba AD DC: %v", shared.err)
 	}
-	return shared.dc
+	dc := shared.dc
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			dc.dumpLogs(tb)
+		}
+	})
+	return dc
 }
