@@ -2,11 +2,15 @@ package addc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/netsession/netsession/internal/sambapeer"
 )
 
 // shared is the test binary's DC, provisioned by the first Shared call
@@ -33,7 +37,7 @@ func Main(m *testing.M) int {
 	shared.dc = nil
 	shared.mu.Unlock()
 	if dc != nil {
-		if err := dc.Stop(); err != nil {
+		if err := stopAndCheck(dc); err != nil {
 			fmt.Fprintf(os.Stderr, "samba AD DC: stop: %v\n", err)
 			if code == 0 {
 				code = 1
@@ -75,4 +79,31 @@ func Shared(tb testing.TB) *DC {
 		}
 	})
 	return dc
+}
+
+// stopAndCheck stops dc and checks that it left nothing behind: no
+// process of its own, none naming its configuration, no /etc/hosts line,
+// no directory.
+func stopAndCheck(dc *DC) error {
+	pids := dc.Pids()
+	conf, dir, tag := dc.Conf, dc.Dir, hostsTag(dc.Slot)
+	if err := dc.Stop(); err != nil {
+		return err
+	}
+	var errs []error
+	for _, pid := range pids {
+		if sambapeer.Alive(pid) {
+			errs = append(errs, fmt.Errorf("pid %d alive after Stop", pid))
+		}
+	}
+	if left := sambapeer.ConfPids(conf); len(left) != 0 {
+		errs = append(errs, fmt.Errorf("processes naming %s after Stop: %v", conf, left))
+	}
+	if b, err := os.ReadFile(hostsFile); err == nil && strings.Contains(string(b), tag) {
+		errs = append(errs, fmt.Errorf("%s keeps the lines tagged %q", hostsFile, tag))
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		errs = append(errs, fmt.Errorf("instance directory %s left (%v)", dir, err))
+	}
+	return errors.Join(errs...)
 }
