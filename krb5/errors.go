@@ -130,7 +130,12 @@ func codeName(c int32) string {
 
 // gokrb5 flattens the errors of its exchanges into text; the KDC's code
 // survives as "KRB Error: (N) NAME".
-var krbErrorText = regexp.MustCompile(`KRB Error: \((\d+)\) ([A-Z_]+)`)
+// The patterns below are read-only after initialisation.
+var (
+	krbErrorText   = regexp.MustCompile(`KRB Error: \((\d+)\) ([A-Z_]+)`)
+	networkText    = regexp.MustCompile(`Networking_Error|failed to communicate with KDC|no KDCs defined|could not get KDC`)
+	asRepNoDecrypt = regexp.MustCompile(`(?i)error decrypting (AS_REP|the AS_REP)|Decrypting_Error.*AS_REP|integrity verification failed`)
+)
 
 // classify turns an error of the underlying Kerberos library into ours:
 // a *KDCError when the text carries the KDC's code, ErrKDCUnreachable for
@@ -146,9 +151,9 @@ func classify(what string, err error) error {
 		return fmt.Errorf("%s: %w", what, &KDCError{Code: int32(code), Text: m[2]})
 	}
 	switch {
-	case regexp.MustCompile(`Networking_Error|failed to communicate with KDC|no KDCs defined|could not get KDC`).MatchString(msg):
+	case networkText.MatchString(msg):
 		return fmt.Errorf("%s: %w: %v", what, ErrKDCUnreachable, err)
-	case regexp.MustCompile(`(?i)error decrypting (AS_REP|the AS_REP)|Decrypting_Error.*AS_REP|integrity verification failed`).MatchString(msg):
+	case asRepNoDecrypt.MatchString(msg):
 		return fmt.Errorf("%s: %w: %v", what, ErrWrongPassword, err)
 	}
 	return fmt.Errorf("%s: %v", what, err)
