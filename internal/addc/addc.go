@@ -131,6 +131,10 @@ func New(ctx context.Context) (_ *DC, err error) {
 			return nil, err
 		}
 	}
+	if port, ok := wildcardListener(dcPorts); ok {
+		return nil, fmt.Errorf("something listens on port %d of every address (a system Samba or KDC?): "+
+			"the DC could not bind %s:%d", port, dc.Addr, port)
+	}
 	for _, port := range []int{88, 389, 445} {
 		if c, err := net.DialTimeout("tcp", net.JoinHostPort(dc.Addr, strconv.Itoa(port)), time.Second); err == nil {
 			c.Close()
@@ -644,4 +648,34 @@ func (dc *DC) RPCClient(ctx context.Context, user, password, cmds string) *exec.
 		dc.Addr, "-c", cmds)
 	cmd.Env = dc.Env("")
 	return cmd
+}
+
+// dcPorts are the TCP ports a Samba AD DC listens on.
+var dcPorts = []int{53, 88, 135, 139, 389, 445, 464, 636, 3268, 3269}
+
+// wildcardListener reports the first of ports that a socket bound to the
+// wildcard address (0.0.0.0 or ::) listens on: binding the same port on
+// one address then fails.
+func wildcardListener(ports []int) (int, bool) {
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(b)) {
+			fs := strings.Fields(line)
+			if len(fs) < 4 || fs[3] != "0A" {
+				continue
+			}
+			addr, port, ok := strings.Cut(fs[1], ":")
+			if !ok || strings.Trim(addr, "0") != "" {
+				continue
+			}
+			n, err := strconv.ParseUint(port, 16, 16)
+			if err == nil && slices.Contains(ports, int(n)) {
+				return int(n), true
+			}
+		}
+	}
+	return 0, false
 }

@@ -2,6 +2,7 @@ package addc
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -111,5 +112,27 @@ func TestAccounts(t *testing.T) {
 		if !strings.Contains(string(out), p+"@"+dc.Realm+" (aes256-cts-hmac-sha1-96)") {
 			t.Errorf("keytab lacks an AES-256 key for %s: %s", p, out)
 		}
+	}
+}
+
+// TestWildcardListener checks the detection of a listener on every
+// address, which would keep the DC from binding its own.
+func TestWildcardListener(t *testing.T) {
+	l, err := net.Listen("tcp4", "0.0.0.0:0")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	if got, ok := wildcardListener([]int{port}); !ok || got != port {
+		t.Errorf("wildcard listener on %d not found (%d, %v)", port, got, ok)
+	}
+	l2, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if _, ok := wildcardListener([]int{l2.Addr().(*net.TCPAddr).Port}); ok {
+		t.Error("a loopback listener taken for a wildcard one")
 	}
 }

@@ -23,6 +23,9 @@
 //   - adds the two addresses to lo when absent (Samba binds only to
 //     addresses an interface has; with "interfaces" and "bind interfaces
 //     only" it leaves 127.0.0.1 and its port 135 alone);
+//   - refuses to go on, saying why, when something listens on one of the
+//     DC's ports on every address (a system smbd on *:445, for example),
+//     which would keep samba from binding the slot's address;
 //   - provisions the domain in a fresh temporary directory
 //     (samba-tool domain provision, RFC 2307, internal DNS), every
 //     private, state, lock, cache, pid, ncalrpc and log path inside it;
