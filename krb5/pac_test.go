@@ -174,3 +174,13 @@ func FuzzParsePAC(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParsePAC(b *testing.B) {
+	raw, _, _ := loadGoldenPAC(b, "pac_admin_aes")
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if _, err := ParsePAC(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
