@@ -85,6 +85,15 @@ func alive(pid int) bool {
 // children, samba-dcerpcd --np-helper, which calls setsid, and its rpcd_*
 // workers all carry the configuration path).
 func instancePids(conf string, roots []int) []int {
+	return closure(roots, func(p procInfo, keep map[int]bool) bool {
+		return (keep[p.ppid] || keep[p.sid]) && strings.Contains(p.cmdline, conf)
+	})
+}
+
+// closure returns the live processes reachable from roots, roots
+// included: a process joins when joins says so, given the set so far,
+// until nothing changes.
+func closure(roots []int, joins func(p procInfo, keep map[int]bool) bool) []int {
 	all := procs()
 	keep := map[int]bool{}
 	for _, r := range roots {
@@ -93,7 +102,7 @@ func instancePids(conf string, roots []int) []int {
 	for changed := true; changed; {
 		changed = false
 		for _, p := range all {
-			if !keep[p.pid] && (keep[p.ppid] || keep[p.sid]) && strings.Contains(p.cmdline, conf) {
+			if !keep[p.pid] && joins(p, keep) {
 				keep[p.pid] = true
 				changed = true
 			}
@@ -380,4 +389,10 @@ func ephemeralRange() (lo, hi int, ok bool) {
 	lo, err1 := strconv.Atoi(f[0])
 	hi, err2 := strconv.Atoi(f[1])
 	return lo, hi, err1 == nil && err2 == nil && lo <= hi
+}
+
+// descendants returns the live processes that descend from roots
+// (following parent links through every generation), roots included.
+func descendants(roots []int) []int {
+	return closure(roots, func(p procInfo, keep map[int]bool) bool { return keep[p.ppid] })
 }

@@ -32,3 +32,6 @@ func ownsListener(pid, port int) bool { return true }
 func alive(pid int) bool { return false }
 
 func ephemeralRange() (lo, hi int, ok bool) { return 0, 0, false }
+
+func alive(pid int) bool            { return false }
+func descendants(roots []int) []int { return roots }
