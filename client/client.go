@@ -292,8 +292,43 @@ type Filter struct {
 	// Client: sessions from this client only. A missing leading `\\`
 	// is added.
 	Client string
-	// User: sessions of this user only.
+	// User: sessions of this user only. Either side may carry a domain
+	// ("DOMAIN\user", as a Samba AD DC reports its users): "alice"
+	// matches "alice" and "CORP\alice", and "CORP\alice" matches both
+	// too, but not "OTHER\alice". The server is asked for the bare
+	// name, which is what Windows keeps.
 	User string
+	// NoMachineAccounts leaves out the sessions of machine accounts (user
+	// names ending in $); it is applied by the client alone.
+	NoMachineAccounts bool
+}
+
+// userMatches reports whether a session's user name passes the user
+// filter want (see Filter.User); names compare case-insensitively.
+func userMatches(got, want string) bool {
+	if want == "" || strings.EqualFold(got, want) {
+		return true
+	}
+	gd, gu, gotDom := strings.Cut(got, `\`)
+	wd, wu, wantDom := strings.Cut(want, `\`)
+	if !gotDom {
+		gu = gd
+	}
+	if !wantDom {
+		wu = wd
+	}
+	if !strings.EqualFold(gu, wu) {
+		return false
+	}
+	return !gotDom || !wantDom || strings.EqualFold(gd, wd)
+}
+
+// bareUser is the user name without its domain.
+func bareUser(u string) string {
+	if i := strings.LastIndexByte(u, '\\'); i >= 0 {
+		return u[i+1:]
+	}
+	return u
 }
 
 // UNC returns name with a leading `\\`, as the protocol wants client
@@ -430,7 +465,7 @@ func (c *Client) enumLevel(ctx context.Context, level session.Level, f Filter, r
 		budget = session.MaxPreferredLength
 	}
 	filtered := f.Client != "" || f.User != ""
-	p := c.stub.Pager(level, UNC(f.Client), f.User, budget)
+	p := c.stub.Pager(level, UNC(f.Client), bareUser(f.User), budget)
 	for !p.Done() {
 		var page *srvs.SessionEnumResponse
 		if e := c.call(ctx, "NetrSessionEnum", callLevel{uint32(level), true}, func(ctx context.Context) error {
@@ -457,7 +492,10 @@ func (c *Client) enumLevel(ctx context.Context, level session.Level, f Filter, r
 		for i := range page.Entries {
 			// Samba ignores the qualifiers and answers every session:
 			// apply them here too (a no-op against servers that honour them).
-			if filtered && !page.Entries[i].Matches(level, f.Client, f.User) {
+			if filtered && !matches(&page.Entries[i], level, f) {
+				continue
+			}
+			if f.NoMachineAccounts && strings.HasSuffix(page.Entries[i].UserName, "$") {
 				continue
 			}
 			if !yield(Session{Info: page.Entries[i], Level: level, Received: received}) {
@@ -466,6 +504,16 @@ func (c *Client) enumLevel(ctx context.Context, level session.Level, f Filter, r
 		}
 	}
 	return nil
+}
+
+// matches applies f to one entry at level: the client as the session
+// package compares it, the user as userMatches does (when the level
+// carries the field).
+func matches(in *session.Info, level session.Level, f Filter) bool {
+	if !in.Matches(level, f.Client, "") {
+		return false
+	}
+	return !level.Fields().Has(session.FieldUserName) || userMatches(in.UserName, f.User)
 }
 
 // GetInfo is NetSessionGetInfo: the first session from client (a missing
