@@ -156,6 +156,9 @@ type Client struct {
 	rpc    *dcerpc.Client
 	stub   *srvs.Client
 	log    *slog.Logger
+	// count counts the stream's bytes for debug records; nil when they
+	// are off.
+	count *counter
 	// unconfirmed is true while DCE/RPC authentication has not been
 	// confirmed by an answered call (NTLMSSP ends with auth3, which the
 	// server does not answer).
@@ -206,18 +209,23 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 	cctx, cancel := withTimeout(ctx, opts.Timeout)
 	defer cancel()
 	log := opts.logger()
+	start := time.Now()
 	stream, err := tr.open(cctx, ep, &opts)
 	if err != nil {
 		return fail("connect", err, false)
 	}
-	log.Debug("client: connected", "server", server, "transport", cmpOr(opts.Transport, DefaultTransport))
+	log.Debug("connected", "server", server, "transport", cmpOr(opts.Transport, DefaultTransport), "duration", time.Since(start).Round(time.Microsecond))
+	raw := stream
+	stream, count := counted(ctx, log, stream)
 	rpc := dcerpc.NewClient(stream, dopts...)
+	start = time.Now()
 	stub, err := srvs.Bind(cctx, rpc)
 	if err != nil {
 		stream.Close()
 		return fail("bind", err, authed)
 	}
-	log.Debug("client: bound srvsvc", "server", server, "negotiated", rpc.Negotiated())
+	log.Debug("bound", "server", server, "duration", time.Since(start).Round(time.Microsecond))
+	logProtection(ctx, log, server, raw, &opts, rpc)
 	// The SRVSVC_HANDLE: servers ignore it, but real clients send the
 	// server's name in UNC form, and so do we.
 	stub.ServerName = UNC(ep.host)
@@ -225,7 +233,7 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 		stub.ServerName = `\[` + ep.host + `]`
 	}
 	stub.MaxPages = maxPages
-	c := &Client{server: server, opts: opts, rpc: rpc, stub: stub, log: log}
+	c := &Client{server: server, opts: opts, rpc: rpc, stub: stub, log: log, count: count}
 	c.unconfirmed.Store(authed)
 	return c, nil
 }
@@ -251,11 +259,17 @@ func (c *Client) Server() string { return c.server }
 func (c *Client) Close() error { return c.rpc.Close() }
 
 // call runs one exchange under the per-call deadline and classifies its
-// error.
-func (c *Client) call(ctx context.Context, op string, f func(ctx context.Context) error) *Error {
+// error. level is the call's SESSION_INFO level, for the debug record.
+func (c *Client) call(ctx context.Context, op string, level callLevel, f func(ctx context.Context) error) *Error {
 	cctx, cancel := withTimeout(ctx, c.opts.Timeout)
 	defer cancel()
+	var sent, recv int64
+	if c.count != nil {
+		sent, recv = c.count.sent.Load(), c.count.recv.Load()
+	}
+	start := time.Now()
 	err := f(cctx)
+	c.logCall(ctx, op, level, start, sent, recv, err)
 	if err == nil {
 		c.unconfirmed.Store(false)
 		return nil
@@ -263,6 +277,12 @@ func (c *Client) call(ctx context.Context, op string, f func(ctx context.Context
 	e := wrapError(ctx, op, c.server, err, c.unconfirmed.Load())
 	if e.IsStatus() {
 		c.unconfirmed.Store(false)
+	}
+	if e.Kind == KindLogonFailure && e.Fault == dcerpc.StatusAccessDenied && c.opts.Auth == dcerpc.AuthLevelConnect {
+		// A refused level and a refused logon look the same: report the
+		// fault, and say that either may be the cause.
+		e.Kind = KindFault
+		e.Err = fmt.Errorf("%w: %w", ErrConnectLevel, e.Err)
 	}
 	return e
 }
@@ -272,8 +292,43 @@ type Filter struct {
 	// Client: sessions from this client only. A missing leading `\\`
 	// is added.
 	Client string
-	// User: sessions of this user only.
+	// User: sessions of this user only. Either side may carry a domain
+	// ("DOMAIN\user", as a Samba AD DC reports its users): "alice"
+	// matches "alice" and "CORP\alice", and "CORP\alice" matches both
+	// too, but not "OTHER\alice". The server is asked for the bare
+	// name, which is what Windows keeps.
 	User string
+	// NoMachineAccounts leaves out the sessions of machine accounts (user
+	// names ending in $); it is applied by the client alone.
+	NoMachineAccounts bool
+}
+
+// userMatches reports whether a session's user name passes the user
+// filter want (see Filter.User); names compare case-insensitively.
+func userMatches(got, want string) bool {
+	if want == "" || strings.EqualFold(got, want) {
+		return true
+	}
+	gd, gu, gotDom := strings.Cut(got, `\`)
+	wd, wu, wantDom := strings.Cut(want, `\`)
+	if !gotDom {
+		gu = gd
+	}
+	if !wantDom {
+		wu = wd
+	}
+	if !strings.EqualFold(gu, wu) {
+		return false
+	}
+	return !gotDom || !wantDom || strings.EqualFold(gd, wd)
+}
+
+// bareUser is the user name without its domain.
+func bareUser(u string) string {
+	if i := strings.LastIndexByte(u, '\\'); i >= 0 {
+		return u[i+1:]
+	}
+	return u
 }
 
 // UNC returns name with a leading `\\`, as the protocol wants client
@@ -291,6 +346,9 @@ func UNC(name string) string {
 type Session struct {
 	session.Info
 	Level session.Level
+	// Received is when the answer that carried the session arrived: the
+	// instant Time and IdleTime count back from.
+	Received time.Time
 }
 
 // ClientHost returns the client name without `\\`, IPv6 brackets or zone.
@@ -353,7 +411,7 @@ func (c *Client) enum(ctx context.Context, level session.Level, f Filter, yield 
 			return res, nil
 		}
 		if i < len(levels)-1 && fallback(err) && res.Pages == 0 {
-			c.log.Debug("client: level refused, trying the next", "server", c.server, "level", l, "status", err.Status)
+			c.log.Debug("level refused, trying the next", "server", c.server, "level", l, "status", statusName(err.Status))
 			res.Tried = append(res.Tried, Attempt{Level: l, Status: err.Status})
 			continue
 		}
@@ -407,10 +465,10 @@ func (c *Client) enumLevel(ctx context.Context, level session.Level, f Filter, r
 		budget = session.MaxPreferredLength
 	}
 	filtered := f.Client != "" || f.User != ""
-	p := c.stub.Pager(level, UNC(f.Client), f.User, budget)
+	p := c.stub.Pager(level, UNC(f.Client), bareUser(f.User), budget)
 	for !p.Done() {
 		var page *srvs.SessionEnumResponse
-		if e := c.call(ctx, "NetrSessionEnum", func(ctx context.Context) error {
+		if e := c.call(ctx, "NetrSessionEnum", callLevel{uint32(level), true}, func(ctx context.Context) error {
 			var err error
 			page, err = p.Next(ctx)
 			var se *srvs.StatusError
@@ -429,18 +487,33 @@ func (c *Client) enumLevel(ctx context.Context, level session.Level, f Filter, r
 				Err: fmt.Errorf("client: answer at level %d for a call at level %d", page.Level, level)}
 		}
 		res.Pages++
+		received := time.Now()
+		c.log.Debug("page", "server", c.server, "level", uint32(level), "page", res.Pages, "entries", len(page.Entries), "total", page.TotalEntries, "more", !p.Done())
 		for i := range page.Entries {
 			// Samba ignores the qualifiers and answers every session:
 			// apply them here too (a no-op against servers that honour them).
-			if filtered && !page.Entries[i].Matches(level, f.Client, f.User) {
+			if filtered && !matches(&page.Entries[i], level, f) {
 				continue
 			}
-			if !yield(Session{Info: page.Entries[i], Level: level}) {
+			if f.NoMachineAccounts && strings.HasSuffix(page.Entries[i].UserName, "$") {
+				continue
+			}
+			if !yield(Session{Info: page.Entries[i], Level: level, Received: received}) {
 				return nil
 			}
 		}
 	}
 	return nil
+}
+
+// matches applies f to one entry at level: the client as the session
+// package compares it, the user as userMatches does (when the level
+// carries the field).
+func matches(in *session.Info, level session.Level, f Filter) bool {
+	if !in.Matches(level, f.Client, "") {
+		return false
+	}
+	return !level.Fields().Has(session.FieldUserName) || userMatches(in.UserName, f.User)
 }
 
 // GetInfo is NetSessionGetInfo: the first session from client (a missing
@@ -454,13 +527,13 @@ func (c *Client) GetInfo(ctx context.Context, client, user string, level session
 	var tried []Attempt
 	for i, l := range levels {
 		var in srvs.SessionInfo
-		e := c.call(ctx, "NetrSessionEnum", func(ctx context.Context) error {
+		e := c.call(ctx, "NetrSessionEnum", callLevel{uint32(l), true}, func(ctx context.Context) error {
 			var err error
 			in, err = c.stub.GetInfo(ctx, UNC(client), user, l)
 			return err
 		})
 		if e == nil {
-			return Session{Info: in, Level: l}, nil
+			return Session{Info: in, Level: l, Received: time.Now()}, nil
 		}
 		if !e.HasLevel {
 			e.Level, e.HasLevel = l, true
@@ -481,7 +554,7 @@ func (c *Client) Delete(ctx context.Context, client, user string) error {
 		return &Error{Kind: KindStatus, Op: "NetrSessionDel", Server: c.server, Status: session.StatusInvalidParameter,
 			Err: &srvs.StatusError{Op: "NetrSessionDel", Status: session.StatusInvalidParameter}}
 	}
-	if e := c.call(ctx, "NetrSessionDel", func(ctx context.Context) error {
+	if e := c.call(ctx, "NetrSessionDel", callLevel{}, func(ctx context.Context) error {
 		return c.stub.Delete(ctx, UNC(client), user)
 	}); e != nil {
 		return e

@@ -13,6 +13,11 @@
 //	})
 //	for s, err := range c.Enum(ctx, client.LevelAuto, client.Filter{}) { ... }
 //
+// A Filter qualifies an enumeration by client and user; the client
+// applies it to every answer too (Samba ignores the qualifiers), and a
+// user given with or reported with a domain ("CORP\alice", as a Samba AD
+// DC names its users) matches the bare name.
+//
 // Enum is an iter.Seq2 because an enumeration is a sequence of pages: the
 // caller sees sessions as they arrive, may stop early (no further page is
 // asked for), and gets a failure as the last element. EnumAll collects the
@@ -71,6 +76,22 @@
 // fault is a fault. SPNEGO's refusal comes as a fault to the
 // alter_context leg, and a refused first token as a bind_nak; an error
 // from our own initiator (an unusable challenge) is a logon failure too.
+// One exception: at auth level connect, servers that refuse that level
+// (Samba by default, and this module's server) answer the first call with
+// the same fault 5 as a refused logon. That fault is then reported as
+// KindFault with ErrConnectLevel in its chain: either may be the cause.
+//
+// # Reasons
+//
+// Classify describes any failure in one closed vocabulary, Reason, that
+// every output shares (a scan's per-host results, the error objects of a
+// single query): name_not_resolved, port_closed, unreachable, timeout,
+// logon_failure, guest_refused, access_denied, invalid_level,
+// not_supported, status, rpc_fault, protocol_error and canceled, with the
+// raw status or fault code and the full message. It refines Kind where
+// users act differently: an unknown name and a refused port are told
+// apart from other unreachable hosts, and a guest logon the client
+// refused from a refused password.
 //
 // # Not found
 //
@@ -86,4 +107,15 @@
 // caller's context bounds the whole; cancelling it interrupts the call in
 // progress (the connection is then unusable, as its position in the byte
 // stream is unknown).
+//
+// # Debug records
+//
+// Options.Logger at debug level receives, without any cost when it is
+// off: the transport and how long connecting and binding took; for SMB
+// the dialect, the signing algorithm, the cipher (or "off") and the kind
+// of logon; for TCP the authentication type and level; then one record
+// per call (operation, level, bytes sent and received, duration, error)
+// and one per enumeration page (entries, total, whether more follow).
+// Session.Received is when the answer that carried a session arrived, the
+// instant its Time and IdleTime count back from.
 package client

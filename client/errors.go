@@ -92,9 +92,16 @@ var (
 // accepts it.
 var ErrGuestLogon = errors.New("the server logged the credentials on as its guest account (an unknown user or a wrong password mapped to guest); a guest session is unsigned and cannot be authenticated")
 
+// ErrConnectLevel is in the chain of the fault nca_s_fault_access_denied
+// that ends the first call of an association authenticated at level
+// connect. Servers that refuse that level (Samba by default, and this
+// module's server) answer it with the same fault as a refused logon, so
+// the error has KindFault and either may be the cause.
+var ErrConnectLevel = errors.New("the server refuses auth level connect, or refused the credentials (both answer with this fault)")
+
 type kindError struct{ k Kind }
 
-func (e *kindError) Error() string { return "client: " + e.k.String() }
+func (e *kindError) Error() string { return e.k.String() }
 
 // Error is every failure the Client reports. It keeps apart the three ways
 // a call can fail: the transport (Unreachable, Timeout, Canceled), the RPC

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ func TestQualifiersAppliedByTheClient(t *testing.T) {
 			{Client: "127.0.0.2", User: "alice"},
 			{Client: "127.0.0.3", User: "alice", Opens: 1},
 			{Client: "127.0.0.4", User: "bob"},
+			{Client: "127.0.0.5", User: `NSPDOM\alice`}, // as a Samba AD DC names its users
 		},
 	})
 	if err != nil {
@@ -48,7 +50,7 @@ func TestQualifiersAppliedByTheClient(t *testing.T) {
 
 	// The server really ignores the qualifiers...
 	raw, err := c.EnumAll(ctx, session.Level1, client.Filter{})
-	if err != nil || len(raw.Sessions) != 3 {
+	if err != nil || len(raw.Sessions) != 4 {
 		t.Fatalf("unfiltered: %+v, %v", raw, err)
 	}
 	// ...and the client applies them.
@@ -56,7 +58,10 @@ func TestQualifiersAppliedByTheClient(t *testing.T) {
 		f    client.Filter
 		want []string
 	}{
-		{client.Filter{User: "ALICE"}, []string{"127.0.0.2/alice", "127.0.0.3/alice"}},
+		{client.Filter{User: "ALICE"}, []string{"127.0.0.2/alice", "127.0.0.3/alice", `127.0.0.5/NSPDOM\alice`}},
+		{client.Filter{User: `nspdom\Alice`}, []string{"127.0.0.2/alice", "127.0.0.3/alice", `127.0.0.5/NSPDOM\alice`}},
+		{client.Filter{User: `OTHER\alice`}, []string{"127.0.0.2/alice", "127.0.0.3/alice"}},
+		{client.Filter{User: `lice`}, nil},
 		{client.Filter{Client: "127.0.0.3"}, []string{"127.0.0.3/alice"}},
 		{client.Filter{Client: `\\127.0.0.4`, User: "alice"}, nil},
 	}
@@ -69,7 +74,7 @@ func TestQualifiersAppliedByTheClient(t *testing.T) {
 		for _, s := range res.Sessions {
 			got = append(got, s.ClientName+"/"+s.UserName)
 		}
-		if len(got) != len(tc.want) || (len(got) > 0 && got[0] != tc.want[0]) || (len(got) > 1 && got[1] != tc.want[1]) {
+		if !slices.Equal(got, tc.want) {
 			t.Errorf("%+v: got %q, want %q", tc.f, got, tc.want)
 		}
 	}

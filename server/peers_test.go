@@ -2,14 +2,12 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -67,21 +65,11 @@ func clientConf(t testing.TB) string {
 // Samba's samba-dcerpcd in the Samba peer tests).
 func lock135(t testing.TB) {
 	t.Helper()
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), sambapeer.Port135LockFile), os.O_CREATE|os.O_RDWR, 0o666)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	f, err := sambapeer.LockPort135(ctx)
 	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(50 * time.Second)
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
-			f.Close()
-			t.Fatalf("port 135 lock %s: %v", f.Name(), err)
-		}
-		time.Sleep(50 * time.Millisecond)
+		t.Fatalf("port 135 lock: %v", err)
 	}
 	t.Cleanup(func() { f.Close() })
 }

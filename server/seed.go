@@ -66,7 +66,8 @@ func (e *SeedError) Unwrap() error { return e.Err }
 var ErrSeed = errors.New("invalid seed entry")
 
 // seedEntry is the JSON schema of `netsess list --json`. server,
-// client_host and level are accepted and ignored.
+// client_host, client_name, connected_at, last_active_at and level are
+// accepted and ignored.
 type seedEntry struct {
 	Server     *string `json:"server"`
 	Client     *string `json:"client"`
@@ -76,10 +77,14 @@ type seedEntry struct {
 	Opens      *uint32 `json:"opens"`
 	Time       *uint32 `json:"time"`
 	IdleTime   *uint32 `json:"idle_time"`
-	UserFlags  *uint32 `json:"user_flags"`
-	ClientType *string `json:"client_type"`
-	Transport  *string `json:"transport"`
-	Level      *uint32 `json:"level"`
+	// The absolute forms of time and idle_time that list prints beside
+	// them; accepted and ignored (time and idle_time say the same).
+	ConnectedAt  *string `json:"connected_at"`
+	LastActiveAt *string `json:"last_active_at"`
+	UserFlags    *uint32 `json:"user_flags"`
+	ClientType   *string `json:"client_type"`
+	Transport    *string `json:"transport"`
+	Level        *uint32 `json:"level"`
 	// An error record of `list --json`: recognised so that it is refused
 	// as such rather than for an unknown key.
 	Error      *string         `json:"error"`

@@ -2,147 +2,137 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"runtime/debug"
-	"strings"
+
+	"github.com/netsession/netsession/internal/cli"
 )
 
-// version is the release this tree builds; -ldflags "-X main.version=..."
-// overrides it.
-var version = "0.1.0-dev"
+// version is the release this tree builds when the build says nothing
+// better: a "go install ...@vX" build reports vX (the module version in
+// the build information), and -ldflags "-X main.version=..." overrides
+// both.
+var version = ""
+
+// develVersion is what a build from a source tree without a version says.
+const develVersion = "0.1.0-dev"
 
 // Exit codes, documented in the help text.
 const (
 	exitOK       = 0
-	exitUsage    = 1
+	exitUsage    = cli.ExitUsage
 	exitInternal = 5
 )
 
-type command struct {
-	name, summary string
-	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) int
-}
+// envFunc gives the client commands what they take from the process.
+type envFunc func(stderr io.Writer) cliEnv
 
-func commands() []command {
-	return []command{
-		{"list", "list the sessions of a server (NetSessionEnum)", runList},
-		{"get", "show one session of a server (NetSessionGetInfo)", runGet},
-		{"del", "close sessions on a server (NetSessionDel)", runDel},
-		{"serve", "serve sessions over MS-SRVS (ncacn_ip_tcp, NTLM) with an endpoint mapper", runServe},
-		{"demo", "serve demo sessions on loopback and list them, no setup needed", runDemo},
-		{"version", "print the version", runVersion},
-		{"help", "show help for netsess or one of its commands", runHelp},
+// newApp is the netsess program: its commands, on the cli package's
+// parser.
+func newApp(env envFunc) *cli.App {
+	return &cli.App{
+		Name: "netsess",
+		Summary: "Windows server sessions (NetSessionEnum, NetSessionGetInfo, NetSessionDel) " +
+			"and the MS-SRVS protocol behind them",
+		Overview: `netsess asks a Windows or Samba server who is connected to it (list, get)
+and closes sessions (del), over SMB2/3 (\PIPE\srvsvc, port 445) or
+ncacn_ip_tcp. "netsess serve --smb ADDR" is itself such a server: an SMB2/3
+server for IPC$ and \PIPE\srvsvc whose own sessions are the ones it lists,
+plus srvsvc on ncacn_ip_tcp and an endpoint mapper. "netsess demo" runs
+both ends on loopback with nothing to set up.
+
+Durations are whole numbers with a unit (90s, 2h, 7d, 1d12h); times are
+RFC 3339, a date, now, or a duration before now.`,
+		Version: versionString(buildInfo()),
+		Commands: []*cli.Command{
+			listCommand(env),
+			getCommand(env),
+			delCommand(env),
+			serveCommand(),
+			demoCommand(),
+			versionCommand(),
+		},
+		ExitCodes: []cli.ExitCode{
+			{Code: 0, Meaning: "success (also a filtered list that matches nothing)"},
+			{Code: 1, Meaning: "usage error (unknown command or flag, bad value)"},
+			{Code: 2, Meaning: "server unreachable, or a timeout"},
+			{Code: 3, Meaning: "logon failure"},
+			{Code: 4, Meaning: "access denied"},
+			{Code: 5, Meaning: "the server answered another failure status (get and del: no such session)"},
+			{Code: 6, Meaning: "the RPC failed: fault, refused bind, or an answer that cannot be decoded"},
+			{Code: 130, Meaning: "interrupted (Ctrl-C); what was read so far is printed"},
+		},
 	}
-}
-
-const usageText = `netsess - Windows server sessions (NetSessionEnum, NetSessionGetInfo,
-NetSessionDel) and the MS-SRVS protocol behind them.
-
-Usage:
-  netsess <command> [flags]
-
-Commands:
-%s
-Run "netsess help <command>" or "netsess <command> -h" for a command's flags.
-
-Exit codes (each command's help says which apply):
-  0    success (also a filtered list that matches nothing)
-  1    usage error (unknown command or flag, bad value)
-  2    server unreachable, or a timeout
-  3    logon failure
-  4    access denied
-  5    the server answered another failure status
-  6    the RPC failed: fault, refused bind, or an answer that cannot be decoded
-  130  interrupted (Ctrl-C); what was read so far is printed
-`
-
-func usage() string {
-	var b strings.Builder
-	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
-	}
-	return fmt.Sprintf(usageText, b.String())
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage())
-		return exitUsage
-	}
-	switch args[0] {
-	case "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage())
-		return exitOK
-	case "-version", "--version":
-		return runVersion(ctx, nil, stdout, stderr)
-	}
-	for _, c := range commands() {
-		if c.name == args[0] {
-			return c.run(ctx, args[1:], stdout, stderr)
-		}
-	}
-	fmt.Fprintf(stderr, "netsess: unknown command %q\n\n%s", args[0], usage())
-	return exitUsage
+	return newApp(osEnv).Run(ctx, args, stdout, stderr)
 }
 
-func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stdout, usage())
-		return exitOK
+// buildInfo is the binary's build information, nil when it has none.
+func buildInfo() *debug.BuildInfo {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return nil
 	}
-	for _, c := range commands() {
-		if c.name == args[0] && c.name != "help" {
-			return c.run(ctx, []string{"-h"}, stdout, stderr)
-		}
-	}
-	if args[0] == "help" {
-		fmt.Fprint(stdout, usage())
-		return exitOK
-	}
-	fmt.Fprintf(stderr, "netsess help: unknown command %q\n", args[0])
-	return exitUsage
+	return bi
 }
 
-func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		fmt.Fprintf(stderr, "netsess version: takes no arguments\n")
-		return exitUsage
+// versionString says which netsess this is: the version (-X main.version,
+// else the module version of a "go install ...@vX" build, else
+// 0.1.0-dev), the Go release, and the source revision, or that the build
+// did not record one (go run, -buildvcs=false, a build outside a
+// repository).
+func versionString(bi *debug.BuildInfo) string {
+	v := version
+	if v == "" && bi != nil && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
 	}
-	fmt.Fprintf(stdout, "netsess %s", version)
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		fmt.Fprintf(stdout, " (%s", bi.GoVersion)
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				fmt.Fprintf(stdout, ", %s", s.Value[:12])
+	if v == "" {
+		v = develVersion
+	}
+	if bi == nil {
+		return v + " (no build information)"
+	}
+	rev, modified := "", false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	switch {
+	case rev == "":
+		rev = "revision unknown"
+	case len(rev) > 12:
+		rev = "revision " + rev[:12]
+	default:
+		rev = "revision " + rev
+	}
+	if modified {
+		rev += " with local changes"
+	}
+	return fmt.Sprintf("%s (%s, %s)", v, bi.GoVersion, rev)
+}
+
+func versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "version",
+		Summary: "print the version",
+		Help: `Prints the version: the module version of a "go install ...@vX" build (or
+what -ldflags "-X main.version=..." set; 0.1.0-dev for a build from a
+source tree), the Go release, and the source revision the build recorded,
+or "revision unknown" when it recorded none (go run, -buildvcs=false, a
+build outside a repository).`,
+		ExitCodes: []cli.ExitCode{{Code: 0, Meaning: "printed"}, {Code: 1, Meaning: "usage error (an argument or flag)"}},
+		Define: func(fs *cli.FlagSet) cli.Action {
+			return func(_ context.Context, inv *cli.Invocation) int {
+				fmt.Fprintf(inv.Stdout, "netsess %s\n", versionString(buildInfo()))
+				return exitOK
 			}
-		}
-		fmt.Fprint(stdout, ")")
+		},
 	}
-	fmt.Fprintln(stdout)
-	return exitOK
-}
-
-// parseFlags runs fs.Parse with the commands' conventions: -h prints the
-// help once, on stdout, and exits 0; a bad flag prints the flag package's
-// message and the help on fs's output (stderr) and exits 1.
-func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (int, bool) {
-	usage := fs.Usage
-	fs.Usage = func() {} // the flag package would print it before returning ErrHelp
-	err := fs.Parse(args)
-	fs.Usage = usage
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			out := fs.Output()
-			fs.SetOutput(stdout)
-			fs.Usage()
-			fs.SetOutput(out)
-			return exitOK, false
-		}
-		fs.Usage()
-		return exitUsage, false
-	}
-	return 0, true
 }

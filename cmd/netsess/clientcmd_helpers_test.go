@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"flag"
 	"io"
 	"net"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/internal/cli"
 	"github.com/netsession/netsession/internal/rpctest"
 	"github.com/netsession/netsession/session"
 )
@@ -72,10 +72,40 @@ func runClient(t *testing.T, ctx context.Context, cmd string, env cliEnv, args .
 	return code, out.String(), errb.String()
 }
 
-func newTestFlagSet() *flag.FlagSet {
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	return fs
-}
+func newTestFlagSet() *cli.FlagSet { return cli.NewFlagSet() }
 
 func hexString(b []byte) string { return hex.EncodeToString(b) }
+
+// runList is "netsess list" with the process environment.
+func listCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env cliEnv) int {
+	return newApp(func(io.Writer) cliEnv { return env }).Run(ctx, append([]string{"list"}, args...), stdout, stderr)
+}
+
+// getCmd is "netsess get" with env.
+func getCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env cliEnv) int {
+	return newApp(func(io.Writer) cliEnv { return env }).Run(ctx, append([]string{"get"}, args...), stdout, stderr)
+}
+
+// delCmd is "netsess del" with env.
+func delCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env cliEnv) int {
+	return newApp(func(io.Writer) cliEnv { return env }).Run(ctx, append([]string{"del"}, args...), stdout, stderr)
+}
+
+// runServe is "netsess serve".
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return newApp(osEnv).Run(ctx, append([]string{"serve"}, args...), stdout, stderr)
+}
+
+// runList, runGet and runDel are the client commands with the process
+// environment.
+func runList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return listCmd(ctx, args, stdout, stderr, osEnv(stderr))
+}
+
+func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return getCmd(ctx, args, stdout, stderr, osEnv(stderr))
+}
+
+func runDel(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return delCmd(ctx, args, stdout, stderr, osEnv(stderr))
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -40,10 +41,10 @@ func TestListJSONFields(t *testing.T) {
 	srv := startCLServer(t, "", nil)
 	want := map[session.Level][]string{
 		0:   {"server", "client", "client_host", "level"},
-		1:   {"server", "client", "client_host", "user", "opens", "time", "idle_time", "user_flags", "level"},
-		2:   {"server", "client", "client_host", "user", "opens", "time", "idle_time", "user_flags", "client_type", "level"},
-		10:  {"server", "client", "client_host", "user", "time", "idle_time", "level"},
-		502: {"server", "client", "client_host", "user", "opens", "time", "idle_time", "user_flags", "client_type", "transport", "level"},
+		1:   {"server", "client", "client_host", "user", "opens", "time", "connected_at", "idle_time", "last_active_at", "user_flags", "level"},
+		2:   {"server", "client", "client_host", "user", "opens", "time", "connected_at", "idle_time", "last_active_at", "user_flags", "client_type", "level"},
+		10:  {"server", "client", "client_host", "user", "time", "connected_at", "idle_time", "last_active_at", "level"},
+		502: {"server", "client", "client_host", "user", "opens", "time", "connected_at", "idle_time", "last_active_at", "user_flags", "client_type", "transport", "level"},
 	}
 	for _, l := range session.Levels() {
 		code, out, errOut := runClient(t, context.Background(), "list", clEnv(nil, nil), "--server", srv.addr, aliceU, "--json", "--level", levelArg(l))
@@ -111,6 +112,18 @@ func TestListCSV(t *testing.T) {
 	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The absolute times are the last two columns: the server's sessions
+	// are 65 s old and idle.
+	for i, r := range recs[1:] {
+		c, errC := time.Parse(time.RFC3339, r[15])
+		a, errA := time.Parse(time.RFC3339, r[16])
+		if errC != nil || errA != nil || !c.Equal(a) || time.Since(c) < 64*time.Second || time.Since(c) > 5*time.Minute {
+			t.Errorf("row %d: connected_at %q, last_active_at %q", i+1, r[15], r[16])
+		}
+	}
+	for i := range recs {
+		recs[i] = recs[i][:15]
 	}
 	want := [][]string{
 		{"server", "client", "client_host", "client_name", "user", "opens", "time", "idle_time", "user_flags", "client_type", "transport", "level", "error", "status", "fault"},
@@ -197,7 +210,7 @@ func TestClientExitCodes(t *testing.T) {
 		stderr  string
 		jsonOut map[string]any
 	}{
-		{"unreachable", []string{"--server", closed, aliceU}, exitUnreachable, "unreachable: dial tcp", map[string]any{"error": "unreachable"}},
+		{"unreachable", []string{"--server", closed, aliceU}, exitUnreachable, "unreachable: cannot connect (connection refused)", map[string]any{"error": "unreachable"}},
 		{"timeout", []string{"--server", silent, aliceU, "--timeout", "200ms"}, exitUnreachable, "timeout", map[string]any{"error": "timeout"}},
 		{"logon failure", []string{"--server", good.addr, "-U", "alice%wrong"}, exitLogon, "logon failure", map[string]any{"error": "logon failure", "fault": 5.0}},
 		{"logon failure spnego", []string{"--server", good.addr, "-U", "alice%wrong", "--spnego", "--auth", "privacy"}, exitLogon, "logon failure", map[string]any{"error": "logon failure"}},
@@ -207,7 +220,7 @@ func TestClientExitCodes(t *testing.T) {
 			map[string]any{"error": "access denied", "status": 5.0}},
 		{"other status", []string{"--server", other.addr, aliceU}, exitStatus, "not enough memory (ERROR_NOT_ENOUGH_MEMORY, 8) at level 502", map[string]any{"status": 8.0, "level": 502.0}},
 		{"fault", []string{"--server", fault.addr, aliceU}, exitFault, "the RPC failed: fault 0x000006f7", map[string]any{"error": "rpc fault", "fault": 1783.0}},
-		{"usage", []string{"--server", good.addr, "--level", "3"}, exitUsage, "--level: want 0, 1, 2, 10, 502 or auto", nil},
+		{"usage", []string{"--server", good.addr, "--level", "3"}, exitUsage, "--level: want auto, 0, 1, 2, 10 or 502, not \"3\"\nsee 'netsess list --help'", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -337,10 +350,14 @@ func TestCredentials(t *testing.T) {
 			fs := newTestFlagSet()
 			var cf connFlags
 			cf.register(fs)
-			if err := fs.Parse(append([]string{"--server", "h:1", "--transport", "tcp"}, tc.args...)); err != nil {
+			pos, err := fs.Parse(append([]string{"--server", "h:1", "--transport", "tcp"}, tc.args...))
+			if err != nil {
+				if tc.err != "" && strings.Contains(err.Error(), tc.err) {
+					return // refused by the parser
+				}
 				t.Fatal(err)
 			}
-			_, o, err := cf.options(fs.Args(), tc.env, &strings.Builder{})
+			_, o, err := cf.options("list", pos, tc.env, &strings.Builder{})
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) || exitCode(err) != exitUsage {
 					t.Errorf("err %v, want %q", err, tc.err)
@@ -361,7 +378,7 @@ func TestCredentials(t *testing.T) {
 func TestClientHelp(t *testing.T) {
 	for _, cmd := range []string{"list", "get", "del"} {
 		code, out, _ := runClient(t, context.Background(), cmd, clEnv(nil, nil), "-h")
-		for _, s := range []string{"Usage: netsess " + cmd, "Exit codes:", "130", "-nt-hash", "Examples:", "NETSESS_PASSWORD"} {
+		for _, s := range []string{"Usage: netsess " + cmd, "Exit codes:", "130", "      --nt-hash HASH", "Examples:", "NETSESS_PASSWORD"} {
 			if !strings.Contains(out, s) {
 				t.Errorf("%s help lacks %q", cmd, s)
 			}

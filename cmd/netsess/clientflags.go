@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/netsession/netsession/client"
 	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/internal/cli"
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/session"
 )
@@ -35,18 +35,26 @@ const (
 // passwordEnv is the environment variable a password may come from.
 const passwordEnv = "NETSESS_PASSWORD"
 
-const clientExitCodes = `Exit codes:
-  0    success; also a filtered list that matches nothing (the server's
-       NERR_UserNotFound / NERR_ClientNameNotFound), printed as an empty list
-  1    usage error (unknown flag, bad value, missing password on a non-terminal)
-  2    unreachable or timeout (no connection, connection lost, deadline passed)
-  3    logon failure (the server refused the credentials)
-  4    access denied (the method returned ERROR_ACCESS_DENIED, 5; over smb
-       also the server refusing the IPC$ share or the pipe)
-  5    the server returned another status (invalid level, not found, ...)
-  6    the RPC failed: a fault PDU, a refused bind or an undecodable answer
-  130  interrupted (Ctrl-C); what was read before is printed
-`
+// clientExitCodes are the exit codes of list, get and del; noMatch says
+// what a request that matches no session exits with.
+func clientExitCodes(noMatch cli.ExitCode) []cli.ExitCode {
+	codes := []cli.ExitCode{
+		{Code: 0, Meaning: "success"},
+		{Code: 1, Meaning: "usage error (unknown flag, bad value, missing password on a non-terminal)"},
+		{Code: 2, Meaning: "unreachable or timeout (no connection, connection lost, deadline passed)"},
+		{Code: 3, Meaning: "logon failure (the server refused the credentials)"},
+		{Code: 4, Meaning: "access denied (the method returned ERROR_ACCESS_DENIED, 5; over smb also the server refusing the IPC$ share or the pipe)"},
+		{Code: 5, Meaning: "the server returned another status (invalid level, not found, ...)"},
+		{Code: 6, Meaning: "the RPC failed: a fault PDU (also a call refused at --auth connect), a refused bind or an undecodable answer"},
+		{Code: 130, Meaning: "interrupted (Ctrl-C); what was read before is printed"},
+	}
+	for i := range codes {
+		if codes[i].Code == noMatch.Code {
+			codes[i].Meaning += "; " + noMatch.Meaning
+		}
+	}
+	return codes
+}
 
 const credentialsHelp = `Credentials:
   -U USER[%PASSWORD] logs on as USER (DOMAIN\USER and USER@DOMAIN work too).
@@ -87,32 +95,70 @@ func osEnv(stderr io.Writer) cliEnv {
 }
 
 // connFlags are the flags every client command shares: where and how to
-// connect, and as whom.
+// connect, as whom, and the output format.
 type connFlags struct {
 	server, transport, epm  string
 	user, domain, ntHash    string
 	passwordFile, auth      string
 	anonymous, spnego, json bool
-	csv, debug, guest       bool
+	csv, csvRaw, debug      bool
+	guest                   bool
 	timeout                 time.Duration
+	fs                      *cli.FlagSet
 }
 
-func (c *connFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.server, "server", "", "the server: HOST, HOST:PORT, [IPV6]:PORT (also accepted as the only argument)")
-	fs.StringVar(&c.transport, "transport", client.DefaultTransport, "smb (\\PIPE\\srvsvc over SMB2/3, port 445 by default) or tcp (ncacn_ip_tcp; without a port the endpoint mapper is asked)")
-	fs.StringVar(&c.epm, "epm", "", "endpoint mapper address HOST:PORT for --transport tcp without a port (default HOST:135)")
-	fs.StringVar(&c.user, "U", "", "log on as `USER[%PASSWORD]` (DOMAIN\\USER and USER@DOMAIN accepted)")
-	fs.StringVar(&c.domain, "domain", "", "logon domain, when -U does not name one")
-	fs.StringVar(&c.ntHash, "nt-hash", "", "log on with this NT hash (32 hex digits, or LMHASH:NTHASH) instead of a password")
-	fs.StringVar(&c.passwordFile, "password-file", "", "read the password from the first line of this file")
-	fs.BoolVar(&c.anonymous, "anonymous", false, "null session (no credentials)")
-	fs.BoolVar(&c.guest, "guest", false, "over smb, accept a logon the server maps to its guest account (an unknown user, on servers that map those to guest); the session is unsigned, so anyone on the path could answer in the server's name")
-	fs.StringVar(&c.auth, "auth", "", "DCE/RPC protection over tcp: none, connect, integrity or privacy (default: integrity with credentials, none for a null session); over smb the SMB session protects the pipe")
-	fs.BoolVar(&c.spnego, "spnego", false, "over tcp, wrap NTLM in SPNEGO (auth type 9) instead of raw NTLMSSP (10)")
-	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "deadline of each call (connect and bind, every page, a delete); 0 for none")
-	fs.BoolVar(&c.json, "json", false, "JSON Lines: one object per session, or one error object")
-	fs.BoolVar(&c.csv, "csv", false, "CSV with a header; the same column names as --json")
-	fs.BoolVar(&c.debug, "debug", false, "log the exchange to stderr")
+// register defines the connection and credential flags.
+func (c *connFlags) register(fs *cli.FlagSet) {
+	c.fs = fs
+	fs.Group("Connection")
+	fs.StringVar(&c.server, "server", "the server: `HOST`, HOST:PORT, [IPV6]:PORT (also accepted as the only argument, before or after the flags)")
+	c.transport = client.DefaultTransport
+	fs.ChoiceVar(&c.transport, "transport", []string{client.TransportSMB, client.TransportTCP}, `smb (\PIPE\srvsvc over SMB2/3, port 445 by default) or tcp (ncacn_ip_tcp; without a port the endpoint mapper is asked)`)
+	fs.StringVar(&c.epm, "epm", "endpoint mapper address `HOST:PORT` for --transport tcp without a port (default HOST:135)")
+	c.timeout = 30 * time.Second
+	fs.DurationVar(&c.timeout, "timeout", "deadline of each call (connect and bind, every page, a delete), as 30s, 2m; 0 for none").Arg = "DURATION"
+	fs.Group("Credentials")
+	fs.StringVar(&c.user, "U", `log on as `+"`USER[%PASSWORD]`"+` (DOMAIN\USER and USER@DOMAIN accepted)`)
+	fs.StringVar(&c.domain, "domain", "logon `DOMAIN`, when -U does not name one")
+	fs.StringVar(&c.ntHash, "nt-hash", "log on with this NT hash (32 hex digits, or LMHASH:NTHASH) instead of a password").Arg = "HASH"
+	fs.StringVar(&c.passwordFile, "password-file", "read the password from the first line of this `FILE`").Files = true
+	fs.BoolVar(&c.anonymous, "anonymous", "null session (no credentials)")
+	fs.BoolVar(&c.guest, "guest", "over smb, accept a logon the server maps to its guest account (an unknown user, on servers that map those to guest); the session is unsigned, so anyone on the path could answer in the server's name")
+	authLevels := []string{"none", "connect", "integrity", "privacy"}
+	fs.ChoiceVar(&c.auth, "auth", authLevels, "DCE/RPC protection over tcp: none, connect, integrity or privacy (default: integrity with credentials, none for a null session); over smb the SMB session protects the pipe")
+	fs.BoolVar(&c.spnego, "spnego", "over tcp, wrap NTLM in SPNEGO (auth type 9) instead of raw NTLMSSP (10)")
+}
+
+// registerOutput defines the output flags; lists adds --csv and
+// --csv-raw.
+func (c *connFlags) registerOutput(fs *cli.FlagSet, lists bool) {
+	fs.Group("Output")
+	fs.BoolVar(&c.json, "json", "JSON Lines: one object per session, or one error object")
+	if lists {
+		fs.BoolVar(&c.csv, "csv", "CSV with a header; the same column names as --json; a field that starts with =, +, -, @, a tab or a carriage return gets a leading ' so that spreadsheets do not run it as a formula")
+		fs.BoolVar(&c.csvRaw, "csv-raw", "with --csv, write every field exactly as the server sent it (no leading ' before =, +, -, @)")
+	}
+	fs.BoolVar(&c.debug, "debug", "log the exchange to stderr: transport, dialect, signing and encryption, authentication, every call with its level, size and duration, paging")
+}
+
+// oneServer takes the server from --server or the only positional
+// argument: the client commands ask one server.
+func (c *connFlags) oneServer(cmd string, args []string) error {
+	scan := fmt.Sprintf("netsess %s asks one server; to ask several, use 'netsess scan'", cmd)
+	switch {
+	case c.fs != nil && c.fs.Count("server") > 1:
+		return usagef("--server given %d times: %s", c.fs.Count("server"), scan)
+	case len(args) > 1:
+		return usagef("unexpected argument %q after the server %q: %s", args[1], args[0], scan)
+	case len(args) == 1 && c.server != "":
+		return usagef("two servers, --server %q and %q: %s", c.server, args[0], scan)
+	case len(args) == 1:
+		c.server = args[0]
+	}
+	if c.server == "" {
+		return usagef("no server: give it as the argument or with --server (netsess %s --help)", cmd)
+	}
+	return nil
 }
 
 // usageError is a bad flag value: exit code 1.
@@ -124,24 +170,16 @@ func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(f
 
 // options turns the flags into client options. args are the positional
 // arguments (at most one: the server).
-func (c *connFlags) options(args []string, env cliEnv, stderr io.Writer) (string, client.Options, error) {
+func (c *connFlags) options(cmd string, args []string, env cliEnv, stderr io.Writer) (string, client.Options, error) {
 	var o client.Options
-	switch {
-	case len(args) > 1 || len(args) == 1 && c.server != "":
-		return "", o, usagef("unexpected argument %q", args[len(args)-1])
-	case len(args) == 1:
-		c.server = args[0]
-	}
-	if c.server == "" {
-		return "", o, usagef("--server is required")
+	if err := c.oneServer(cmd, args); err != nil {
+		return "", o, err
 	}
 	if c.json && c.csv {
 		return "", o, usagef("--json and --csv exclude each other")
 	}
-	switch c.transport {
-	case client.TransportTCP, client.TransportSMB:
-	default:
-		return "", o, usagef("--transport: want tcp or smb, not %q", c.transport)
+	if c.csvRaw && !c.csv {
+		return "", o, usagef("--csv-raw goes with --csv")
 	}
 	o.Transport = c.transport
 	o.MapperAddr = c.epm
@@ -166,8 +204,6 @@ func (c *connFlags) options(args []string, env cliEnv, stderr io.Writer) (string
 		o.Auth = dcerpc.AuthLevelIntegrity
 	case "privacy":
 		o.Auth = dcerpc.AuthLevelPrivacy
-	default:
-		return "", o, usagef("--auth: want none, connect, integrity or privacy, not %q", c.auth)
 	}
 	if o.Transport == client.TransportSMB && (c.auth != "" || c.spnego || c.epm != "") {
 		return "", o, usagef("--auth, --spnego and --epm are for --transport tcp; over smb the SMB logon protects the pipe")
@@ -214,7 +250,7 @@ func (c *connFlags) credentials(env cliEnv) (client.Credentials, error) {
 		}
 		h, err := client.ParseNTHash(c.ntHash)
 		if err != nil {
-			return cred, usagef("--nt-hash: %v", strings.TrimPrefix(err.Error(), "client: "))
+			return cred, usagef("--nt-hash: %v", userText(err))
 		}
 		cred.NTHash = h
 		return cred, nil

@@ -2,37 +2,35 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/netsession/netsession/client"
 	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/internal/cli"
 	"github.com/netsession/netsession/internal/sessfmt"
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/server"
 	"github.com/netsession/netsession/session"
 )
 
-const demoHelp = `Usage: netsess demo [flags]
-
-A tour of NetSessionEnum that needs nothing installed. It starts a server on
-loopback ports (SMB2/3 with \\PIPE\\srvsvc, and srvsvc on ncacn_ip_tcp) with
+const demoHelp = `A tour of NetSessionEnum that needs nothing installed. It starts a server on
+loopback ports (SMB2/3 with \PIPE\srvsvc, and srvsvc on ncacn_ip_tcp) with
 built-in demo accounts and a handful of sessions (logons, opens, activity,
 idle time), logs on to it as the chosen caller, and prints what
 NetrSessionEnum answers at each level, the way "net session" would show it.
 Over SMB (the default) the client's own session appears in the list, as on
-a real file server; -transport tcp authenticates with NTLM inside DCE/RPC.
+a real file server; --transport tcp authenticates with NTLM inside DCE/RPC.
 
 Demo accounts (password = name + "Pass1"): administrator (Administrators),
 operator (Server Operators), bob (no groups); "guest" logs on with an
 unknown name and is mapped to the guest account; "anonymous" makes no logon.
 
-Flags:
-`
+A level the server refuses is shown in place of its table; the exit code
+is that of the first refusal, with the meanings "netsess list" gives them
+(access denied: 4).`
 
 // demoSeeds are the sessions the demo serves; Time and Idle say how many
 // seconds ago each logged on and was last active.
@@ -47,73 +45,88 @@ func demoSeeds() []server.Seed {
 	}
 }
 
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	levels := fs.String("level", "0,1,2,10,502", "comma-separated levels to show (0, 1, 2, 10, 502)")
-	as := fs.String("as", "admin", "caller to log on as: admin, operator, user, guest or anonymous")
-	policy := fs.String("policy", "modern", "server access policy: modern, legacy, open, or rules such as '0,10=user;1,2,502,del=operator'")
-	cname := fs.String("cname", "windows", `client name style of the server: windows (\\10.0.0.5) or bare (10.0.0.5)`)
-	budget := fs.Uint("prefmaxlen", uint(session.MaxPreferredLength), "preferred maximum length per call in NDR bytes; a small value shows paging with resume handles")
-	client_ := fs.String("client", "", `only sessions from this client (\\ is added when missing)`)
-	user := fs.String("user", "", "only sessions of this user")
-	transport := fs.String("transport", "smb", "how the client reaches srvsvc: smb (SMB2/3 logon, \\PIPE\\srvsvc; its own session is listed) or tcp (ncacn_ip_tcp, NTLM inside DCE/RPC)")
-	authLevel := fs.String("auth", "integrity", "over tcp, DCE/RPC protection of the logon: integrity (signed) or privacy (sealed)")
-	spnego := fs.Bool("spnego", false, "over tcp, wrap NTLM in SPNEGO (auth type 9) instead of raw NTLMSSP (10)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), demoHelp)
-		fs.PrintDefaults()
-		fmt.Fprint(fs.Output(), "\nExamples:\n  netsess demo\n  netsess demo -level 10 -as user -policy legacy\n  netsess demo -level 1 -prefmaxlen 200\n  netsess demo -as anonymous -policy open -level 0\n")
+func demoCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "demo",
+		Summary: "serve demo sessions on loopback and list them, no setup needed",
+		Help:    demoHelp,
+		Examples: []string{
+			"netsess demo",
+			"netsess demo --level 10 --as user --policy legacy",
+			"netsess demo --level 1 --prefmaxlen 200",
+			"netsess demo --as anonymous --policy open --level 0",
+			"netsess demo --transport tcp --spnego",
+		},
+		ExitCodes: []cli.ExitCode{
+			{Code: 0, Meaning: "every level asked for answered"},
+			{Code: 1, Meaning: "usage error (bad flag or value)"},
+			{Code: 2, Meaning: "the demo client could not reach the demo server (a timeout)"},
+			{Code: 3, Meaning: "logon failure"},
+			{Code: 4, Meaning: "access denied: the policy refused the caller a level (as list exits for the same denial)"},
+			{Code: 5, Meaning: "the demo server could not start, or another status"},
+			{Code: 6, Meaning: "the RPC failed"},
+			{Code: 130, Meaning: "interrupted (Ctrl-C)"},
+		},
+		Define: defineDemo,
 	}
-	if code, ok := parseFlags(fs, args, stdout); !ok {
-		return code
+}
+
+func defineDemo(fs *cli.FlagSet) cli.Action {
+	levels := fs.String("level", "0,1,2,10,502", "comma-separated `LEVELS` to show (0, 1, 2, 10, 502)")
+	as := fs.Choice("as", "admin", []string{"admin", "operator", "user", "guest", "anonymous"}, "`CALLER` to log on as: admin, operator, user, guest or anonymous")
+	policy := fs.String("policy", "modern", "server access `POLICY`: modern, legacy, open, or rules such as '0,10=user;1,2,502,del=operator'")
+	cname := fs.Choice("cname", "windows", []string{"windows", "bare"}, `client name `+"`STYLE`"+` of the server: windows (\\10.0.0.5) or bare (10.0.0.5)`)
+	budget := fs.Uint32("prefmaxlen", session.MaxPreferredLength, "preferred maximum length per call in NDR `BYTES`; a small value shows paging with resume handles")
+	client_ := fs.String("client", "", `only sessions from this `+"`CLIENT`"+` (\\ is added when missing)`)
+	user := fs.String("user", "", "only sessions of this `USER`")
+	transport := fs.Choice("transport", "smb", []string{"smb", "tcp"}, `how the client reaches srvsvc: smb (SMB2/3 logon, \PIPE\srvsvc; its own session is listed) or tcp (ncacn_ip_tcp, NTLM inside DCE/RPC)`)
+	authLevel := fs.Choice("auth", "integrity", []string{"integrity", "privacy"}, "over tcp, DCE/RPC protection of the logon: integrity (signed) or privacy (sealed)")
+	spnego := fs.Bool("spnego", "over tcp, wrap NTLM in SPNEGO (auth type 9) instead of raw NTLMSSP (10)")
+	return func(ctx context.Context, inv *cli.Invocation) int {
+		return runDemo(ctx, inv, *levels, *as, *policy, *cname, *budget, *client_, *user, *transport, *authLevel, *spnego)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "netsess demo: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
-	}
-	lv, err := parseLevels(*levels)
+}
+
+func runDemo(ctx context.Context, inv *cli.Invocation, levels, as, policy, cname string, budget uint32, client_, user, transport, authLevel string, spnego bool) int {
+	stdout, stderr := inv.Stdout, inv.Stderr
+	lv, err := parseLevels(levels)
 	if err != nil {
-		fmt.Fprintf(stderr, "netsess demo: -level: %v\n", err)
+		fmt.Fprintf(stderr, "netsess demo: --level: %v\n", err)
 		return exitUsage
 	}
-	who, ok := demoCallers()[strings.ToLower(*as)]
+	who, ok := demoCallers()[strings.ToLower(as)]
 	if !ok {
-		fmt.Fprintf(stderr, "netsess demo: -as: want admin, operator, user, guest or anonymous, not %q\n", *as)
+		fmt.Fprintf(stderr, "netsess demo: --as: want admin, operator, user, guest or anonymous, not %q\n", as)
 		return exitUsage
 	}
-	pol, err := session.ParsePolicy(*policy)
+	pol, err := session.ParsePolicy(policy)
 	if err != nil {
-		fmt.Fprintf(stderr, "netsess demo: -policy: %v\n", err)
+		fmt.Fprintf(stderr, "netsess demo: --policy: %v\n", err)
 		return exitUsage
 	}
-	style, ok := session.ParseCnameStyle(*cname)
+	style, ok := session.ParseCnameStyle(cname)
 	if !ok {
-		fmt.Fprintf(stderr, "netsess demo: -cname: want windows or bare, not %q\n", *cname)
-		return exitUsage
-	}
-	if *budget > uint(session.MaxPreferredLength) {
-		fmt.Fprintf(stderr, "netsess demo: -prefmaxlen: %d does not fit in 32 bits\n", *budget)
+		fmt.Fprintf(stderr, "netsess demo: --cname: want windows or bare, not %q\n", cname)
 		return exitUsage
 	}
 	var level dcerpc.AuthLevel
-	switch *authLevel {
+	switch authLevel {
 	case "integrity":
 		level = dcerpc.AuthLevelIntegrity
 	case "privacy":
 		level = dcerpc.AuthLevelPrivacy
 	default:
-		fmt.Fprintf(stderr, "netsess demo: -auth: want integrity or privacy, not %q\n", *authLevel)
+		fmt.Fprintf(stderr, "netsess demo: --auth: want integrity or privacy, not %q\n", authLevel)
 		return exitUsage
 	}
 
-	if *transport != client.TransportSMB && *transport != client.TransportTCP {
-		fmt.Fprintf(stderr, "netsess demo: -transport: want smb or tcp, not %q\n", *transport)
+	if transport != client.TransportSMB && transport != client.TransportTCP {
+		fmt.Fprintf(stderr, "netsess demo: --transport: want smb or tcp, not %q\n", transport)
 		return exitUsage
 	}
 	accounts, err := demoAccounts()
 	if err != nil {
-		fmt.Fprintf(stderr, "netsess demo: %v\n", err)
+		fmt.Fprintf(stderr, "netsess demo: %s\n", userText(err))
 		return exitInternal
 	}
 	ready := make(chan server.Addrs, 1)
@@ -132,7 +145,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		OnReady:           func(a server.Addrs) { ready <- a },
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "netsess demo: %v\n", err)
+		fmt.Fprintf(stderr, "netsess demo: %s\n", userText(err))
 		return exitInternal
 	}
 	runCtx, stopServer := context.WithCancel(ctx)
@@ -144,14 +157,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case addrs = <-ready:
 	case err := <-served:
 		served <- err
-		fmt.Fprintf(stderr, "netsess demo: %v\n", err)
+		fmt.Fprintf(stderr, "netsess demo: %s\n", userText(err))
 		return exitInternal
 	}
 
-	opts := client.Options{Transport: *transport, SPNEGO: *spnego, PrefMaxLen: uint32(*budget), Timeout: 30 * time.Second}
+	opts := client.Options{Transport: transport, SPNEGO: spnego, PrefMaxLen: budget, Timeout: 30 * time.Second}
 	addr := addrs.RPC
 	how := "no logon (anonymous bind)"
-	if *transport == client.TransportSMB {
+	if transport == client.TransportSMB {
 		addr = addrs.SMB
 		how = "SMB null session"
 		if who.logon != nil {
@@ -164,36 +177,40 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else if who.logon != nil {
 		opts.Credentials = *who.logon
 		if who.noKey {
-			level, *authLevel = dcerpc.AuthLevelConnect, "connect (a guest has no key to sign with)"
+			level, authLevel = dcerpc.AuthLevelConnect, "connect (a guest has no key to sign with)"
 		}
 		opts.Auth = level
 		mech := "NTLMSSP"
-		if *spnego {
+		if spnego {
 			mech = "SPNEGO/NTLMSSP"
 		}
-		how = fmt.Sprintf("%s logon as %q, auth level %s", mech, who.logon.User, *authLevel)
+		how = fmt.Sprintf("%s logon as %q, auth level %s", mech, who.logon.User, authLevel)
 	} else {
 		opts.Credentials = client.Credentials{Anonymous: true}
 	}
-	if *budget == uint(session.MaxPreferredLength) {
+	if budget == session.MaxPreferredLength {
 		opts.PrefMaxLen = 0 // everything in one call
 	}
 	c, err := client.Dial(ctx, addr, opts)
 	if err != nil {
-		fmt.Fprintf(stderr, "netsess demo: %v\n", err)
-		return exitInternal
+		msg, _ := describe(err, failContext{cmd: "demo"})
+		fmt.Fprintf(stderr, "netsess demo: %s\n", msg)
+		return exitCode(err)
 	}
 	defer c.Close()
 
 	fmt.Fprintf(stdout, "Serving %d sessions over SMB2/3 on %s and ncacn_ip_tcp on %s (policy %s); client: %s.\n",
 		srv.Table().Len(), addrs.SMB, addrs.RPC, pol.Name(), how)
-	failed := false
+	code := exitOK
 	for _, l := range lv {
 		fmt.Fprintf(stdout, "\nNetrSessionEnum level %d:\n", l)
-		res, err := c.EnumAll(ctx, l, client.Filter{Client: *client_, User: *user})
+		res, err := c.EnumAll(ctx, l, client.Filter{Client: client_, User: user})
 		if err != nil {
-			fmt.Fprintf(stdout, "  %v\n", err)
-			failed = true
+			msg, _ := describe(err, failContext{cmd: "demo"})
+			fmt.Fprintf(stdout, "  %s\n", msg)
+			if code == exitOK {
+				code = exitCode(err) // the first failure, as list would exit
+			}
 			continue
 		}
 		if opts.PrefMaxLen != 0 {
@@ -211,10 +228,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	if failed {
-		return exitInternal
-	}
-	return exitOK
+	return code
 }
 
 // demoCaller is one -as choice: the logon to make (nil: none).

@@ -23,13 +23,27 @@ import (
 // these keys in this order, a key only when the level that answered
 // carries the field (a carried zero is printed); --csv has every column,
 // the absent ones empty. The error columns are set only on the one line a
-// failure prints.
+// failure prints. time and idle_time are seconds, as the server sent
+// them; connected_at and last_active_at are the same instants in RFC 3339
+// UTC, counted back from when the answer arrived, absent when the server
+// sent 0xFFFFFFFF (unknown). Those two came later than the rest and are
+// the last CSV columns, so that columns read by position keep their place.
 func csvColumns() []string {
 	return []string{
 		"server", "client", "client_host", "client_name", "user", "opens", "time", "idle_time",
 		"user_flags", "client_type", "transport", "level",
 		"error", "status", "fault",
+		"connected_at", "last_active_at",
 	}
+}
+
+// ago is the instant sec seconds before t, in RFC 3339 UTC to the second;
+// "" for the unknown value 0xFFFFFFFF or a zero t.
+func ago(t time.Time, sec uint32) string {
+	if sec == session.TimeUnknown || t.IsZero() {
+		return ""
+	}
+	return t.Add(-time.Duration(sec) * time.Second).UTC().Truncate(time.Second).Format(time.RFC3339)
 }
 
 // field is one key of a session line, or absent.
@@ -56,7 +70,13 @@ func sessionFields(server string, s client.Session, names map[string]string) []f
 	add(session.FieldUserName, "user", s.UserName)
 	add(session.FieldNumOpens, "opens", s.NumOpens)
 	add(session.FieldTime, "time", s.Time)
+	if at := ago(s.Received, s.Time); at != "" {
+		add(session.FieldTime, "connected_at", at)
+	}
 	add(session.FieldIdleTime, "idle_time", s.IdleTime)
+	if at := ago(s.Received, s.IdleTime); at != "" {
+		add(session.FieldIdleTime, "last_active_at", at)
+	}
 	add(session.FieldUserFlags, "user_flags", s.UserFlags)
 	add(session.FieldClientType, "client_type", s.ClientType)
 	add(session.FieldTransport, "transport", s.Transport)
@@ -68,11 +88,12 @@ func sessionFields(server string, s client.Session, names map[string]string) []f
 // "status_name" for a returned status, "fault" and "fault_name" for a
 // fault, "level" when the call had one, "tried" for level auto, and
 // "detail", the full message.
-func errorFields(server string, err error) []field {
+func errorFields(server string, err error, fc failContext) []field {
 	out := []field{{"server", server}}
+	detail, _ := describe(err, fc)
 	var ce *client.Error
 	if !errors.As(err, &ce) {
-		return append(out, field{"error", "failed"}, field{"detail", err.Error()})
+		return append(out, field{"error", "failed"}, field{"detail", detail})
 	}
 	if ce.IsStatus() {
 		out = append(out, field{"error", ce.Status.Message()}, field{"status", uint32(ce.Status)})
@@ -103,26 +124,30 @@ func errorFields(server string, err error) []field {
 		}
 		out = append(out, field{"tried", t})
 	}
-	return append(out, field{"detail", ce.Error()})
+	return append(out, field{"detail", detail})
 }
 
 // writeJSONLine writes fields as one JSON object on one line, keys in
-// order.
+// order. Strings are exact: control characters are JSON escapes, and <, >
+// and & stay as they are (no \u003e for the > of ->).
 func writeJSONLine(w io.Writer, fields []field) error {
 	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
 	b.WriteByte('{')
 	for i, f := range fields {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, _ := json.Marshal(f.key)
-		b.Write(k)
-		b.WriteByte(':')
-		v, err := json.Marshal(f.val)
-		if err != nil {
+		if err := enc.Encode(f.key); err != nil {
 			return err
 		}
-		b.Write(v)
+		b.Truncate(b.Len() - 1) // Encode's newline
+		b.WriteByte(':')
+		if err := enc.Encode(f.val); err != nil {
+			return err
+		}
+		b.Truncate(b.Len() - 1)
 	}
 	b.WriteString("}\n")
 	_, err := w.Write(b.Bytes())
@@ -134,12 +159,24 @@ func writeJSONLine(w io.Writer, fields []field) error {
 type csvOut struct {
 	w    *csv.Writer
 	cols []string
+	raw  bool
 }
 
-func newCSV(w io.Writer) *csvOut {
-	c := &csvOut{w: csv.NewWriter(w), cols: csvColumns()}
+func newCSV(w io.Writer, raw bool) *csvOut {
+	c := &csvOut{w: csv.NewWriter(w), cols: csvColumns(), raw: raw}
 	c.w.Write(c.cols)
 	return c
+}
+
+// defuse keeps a spreadsheet from taking a field for a formula: a field
+// that starts with =, +, -, @, a tab or a carriage return gets a leading
+// '. Spreadsheets show the rest as text; the ' is visible in a text
+// editor, and --csv-raw leaves it out.
+func defuse(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 func (c *csvOut) row(fields []field) {
@@ -150,6 +187,9 @@ func (c *csvOut) row(fields []field) {
 				switch v := f.val.(type) {
 				case string:
 					rec[i] = v
+					if !c.raw {
+						rec[i] = defuse(v)
+					}
 				case uint32:
 					rec[i] = strconv.FormatUint(uint64(v), 10)
 				}
@@ -172,14 +212,29 @@ type printer struct {
 	csv         *csvOut
 	// names maps client_host to the name --resolve found for it.
 	names map[string]string
+	// fc is what failure messages may mention.
+	fc failContext
 }
 
 func newPrinter(cmd string, cf *connFlags, server string, stdout, stderr io.Writer) *printer {
-	p := &printer{out: stdout, errOut: stderr, cmd: cmd, server: server, json: cf.json}
+	p := &printer{out: stdout, errOut: stderr, cmd: cmd, server: server, json: cf.json, fc: failContext{cf: cf, cmd: cmd}}
 	if cf.csv {
-		p.csv = newCSV(stdout)
+		p.csv = newCSV(stdout, cf.csvRaw)
 	}
 	return p
+}
+
+// dial connects for a client command: it returns the printer that reports
+// for cmd (with --client and --user for its messages) and the client, or
+// a nil client after reporting the failure, whose exit code it returns.
+func dial(ctx context.Context, cmd string, cf *connFlags, server string, opts client.Options, stdout, stderr io.Writer, cl, user string) (*printer, *client.Client, int) {
+	p := newPrinter(cmd, cf, server, stdout, stderr)
+	p.fc.client, p.fc.user = cl, user
+	c, err := client.Dial(ctx, server, opts)
+	if err != nil {
+		return p, nil, p.failure(err)
+	}
+	return p, c, exitOK
 }
 
 // sessions prints a result; level is the one that answered, tried the
@@ -199,7 +254,7 @@ func (p *printer) sessions(level session.Level, tried []client.Attempt, ss []cli
 		}
 		return p.csv.flush()
 	}
-	fmt.Fprintf(p.out, "Sessions on %s (level %d", p.server, uint32(level))
+	fmt.Fprintf(p.out, "Sessions on %s (level %d", sessfmt.Escape(p.server), uint32(level))
 	for i, a := range tried {
 		if i == 0 {
 			fmt.Fprint(p.out, "; refused:")
@@ -224,28 +279,25 @@ func statusLabel(s session.Status) string {
 	return fmt.Sprintf("0x%x", uint32(s))
 }
 
-// failure reports err: on stderr always, and as a line of the machine
-// format when one was chosen. It returns the exit code.
+// failure reports err: on stderr always, with hints, and as a line of the
+// machine format when one was chosen. It returns the exit code.
 func (p *printer) failure(err error) int {
 	code := exitCode(err)
+	msg, hints := describe(err, p.fc)
 	if code == exitUsage {
-		fmt.Fprintf(p.errOut, "netsess %s: %v\n", p.cmd, err)
+		fmt.Fprintf(p.errOut, "netsess %s: %s\n", p.cmd, msg)
 		return code
 	}
 	switch {
 	case p.json:
-		writeJSONLine(p.out, errorFields(p.server, err))
+		writeJSONLine(p.out, errorFields(p.server, err, p.fc))
 	case p.csv != nil:
-		p.csv.row(errorFields(p.server, err))
+		p.csv.row(errorFields(p.server, err, p.fc))
 		p.csv.flush()
 	}
-	if code == exitInterrupted {
-		fmt.Fprintf(p.errOut, "netsess %s: %s: interrupted\n", p.cmd, p.server)
-		return code
-	}
-	fmt.Fprintf(p.errOut, "netsess %s: %s: %v\n", p.cmd, p.server, err)
-	if errors.Is(err, client.ErrGuestLogon) {
-		fmt.Fprintf(p.errOut, "netsess %s: check the user name and password; --guest accepts the guest session (unsigned: anyone on the path could answer in the server's name)\n", p.cmd)
+	fmt.Fprintf(p.errOut, "netsess %s: %s: %s\n", p.cmd, sessfmt.Escape(p.server), msg)
+	for _, h := range hints {
+		fmt.Fprintf(p.errOut, "netsess %s: %s\n", p.cmd, h)
 	}
 	return code
 }

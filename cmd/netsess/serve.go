@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
+	"time"
 
+	"github.com/netsession/netsession/internal/cli"
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/server"
 	"github.com/netsession/netsession/session"
@@ -15,9 +15,7 @@ import (
 	"github.com/netsession/netsession/srvs"
 )
 
-const serveHelp = `Usage: netsess serve [flags]
-
-Serve a session table over MS-SRVS (srvsvc NetrSessionEnum and
+const serveHelp = `Serve a session table over MS-SRVS (srvsvc NetrSessionEnum and
 NetrSessionDel) on ncacn_ip_tcp, with NTLMSSP and SPNEGO authentication
 at packet integrity or privacy, and optionally an endpoint mapper so that
 clients that ask port 135 first find the srvsvc port. It runs until
@@ -32,159 +30,194 @@ null sessions cannot sign; --guest and --anonymous admit them unsigned.
 (AES-128/256-CCM/GCM); required also refuses the clients that cannot
 (SMB 2.x, guest and null sessions) and any request sent in clear.
 
-Accounts come from --users (JSON: {"domain": "NETSESS", "users": [{"name":
-"alice", "password": "...", "groups": ["Administrators"]}]}). Without it
-the built-in demo accounts alice/AlicePass1 (Administrators) and
-bob/BobPass1 are used, and only on loopback addresses.
+Accounts come from --users, a JSON file:
+
+  {"domain": "NETSESS", "guest": false, "users": [
+    {"name": "alice", "password": "AlicePass1", "groups": ["Administrators"]},
+    {"name": "bob", "nt_hash": "8846f7eaee8fb117ad06bdd830b7586c"}]}
+
+Each user has a password or an nt_hash (the NT hash, MD4 of the UTF-16LE
+password, as 32 hex digits: the password itself need not be stored), and
+groups (Administrators and Server Operators mean something to the access
+policies). "guest": true logs unknown user names on as the guest account.
+Unknown keys are refused. Without --users the built-in demo accounts
+alice/AlicePass1 (Administrators) and bob/BobPass1 are used, and only on
+loopback addresses.
 
 More sessions come from --seed: the JSON that "netsess list --json" prints (an
 array, or one object per line), so a real server's sessions can be
 replayed; "time" and "idle_time" say how many seconds ago each session
-started and was last active. --demo-sessions loads a few made-up ones.
+started and was last active (connected_at and last_active_at, which list
+also prints, are read and ignored). --demo-sessions loads a few made-up
+ones.
 
 Binds at auth level connect (authenticated, but no PDU protected) succeed
 and their calls get the fault nca_s_fault_access_denied, as Samba does by
 default; --allow-connect-level lets them through. Unauthenticated binds
-are the anonymous caller, whom the policy judges (modern: status 5).
+are the anonymous caller, whom the policy judges (modern: status 5). A
+client cannot tell that refusal from a wrong password: both are that fault.
 
-Flags:
-`
+Running it as a service: see packaging/netsess-serve.service (systemd, with
+hardening) in the source tree.`
 
-const serveExamples = `
-Examples:
-  netsess serve --demo-sessions
-  netsess serve --rpc 127.0.0.1:9135 --epm 127.0.0.1:135 --seed sessions.json
-  netsess serve --rpc 0.0.0.0:49700 --users accounts.json --policy legacy
-  netsess list --json ... | netsess serve --seed /dev/stdin --compat samba-4.17
-  rpcclient -U alice%AlicePass1 'ncacn_ip_tcp:127.0.0.1[PORT,sign]' -c netsessenum
-  netsess serve --smb 127.0.0.1:4450 --ready-file ready.json
-  netsess list --server 127.0.0.1:4450 -U alice%AlicePass1     (lists its own SMB session)
-  rpcclient -p 4450 -U alice%AlicePass1 127.0.0.1 -c netsessenum
-  netsess serve --smb 127.0.0.1:4450 --smb-encrypt required   (SMB 3.x clients encrypt, others are refused)
-  smbclient -L //127.0.0.1 -p 4450 -U alice%AlicePass1 --client-protection=encrypt
-  netsess serve --smb 127.0.0.1:4450 --metrics 127.0.0.1:9100
-  curl -s http://127.0.0.1:9100/metrics                       (connections, sessions, calls...)
+// idleTimeout is --smb-idle-timeout: a duration, or never.
+type idleTimeout struct{ d *time.Duration }
 
-Exit codes:
-  0  stopped after an interrupt
-  1  usage error (bad flag or value)
-  5  could not start or serve (address in use, bad accounts or seed file,
-     demo accounts on a non-loopback address)
-`
-
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	rpcAddr := fs.String("rpc", server.DefaultRPCAddr, "TCP address to serve srvsvc on (port 0: the kernel picks one; see --ready-file)")
-	epmAddr := fs.String("epm", "", "TCP address to serve the endpoint mapper on (clients ask port 135); empty: none")
-	users := fs.String("users", "", "accounts file (JSON); empty: built-in demo accounts, loopback only")
-	policy := fs.String("policy", "modern", "access policy: modern, legacy, open, or rules such as '0,10=user;1,2,502,del=operator'")
-	seedFile := fs.String("seed", "", "sessions to preload: the JSON of 'netsess list --json'")
-	demoSessions := fs.Bool("demo-sessions", false, "preload a few made-up sessions (after --seed's)")
-	smbAddr := fs.String("smb", "", `TCP address to serve SMB2/3 on (clients ask port 445): IPC$ and \PIPE\srvsvc, whose sessions are the ones listed; empty: none`)
-	guest := fs.Bool("guest", false, "SMB: admit logons that map to the guest account (unknown users), unsigned")
-	anonymous := fs.Bool("anonymous", false, "SMB: admit null sessions, unsigned")
-	smbSigning := fs.String("smb-signing", "required", "SMB signing for authenticated sessions: required or enabled")
-	smbEncrypt := fs.String("smb-encrypt", "off", "SMB 3.x encryption: off, desired (clients that can encrypt do) or required (clients that cannot are refused)")
-	smbMaxConns := fs.Int("smb-max-conns", smb2.DefaultMaxConns, "SMB connections served at once; more are closed at accept (negative: no bound)")
-	smbIdle := fs.Duration("smb-idle-timeout", smb2.DefaultIdleTimeout, "close an SMB connection with sessions that sends nothing for this long (negative: never)")
-	metricsAddr := fs.String("metrics", "", "TCP address to serve counters on over HTTP: /metrics (Prometheus text) and /debug/vars (JSON); empty: none")
-	ready := fs.String("ready-file", "", `write {"rpc": "HOST:PORT", "epm": "HOST:PORT", "smb": "HOST:PORT"} here once listening`)
-	cname := fs.String("cname", "", `client name style: windows (\\10.0.0.5) or bare (10.0.0.5); default windows, bare under --compat samba-4.17`)
-	compat := fs.String("compat", "none", "answer as another server does: none or samba-4.17 (levels 0 and 1 only, filters ignored, Samba's totals and status codes)")
-	allowConnect := fs.Bool("allow-connect-level", false, "accept calls on associations authenticated at level connect")
-	logLevel := fs.String("log-level", "info", "log level: debug (one record per call), info, warn or error")
-	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), serveHelp)
-		fs.PrintDefaults()
-		fmt.Fprint(fs.Output(), serveExamples)
+func (v idleTimeout) Set(s string) error {
+	if s == "never" {
+		*v.d = -1
+		return nil
 	}
-	if code, ok := parseFlags(fs, args, stdout); !ok {
-		return code
-	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "netsess serve: "+format+"\n", a...)
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		return usageErr("unexpected argument %q", fs.Arg(0))
-	}
-	var cfg server.Config
-	cfg.RPCAddr = *rpcAddr
-	cfg.EPMAddr = *epmAddr
-	cfg.SMBAddr = *smbAddr
-	cfg.SMBMaxConns = *smbMaxConns
-	cfg.SMBIdleTimeout = *smbIdle
-	cfg.MetricsAddr = *metricsAddr
-	cfg.AllowGuest = *guest
-	cfg.AllowAnonymous = *anonymous
-	cfg.ReadyFile = *ready
-	cfg.AllowConnectLevel = *allowConnect
-	var err error
-	if cfg.Policy, err = session.ParsePolicy(*policy); err != nil {
-		return usageErr("--policy: %v", err)
-	}
-	if cfg.SMBSigning, err = smb2.ParseSigningPolicy(*smbSigning); err != nil {
-		return usageErr("--smb-signing: want required or enabled, not %q", *smbSigning)
-	}
-	if cfg.SMBEncrypt, err = smb2.ParseEncryptionPolicy(*smbEncrypt); err != nil {
-		return usageErr("--smb-encrypt: want off, desired or required, not %q", *smbEncrypt)
-	}
-	if cfg.Compat, err = srvs.ParseCompat(*compat); err != nil {
-		return usageErr("--compat: want none or samba-4.17, not %q", *compat)
-	}
-	if *cname != "" {
-		style, ok := session.ParseCnameStyle(*cname)
-		if !ok {
-			return usageErr("--cname: want windows or bare, not %q", *cname)
-		}
-		if cfg.Compat == srvs.CompatSamba417 && style != session.CnameBare {
-			return usageErr("--cname %s contradicts --compat samba-4.17 (Samba sends bare names)", *cname)
-		}
-		cfg.Cname = style
-	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
-		return usageErr("--log-level: want debug, info, warn or error, not %q", *logLevel)
-	}
-	opts := &slog.HandlerOptions{Level: lvl}
-	switch strings.ToLower(*logFormat) {
-	case "text":
-		cfg.Logger = slog.New(slog.NewTextHandler(stderr, opts))
-	case "json":
-		cfg.Logger = slog.New(slog.NewJSONHandler(stderr, opts))
-	default:
-		return usageErr("--log-format: want text or json, not %q", *logFormat)
-	}
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "netsess serve: %v\n", err)
-		return exitInternal
-	}
-	if *users != "" {
-		if cfg.Accounts, err = ntlm.LoadAccounts(*users); err != nil {
-			return fail(err)
-		}
-	}
-	if *seedFile != "" {
-		if cfg.Seeds, err = server.LoadSeed(*seedFile); err != nil {
-			return fail(err)
-		}
-	}
-	if *demoSessions {
-		cfg.Seeds = append(cfg.Seeds, serveDemoSeeds()...)
-	}
-	// The throttle's defaults: failed answers held back 2 s, budgets per
-	// account, per source and account, and per source (see ntlm.Throttle).
-	cfg.Throttle = &ntlm.Throttle{}
-	srv, err := server.New(cfg)
+	d, err := cli.ParseDuration(s)
 	if err != nil {
-		return fail(err)
+		return fmt.Errorf("%v, or never", err)
 	}
-	if err := srv.Run(ctx); err != nil {
-		return fail(err)
+	*v.d = d
+	return nil
+}
+
+func (v idleTimeout) String() string {
+	if *v.d < 0 {
+		return "never"
 	}
-	return exitOK
+	return cli.FormatDuration(*v.d)
+}
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "serve",
+		Summary: "serve sessions over MS-SRVS: SMB2/3 with \\PIPE\\srvsvc (--smb), ncacn_ip_tcp and an endpoint mapper",
+		Help:    serveHelp,
+		Examples: []string{
+			"netsess serve --demo-sessions",
+			"netsess serve --smb 127.0.0.1:4450 --ready-file ready.json",
+			"netsess list 127.0.0.1:4450 -U alice%AlicePass1     # lists its own SMB session",
+			"rpcclient -p 4450 -U alice%AlicePass1 127.0.0.1 -c netsessenum",
+			"netsess serve --rpc 127.0.0.1:9135 --epm 127.0.0.1:135 --seed sessions.json",
+			"netsess serve --rpc 0.0.0.0:49700 --users accounts.json --policy legacy",
+			"netsess list --json ... | netsess serve --seed /dev/stdin --compat samba-4.17",
+			"rpcclient -U alice%AlicePass1 'ncacn_ip_tcp:127.0.0.1[PORT,sign]' -c netsessenum",
+			"netsess serve --smb 127.0.0.1:4450 --smb-encrypt required   # SMB 3.x clients encrypt, others are refused",
+			"smbclient -L //127.0.0.1 -p 4450 -U alice%AlicePass1 --client-protection=encrypt",
+			"netsess serve --smb 127.0.0.1:4450 --metrics 127.0.0.1:9100",
+			"curl -s http://127.0.0.1:9100/metrics                       # connections, sessions, calls...",
+		},
+		ExitCodes: []cli.ExitCode{
+			{Code: 0, Meaning: "stopped after an interrupt (SIGINT or SIGTERM)"},
+			{Code: 1, Meaning: "usage error (bad flag or value)"},
+			{Code: 5, Meaning: "could not start or serve (address in use, bad accounts or seed file, demo accounts on a non-loopback address)"},
+		},
+		Define: defineServe,
+	}
+}
+
+func defineServe(fs *cli.FlagSet) cli.Action {
+	fs.Group("Listeners")
+	smbAddr := fs.String("smb", "", `TCP `+"`ADDRESS`"+` to serve SMB2/3 on (clients ask port 445): IPC$ and \PIPE\srvsvc, whose sessions are the ones listed; empty: none`)
+	rpcAddr := fs.String("rpc", server.DefaultRPCAddr, "TCP `ADDRESS` to serve srvsvc on over ncacn_ip_tcp (port 0: the kernel picks one; see --ready-file)")
+	epmAddr := fs.String("epm", "", "TCP `ADDRESS` to serve the endpoint mapper on (clients ask port 135); empty: none")
+	metricsAddr := fs.String("metrics", "", "TCP `ADDRESS` to serve counters on over HTTP: /metrics (Prometheus text) and /debug/vars (JSON); empty: none")
+	ready := fs.File("ready-file", "", `write {"rpc": "HOST:PORT", "epm": "HOST:PORT", "smb": "HOST:PORT"} to this `+"`FILE`"+` once listening`)
+	fs.Group("Accounts and access")
+	users := fs.File("users", "", "accounts `FILE` (JSON, see above); empty: built-in demo accounts, loopback only")
+	policy := fs.String("policy", "modern", "access `POLICY`: modern, legacy, open, or rules such as '0,10=user;1,2,502,del=operator'")
+	guest := fs.Bool("guest", "SMB: admit logons that map to the guest account (unknown users), unsigned")
+	anonymous := fs.Bool("anonymous", "SMB: admit null sessions, unsigned")
+	allowConnect := fs.Bool("allow-connect-level", "accept calls on associations authenticated at level connect")
+	fs.Group("SMB")
+	smbSigning := fs.Choice("smb-signing", "required", []string{"required", "enabled"}, "SMB signing for authenticated sessions: required or enabled")
+	smbEncrypt := fs.Choice("smb-encrypt", "off", []string{"off", "desired", "required"}, "SMB 3.x encryption: off, desired (clients that can encrypt do) or required (clients that cannot are refused)")
+	smbMaxConns := fs.Int("smb-max-conns", smb2.DefaultMaxConns, "SMB connections served at once; more are closed at accept (negative: no bound)")
+	smbIdle := new(time.Duration)
+	*smbIdle = smb2.DefaultIdleTimeout
+	fs.Var(idleTimeout{smbIdle}, "smb-idle-timeout", "close an SMB connection with sessions that sends nothing for this `DURATION` (never: keep it)")
+	fs.Group("Sessions")
+	seedFile := fs.File("seed", "", "sessions to preload from this `FILE`: the JSON of 'netsess list --json'")
+	demoSessions := fs.Bool("demo-sessions", "preload a few made-up sessions (after --seed's)")
+	cname := fs.Choice("cname", "", []string{"windows", "bare"}, `client name `+"`STYLE`"+`: windows (\\10.0.0.5) or bare (10.0.0.5); default windows, bare under --compat samba-4.17`)
+	compat := fs.Choice("compat", "none", []string{"none", "samba-4.17"}, "answer as another server does: none or samba-4.17 (levels 0 and 1 only, filters ignored, Samba's totals and status codes)")
+	fs.Group("Logging")
+	logLevel := fs.Choice("log-level", "info", []string{"debug", "info", "warn", "error"}, "log `LEVEL`: debug (one record per call), info, warn or error")
+	logFormat := fs.Choice("log-format", "text", []string{"text", "json"}, "log `FORMAT` on stderr: text or json")
+	return func(ctx context.Context, inv *cli.Invocation) int {
+		stderr := inv.Stderr
+		usageErr := inv.Usagef
+		var cfg server.Config
+		cfg.RPCAddr = *rpcAddr
+		cfg.EPMAddr = *epmAddr
+		cfg.SMBAddr = *smbAddr
+		cfg.SMBMaxConns = *smbMaxConns
+		cfg.SMBIdleTimeout = *smbIdle
+		cfg.MetricsAddr = *metricsAddr
+		cfg.AllowGuest = *guest
+		cfg.AllowAnonymous = *anonymous
+		cfg.ReadyFile = *ready
+		cfg.AllowConnectLevel = *allowConnect
+		var err error
+		if cfg.Policy, err = session.ParsePolicy(*policy); err != nil {
+			return usageErr("--policy: %v", err)
+		}
+		if cfg.SMBSigning, err = smb2.ParseSigningPolicy(*smbSigning); err != nil {
+			return usageErr("--smb-signing: want required or enabled, not %q", *smbSigning)
+		}
+		if cfg.SMBEncrypt, err = smb2.ParseEncryptionPolicy(*smbEncrypt); err != nil {
+			return usageErr("--smb-encrypt: want off, desired or required, not %q", *smbEncrypt)
+		}
+		if cfg.Compat, err = srvs.ParseCompat(*compat); err != nil {
+			return usageErr("--compat: want none or samba-4.17, not %q", *compat)
+		}
+		if *cname != "" {
+			style, ok := session.ParseCnameStyle(*cname)
+			if !ok {
+				return usageErr("--cname: want windows or bare, not %q", *cname)
+			}
+			if cfg.Compat == srvs.CompatSamba417 && style != session.CnameBare {
+				return usageErr("--cname %s contradicts --compat samba-4.17 (Samba sends bare names)", *cname)
+			}
+			cfg.Cname = style
+		}
+		var lvl slog.Level
+		if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
+			return usageErr("--log-level: want debug, info, warn or error, not %q", *logLevel)
+		}
+		opts := &slog.HandlerOptions{Level: lvl}
+		switch strings.ToLower(*logFormat) {
+		case "text":
+			cfg.Logger = slog.New(slog.NewTextHandler(stderr, opts))
+		case "json":
+			cfg.Logger = slog.New(slog.NewJSONHandler(stderr, opts))
+		default:
+			return usageErr("--log-format: want text or json, not %q", *logFormat)
+		}
+		fail := func(err error) int {
+			fmt.Fprintf(stderr, "netsess serve: %s\n", userText(err))
+			return exitInternal
+		}
+		if *users != "" {
+			if cfg.Accounts, err = ntlm.LoadAccounts(*users); err != nil {
+				return fail(err)
+			}
+		}
+		if *seedFile != "" {
+			if cfg.Seeds, err = server.LoadSeed(*seedFile); err != nil {
+				return fail(err)
+			}
+		}
+		if *demoSessions {
+			cfg.Seeds = append(cfg.Seeds, serveDemoSeeds()...)
+		}
+		// The throttle's defaults: failed answers held back 2 s, budgets per
+		// account, per source and account, and per source (see ntlm.Throttle).
+		cfg.Throttle = &ntlm.Throttle{}
+		srv, err := server.New(cfg)
+		if err != nil {
+			return fail(err)
+		}
+		if err := srv.Run(ctx); err != nil {
+			return fail(err)
+		}
+		return exitOK
+	}
 }
 
 // serveDemoSeeds are the sessions --demo-sessions loads.

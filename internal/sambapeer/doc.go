@@ -6,10 +6,15 @@
 // a missing peer fails the test instead. Start:
 //
 //   - makes sure the unix accounts exist. They are the only change outside
-//     the instance's own directory: users nsp_alice and nsp_bob and groups
-//     nsp_badmins and nsp_dadmins, all prefixed so nothing else on the
-//     machine is touched. Packages run their tests in parallel processes,
-//     so this happens once, under a file lock;
+//     the instance's own directory: users nsp_alice and nsp_bob (each with
+//     its own group) and groups nsp_badmins and nsp_dadmins, all prefixed
+//     so nothing else on the machine is touched. Packages run their tests
+//     in parallel processes that share the accounts: they are created
+//     under a file lock, every running instance holds a shared lock on a
+//     second file, and Stop of the last one (the one that gets that lock
+//     exclusively, while no other nsp-samba- instance runs) deletes them,
+//     so a test run leaves no accounts behind. A test binary that is
+//     killed leaves them until the next run's last Stop;
 //   - writes a private smb.conf in a fresh directory: standalone server,
 //     loopback only, every state, lock, cache, pid and private directory
 //     inside the instance directory, passdb tdbsam, "map to guest = bad

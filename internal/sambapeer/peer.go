@@ -77,10 +77,19 @@ type Peer struct {
 	rpcd    *exec.Cmd
 	rpcdEnd chan struct{}
 	tcpLock *os.File
+	// accounts registers the instance as a user of the unix accounts
+	// (acquireAccounts), until Stop.
+	accounts *os.File
 
 	mu      sync.Mutex
 	holders []*Holder
 	stopped bool
+}
+
+// LockPort135 takes the machine-wide lock named by Port135LockFile,
+// waiting until ctx ends. Closing the file releases it.
+func LockPort135(ctx context.Context) (*os.File, error) {
+	return lockFile(ctx, filepath.Join(os.TempDir(), Port135LockFile))
 }
 
 // Addr is "127.0.0.1:PORT".
@@ -159,14 +168,16 @@ func New(ctx context.Context, opts Options) (_ *Peer, err error) {
 	if err := available(); err != nil {
 		return nil, err
 	}
-	if err := ensureAccounts(ctx); err != nil {
+	accounts, err := acquireAccounts(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("unix accounts: %w", err)
 	}
 	dir, err := os.MkdirTemp("", "nsp-samba-")
 	if err != nil {
+		releaseAccounts(ctx, accounts)
 		return nil, err
 	}
-	p := &Peer{Dir: dir, Conf: filepath.Join(dir, "smb.conf"), ClientConf: filepath.Join(dir, "client.conf")}
+	p := &Peer{Dir: dir, Conf: filepath.Join(dir, "smb.conf"), ClientConf: filepath.Join(dir, "client.conf"), accounts: accounts}
 	defer func() {
 		if err != nil {
 			p.Stop()
@@ -487,6 +498,15 @@ func (p *Peer) Stop() error {
 	}
 	if err := os.RemoveAll(p.Dir); err != nil {
 		errs = append(errs, err)
+	}
+	if p.accounts != nil {
+		// Last: the holders and smbd's children ran as those users.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if _, err := releaseAccounts(ctx, p.accounts); err != nil {
+			errs = append(errs, fmt.Errorf("unix accounts: %w", err))
+		}
+		cancel()
+		p.accounts = nil
 	}
 	return errors.Join(errs...)
 }

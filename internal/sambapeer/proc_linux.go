@@ -85,6 +85,15 @@ func alive(pid int) bool {
 // children, samba-dcerpcd --np-helper, which calls setsid, and its rpcd_*
 // workers all carry the configuration path).
 func instancePids(conf string, roots []int) []int {
+	return closure(roots, func(p procInfo, keep map[int]bool) bool {
+		return (keep[p.ppid] || keep[p.sid]) && strings.Contains(p.cmdline, conf)
+	})
+}
+
+// closure returns the live processes reachable from roots, roots
+// included: a process joins when joins says so, given the set so far,
+// until nothing changes.
+func closure(roots []int, joins func(p procInfo, keep map[int]bool) bool) []int {
 	all := procs()
 	keep := map[int]bool{}
 	for _, r := range roots {
@@ -93,7 +102,7 @@ func instancePids(conf string, roots []int) []int {
 	for changed := true; changed; {
 		changed = false
 		for _, p := range all {
-			if !keep[p.pid] && (keep[p.ppid] || keep[p.sid]) && strings.Contains(p.cmdline, conf) {
+			if !keep[p.pid] && joins(p, keep) {
 				keep[p.pid] = true
 				changed = true
 			}
@@ -188,14 +197,111 @@ func lockFile(ctx context.Context, path string) (*os.File, error) {
 	}
 }
 
-// ensureAccounts creates the prefixed unix groups and users once, under a
-// machine-wide lock (test packages run in parallel processes).
-func ensureAccounts(ctx context.Context) error {
-	lock, err := lockFile(ctx, filepath.Join(os.TempDir(), "netsession-sambapeer-accounts.lock"))
+// The unix accounts are shared by every instance on the machine, in this
+// and in other test processes. Two files in the temporary directory
+// coordinate them:
+//
+//   - accountsLockFile, locked exclusively while the accounts are created,
+//     a user registers or unregisters, or the accounts are removed;
+//   - accountsUsersFile, on which every running instance holds a shared
+//     lock from New to Stop (the kernel drops it if the process dies).
+//
+// The last instance to stop, the one that can lock accountsUsersFile
+// exclusively, removes the accounts, unless a Samba instance that did not
+// register (a test binary built from an older tree) is still running.
+const (
+	accountsLockFile  = "netsession-sambapeer-accounts.lock"
+	accountsUsersFile = "netsession-sambapeer-accounts.users"
+)
+
+// acquireAccounts creates the prefixed unix groups and users when they are
+// missing and registers the caller as a user of them; release unregisters
+// it.
+func acquireAccounts(ctx context.Context) (*os.File, error) {
+	lock, err := lockFile(ctx, filepath.Join(os.TempDir(), accountsLockFile))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer lock.Close()
+	if err := ensureAccounts(ctx); err != nil {
+		return nil, err
+	}
+	users, err := os.OpenFile(filepath.Join(os.TempDir(), accountsUsersFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	// Never blocks for long: only a releaser holds it exclusively, and
+	// only while it holds the accounts lock, which we hold.
+	if err := syscall.Flock(int(users.Fd()), syscall.LOCK_SH); err != nil {
+		users.Close()
+		return nil, fmt.Errorf("%s: %w", accountsUsersFile, err)
+	}
+	return users, nil
+}
+
+// releaseAccounts unregisters users (from acquireAccounts) and, when no
+// other instance uses the accounts, removes them. removed says whether it
+// did.
+func releaseAccounts(ctx context.Context, users *os.File) (removed bool, err error) {
+	lock, err := lockFile(ctx, filepath.Join(os.TempDir(), accountsLockFile))
+	if err != nil {
+		users.Close()
+		return false, err
+	}
+	defer lock.Close()
+	users.Close() // drops our shared lock
+	last, err := os.OpenFile(filepath.Join(os.TempDir(), accountsUsersFile), os.O_RDWR, 0o600)
+	if err != nil {
+		return false, err
+	}
+	defer last.Close()
+	if err := syscall.Flock(int(last.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return false, nil // another instance still uses them
+	}
+	if len(unregisteredInstances()) > 0 {
+		return false, nil
+	}
+	return true, removeAccounts(ctx)
+}
+
+// unregisteredInstances lists the processes of Samba instances this
+// package started (their configuration is in an nsp-samba- directory)
+// that are still running: when the registering code above holds no lock
+// for them, they still need the accounts.
+func unregisteredInstances() []int {
+	var out []int
+	for _, p := range procs() {
+		if strings.Contains(p.cmdline, string(os.PathSeparator)+"nsp-samba-") && p.state != 'Z' && p.state != 'X' && p.pid != os.Getpid() {
+			out = append(out, p.pid)
+		}
+	}
+	return out
+}
+
+// removeAccounts deletes the users (with their own groups) and the groups
+// ensureAccounts created.
+func removeAccounts(ctx context.Context) error {
+	var errs []error
+	for _, u := range []string{AdminUser, User} {
+		if _, err := user.Lookup(u); err == nil {
+			if out, err := exec.CommandContext(ctx, "userdel", u).CombinedOutput(); err != nil {
+				errs = append(errs, fmt.Errorf("userdel %s: %v: %s", u, err, out))
+			}
+		}
+	}
+	for _, g := range []string{groupBuiltinAdmins, groupDomainAdmins, AdminUser, User} {
+		if _, err := user.LookupGroup(g); err == nil {
+			if out, err := exec.CommandContext(ctx, "groupdel", g).CombinedOutput(); err != nil {
+				errs = append(errs, fmt.Errorf("groupdel %s: %v: %s", g, err, out))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ensureAccounts creates the prefixed unix groups and users when they are
+// missing. The caller holds accountsLockFile.
+func ensureAccounts(ctx context.Context) error {
 	run := func(name string, args ...string) error {
 		out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
 		if err != nil {
@@ -283,4 +389,10 @@ func ephemeralRange() (lo, hi int, ok bool) {
 	lo, err1 := strconv.Atoi(f[0])
 	hi, err2 := strconv.Atoi(f[1])
 	return lo, hi, err1 == nil && err2 == nil && lo <= hi
+}
+
+// descendants returns the live processes that descend from roots
+// (following parent links through every generation), roots included.
+func descendants(roots []int) []int {
+	return closure(roots, func(p procInfo, keep map[int]bool) bool { return keep[p.ppid] })
 }

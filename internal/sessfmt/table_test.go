@@ -8,7 +8,7 @@ import (
 )
 
 func TestDuration(t *testing.T) {
-	for sec, want := range map[uint32]string{0: "0:00:00", 59: "0:00:59", 3661: "1:01:01", 90000: "25:00:00", 0xFFFFFFFF: "unknown"} {
+	for sec, want := range map[uint32]string{0: "0:00:00", 59: "0:00:59", 3661: "1:01:01", 90000: "1d 01:00:00", 14*86400 + 1: "14d 00:00:01", 86399: "23:59:59", 0xFFFFFFFF: "unknown"} {
 		if got := Duration(sec); got != want {
 			t.Errorf("Duration(%d) = %q, want %q", sec, got, want)
 		}

@@ -1,0 +1,34 @@
+// Package krb5 is the Kerberos 5 mechanism: the client side that logs on
+// and makes AP-REQs, the service side that accepts them, the GSS-API token
+// framing (RFC 4121, RFC 1964), and a decoder for the Windows PAC
+// (MS-PAC) that carries the caller's SIDs.
+//
+// The ASN.1 messages, the encryption types and the KDC exchanges come
+// from github.com/jcmturner/gokrb5/v8; none of its types appear in this
+// package's API, so that it can be replaced.
+//
+// Client side: NewClient logs on with a Credential (Password, AESKey,
+// NTHash, Keytab, or CCache: an MIT credential cache as kinit writes it,
+// from $KRB5CCNAME with or without "FILE:"), using krb5.conf ($KRB5_CONFIG)
+// or an explicit realm and KDC. Client.Initiator obtains a service ticket
+// (DefaultSPN: cifs/HOST) and returns an Initiator, whose Init gives the
+// AP-REQ (mutual authentication, a fresh subkey, GSS flags in the
+// checksum) and whose Accept checks the AP-REP: it decrypts the encrypted
+// part with the ticket's session key (key usage 12), checks that it echoes
+// the authenticator's time, and takes its subkey as the session key. A
+// missing or short subkey is ErrNoSubkey.
+//
+// Service side: an Acceptor holds a keytab (Keys). Accept decrypts the
+// ticket with the key of the ticket's own service principal (or an
+// explicit Map), checks its times, the authenticator and the clock skew,
+// refuses tickets for services outside Services, refuses replays with a
+// replay cache that belongs to the Acceptor (no global state, no
+// goroutine), decodes the PAC and verifies its server signature, and
+// builds the AP-REP with a fresh acceptor subkey, which is the session
+// key.
+//
+// Errors: KDC and peer errors are *KDCError, which match the sentinel
+// errors (ErrClockSkew, ErrWrongPassword, ErrUnknownUser,
+// ErrUnknownService, ...) with errors.Is; acceptor refusals wrap the same
+// sentinels (ErrReplay, ErrWrongService, ErrClockSkew, ErrIntegrity).
+package krb5
