@@ -201,15 +201,17 @@ func compareSessions(a, b Session) int {
 		cmp.Compare(a.Seq, b.Seq), cmp.Compare(a.ID, b.ID))
 }
 
-// SetID records the store's key for ch.Sessions[i], a session Reconcile
-// created, in the session and in the events that carry it.
-func (ch *Change) SetID(i int, id int64) {
+// Stored records that ch.Sessions[i], a session Reconcile created, was
+// stored under key id with sequence number seq (a store takes the next seq
+// when the row's key is already taken), in the session and in the events
+// that carry it.
+func (ch *Change) Stored(i int, id int64, seq int) {
 	old := ch.Sessions[i]
-	ch.Sessions[i].ID = id
+	ch.Sessions[i].ID, ch.Sessions[i].Seq = id, seq
 	for j := range ch.Events {
 		e := &ch.Events[j]
 		if (e.Kind == SessionStart || e.Kind == SessionEnd) && e.Session.ID == 0 && sameIdentity(e.Session, old) {
-			e.Session.ID = id
+			e.Session.ID, e.Session.Seq = id, seq
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package history_test
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -14,71 +13,21 @@ import (
 	"github.com/netsession/netsession/session"
 )
 
-var fs1 = history.Server{Target: "fs1", Address: "10.0.0.1"}
+var fs1 = historytest.Server1()
 
-func at(sec int) time.Time { return historytest.Epoch().Add(time.Duration(sec) * time.Second) }
+func at(sec int) time.Time { return historytest.At(sec) }
 
 func ok(sec int, lvl session.Level, ss ...session.Info) history.Observation {
-	return history.Observation{Server: fs1, ObservedAt: at(sec), Collected: true, Level: lvl, Sessions: ss}
+	return historytest.OK(sec, lvl, ss...)
 }
 
-func failed(sec int, reason string) history.Observation {
-	return history.Observation{Server: fs1, ObservedAt: at(sec), Reason: reason}
-}
+func failed(sec int, reason string) history.Observation { return historytest.Failed(sec, reason) }
 
-func si(client, user string, age uint32) session.Info {
-	return session.Info{ClientName: client, UserName: user, Time: age, IdleTime: 2, NumOpens: 1}
-}
+func si(client, user string, age uint32) session.Info { return historytest.Info(client, user, age) }
 
-// line renders an event compactly for comparisons.
-func line(e history.Event) string {
-	base := historytest.Epoch()
-	switch e.Kind {
-	case history.HostFailed:
-		return fmt.Sprintf("%d %s %s", int(e.At.Sub(base).Seconds()), e.Kind, e.Reason)
-	case history.HostRecovered:
-		return fmt.Sprintf("%d %s", int(e.At.Sub(base).Seconds()), e.Kind)
-	}
-	s := e.Session
-	return fmt.Sprintf("%d %s %s/%s start=%d seq=%d", int(e.At.Sub(base).Seconds()), e.Kind, s.Client, s.User, int(s.Start.Sub(base).Seconds()), s.Seq)
-}
+func lines(es []history.Event) []string { return historytest.Lines(es) }
 
-func lines(es []history.Event) []string {
-	out := []string{}
-	for _, e := range es {
-		out = append(out, line(e))
-	}
-	return out
-}
-
-// script is the reference scenario: starts, jittered starts, "just now",
-// a host that goes dark and comes back, an end, a reconnect, two sessions
-// of one triple set up in the same second, and the nearest-start rule.
-func script() ([]history.Observation, [][]string) {
-	obs := []history.Observation{
-		ok(100, 10, si("10.0.0.2", "alice", 40), si("10.0.0.3", "bob", session.TimeUnknown)),
-		ok(110, 10, si("10.0.0.2", "alice", 51), si("10.0.0.3", "bob", 9)),
-		failed(120, "timeout"),
-		failed(130, "timeout"),
-		ok(140, 10, si("10.0.0.2", "alice", 80)),
-		ok(150, 10, si("10.0.0.2", "alice", 5)),
-		ok(160, 10, si("10.0.0.2", "alice", 15), si("10.0.0.4", "carol", 0), si("10.0.0.4", "carol", 0)),
-		ok(170, 10, si("10.0.0.4", "carol", 10)),
-		ok(180, 10, si("10.0.0.4", "carol", 20)),
-	}
-	want := [][]string{
-		{"100 session_start 10.0.0.2/alice start=60 seq=0", "100 session_start 10.0.0.3/bob start=100 seq=0"},
-		{},
-		{"120 host_failed timeout"},
-		{},
-		{"140 host_recovered", "140 session_end 10.0.0.3/bob start=100 seq=0"},
-		{"150 session_end 10.0.0.2/alice start=60 seq=0", "150 session_start 10.0.0.2/alice start=145 seq=0"},
-		{"160 session_start 10.0.0.4/carol start=160 seq=0", "160 session_start 10.0.0.4/carol start=160 seq=1"},
-		{"170 session_end 10.0.0.2/alice start=145 seq=0", "170 session_end 10.0.0.4/carol start=160 seq=1"},
-		{},
-	}
-	return obs, want
-}
+func script() ([]history.Observation, [][]string) { return historytest.Script() }
 
 func TestReconcileScript(t *testing.T) {
 	obs, want := script()

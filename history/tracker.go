@@ -44,7 +44,7 @@ func (tr *Tracker) Apply(obs Observation) []Event {
 	for i, s := range ch.Sessions {
 		if s.ID == 0 {
 			tr.nextID++
-			ch.SetID(i, tr.nextID)
+			ch.Stored(i, tr.nextID, s.Seq)
 			h.sessions = append(h.sessions, ch.Sessions[i])
 			continue
 		}
