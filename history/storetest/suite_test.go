@@ -354,17 +354,18 @@ func collectors(t *testing.T, e engine, n int) {
 	for i := range stores {
 		stores[i] = openT(t, e, loc)
 	}
-	// Collector c scans server i when (i+c) % n != 0: with n >= 2 every
-	// server is scanned by n-1 collectors.
-	var instants []time.Time
+	// Collector c skips server i when i % (n+1) == c: every server is
+	// scanned by n-1 or n collectors.
+	instants := map[history.Server][]time.Time{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	errs := make(chan error, n+1)
 	starts := 0
+	bar := newBarrier(n)
 	for c := range n {
 		var mine []history.Server
 		for i, srv := range w.Servers {
-			if (i+c)%n != 0 || n == 1 {
+			if i%(n+1) != c {
 				mine = append(mine, srv)
 			}
 		}
@@ -373,19 +374,22 @@ func collectors(t *testing.T, e engine, n int) {
 		var obs []history.Observation
 		for k := range steps {
 			real := historytest.Epoch().Add(time.Duration(k)*10*time.Second + offset)
-			mu.Lock()
-			instants = append(instants, real)
-			mu.Unlock()
 			for _, srv := range mine {
+				instants[srv] = append(instants[srv], real)
 				obs = append(obs, w.Observe(srv, real, skew))
 			}
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; i < len(obs); i += len(mine) * 2 {
-				ev, err := stores[c].Apply(ctx, obs[i:min(i+len(mine)*2, len(obs))])
+			// One step per batch, every collector's step k at once: the
+			// transactions that touch one server overlap as much as they
+			// can.
+			for i := 0; i < len(obs); i += len(mine) {
+				bar.wait()
+				ev, err := stores[c].Apply(ctx, obs[i:min(i+len(mine), len(obs))])
 				if err != nil {
+					bar.leave()
 					errs <- fmt.Errorf("collector %d: %w", c, err)
 					return
 				}
@@ -397,6 +401,7 @@ func collectors(t *testing.T, e engine, n int) {
 				}
 				mu.Unlock()
 			}
+			bar.leave()
 		}()
 	}
 	// A reader alongside the writers.
@@ -422,7 +427,7 @@ func collectors(t *testing.T, e engine, n int) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	truth := w.Seen(func(srv history.Server) []time.Time { return instants })
+	truth := w.Seen(func(srv history.Server) []time.Time { return instants[srv] })
 	got := allSessions(t, stores[1%n])
 	if d := historytest.Match(truth, got); len(d) != 0 {
 		t.Errorf("%d collectors: %d differences, first: %s", n, len(d), strings.Join(d[:min(8, len(d))], "\n"))
@@ -444,6 +449,46 @@ func collectors(t *testing.T, e engine, n int) {
 		t.Errorf("%d stored session_start events for %d sessions", n0, len(got))
 	}
 	t.Logf("%d collectors: %d sessions, %d true", n, len(got), len(truth))
+}
+
+// barrier releases its parties together, round after round; a party that
+// leaves no longer holds the others back.
+type barrier struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	parties int
+	waiting int
+	round   int
+}
+
+func newBarrier(n int) *barrier {
+	b := &barrier{parties: n}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+func (b *barrier) wait() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.waiting++
+	if b.waiting >= b.parties {
+		b.waiting, b.round = 0, b.round+1
+		b.cond.Broadcast()
+		return
+	}
+	for r := b.round; r == b.round; {
+		b.cond.Wait()
+	}
+}
+
+func (b *barrier) leave() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.parties--
+	if b.waiting > 0 && b.waiting >= b.parties {
+		b.waiting, b.round = 0, b.round+1
+		b.cond.Broadcast()
+	}
 }
 
 func TestConcurrentCollectors(t *testing.T) {
