@@ -31,6 +31,8 @@ func (tr Truth) Alive(t time.Time) bool {
 type World struct {
 	Servers  []history.Server
 	Sessions []Truth
+
+	byServer map[history.Server][]Truth
 }
 
 // Epoch returns the instant generated worlds begin at.
@@ -77,6 +79,10 @@ func Generate(seed uint64, servers, sessions int, span time.Duration) World {
 			}
 		}
 	}
+	w.byServer = map[history.Server][]Truth{}
+	for _, tr := range w.Sessions {
+		w.byServer[tr.Server] = append(w.byServer[tr.Server], tr)
+	}
 	return w
 }
 
@@ -89,7 +95,11 @@ func (w World) Observe(srv history.Server, at time.Time, skew time.Duration) his
 		Server: srv, ObservedAt: at.Add(skew), Collected: true, Level: session.Level10,
 		Transport: "smb", Port: 445,
 	}
-	for _, tr := range w.Sessions {
+	list := w.byServer[srv]
+	if w.byServer == nil {
+		list = w.Sessions
+	}
+	for _, tr := range list {
 		if tr.Server != srv || !tr.Alive(at) {
 			continue
 		}
