@@ -13,6 +13,7 @@ import (
 
 	"github.com/netsession/netsession/history"
 	"github.com/netsession/netsession/history/historytest"
+	"github.com/netsession/netsession/history/internal/sqlstore"
 	"github.com/netsession/netsession/session"
 )
 
@@ -146,45 +147,58 @@ func BenchmarkUserQuery(b *testing.B) {
 }
 
 // fill generates n sessions (and 1,000 servers) inside the database, in
-// chunks of a million rows per transaction.
+// chunks of a million rows per statement, as a bulk load would: the
+// secondary indexes are dropped first and rebuilt at the end, rows arrive in
+// the unique key's order (server, then start).
 func fill(b *testing.B, engine string, db *sql.DB, n int) {
 	b.Helper()
-	const servers = 1000
-	ph := func(i int) string {
-		if engine == "postgres" {
-			return "$" + strconv.Itoa(i)
-		}
-		return "?"
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		b.Fatal(err)
 	}
-	gen := `WITH RECURSIVE g(x) AS (SELECT ` + ph(1) + ` UNION ALL SELECT x + 1 FROM g WHERE x < ` + ph(2) + `) SELECT x FROM g`
-	if engine == "postgres" {
-		gen = `SELECT x FROM generate_series($1::bigint, $2::bigint) AS x`
-	}
-	base := historytest.Epoch().UnixMicro()
+	defer conn.Close()
 	exec := func(q string, args ...any) {
-		if _, err := db.Exec(q, args...); err != nil {
+		if _, err := conn.ExecContext(ctx, q, args...); err != nil {
 			b.Fatalf("%s: %v", q, err)
 		}
+	}
+	const servers = 1000
+	gen := `WITH RECURSIVE g(x) AS (SELECT ? UNION ALL SELECT x + 1 FROM g WHERE x < ?) SELECT x FROM g`
+	if engine == "postgres" {
+		gen = `SELECT x FROM generate_series($1::bigint, $2::bigint) AS x`
+		exec(`SET maintenance_work_mem = '256MB'`)
+	} else {
+		exec(`PRAGMA cache_size = -262144`)
+	}
+	names, defs := sqlstore.SessionIndexes()
+	for _, name := range names {
+		exec(`DROP INDEX ` + name)
 	}
 	exec(`INSERT INTO servers (target, address, known, last_observed_us, last_success_us)
 		SELECT 'srv' || x, '10.7.' || (x / 250) || '.' || (x % 250), 1, 0, 0 FROM (`+gen+`) AS s`, 1, servers)
 	var first int64
-	if err := db.QueryRow(`SELECT MIN(id) FROM servers`).Scan(&first); err != nil {
+	if err := conn.QueryRowContext(ctx, `SELECT MIN(id) FROM servers`).Scan(&first); err != nil {
 		b.Fatal(err)
 	}
-	users := max(n/100, 1)
+	users := strconv.Itoa(max(n/100, 1))
+	per := strconv.Itoa((n + servers - 1) / servers)
+	base := strconv.FormatInt(historytest.Epoch().UnixMicro(), 10)
+	start := base + ` + ((x - 1) % ` + per + `) * 60000000`
 	for lo := 1; lo <= n; lo += 1_000_000 {
 		hi := min(lo+999_999, n)
 		exec(`INSERT INTO sessions (server_id, client, user_name, user_key, user_domain, start_us, seq,
 			first_seen_us, last_seen_us, ended_us, opens, idle, level, snapshot)
-			SELECT `+strconv.FormatInt(first, 10)+` + x % `+strconv.Itoa(servers)+`,
+			SELECT `+strconv.FormatInt(first, 10)+` + (x - 1) / `+per+`,
 				'10.' || (x % 200) || '.' || (x / 200 % 250) || '.' || (x / 50000 % 250),
-				'user' || (x * 7919 % `+strconv.Itoa(users)+`), 'user' || (x * 7919 % `+strconv.Itoa(users)+`), '',
-				`+strconv.FormatInt(base, 10)+` + x * 1000000, 0,
-				`+strconv.FormatInt(base, 10)+` + x * 1000000 + 5000000, `+strconv.FormatInt(base, 10)+` + x * 1000000 + 600000000,
-				CASE WHEN x % 10 = 0 THEN NULL ELSE `+strconv.FormatInt(base, 10)+` + x * 1000000 + 900000000 END,
+				'user' || (x * 7919 % `+users+`), 'user' || (x * 7919 % `+users+`), '',
+				`+start+`, 0, `+start+` + 5000000, `+start+` + 600000000,
+				CASE WHEN x % 10 = 0 THEN NULL ELSE `+start+` + 900000000 END,
 				1, 5, 10, 0
 			FROM (`+gen+`) AS s`, lo, hi)
+	}
+	for _, def := range defs {
+		exec(def)
 	}
 	exec(`ANALYZE`)
 }

@@ -88,3 +88,17 @@ func Schema(d *Dialect) []string {
 func (d *Dialect) expand(stmt string) string {
 	return strings.ReplaceAll(stmt, "{{id}}", d.IDType)
 }
+
+// SessionIndexes returns the names and definitions of the secondary
+// indexes of the sessions table (bulk loads drop and rebuild them).
+func SessionIndexes() (names, defs []string) {
+	for _, m := range migrations {
+		for _, stmt := range m {
+			if name, ok := strings.CutPrefix(stmt, "CREATE INDEX "); ok && strings.HasPrefix(name, "sessions_") {
+				names = append(names, name[:strings.IndexByte(name, ' ')])
+				defs = append(defs, stmt)
+			}
+		}
+	}
+	return names, defs
+}

@@ -217,7 +217,7 @@ func b2i(b bool) int {
 
 // applyStmts are the statements of one Apply transaction, prepared once.
 type applyStmts struct {
-	server, loadOpen, updServer, insSession, updSession, insEvent *sql.Stmt
+	server, loadOpen, updServer, insSession *sql.Stmt
 }
 
 func (s *Store) prepare(ctx context.Context, tx *sql.Tx) (*applyStmts, error) {
@@ -235,8 +235,6 @@ func (s *Store) prepare(ctx context.Context, tx *sql.Tx) (*applyStmts, error) {
 			first_seen_us, last_seen_us, ended_us, opens, idle, level, snapshot)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (server_id, client, user_name, start_us, seq) DO NOTHING RETURNING id`},
-		{&st.updSession, `UPDATE sessions SET first_seen_us = ?, last_seen_us = ?, ended_us = ?, opens = ?, idle = ?, level = ? WHERE id = ?`},
-		{&st.insEvent, `INSERT INTO events (at_us, kind, server_id, session_id, user_key, client, body) VALUES (?, ?, ?, ?, ?, ?, ?)`},
 	} {
 		stmt, err := tx.PrepareContext(ctx, s.q(p.query))
 		if err != nil {
@@ -295,7 +293,7 @@ func (s *Store) Apply(ctx context.Context, obs []history.Observation) ([]history
 			return err
 		}
 		for _, o := range sorted {
-			ev, err := s.applyOne(ctx, st, o)
+			ev, err := s.applyOne(ctx, tx, st, o)
 			if err != nil {
 				return fmt.Errorf("%s at %s: %w", o.Server, o.ObservedAt.UTC().Format(time.RFC3339), err)
 			}
@@ -309,7 +307,7 @@ func (s *Store) Apply(ctx context.Context, obs []history.Observation) ([]history
 	return events, nil
 }
 
-func (s *Store) applyOne(ctx context.Context, st *applyStmts, o history.Observation) ([]history.Event, error) {
+func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, st *applyStmts, o history.Observation) ([]history.Event, error) {
 	var (
 		id                int64
 		host              history.HostState
@@ -352,11 +350,10 @@ func (s *Store) applyOne(ctx context.Context, st *applyStmts, o history.Observat
 			return nil, fmt.Errorf("server state: %w", err)
 		}
 	}
+	var upd [][]any
 	for i, x := range ch.Sessions {
 		if x.ID != 0 {
-			if _, err := st.updSession.ExecContext(ctx, us(x.FirstSeen), us(x.LastSeen), nullUS(x.EndedAt), int64(x.Opens), int64(x.IdleTime), int64(x.Level), x.ID); err != nil {
-				return nil, fmt.Errorf("session update: %w", err)
-			}
+			upd = append(upd, []any{x.ID, us(x.FirstSeen), us(x.LastSeen), nullUS(x.EndedAt), int64(x.Opens), int64(x.IdleTime), int64(x.Level)})
 			continue
 		}
 		key, dom := history.UserKey(x.User)
@@ -376,6 +373,13 @@ func (s *Store) applyOne(ctx context.Context, st *applyStmts, o history.Observat
 			break
 		}
 	}
+	// The sessions the observation listed again, in one statement per
+	// chunk (the values carry explicit types for PostgreSQL).
+	if err := s.execRows(ctx, tx, `UPDATE sessions SET first_seen_us = v.column2, last_seen_us = v.column3, ended_us = v.column4,
+		opens = v.column5, idle = v.column6, level = v.column7 FROM (VALUES `, `) AS v WHERE sessions.id = v.column1`, castBigint, upd); err != nil {
+		return nil, fmt.Errorf("session update: %w", err)
+	}
+	var evs [][]any
 	for _, e := range ch.Events {
 		body, err := e.MarshalJSON()
 		if err != nil {
@@ -388,11 +392,53 @@ func (s *Store) applyOne(ctx context.Context, st *applyStmts, o history.Observat
 			ukey, _ = history.UserKey(e.Session.User)
 			client = e.Session.Client
 		}
-		if _, err := st.insEvent.ExecContext(ctx, us(e.At), string(e.Kind), id, sid, ukey, client, string(body)); err != nil {
-			return nil, fmt.Errorf("event: %w", err)
-		}
+		evs = append(evs, []any{us(e.At), string(e.Kind), id, sid, ukey, client, string(body)})
+	}
+	if err := s.execRows(ctx, tx, `INSERT INTO events (at_us, kind, server_id, session_id, user_key, client, body) VALUES `, ``, plain, evs); err != nil {
+		return nil, fmt.Errorf("event: %w", err)
 	}
 	return ch.Events, nil
+}
+
+// placeholder kinds for execRows.
+const (
+	plain      = "?"
+	castBigint = "CAST(? AS BIGINT)"
+)
+
+// rowsPerStatement bounds the rows of one multi-row statement (PostgreSQL
+// takes at most 65535 parameters, SQLite 32766).
+const rowsPerStatement = 500
+
+// execRows runs head + "(p, p, ...), (p, ...)" + tail for rows, in chunks,
+// where p is the placeholder form ph. Every row has the same length.
+func (s *Store) execRows(ctx context.Context, tx *sql.Tx, head, tail, ph string, rows [][]any) error {
+	for len(rows) > 0 {
+		chunk := rows[:min(len(rows), rowsPerStatement)]
+		rows = rows[len(chunk):]
+		var b strings.Builder
+		b.WriteString(head)
+		args := make([]any, 0, len(chunk)*len(chunk[0]))
+		for i, r := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('(')
+			for j := range r {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(ph)
+			}
+			b.WriteByte(')')
+			args = append(args, r...)
+		}
+		b.WriteString(tail)
+		if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RecordRun implements history.Store.
