@@ -1,8 +1,11 @@
 package history
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/netsession/netsession/session"
 )
@@ -156,4 +159,67 @@ func micro(t time.Time) time.Time {
 		return time.Time{}
 	}
 	return t.UTC().Truncate(time.Microsecond)
+}
+
+// MaxNameBytes is the longest name (target, address, client, user, reason)
+// the history keeps; longer names are cut at a character boundary. Names
+// come from servers nobody vouches for, and database indexes cap their
+// keys (PostgreSQL's B-tree at about 2.7 KB a row).
+const MaxNameBytes = 512
+
+// cleanName makes a name storable everywhere: valid UTF-8, no NUL (which
+// PostgreSQL text refuses), at most MaxNameBytes. Invalid bytes and NULs
+// become U+FFFD.
+func cleanName(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) && len(s) <= MaxNameBytes {
+		return s
+	}
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	if len(s) > MaxNameBytes {
+		cut := MaxNameBytes
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	return s
+}
+
+// ErrInvalidObservation is wrapped by the error for an observation a store
+// cannot apply: no target, or no time.
+var ErrInvalidObservation = errors.New("invalid observation")
+
+// Validate reports whether o can be applied.
+func (o Observation) Validate() error {
+	switch {
+	case o.Server.Target == "":
+		return fmt.Errorf("%w: no target", ErrInvalidObservation)
+	case o.ObservedAt.IsZero():
+		return fmt.Errorf("%w: %s: no observation time", ErrInvalidObservation, o.Server)
+	}
+	return nil
+}
+
+// Clean returns o with every name made storable (see MaxNameBytes): valid
+// UTF-8 without NUL, cut to MaxNameBytes. Reconcile applies it; stores and
+// the Tracker key servers by the cleaned names.
+func (o Observation) Clean() Observation {
+	o.Server = Server{Target: cleanName(o.Server.Target), Address: cleanName(o.Server.Address)}
+	o.Reason = cleanName(o.Reason)
+	dirty := false
+	for _, in := range o.Sessions {
+		if cleanName(in.ClientName) != in.ClientName || cleanName(in.UserName) != in.UserName {
+			dirty = true
+			break
+		}
+	}
+	if dirty {
+		ss := make([]session.Info, len(o.Sessions))
+		for i, in := range o.Sessions {
+			in.ClientName, in.UserName = cleanName(in.ClientName), cleanName(in.UserName)
+			ss[i] = in
+		}
+		o.Sessions = ss
+	}
+	return o
 }

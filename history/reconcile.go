@@ -36,8 +36,10 @@ type seen struct {
 
 // Reconcile applies obs to a server whose state is host and whose sessions
 // that can still change (see Candidates) are known. It does not modify
-// known. The rules are in the package documentation.
+// known. The rules are in the package documentation. Names are cleaned
+// first (Observation.Clean).
 func Reconcile(host HostState, known []Session, obs Observation) Change {
+	obs = obs.Clean()
 	t := micro(obs.ObservedAt)
 	newest := !host.Known || t.After(host.LastObserved)
 	prevSuccess := host.LastSuccess

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/netsession/netsession/history"
@@ -286,4 +287,27 @@ func TestReconcileWorld(t *testing.T) {
 			}
 		})
 	}
+}
+
+func FuzzReconcileNames(f *testing.F) {
+	f.Add("10.0.0.1", "alice", "fs1", uint32(5))
+	f.Add("a\x00b", "bad\xc3", "", uint32(0xFFFFFFFF))
+	f.Fuzz(func(t *testing.T, client, user, target string, age uint32) {
+		o := history.Observation{Server: history.Server{Target: target, Address: target}, ObservedAt: at(100), Collected: true, Level: 10,
+			Sessions: []session.Info{{ClientName: client, UserName: user, Time: age}}}
+		var tr history.Tracker
+		ev := tr.Apply(o)
+		if len(ev) != 1 || ev[0].Kind != history.SessionStart {
+			t.Fatalf("events %v", lines(ev))
+		}
+		if again := tr.Apply(o); len(again) != 0 {
+			t.Fatalf("re-applied: %v", lines(again))
+		}
+		s := tr.Sessions()[0]
+		for _, name := range []string{s.Client, s.User, s.Server.Target, s.Server.Address} {
+			if !utf8.ValidString(name) || strings.ContainsRune(name, 0) || len(name) > history.MaxNameBytes {
+				t.Fatalf("name %q kept", name)
+			}
+		}
+	})
 }

@@ -21,6 +21,7 @@ type trackedHost struct {
 
 // Apply applies one observation and returns its events.
 func (tr *Tracker) Apply(obs Observation) []Event {
+	obs = obs.Clean()
 	if tr.hosts == nil {
 		tr.hosts = map[Server]*trackedHost{}
 	}

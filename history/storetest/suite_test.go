@@ -10,10 +10,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/netsession/netsession/history"
 	"github.com/netsession/netsession/history/historytest"
+	"github.com/netsession/netsession/session"
 )
 
 func bySession(a, b history.Session) int {
@@ -566,6 +568,59 @@ func TestNewerSchemaRefused(t *testing.T) {
 		var n int
 		if err := db.QueryRow(`SELECT COUNT(*) FROM schema_version`).Scan(&n); err != nil || n != 2 {
 			t.Errorf("schema_version rows = %d, %v", n, err)
+		}
+	})
+}
+
+// Names no database takes as they are (NUL, invalid UTF-8, longer than an
+// index row) are cleaned the same way in every engine and in memory; an
+// observation without target or time is refused, and nothing of its batch
+// stored.
+func TestHostileNames(t *testing.T) {
+	srv := history.Server{Target: "fs\x00evil\xff", Address: strings.Repeat("a", 5000)}
+	o := history.Observation{Server: srv, ObservedAt: historytest.At(0), Collected: true, Level: 10,
+		Sessions: []session.Info{
+			{ClientName: "10.0.0.1\x00", UserName: "bad\xc3", Time: 5},
+			{ClientName: strings.Repeat("c", 3000), UserName: strings.Repeat("田", 2000), Time: 5},
+		}}
+	var ref history.Tracker
+	refEv := ref.Apply(o)
+	forEach(t, func(t *testing.T, e engine) {
+		ctx := context.Background()
+		st := openT(t, e, e.fresh(t))
+		ev, err := st.Apply(ctx, []history.Observation{o})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := gocmp.Diff(refEv, ev); d != "" {
+			t.Errorf("events (-ref +store):\n%s", d)
+		}
+		got := allSessions(t, st)
+		if d := gocmp.Diff(withoutIDs(ref.Sessions()), withoutIDs(got)); d != "" {
+			t.Errorf("sessions (-ref +store):\n%s", d)
+		}
+		for _, s := range got {
+			for _, name := range []string{s.Client, s.User, s.Server.Target, s.Server.Address} {
+				if !utf8.ValidString(name) || strings.ContainsRune(name, 0) || len(name) > history.MaxNameBytes {
+					t.Errorf("stored name %q", name)
+				}
+			}
+		}
+		// Applying it again finds the same sessions.
+		if ev, err := st.Apply(ctx, []history.Observation{o}); err != nil || len(ev) != 0 {
+			t.Errorf("again: %v, %v", historytest.Lines(ev), err)
+		}
+		for _, bad := range []history.Observation{
+			{Server: history.Server{Target: ""}, ObservedAt: historytest.At(10), Collected: true},
+			{Server: srv, Collected: true},
+		} {
+			_, err := st.Apply(ctx, []history.Observation{historytest.OK(20, 10, historytest.Info("x", "y", 1)), bad})
+			if !errors.Is(err, history.ErrInvalidObservation) || errors.Is(err, history.ErrUnavailable) {
+				t.Errorf("invalid observation %+v: %v", bad, err)
+			}
+		}
+		if n := len(allSessions(t, st)); n != len(got) {
+			t.Errorf("a refused batch stored something: %d sessions, want %d", n, len(got))
 		}
 	})
 }

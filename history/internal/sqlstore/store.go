@@ -281,7 +281,13 @@ func (s *Store) Apply(ctx context.Context, obs []history.Observation) ([]history
 	if len(obs) == 0 {
 		return nil, nil
 	}
-	sorted := slices.Clone(obs)
+	sorted := make([]history.Observation, len(obs))
+	for i, o := range obs {
+		if err := o.Validate(); err != nil {
+			return nil, &history.Error{Engine: s.d.Engine, Op: "apply", Err: err}
+		}
+		sorted[i] = o.Clean()
+	}
 	slices.SortStableFunc(sorted, func(a, b history.Observation) int {
 		return cmp.Or(cmp.Compare(a.Server.Target, b.Server.Target), cmp.Compare(a.Server.Address, b.Server.Address), a.ObservedAt.Compare(b.ObservedAt))
 	})
@@ -506,35 +512,41 @@ func limit(q history.Query) string {
 	return ""
 }
 
-// Sessions implements history.Store.
-func (s *Store) Sessions(ctx context.Context, q history.Query) ([]history.Session, error) {
+// queryAll runs a query and scans every row with scan.
+func queryAll[T any](ctx context.Context, s *Store, query string, args []any, scan func(*sql.Rows) (T, error)) ([]T, error) {
 	if err := s.check("query"); err != nil {
 		return nil, err
 	}
-	w, args := where(q)
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+sessionCols+`, v.target, v.address FROM sessions s JOIN servers v ON v.id = s.server_id`+w+` ORDER BY s.start_us, s.id`+limit(q)), args...)
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, s.wrap("query", err)
 	}
 	defer rows.Close()
-	var out []history.Session
+	var out []T
 	for rows.Next() {
-		var srv history.Server
-		x, err := scanSession(rows, &srv.Target, &srv.Address)
+		x, err := scan(rows)
 		if err != nil {
 			return nil, s.wrap("query", err)
 		}
-		x.Server = srv
 		out = append(out, x)
 	}
 	return out, s.wrap("query", rows.Err())
 }
 
+// Sessions implements history.Store.
+func (s *Store) Sessions(ctx context.Context, q history.Query) ([]history.Session, error) {
+	w, args := where(q)
+	return queryAll(ctx, s, `SELECT `+sessionCols+`, v.target, v.address FROM sessions s JOIN servers v ON v.id = s.server_id`+w+` ORDER BY s.start_us, s.id`+limit(q), args,
+		func(rows *sql.Rows) (history.Session, error) {
+			var srv history.Server
+			x, err := scanSession(rows, &srv.Target, &srv.Address)
+			x.Server = srv
+			return x, err
+		})
+}
+
 // Events implements history.Store.
 func (s *Store) Events(ctx context.Context, q history.Query) ([]history.Event, error) {
-	if err := s.check("query"); err != nil {
-		return nil, err
-	}
 	var conds []string
 	var args []any
 	if q.User != "" {
@@ -555,52 +567,34 @@ func (s *Store) Events(ctx context.Context, q history.Query) ([]history.Event, e
 	if len(conds) > 0 {
 		w = " WHERE " + strings.Join(conds, " AND ")
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT e.body FROM events e JOIN servers v ON v.id = e.server_id`+w+` ORDER BY e.id`+limit(q)), args...)
-	if err != nil {
-		return nil, s.wrap("query", err)
-	}
-	defer rows.Close()
-	var out []history.Event
-	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, s.wrap("query", err)
-		}
-		var e history.Event
-		if err := e.UnmarshalJSON([]byte(body)); err != nil {
-			return nil, s.wrap("query", err)
-		}
-		out = append(out, e)
-	}
-	return out, s.wrap("query", rows.Err())
+	return queryAll(ctx, s, `SELECT e.body FROM events e JOIN servers v ON v.id = e.server_id`+w+` ORDER BY e.id`+limit(q), args,
+		func(rows *sql.Rows) (history.Event, error) {
+			var body string
+			var e history.Event
+			if err := rows.Scan(&body); err != nil {
+				return e, err
+			}
+			return e, e.UnmarshalJSON([]byte(body))
+		})
 }
 
 // Runs implements history.Store.
 func (s *Store) Runs(ctx context.Context, q history.Query) ([]history.Run, error) {
-	if err := s.check("query"); err != nil {
-		return nil, err
-	}
 	lo, hi := bounds(q)
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, collector, started_us, finished_us, failed, target_list FROM runs WHERE started_us >= ? AND started_us < ? ORDER BY started_us, id`+limit(q)), lo, hi)
-	if err != nil {
-		return nil, s.wrap("query", err)
-	}
-	defer rows.Close()
-	var out []history.Run
-	for rows.Next() {
-		var r history.Run
-		var st, fin int64
-		var list string
-		if err := rows.Scan(&r.ID, &r.Collector, &st, &fin, &r.Failed, &list); err != nil {
-			return nil, s.wrap("query", err)
-		}
-		r.Started, r.Finished = fromUS(st), fromUS(fin)
-		if list != "" {
-			r.Targets = strings.Split(list, "\n")
-		}
-		out = append(out, r)
-	}
-	return out, s.wrap("query", rows.Err())
+	return queryAll(ctx, s, `SELECT id, collector, started_us, finished_us, failed, target_list FROM runs WHERE started_us >= ? AND started_us < ? ORDER BY started_us, id`+limit(q), []any{lo, hi},
+		func(rows *sql.Rows) (history.Run, error) {
+			var r history.Run
+			var st, fin int64
+			var list string
+			if err := rows.Scan(&r.ID, &r.Collector, &st, &fin, &r.Failed, &list); err != nil {
+				return r, err
+			}
+			r.Started, r.Finished = fromUS(st), fromUS(fin)
+			if list != "" {
+				r.Targets = strings.Split(list, "\n")
+			}
+			return r, nil
+		})
 }
 
 // Summary implements history.Store.
