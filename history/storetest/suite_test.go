@@ -347,7 +347,7 @@ func TestRetention(t *testing.T) {
 func collectors(t *testing.T, e engine, n int) {
 	ctx := context.Background()
 	servers, perServer, steps := 6, 25, 60
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		servers, perServer, steps = 4, 10, 30
 	}
 	w := historytest.Generate(uint64(100+n), servers, perServer, time.Duration(steps)*10*time.Second)

@@ -22,6 +22,7 @@ var migrations = [][]string{
 			last_success_us BIGINT NOT NULL DEFAULT 0,
 			UNIQUE (target, address)
 		)`,
+		`CREATE INDEX servers_address ON servers (address)`,
 		`CREATE TABLE sessions (
 			id {{id}},
 			server_id BIGINT NOT NULL REFERENCES servers (id),
