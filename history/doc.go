@@ -50,6 +50,15 @@
 //
 // A [Store] applies batches of observations in one transaction each and
 // answers the queries of the history command. The engines live in
-// subpackages (sqlitestore, pgstore), so that a program that only converts
-// or reconciles observations does not link a database driver.
+// subpackages, so that a program that only converts or reconciles
+// observations (or embeds the session table) links no database driver:
+//
+//   - sqlitestore: an embedded SQLite file (pure Go, nothing to install), by
+//     default at [DefaultPath], for one machine;
+//   - pgstore: a PostgreSQL database shared by several collectors.
+//
+// Both reconcile inside the database transaction with [Reconcile], so that
+// collectors that observe the same server agree, and both take their schema
+// from one set of versioned migrations. A [Tracker] applies the same rules
+// in memory, without a store.
 package history

@@ -51,8 +51,14 @@ func Open(ctx context.Context, path string, opt Options) (history.Store, error) 
 	wrap := func(err error) error {
 		return &history.Error{Engine: "sqlite", Op: "open", Err: err}
 	}
-	if path == "" || strings.ContainsAny(path, "?#") {
-		return nil, wrap(fmt.Errorf("invalid database path %q", path))
+	// The driver reads parameters after the first '?', and a name
+	// starting with "file:" as a URI: an absolute plain path avoids both.
+	if path == "" || strings.ContainsRune(path, '?') {
+		return nil, wrap(fmt.Errorf("invalid database path %q (empty, or holding '?')", path))
+	}
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, wrap(err)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, wrap(err)
@@ -69,7 +75,7 @@ func Open(ctx context.Context, path string, opt Options) (history.Store, error) 
 	if opt.BusyTimeout <= 0 {
 		opt.BusyTimeout = 10 * time.Second
 	}
-	dsn := "file:" + path + "?_txlock=immediate" +
+	dsn := path + "?_txlock=immediate" +
 		"&_busy_timeout=" + strconv.FormatInt(opt.BusyTimeout.Milliseconds(), 10) +
 		"&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1"
 	db, err := sql.Open("sqlite", dsn)

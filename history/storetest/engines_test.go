@@ -45,7 +45,7 @@ func engines() []engine {
 			open: func(ctx context.Context, loc string) (history.Store, error) {
 				return sqlitestore.Open(ctx, loc, sqlitestore.Options{BusyTimeout: 30 * time.Second})
 			},
-			raw: func(loc string) (*sql.DB, error) { return sql.Open("sqlite", "file:"+loc+"?_busy_timeout=30000") },
+			raw: func(loc string) (*sql.DB, error) { return sql.Open("sqlite", loc+"?_busy_timeout=30000") },
 		},
 		{
 			name: "postgres",
