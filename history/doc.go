@@ -32,6 +32,9 @@
 //   - A failed observation ends nothing: unknown is not gone. It changes the
 //     host's state instead, with a host_failed event when the host was not
 //     already failing, and host_recovered when a later observation succeeds.
+//   - A failed observation without an address (the name did not resolve)
+//     is charged to the address the target had at its latest observation,
+//     if there was one, so that the server's own state says it failed.
 //   - A host answering only level 0 lists client names alone (no user, no
 //     time). Its sessions are kept as snapshots (Snapshot is true): they are
 //     matched by client name, their start is the first observation that

@@ -311,3 +311,23 @@ func FuzzReconcileNames(f *testing.F) {
 		}
 	})
 }
+
+// A target that stops resolving fails at the address it had.
+func TestTrackerUnresolvedTarget(t *testing.T) {
+	var tr history.Tracker
+	tr.Apply(ok(100, 10, si("c", "u", 10)))
+	o := failed(110, "name_not_resolved")
+	o.Server.Address = ""
+	ev := tr.Apply(o)
+	if len(ev) != 1 || ev[0].Server != fs1 {
+		t.Fatalf("events %+v", ev)
+	}
+	if h := tr.Host(fs1); !h.Failing {
+		t.Errorf("host state %+v", h)
+	}
+	// Never resolved at all: its own server, address "".
+	o.Server.Target = "ghost"
+	if ev := tr.Apply(o); len(ev) != 1 || ev[0].Server != (history.Server{Target: "ghost"}) {
+		t.Errorf("ghost: %+v", ev)
+	}
+}

@@ -3,6 +3,7 @@ package history
 import (
 	"cmp"
 	"slices"
+	"time"
 )
 
 // Tracker reconciles observations in memory, without a store: the same
@@ -24,6 +25,14 @@ func (tr *Tracker) Apply(obs Observation) []Event {
 	obs = obs.Clean()
 	if tr.hosts == nil {
 		tr.hosts = map[Server]*trackedHost{}
+	}
+	if obs.Server.Address == "" && !obs.Collected {
+		var latest time.Time
+		for srv, h := range tr.hosts {
+			if srv.Target == obs.Server.Target && srv.Address != "" && h.state.LastObserved.After(latest) {
+				obs.Server.Address, latest = srv.Address, h.state.LastObserved
+			}
+		}
 	}
 	h := tr.hosts[obs.Server]
 	if h == nil {

@@ -624,3 +624,36 @@ func TestHostileNames(t *testing.T) {
 		}
 	})
 }
+
+// A target that stops resolving fails at the address it had, in every
+// engine as in memory.
+func TestUnresolvedTarget(t *testing.T) {
+	obs, _ := historytest.Script()
+	unresolved := historytest.Failed(200, "name_not_resolved")
+	unresolved.Server.Address = ""
+	ghost := unresolved
+	ghost.Server.Target = "ghost"
+	obs = append(obs, unresolved, ghost)
+	var ref history.Tracker
+	var want []history.Event
+	for _, o := range obs {
+		want = append(want, ref.Apply(o)...)
+	}
+	forEach(t, func(t *testing.T, e engine) {
+		st := openT(t, e, e.fresh(t))
+		var got []history.Event
+		for _, o := range obs {
+			ev, err := st.Apply(context.Background(), []history.Observation{o})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, ev...)
+		}
+		if d := gocmp.Diff(want, got); d != "" {
+			t.Errorf("(-ref +store):\n%s", d)
+		}
+		if last := got[len(got)-2]; last.Server != historytest.Server1() || last.Kind != history.HostFailed {
+			t.Errorf("unresolved failure charged to %+v", last.Server)
+		}
+	})
+}

@@ -217,7 +217,7 @@ func b2i(b bool) int {
 
 // applyStmts are the statements of one Apply transaction, prepared once.
 type applyStmts struct {
-	server, loadOpen, updServer, insSession *sql.Stmt
+	server, lastAddress, loadOpen, updServer, insSession *sql.Stmt
 }
 
 func (s *Store) prepare(ctx context.Context, tx *sql.Tx) (*applyStmts, error) {
@@ -230,6 +230,7 @@ func (s *Store) prepare(ctx context.Context, tx *sql.Tx) (*applyStmts, error) {
 			ON CONFLICT (target, address) DO UPDATE SET target = excluded.target
 			RETURNING id, known, failing, reason, last_observed_us, last_success_us`},
 		{&st.loadOpen, `SELECT ` + sessionCols + ` FROM sessions s WHERE s.server_id = ? AND (s.ended_us IS NULL OR s.ended_us > ?)`},
+		{&st.lastAddress, `SELECT address FROM servers WHERE target = ? AND address <> '' ORDER BY last_observed_us DESC, id LIMIT 1`},
 		{&st.updServer, `UPDATE servers SET known = ?, failing = ?, reason = ?, last_observed_us = ?, last_success_us = ? WHERE id = ?`},
 		{&st.insSession, `INSERT INTO sessions (server_id, client, user_name, user_key, user_domain, start_us, seq,
 			first_seen_us, last_seen_us, ended_us, opens, idle, level, snapshot)
@@ -320,6 +321,14 @@ func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, st *applyStmts, o hist
 		known, failing    int
 		lastObs, lastSucc int64
 	)
+	if o.Server.Address == "" && !o.Collected {
+		var addr string
+		err := st.lastAddress.QueryRowContext(ctx, o.Server.Target).Scan(&addr)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("server address: %w", err)
+		}
+		o.Server.Address = addr
+	}
 	if err := st.server.QueryRowContext(ctx, o.Server.Target, o.Server.Address).Scan(&id, &known, &failing, &host.Reason, &lastObs, &lastSucc); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
