@@ -13,10 +13,14 @@ import (
 // several Store values (in one process or many) may share one database.
 type Store interface {
 	// Apply reconciles a batch of observations with the stored history in
-	// one transaction and returns the events it caused. On error nothing
-	// of the batch is stored (or, when the commit's outcome is unknown,
-	// possibly all of it): the caller keeps the batch and applies it again
-	// later; applying an observation twice changes nothing the second time.
+	// one transaction and returns the events it caused; the events are
+	// stored too (see Events). On error nothing of the batch is stored
+	// (or, when the connection broke during the commit, possibly all of
+	// it): the caller keeps the batch and applies it again later. Applying
+	// an observation twice changes nothing the second time, so a batch
+	// whose commit did land returns no events again; they are in Events.
+	// A batch holding an observation that fails Validate is refused whole
+	// (ErrInvalidObservation).
 	Apply(ctx context.Context, obs []Observation) ([]Event, error)
 	// RecordRun stores a finished scan run.
 	RecordRun(ctx context.Context, run Run) error
