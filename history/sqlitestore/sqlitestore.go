@@ -109,7 +109,7 @@ func code(err error) int {
 func unavailable(err error) bool {
 	c := code(err)
 	switch c & 0xff {
-	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_NOTADB:
+	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR:
 		return true
 	}
 	return c == sqlite3.SQLITE_READONLY_DBMOVED || errors.Is(err, errMoved)

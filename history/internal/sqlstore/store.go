@@ -154,7 +154,7 @@ func (s *Store) tryTx(ctx context.Context, f func(tx *sql.Tx) error) error {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	return s.inTx(ctx, "migrate", func(tx *sql.Tx) error {
+	return s.inTx(ctx, "open", func(tx *sql.Tx) error {
 		if s.d.LockMigrations != nil {
 			if err := s.d.LockMigrations(ctx, tx); err != nil {
 				return err
