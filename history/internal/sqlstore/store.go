@@ -217,7 +217,7 @@ func b2i(b bool) int {
 
 // applyStmts are the statements of one Apply transaction, prepared once.
 type applyStmts struct {
-	server, lastAddress, loadOpen, updServer, insSession *sql.Stmt
+	server, lastAddress, loadOpen, updServer, insSession, updSession, insEvent *sql.Stmt
 }
 
 func (s *Store) prepare(ctx context.Context, tx *sql.Tx) (*applyStmts, error) {
@@ -231,6 +231,8 @@ func (s *Store) prepare(ctx context.Context, tx *sql.Tx) (*applyStmts, error) {
 			RETURNING id, known, failing, reason, last_observed_us, last_success_us`},
 		{&st.loadOpen, `SELECT ` + sessionCols + ` FROM sessions s WHERE s.server_id = ? AND (s.ended_us IS NULL OR s.ended_us > ?)`},
 		{&st.lastAddress, `SELECT address FROM servers WHERE target = ? AND address <> '' ORDER BY last_observed_us DESC, id LIMIT 1`},
+		{&st.updSession, `UPDATE sessions SET first_seen_us = ?, last_seen_us = ?, ended_us = ?, opens = ?, idle = ?, level = ? WHERE id = ?`},
+		{&st.insEvent, `INSERT INTO events (at_us, kind, server_id, session_id, user_key, client, body) VALUES (?, ?, ?, ?, ?, ?, ?)`},
 		{&st.updServer, `UPDATE servers SET known = ?, failing = ?, reason = ?, last_observed_us = ?, last_success_us = ? WHERE id = ?`},
 		{&st.insSession, `INSERT INTO sessions (server_id, client, user_name, user_key, user_domain, start_us, seq,
 			first_seen_us, last_seen_us, ended_us, opens, idle, level, snapshot)
@@ -300,7 +302,7 @@ func (s *Store) Apply(ctx context.Context, obs []history.Observation) ([]history
 			return err
 		}
 		for _, o := range sorted {
-			ev, err := s.applyOne(ctx, tx, st, o)
+			ev, err := s.applyOne(ctx, st, o)
 			if err != nil {
 				return fmt.Errorf("%s at %s: %w", o.Server, o.ObservedAt.UTC().Format(time.RFC3339), err)
 			}
@@ -314,7 +316,7 @@ func (s *Store) Apply(ctx context.Context, obs []history.Observation) ([]history
 	return events, nil
 }
 
-func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, st *applyStmts, o history.Observation) ([]history.Event, error) {
+func (s *Store) applyOne(ctx context.Context, st *applyStmts, o history.Observation) ([]history.Event, error) {
 	var (
 		id                int64
 		host              history.HostState
@@ -365,10 +367,14 @@ func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, st *applyStmts, o hist
 			return nil, fmt.Errorf("server state: %w", err)
 		}
 	}
-	var upd [][]any
+	// Row by row through statements prepared once per transaction: a
+	// multi-row UPDATE ... FROM (VALUES ...) measured half as fast in both
+	// engines (SQLite parses each new text; PostgreSQL prepares each).
 	for i, x := range ch.Sessions {
 		if x.ID != 0 {
-			upd = append(upd, []any{x.ID, us(x.FirstSeen), us(x.LastSeen), nullUS(x.EndedAt), int64(x.Opens), int64(x.IdleTime), int64(x.Level)})
+			if _, err := st.updSession.ExecContext(ctx, us(x.FirstSeen), us(x.LastSeen), nullUS(x.EndedAt), int64(x.Opens), int64(x.IdleTime), int64(x.Level), x.ID); err != nil {
+				return nil, fmt.Errorf("session update: %w", err)
+			}
 			continue
 		}
 		key, dom := history.UserKey(x.User)
@@ -388,13 +394,6 @@ func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, st *applyStmts, o hist
 			break
 		}
 	}
-	// The sessions the observation listed again, in one statement per
-	// chunk (the values carry explicit types for PostgreSQL).
-	if err := s.execRows(ctx, tx, `UPDATE sessions SET first_seen_us = v.column2, last_seen_us = v.column3, ended_us = v.column4,
-		opens = v.column5, idle = v.column6, level = v.column7 FROM (VALUES `, `) AS v WHERE sessions.id = v.column1`, castBigint, upd); err != nil {
-		return nil, fmt.Errorf("session update: %w", err)
-	}
-	var evs [][]any
 	for _, e := range ch.Events {
 		body, err := e.MarshalJSON()
 		if err != nil {
@@ -407,53 +406,11 @@ func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, st *applyStmts, o hist
 			ukey, _ = history.UserKey(e.Session.User)
 			client = e.Session.Client
 		}
-		evs = append(evs, []any{us(e.At), string(e.Kind), id, sid, ukey, client, string(body)})
-	}
-	if err := s.execRows(ctx, tx, `INSERT INTO events (at_us, kind, server_id, session_id, user_key, client, body) VALUES `, ``, plain, evs); err != nil {
-		return nil, fmt.Errorf("event: %w", err)
+		if _, err := st.insEvent.ExecContext(ctx, us(e.At), string(e.Kind), id, sid, ukey, client, string(body)); err != nil {
+			return nil, fmt.Errorf("event: %w", err)
+		}
 	}
 	return ch.Events, nil
-}
-
-// placeholder kinds for execRows.
-const (
-	plain      = "?"
-	castBigint = "CAST(? AS BIGINT)"
-)
-
-// rowsPerStatement bounds the rows of one multi-row statement (PostgreSQL
-// takes at most 65535 parameters, SQLite 32766).
-const rowsPerStatement = 500
-
-// execRows runs head + "(p, p, ...), (p, ...)" + tail for rows, in chunks,
-// where p is the placeholder form ph. Every row has the same length.
-func (s *Store) execRows(ctx context.Context, tx *sql.Tx, head, tail, ph string, rows [][]any) error {
-	for len(rows) > 0 {
-		chunk := rows[:min(len(rows), rowsPerStatement)]
-		rows = rows[len(chunk):]
-		var b strings.Builder
-		b.WriteString(head)
-		args := make([]any, 0, len(chunk)*len(chunk[0]))
-		for i, r := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteByte('(')
-			for j := range r {
-				if j > 0 {
-					b.WriteString(", ")
-				}
-				b.WriteString(ph)
-			}
-			b.WriteByte(')')
-			args = append(args, r...)
-		}
-		b.WriteString(tail)
-		if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // RecordRun implements history.Store.
