@@ -67,6 +67,7 @@ type conn struct {
 	pipes         sync.WaitGroup // pipe handlers' goroutines
 	closeAfter    bool           // close once the current responses are sent
 	obuf          []byte         // the frame send builds, kept between frames
+	pipeSweep     *time.Timer    // closes idle pipes (PipeIdleTimeout)
 	deletedAny    bool
 
 	async asyncState
@@ -293,6 +294,9 @@ func (c *conn) serve(ctx context.Context) error {
 		c.mu.Lock()
 		for _, s := range c.sessions {
 			c.logoff(s, "disconnect")
+		}
+		if c.pipeSweep != nil {
+			c.pipeSweep.Stop()
 		}
 		c.mu.Unlock()
 		cancel()

@@ -53,9 +53,26 @@ const (
 //     in ours, and MaxCredits (512) bounds how many it may send;
 //   - MaxSessionsPerConn (64) sessions and MaxOpensPerConn (64) pipes,
 //     each pipe buffering at most MaxPipeBuffer (256 KiB) in each
-//     direction: what the client wrote ahead of the handler (more is
-//     refused), and what the handler wrote ahead of the client's READs
-//     (the handler's next Write waits).
+//     direction: what the client wrote ahead of the handler, a request
+//     being reassembled from fragments included (more is refused), and
+//     what the handler wrote ahead of the client's READs (the handler's
+//     next Write waits; one answer may pass the bound);
+//   - and all the pipes of one session together at most
+//     MaxSessionPipeMemory (1 MiB), of one connection MaxConnPipeMemory
+//     (4 MiB), input and unread answers counted together: a WRITE or
+//     transceive that would pass either is refused. A srvsvc request is
+//     under 1 KiB and a level-502 answer for 5,000 sessions under 1 MiB,
+//     so a session that reads its answers never meets the bound, while
+//     the 64 pipes of a connection can no longer hold 64 times
+//     MaxPipeBuffer in each direction: a connection holds at most its
+//     frame (1 MiB) and 4 MiB of pipe buffers, plus the one answer per
+//     pipe the handler may have written past the bound.
+//
+// A pipe with nothing in flight (no input held unanswered as a handler
+// sees it, no answer unread) for PipeIdleTimeout (5 min, as a DCE/RPC
+// association over TCP idles out) is closed; a request left unfinished
+// on an inline (RPCService) pipe is dropped, and its pipe closed, at the
+// DCE/RPC server's ReassemblyTimeout (30 s) from its first fragment.
 //
 // And how long it may take:
 //
@@ -88,6 +105,10 @@ func (s *Server) maxSessionsPerConn() int {
 func (s *Server) maxOpensPerConn() int { return intOr(s.MaxOpensPerConn, DefaultMaxOpensPerConn) }
 func (s *Server) maxMessageSize() int  { return intOr(s.MaxMessageSize, DefaultMaxMessageSize) }
 func (s *Server) maxPipeBuffer() int   { return intOr(s.MaxPipeBuffer, DefaultMaxPipeBuffer) }
+func (s *Server) maxSessionPipeMemory() int {
+	return intOr(s.MaxSessionPipeMemory, DefaultMaxSessionPipeMemory)
+}
+func (s *Server) maxConnPipeMemory() int { return intOr(s.MaxConnPipeMemory, DefaultMaxConnPipeMemory) }
 
 // readDeadline is the deadline for the first byte of the next message; the
 // reading goroutine computes it after each message it has handled, under
