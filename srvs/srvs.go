@@ -108,6 +108,15 @@ type layout struct {
 
 func (l layout) fixed() int { return 4 * l.n }
 
+// set returns the members as a set.
+func (l layout) set() field {
+	var f field
+	for _, m := range l.fields[:l.n] {
+		f |= m
+	}
+	return f
+}
+
 // strings returns the number of string members.
 func (l layout) strings() int {
 	k := 0
