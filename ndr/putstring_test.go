@@ -67,3 +67,18 @@ func BenchmarkPutString(b *testing.B) {
 		PutString(buf, s)
 	}
 }
+
+// FuzzPutString: for any string, PutString writes the obvious encoding
+// and StringSize octets, into exactly that room.
+func FuzzPutString(f *testing.F) {
+	for _, s := range []string{"", "a", `\Device\NetbiosSmb`, "jürgen", "\U0001F600x", "\xff\xfe", "abcdefgh\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := refString(s)
+		b := bytes.Repeat([]byte{0x55}, len(want))
+		if n := PutString(b, s); n != len(want) || !bytes.Equal(b, want) {
+			t.Fatalf("PutString(%q) = %d % x, want % x", s, n, b, want)
+		}
+	})
+}
