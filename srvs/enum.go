@@ -168,7 +168,7 @@ func (p *SessionEnumResponse) Size() int {
 			n += 8 // EntriesRead, Buffer
 			if len(p.Entries) > 0 {
 				n += 4 + l.fixed()*len(p.Entries) // max_count, fixed parts
-				n += stringsSize(l.set(), p.Entries)
+				n += stringsSize(l.set(), p.Entries, true)
 			}
 		}
 	}
@@ -179,23 +179,37 @@ func (p *SessionEnumResponse) Size() int {
 	return n
 }
 
-// stringsSize is the size of the strings of members f of the entries.
-func stringsSize(f field, entries []SessionInfo) int {
+// stringsSize is the size of the strings of members f of the entries:
+// exact (ndr.StringSize), or with every octet counted as one UTF-16 unit
+// (a bound, exact for ASCII, known without reading the strings).
+func stringsSize(f field, entries []SessionInfo, exact bool) int {
 	n := 0
 	for i := range entries {
-		e := &entries[i]
-		if f.Has(session.FieldClientName) {
-			n += ndr.StringSize(e.ClientName)
+		n += entryStrings(f, &entries[i], exact)
+	}
+	return n
+}
+
+// entryStrings is stringsSize for one entry.
+func entryStrings(f field, e *SessionInfo, exact bool) int {
+	size := func(s string) int {
+		if exact {
+			return ndr.StringSize(s)
 		}
-		if f.Has(session.FieldUserName) {
-			n += ndr.StringSize(e.UserName)
-		}
-		if f.Has(session.FieldClientType) {
-			n += ndr.StringSize(e.ClientType)
-		}
-		if f.Has(session.FieldTransport) {
-			n += ndr.StringSize(e.Transport)
-		}
+		return ndr.StringSizeUnits(len(s))
+	}
+	n := 0
+	if f.Has(session.FieldClientName) {
+		n += size(e.ClientName)
+	}
+	if f.Has(session.FieldUserName) {
+		n += size(e.UserName)
+	}
+	if f.Has(session.FieldClientType) {
+		n += size(e.ClientType)
+	}
+	if f.Has(session.FieldTransport) {
+		n += size(e.Transport)
 	}
 	return n
 }
@@ -304,23 +318,7 @@ func (p *SessionEnumResponse) sizeBound() int {
 	if !ok || p.NoContainer || len(p.Entries) == 0 {
 		return p.Size()
 	}
-	f := l.set()
-	n := 0
-	for i := range p.Entries {
-		e := &p.Entries[i]
-		if f.Has(session.FieldClientName) {
-			n += ndr.StringSizeUnits(len(e.ClientName))
-		}
-		if f.Has(session.FieldUserName) {
-			n += ndr.StringSizeUnits(len(e.UserName))
-		}
-		if f.Has(session.FieldClientType) {
-			n += ndr.StringSizeUnits(len(e.ClientType))
-		}
-		if f.Has(session.FieldTransport) {
-			n += ndr.StringSizeUnits(len(e.Transport))
-		}
-	}
+	n := stringsSize(l.set(), p.Entries, false)
 	n += 8 + 4 + 8 + 4 + l.fixed()*len(p.Entries) + 12 // up to max_count; TotalEntries, ResumeHandle pointer, status
 	if p.ResumeHandle != nil {
 		n += 4
@@ -334,35 +332,27 @@ func (p *SessionEnumResponse) sizeBound() int {
 // written member by member; the others through the layout.
 func putFixed(b []byte, o int, ref uint32, l layout, entries []SessionInfo) (int, uint32) {
 	le := binary.LittleEndian
-	switch l.set() {
-	case session.Level502.Fields():
-		for i := range entries {
-			e := &entries[i]
-			row := b[o : o+32]
-			le.PutUint32(row[0:], ref)
-			le.PutUint32(row[4:], ref+4)
-			le.PutUint32(row[8:], e.NumOpens)
-			le.PutUint32(row[12:], e.Time)
-			le.PutUint32(row[16:], e.IdleTime)
-			le.PutUint32(row[20:], e.UserFlags)
-			le.PutUint32(row[24:], ref+8)
-			le.PutUint32(row[28:], ref+12)
-			ref += 16
-			o += 32
+	if set := l.set(); set == session.Level502.Fields() || set == session.Level1.Fields() {
+		// Level 502 is level 1 followed by two more strings.
+		w, step := 24, uint32(8)
+		if set == session.Level502.Fields() {
+			w, step = 32, 16
 		}
-		return o, ref
-	case session.Level1.Fields():
 		for i := range entries {
 			e := &entries[i]
-			row := b[o : o+24]
+			row := b[o : o+w]
 			le.PutUint32(row[0:], ref)
 			le.PutUint32(row[4:], ref+4)
 			le.PutUint32(row[8:], e.NumOpens)
 			le.PutUint32(row[12:], e.Time)
 			le.PutUint32(row[16:], e.IdleTime)
 			le.PutUint32(row[20:], e.UserFlags)
-			ref += 8
-			o += 24
+			if w == 32 {
+				le.PutUint32(row[24:], ref+8)
+				le.PutUint32(row[28:], ref+12)
+			}
+			ref += step
+			o += w
 		}
 		return o, ref
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"math/bits"
 
-	"github.com/netsession/netsession/ndr"
 	"github.com/netsession/netsession/session"
 )
 
@@ -61,20 +60,7 @@ func FixedSize(level session.Level) int {
 // the table so that PreferedMaximumLength is spent in wire bytes.
 func EntrySize(level session.Level, e *SessionInfo) int {
 	f := level.Fields()
-	n := 4 * bits.OnesCount8(uint8(f))
-	if f.Has(session.FieldClientName) {
-		n += ndr.StringSize(e.ClientName)
-	}
-	if f.Has(session.FieldUserName) {
-		n += ndr.StringSize(e.UserName)
-	}
-	if f.Has(session.FieldClientType) {
-		n += ndr.StringSize(e.ClientType)
-	}
-	if f.Has(session.FieldTransport) {
-		n += ndr.StringSize(e.Transport)
-	}
-	return n
+	return 4*bits.OnesCount8(uint8(f)) + entryStrings(f, e, true)
 }
 
 // SessionInfo is one session entry: the eight fields of SESSION_INFO_502,
