@@ -6,14 +6,18 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 )
 
 // MessageConn is one association over a message transport, served
 // synchronously by whoever feeds it, without a goroutine of its own: Write
 // takes the bytes the client sent and, before it returns, answers every
 // PDU they complete; the answers wait in the association, one message per
-// PDU, until Next takes them. There is no read deadline; the transport
-// bounds how long a client may take.
+// PDU, until Next takes them. There is no read deadline: the transport
+// bounds how long a client may take between writes, but a request whose
+// fragments are not all in within the server's ReassemblyTimeout ends
+// the association when that deadline passes, written to or not, and the
+// memory it held is given back.
 //
 // It suits transports that hand over whole client writes and keep the
 // answers as messages for the client to collect (a named pipe): a call
@@ -38,7 +42,9 @@ type MessageConn struct {
 	mu       sync.Mutex
 	out      [][]byte // answers not yet taken; out[0] may be partly taken
 	outLen   int
-	held     int         // len(buf), for Pending
+	held     int         // len(buf) and the request being reassembled, for Pending
+	deadline time.Time   // the reassembly deadline of the request in progress
+	timer    *time.Timer // ends the association at deadline
 	stop     func() bool // stops the AfterFunc on c.ctx; nil until set
 	closed   bool
 	writing  bool // a Write is answering: the release waits for its end
@@ -153,7 +159,8 @@ func (m *MessageConn) Next(max int) (msg []byte, more bool, err error) {
 }
 
 // Pending reports the octets of client input the association holds
-// unanswered (an incomplete PDU, or PDUs held back by WithMaxPending) and
+// unanswered (an incomplete PDU, PDUs held back by WithMaxPending, and the
+// request being reassembled from fragments) and
 // of answers not yet taken by Next. busy is always nil: a message
 // association answers within Write and Next, so no answer comes later on
 // its own.
@@ -182,10 +189,57 @@ func (m *MessageConn) full() bool {
 
 func (m *MessageConn) fullLocked() bool { return m.maxPending > 0 && m.outLen >= m.maxPending }
 
+// setHeld records what the association holds of the client's input, and
+// arms the reassembly deadline of a request in progress. It runs at the
+// end of a Write, on the goroutine that owns the association's state.
 func (m *MessageConn) setHeld() {
+	held := len(m.buf)
+	var dl time.Time
+	if cur := m.c.cur; cur != nil {
+		held += cap(cur.stub)
+		dl = cur.deadline
+	}
 	m.mu.Lock()
-	m.held = len(m.buf)
+	defer m.mu.Unlock()
+	m.held = held
+	if dl.Equal(m.deadline) || m.closed {
+		return
+	}
+	m.deadline = dl
+	switch {
+	case dl.IsZero():
+		if m.timer != nil {
+			m.timer.Stop()
+		}
+	case m.timer == nil:
+		m.timer = time.AfterFunc(time.Until(dl), m.expire)
+	default:
+		m.timer.Reset(time.Until(dl))
+	}
+}
+
+// expire ends the association when the request being reassembled has
+// missed its deadline and no Write is answering meanwhile (a Write sees
+// the deadline itself). It takes the association's state as a Write
+// would, drops the request and gives its memory back.
+func (m *MessageConn) expire() {
+	m.mu.Lock()
+	if m.closed || m.writing || m.deadline.IsZero() || time.Now().Before(m.deadline) {
+		m.mu.Unlock()
+		return
+	}
+	m.writing = true
 	m.mu.Unlock()
+	c := m.c
+	if c.cur != nil {
+		c.log.Info("dcerpc: request not complete within the reassembly timeout", "call_id", c.cur.callID,
+			"buffered", len(c.cur.stub))
+	}
+	c.dropCall()
+	m.buf = nil
+	m.setHeld()
+	m.Close()
+	m.endWrite()
 }
 
 // queue keeps one answer PDU for Next.
@@ -254,6 +308,9 @@ func (m *MessageConn) markClosed() bool {
 func (m *MessageConn) release() {
 	m.mu.Lock()
 	stop := m.stop
+	if m.timer != nil {
+		m.timer.Stop()
+	}
 	m.mu.Unlock()
 	// Without stop yet, c.ctx is already cancelled (markClosed did it), so
 	// the AfterFunc runs a Close that does nothing.

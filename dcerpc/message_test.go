@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/netsession/netsession/internal/msgstream"
+	"github.com/netsession/netsession/session"
 )
 
 // msgPipe is the client's side of a MessageConn, as a byte stream: a
@@ -424,4 +426,51 @@ func TestMessageConnMaxPending(t *testing.T) {
 	if in, out, _ := m.Pending(); !slices.Equal(ids, []uint32{2, 3, 4}) || frags != 9 || in != 0 || out != 0 {
 		t.Fatalf("answers to calls %v in %d fragments, %d/%d octets left; want calls 2, 3, 4 in 9 and nothing left", ids, frags, in, out)
 	}
+}
+
+// TestMessageConnReassemblyDeadline: a message association has no read
+// deadline, so a request left unfinished (its first fragment only) is
+// ended by the reassembly deadline itself, with no further write: the
+// association ends and the memory and budget it held are given back.
+// Pending counts the request being reassembled as input held.
+func TestMessageConnReassemblyDeadline(t *testing.T) {
+	s := newTestServer(t)
+	s.ReassemblyTimeout = 200 * time.Millisecond
+	p := newMsgPipe(t, s, context.Background(), WithCaller(session.Caller{User: "smbuser"}))
+	if p, err := rawBind(t, p); err != nil {
+		t.Fatal(p, err)
+	}
+	first := mustMarshal(t, &Request{Header: Header{Flags: FlagFirstFrag, CallID: 2}, AllocHint: 64 << 10, Stub: pattern(4000)})
+	if err := p.m.Write(first); err != nil {
+		t.Fatal(err)
+	}
+	if in, _, _ := p.m.Pending(); in < 4000 {
+		t.Errorf("Pending reports %d octets of input held, want the request's (at least 4000)", in)
+	}
+	if b := s.BufferedRequestBytes(); b == 0 {
+		t.Fatal("the unfinished request holds none of the budget")
+	}
+	waitFor(t, func() bool { return s.BufferedRequestBytes() == 0 })
+	if !p.ended(t) {
+		t.Error("the association outlived its request's reassembly deadline")
+	}
+	if in, _, _ := p.m.Pending(); in != 0 {
+		t.Errorf("Pending reports %d octets held after the end", in)
+	}
+}
+
+// rawBind binds the test syntax on a message pipe and takes the bind_ack.
+func rawBind(t *testing.T, p *msgPipe) (PDU, error) {
+	t.Helper()
+	if err := p.m.Write(mustMarshal(t, bindPDU(1, ctxElem(0, testSyntax, NDR20)))); err != nil {
+		return nil, err
+	}
+	a := p.answers(t)
+	if len(a) != 1 {
+		return nil, fmt.Errorf("%d answers to a bind", len(a))
+	}
+	if _, ok := a[0].(*BindAck); !ok {
+		return a[0], fmt.Errorf("bind answered %T", a[0])
+	}
+	return a[0], nil
 }

@@ -159,7 +159,77 @@ func (w *Writer) String(s string) {
 	units := StringUnits(s)
 	b := w.reserve(12 + 2*(units+1))
 	putStringHeader(b, uint32(units+1))
-	p := b[12:]
+	putUTF16(b[12:], s)
+}
+
+func putStringHeader(b []byte, n uint32) {
+	binary.LittleEndian.PutUint32(b[0:], n)
+	binary.LittleEndian.PutUint32(b[4:], 0)
+	binary.LittleEndian.PutUint32(b[8:], n)
+}
+
+// putASCII writes s as UTF-16LE followed by a NUL into dst, which has
+// room for exactly that, and reports whether s was all ASCII (if not,
+// dst holds garbage). Eight characters at a time are widened by spreading
+// their bits, with no per-byte branch.
+func putASCII(dst []byte, s string) bool {
+	dst = dst[:2*len(s)+2]
+	var or uint64
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		or |= x
+		binary.LittleEndian.PutUint64(dst[2*i:], widen4(uint32(x)))
+		binary.LittleEndian.PutUint64(dst[2*i+8:], widen4(uint32(x>>32)))
+	}
+	if i+4 <= len(s) {
+		x := uint32(s[i]) | uint32(s[i+1])<<8 | uint32(s[i+2])<<16 | uint32(s[i+3])<<24
+		or |= uint64(x)
+		binary.LittleEndian.PutUint64(dst[2*i:], widen4(x))
+		i += 4
+	}
+	for ; i < len(s); i++ {
+		c := s[i]
+		or |= uint64(c)
+		dst[2*i] = c
+		dst[2*i+1] = 0
+	}
+	dst[2*len(s)] = 0
+	dst[2*len(s)+1] = 0
+	return or&0x8080808080808080 == 0
+}
+
+// widen4 spreads the four bytes of x into the low bytes of four 16-bit
+// units.
+func widen4(x uint32) uint64 {
+	v := uint64(x)
+	v = (v | v<<16) & 0x0000FFFF0000FFFF
+	return (v | v<<8) & 0x00FF00FF00FF00FF
+}
+
+// PutString writes s into b as String does, its padding to a multiple
+// of 4 included (zeroed), and returns the octets written: StringSize(s).
+// b must have room for that many; an encoder that has summed StringSize
+// over its strings writes each in place with no bounds bookkeeping of a
+// Writer.
+func PutString(b []byte, s string) int {
+	if size := StringSizeUnits(len(s)); len(b) >= size && putASCII(b[12:], s) {
+		putStringHeader(b, uint32(len(s)+1))
+		clear(b[12+2*len(s)+2 : size])
+		return size
+	}
+	units := StringUnits(s)
+	size := StringSizeUnits(units)
+	putStringHeader(b, uint32(units+1))
+	p := putUTF16(b[12:size], s)
+	clear(p)
+	return size
+}
+
+// putUTF16 writes s as UTF-16LE and a NUL at the start of p and returns
+// the rest of p.
+func putUTF16(p []byte, s string) []byte {
 	for _, r := range s {
 		if r >= 0x10000 {
 			r -= 0x10000
@@ -172,35 +242,7 @@ func (w *Writer) String(s string) {
 		p = p[2:]
 	}
 	p[0], p[1] = 0, 0
-}
-
-func putStringHeader(b []byte, n uint32) {
-	binary.LittleEndian.PutUint32(b[0:], n)
-	binary.LittleEndian.PutUint32(b[4:], 0)
-	binary.LittleEndian.PutUint32(b[8:], n)
-}
-
-// putASCII writes s as UTF-16LE followed by a NUL into dst, which has
-// room for exactly that, and reports whether s was all ASCII (if not,
-// dst holds garbage).
-func putASCII(dst []byte, s string) bool {
-	dst = dst[:2*len(s)+2]
-	var or byte
-	i := 0
-	for ; i+4 <= len(s); i += 4 {
-		c0, c1, c2, c3 := s[i], s[i+1], s[i+2], s[i+3]
-		or |= c0 | c1 | c2 | c3
-		binary.LittleEndian.PutUint64(dst[2*i:], uint64(c0)|uint64(c1)<<16|uint64(c2)<<32|uint64(c3)<<48)
-	}
-	for ; i < len(s); i++ {
-		c := s[i]
-		or |= c
-		dst[2*i] = c
-		dst[2*i+1] = 0
-	}
-	dst[2*len(s)] = 0
-	dst[2*len(s)+1] = 0
-	return or < utf8.RuneSelf
+	return p[2:]
 }
 
 // UniqueString writes a top-level [unique, string] pointer: NULL when s is

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +67,7 @@ type conn struct {
 	pipes         sync.WaitGroup // pipe handlers' goroutines
 	closeAfter    bool           // close once the current responses are sent
 	obuf          []byte         // the frame send builds, kept between frames
+	pipeSweep     *time.Timer    // closes idle pipes (PipeIdleTimeout)
 	deletedAny    bool
 
 	async asyncState
@@ -124,10 +126,10 @@ type frame struct {
 func (c *conn) readLoop(exit chan<- error) {
 	br := bufio.NewReaderSize(c.nc, 4096)
 	c.mu.Lock()
-	dl := c.readDeadline()
+	b := c.frameBounds()
 	c.mu.Unlock()
 	for {
-		f, keepAlive := c.readFrame(br, dl)
+		f, keepAlive := c.readFrame(br, b)
 		if keepAlive {
 			continue
 		}
@@ -146,7 +148,7 @@ func (c *conn) readLoop(exit chan<- error) {
 		}
 		end, err := c.serveFrame(f)
 		if !end {
-			dl = c.readDeadline()
+			b = c.frameBounds()
 		}
 		c.mu.Unlock()
 		if end {
@@ -184,17 +186,45 @@ func (c *conn) serveFrame(f frame) (end bool, err error) {
 	return c.closeAfter, nil
 }
 
-func (c *conn) readFrame(br *bufio.Reader, dl time.Time) (f frame, keepAlive bool) {
+// frameBounds is what the reader allows the next frame: when its first
+// byte must arrive, how long it may be and whether the rest must also come
+// before that deadline. Before a session is established the connection's
+// phase deadline (NegotiateTimeout, SetupTimeout) also bounds the rest of
+// the frame, and its size is bounded by the phase (see limits.go).
+type frameBounds struct {
+	deadline time.Time
+	maxSize  int
+	phase    bool // deadline also bounds the rest of the frame
+}
+
+// frameBounds computes the bounds of the next frame; c.mu must be held.
+func (c *conn) frameBounds() frameBounds {
+	b := frameBounds{deadline: c.readDeadline(), maxSize: c.srv.maxMessageSize()}
+	switch {
+	case !c.negotiated:
+		b.maxSize, b.phase = min(b.maxSize, MaxNegotiateFrameSize), true
+	case !c.established.Load():
+		b.maxSize, b.phase = min(b.maxSize, MaxSetupFrameSize), true
+	}
+	return b
+}
+
+func (c *conn) readFrame(br *bufio.Reader, fb frameBounds) (f frame, keepAlive bool) {
 	var hdr [4]byte
-	c.nc.SetReadDeadline(dl)
+	c.nc.SetReadDeadline(fb.deadline)
 	if _, err := br.ReadByte(); err != nil {
 		return frame{err: err}, false
 	}
 	br.UnreadByte()
 	// The rest of the frame must come within MessageTimeout, unless it is
-	// already here (a small request usually arrives whole).
+	// already here (a small request usually arrives whole), and before
+	// the phase deadline of a connection without a session.
 	if b, _ := br.Peek(min(4, br.Buffered())); len(b) < 4 || br.Buffered() < 4+(int(b[1])<<16|int(b[2])<<8|int(b[3])) {
-		c.nc.SetReadDeadline(time.Now().Add(durOr(c.srv.MessageTimeout, DefaultMessageTimeout)))
+		dl := time.Now().Add(durOr(c.srv.MessageTimeout, DefaultMessageTimeout))
+		if fb.phase && !fb.deadline.IsZero() && fb.deadline.Before(dl) {
+			dl = fb.deadline
+		}
+		c.nc.SetReadDeadline(dl)
 	}
 	if _, err := io.ReadFull(br, hdr[:]); err != nil {
 		return frame{err: err}, false
@@ -214,15 +244,40 @@ func (c *conn) readFrame(br *bufio.Reader, dl time.Time) (f frame, keepAlive boo
 		return frame{sessionRequest: true}, false
 	case hdr[0] != 0:
 		return frame{err: fmt.Errorf("%w: NBSS packet type %#x", errProtocol, hdr[0])}, false
-	case n > c.srv.maxMessageSize() || n < 4:
-		return frame{err: fmt.Errorf("%w: message of %d bytes", errProtocol, n)}, false
+	case n > fb.maxSize || n < 4:
+		return frame{err: fmt.Errorf("%w: message of %d bytes, limit %d", errProtocol, n, fb.maxSize)}, false
 	}
-	f.msg = make([]byte, n)
-	if _, err := io.ReadFull(br, f.msg); err != nil {
+	msg, err := readGrowing(br, n)
+	if err != nil {
 		return frame{err: err}, false
 	}
+	f.msg = msg
 	c.srv.stats.bytesIn.Add(int64(n))
 	return f, false
+}
+
+// frameChunk is the first allocation for a frame's body: a frame is
+// given memory as its octets arrive, doubling from this, never for the
+// length it announces alone.
+const frameChunk = 16 << 10
+
+// readGrowing reads n octets, growing the buffer as they arrive, so that a
+// peer that announces a large frame and sends little of it makes the
+// server hold only about what it sent.
+func readGrowing(r io.Reader, n int) ([]byte, error) {
+	b := make([]byte, min(n, frameChunk))
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	for len(b) < n {
+		have := len(b)
+		want := min(n, 2*have)
+		b = slices.Grow(b, want-have)[:want]
+		if _, err := io.ReadFull(r, b[have:]); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
 func (c *conn) serve(ctx context.Context) error {
@@ -239,6 +294,9 @@ func (c *conn) serve(ctx context.Context) error {
 		c.mu.Lock()
 		for _, s := range c.sessions {
 			c.logoff(s, "disconnect")
+		}
+		if c.pipeSweep != nil {
+			c.pipeSweep.Stop()
 		}
 		c.mu.Unlock()
 		cancel()

@@ -139,7 +139,11 @@
 // MaxPipeBuffer (one answer may exceed it): a WRITE is refused with
 // STATUS_INSUFFICIENT_RESOURCES while that many octets of answers wait or
 // the input held would pass the bound, and an inline pipe answers no
-// further call of a write until the client reads. A READ or transceive
+// further call of a write until the client reads. The pipes of one
+// session, and of one connection, are bounded together as well
+// (MaxSessionPipeMemory, MaxConnPipeMemory), a request being reassembled
+// counting as input held; a pipe with nothing in flight for
+// PipeIdleTimeout is closed. A READ or transceive
 // whose buffer is smaller than the message gets its first part with
 // STATUS_BUFFER_OVERFLOW and the rest on the next READ, as Windows does.
 // File offsets are ignored: clients send running offsets on pipes.

@@ -11,6 +11,7 @@ import (
 type eventQueue struct {
 	mu     sync.Mutex
 	kills  []killEvent
+	sweep  bool          // the pipe sweep timer fired
 	signal chan struct{} // one pending wake-up of the serving goroutine
 }
 
@@ -45,7 +46,12 @@ func (c *conn) processEvents() {
 	c.events.mu.Lock()
 	kills := c.events.kills
 	c.events.kills = nil
+	sweep := c.events.sweep
+	c.events.sweep = false
 	c.events.mu.Unlock()
+	if sweep {
+		c.closeIdlePipes(time.Now())
+	}
 	for _, ev := range kills {
 		s := c.sessions[ev.id]
 		if s == nil {

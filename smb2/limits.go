@@ -23,18 +23,56 @@ var ErrTooManyConnsFromAddr = errors.New("smb2: too many connections from one ad
 // with a count. An accept that fails for want of descriptors or memory is
 // retried after 5 ms, doubling to 1 s: Serve never stops for it.
 
+// Frame sizes by the connection's phase. Before NEGOTIATE a frame holds
+// only a NEGOTIATE (or an SMB1 multi-protocol negotiate): with every
+// negotiate context a client sends (pre-authentication integrity with its
+// salt, encryption and signing algorithms, compression, a netname of up to
+// 255 characters, transport and RDMA capabilities) it stays under 1.5 KiB,
+// so MaxNegotiateFrameSize leaves a wide margin. Until a session is
+// established a frame holds a SESSION_SETUP, whose largest token is a
+// Kerberos AP-REQ carrying a PAC of many groups (about 48 KB, wrapped in
+// SPNEGO): MaxSetupFrameSize admits it. A longer announced length closes
+// the connection before any memory is given to it. After that,
+// MaxMessageSize applies.
+const (
+	// MaxNegotiateFrameSize bounds a frame before NEGOTIATE.
+	MaxNegotiateFrameSize = 8 << 10
+	// MaxSetupFrameSize bounds a frame until a session is established.
+	MaxSetupFrameSize = 64 << 10
+)
+
 // What one connection may hold, with the defaults:
 //
 //   - one message being read or processed at a time (at most
-//     MaxMessageSize, 1 MiB): the reader reads the next frame only once
-//     the previous one is answered, so a client's pipelined requests wait
-//     in the kernel's socket buffer, not in ours, and MaxCredits (512)
-//     bounds how many it may send;
+//     MaxNegotiateFrameSize, 8 KiB, before NEGOTIATE, MaxSetupFrameSize,
+//     64 KiB, until a session is established, then MaxMessageSize,
+//     1 MiB), its buffer grown as its octets arrive (from 16 KiB,
+//     doubling), not sized by the length it announces: the reader reads
+//     the next frame only once the previous one is answered, so a
+//     client's pipelined requests wait in the kernel's socket buffer, not
+//     in ours, and MaxCredits (512) bounds how many it may send;
 //   - MaxSessionsPerConn (64) sessions and MaxOpensPerConn (64) pipes,
 //     each pipe buffering at most MaxPipeBuffer (256 KiB) in each
-//     direction: what the client wrote ahead of the handler (more is
-//     refused), and what the handler wrote ahead of the client's READs
-//     (the handler's next Write waits).
+//     direction: what the client wrote ahead of the handler, a request
+//     being reassembled from fragments included (more is refused), and
+//     what the handler wrote ahead of the client's READs (the handler's
+//     next Write waits; one answer may pass the bound);
+//   - and all the pipes of one session together at most
+//     MaxSessionPipeMemory (1 MiB), of one connection MaxConnPipeMemory
+//     (4 MiB), input and unread answers counted together: a WRITE or
+//     transceive that would pass either is refused. A srvsvc request is
+//     under 1 KiB and a level-502 answer for 5,000 sessions under 1 MiB,
+//     so a session that reads its answers never meets the bound, while
+//     the 64 pipes of a connection can no longer hold 64 times
+//     MaxPipeBuffer in each direction: a connection holds at most its
+//     frame (1 MiB) and 4 MiB of pipe buffers, plus the one answer per
+//     pipe the handler may have written past the bound.
+//
+// A pipe with nothing in flight (no input held unanswered as a handler
+// sees it, no answer unread) for PipeIdleTimeout (5 min, as a DCE/RPC
+// association over TCP idles out) is closed; a request left unfinished
+// on an inline (RPCService) pipe is dropped, and its pipe closed, at the
+// DCE/RPC server's ReassemblyTimeout (30 s) from its first fragment.
 //
 // And how long it may take:
 //
@@ -46,6 +84,8 @@ var ErrTooManyConnsFromAddr = errors.New("smb2: too many connections from one ad
 //     has a session;
 //   - MessageTimeout (30 s) for the rest of a message once its first byte
 //     has arrived, so a half-sent header or body cannot stall the reader;
+//     before a session is established, no later than the phase's own
+//     deadline (NegotiateTimeout or SetupTimeout);
 //   - WriteTimeout (30 s) for a response to a client that does not read.
 //
 // Each limit is a Server field whose zero value means the default.
@@ -65,6 +105,10 @@ func (s *Server) maxSessionsPerConn() int {
 func (s *Server) maxOpensPerConn() int { return intOr(s.MaxOpensPerConn, DefaultMaxOpensPerConn) }
 func (s *Server) maxMessageSize() int  { return intOr(s.MaxMessageSize, DefaultMaxMessageSize) }
 func (s *Server) maxPipeBuffer() int   { return intOr(s.MaxPipeBuffer, DefaultMaxPipeBuffer) }
+func (s *Server) maxSessionPipeMemory() int {
+	return intOr(s.MaxSessionPipeMemory, DefaultMaxSessionPipeMemory)
+}
+func (s *Server) maxConnPipeMemory() int { return intOr(s.MaxConnPipeMemory, DefaultMaxConnPipeMemory) }
 
 // readDeadline is the deadline for the first byte of the next message; the
 // reading goroutine computes it after each message it has handled, under

@@ -3,6 +3,7 @@ package smb2
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"time"
 
@@ -23,13 +24,17 @@ type open struct {
 	tree    uint32
 	pipe    PipeConn
 	watched <-chan struct{} // the busy channel a watch goroutine waits on
+	used    time.Time       // the last request naming it
 }
 
 // clientWrite hands a client's write to a pipe, unless the pipe already
 // holds its bound: MaxPipeBuffer octets of answers unread, or as much
-// input unanswered with this write. A transceive is refused with
-// STATUS_PIPE_BUSY while any answer is unread.
-func (c *conn) clientWrite(pc PipeConn, b []byte, transceive bool) Status {
+// input unanswered with this write; or the pipes of its session or
+// connection together hold theirs (MaxSessionPipeMemory,
+// MaxConnPipeMemory). A transceive is refused with STATUS_PIPE_BUSY
+// while any answer is unread.
+func (c *conn) clientWrite(o *open, b []byte, transceive bool) Status {
+	pc := o.pipe
 	max := c.srv.maxPipeBuffer()
 	in, out, _ := pc.Pending()
 	switch {
@@ -37,6 +42,20 @@ func (c *conn) clientWrite(pc PipeConn, b []byte, transceive bool) Status {
 		return statusPipeBusy
 	case out >= max || in+len(b) > max:
 		return StatusInsufficientResources
+	}
+	if len(c.opens) > 1 {
+		var sess, all int
+		for _, p := range c.opens {
+			in, out, _ := p.pipe.Pending()
+			all += in + out
+			if p.sess == o.sess {
+				sess += in + out
+			}
+		}
+		if sess+len(b) > c.srv.maxSessionPipeMemory() || all+len(b) > c.srv.maxConnPipeMemory() {
+			c.log.Debug("smb2 pipe write refused: pipe memory bound", slog.Int("session_held", sess), slog.Int("conn_held", all))
+			return StatusInsufficientResources
+		}
 	}
 	// Any other error ended the pipe on this input; the answers it
 	// produced first (a bind_nak, a fault) stay readable.
@@ -132,6 +151,51 @@ func pipeIdle(pc PipeConn) bool {
 	return out == 0 && busy == nil
 }
 
+// armPipeSweep makes sure the connection looks for idle pipes within d,
+// unless pipes never idle out.
+func (c *conn) armPipeSweep(d time.Duration) {
+	if c.srv.PipeIdleTimeout < 0 {
+		return
+	}
+	if c.pipeSweep == nil {
+		c.pipeSweep = time.AfterFunc(d, c.postPipeSweep)
+		return
+	}
+	c.pipeSweep.Reset(d)
+}
+
+// postPipeSweep asks the serving goroutine to close idle pipes; it runs
+// on the sweep timer's goroutine.
+func (c *conn) postPipeSweep() {
+	c.events.mu.Lock()
+	c.events.sweep = true
+	c.events.mu.Unlock()
+	c.signal()
+}
+
+// closeIdlePipes closes the pipes with nothing in flight that no request
+// has named for PipeIdleTimeout, and arms the next sweep for the
+// earliest one left. c.mu must be held.
+func (c *conn) closeIdlePipes(now time.Time) {
+	idle := durOr(c.srv.PipeIdleTimeout, DefaultPipeIdleTimeout)
+	next := idle
+	for id, o := range c.opens {
+		left := idle - now.Sub(o.used)
+		if !pipeIdle(o.pipe) {
+			left = idle
+		}
+		if left > 0 {
+			next = min(next, left)
+			continue
+		}
+		c.log.Info("smb2 pipe closed: idle", slog.Uint64("session", o.sess.id), slog.Duration("idle", now.Sub(o.used)))
+		c.closeOpen(id, o)
+	}
+	if len(c.opens) > 0 {
+		c.armPipeSweep(next)
+	}
+}
+
 // goPipe runs f on a goroutine serve waits for (PipeInfo.Go).
 func (c *conn) goPipe(f func()) {
 	c.pipes.Add(1)
@@ -151,6 +215,7 @@ func (c *conn) lookup(r *request, fid wire.FileID) (*open, Status) {
 	if o == nil || o.id != fid || o.sess != r.sess || o.tree != r.hdr.TreeID {
 		return nil, StatusFileClosed
 	}
+	o.used = time.Now()
 	return o, StatusSuccess
 }
 
@@ -190,8 +255,9 @@ func (c *conn) create(r *request) result {
 	n := c.nextFileID
 	c.nextFileID++
 	fid := wire.FileID{Persistent: n, Volatile: n}
-	o := &open{id: fid, sess: s, tree: r.hdr.TreeID, pipe: pc}
+	o := &open{id: fid, sess: s, tree: r.hdr.TreeID, pipe: pc, used: time.Now()}
 	c.opens[n] = o
+	c.armPipeSweep(durOr(c.srv.PipeIdleTimeout, DefaultPipeIdleTimeout))
 	s.nopens++
 	s.entry.AddOpen()
 	cr := wire.CreateResponse{CreateAction: 1, FileAttributes: 0x80, FileID: fid}
@@ -235,7 +301,7 @@ func (c *conn) writeRequest(r *request) result {
 	if st != StatusSuccess {
 		return fail(st)
 	}
-	if st := c.clientWrite(o.pipe, req.Data, false); st != StatusSuccess {
+	if st := c.clientWrite(o, req.Data, false); st != StatusSuccess {
 		return fail(st)
 	}
 	return success(wire.AppendWriteResponse(nil, uint32(len(req.Data))))
@@ -282,7 +348,7 @@ func (c *conn) ioctl(r *request) result {
 		if req.Flags&wire.IoctlIsFsctl == 0 || req.MaxOutputResponse > DefaultMaxIOSize || len(req.Input) > DefaultMaxIOSize {
 			return fail(StatusInvalidParameter)
 		}
-		if st := c.clientWrite(o.pipe, req.Input, true); st != StatusSuccess {
+		if st := c.clientWrite(o, req.Input, true); st != StatusSuccess {
 			return fail(st)
 		}
 		body := func(data []byte) []byte { return wire.AppendIoctlResponse(nil, req.CtlCode, o.id, data) }

@@ -25,23 +25,26 @@ const DefaultTransport = `\Device\NetbiosSmb`
 // Defaults for the zero values of Server's limits (see limits.go for
 // what each bounds).
 const (
-	DefaultMaxCredits         = 512
-	DefaultMaxIOSize          = 65536
-	DefaultMaxConns           = 1024
-	DefaultMaxConnsPerAddr    = 256
-	DefaultMaxSessionsPerConn = 64
-	DefaultMaxOpensPerConn    = 64
-	DefaultMaxMessageSize     = 1 << 20
-	DefaultMaxPipeBuffer      = 256 << 10
-	DefaultNegotiateTimeout   = 10 * time.Second
-	DefaultSetupTimeout       = 30 * time.Second
-	DefaultIdleTimeout        = 15 * time.Minute
-	DefaultMessageTimeout     = 30 * time.Second
-	DefaultWriteTimeout       = 30 * time.Second
-	DefaultPipeTimeout        = 30 * time.Second
-	DefaultLogoffGrace        = 5 * time.Second
-	maxOpensPerSession        = 256
-	maxTreesPerSession        = 64
+	DefaultMaxCredits           = 512
+	DefaultMaxIOSize            = 65536
+	DefaultMaxConns             = 1024
+	DefaultMaxConnsPerAddr      = 256
+	DefaultMaxSessionsPerConn   = 64
+	DefaultMaxOpensPerConn      = 64
+	DefaultMaxMessageSize       = 1 << 20
+	DefaultMaxPipeBuffer        = 256 << 10
+	DefaultNegotiateTimeout     = 10 * time.Second
+	DefaultSetupTimeout         = 30 * time.Second
+	DefaultIdleTimeout          = 15 * time.Minute
+	DefaultMessageTimeout       = 30 * time.Second
+	DefaultWriteTimeout         = 30 * time.Second
+	DefaultPipeTimeout          = 30 * time.Second
+	DefaultLogoffGrace          = 5 * time.Second
+	DefaultMaxSessionPipeMemory = 1 << 20
+	DefaultMaxConnPipeMemory    = 4 << 20
+	DefaultPipeIdleTimeout      = 5 * time.Minute
+	maxOpensPerSession          = 256
+	maxTreesPerSession          = 64
 )
 
 // SigningPolicy says when the server insists on signed messages.
@@ -122,6 +125,19 @@ type Server struct {
 	// handler may write ahead of the client's READs (its Write waits) (0:
 	// DefaultMaxPipeBuffer).
 	MaxPipeBuffer int
+	// MaxSessionPipeMemory and MaxConnPipeMemory bound what the pipes of
+	// one session, and of one connection, hold together: the client's
+	// input not yet answered (requests being reassembled included) and
+	// the answers it has not read (0: DefaultMaxSessionPipeMemory,
+	// DefaultMaxConnPipeMemory; see limits.go). A WRITE or transceive
+	// that would pass either is refused with
+	// STATUS_INSUFFICIENT_RESOURCES.
+	MaxSessionPipeMemory, MaxConnPipeMemory int
+	// PipeIdleTimeout closes a pipe that has had nothing in flight (no
+	// request, no answer unread) for that long (0:
+	// DefaultPipeIdleTimeout, negative: never); the client's next use of
+	// it gets STATUS_FILE_CLOSED.
+	PipeIdleTimeout time.Duration
 	// NegotiateTimeout is the time a new connection has to send its
 	// NEGOTIATE (0: DefaultNegotiateTimeout).
 	NegotiateTimeout time.Duration

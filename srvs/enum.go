@@ -168,9 +168,7 @@ func (p *SessionEnumResponse) Size() int {
 			n += 8 // EntriesRead, Buffer
 			if len(p.Entries) > 0 {
 				n += 4 + l.fixed()*len(p.Entries) // max_count, fixed parts
-				for i := range p.Entries {
-					n += stringsSize(l, &p.Entries[i])
-				}
+				n += stringsSize(l.set(), p.Entries, true)
 			}
 		}
 	}
@@ -181,12 +179,37 @@ func (p *SessionEnumResponse) Size() int {
 	return n
 }
 
-func stringsSize(l layout, e *SessionInfo) int {
+// stringsSize is the size of the strings of members f of the entries:
+// exact (ndr.StringSize), or with every octet counted as one UTF-16 unit
+// (a bound, exact for ASCII, known without reading the strings).
+func stringsSize(f field, entries []SessionInfo, exact bool) int {
 	n := 0
-	for _, f := range l.fields[:l.n] {
-		if isString(f) {
-			n += ndr.StringSize(str(e, f))
+	for i := range entries {
+		n += entryStrings(f, &entries[i], exact)
+	}
+	return n
+}
+
+// entryStrings is stringsSize for one entry.
+func entryStrings(f field, e *SessionInfo, exact bool) int {
+	size := func(s string) int {
+		if exact {
+			return ndr.StringSize(s)
 		}
+		return ndr.StringSizeUnits(len(s))
+	}
+	n := 0
+	if f.Has(session.FieldClientName) {
+		n += size(e.ClientName)
+	}
+	if f.Has(session.FieldUserName) {
+		n += size(e.UserName)
+	}
+	if f.Has(session.FieldClientType) {
+		n += size(e.ClientType)
+	}
+	if f.Has(session.FieldTransport) {
+		n += size(e.Transport)
 	}
 	return n
 }
@@ -213,55 +236,185 @@ func (p *SessionEnumResponse) MarshalNDR() ([]byte, error) {
 }
 
 // AppendNDR appends the stub data of p to dst, with alignment relative to
-// len(dst), and returns the extended slice. It computes the exact size
-// first and grows dst at most once, so encoding costs at most one
-// allocation however many entries there are. Referent IDs are numbered
+// len(dst), and returns the extended slice. It grows dst at most once,
+// so encoding costs at most one allocation however many entries there
+// are, and none when dst has Size() octets to spare. A buffer it
+// allocates is sized for the strings' octets: exactly the size for ASCII
+// names, a little more for others. Referent IDs are numbered
 // from ndr.DefaultReferentBase in wire order. Errors wrap ErrInvalid and
 // leave dst unchanged.
+//
+// Every item of the response is four octets or a string padded to four,
+// so the encoder writes each at its offset in the right-sized buffer with
+// no alignment or growth bookkeeping: a pass over the entries for their
+// fixed parts, another for their strings (ndr.PutString).
 func (p *SessionEnumResponse) AppendNDR(dst []byte) ([]byte, error) {
 	if err := p.check(); err != nil {
 		return dst, err
 	}
-	var w ndr.Writer
-	w.Reset(slices.Grow(dst, p.Size()))
-	w.Uint32(uint32(p.Level))
-	w.Uint32(uint32(p.Level))
+	// Room for the strings as if every octet were one UTF-16 unit, which
+	// they never exceed and ASCII names meet exactly: known without a
+	// pass over the strings. Only a buffer with some room already, but
+	// not that much, is measured exactly, so that one sized with Size is
+	// used in place.
+	size := p.sizeBound()
+	start := len(dst)
+	if spare := cap(dst) - start; spare > 0 && spare < size {
+		size = min(size, p.Size())
+	}
+	var out []byte
+	if cap(dst)-start >= size {
+		out = dst[:start+size]
+	} else {
+		out = make([]byte, start+size)
+		copy(out, dst)
+	}
+	b := out[start:]
+	ref := ndr.DefaultReferentBase
+	binary.LittleEndian.PutUint32(b[0:], uint32(p.Level))
+	binary.LittleEndian.PutUint32(b[4:], uint32(p.Level))
+	o := 8
 	if l, ok := layoutFor(p.Level); ok {
-		if w.Pointer(!p.NoContainer) != 0 {
+		if p.NoContainer {
+			binary.LittleEndian.PutUint32(b[o:], 0)
+			o += 4
+		} else {
 			n := uint32(len(p.Entries))
-			w.Uint32(n)
-			if w.Pointer(n > 0) != 0 {
-				w.Uint32(n) // max_count
-				fields := l.fields[:l.n]
-				for i := range p.Entries {
-					e := &p.Entries[i]
-					for _, f := range fields {
-						if isString(f) {
-							w.Pointer(true)
-						} else {
-							w.Uint32(scalar(e, f))
-						}
-					}
-				}
-				// Deferred pointees: the strings of each element in
-				// field order, element after element.
-				for i := range p.Entries {
-					e := &p.Entries[i]
-					for _, f := range fields {
-						if isString(f) {
-							w.String(str(e, f))
-						}
-					}
-				}
+			binary.LittleEndian.PutUint32(b[o:], ref) // container pointer
+			ref += 4
+			binary.LittleEndian.PutUint32(b[o+4:], n)
+			o += 8
+			if n == 0 {
+				binary.LittleEndian.PutUint32(b[o:], 0) // Buffer
+				o += 4
+			} else {
+				binary.LittleEndian.PutUint32(b[o:], ref) // Buffer
+				ref += 4
+				binary.LittleEndian.PutUint32(b[o+4:], n) // max_count
+				o += 8
+				o, ref = putFixed(b, o, ref, l, p.Entries)
+				o = putStrings(b, o, l, p.Entries)
 			}
 		}
 	}
-	w.Uint32(p.TotalEntries)
-	if w.Pointer(p.ResumeHandle != nil) != 0 {
-		w.Uint32(*p.ResumeHandle)
+	binary.LittleEndian.PutUint32(b[o:], p.TotalEntries)
+	o += 4
+	if p.ResumeHandle != nil {
+		binary.LittleEndian.PutUint32(b[o:], ref)
+		binary.LittleEndian.PutUint32(b[o+4:], *p.ResumeHandle)
+		o += 8
+	} else {
+		binary.LittleEndian.PutUint32(b[o:], 0)
+		o += 4
 	}
-	w.Uint32(p.Status)
-	return w.Bytes(), nil
+	binary.LittleEndian.PutUint32(b[o:], p.Status)
+	return out[:start+o+4], nil
+}
+
+// sizeBound is Size with every string counted as one UTF-16 unit per
+// octet: exact for ASCII names, more than enough for any.
+func (p *SessionEnumResponse) sizeBound() int {
+	l, ok := layoutFor(p.Level)
+	if !ok || p.NoContainer || len(p.Entries) == 0 {
+		return p.Size()
+	}
+	n := stringsSize(l.set(), p.Entries, false)
+	n += 8 + 4 + 8 + 4 + l.fixed()*len(p.Entries) + 12 // up to max_count; TotalEntries, ResumeHandle pointer, status
+	if p.ResumeHandle != nil {
+		n += 4
+	}
+	return n
+}
+
+// putFixed writes the fixed parts of the entries at b[o:]: each member a
+// DWORD, or a string's referent ID. It returns the offset after them and
+// the next referent ID. Levels 1 and 502, what clients ask for, are
+// written member by member; the others through the layout.
+func putFixed(b []byte, o int, ref uint32, l layout, entries []SessionInfo) (int, uint32) {
+	le := binary.LittleEndian
+	if set := l.set(); set == session.Level502.Fields() || set == session.Level1.Fields() {
+		// Level 502 is level 1 followed by two more strings.
+		w, step := 24, uint32(8)
+		if set == session.Level502.Fields() {
+			w, step = 32, 16
+		}
+		for i := range entries {
+			e := &entries[i]
+			row := b[o : o+w]
+			le.PutUint32(row[0:], ref)
+			le.PutUint32(row[4:], ref+4)
+			le.PutUint32(row[8:], e.NumOpens)
+			le.PutUint32(row[12:], e.Time)
+			le.PutUint32(row[16:], e.IdleTime)
+			le.PutUint32(row[20:], e.UserFlags)
+			if w == 32 {
+				le.PutUint32(row[24:], ref+8)
+				le.PutUint32(row[28:], ref+12)
+			}
+			ref += step
+			o += w
+		}
+		return o, ref
+	}
+	fields := l.fields[:l.n]
+	for i := range entries {
+		e := &entries[i]
+		row := b[o : o+4*len(fields)]
+		for j, f := range fields {
+			v := ref
+			if isString(f) {
+				ref += 4
+			} else {
+				v = scalar(e, f)
+			}
+			le.PutUint32(row[4*j:], v)
+		}
+		o += len(row)
+	}
+	return o, ref
+}
+
+// putStrings writes the deferred strings of the entries at b[o:], those
+// of each entry in member order, and returns the offset after them.
+func putStrings(b []byte, o int, l layout, entries []SessionInfo) int {
+	f := l.set()
+	// A member most entries share (the transport, an empty client type)
+	// is encoded once and copied after that.
+	var ct, tr encoded
+	for i := range entries {
+		e := &entries[i]
+		if f.Has(session.FieldClientName) {
+			o += ndr.PutString(b[o:], e.ClientName)
+		}
+		if f.Has(session.FieldUserName) {
+			o += ndr.PutString(b[o:], e.UserName)
+		}
+		if f.Has(session.FieldClientType) {
+			o += ct.put(b, o, e.ClientType)
+		}
+		if f.Has(session.FieldTransport) {
+			o += tr.put(b, o, e.Transport)
+		}
+	}
+	return o
+}
+
+// encoded remembers where a string was last encoded in the buffer.
+type encoded struct {
+	s      string
+	at, n  int
+	filled bool
+}
+
+// put writes s at b[o:], copying its last encoding when it is the same
+// string, and returns the octets written.
+func (c *encoded) put(b []byte, o int, s string) int {
+	if c.filled && s == c.s {
+		return copy(b[o:], b[c.at:c.at+c.n])
+	}
+	n := ndr.PutString(b[o:], s)
+	*c = encoded{s: s, at: o, n: n, filled: true}
+	return n
 }
 
 // UnmarshalNDR decodes NetrSessionEnum response stub data into p.

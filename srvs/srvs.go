@@ -4,7 +4,6 @@ import (
 	"errors"
 	"math/bits"
 
-	"github.com/netsession/netsession/ndr"
 	"github.com/netsession/netsession/session"
 )
 
@@ -61,20 +60,7 @@ func FixedSize(level session.Level) int {
 // the table so that PreferedMaximumLength is spent in wire bytes.
 func EntrySize(level session.Level, e *SessionInfo) int {
 	f := level.Fields()
-	n := 4 * bits.OnesCount8(uint8(f))
-	if f.Has(session.FieldClientName) {
-		n += ndr.StringSize(e.ClientName)
-	}
-	if f.Has(session.FieldUserName) {
-		n += ndr.StringSize(e.UserName)
-	}
-	if f.Has(session.FieldClientType) {
-		n += ndr.StringSize(e.ClientType)
-	}
-	if f.Has(session.FieldTransport) {
-		n += ndr.StringSize(e.Transport)
-	}
-	return n
+	return 4*bits.OnesCount8(uint8(f)) + entryStrings(f, e, true)
 }
 
 // SessionInfo is one session entry: the eight fields of SESSION_INFO_502,
@@ -107,6 +93,15 @@ type layout struct {
 }
 
 func (l layout) fixed() int { return 4 * l.n }
+
+// set returns the members as a set.
+func (l layout) set() field {
+	var f field
+	for _, m := range l.fields[:l.n] {
+		f |= m
+	}
+	return f
+}
 
 // strings returns the number of string members.
 func (l layout) strings() int {
