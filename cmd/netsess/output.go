@@ -168,17 +168,6 @@ func newCSV(w io.Writer, raw bool) *csvOut {
 	return c
 }
 
-// defuse keeps a spreadsheet from taking a field for a formula: a field
-// that starts with =, +, -, @, a tab or a carriage return gets a leading
-// '. Spreadsheets show the rest as text; the ' is visible in a text
-// editor, and --csv-raw leaves it out.
-func defuse(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
-
 func (c *csvOut) row(fields []field) {
 	rec := make([]string, len(c.cols))
 	for _, f := range fields {
@@ -188,7 +177,7 @@ func (c *csvOut) row(fields []field) {
 				case string:
 					rec[i] = v
 					if !c.raw {
-						rec[i] = defuse(v)
+						rec[i] = sessfmt.Defuse(v)
 					}
 				case uint32:
 					rec[i] = strconv.FormatUint(uint64(v), 10)
