@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -281,6 +282,7 @@ func sessionCells(s client.Session) []string {
 // "netsess list" tabulates them.
 //
 //	fs1:445 (127.1.0.1) level 502, 12 sessions, 4ms
+//	127.1.0.2:445 level 1 (refused 502:ERROR_INVALID_LEVEL 10:ERROR_INVALID_LEVEL), 2 sessions, 3ms
 //	fs2 (10.0.0.2) access_denied: ERROR_ACCESS_DENIED at level 0; level auto tried ...
 type Text struct {
 	w io.Writer
@@ -295,7 +297,11 @@ func NewText(w io.Writer, noSessions bool) *Text { return &Text{w: w, NoSessions
 func (t *Text) Write(r *Result) error {
 	var b strings.Builder
 	b.WriteString(sessfmt.Escape(r.Target))
-	if r.Address != "" && r.Address != r.Target {
+	host, _, err := net.SplitHostPort(r.Target)
+	if err != nil {
+		host = r.Target
+	}
+	if r.Address != "" && r.Address != host {
 		fmt.Fprintf(&b, " (%s)", r.Address)
 	}
 	if r.Collected {

@@ -143,7 +143,7 @@ func TestScanCollectedAndPerSession(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 	for _, tg := range f.Targets() {
-		if !strings.Contains(out, tg+" (") {
+		if !strings.Contains(out, tg+" level ") {
 			t.Errorf("no line for %s:\n%s", tg, out)
 		}
 	}
