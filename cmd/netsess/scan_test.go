@@ -424,3 +424,18 @@ func TestScanHelp(t *testing.T) {
 		t.Errorf("scan flags: %v", c)
 	}
 }
+
+// On a terminal the progress line is redrawn in place and erased before
+// a result or the summary is written.
+func TestScanProgressTerminal(t *testing.T) {
+	f := startTestFleet(t, 6, fleet.Normal, fleet.Denied)
+	env := clEnv(nil, nil)
+	env.stderrTerminal = true
+	code, _, errOut := runScanCmd(t, env, append(f.Targets(), scanU)...)
+	if code != exitIncomplete {
+		t.Errorf("exit %d: %q", code, errOut)
+	}
+	if !strings.HasPrefix(errOut, "\r") || !strings.Contains(errOut, "\r2/2 hosts (100.0%), 1 collected, 1 failed") || !strings.Contains(errOut, "\x1b[K\r\x1b[Kscanned 2 hosts") || strings.Contains(errOut, "netsess scan: 2/2") {
+		t.Errorf("terminal progress: %q", errOut)
+	}
+}
