@@ -56,7 +56,21 @@ func clientExitCodes(noMatch cli.ExitCode) []cli.ExitCode {
 	return codes
 }
 
-const credentialsHelp = `Credentials:
+// credentialsGuest is the end of the credentials help for list, get
+// and del; scanCredentialsHelp ends it with scan's outcome instead.
+const credentialsGuest = "  refused as a logon failure (exit 3) unless --guest accepts it.\n"
+
+// credentialsHelp is the credentials paragraph of the client commands'
+// help.
+const credentialsHelp = credentialsBase + credentialsGuest
+
+// scanCredentialsHelp is scan's: a refused guest logon is a host's
+// reason, not an exit code.
+const scanCredentialsHelp = credentialsBase + "  refused (reason guest_refused) unless --guest accepts it.\n"
+
+// credentialsBase is the credentials paragraph up to what happens to a
+// logon mapped to guest.
+const credentialsBase = `Credentials:
   -U USER[%PASSWORD] logs on as USER (DOMAIN\USER and USER@DOMAIN work too).
   The password comes from, in order: -U's %PASSWORD, --password-file, the
   NETSESS_PASSWORD environment variable, or a prompt when stdin is a
@@ -65,7 +79,6 @@ const credentialsHelp = `Credentials:
   logon is a null session. Over smb a logon with credentials must give a
   signed session: a server that logs it on as its guest account instead
   (Samba's "map to guest = bad user" does that for an unknown user) is
-  refused as a logon failure (exit 3) unless --guest accepts it.
 `
 
 // cliEnv is what the client commands take from the process, injectable

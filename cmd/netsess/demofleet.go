@@ -32,7 +32,7 @@ func runDemoFleet(ctx context.Context, inv *cli.Invocation) int {
 	behaviors := fleet.Behaviors()
 	f, err := fleet.Start(ctx, fleet.Config{
 		Hosts: len(behaviors), Behaviors: behaviors, Seed: 1, MaxSessions: 4,
-		Base: demoFleetBase, SlowDelay: 200 * time.Millisecond,
+		Base: demoFleetBase, SlowDelay: 50 * time.Millisecond,
 	})
 	if err != nil {
 		fmt.Fprintf(inv.Stderr, "netsess demo: %s\n", userText(err))

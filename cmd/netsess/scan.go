@@ -71,7 +71,7 @@ Ctrl-C stops starting hosts; the ones in progress may finish within
 --grace, then are interrupted and reported as canceled; every result
 obtained is written, then the summary, and the exit code is 130.
 
-` + credentialsHelp
+` + scanCredentialsHelp
 
 func scanCommand(env envFunc) *cli.Command {
 	return &cli.Command{
