@@ -176,6 +176,9 @@ func runScan(ctx context.Context, inv *cli.Invocation, f *scanFlags, e cliEnv) i
 		Grace:       *f.grace,
 		Logger:      opts.Logger,
 	}
+	if *f.noMachine {
+		cfg.Keep = func(s client.Session) bool { return !strings.HasSuffix(s.UserName, "$") }
+	}
 	prog := &progressOut{w: inv.Stderr, terminal: e.stderrTerminal}
 	if !*f.quiet {
 		cfg.OnProgress = prog.show
@@ -208,9 +211,6 @@ func runScan(ctx context.Context, inv *cli.Invocation, f *scanFlags, e cliEnv) i
 	sum, runErr := sc.Run(runCtx, src, func(r *scan.Result) {
 		if writeErr != nil {
 			return
-		}
-		if *f.noMachine {
-			r.Sessions = slices.DeleteFunc(r.Sessions, func(s client.Session) bool { return strings.HasSuffix(s.UserName, "$") })
 		}
 		prog.clear()
 		if writeErr = w.Write(r); writeErr != nil {

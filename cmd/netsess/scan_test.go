@@ -439,3 +439,44 @@ func TestScanProgressTerminal(t *testing.T) {
 		t.Errorf("terminal progress: %q", errOut)
 	}
 }
+
+// --no-machine-accounts hides machine accounts from the output and from
+// the summary's session count alike.
+func TestScanNoMachineAccounts(t *testing.T) {
+	f := startTestFleet(t, 7, fleet.Normal, fleet.Normal, fleet.Normal, fleet.Normal, fleet.Normal, fleet.Normal)
+	machines := 0
+	for _, h := range f.Hosts {
+		for _, s := range h.Sessions {
+			if strings.HasSuffix(s.User, "$") {
+				machines++
+			}
+		}
+	}
+	if machines == 0 {
+		t.Fatal("the fleet has no machine account session to hide")
+	}
+	count := func(args ...string) (int, string) {
+		code, out, errOut := runScanCmd(t, clEnv(nil, nil), append(append(f.Targets(), scanU, "--json"), args...)...)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		n := 0
+		for _, h := range parseHostLines(t, out) {
+			n += h.Count
+			for _, s := range h.Sessions {
+				if u := s["user"].(string); len(args) > 0 && strings.HasSuffix(u, "$") {
+					t.Errorf("machine account %s listed", u)
+				}
+			}
+		}
+		if !strings.Contains(errOut, fmt.Sprintf("sessions: %d\n", n)) {
+			t.Errorf("summary does not count the %d sessions listed:\n%s", n, errOut)
+		}
+		return n, errOut
+	}
+	all, _ := count()
+	people, _ := count("--no-machine-accounts")
+	if all-people != machines {
+		t.Errorf("%d sessions, %d without machine accounts, %d machine accounts", all, people, machines)
+	}
+}
