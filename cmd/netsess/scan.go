@@ -159,6 +159,9 @@ func runScan(ctx context.Context, inv *cli.Invocation, f *scanFlags, e cliEnv) i
 	}
 	lv, _ := parseLevel(*f.level, session.Levels()...)
 	src, err := scanSource(inv.Args, f, e)
+	if errors.Is(err, scan.ErrRangeTooLarge) {
+		return inv.Usagef("%s; --max-range sets the limit", userText(err))
+	}
 	if err != nil {
 		return inv.Usagef("%s", userText(err))
 	}

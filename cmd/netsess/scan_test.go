@@ -215,7 +215,7 @@ func TestScanUsage(t *testing.T) {
 		{[]string{"fs1", "--timeout", "0", scanU}, "--timeout"},
 		{[]string{"fs1", "--csv-raw", scanU}, "--csv-raw goes with --csv"},
 		{[]string{"fs1", "--json", "--csv", scanU}, "exclude each other"},
-		{[]string{"10.0.0.0/15", scanU}, "range too large"},
+		{[]string{"10.0.0.0/15", scanU}, "range too large: 131072 addresses, over the limit of 65536 (split it, or raise the limit); --max-range sets the limit"},
 		{[]string{"10.0.0.0/24", "--max-range", "100", scanU}, "range too large"},
 		{[]string{"--targets", "bad.txt", scanU}, "bad.txt"},
 		{[]string{"--targets", "missing.txt", scanU}, "--targets"},
