@@ -311,7 +311,10 @@ func (t *Text) Write(r *Result) error {
 		}
 		fmt.Fprintf(&b, ", %d sessions, %v\n", len(r.Sessions), r.Duration.Round(time.Millisecond))
 	} else {
-		fmt.Fprintf(&b, " %s: %s\n", r.Failure.Reason, sessfmt.Escape(r.Failure.Detail))
+		// The detail often starts with the reason in words
+		// ("unreachable: ..."): say it once.
+		detail := strings.TrimPrefix(r.Failure.Detail, strings.ReplaceAll(string(r.Failure.Reason), "_", " ")+": ")
+		fmt.Fprintf(&b, " %s: %s\n", r.Failure.Reason, sessfmt.Escape(detail))
 	}
 	if _, err := io.WriteString(t.w, b.String()); err != nil {
 		return err

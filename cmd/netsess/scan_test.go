@@ -401,6 +401,11 @@ func TestDemoFleet(t *testing.T) {
 			t.Errorf("no %q in:\n%s", want, out)
 		}
 	}
+	for _, twice := range []string{"unreachable: unreachable:", "timeout: timeout:"} {
+		if strings.Contains(out, twice) {
+			t.Errorf("%q in:\n%s", twice, out)
+		}
+	}
 	if code, _, errOut := runCLI(t, "demo", "--fleet", "--level", "0"); code != exitUsage || !strings.Contains(errOut, "--fleet takes no other flag") {
 		t.Errorf("demo --fleet --level 0: exit %d: %s", code, errOut)
 	}
