@@ -198,7 +198,7 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 			if opts.SPNEGO {
 				typ = dcerpc.AuthTypeSPNEGO
 			}
-			ini, err := rpcauth.Initiator(opts.Credentials.ntlm(opts.Workstation), typ, level)
+			ini, err := rpcauth.Initiator(ctx, opts.Credentials.ntlm(opts.Workstation), typ, level)
 			if err != nil {
 				return nil, fmt.Errorf("client: %w", err)
 			}

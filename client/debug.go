@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/smb2/pipeclient"
 )
 
 // Debug records. With Options.Logger at debug level, Dial logs the
@@ -121,15 +122,15 @@ func authLevelName(l dcerpc.AuthLevel) string {
 
 func dialectName(d uint16) string {
 	switch d {
-	case 0x0202:
+	case pipeclient.Dialect202:
 		return "2.0.2"
-	case 0x0210:
+	case pipeclient.Dialect210:
 		return "2.1"
-	case 0x0300:
+	case pipeclient.Dialect300:
 		return "3.0"
-	case 0x0302:
+	case pipeclient.Dialect302:
 		return "3.0.2"
-	case 0x0311:
+	case pipeclient.Dialect311:
 		return "3.1.1"
 	}
 	return fmt.Sprintf("0x%04x", d)

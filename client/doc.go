@@ -63,7 +63,7 @@
 // supported, not found, other status). A sentinel per kind works with
 // errors.Is (client.ErrAccessDenied), and the underlying error stays
 // reachable: errors.Is(err, session.StatusAccessDenied) and
-// errors.As(err, **dcerpc.FaultError) both work.
+// errors.As(err, &fault) with a *dcerpc.Fault both work.
 //
 // A refused logon looks different depending on the mechanism. NTLMSSP ends
 // with auth3, which has no answer, so the server can only refuse the next

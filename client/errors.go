@@ -12,6 +12,7 @@ import (
 
 	"github.com/netsession/netsession/dcerpc"
 	"github.com/netsession/netsession/epm"
+	"github.com/netsession/netsession/ntstatus"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/srvs"
 )
@@ -119,11 +120,15 @@ type Error struct {
 	// Fault is the fault PDU's status for KindFault (and for a
 	// KindLogonFailure the server reported with a fault).
 	Fault uint32
+	// NTStatus is the NTSTATUS an SMB server answered the failed SMB step
+	// with (ncacn_np), 0 if none; the step is in the *pipeclient.Error
+	// that Err wraps.
+	NTStatus ntstatus.Status
 	// Tried lists, for level auto, the levels tried and the status each
 	// got (when every level was refused, the last one included).
 	Tried []Attempt
-	// Err is the underlying error (*srvs.StatusError, *dcerpc.FaultError,
-	// a net error, ...).
+	// Err is the underlying error (*srvs.StatusError, *dcerpc.Fault,
+	// *pipeclient.Error, a net error, ...).
 	Err error
 }
 
@@ -225,7 +230,7 @@ func wrapError(parent context.Context, op, server string, err error, authed bool
 	e := &Error{Op: op, Server: server, Err: err}
 	var (
 		se  *srvs.StatusError
-		fe  *dcerpc.FaultError
+		fe  *dcerpc.Fault
 		bn  *dcerpc.BindNakError
 		cr  *dcerpc.ContextRejectedError
 		ne  net.Error

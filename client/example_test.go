@@ -23,7 +23,7 @@ func Example() {
 	table.Open(session.Spec{Client: "fe80::9%eth0", User: "dave", Transport: `\Device\NetbiosSmb`})
 	accounts, _ := ntlm.NewAccounts("NETSESS", false,
 		ntlm.Account{Name: "alice", NTHash: ntlm.NTHash("AlicePass1"), Groups: []string{session.GroupAdministrators}})
-	srv := &dcerpc.Server{Auth: rpcauth.Acceptors(&ntlm.Server{Accounts: accounts})}
+	srv := &dcerpc.Server{Auth: rpcauth.MustAcceptors(&ntlm.Server{Accounts: accounts})}
 	srv.Register((&srvs.Handler{Table: table}).Interface())
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

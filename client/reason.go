@@ -10,6 +10,7 @@ import (
 
 	"github.com/netsession/netsession/dcerpc"
 	"github.com/netsession/netsession/session"
+	"github.com/netsession/netsession/smb2/pipeclient"
 )
 
 // Reason says in one word why a server's sessions were not collected. The
@@ -115,12 +116,12 @@ func Classify(err error) Failure {
 			f.StatusName = ce.Status.Name()
 		}
 	}
-	var se *SMBError
-	if !f.HasStatus && errors.As(err, &se) && se.Status != 0 {
-		f.Status, f.HasStatus = se.Status, true
-		f.StatusName = ntStatusName(se.Status)
+	var pe *pipeclient.Error
+	if !f.HasStatus && errors.As(err, &pe) && pe.Status != 0 {
+		f.Status, f.HasStatus = uint32(pe.Status), true
+		f.StatusName = pe.Status.Name()
 	}
-	var fe *dcerpc.FaultError
+	var fe *dcerpc.Fault
 	if errors.As(err, &fe) {
 		f.Fault, f.HasFault = fe.Status, true
 	} else if ce != nil && ce.Kind == KindFault {
@@ -184,7 +185,7 @@ func reasonOf(err error, ce *Error) Reason {
 	if r := netReason(err, ""); r != "" {
 		return r
 	}
-	var fe *dcerpc.FaultError
+	var fe *dcerpc.Fault
 	if errors.As(err, &fe) {
 		return ReasonRPCFault
 	}

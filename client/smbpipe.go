@@ -13,7 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/netsession/netsession/auth"
 	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/ntstatus"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2/pipeclient"
 )
@@ -92,39 +94,6 @@ type SMBPipeOptions struct {
 	AllowGuest bool
 }
 
-// SMBError is the SMB-level detail of a transport failure: which step
-// failed and the NTSTATUS the server answered, if any. DialSMBPipe and the
-// pipe's Read and Write return it inside an *Error that carries the Kind
-// (unreachable, timeout, canceled, logon failure, access denied,
-// protocol). errors.Is sees through both to the cause: context errors, an
-// expired deadline (os.ErrDeadlineExceeded), the net package's errors.
-type SMBError struct {
-	Op     string // "connect", "logon", "tree connect", "open", "read", "write", "close"
-	Server string // host:port
-	Status uint32 // the NTSTATUS the server answered, 0 if none
-	Err    error
-}
-
-func (e *SMBError) Error() string {
-	var b strings.Builder
-	b.WriteString("smb ")
-	b.WriteString(e.Op)
-	if e.Status != 0 {
-		if name := ntStatusName(e.Status); name != "" {
-			fmt.Fprintf(&b, ": %s (0x%08X)", name, e.Status)
-		} else {
-			fmt.Fprintf(&b, ": NTSTATUS 0x%08X", e.Status)
-		}
-	}
-	if e.Err != nil {
-		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
-	}
-	return b.String()
-}
-
-func (e *SMBError) Unwrap() error { return e.Err }
-
 // SMBPipe is an open named pipe on an SMB server, used as the byte stream
 // of a DCE/RPC association. Write takes one PDU per call; Read returns the
 // bytes of the fragments the server sends, in order. It is not safe for
@@ -166,7 +135,9 @@ type SMBPipe struct {
 // by nature and always allowed.
 //
 // Errors are *Error (Kind unreachable, timeout, canceled, logon failure,
-// access denied or protocol) wrapping an *SMBError.
+// access denied or protocol) with the NTSTATUS the server answered, if
+// any, wrapping the SMB layer's *pipeclient.Error (the step that failed)
+// or, before any SMB exchange, the dial error.
 func DialSMBPipe(ctx context.Context, addr string, cred Credentials, opt SMBPipeOptions) (*SMBPipe, error) {
 	host, port, err := splitSMBAddr(addr, opt.Port)
 	if err != nil {
@@ -175,8 +146,7 @@ func DialSMBPipe(ctx context.Context, addr string, cred Credentials, opt SMBPipe
 	server := net.JoinHostPort(host, strconv.Itoa(port))
 	auth, err := smbAuth(cred, opt.Workstation)
 	if err != nil {
-		return nil, &Error{Kind: KindLogonFailure, Op: "connect", Server: server,
-			Err: &SMBError{Op: "logon", Server: server, Err: err}}
+		return nil, &Error{Kind: KindLogonFailure, Op: "connect", Server: server, Err: fmt.Errorf("smb logon: %w", err)}
 	}
 	pipe := opt.Pipe
 	if pipe == "" {
@@ -196,12 +166,12 @@ func DialSMBPipe(ctx context.Context, addr string, cred Credentials, opt SMBPipe
 		if errors.Is(err, pipeclient.ErrNoKeys) && !cred.IsAnonymous() {
 			err = fmt.Errorf("%w: %w", ErrGuestLogon, err)
 		}
-		return nil, smbError(ctx, "", server, err)
+		return nil, smbError(ctx, "connect", server, err)
 	}
 	f, err := conn.OpenPipe(ctx, pipe)
 	if err != nil {
 		conn.Abort()
-		return nil, smbError(ctx, "", server, err)
+		return nil, smbError(ctx, "connect", server, err)
 	}
 	p := &SMBPipe{server: server, conn: conn, pipe: f, closeT: opt.CloseTimeout, rbuf: make([]byte, pipeReadSize)}
 	if p.closeT <= 0 {
@@ -263,66 +233,46 @@ func splitSMBAddr(addr string, defPort int) (host string, port int, err error) {
 	return h, n, nil
 }
 
-// smbOp names the step of a pipeclient failure as SMBError.Op does.
-func smbOp(op string) string {
-	switch op {
-	case "negotiate", "session setup":
-		return "logon"
-	case "tree connect", "validate negotiate":
-		return "tree connect"
-	case "create":
-		return "open"
-	case "transceive", "read":
-		return "read"
-	}
-	return op // write, close, tree disconnect, logoff
-}
-
-// smbError classifies a failure into an *Error wrapping an *SMBError. op
-// is the step for failures that are not a *pipeclient.Error (dialling);
-// otherwise the pipeclient step decides.
+// smbError classifies a failure of the SMB layer into an *Error. op is
+// the client's step ("connect", "read", "write"); a *pipeclient.Error in
+// err gives the SMB step and the NTSTATUS.
 func smbError(ctx context.Context, op, server string, err error) *Error {
-	se := &SMBError{Op: op, Server: server, Err: err}
+	e := &Error{Op: op, Server: server, Err: err}
 	var pe *pipeclient.Error
 	if errors.As(err, &pe) {
-		se.Op = smbOp(pe.Op)
-		se.Status = uint32(pe.Status)
-	}
-	e := &Error{Op: "connect", Server: server, Err: se}
-	if se.Op == "read" || se.Op == "write" {
-		e.Op = se.Op
+		e.NTStatus = pe.Status
 	}
 	var ne net.Error
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):
 		e.Kind = KindCanceled
-		if !errors.Is(se.Err, context.Canceled) {
-			se.Err = fmt.Errorf("%w: %w", context.Canceled, se.Err)
+		if !errors.Is(err, context.Canceled) {
+			e.Err = fmt.Errorf("%w: %w", context.Canceled, err)
 		}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		e.Kind = KindTimeout
-		if !errors.Is(se.Err, context.DeadlineExceeded) {
-			se.Err = fmt.Errorf("%w: %w", context.DeadlineExceeded, se.Err)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			e.Err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
 		}
-	case errors.Is(se.Err, os.ErrDeadlineExceeded):
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		// During the setup the connection's deadline is the context's, and
 		// may fire a moment before the context's own timer; afterwards it
 		// is the one dcerpc.Client sets from each call's context.
 		e.Kind = KindTimeout
-		se.Err = fmt.Errorf("%w: %w", context.DeadlineExceeded, se.Err)
-	case pe != nil && pe.Op == "session setup" && (isLogonStatus(se.Status) || errors.Is(err, pipeclient.ErrNoKeys) || errors.Is(err, ntlm.ErrLogonFailure)):
+		e.Err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+	case pe != nil && pe.Op == "session setup" && (isLogonStatus(pe.Status) || errors.Is(err, pipeclient.ErrNoKeys) || errors.Is(err, auth.ErrLogonFailure)):
 		// The server refused the credentials, or logged them on as guest
 		// or anonymous where keys are needed.
 		e.Kind = KindLogonFailure
-	case se.Status == statusAccessDenied || se.Status == statusNetworkAccessDenied:
+	case e.NTStatus == ntstatus.AccessDenied || e.NTStatus == ntstatus.NetworkAccessDenied:
 		e.Kind = KindAccessDenied
 		e.Status = session.StatusAccessDenied
 	case errors.Is(err, pipeclient.ErrProtocol):
 		e.Kind = KindProtocol
 	case errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, net.ErrClosed), se.Op == "connect":
+		errors.Is(err, net.ErrClosed), op == "connect" && pe == nil:
 		e.Kind = KindUnreachable
-	case se.Op == "read" || se.Op == "write":
+	case op == "read" || op == "write":
 		// A pipe the server closed or broke (STATUS_PIPE_BROKEN,
 		// STATUS_PIPE_DISCONNECTED, ...), or a connection an earlier
 		// failure broke: the connection is lost.
@@ -439,18 +389,18 @@ func (p *SMBPipe) Close() error {
 		defer cancel()
 		p.conn.SetDeadline(time.Time{})
 		var first error
-		note := func(op string, err error) {
+		note := func(err error) {
 			if err != nil && first == nil {
-				first = &SMBError{Op: op, Server: p.server, Err: err}
+				first = err
 			}
 		}
 		if p.holding {
 			p.holding = false
 			_, err := p.pipe.Write(ctx, p.held)
-			note("write", err)
+			note(err)
 		}
-		note("close", p.pipe.Close(ctx))
-		note("close", p.conn.Close(ctx))
+		note(p.pipe.Close(ctx))
+		note(p.conn.Close(ctx))
 		p.closeErr = first
 	})
 	return p.closeErr
@@ -474,40 +424,15 @@ func (smbTransport) open(ctx context.Context, ep endpoint, o *Options) (io.ReadW
 	})
 }
 
-// NTSTATUS values the transport names or classifies.
-const (
-	statusAccessDenied        uint32 = 0xC0000022
-	statusObjectNameNotFound  uint32 = 0xC0000034
-	statusObjectPathNotFound  uint32 = 0xC000003A
-	statusNoSuchUser          uint32 = 0xC0000064
-	statusWrongPassword       uint32 = 0xC000006A
-	statusLogonFailure        uint32 = 0xC000006D
-	statusAccountRestriction  uint32 = 0xC000006E
-	statusInvalidLogonHours   uint32 = 0xC000006F
-	statusInvalidWorkstation  uint32 = 0xC0000070
-	statusPasswordExpired     uint32 = 0xC0000071
-	statusAccountDisabled     uint32 = 0xC0000072
-	statusNetworkAccessDenied uint32 = 0xC00000CA
-	statusBadNetworkName      uint32 = 0xC00000CC
-	statusLogonTypeNotGranted uint32 = 0xC000015B
-	statusAccountExpired      uint32 = 0xC0000193
-	statusPasswordMustChange  uint32 = 0xC0000224
-	statusAccountLockedOut    uint32 = 0xC0000234
-	statusPipeBroken          uint32 = 0xC000014B
-	statusPipeDisconnected    uint32 = 0xC00000B0
-)
-
-func ntStatusName(s uint32) string { return pipeclient.Status(s).Name() }
-
 // isLogonStatus reports whether a session setup status means the server
 // refused the credentials (rather than the connection or the protocol).
-func isLogonStatus(s uint32) bool {
+func isLogonStatus(s ntstatus.Status) bool {
 	switch s {
-	case statusLogonFailure, statusAccountRestriction, statusInvalidLogonHours,
-		statusInvalidWorkstation, statusPasswordExpired, statusAccountDisabled,
-		statusNoSuchUser, statusWrongPassword, statusAccountExpired,
-		statusPasswordMustChange, statusAccountLockedOut, statusLogonTypeNotGranted,
-		statusAccessDenied, statusNetworkAccessDenied:
+	case ntstatus.LogonFailure, ntstatus.AccountRestriction, ntstatus.InvalidLogonHours,
+		ntstatus.InvalidWorkstation, ntstatus.PasswordExpired, ntstatus.AccountDisabled,
+		ntstatus.NoSuchUser, ntstatus.WrongPassword, ntstatus.AccountExpired,
+		ntstatus.PasswordMustChange, ntstatus.AccountLockedOut, ntstatus.LogonTypeNotGranted,
+		ntstatus.AccessDenied, ntstatus.NetworkAccessDenied:
 		return true
 	}
 	return false

@@ -12,6 +12,8 @@ import (
 
 	"github.com/netsession/netsession/client"
 	"github.com/netsession/netsession/internal/smbtest"
+	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/ntstatus"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2"
 )
@@ -88,7 +90,7 @@ func TestSMBPipeOwnServer(t *testing.T) {
 	// Our server maps unknown users to guest under AllowGuest, unsigned:
 	// refused unless the client accepts guests.
 	t.Run("guest outcome", func(t *testing.T) {
-		_, addr := smbServer(t, 0, func(s *smb2.Server) { s.AllowGuest = true; s.Auth.Accounts.Guest = true })
+		_, addr := smbServer(t, 0, func(s *smb2.Server) { s.AllowGuest = true; s.Auth.(*ntlm.Server).Accounts.Guest = true })
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		visitor := client.Credentials{User: "visitor", Password: "anything"}
@@ -111,7 +113,7 @@ func TestSMBPipeOwnServer(t *testing.T) {
 		defer cancel()
 		_, err := client.DialSMBPipe(ctx, addr, client.Credentials{User: adminUser, Password: "nope"}, client.SMBPipeOptions{})
 		kind, se := smbKindOf(t, err)
-		if kind != client.KindLogonFailure || se == nil || se.Status != 0xC000006D || se.Op != "logon" {
+		if kind != client.KindLogonFailure || se == nil || se.Status != ntstatus.LogonFailure || se.Op != "session setup" {
 			t.Errorf("got %v %+v, want a logon failure with STATUS_LOGON_FAILURE", kind, se)
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +14,9 @@ import (
 	"github.com/netsession/netsession/dcerpc"
 	"github.com/netsession/netsession/internal/sambapeer"
 	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/ntstatus"
 	"github.com/netsession/netsession/session"
+	"github.com/netsession/netsession/smb2/pipeclient"
 	"github.com/netsession/netsession/srvs"
 )
 
@@ -29,15 +32,23 @@ func smbClosedPort(t *testing.T) string {
 	return addr
 }
 
-func smbKindOf(t *testing.T, err error) (client.Kind, *client.SMBError) {
+// smbKindOf returns the Kind of a client error and the SMB layer's error
+// it wraps, if any, checking that the NTSTATUS is reported once and the
+// same at both layers.
+func smbKindOf(t *testing.T, err error) (client.Kind, *pipeclient.Error) {
 	t.Helper()
 	var ce *client.Error
 	if !errors.As(err, &ce) {
 		t.Fatalf("error %v (%T) is not a *client.Error", err, err)
 	}
-	var se *client.SMBError
-	errors.As(err, &se)
-	return ce.Kind, se
+	var pe *pipeclient.Error
+	if errors.As(err, &pe) && pe.Status != ce.NTStatus {
+		t.Fatalf("NTSTATUS %v in the client error, %v in the SMB error", ce.NTStatus, pe.Status)
+	}
+	if pe != nil && strings.Count(err.Error(), pe.Status.String()) > 1 {
+		t.Errorf("%q repeats the status", err)
+	}
+	return ce.Kind, pe
 }
 
 // TestSMBPipeDialFailures covers the failures that need no SMB server:
@@ -244,14 +255,14 @@ func TestSMBPipeSamba(t *testing.T) {
 		if kind != client.KindLogonFailure || !errors.Is(err, client.ErrLogonFailure) {
 			t.Errorf("kind %v, want logon failure (%v)", kind, err)
 		}
-		if se == nil || se.Status != 0xC000006D {
-			t.Errorf("want STATUS_LOGON_FAILURE in an *SMBError, got %v", err)
+		if se == nil || se.Status != ntstatus.LogonFailure || se.Op != "session setup" {
+			t.Errorf("want STATUS_LOGON_FAILURE in a session setup *pipeclient.Error, got %v", err)
 		}
 	})
 	t.Run("no such pipe", func(t *testing.T) {
 		_, err := dialPipe(t, p, adminCred, client.SMBPipeOptions{Pipe: "nsp_nosuchpipe"})
 		kind, se := smbKindOf(t, err)
-		if kind != client.KindProtocol || se == nil || se.Status != 0xC0000034 || se.Op != "open" {
+		if kind != client.KindProtocol || se == nil || se.Status != ntstatus.ObjectNameNotFound || se.Op != "create" {
 			t.Errorf("got kind %v, %#v (%v); want protocol error, open, STATUS_OBJECT_NAME_NOT_FOUND", kind, se, err)
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/netsession/netsession/auth"
 	"github.com/netsession/netsession/session"
 )
 
@@ -86,24 +87,11 @@ type AuthVerifier struct {
 //     in place.
 //   - the signature is the auth_value and must be SignatureSize() octets.
 //
-// The method set matches the security contexts of the ntlm package, which
-// need only a SignatureSize method to be used here. Implementations keep
-// their own sequence numbers; the dcerpc layer calls them once per
-// fragment, in wire order, from one goroutine at a time.
-type PDUProtector interface {
-	// SignatureSize is the length of the auth_value of a protected PDU
-	// (16 for NTLMSSP, also under SPNEGO).
-	SignatureSize() int
-	// Sign returns the signature of msg (integrity).
-	Sign(msg []byte) ([]byte, error)
-	// Verify checks sig over msg (integrity).
-	Verify(msg, sig []byte) error
-	// SealWithin encrypts msg[lo:hi] in place and returns the signature
-	// (privacy).
-	SealWithin(msg []byte, lo, hi int) ([]byte, error)
-	// UnsealWithin decrypts msg[lo:hi] in place and checks sig.
-	UnsealWithin(msg []byte, lo, hi int, sig []byte) error
-}
+// It is auth.Protector, the message protection every mechanism's context
+// may offer. Implementations keep their own sequence numbers; the dcerpc
+// layer calls them once per fragment, in wire order, from one goroutine
+// at a time.
+type PDUProtector = auth.Protector
 
 // AuthBindInfo describes the sec_trailer of the bind or alter_context that
 // starts a security context.

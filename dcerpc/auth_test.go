@@ -168,7 +168,7 @@ func TestAuthFailures(t *testing.T) {
 			t.Fatalf("bind: %v (auth3 has no answer, the failure shows on the first call)", err)
 		}
 		_, err := cl.Call(ctx, 0, []byte("x"))
-		var fe *FaultError
+		var fe *Fault
 		if !errors.As(err, &fe) || fe.Status != StatusAccessDenied {
 			t.Fatalf("call: %v", err)
 		}
@@ -176,7 +176,7 @@ func TestAuthFailures(t *testing.T) {
 	t.Run("wrong key, alter_context", func(t *testing.T) {
 		cl := NewClient(pipeConn(t, toyServer(t, true, nil, nil)), WithAuth(newToyInitiator("alice", "wrong", AuthLevelPrivacy, true), 1))
 		err := cl.Bind(ctx, testSyntax)
-		var fe *FaultError
+		var fe *Fault
 		if !errors.As(err, &fe) || fe.Status != StatusSecPkgError {
 			t.Fatalf("bind: %v", err)
 		}

@@ -175,7 +175,7 @@ func (c *Client) guard(ctx context.Context) func(error) error {
 
 // fail marks the client broken after a transport or protocol error.
 func (c *Client) fail(err error) error {
-	var fe *FaultError
+	var fe *Fault
 	if err != nil && !errors.As(err, &fe) {
 		var cr *ContextRejectedError
 		var bn *BindNakError
@@ -369,7 +369,7 @@ func (c *Client) exchangeBind(b *Bind) (*BindAck, error) {
 	case *BindNak:
 		return nil, &BindNakError{Reason: q.Reason}
 	case *FaultPDU:
-		return nil, &FaultError{Status: q.Status, DidNotExecute: q.Flags&FlagDidNotExecute != 0, CallID: q.CallID}
+		return nil, &Fault{Status: q.Status, DidNotExecute: q.Flags&FlagDidNotExecute != 0, CallID: q.CallID}
 	}
 	return nil, fmt.Errorf("%w: %s in answer to %s", ErrProtocol, p.Hdr().Type, b.Type)
 }
@@ -393,7 +393,7 @@ func WithObject(u UUID) CallOption { return func(c *callConfig) { c.object, c.ha
 
 // Call sends a request with stub for opnum, fragmenting it to the
 // negotiated size, and returns the reassembled response stub. A fault
-// answer is a *FaultError; transport failures wrap the I/O error.
+// answer is a *Fault; transport failures wrap the I/O error.
 func (c *Client) Call(ctx context.Context, opnum uint16, stub []byte, opts ...CallOption) (out []byte, err error) {
 	var cc callConfig
 	for _, o := range opts {
@@ -489,7 +489,7 @@ func (c *Client) readResponse(callID uint32) ([]byte, error) {
 		}
 		switch q := p.(type) {
 		case *FaultPDU:
-			return nil, &FaultError{Status: q.Status, DidNotExecute: q.Flags&FlagDidNotExecute != 0, CallID: q.CallID}
+			return nil, &Fault{Status: q.Status, DidNotExecute: q.Flags&FlagDidNotExecute != 0, CallID: q.CallID}
 		case *Response:
 			if first != (q.Flags&FlagFirstFrag != 0) {
 				return nil, fmt.Errorf("%w: response fragment flags 0x%02x out of order", ErrProtocol, uint8(q.Flags))

@@ -121,7 +121,7 @@ func TestClientAgainstScriptedServers(t *testing.T) {
 		cl := NewClient(c)
 		cl.Bind(ctx, testSyntax)
 		_, err := cl.Call(ctx, 0, nil)
-		var fe *FaultError
+		var fe *Fault
 		if err == nil || errors.As(err, &fe) || !errors.Is(err, io.EOF) {
 			t.Fatalf("call: %v", err)
 		}
@@ -131,7 +131,7 @@ func TestClientAgainstScriptedServers(t *testing.T) {
 			p, _ := readPDU(c)
 			c.Write(mustMarshal(t, &FaultPDU{Header: Header{Flags: 3, CallID: p.Hdr().CallID}, Status: StatusProtoError}))
 		})
-		var fe *FaultError
+		var fe *Fault
 		if err := NewClient(c).Bind(ctx, testSyntax); !errors.As(err, &fe) || fe.Status != StatusProtoError {
 			t.Fatalf("bind: %v", err)
 		}

@@ -576,13 +576,8 @@ func (c *serverConn) dispatch(pc *pendingCall) error {
 	}
 	out, err := c.invoke(pctx.iface.Handler, call)
 	if err != nil {
-		var f *Fault
-		var fs faultStatus
-		switch {
-		case errors.As(err, &f):
+		if f := (*Fault)(nil); errors.As(err, &f) {
 			return c.writeFault(pc.callID, pc.contextID, f.Status, f.DidNotExecute)
-		case errors.As(err, &fs):
-			return c.writeFault(pc.callID, pc.contextID, uint32(fs), true)
 		}
 		c.log.Warn("dcerpc: handler failed", "syntax", pctx.syntax, "opnum", pc.opnum, "err", err)
 		return c.writeFault(pc.callID, pc.contextID, StatusCantPerform, false)

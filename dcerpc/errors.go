@@ -45,68 +45,39 @@ func StatusName(status uint32) string {
 	return ""
 }
 
-// Sentinel errors a Handler returns to select a fault status; the fault
-// carries PFC_DID_NOT_EXECUTE. They also match a client's *FaultError with
-// the same status under errors.Is.
+// Sentinel faults a Handler returns to select a fault status; the fault
+// carries PFC_DID_NOT_EXECUTE. They also match a client's *Fault with the
+// same status under errors.Is. Do not modify them.
 var (
 	// ErrBadStub: the stub could not be decoded; fault 0x000006F7.
-	ErrBadStub error = faultStatus(StatusBadStubData)
+	ErrBadStub error = &Fault{Status: StatusBadStubData, DidNotExecute: true}
 	// ErrOpRange: the opnum is not one the interface has; fault 0x1C010002.
-	ErrOpRange error = faultStatus(StatusOpRangeError)
+	ErrOpRange error = &Fault{Status: StatusOpRangeError, DidNotExecute: true}
 )
 
-// faultStatus is the immutable type of the sentinels.
-type faultStatus uint32
-
-func (s faultStatus) Error() string { return faultText("fault", uint32(s)) }
-
-// statusOf reports the fault status an error names.
-func statusOf(err error) (uint32, bool) {
-	switch t := err.(type) {
-	case *Fault:
-		return t.Status, true
-	case *FaultError:
-		return t.Status, true
-	case faultStatus:
-		return uint32(t), true
-	}
-	return 0, false
-}
-
-// Fault is the error a Handler returns to answer a call with a fault PDU
-// carrying Status. Any other non-nil error from a handler is answered with
-// StatusCantPerform (and logged).
+// Fault is a fault PDU as an error, on both sides. A Handler returns one
+// to answer a call with a fault carrying Status (any other non-nil error
+// is answered with StatusCantPerform and logged); a Client returns one
+// when the server answered a call, or an alter_context, with a fault PDU:
+// the RPC itself failed, as opposed to a transport error or a status the
+// method returned in its stub.
 type Fault struct {
 	Status uint32
-	// DidNotExecute sets PFC_DID_NOT_EXECUTE in the fault: the server
-	// guarantees the operation had no effect.
+	// DidNotExecute is PFC_DID_NOT_EXECUTE: the server guarantees the
+	// operation had no effect.
 	DidNotExecute bool
+	// CallID is the call the fault answered (set by the Client).
+	CallID uint32
 }
 
-func (f *Fault) Error() string { return faultText("fault", f.Status) }
+func (f *Fault) Error() string { return faultText("the RPC failed: fault", f.Status) }
 
-// Is matches a *Fault, a *FaultError or a sentinel with the same status.
+// Is matches a *Fault with the same status, so that errors.Is(err,
+// ErrBadStub) and errors.Is(err, &Fault{Status: StatusAccessDenied}) test
+// the status only.
 func (f *Fault) Is(target error) bool {
-	s, ok := statusOf(target)
-	return ok && s == f.Status
-}
-
-// FaultError is what a Client returns when the server answered a call, or
-// an alter_context, with a fault PDU: the RPC itself failed, as opposed to a
-// transport error or a status the method returned in its stub.
-type FaultError struct {
-	Status        uint32
-	DidNotExecute bool
-	CallID        uint32
-}
-
-func (e *FaultError) Error() string { return faultText("the RPC failed: fault", e.Status) }
-
-// Is lets errors.Is(err, ErrBadStub) and errors.Is(err, ErrOpRange) match a
-// fault with the same status.
-func (e *FaultError) Is(target error) bool {
-	s, ok := statusOf(target)
-	return ok && s == e.Status
+	t, ok := target.(*Fault)
+	return ok && t != nil && t.Status == f.Status
 }
 
 func faultText(prefix string, status uint32) string {

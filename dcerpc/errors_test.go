@@ -13,12 +13,12 @@ func TestFaultErrorsMatch(t *testing.T) {
 		target error
 		want   bool
 	}{
-		{&FaultError{Status: StatusBadStubData}, ErrBadStub, true},
-		{&FaultError{Status: StatusOpRangeError}, ErrOpRange, true},
-		{&FaultError{Status: StatusOpRangeError}, ErrBadStub, false},
-		{fmt.Errorf("call: %w", &FaultError{Status: 5}), &Fault{Status: 5}, true},
 		{&Fault{Status: StatusBadStubData}, ErrBadStub, true},
-		{&Fault{Status: 5}, &FaultError{Status: 6}, false},
+		{&Fault{Status: StatusOpRangeError}, ErrOpRange, true},
+		{&Fault{Status: StatusOpRangeError}, ErrBadStub, false},
+		{fmt.Errorf("call: %w", &Fault{Status: 5}), &Fault{Status: 5}, true},
+		{&Fault{Status: StatusBadStubData}, ErrBadStub, true},
+		{&Fault{Status: 5}, &Fault{Status: 6}, false},
 		{fmt.Errorf("x: %w", ErrBadStub), ErrBadStub, true},
 		{errors.New("other"), ErrBadStub, false},
 	}
@@ -27,12 +27,12 @@ func TestFaultErrorsMatch(t *testing.T) {
 			t.Errorf("%d: errors.Is(%v, %v) = %v", i, tt.err, tt.target, got)
 		}
 	}
-	for _, e := range []error{&FaultError{Status: StatusUnknownInterface}, ErrOpRange, &Fault{Status: 0x1234}} {
+	for _, e := range []error{&Fault{Status: StatusUnknownInterface}, ErrOpRange, &Fault{Status: 0x1234}} {
 		if !strings.HasPrefix(e.Error(), "dcerpc: ") || !strings.Contains(e.Error(), "0x") {
 			t.Errorf("message %q", e.Error())
 		}
 	}
-	if s := (&FaultError{Status: StatusUnknownInterface}).Error(); !strings.Contains(s, "the RPC failed") || !strings.Contains(s, "nca_s_unknown_if") {
-		t.Errorf("FaultError message %q", s)
+	if s := (&Fault{Status: StatusUnknownInterface}).Error(); !strings.Contains(s, "the RPC failed") || !strings.Contains(s, "nca_s_unknown_if") {
+		t.Errorf("Fault message %q", s)
 	}
 }

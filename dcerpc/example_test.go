@@ -45,7 +45,7 @@ func Example() {
 	fmt.Println(errors.Is(err, dcerpc.ErrBadStub), err)
 
 	_, err = cl.Call(ctx, 7, []byte("x"))
-	var fe *dcerpc.FaultError
+	var fe *dcerpc.Fault
 	fmt.Println(errors.As(err, &fe), fe.Status == dcerpc.StatusOpRangeError)
 	// Output:
 	// alice says hello <nil>

@@ -133,12 +133,7 @@ func TestImpacketNTLMClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	mech := &ntlm.Server{Accounts: accounts}
-	s := &Server{Auth: map[AuthType]AuthAcceptor{
-		AuthTypeNTLM: AuthAcceptorFunc(func(ctx context.Context, info AuthBindInfo) (ServerSecurityContext, error) {
-			a, err := mech.NewAcceptor(uint8(info.Type), info.RemoteAddr)
-			return ntlmAcceptor{a}, err
-		}),
-	}}
+	s := &Server{Auth: map[AuthType]AuthAcceptor{AuthTypeNTLM: acceptorFor(mech)}}
 	s.Register(Interface{Syntax: testSyntax, Handler: HandlerFunc(func(ctx context.Context, c *Call) ([]byte, error) {
 		if c.Caller.User != "alice" {
 			return nil, &Fault{Status: StatusAccessDenied}

@@ -117,7 +117,7 @@ func TestMessageConnCalls(t *testing.T) {
 			if err != nil || !bytes.Equal(out, in) {
 				t.Fatalf("echo of %d octets: %d octets, %v", len(in), len(out), err)
 			}
-			var fe *FaultError
+			var fe *Fault
 			if _, err := cl.Call(ctx, 3, nil); !errors.As(err, &fe) || fe.Status != 5 {
 				t.Fatalf("fault call: %v", err)
 			}

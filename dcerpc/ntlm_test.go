@@ -7,24 +7,69 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/netsession/netsession/auth"
 	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/session"
+	"github.com/netsession/netsession/spnego"
 )
 
-// The ntlm package's contexts have the method set of the hooks except
-// SignatureSize; these adapters are all the wiring needs.
-type ntlmAcceptor struct{ ntlm.AcceptorContext }
+// The mechanisms' contexts are auth contexts with auth.Protector; these
+// adapters (what package rpcauth does, which this package's tests cannot
+// import) are all the wiring needs.
+type mechContext interface {
+	auth.AcceptorContext
+	auth.Protector
+}
 
-func (ntlmAcceptor) SignatureSize() int { return 16 }
+type ntlmAcceptor struct{ mechContext }
+
+func (a ntlmAcceptor) Caller() session.Caller {
+	r, _ := a.Result()
+	return r.Identity.Caller()
+}
+
+type initiatorContext interface {
+	auth.InitiatorContext
+	auth.Protector
+}
 
 type ntlmInitiator struct {
-	ntlm.SecurityContext
+	initiatorContext
 	typ   AuthType
 	level AuthLevel
 }
 
-func (ntlmInitiator) SignatureSize() int     { return 16 }
 func (i ntlmInitiator) AuthType() AuthType   { return i.typ }
 func (i ntlmInitiator) AuthLevel() AuthLevel { return i.level }
+
+// acceptorFor returns the hook for NTLMSSP (10) or SPNEGO around it (9).
+func acceptorFor(mech *ntlm.Server) AuthAcceptor {
+	neg := spnego.MustAcceptor(mech)
+	return AuthAcceptorFunc(func(ctx context.Context, info AuthBindInfo) (ServerSecurityContext, error) {
+		var a auth.Acceptor = mech
+		if info.Type == AuthTypeSPNEGO {
+			a = neg
+		}
+		c, err := a.Accept(ctx, auth.Peer{Source: info.RemoteAddr})
+		if err != nil {
+			return nil, err
+		}
+		return ntlmAcceptor{c.(mechContext)}, nil
+	})
+}
+
+// initiatorFor returns an initiator hook for cred under typ.
+func initiatorFor(t testing.TB, cred *ntlm.Client, typ AuthType, level AuthLevel) ntlmInitiator {
+	var m auth.Initiator = cred
+	if typ == AuthTypeSPNEGO {
+		m = spnego.MustInitiator(cred)
+	}
+	c, err := m.Initiate(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ntlmInitiator{c.(initiatorContext), typ, level}
+}
 
 // TestNTLMThroughHooks authenticates with the real NTLMSSP (bind, bind_ack,
 // auth3) and SPNEGO (bind, bind_ack, alter_context, alter_context_resp)
@@ -42,12 +87,7 @@ func TestNTLMThroughHooks(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				var got Call
 				var mu sync.Mutex
-				s := &Server{Auth: map[AuthType]AuthAcceptor{
-					typ: AuthAcceptorFunc(func(ctx context.Context, info AuthBindInfo) (ServerSecurityContext, error) {
-						a, err := mech.NewAcceptor(uint8(info.Type), info.RemoteAddr)
-						return ntlmAcceptor{a}, err
-					}),
-				}}
+				s := &Server{Auth: map[AuthType]AuthAcceptor{typ: acceptorFor(mech)}}
 				s.MaxXmitFrag, s.MaxRecvFrag = MinFragSize, MinFragSize
 				s.Register(Interface{Syntax: testSyntax, Handler: HandlerFunc(func(ctx context.Context, c *Call) ([]byte, error) {
 					mu.Lock()
@@ -56,11 +96,8 @@ func TestNTLMThroughHooks(t *testing.T) {
 					mu.Unlock()
 					return echoHandler(ctx, c)
 				})})
-				ini, err := (&ntlm.Client{User: "alice", Domain: "WG", Password: "AlicePass1"}).NewInitiator(uint8(typ))
-				if err != nil {
-					t.Fatal(err)
-				}
-				cl := NewClient(pipeConn(t, s), WithAuth(ntlmInitiator{ini, typ, level}, 79231))
+				ini := initiatorFor(t, &ntlm.Client{User: "alice", Domain: "WG", Password: "AlicePass1"}, typ, level)
+				cl := NewClient(pipeConn(t, s), WithAuth(ini, 79231))
 				ctx := testCtx(t)
 				if err := cl.Bind(ctx, testSyntax); err != nil {
 					t.Fatal(err)
@@ -80,15 +117,10 @@ func TestNTLMThroughHooks(t *testing.T) {
 		}
 	}
 	t.Run("wrong password", func(t *testing.T) {
-		s := &Server{Auth: map[AuthType]AuthAcceptor{
-			AuthTypeNTLM: AuthAcceptorFunc(func(ctx context.Context, info AuthBindInfo) (ServerSecurityContext, error) {
-				a, err := mech.NewAcceptor(uint8(info.Type), info.RemoteAddr)
-				return ntlmAcceptor{a}, err
-			}),
-		}}
+		s := &Server{Auth: map[AuthType]AuthAcceptor{AuthTypeNTLM: acceptorFor(mech)}}
 		s.Register(Interface{Syntax: testSyntax, Handler: HandlerFunc(echoHandler)})
-		ini, _ := (&ntlm.Client{User: "alice", Domain: "WG", Password: "wrong"}).NewInitiator(uint8(AuthTypeNTLM))
-		cl := NewClient(pipeConn(t, s), WithAuth(ntlmInitiator{ini, AuthTypeNTLM, AuthLevelIntegrity}, 1))
+		ini := initiatorFor(t, &ntlm.Client{User: "alice", Domain: "WG", Password: "wrong"}, AuthTypeNTLM, AuthLevelIntegrity)
+		cl := NewClient(pipeConn(t, s), WithAuth(ini, 1))
 		ctx := testCtx(t)
 		if err := cl.Bind(ctx, testSyntax); err != nil {
 			t.Fatal(err)

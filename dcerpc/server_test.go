@@ -280,9 +280,9 @@ func TestCallsAndFaults(t *testing.T) {
 				}
 				return
 			}
-			var fe *FaultError
+			var fe *Fault
 			if !errors.As(err, &fe) {
-				t.Fatalf("error %v, want a *FaultError", err)
+				t.Fatalf("error %v, want a *Fault", err)
 			}
 			if fe.Status != tt.wantStatus || fe.DidNotExecute != tt.didNotExecute {
 				t.Fatalf("fault %+v, want status 0x%08x did_not_execute %v", fe, tt.wantStatus, tt.didNotExecute)

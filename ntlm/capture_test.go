@@ -1,56 +1,37 @@
 package ntlm
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/netsession/netsession/auth"
+	"github.com/netsession/netsession/internal/tokenfile"
+	"github.com/netsession/netsession/spnego"
 )
 
-type token struct {
-	fromClient bool
-	data       []byte
-}
+type token = tokenfile.Token
 
-// readTokens reads a testdata file of "c2s HEX" / "s2c HEX" lines.
+// readTokens reads a token file of testdata.
 func readTokens(t testing.TB, name string) []token {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", name))
+	toks, err := tokenfile.Read(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out []token
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		dir, h, ok := strings.Cut(line, " ")
-		if !ok || (dir != "c2s" && dir != "s2c") {
-			t.Fatalf("%s: bad line %q", name, line)
-		}
-		out = append(out, token{fromClient: dir == "c2s", data: unhex(t, strings.TrimSpace(h))})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return toks
 }
 
 func tokensFrom(toks []token, fromClient bool) [][]byte {
 	var out [][]byte
 	for _, tk := range toks {
-		if tk.fromClient == fromClient {
-			out = append(out, tk.data)
+		if tk.FromClient == fromClient {
+			out = append(out, tk.Data)
 		}
 	}
 	return out
@@ -60,17 +41,31 @@ func tokensFrom(toks []token, fromClient bool) [][]byte {
 func ntlmOf(t testing.TB, tok []byte) []byte {
 	t.Helper()
 	if tok[0] == 0x60 {
-		m, err := ParseNegTokenInit(tok)
+		m, err := spnego.ParseNegTokenInit(tok)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return m.MechToken
 	}
-	m, err := ParseNegTokenResp(tok)
+	m, err := spnego.ParseNegTokenResp(tok)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m.ResponseToken
+}
+
+// hookedServer is an acceptor whose contexts send a given CHALLENGE, so
+// that captured exchanges can be replayed through SPNEGO.
+type hookedServer struct {
+	*Server
+	hook func(*NegotiateMessage) []byte
+	last *ServerContext
+}
+
+func (h *hookedServer) Accept(_ context.Context, peer auth.Peer) (auth.AcceptorContext, error) {
+	h.last = h.NewContext(peer.Source)
+	h.last.challengeHook = h.hook
+	return h.last, nil
 }
 
 // TestReplaySambaCaptures drives our SPNEGO acceptor with the client
@@ -107,8 +102,8 @@ func TestReplaySambaCaptures(t *testing.T) {
 				t.Fatal("captured CHALLENGE has no timestamp")
 			}
 			s := &Server{Accounts: accounts, Now: func() time.Time { return capturedAt.Add(time.Second) }}
-			sc := s.NewSPNEGOContext("127.0.0.1")
-			sc.ntlm.challengeHook = func(*NegotiateMessage) []byte { return sambaChallenge }
+			h := &hookedServer{Server: s, hook: func(*NegotiateMessage) []byte { return sambaChallenge }}
+			sc := spnego.MustAcceptor(h).NewContext(auth.Peer{Source: "127.0.0.1"})
 			ctx := context.Background()
 			for i := range cli {
 				out, done, err := sc.Step(ctx, cli[i])
@@ -122,17 +117,18 @@ func TestReplaySambaCaptures(t *testing.T) {
 					t.Errorf("leg %d: reply differs from Samba's\n got %x\nwant %x", i, out, srv[i])
 				}
 			}
-			c := sc.Caller()
+			res, _ := sc.Result()
+			c := res.Identity.Caller()
 			if c.User != tt.user || c.Domain != tt.domain || c.IsAnonymous() != tt.anonymous || c.Guest {
 				t.Errorf("caller = %+v", c)
 			}
-			if sc.ntlm.hadMIC != tt.hadMIC {
-				t.Errorf("MIC seen = %v, want %v", sc.ntlm.hadMIC, tt.hadMIC)
+			if h.last.hadMIC != tt.hadMIC {
+				t.Errorf("MIC seen = %v, want %v", h.last.hadMIC, tt.hadMIC)
 			}
 
 			// The same AUTHENTICATE against a fresh challenge fails, and
 			// the spent context refuses it outright.
-			if _, _, err := sc.NTLM().Step(ctx, ntlmOf(t, cli[1])); !errors.Is(err, ErrChallengeReused) {
+			if _, _, err := h.last.Step(ctx, ntlmOf(t, cli[1])); !errors.Is(err, ErrChallengeReused) {
 				t.Errorf("spent context: %v, want ErrChallengeReused", err)
 			}
 			if tt.anonymous {
@@ -155,7 +151,7 @@ func TestReplaySambaCaptures(t *testing.T) {
 // a current clock (its timestamp is zero, i.e. 1601).
 func TestNLMPAuthenticateThroughAcceptor(t *testing.T) {
 	toks := readTokens(t, "nlmp-4.2.4.ntlm")
-	chal, auth := toks[0].data, toks[1].data
+	chal, auth := toks[0].Data, toks[1].Data
 	accounts, err := NewAccounts("Domain", false, Account{Name: "User", NTHash: NTHash("Password")})
 	if err != nil {
 		t.Fatal(err)

@@ -2,65 +2,35 @@ package ntlm
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/netsession/netsession/session"
+	"github.com/netsession/netsession/auth"
 )
 
-// SecurityContext is the shape shared by the four contexts of this package
-// (NTLM and SPNEGO, initiator and acceptor): what a DCE/RPC association or
-// an SMB2 session setup drives. Step consumes the peer's token (nil for an
-// initiator's first call) and returns the token to send, if any; done
-// becomes true once the context is established. Signing and sealing then
-// follow Security.
-type SecurityContext interface {
-	Step(ctx context.Context, in []byte) (out []byte, done bool, err error)
-	Done() bool
-	SessionKey() []byte
-	Flags() NegotiateFlags
-	// SignatureSize is the size of every signature: SignatureSize (16).
-	SignatureSize() int
-	Sign(msg []byte) ([]byte, error)
-	Verify(msg, sig []byte) error
-	SealWithin(msg []byte, lo, hi int) ([]byte, error)
-	UnsealWithin(msg []byte, lo, hi int, sig []byte) error
-}
-
-// AcceptorContext is a SecurityContext of the accepting side, which also
-// knows who the caller is.
-type AcceptorContext interface {
-	SecurityContext
-	Caller() session.Caller
-	Logon() (Logon, bool)
-}
-
-// DCE/RPC auth_type values (MS-RPCE 2.2.1.1.7) this package serves.
-const (
-	AuthTypeSPNEGO  = 9
-	AuthTypeNTLMSSP = 10
+// The contexts of this package are auth contexts with message protection
+// (auth.Protector) and the SPNEGO mechListMIC (auth.MICContext): SPNEGO
+// (package spnego), DCE/RPC (package rpcauth) and SMB2 drive them through
+// those interfaces only.
+var (
+	_ auth.Acceptor         = (*Server)(nil)
+	_ auth.Initiator        = (*Client)(nil)
+	_ auth.AcceptorContext  = (*ServerContext)(nil)
+	_ auth.InitiatorContext = (*ClientContext)(nil)
+	_ auth.Protector        = (*ServerContext)(nil)
+	_ auth.Protector        = (*ClientContext)(nil)
+	_ auth.MICContext       = (*ServerContext)(nil)
+	_ auth.MICContext       = (*ClientContext)(nil)
 )
 
-// NewAcceptor returns an acceptor context for a DCE/RPC auth_type: raw
-// NTLMSSP (10) or SPNEGO (9).
-func (s *Server) NewAcceptor(authType uint8, source string) (AcceptorContext, error) {
-	switch authType {
-	case AuthTypeNTLMSSP:
-		return s.NewContext(source), nil
-	case AuthTypeSPNEGO:
-		return s.NewSPNEGOContext(source), nil
-	}
-	return nil, fmt.Errorf("%w: auth type %d", ErrUnsupported, authType)
-}
+// Mechanism returns auth.MechNTLM.
+func (c *Client) Mechanism() auth.Mechanism { return auth.MechNTLM }
 
-// NewInitiator returns an initiator context for a DCE/RPC auth_type.
-func (c *Client) NewInitiator(authType uint8) (SecurityContext, error) {
-	switch authType {
-	case AuthTypeNTLMSSP:
-		return c.NewContext(), nil
-	case AuthTypeSPNEGO:
-		return c.NewSPNEGOContext(), nil
-	}
-	return nil, fmt.Errorf("%w: auth type %d", ErrUnsupported, authType)
+// Anonymous reports whether c makes a null-session logon (no user,
+// password or hash).
+func (c *Client) Anonymous() bool { return c.anonymous() }
+
+// Initiate starts an initiator exchange: NewContext.
+func (c *Client) Initiate(context.Context) (auth.InitiatorContext, error) {
+	return c.NewContext(), nil
 }
 
 // SignatureSize returns 16, the size of an NTLMSSP_MESSAGE_SIGNATURE.
@@ -69,16 +39,45 @@ func (*ServerContext) SignatureSize() int { return SignatureSize }
 // SignatureSize returns 16, the size of an NTLMSSP_MESSAGE_SIGNATURE.
 func (*ClientContext) SignatureSize() int { return SignatureSize }
 
-// SignatureSize returns 16: SPNEGO adds nothing to NTLM signatures.
-func (*SPNEGOServerContext) SignatureSize() int { return SignatureSize }
+// CanMIC reports whether the logon succeeded with a session key (not a
+// guest logon).
+func (c *ServerContext) CanMIC() bool { return c.state == stateDone && c.sec != nil }
 
-// SignatureSize returns 16: SPNEGO adds nothing to NTLM signatures.
-func (*SPNEGOClientContext) SignatureSize() int { return SignatureSize }
+// MICRequired reports whether the AUTHENTICATE carried an NTLM MIC: then
+// the mechListMIC may not be stripped either.
+func (c *ServerContext) MICRequired() bool { return c.hadMIC }
 
-// Compile-time checks that the contexts have the shared shape.
-var (
-	_ AcceptorContext = (*ServerContext)(nil)
-	_ AcceptorContext = (*SPNEGOServerContext)(nil)
-	_ SecurityContext = (*ClientContext)(nil)
-	_ SecurityContext = (*SPNEGOClientContext)(nil)
-)
+// GetMIC signs msg (the mechListMIC is an NTLM signature).
+func (c *ServerContext) GetMIC(msg []byte) ([]byte, error) { return c.Sign(msg) }
+
+// VerifyMIC checks the initiator's mechListMIC.
+func (c *ServerContext) VerifyMIC(msg, mic []byte) error { return c.Verify(msg, mic) }
+
+// MICDone restarts both RC4 streams from their keys while the sequence
+// numbers run on (MS-SPNG 3.3.5.1), so that the first signed application
+// message is processed as the peer expects.
+func (c *ServerContext) MICDone() {
+	if c.sec != nil {
+		c.sec.ResetRC4()
+	}
+}
+
+// CanMIC reports whether the AUTHENTICATE was made (there is a key).
+func (c *ClientContext) CanMIC() bool { return c.sec != nil }
+
+// MICRequired reports whether signing or sealing was negotiated: then the
+// initiator sends a mechListMIC.
+func (c *ClientContext) MICRequired() bool { return c.sec != nil && c.sec.Flags()&flagsSignOrSeal != 0 }
+
+// GetMIC signs msg (the mechListMIC is an NTLM signature).
+func (c *ClientContext) GetMIC(msg []byte) ([]byte, error) { return c.Sign(msg) }
+
+// VerifyMIC checks the acceptor's mechListMIC.
+func (c *ClientContext) VerifyMIC(msg, mic []byte) error { return c.Verify(msg, mic) }
+
+// MICDone restarts both RC4 streams (MS-SPNG 3.3.5.1).
+func (c *ClientContext) MICDone() {
+	if c.sec != nil {
+		c.sec.ResetRC4()
+	}
+}

@@ -1,16 +1,16 @@
-// Package ntlm authenticates callers with NTLM (MS-NLMP), plain or wrapped
-// in SPNEGO (RFC 4178, MS-SPNG), on both sides of the wire, and provides the
-// session security (signing and sealing) that DCE/RPC packet integrity and
-// privacy and SMB2 signing build on. It also reads the accounts file and
-// turns a logon into the session.Caller the session table's access policy
-// takes.
+// Package ntlm authenticates callers with NTLM (MS-NLMP) on both sides of
+// the wire, and provides the session security (signing and sealing) that
+// DCE/RPC packet integrity and privacy and SMB2 signing build on. It also
+// reads the accounts file and turns a logon into the auth.Identity the
+// session table's access policy takes.
 //
 // # Shape
 //
-// A Server (acceptor) or Client (initiator) is a configuration; each
-// exchange gets its own context from NewContext (raw NTLMSSP, DCE/RPC
-// auth type 10) or NewSPNEGOContext (auth type 9, SMB2 session setup).
-// All four contexts share one method set, SecurityContext:
+// A Server (acceptor) or Client (initiator) is a configuration and an
+// auth.Acceptor or auth.Initiator of auth.MechNTLM; each exchange gets its
+// own context from NewContext (or Accept and Initiate). Both contexts are
+// auth contexts with message protection (auth.Protector) and the SPNEGO
+// mechListMIC (auth.MICContext):
 //
 //	out, done, err := c.Step(ctx, in) // feed the peer's token, send out
 //	c.Sign(msg) / c.Verify(msg, sig)  // integrity, sequence numbered
@@ -18,9 +18,11 @@
 //	c.UnsealWithin(pdu, lo, hi, sig)
 //	c.SessionKey()                    // exported session key (SMB2)
 //
-// and the acceptor contexts add Caller and Logon. Step takes a context
-// for uniformity with the transports that call it; it does no I/O and never
-// sleeps.
+// and the acceptor context adds Result, Logon and Caller. Raw NTLMSSP is
+// DCE/RPC auth type 10; SPNEGO around it (auth type 9, SMB2 session setup)
+// is package spnego, given a Server or Client as one of its mechanisms.
+// Step takes a context for uniformity with the transports that call it; it
+// does no I/O and never sleeps.
 //
 // # Acceptor decisions
 //
@@ -58,8 +60,9 @@
 //   - Secrets are compared in constant time. Each refusal is logged through
 //     the configured slog.Logger with source, user, domain, workstation and
 //     reason, never a hash or response.
-//   - Throttle bounds password guessing, with two methods any mechanism
-//     can call (Check before verifying, Record after). Its priorities, in
+//   - Server.Throttle is the auth.Throttle hook, which any mechanism can
+//     call (Check before verifying, Record after); this package's Throttle
+//     implements it. Its priorities, in
 //     order: a correct logon is never refused because of another
 //     account's failures; guesses are bounded per account (then the
 //     account is locked out: ErrAccountLockedOut), per source and account,
@@ -89,22 +92,15 @@
 // encrypts only the stub range, as MS-RPCE packet privacy requires. A
 // failed verification disables its direction for good.
 //
-// # SPNEGO
+// # Under SPNEGO
 //
-// SPNEGO lives in this package, not beside it, because it only ever wraps
-// NTLMSSP here and needs NTLM internals: whether the AUTHENTICATE carried a
-// MIC (which makes the mechListMIC mandatory) and the RC4 reset. The
-// acceptor accepts mechType lists with Kerberos first, with or without an
-// optimistic Kerberos token: it answers with NTLMSSP as supportedMech and
-// no token, takes the NTLM NEGOTIATE in the next NegTokenResp, and then
-// requires the mechListMIC (RFC 4178 section 5). After the mechListMIC
-// exchange both RC4 streams restart from their sealing keys while sequence
-// numbers continue (MS-SPNG 3.3.5.1); without that, the first signed
-// request after authentication fails.
-//
-// The encoding is a small hand-written DER reader and writer: definite
-// lengths, bounds-checked, canonical object identifiers only, fields in
-// order and at most once. NegTokenInit2 (negHints) is accepted.
+// What SPNEGO (package spnego) needs of NTLM it asks through
+// auth.MICContext: whether the AUTHENTICATE carried a MIC (which makes the
+// mechListMIC mandatory even with NTLMSSP first), the mechListMIC itself
+// (an NTLM signature over the mechType list) and, once the mechListMIC
+// exchange is over, the restart of both RC4 streams from their sealing
+// keys while sequence numbers continue (MS-SPNG 3.3.5.1); without that,
+// the first signed request after authentication fails.
 //
 // # Accounts file
 //
@@ -120,8 +116,8 @@
 // # Proof
 //
 // The tests check the MS-NLMP 4.2.2 and 4.2.4 vectors, replay real SMB2
-// logons captured from rpcclient and impacket against Samba 4.17 (our
-// acceptor's SPNEGO replies equal Samba's byte for byte, mechListMIC
-// included), run cloudsoda/go-smb2's and impacket's initiators against the
+// logons captured from rpcclient and impacket against Samba 4.17 (through
+// package spnego, our acceptor's replies equal Samba's byte for byte,
+// mechListMIC included), run cloudsoda/go-smb2's and impacket's initiators against the
 // acceptor, and fuzz every decoder from those real tokens.
 package ntlm

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/netsession/netsession/auth"
 )
 
 // Sentinel errors. Every error this package returns wraps one of them, so
@@ -16,7 +18,8 @@ var (
 
 	// ErrLogonFailure is what a refused logon wraps, whatever the reason.
 	// A *LogonError carries the specific reason (one of the Err* below).
-	ErrLogonFailure = errors.New("ntlm: logon failure")
+	// It wraps auth.ErrLogonFailure, the failure of every mechanism.
+	ErrLogonFailure = fmt.Errorf("ntlm: %w", auth.ErrLogonFailure)
 
 	// Specific reasons a logon is refused. Each one is also ErrLogonFailure
 	// when returned inside a *LogonError.

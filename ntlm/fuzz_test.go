@@ -18,12 +18,12 @@ func seedTokens(t testing.TB) (spnego, ntlmMsgs [][]byte) {
 	}
 	for _, f := range files {
 		for _, tk := range readTokens(t, filepath.Base(f)) {
-			spnego = append(spnego, tk.data)
-			ntlmMsgs = append(ntlmMsgs, ntlmOf(t, tk.data))
+			spnego = append(spnego, tk.Data)
+			ntlmMsgs = append(ntlmMsgs, ntlmOf(t, tk.Data))
 		}
 	}
 	for _, tk := range readTokens(t, "nlmp-4.2.4.ntlm") {
-		ntlmMsgs = append(ntlmMsgs, tk.data)
+		ntlmMsgs = append(ntlmMsgs, tk.Data)
 	}
 	return spnego, ntlmMsgs
 }
@@ -136,49 +136,5 @@ func FuzzParseAVPairs(f *testing.F) {
 		l.Flags()
 		l.Timestamp()
 		l.String(AvNbComputerName)
-	})
-}
-
-func FuzzParseNegTokenInit(f *testing.F) {
-	toks, _ := seedTokens(f)
-	for _, tk := range toks {
-		f.Add(tk)
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := ParseNegTokenInit(b)
-		if err != nil {
-			return
-		}
-		raw := m.RawMechTypes
-		again, err := ParseNegTokenInit(m.Marshal())
-		if err != nil || len(again.MechTypes) != len(m.MechTypes) || !bytes.Equal(again.MechToken, m.MechToken) {
-			t.Fatalf("round trip: %+v -> %+v, %v", m, again, err)
-		}
-		// DER is canonical: the mechTypes we accepted re-encode to the
-		// very bytes the mechListMIC would cover.
-		if !bytes.Equal(again.RawMechTypes, raw) {
-			t.Fatalf("mechTypes re-encode as %x, received %x", again.RawMechTypes, raw)
-		}
-		// The acceptor must cope with any decodable NegTokenInit.
-		sc := (&Server{}).NewSPNEGOContext("fuzz")
-		_, _, _ = sc.Step(context.Background(), b)
-	})
-}
-
-func FuzzParseNegTokenResp(f *testing.F) {
-	toks, _ := seedTokens(f)
-	for _, tk := range toks {
-		f.Add(tk)
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := ParseNegTokenResp(b)
-		if err != nil {
-			return
-		}
-		again, err := ParseNegTokenResp(m.Marshal())
-		if err != nil || again.NegState != m.NegState || !again.SupportedMech.Equal(m.SupportedMech) ||
-			!bytes.Equal(again.ResponseToken, m.ResponseToken) || !bytes.Equal(again.MechListMIC, m.MechListMIC) {
-			t.Fatalf("round trip: %+v -> %+v, %v", m, again, err)
-		}
 	})
 }

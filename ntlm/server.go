@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	authn "github.com/netsession/netsession/auth"
 	"github.com/netsession/netsession/session"
 )
 
@@ -52,10 +53,10 @@ type Server struct {
 	// RefuseAnonymous refuses null-session logons; by default they are
 	// accepted and reported as anonymous callers.
 	RefuseAnonymous bool
-	// Throttle bounds password guessing per account, per source and
-	// account, and per source, and holds back failed answers; nil never
-	// throttles.
-	Throttle *Throttle
+	// Throttle bounds password guessing (asked before each credential
+	// check, told its outcome) and holds back failed answers; nil never
+	// throttles. *Throttle implements it.
+	Throttle authn.Throttle
 	// Logger receives one record per failed logon (never a secret);
 	// nil discards.
 	Logger *slog.Logger
@@ -70,8 +71,10 @@ type Server struct {
 
 // Logon is the outcome of a successful logon.
 type Logon struct {
-	// Caller is the identity the session table's access policy takes.
-	Caller session.Caller
+	// Identity is who logged on: the account's name, the domain as the
+	// client sent it, the account's local groups, guest or anonymous.
+	// The local accounts file knows no SIDs.
+	Identity authn.Identity
 	// SessionKey is the exported session key (16 bytes), which SMB2
 	// derives its signing keys from; nil for guest logons.
 	SessionKey []byte
@@ -114,6 +117,14 @@ func (s *Server) names() (nbComputer, nbDomain, dnsComputer, dnsDomain string) {
 		dnsDomain = strings.ToLower(nbDomain)
 	}
 	return
+}
+
+// Mechanism returns auth.MechNTLM.
+func (s *Server) Mechanism() authn.Mechanism { return authn.MechNTLM }
+
+// Accept starts an acceptor exchange with peer: NewContext(peer.Source).
+func (s *Server) Accept(_ context.Context, peer authn.Peer) (authn.AcceptorContext, error) {
+	return s.NewContext(peer.Source), nil
 }
 
 // NewContext starts an acceptor exchange for one connection or one
@@ -305,7 +316,7 @@ func (c *ServerContext) acceptAuthenticate(in []byte) error {
 		if acc, ok := s.Accounts.Lookup(auth.User); ok {
 			c.account = accountKey(acc.Name)
 		}
-		if d := s.Throttle.Check(c.source, c.account, now); !d.Allowed {
+		if d := c.check(now); !d.Allowed {
 			return c.fail(auth, fmt.Errorf("%w (retry in %v)", d.Reason, d.RetryAfter.Round(time.Millisecond)))
 		}
 	}
@@ -332,7 +343,7 @@ func (c *ServerContext) acceptAuthenticate(in []byte) error {
 			}
 			exported = rc4K(exported, auth.EncryptedRandomSessionKey)
 		}
-		return c.succeed(auth, flags, session.Caller{Anonymous: true, Domain: auth.Domain}, exported)
+		return c.succeed(auth, flags, authn.Identity{Anonymous: true, Domain: auth.Domain}, exported)
 	}
 	if c.signWithoutESS {
 		return c.fail(auth, fmt.Errorf("%w: signing or sealing without extended session security", ErrUnsupported))
@@ -356,7 +367,7 @@ func (c *ServerContext) acceptAuthenticate(in []byte) error {
 	acc, known := s.Accounts.Lookup(auth.User)
 	if !known {
 		if s.Accounts != nil && s.Accounts.Guest {
-			caller := session.Caller{User: "Guest", Domain: s.Accounts.Domain, Guest: true}
+			caller := authn.Identity{User: "Guest", Domain: s.Accounts.Domain, Guest: true}
 			return c.succeed(auth, flags, caller, nil)
 		}
 		// Spend the same work as for a known user, so that response
@@ -404,7 +415,7 @@ func (c *ServerContext) acceptAuthenticate(in []byte) error {
 		c.hadMIC = true
 	}
 
-	caller := session.Caller{User: acc.Name, Domain: auth.Domain, Groups: append([]string(nil), acc.Groups...)}
+	caller := authn.Identity{User: acc.Name, Domain: auth.Domain, Groups: append([]string(nil), acc.Groups...)}
 	return c.succeed(auth, flags, caller, exported)
 }
 
@@ -424,11 +435,11 @@ func (c *ServerContext) acceptNTLMv1(auth *AuthenticateMessage, flags NegotiateF
 		}
 		exported = rc4K(kx, auth.EncryptedRandomSessionKey)
 	}
-	caller := session.Caller{User: acc.Name, Domain: auth.Domain, Groups: append([]string(nil), acc.Groups...)}
+	caller := authn.Identity{User: acc.Name, Domain: auth.Domain, Groups: append([]string(nil), acc.Groups...)}
 	return c.succeed(auth, flags, caller, exported)
 }
 
-func (c *ServerContext) succeed(auth *AuthenticateMessage, flags NegotiateFlags, caller session.Caller, exported []byte) error {
+func (c *ServerContext) succeed(auth *AuthenticateMessage, flags NegotiateFlags, id authn.Identity, exported []byte) error {
 	if exported != nil {
 		sec, err := NewSecurity(exported, flags, RoleServer)
 		if err != nil {
@@ -436,18 +447,18 @@ func (c *ServerContext) succeed(auth *AuthenticateMessage, flags NegotiateFlags,
 		}
 		c.sec = sec
 	}
-	if !caller.Anonymous && !caller.Guest {
-		c.srv.Throttle.Record(c.source, c.account, true, c.srv.now())
+	if !id.Anonymous && !id.Guest {
+		c.record(true)
 	}
 	c.srv.logger().Info("ntlm logon",
 		slog.String("source", c.source),
 		slog.String("user", auth.User),
 		slog.String("domain", auth.Domain),
 		slog.String("workstation", auth.Workstation),
-		slog.Bool("anonymous", caller.Anonymous),
-		slog.Bool("guest", caller.Guest))
+		slog.Bool("anonymous", id.Anonymous),
+		slog.Bool("guest", id.Guest))
 	c.logon = Logon{
-		Caller:       caller,
+		Identity:     id,
 		SessionKey:   bytes.Clone(exported),
 		ClientUser:   auth.User,
 		ClientDomain: auth.Domain,
@@ -466,7 +477,7 @@ func (c *ServerContext) fail(auth *AuthenticateMessage, reason error) error {
 	// guess; a throttled attempt was not verified and counts for nothing.
 	var delay time.Duration
 	if c.account != "" && (errors.Is(reason, ErrWrongPassword) || errors.Is(reason, ErrUnknownUser)) {
-		delay = s.Throttle.Record(c.source, c.account, false, s.now())
+		delay = c.record(false)
 	}
 	c.negotiate, c.challenge = nil, nil
 	clear(c.serverChallenge[:])
@@ -501,13 +512,39 @@ func (c *ServerContext) Logon() (Logon, bool) {
 	return l, true
 }
 
-// Caller returns the caller identity once Done, the zero (anonymous)
-// Caller before.
+// Caller returns the caller identity as the session table takes it once
+// Done, the zero (anonymous) Caller before.
 func (c *ServerContext) Caller() session.Caller {
 	if c.state != stateDone {
 		return session.Caller{}
 	}
-	return c.logon.Caller
+	return c.logon.Identity.Caller()
+}
+
+// Result returns the logon's identity and full session key once Done.
+func (c *ServerContext) Result() (authn.Result, bool) {
+	l, ok := c.Logon()
+	if !ok {
+		return authn.Result{}, false
+	}
+	return authn.Result{Mechanism: authn.MechNTLM, Identity: l.Identity, SessionKey: l.SessionKey}, true
+}
+
+// check asks the throttle whether the logon of c.account is verified.
+func (c *ServerContext) check(now time.Time) authn.Decision {
+	if c.srv.Throttle == nil {
+		return authn.Decision{Allowed: true}
+	}
+	return c.srv.Throttle.Check(c.source, c.account, now)
+}
+
+// record tells the throttle the outcome of a verified logon of c.account
+// and returns how long the failing answer is held back.
+func (c *ServerContext) record(success bool) time.Duration {
+	if c.srv.Throttle == nil {
+		return 0
+	}
+	return c.srv.Throttle.Record(c.source, c.account, success, c.srv.now())
 }
 
 // SessionKey returns the exported session key once Done (nil for guest).

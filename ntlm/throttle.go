@@ -1,10 +1,11 @@
 package ntlm
 
 import (
-	"errors"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/netsession/netsession/auth"
 )
 
 // Defaults of Throttle's zero fields, with the reason for each figure.
@@ -128,18 +129,13 @@ type pairRecord struct {
 
 // ErrAccountLockedOut: the account has spent its failure budget; no
 // logon is verified until it refills. Transports answer it as Windows
-// does (STATUS_ACCOUNT_LOCKED_OUT over SMB).
-var ErrAccountLockedOut = errors.New("ntlm: account locked out after too many failed logons")
+// does (STATUS_ACCOUNT_LOCKED_OUT over SMB). It is the auth package's, so
+// that transports need not know this package.
+var ErrAccountLockedOut = auth.ErrAccountLockedOut
 
-// Decision is Check's answer.
-type Decision struct {
-	// Allowed: verify the password.
-	Allowed bool
-	// Reason, when not Allowed: ErrAccountLockedOut or ErrThrottled.
-	Reason error
-	// RetryAfter is how long until the budget that refused has room.
-	RetryAfter time.Duration
-}
+// Decision is Check's answer (auth.Decision: Throttle is the auth.Throttle
+// hook).
+type Decision = auth.Decision
 
 func durOr(d, def time.Duration) time.Duration {
 	if d > 0 {

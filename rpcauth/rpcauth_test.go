@@ -29,7 +29,7 @@ func TestNTLMEndToEnd(t *testing.T) {
 	if _, err := table.Open(session.Spec{Client: "10.0.0.5", User: "carol"}); err != nil {
 		t.Fatal(err)
 	}
-	srv := &dcerpc.Server{Auth: rpcauth.Acceptors(&ntlm.Server{Accounts: accounts, ComputerName: "FS"})}
+	srv := &dcerpc.Server{Auth: rpcauth.MustAcceptors(&ntlm.Server{Accounts: accounts, ComputerName: "FS"})}
 	if err := srv.Register((&srvs.Handler{Table: table}).Interface()); err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestNTLMEndToEnd(t *testing.T) {
 				user, pass string
 				want       error
 			}{{"alice", "AlicePass1", nil}, {"BOB", "BobPass1", session.StatusAccessDenied}} {
-				ini, err := rpcauth.Initiator(&ntlm.Client{User: who.user, Domain: "WKS", Password: who.pass}, typ, level)
+				ini, err := rpcauth.Initiator(context.Background(), &ntlm.Client{User: who.user, Domain: "WKS", Password: who.pass}, typ, level)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -64,7 +64,7 @@ func TestNTLMEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	if _, err := rpcauth.Initiator(&ntlm.Client{User: "a"}, dcerpc.AuthTypeNTLM, dcerpc.AuthLevelNone); err == nil {
+	if _, err := rpcauth.Initiator(context.Background(), &ntlm.Client{User: "a"}, dcerpc.AuthTypeNTLM, dcerpc.AuthLevelNone); err == nil {
 		t.Error("level none accepted for NTLM")
 	}
 }

@@ -23,17 +23,17 @@ func TestAllowGuestLeavesCallerAccounts(t *testing.T) {
 	if acc.Guest {
 		t.Error("New with AllowGuest set Guest in the caller's Accounts")
 	}
-	if got := guest.smb.Auth.Accounts; !got.Guest || got.Domain != "D" || got.Len() != 1 {
+	if got := guest.smb.Auth.(*ntlm.Server).Accounts; !got.Guest || got.Domain != "D" || got.Len() != 1 {
 		t.Errorf("server with AllowGuest: accounts %+v (len %d), want domain D, guest, one user", got, got.Len())
 	}
 	plain, err := New(Config{Accounts: acc})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plain.smb.Auth.Accounts.Guest {
+	if plain.smb.Auth.(*ntlm.Server).Accounts.Guest {
 		t.Error("a server without AllowGuest maps unknown users to guest")
 	}
-	if guest.smb.Auth.Accounts == acc || plain.smb.Auth.Accounts == acc {
+	if guest.smb.Auth.(*ntlm.Server).Accounts == acc || plain.smb.Auth.(*ntlm.Server).Accounts == acc {
 		t.Error("a server shares the caller's *Accounts")
 	}
 
@@ -65,11 +65,11 @@ func TestAllowGuestDemoAccounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !guest.smb.Auth.Accounts.Guest || plain.smb.Auth.Accounts.Guest {
+	if !guest.smb.Auth.(*ntlm.Server).Accounts.Guest || plain.smb.Auth.(*ntlm.Server).Accounts.Guest {
 		t.Errorf("guest server Guest=%v, plain server Guest=%v; want true, false",
-			guest.smb.Auth.Accounts.Guest, plain.smb.Auth.Accounts.Guest)
+			guest.smb.Auth.(*ntlm.Server).Accounts.Guest, plain.smb.Auth.(*ntlm.Server).Accounts.Guest)
 	}
-	if _, ok := plain.smb.Auth.Accounts.Lookup("alice"); !ok {
+	if _, ok := plain.smb.Auth.(*ntlm.Server).Accounts.Lookup("alice"); !ok {
 		t.Error("demo accounts lack alice")
 	}
 }

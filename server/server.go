@@ -224,8 +224,10 @@ func New(cfg Config) (*Server, error) {
 	mech := &ntlm.Server{
 		Accounts:     &accounts,
 		ComputerName: cfg.ComputerName,
-		Throttle:     cfg.Throttle,
 		Logger:       log.With("component", "ntlm"),
+	}
+	if cfg.Throttle != nil {
+		mech.Throttle = cfg.Throttle
 	}
 	computer := cfg.ComputerName
 	if computer == "" {
@@ -236,7 +238,11 @@ func New(cfg Config) (*Server, error) {
 	iface := h.Interface()
 	calls := &rpcCounter{next: &levelGuard{next: h, allowConnect: cfg.AllowConnectLevel}, n: map[rpcKey]int64{}}
 	iface.Handler = calls
-	rpc := &dcerpc.Server{Auth: perHost(rpcauth.Acceptors(mech)), Logger: log.With("component", "dcerpc"),
+	acceptors, err := rpcauth.Acceptors(mech)
+	if err != nil {
+		return nil, err
+	}
+	rpc := &dcerpc.Server{Auth: perHost(acceptors), Logger: log.With("component", "dcerpc"),
 		MaxConns: cfg.RPCMaxConns, MaxConnsPerAddr: cfg.MaxConnsPerAddr}
 	if err := rpc.Register(iface); err != nil {
 		return nil, err

@@ -96,7 +96,7 @@ func dial(t testing.TB, addr, user, pass string, typ dcerpc.AuthType, level dcer
 	}
 	var opts []dcerpc.ClientOption
 	if typ != dcerpc.AuthTypeNone {
-		ini, err := rpcauth.Initiator(&ntlm.Client{User: user, Domain: "WKS", Password: pass}, typ, level)
+		ini, err := rpcauth.Initiator(context.Background(), &ntlm.Client{User: user, Domain: "WKS", Password: pass}, typ, level)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func TestRunAuthLevels(t *testing.T) {
 	if err == nil {
 		_, err = enum(c, 1)
 	}
-	var fe *dcerpc.FaultError
+	var fe *dcerpc.Fault
 	if !errors.As(err, &fe) || fe.Status != dcerpc.StatusAccessDenied {
 		t.Errorf("wrong password: %v, want fault 0x5", err)
 	}
@@ -155,7 +155,7 @@ func TestConnectLevel(t *testing.T) {
 			t.Fatalf("allow=%v: the bind must succeed: %v", allow, err)
 		}
 		res, err := enum(c, 1)
-		var fe *dcerpc.FaultError
+		var fe *dcerpc.Fault
 		if !allow {
 			if !errors.As(err, &fe) || fe.Status != dcerpc.StatusAccessDenied {
 				t.Errorf("connect level refused: got %+v, %v; want fault 0x5", res, err)

@@ -67,7 +67,7 @@ func TestThrottleTwoAccountsOneAddress(t *testing.T) {
 				t.Fatal("wrong password accepted")
 			}
 			if tr.name == "rpc" {
-				var fe *dcerpc.FaultError
+				var fe *dcerpc.Fault
 				if !errors.As(err, &fe) || fe.Status != dcerpc.StatusAccessDenied {
 					t.Errorf("wrong password over RPC: %v, want a fault 0x5 on the first call", err)
 				}

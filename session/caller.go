@@ -28,7 +28,25 @@ type Caller struct {
 	Anonymous bool
 	// Guest marks a logon that was mapped to the guest account.
 	Guest bool
+	// SID is the user's SID in string form ("S-1-5-21-...-1104"), when
+	// the logon mechanism knows it (Kerberos, from the PAC); "" otherwise.
+	SID string
+	// GroupSIDs lists the SIDs of the user's groups, in string form. The
+	// access policy recognises SIDAdministrators, SIDServerOperators and
+	// any domain's Domain Admins group (RID 512) among them.
+	GroupSIDs []string
 }
+
+// Well-known SIDs the access policy understands (MS-DTYP 2.4.2.4).
+const (
+	// SIDAdministrators is BUILTIN\Administrators.
+	SIDAdministrators = "S-1-5-32-544"
+	// SIDServerOperators is BUILTIN\Server Operators.
+	SIDServerOperators = "S-1-5-32-549"
+	// RIDDomainAdmins is the relative ID of a domain's Domain Admins
+	// group (S-1-5-21-x-y-z-512).
+	RIDDomainAdmins = 512
+)
 
 // IsAnonymous reports whether c is a null-session caller.
 func (c Caller) IsAnonymous() bool { return c.Anonymous || c.User == "" }
@@ -42,6 +60,64 @@ func (c Caller) InGroup(name string) bool {
 		}
 	}
 	return false
+}
+
+// HasSID reports whether sid is c's user SID or one of its group SIDs
+// (compared case-insensitively, as SID strings may spell the S either way).
+func (c Caller) HasSID(sid string) bool {
+	if sid == "" {
+		return false
+	}
+	if strings.EqualFold(c.SID, sid) {
+		return true
+	}
+	for _, g := range c.GroupSIDs {
+		if strings.EqualFold(g, sid) {
+			return true
+		}
+	}
+	return false
+}
+
+// isAdmin reports membership of Administrators by name or SID, or of a
+// domain's Domain Admins group by SID.
+func (c Caller) isAdmin() bool {
+	if c.InGroup(GroupAdministrators) || c.HasSID(SIDAdministrators) {
+		return true
+	}
+	for _, g := range c.GroupSIDs {
+		if isDomainRID(g, RIDDomainAdmins) {
+			return true
+		}
+	}
+	return false
+}
+
+// isOperator reports membership of Server Operators by name or SID.
+func (c Caller) isOperator() bool {
+	return c.InGroup(GroupServerOperators) || c.HasSID(SIDServerOperators)
+}
+
+// isDomainRID reports whether sid is S-1-5-21-a-b-c-rid: a domain SID
+// (three sub-authorities after 21) followed by rid.
+func isDomainRID(sid string, rid uint32) bool {
+	if len(sid) < 2 || (sid[0] != 'S' && sid[0] != 's') || sid[1] != '-' {
+		return false
+	}
+	parts := strings.Split(sid[2:], "-")
+	if len(parts) != 7 || parts[0] != "1" || parts[1] != "5" || parts[2] != "21" {
+		return false
+	}
+	for _, p := range parts[3:] {
+		if p == "" || len(p) > 10 || strings.Trim(p, "0123456789") != "" {
+			return false
+		}
+	}
+	n := uint64(0)
+	for _, ch := range parts[6] {
+		n = n*10 + uint64(ch-'0')
+	}
+	return n == uint64(rid)
 }
 
 func trimBuiltin(g string) string {

@@ -16,7 +16,7 @@ const (
 	ClassGuest                  // logon mapped to the guest account
 	ClassUser                   // any other authenticated user
 	ClassOperator               // member of Server Operators
-	ClassAdmin                  // member of Administrators
+	ClassAdmin                  // member of Administrators (or Domain Admins, by SID)
 	numClasses
 )
 
@@ -42,9 +42,9 @@ func ClassOf(c Caller) Class {
 	switch {
 	case c.IsAnonymous():
 		return ClassAnonymous
-	case c.InGroup(GroupAdministrators):
+	case c.isAdmin():
 		return ClassAdmin
-	case c.InGroup(GroupServerOperators):
+	case c.isOperator():
 		return ClassOperator
 	case c.Guest:
 		return ClassGuest

@@ -8,7 +8,7 @@
 // Dialects 2.0.2, 2.1, 3.0, 3.0.2 and 3.1.1, including the upgrade from an
 // SMB1 multi-protocol NEGOTIATE ("SMB 2.002" answers 2.0.2 at once, "SMB
 // 2.???" answers the wildcard 0x02FF and waits for the SMB2 NEGOTIATE).
-// SESSION_SETUP runs SPNEGO/NTLMSSP (ntlm.Server) over as many legs as the
+// SESSION_SETUP runs Server.Auth (SPNEGO over NTLM, say) over as many legs as the
 // mechanism needs; TREE_CONNECT accepts IPC$ only (the share is what
 // follows the last backslash; anything else is STATUS_BAD_NETWORK_NAME);
 // CREATE opens the pipes the server has handlers for (other names are

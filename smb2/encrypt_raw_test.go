@@ -11,6 +11,7 @@ import (
 	"github.com/netsession/netsession/smb2"
 	"github.com/netsession/netsession/smb2/internal/smbcrypto"
 	"github.com/netsession/netsession/smb2/internal/wire"
+	"github.com/netsession/netsession/spnego"
 )
 
 // encClient is a raw 3.0 client that can encrypt: it announces
@@ -41,7 +42,7 @@ func dialEnc(t *testing.T, addr string, caps uint32) *encClient {
 func (c *encClient) login(user, pass string) smb2.Status {
 	t := c.t
 	t.Helper()
-	sp := (&ntlm.Client{User: user, Password: pass}).NewSPNEGOContext()
+	sp := spnego.MustInitiator(&ntlm.Client{User: user, Password: pass}).NewContext()
 	ctx := context.Background()
 	tok, _, err := sp.Step(ctx, nil)
 	if err != nil {
@@ -168,7 +169,7 @@ func TestEncryptionRequiredRefusesSessions(t *testing.T) {
 	if cipher, ok := responseCipher(t, body); !ok || cipher != 0 {
 		t.Fatalf("encryption context: cipher %#x (present %v), want 0", cipher, ok)
 	}
-	sp := (&ntlm.Client{User: "alice", Password: "AlicePass1"}).NewSPNEGOContext()
+	sp := spnego.MustInitiator(&ntlm.Client{User: "alice", Password: "AlicePass1"}).NewContext()
 	tok, _, _ := sp.Step(context.Background(), nil)
 	for {
 		st, body, err := r.do(r.build(wire.CmdSessionSetup, sessionSetupBody(tok)), false)

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/auth"
 )
 
 // ErrTooManyConns is returned by ServeConn when the server already serves
@@ -91,7 +91,7 @@ func (c *conn) readDeadline() time.Time {
 // out by the throttle gets STATUS_ACCOUNT_LOCKED_OUT, as Windows answers,
 // any other refusal STATUS_LOGON_FAILURE.
 func logonStatus(err error) Status {
-	if errors.Is(err, ntlm.ErrAccountLockedOut) {
+	if errors.Is(err, auth.ErrAccountLockedOut) {
 		return StatusAccountLockedOut
 	}
 	return StatusLogonFailure
@@ -99,7 +99,7 @@ func logonStatus(err error) Status {
 
 // holdAnswer holds back the answer to a failed logon for as long as the
 // authentication's throttle asks (an error with an AnswerDelay method, see
-// ntlm.Throttle): the connection's own goroutine waits on a timer, ended
+// auth.Throttle): the connection's own goroutine waits on a timer, ended
 // early when the connection is killed; no goroutine is started for it.
 // The connection keeps its place (MaxConnsPerAddr) meanwhile.
 func (c *conn) holdAnswer(err error) {

@@ -13,12 +13,12 @@ import (
 
 // Dialects this server speaks, lowest first.
 const (
-	Dialect202      uint16 = 0x0202
-	Dialect210      uint16 = 0x0210
-	Dialect300      uint16 = 0x0300
-	Dialect302      uint16 = 0x0302
-	Dialect311      uint16 = 0x0311
-	dialectWildcard uint16 = 0x02FF
+	Dialect202      = wire.Dialect202
+	Dialect210      = wire.Dialect210
+	Dialect300      = wire.Dialect300
+	Dialect302      = wire.Dialect302
+	Dialect311      = wire.Dialect311
+	dialectWildcard = wire.DialectWildcard
 )
 
 // handleSMB1 answers a multi-protocol SMB1 NEGOTIATE with an SMB2 one.
@@ -148,7 +148,7 @@ func (c *conn) negotiateResponse(dialect uint16, h wire.Header, ctxs []wire.Nego
 		MaxReadSize:     DefaultMaxIOSize,
 		MaxWriteSize:    DefaultMaxIOSize,
 		SystemTime:      filetime(c.srv.now()),
-		SecurityBuffer:  acceptorHint(),
+		SecurityBuffer:  c.srv.acceptorHint(),
 		Contexts:        ctxs,
 	}
 	return reply(&h, StatusSuccess, credits, nr.Append(make([]byte, wire.HeaderSize, 512))[wire.HeaderSize:])

@@ -6,13 +6,14 @@ import (
 	"net"
 	"time"
 
+	"github.com/netsession/netsession/ntstatus"
 	"github.com/netsession/netsession/smb2/internal/wire"
 )
 
 // Status codes used only here.
 const (
-	statusPipeBusy         Status = 0xC00000AE
-	statusFSDriverRequired Status = 0xC000019C
+	statusPipeBusy         = ntstatus.PipeBusy
+	statusFSDriverRequired = ntstatus.FSDriverRequired
 )
 
 // open is a pipe a session has open on one of its trees.

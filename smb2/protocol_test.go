@@ -10,6 +10,7 @@ import (
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2"
 	"github.com/netsession/netsession/smb2/internal/wire"
+	"github.com/netsession/netsession/spnego"
 )
 
 func smb1Negotiate(dialects ...string) []byte {
@@ -57,7 +58,7 @@ func TestSMB1Upgrade(t *testing.T) {
 	}
 	// The security buffer is the SPNEGO hint.
 	off, n := le.Uint16(resp[wire.HeaderSize+56:]), le.Uint16(resp[wire.HeaderSize+58:])
-	if !bytes.Equal(resp[off:off+n], ntlm.AcceptorHint()) {
+	if !bytes.Equal(resp[off:off+n], spnego.MustAcceptor(&ntlm.Server{}).Advertise()) {
 		t.Error("NEGOTIATE security buffer is not the acceptor hint")
 	}
 	c2.mid = 1
@@ -82,7 +83,7 @@ func TestAnonymousAndGuest(t *testing.T) {
 		if err != nil || st != 0 {
 			t.Fatal(st, err)
 		}
-		sp := (&ntlm.Client{}).NewSPNEGOContext()
+		sp := spnego.MustInitiator(&ntlm.Client{}).NewContext()
 		ctx := context.Background()
 		tok, _, _ := sp.Step(ctx, nil)
 		var flags uint16

@@ -14,6 +14,7 @@ import (
 	"github.com/netsession/netsession/smb2"
 	"github.com/netsession/netsession/smb2/internal/smbcrypto"
 	"github.com/netsession/netsession/smb2/internal/wire"
+	"github.com/netsession/netsession/spnego"
 )
 
 var le = binary.LittleEndian
@@ -167,7 +168,7 @@ func (c *rawClient) login(user, pass string) {
 func (c *rawClient) login2(user, pass string, dialect uint16) {
 	t := c.t
 	t.Helper()
-	sp := (&ntlm.Client{User: user, Password: pass}).NewSPNEGOContext()
+	sp := spnego.MustInitiator(&ntlm.Client{User: user, Password: pass}).NewContext()
 	ctx := context.Background()
 	tok, _, err := sp.Step(ctx, nil)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/smb2/internal/smbcrypto"
 	"github.com/netsession/netsession/smb2/internal/wire"
+	"github.com/netsession/netsession/spnego"
 )
 
 // TestSambaCapture311 replays the key schedule on a real SMB 3.1.1
@@ -70,7 +71,7 @@ func TestSambaCapture311(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := ntlm.ParseNegTokenResp(ss.SecurityBuffer)
+	resp, err := spnego.ParseNegTokenResp(ss.SecurityBuffer)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,9 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/netsession/netsession/auth"
 	"github.com/netsession/netsession/dcerpc"
 	"github.com/netsession/netsession/internal/netlimit"
-	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/session"
 )
 
@@ -64,8 +64,12 @@ type Server struct {
 	// must not be nil. Sessions deleted from it (NetSessionDel) are
 	// logged off.
 	Table *session.Table
-	// Auth accepts NTLMSSP inside SPNEGO; nil refuses every logon.
-	Auth *ntlm.Server
+	// Auth accepts the security tokens of SESSION_SETUP: a mechanism
+	// (an *ntlm.Server) is wrapped in SPNEGO; a *spnego.Acceptor over
+	// several mechanisms (NTLM, Kerberos) is used as is, and its
+	// NegTokenInit2 is the NEGOTIATE response's security buffer. nil
+	// refuses every logon.
+	Auth auth.Acceptor
 	// RPC serves the srvsvc pipe when Pipes is nil.
 	RPC *dcerpc.Server
 	// Pipes maps lower-case pipe names to the services that serve them

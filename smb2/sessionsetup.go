@@ -6,10 +6,11 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/auth"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2/internal/smbcrypto"
 	"github.com/netsession/netsession/smb2/internal/wire"
+	"github.com/netsession/netsession/spnego"
 )
 
 // smbSession is one SMB session of a connection: being set up (auth
@@ -17,7 +18,7 @@ import (
 type smbSession struct {
 	id              uint64
 	valid           bool
-	auth            *ntlm.SPNEGOServerContext
+	auth            auth.AcceptorContext
 	preauth         [smbcrypto.PreauthSize]byte
 	signer          *smbcrypto.Signer
 	signingRequired bool
@@ -50,7 +51,9 @@ func (c *conn) sessionSetup(r *request) response {
 		}
 		s = &smbSession{id: c.nextSessionID, preauth: c.neg.preauth, trees: map[uint32]bool{}, nextTree: 1}
 		c.nextSessionID++
-		s.auth = c.startAuth()
+		if s.auth, err = c.startAuth(); err != nil {
+			s.auth = nil
+		}
 		c.sessions[s.id] = s
 		h.SessionID = s.id
 	} else {
@@ -74,7 +77,7 @@ func (c *conn) sessionSetup(r *request) response {
 		return r.reply(st, wire.AppendSessionSetupResponse(nil, 0, token))
 	}
 	if s.auth == nil {
-		return refuse(StatusLogonFailure, nil, errors.New("no authenticator configured"))
+		return refuse(StatusLogonFailure, nil, err)
 	}
 	out, logon, err := c.authStep(s, req.SecurityBuffer)
 	if err != nil {
@@ -193,22 +196,44 @@ func signingName(alg uint16) string {
 // functions.
 
 // acceptorHint is the security buffer of the NEGOTIATE answer: the
-// mechanisms the server accepts.
-func acceptorHint() []byte { return ntlm.AcceptorHint() }
-
-// startAuth begins the authentication of a new session; nil when no
-// acceptor is configured (every logon then fails).
-func (c *conn) startAuth() *ntlm.SPNEGOServerContext {
-	if c.srv.Auth == nil {
+// mechanisms the server accepts (the acceptor's advertisement, SPNEGO's
+// NegTokenInit2), nil without an acceptor.
+func (s *Server) acceptorHint() []byte {
+	a, err := s.acceptor()
+	if err != nil {
 		return nil
 	}
-	return c.srv.Auth.NewSPNEGOContext(c.remote)
+	if adv, ok := a.(auth.Advertiser); ok {
+		return adv.Advertise()
+	}
+	return nil
+}
+
+// acceptor returns Auth wrapped in SPNEGO unless it is SPNEGO already.
+func (s *Server) acceptor() (auth.Acceptor, error) {
+	if s.Auth == nil {
+		return nil, errors.New("no authenticator configured")
+	}
+	if s.Auth.Mechanism() == auth.MechSPNEGO {
+		return s.Auth, nil
+	}
+	return spnego.NewAcceptor(s.Auth)
+}
+
+// startAuth begins the authentication of a new session; an error when no
+// acceptor is configured (every logon then fails).
+func (c *conn) startAuth() (auth.AcceptorContext, error) {
+	a, err := c.srv.acceptor()
+	if err != nil {
+		return nil, err
+	}
+	return a.Accept(c.ctx, auth.Peer{Source: c.remote})
 }
 
 // logon is what a finished authentication established.
 type logon struct {
 	caller session.Caller
-	key    []byte // the session key; empty for guest and anonymous
+	key    []byte // the full session key; empty for guest and anonymous
 }
 
 // authStep runs one leg of s's authentication with the client's token.
@@ -219,9 +244,9 @@ func (c *conn) authStep(s *smbSession, token []byte) ([]byte, *logon, error) {
 	if err != nil || !done {
 		return out, nil, err
 	}
-	l, _ := s.auth.Logon()
+	l, _ := s.auth.Result()
 	s.auth = nil
-	return out, &logon{caller: l.Caller, key: l.SessionKey}, nil
+	return out, &logon{caller: l.Identity.Caller(), key: l.SessionKey}, nil
 }
 
 // logoffRequest answers LOGOFF; process logs the session off once the

@@ -1,52 +1,39 @@
 package smb2
 
-import (
-	"fmt"
+import "github.com/netsession/netsession/ntstatus"
 
-	"github.com/netsession/netsession/smb2/internal/wire"
-)
+// Status is an NTSTATUS as carried in the SMB2 header: ntstatus.Status,
+// an error that names itself.
+type Status = ntstatus.Status
 
-// Status is an NTSTATUS as carried in the SMB2 header.
-type Status uint32
-
-// The statuses this server sends.
+// The statuses this server sends, under the names the server code uses;
+// the values and their names are package ntstatus's.
 const (
-	StatusSuccess                Status = 0x00000000
-	StatusPending                Status = 0x00000103
-	StatusBufferOverflow         Status = 0x80000005
-	StatusNotImplemented         Status = 0xC0000002
-	StatusInvalidInfoClass       Status = 0xC0000003
-	StatusInfoLengthMismatch     Status = 0xC0000004
-	StatusInvalidHandle          Status = 0xC0000008
-	StatusInvalidParameter       Status = 0xC000000D
-	StatusInvalidDeviceRequest   Status = 0xC0000010
-	StatusMoreProcessingRequired Status = 0xC0000016
-	StatusAccessDenied           Status = 0xC0000022
-	StatusObjectNameInvalid      Status = 0xC0000033
-	StatusObjectNameNotFound     Status = 0xC0000034
-	StatusLogonFailure           Status = 0xC000006D
-	StatusInsufficientResources  Status = 0xC000009A
-	StatusPipeNotAvailable       Status = 0xC00000AC
-	StatusPipeDisconnected       Status = 0xC00000B0
-	StatusNotSupported           Status = 0xC00000BB
-	StatusNetworkNameDeleted     Status = 0xC00000C9
-	StatusBadNetworkName         Status = 0xC00000CC
-	StatusRequestNotAccepted     Status = 0xC00000D0
-	StatusPipeEmpty              Status = 0xC00000D9
-	StatusCancelled              Status = 0xC0000120
-	StatusFileClosed             Status = 0xC0000128
-	StatusUserSessionDeleted     Status = 0xC0000203
-	StatusAccountLockedOut       Status = 0xC0000234
-	StatusNotFound               Status = 0xC0000225
+	StatusSuccess                = ntstatus.Success
+	StatusPending                = ntstatus.Pending
+	StatusBufferOverflow         = ntstatus.BufferOverflow
+	StatusNotImplemented         = ntstatus.NotImplemented
+	StatusInvalidInfoClass       = ntstatus.InvalidInfoClass
+	StatusInfoLengthMismatch     = ntstatus.InfoLengthMismatch
+	StatusInvalidHandle          = ntstatus.InvalidHandle
+	StatusInvalidParameter       = ntstatus.InvalidParameter
+	StatusInvalidDeviceRequest   = ntstatus.InvalidDeviceRequest
+	StatusMoreProcessingRequired = ntstatus.MoreProcessingRequired
+	StatusAccessDenied           = ntstatus.AccessDenied
+	StatusObjectNameInvalid      = ntstatus.ObjectNameInvalid
+	StatusObjectNameNotFound     = ntstatus.ObjectNameNotFound
+	StatusLogonFailure           = ntstatus.LogonFailure
+	StatusInsufficientResources  = ntstatus.InsufficientResources
+	StatusPipeNotAvailable       = ntstatus.PipeNotAvailable
+	StatusPipeDisconnected       = ntstatus.PipeDisconnected
+	StatusNotSupported           = ntstatus.NotSupported
+	StatusNetworkNameDeleted     = ntstatus.NetworkNameDeleted
+	StatusBadNetworkName         = ntstatus.BadNetworkName
+	StatusRequestNotAccepted     = ntstatus.RequestNotAccepted
+	StatusPipeEmpty              = ntstatus.PipeEmpty
+	StatusCancelled              = ntstatus.Cancelled
+	StatusFileClosed             = ntstatus.FileClosed
+	StatusUserSessionDeleted     = ntstatus.UserSessionDeleted
+	StatusAccountLockedOut       = ntstatus.AccountLockedOut
+	StatusNotFound               = ntstatus.NotFound
 )
-
-// String returns the symbolic name, or the hexadecimal value.
-func (s Status) String() string {
-	if n := wire.StatusName(uint32(s)); n != "" {
-		return n
-	}
-	return fmt.Sprintf("NTSTATUS 0x%08X", uint32(s))
-}
-
-// Error makes a Status usable as an error.
-func (s Status) Error() string { return s.String() }

@@ -23,7 +23,7 @@ func logonStatus(t *testing.T, f *fixture, user, pass string) (smb2.Status, time
 }
 
 func withThrottle(th *ntlm.Throttle) option {
-	return func(s *smb2.Server) { s.Auth.Throttle = th }
+	return func(s *smb2.Server) { s.Auth.(*ntlm.Server).Throttle = th }
 }
 
 // A failed logon is answered STATUS_LOGON_FAILURE after the throttle's

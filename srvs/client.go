@@ -11,7 +11,7 @@ import (
 
 // StatusError is a NET_API_STATUS that a method returned: the RPC itself
 // succeeded and the server answered with a failure code. It is distinct
-// from the dcerpc layer's errors (*dcerpc.FaultError for a fault PDU,
+// from the dcerpc layer's errors (*dcerpc.Fault for a fault PDU,
 // wrapped I/O errors for the transport). errors.Is matches the status, so
 // errors.Is(err, session.StatusAccessDenied) works.
 type StatusError struct {

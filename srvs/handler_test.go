@@ -197,7 +197,7 @@ func TestHandlerStatuses(t *testing.T) {
 		if !errors.As(err, &se) || se.Status != tc.want || !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want a StatusError %v", tc.name, err, tc.want)
 		}
-		var fe *dcerpc.FaultError
+		var fe *dcerpc.Fault
 		if errors.As(err, &fe) {
 			t.Errorf("%s: a status came back as a fault", tc.name)
 		}
@@ -253,7 +253,7 @@ func TestHandlerFaults(t *testing.T) {
 	}
 	for _, tc := range tests {
 		_, err := rpc.Call(ctx, tc.opnum, tc.stub)
-		var fe *dcerpc.FaultError
+		var fe *dcerpc.Fault
 		if !errors.As(err, &fe) || fe.Status != tc.status {
 			t.Errorf("opnum %d stub %x: %v, want fault %#x", tc.opnum, tc.stub, err, tc.status)
 		}

@@ -168,7 +168,7 @@ func TestPager(t *testing.T) {
 			},
 			wantResumes: []uint32{0, 2}, wantEntries: 2,
 			wantErr: func(err error) bool {
-				var fe *dcerpc.FaultError
+				var fe *dcerpc.Fault
 				return errors.As(err, &fe) && fe.Status == dcerpc.StatusAccessDenied
 			},
 		},

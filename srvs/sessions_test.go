@@ -77,7 +77,7 @@ func TestHandlerServesAnySessions(t *testing.T) {
 	}
 	st.broken.Store(true)
 	_, err = alice.EnumAll(ctx, session.Level0, "", "", session.MaxPreferredLength)
-	var f *dcerpc.FaultError
+	var f *dcerpc.Fault
 	if !errors.As(err, &f) {
 		t.Errorf("failing store: %v, want a fault", err)
 	}

@@ -17,7 +17,7 @@ import (
 
 // internalPrefixes are the package names lower layers start their error
 // texts with; they mean nothing to a user.
-var internalPrefixes = []string{"client", "dcerpc", "epm", "ntlm", "srvs", "ndr", "rpcauth", "session", "server", "pipeclient", "smb2", "scan", "fleet"}
+var internalPrefixes = []string{"client", "dcerpc", "epm", "ntlm", "spnego", "srvs", "ndr", "rpcauth", "session", "server", "pipeclient", "smb2", "scan", "fleet"}
 
 // userText is err's text without package prefixes ("dcerpc: ") and
 // without a part that repeats an earlier one ("STATUS_LOGON_FAILURE
@@ -122,12 +122,8 @@ func describe(err error, fc failContext) (string, []string) {
 
 // during says which step failed.
 func during(ce *client.Error) string {
-	var se *client.SMBError
-	if errors.As(ce, &se) && se.Op != "" {
-		if pe := (*pipeclient.Error)(nil); errors.As(ce, &pe) {
-			return "during the SMB " + pe.Op
-		}
-		return "during the SMB " + se.Op
+	if pe := (*pipeclient.Error)(nil); errors.As(ce, &pe) && pe.Op != "" {
+		return "during the SMB " + pe.Op
 	}
 	switch ce.Op {
 	case "connect":
@@ -164,11 +160,11 @@ func innermost(err error) error {
 // sep; with sep " (" it closes the parenthesis.
 func statusSuffix(err error, sep string) string {
 	s := ""
-	var se *client.SMBError
+	var pe *pipeclient.Error
 	var ce *client.Error
 	switch {
-	case errors.As(err, &se) && se.Status != 0:
-		s = pipeclient.Status(se.Status).String()
+	case errors.As(err, &pe) && pe.Status != 0:
+		s = pe.Status.String()
 	case errors.As(err, &ce) && ce.Fault != 0:
 		s = fmt.Sprintf("fault 0x%08x", ce.Fault)
 	}

@@ -108,7 +108,7 @@ func errorFields(server string, err error, fc failContext) []field {
 	} else {
 		out = append(out, field{"error", ce.Kind.String()}, reason)
 	}
-	var fe *dcerpc.FaultError
+	var fe *dcerpc.Fault
 	if ce.Kind == client.KindFault || errors.As(err, &fe) {
 		f := ce.Fault
 		if fe != nil {

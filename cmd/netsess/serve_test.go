@@ -103,7 +103,7 @@ func bindAs(t *testing.T, addr, user, pass string, level dcerpc.AuthLevel) *srvs
 	if err != nil {
 		t.Fatal(err)
 	}
-	ini, err := rpcauth.Initiator(&ntlm.Client{User: user, Password: pass}, dcerpc.AuthTypeNTLM, level)
+	ini, err := rpcauth.Initiator(ctx, &ntlm.Client{User: user, Password: pass}, dcerpc.AuthTypeNTLM, level)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestServeConnectLevel(t *testing.T) {
 		s := serveBG(t, args...)
 		c := bindAs(t, s.rpc, "alice", "AlicePass1", dcerpc.AuthLevelConnect)
 		res, err := enumAt(c, 10)
-		var fe *dcerpc.FaultError
+		var fe *dcerpc.Fault
 		switch {
 		case !allow && (!errors.As(err, &fe) || fe.Status != dcerpc.StatusAccessDenied):
 			t.Errorf("connect level by default: %v, want fault 0x5", err)

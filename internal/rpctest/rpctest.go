@@ -89,7 +89,7 @@ func NewServer(t testing.TB, cfg Config) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &dcerpc.Server{Auth: rpcauth.Acceptors(&ntlm.Server{Accounts: accounts, ComputerName: cfg.ComputerName})}
+	srv := &dcerpc.Server{Auth: rpcauth.MustAcceptors(&ntlm.Server{Accounts: accounts, ComputerName: cfg.ComputerName})}
 	iface := (&srvs.Handler{Table: table}).Interface()
 	if cfg.Wrap != nil {
 		iface.Handler = cfg.Wrap(iface.Handler)

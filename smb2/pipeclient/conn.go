@@ -16,20 +16,23 @@ import (
 	"sync"
 	"time"
 
-	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/auth"
+	"github.com/netsession/netsession/ntstatus"
 	"github.com/netsession/netsession/smb2/internal/smbcrypto"
 	"github.com/netsession/netsession/smb2/internal/wire"
+	"github.com/netsession/netsession/spnego"
 )
 
 var le = binary.LittleEndian
 
-// Dialects the client offers, lowest first.
+// Dialects the client offers, lowest first (the values of the wire
+// format's one definition).
 const (
-	Dialect202 uint16 = 0x0202
-	Dialect210 uint16 = 0x0210
-	Dialect300 uint16 = 0x0300
-	Dialect302 uint16 = 0x0302
-	Dialect311 uint16 = 0x0311
+	Dialect202 = wire.Dialect202
+	Dialect210 = wire.Dialect210
+	Dialect300 = wire.Dialect300
+	Dialect302 = wire.Dialect302
+	Dialect311 = wire.Dialect311
 )
 
 // Signing algorithms, as Conn.SigningAlgorithm reports them.
@@ -68,9 +71,11 @@ const (
 type Options struct {
 	// Host names the server in the IPC$ path (\\Host\IPC$).
 	Host string
-	// Auth holds the NTLM credentials; nil, or a Client without user,
-	// password and hash, makes an anonymous logon.
-	Auth *ntlm.Client
+	// Auth logs the session on: a mechanism's credentials (an
+	// *ntlm.Client; one without user, password and hash makes an
+	// anonymous logon), wrapped in SPNEGO unless it is SPNEGO already
+	// (a *spnego.Initiator offering several). Required.
+	Auth auth.Initiator
 	// Dialects to offer; nil offers 2.0.2, 2.1, 3.0, 3.0.2 and 3.1.1.
 	Dialects []uint16
 	// Ciphers to offer in SMB 3.1.1, most preferred first; nil offers
@@ -366,16 +371,26 @@ func idList(ids []uint16) []byte {
 
 func (c *Conn) sessionSetup(ctx context.Context) error {
 	const op = "session setup"
-	auth := c.opt.Auth
-	if auth == nil {
-		auth = &ntlm.Client{}
+	mech := c.opt.Auth
+	if mech == nil {
+		return &Error{Op: op, Err: errors.New("no Options.Auth initiator")}
 	}
-	spnego := auth.NewSPNEGOContext()
-	token, _, err := spnego.Step(ctx, nil)
+	if mech.Mechanism() != auth.MechSPNEGO {
+		neg, err := spnego.NewInitiator(mech)
+		if err != nil {
+			return &Error{Op: op, Err: err}
+		}
+		mech = neg
+	}
+	sec, err := mech.Initiate(ctx)
 	if err != nil {
 		return &Error{Op: op, Err: err}
 	}
-	c.anonymous = auth.User == "" && auth.Domain == "" && auth.Password == "" && len(auth.NTHash) == 0
+	token, done, err := sec.Step(ctx, nil)
+	if err != nil {
+		return &Error{Op: op, Err: err}
+	}
+	c.anonymous = mech.Anonymous()
 	preauth := c.preauth
 	// Every session with a key signs, and says so: Samba refuses an
 	// IPC$ tree connect on a session that does not require signing.
@@ -393,8 +408,8 @@ func (c *Conn) sessionSetup(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		st := Status(h.Status)
-		if st != StatusSuccess && st != StatusMoreProcessingRequired {
+		st := ntstatus.Status(h.Status)
+		if st != ntstatus.Success && st != ntstatus.MoreProcessingRequired {
 			return &Error{Op: op, Status: st, Err: ErrStatus}
 		}
 		if leg == 0 {
@@ -409,21 +424,21 @@ func (c *Conn) sessionSetup(ctx context.Context) error {
 		if err != nil {
 			return c.fail(op, protocolError("%v", err))
 		}
-		if st == StatusMoreProcessingRequired {
+		if st == ntstatus.MoreProcessingRequired {
 			if c.dialect == Dialect311 {
 				preauth = smbcrypto.PreauthUpdate(preauth, resp)
 			}
-			if token, _, err = spnego.Step(ctx, r.SecurityBuffer); err != nil {
+			if token, done, err = sec.Step(ctx, r.SecurityBuffer); err != nil {
 				return &Error{Op: op, Err: err}
 			}
 			continue
 		}
-		return c.finishSetup(ctx, spnego, r, resp, preauth)
+		return c.finishSetup(ctx, sec, done, r, resp, preauth)
 	}
 }
 
 // finishSetup handles the successful last SESSION_SETUP answer.
-func (c *Conn) finishSetup(ctx context.Context, spnego *ntlm.SPNEGOClientContext, r *wire.SessionSetupResponse, resp []byte, preauth [smbcrypto.PreauthSize]byte) error {
+func (c *Conn) finishSetup(ctx context.Context, sec auth.InitiatorContext, done bool, r *wire.SessionSetupResponse, resp []byte, preauth [smbcrypto.PreauthSize]byte) error {
 	const op = "session setup"
 	c.flags = r.Flags
 	if c.anonymous {
@@ -439,12 +454,12 @@ func (c *Conn) finishSetup(ctx context.Context, spnego *ntlm.SPNEGOClientContext
 		}
 		return nil
 	}
-	if len(r.SecurityBuffer) > 0 || !spnego.Done() {
-		if _, _, err := spnego.Step(ctx, r.SecurityBuffer); err != nil {
+	if len(r.SecurityBuffer) > 0 || !done {
+		if _, _, err := sec.Step(ctx, r.SecurityBuffer); err != nil {
 			return c.fail(op, fmt.Errorf("%w: final logon token: %w", ErrProtocol, err))
 		}
 	}
-	key := spnego.SessionKey()
+	key := sec.SessionKey()
 	if len(key) == 0 {
 		return c.fail(op, protocolError("no session key"))
 	}
@@ -566,7 +581,7 @@ func (c *Conn) do(ctx context.Context, x exch) ([]byte, wire.Header, error) {
 	if err != nil {
 		return nil, h, err
 	}
-	if st := Status(h.Status); st != StatusSuccess && !(x.overflow && st == StatusBufferOverflow) {
+	if st := ntstatus.Status(h.Status); st != ntstatus.Success && !(x.overflow && st == ntstatus.BufferOverflow) {
 		return nil, h, &Error{Op: x.op, Status: st, Err: ErrStatus}
 	}
 	return resp, h, nil
@@ -593,7 +608,7 @@ func (c *Conn) ioctl(ctx context.Context, x exch, ctl uint32, fid wire.FileID, i
 	if len(r.Output) > maxOut {
 		return nil, false, c.fail(x.op, protocolError("%d bytes of output, %d asked for", len(r.Output), maxOut))
 	}
-	return r.Output, Status(h.Status) == StatusBufferOverflow, nil
+	return r.Output, ntstatus.Status(h.Status) == ntstatus.BufferOverflow, nil
 }
 
 // fail breaks the connection and returns the error.
@@ -782,7 +797,7 @@ func (c *Conn) roundTrip(frame []byte, mid uint64, x exch, encrypted bool) ([]by
 			return nil, h, protocolError("credit grant of %d", h.Credit)
 		}
 		c.highMID = granted
-		if Status(h.Status) == StatusPending {
+		if ntstatus.Status(h.Status) == ntstatus.Pending {
 			// An interim answer: the final one follows with the same
 			// MessageId. Interim answers are not signed. One without
 			// the async flag is not an answer to report as a status:
@@ -803,7 +818,7 @@ func (c *Conn) roundTrip(frame []byte, mid uint64, x exch, encrypted bool) ([]by
 					return nil, h, fmt.Errorf("%w: %w", ErrProtocol, err)
 				}
 			case c.signing || x.sign:
-				return nil, h, protocolError("unsigned answer (status %v) on a signed session", Status(h.Status))
+				return nil, h, protocolError("unsigned answer (status %v) on a signed session", ntstatus.Status(h.Status))
 			}
 		}
 		return msg, h, nil

@@ -5,43 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/netsession/netsession/smb2/internal/wire"
+	"github.com/netsession/netsession/ntstatus"
 )
-
-// Status is an NTSTATUS as carried in an SMB2 response header.
-type Status uint32
-
-// Statuses the client acts on or names.
-const (
-	StatusSuccess                Status = 0x00000000
-	StatusPending                Status = 0x00000103
-	StatusBufferOverflow         Status = 0x80000005
-	StatusInvalidParameter       Status = 0xC000000D
-	StatusMoreProcessingRequired Status = 0xC0000016
-	StatusAccessDenied           Status = 0xC0000022
-	StatusObjectNameNotFound     Status = 0xC0000034
-	StatusLogonFailure           Status = 0xC000006D
-	StatusPipeDisconnected       Status = 0xC00000B0
-	StatusNotSupported           Status = 0xC00000BB
-	StatusNetworkAccessDenied    Status = 0xC00000CA
-	StatusBadNetworkName         Status = 0xC00000CC
-	StatusPipeBroken             Status = 0xC000014B
-	StatusUserSessionDeleted     Status = 0xC0000203
-)
-
-// IsError reports whether s is an error severity status.
-func (s Status) IsError() bool { return uint32(s)>>30 == 3 }
-
-// Name returns the symbolic name ("STATUS_LOGON_FAILURE") of the
-// statuses SMB servers commonly answer, or "".
-func (s Status) Name() string { return wire.StatusName(uint32(s)) }
-
-func (s Status) String() string {
-	if n := s.Name(); n != "" {
-		return n
-	}
-	return fmt.Sprintf("NTSTATUS 0x%08X", uint32(s))
-}
 
 // Sentinel causes, matched with errors.Is through an *Error.
 var (
@@ -70,7 +35,7 @@ var (
 // sentinels above).
 type Error struct {
 	Op     string // "negotiate", "session setup", "tree connect", "validate negotiate", "create", "transceive", "read", "write", "close", "tree disconnect", "logoff"
-	Status Status
+	Status ntstatus.Status
 	Err    error
 }
 

@@ -125,13 +125,13 @@ func TestLyingServer(t *testing.T) {
 	const encrypted = 0xFFFF
 	type tc struct {
 		lie
-		auth    *ntlm.Client // nil: anonymous
+		auth    *ntlm.Client // no user: anonymous
 		enc     bool
 		step    string // "dial" or the pipe call that must fail
 		want    error
 		dialect []uint16
 	}
-	anon := (*ntlm.Client)(nil)
+	anon := &ntlm.Client{}
 	tests := []tc{
 		{lie: lie{name: "dialect not offered", cmd: cmdNegotiate, status: anyStatus, mutate: edit(func(m []byte) []byte { le.PutUint16(body(m)[4:], 0x0210); return m })},
 			auth: alice(), step: "dial", want: pipeclient.ErrProtocol, dialect: []uint16{pipeclient.Dialect311}},

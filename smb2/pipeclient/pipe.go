@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/netsession/netsession/ntstatus"
 	"github.com/netsession/netsession/smb2/internal/wire"
 )
 
@@ -111,7 +112,7 @@ func (p *Pipe) Read(ctx context.Context, b []byte) (n int, more bool, err error)
 	if len(r.Data) > len(b) {
 		return 0, false, c.fail(op, protocolError("%d bytes read, %d asked for", len(r.Data), len(b)))
 	}
-	return copy(b, r.Data), Status(h.Status) == StatusBufferOverflow, nil
+	return copy(b, r.Data), ntstatus.Status(h.Status) == ntstatus.BufferOverflow, nil
 }
 
 // Write writes b as one message in one WRITE exchange. len(b) is bounded

@@ -11,6 +11,7 @@ import (
 
 	"github.com/netsession/netsession/internal/sambapeer"
 	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/ntstatus"
 	"github.com/netsession/netsession/smb2/pipeclient"
 )
 
@@ -84,14 +85,14 @@ func TestSamba(t *testing.T) {
 	t.Run("wrong password", func(t *testing.T) {
 		_, err := dialSamba(t, p, pipeclient.Options{Auth: &ntlm.Client{User: sambapeer.AdminUser, Password: "wrong"}})
 		var pe *pipeclient.Error
-		if !errors.As(err, &pe) || pe.Status != pipeclient.StatusLogonFailure {
+		if !errors.As(err, &pe) || pe.Status != ntstatus.LogonFailure {
 			t.Errorf("%v, want STATUS_LOGON_FAILURE", err)
 		}
 	})
 	for _, tc := range []struct {
 		name string
 		auth *ntlm.Client
-	}{{"anonymous", nil}, {"guest", &ntlm.Client{User: "nsp_mistyped", Password: "x"}}} {
+	}{{"anonymous", &ntlm.Client{}}, {"guest", &ntlm.Client{User: "nsp_mistyped", Password: "x"}}} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := dialSamba(t, p, pipeclient.Options{Auth: tc.auth})
 			if err != nil {
@@ -118,7 +119,7 @@ func TestSamba(t *testing.T) {
 		}
 		_, err = c.OpenPipe(context.Background(), "nsp_nosuchpipe")
 		var pe *pipeclient.Error
-		if !errors.As(err, &pe) || pe.Status != pipeclient.StatusObjectNameNotFound {
+		if !errors.As(err, &pe) || pe.Status != ntstatus.ObjectNameNotFound {
 			t.Errorf("%v, want STATUS_OBJECT_NAME_NOT_FOUND", err)
 		}
 	})

@@ -15,6 +15,7 @@ import (
 	"github.com/netsession/netsession/internal/msgstream"
 	"github.com/netsession/netsession/internal/smbtest"
 	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/ntstatus"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2"
 	"github.com/netsession/netsession/smb2/pipeclient"
@@ -296,14 +297,14 @@ func TestLogons(t *testing.T) {
 	f := newFixture(t, func(s *smb2.Server) { s.AllowAnonymous = true })
 	_, err := f.dial(t, pipeclient.Options{Auth: &ntlm.Client{User: "alice", Password: "wrong"}})
 	var pe *pipeclient.Error
-	if !errors.As(err, &pe) || pe.Status != pipeclient.StatusLogonFailure || pe.Op != "session setup" {
+	if !errors.As(err, &pe) || pe.Status != ntstatus.LogonFailure || pe.Op != "session setup" {
 		t.Errorf("wrong password: %v, want STATUS_LOGON_FAILURE in session setup", err)
 	}
 	if !errors.Is(err, pipeclient.ErrStatus) {
 		t.Errorf("wrong password: errors.Is(ErrStatus) false")
 	}
 
-	c, err := f.dial(t, pipeclient.Options{})
+	c, err := f.dial(t, pipeclient.Options{Auth: &ntlm.Client{}})
 	if err != nil {
 		t.Fatalf("anonymous: %v", err)
 	}
@@ -314,7 +315,7 @@ func TestLogons(t *testing.T) {
 		t.Error("anonymous session signs")
 	}
 	_, err = c.OpenPipe(context.Background(), "nosuchpipe")
-	if !errors.As(err, &pe) || pe.Status != pipeclient.StatusObjectNameNotFound {
+	if !errors.As(err, &pe) || pe.Status != ntstatus.ObjectNameNotFound {
 		t.Errorf("no such pipe: %v", err)
 	}
 	// The connection survives a failure status.
@@ -322,11 +323,11 @@ func TestLogons(t *testing.T) {
 		t.Errorf("open after a failure: %v", err)
 	}
 
-	if _, err := f.dial(t, pipeclient.Options{RequireSigning: true}); !errors.Is(err, pipeclient.ErrNoKeys) {
+	if _, err := f.dial(t, pipeclient.Options{Auth: &ntlm.Client{}, RequireSigning: true}); !errors.Is(err, pipeclient.ErrNoKeys) {
 		t.Errorf("anonymous with signing required: %v, want ErrNoKeys", err)
 	}
 	g := newFixture(t) // no anonymous logons
-	if _, err := g.dial(t, pipeclient.Options{}); !errors.As(err, &pe) || pe.Status != pipeclient.StatusLogonFailure {
+	if _, err := g.dial(t, pipeclient.Options{Auth: &ntlm.Client{}}); !errors.As(err, &pe) || pe.Status != ntstatus.LogonFailure {
 		t.Errorf("anonymous refused: %v", err)
 	}
 	// Encryption required by the client, not offered by the server.

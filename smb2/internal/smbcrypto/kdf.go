@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/binary"
+
+	"github.com/netsession/netsession/smb2/internal/wire"
 )
 
 // KDF is the SP800-108 key derivation function in counter mode with
@@ -47,15 +49,6 @@ var (
 	label311S2C     = []byte("SMBS2CCipherKey\x00")
 )
 
-// Dialect revisions, as on the wire.
-const (
-	Dialect202 uint16 = 0x0202
-	Dialect210 uint16 = 0x0210
-	Dialect300 uint16 = 0x0300
-	Dialect302 uint16 = 0x0302
-	Dialect311 uint16 = 0x0311
-)
-
 // Keys are the keys of one session.
 type Keys struct {
 	Signing     []byte
@@ -65,19 +58,25 @@ type Keys struct {
 	ClientToServer, ServerToClient []byte
 }
 
+// SessionKey16 returns MS-SMB2's Session.SessionKey of an
+// authentication's full session key: its first 16 bytes, right-padded with
+// zeros when it is shorter.
+func SessionKey16(full []byte) []byte {
+	k := make([]byte, 16)
+	copy(k, full)
+	return k
+}
+
 // DeriveKeys derives a session's keys from the authentication's session
-// key (the first 16 bytes of it). Dialects 2.0.2 and 2.1 sign with the
+// key (the first 16 bytes of it, right-padded with zeros). Dialects 2.0.2 and 2.1 sign with the
 // session key itself and have no other keys; 3.0 and 3.0.2 use fixed
 // contexts; 3.1.1 uses the session's pre-authentication hash as context.
 func DeriveKeys(dialect uint16, sessionKey []byte, preauth []byte) Keys {
-	k := sessionKey
-	if len(k) > 16 {
-		k = k[:16]
-	}
+	k := SessionKey16(sessionKey)
 	switch {
-	case dialect < Dialect300:
+	case dialect < wire.Dialect300:
 		return Keys{Signing: append([]byte(nil), k...)}
-	case dialect == Dialect311:
+	case dialect == wire.Dialect311:
 		return Keys{
 			Signing:        KDF(k, label311Signing, preauth, 128),
 			Application:    KDF(k, label311App, preauth, 128),

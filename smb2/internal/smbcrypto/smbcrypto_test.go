@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"testing"
+
+	"github.com/netsession/netsession/smb2/internal/wire"
 )
 
 func unhex(t testing.TB, s string) []byte {
@@ -60,14 +62,14 @@ func TestCMACRFC4493(t *testing.T) {
 // SP800-108 implementation (impacket's KDF_CounterMode).
 func TestKDFAndDeriveKeys(t *testing.T) {
 	k := unhex(t, "000102030405060708090a0b0c0d0e0f")
-	k30 := DeriveKeys(Dialect300, k, nil)
+	k30 := DeriveKeys(wire.Dialect300, k, nil)
 	if got := hex.EncodeToString(k30.Signing); got != "6234814cbb8ea9227440ebfeb5eacbe1" {
 		t.Errorf("3.0 signing key %s", got)
 	}
 	if got := hex.EncodeToString(k30.Application); got != "2061e31cbe99e5c6493e3fbbd4faf495" {
 		t.Errorf("3.0 application key %s", got)
 	}
-	if k302 := DeriveKeys(Dialect302, k, nil); !bytes.Equal(k302.Signing, k30.Signing) {
+	if k302 := DeriveKeys(wire.Dialect302, k, nil); !bytes.Equal(k302.Signing, k30.Signing) {
 		t.Error("3.0.2 keys differ from 3.0")
 	}
 	var zero [PreauthSize]byte
@@ -75,14 +77,14 @@ func TestKDFAndDeriveKeys(t *testing.T) {
 	if got := hex.EncodeToString(pre[:]); got != "f2cf3aaa1c57462ca62fd8f861d2e9bf85d2f6bac7dc6efd6abaac0197258a2d09771d2f70c0211eda7a87642df4c37d11089764cccc248158d8ee4c69aa5f29" {
 		t.Errorf("preauth %s", got)
 	}
-	k311 := DeriveKeys(Dialect311, k, pre[:])
+	k311 := DeriveKeys(wire.Dialect311, k, pre[:])
 	if got := hex.EncodeToString(k311.Signing); got != "57f86e0807d408753f4417ce3c8f5b78" {
 		t.Errorf("3.1.1 signing key %s", got)
 	}
 	if got := hex.EncodeToString(KDF(k, label311C2S, pre[:], 256)); got != "8d01a0f83146691379051a197a5e12010e91d53403145c06e5415718230d1bde" {
 		t.Errorf("256-bit key %s", got)
 	}
-	k21 := DeriveKeys(Dialect210, append(k, 1, 2, 3), nil)
+	k21 := DeriveKeys(wire.Dialect210, append(k, 1, 2, 3), nil)
 	if !bytes.Equal(k21.Signing, k) || k21.Application != nil {
 		t.Errorf("2.1 keys %x", k21)
 	}

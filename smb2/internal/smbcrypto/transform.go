@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/netsession/netsession/smb2/internal/wire"
 )
 
 // Cipher identifiers of SMB2_ENCRYPTION_CAPABILITIES (MS-SMB2 2.2.3.1.2).
@@ -70,17 +72,17 @@ func NewCipher(id uint16, key []byte) (cipher.AEAD, error) {
 // contexts "ServerIn " and "ServerOut"; 3.1.1 uses "SMBC2SCipherKey" and
 // "SMBS2CCipherKey" over the pre-authentication hash. AES-256 keys are
 // 256-bit KDF outputs keyed by the whole session key; the others are keyed
-// by its first 16 bytes.
+// by its first 16 bytes (right-padded with zeros when it is shorter).
 func CipherKeys(dialect uint16, sessionKey, preauth []byte, id uint16) (c2s, s2c []byte, err error) {
 	bits := CipherKeyBits(id)
-	if bits == 0 || dialect < Dialect300 {
+	if bits == 0 || dialect < wire.Dialect300 {
 		return nil, nil, fmt.Errorf("smbcrypto: no %s keys for dialect %#04x", CipherName(id), dialect)
 	}
-	k := sessionKey
-	if bits == 128 && len(k) > 16 {
-		k = k[:16]
+	k := sessionKey // AES-256: the full session key
+	if bits == 128 {
+		k = SessionKey16(sessionKey)
 	}
-	if dialect == Dialect311 {
+	if dialect == wire.Dialect311 {
 		return KDF(k, label311C2S, preauth, bits), KDF(k, label311S2C, preauth, bits), nil
 	}
 	return KDF(k, label30Enc, ctx30C2S, bits), KDF(k, label30Enc, ctx30S2C, bits), nil

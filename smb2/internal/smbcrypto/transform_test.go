@@ -7,13 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/netsession/netsession/smb2/internal/wire"
 )
 
 func TestTransformRoundTrip(t *testing.T) {
 	msg := append([]byte("\xfeSMB@"), bytes.Repeat([]byte{0x5a}, 200)...)
 	for _, id := range []uint16{CipherAES128CCM, CipherAES128GCM, CipherAES256CCM, CipherAES256GCM} {
 		t.Run(CipherName(id), func(t *testing.T) {
-			c2s, s2c, err := CipherKeys(Dialect311, bytes.Repeat([]byte{1}, 16), make([]byte, 64), id)
+			c2s, s2c, err := CipherKeys(wire.Dialect311, bytes.Repeat([]byte{1}, 16), make([]byte, 64), id)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +103,7 @@ func TestNewCipherRejects(t *testing.T) {
 	if _, err := NewCipher(9, make([]byte, 16)); err == nil {
 		t.Error("unknown cipher")
 	}
-	if _, _, err := CipherKeys(Dialect210, make([]byte, 16), nil, CipherAES128CCM); err == nil {
+	if _, _, err := CipherKeys(wire.Dialect210, make([]byte, 16), nil, CipherAES128CCM); err == nil {
 		t.Error("keys for 2.1")
 	}
 }
@@ -110,11 +112,11 @@ func TestNewCipherRejects(t *testing.T) {
 // DeriveKeys has always produced for the dialect.
 func TestCipherKeys30(t *testing.T) {
 	sk := bytes.Repeat([]byte{0x42}, 16)
-	c2s, s2c, err := CipherKeys(Dialect300, sk, nil, CipherAES128CCM)
+	c2s, s2c, err := CipherKeys(wire.Dialect300, sk, nil, CipherAES128CCM)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := DeriveKeys(Dialect300, sk, nil)
+	k := DeriveKeys(wire.Dialect300, sk, nil)
 	if !bytes.Equal(c2s, k.ClientToServer) || !bytes.Equal(s2c, k.ServerToClient) {
 		t.Fatalf("CipherKeys %x %x, DeriveKeys %x %x", c2s, s2c, k.ClientToServer, k.ServerToClient)
 	}

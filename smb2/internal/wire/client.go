@@ -58,7 +58,7 @@ func ParseNegotiateResponse(msg []byte) (*NegotiateResponse, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Dialect != 0x0311 {
+	if r.Dialect != Dialect311 {
 		return r, nil
 	}
 	cnt := int(le.Uint16(b[6:]))

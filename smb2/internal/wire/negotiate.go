@@ -71,7 +71,7 @@ func ParseNegotiateRequest(msg []byte) (*NegotiateRequest, error) {
 	has311 := false
 	for i := range r.Dialects {
 		r.Dialects[i] = le.Uint16(b[36+2*i:])
-		has311 = has311 || r.Dialects[i] == 0x0311
+		has311 = has311 || r.Dialects[i] == Dialect311
 	}
 	if !has311 {
 		return r, nil

@@ -1,4 +1,4 @@
-package ntlm
+package spnego
 
 import (
 	"encoding/asn1"
@@ -63,6 +63,36 @@ func readOnly(what string, b []byte, tag byte) (tlv, error) {
 	return t, nil
 }
 
+// readFields reads a NegotiationToken choice (tag choice) holding a
+// SEQUENCE of context-tagged fields [0]..[max], which must come in
+// increasing order, each at most once, and calls field for each.
+func readFields(what string, b []byte, choice byte, max int, field func(n int, f tlv) error) error {
+	c, err := readOnly(what, b, choice)
+	if err != nil {
+		return err
+	}
+	seq, err := readOnly(what, c.body, 0x30)
+	if err != nil {
+		return err
+	}
+	last := -1
+	for rest := seq.body; len(rest) > 0; {
+		var f tlv
+		if f, rest, err = readTLV(what, rest); err != nil {
+			return err
+		}
+		n := int(f.tag) - 0xa0
+		if n < 0 || n > max || n <= last {
+			return malformed(what, "unexpected or repeated field tag 0x%02x", f.tag)
+		}
+		last = n
+		if err := field(n, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func appendTLV(dst []byte, tag byte, body ...[]byte) []byte {
 	n := 0
 	for _, b := range body {
@@ -106,7 +136,7 @@ func parseOID(what string, full []byte) (asn1.ObjectIdentifier, error) {
 func marshalOID(oid asn1.ObjectIdentifier) []byte {
 	b, err := asn1.Marshal(oid)
 	if err != nil {
-		panic("ntlm: marshal OID: " + err.Error()) // only our constant OIDs get here
+		panic("spnego: marshal OID: " + err.Error()) // only our constant OIDs get here
 	}
 	return b
 }
