@@ -168,12 +168,18 @@ func behaviorList() string {
 func (m Mix) assign(n int, rng *rand.Rand) []Behavior {
 	out := make([]Behavior, 0, n)
 	total := m.total()
+	// One host for every behaviour with a weight first, so that a small
+	// fleet has each; then the proportional shares beyond that one.
 	for _, sh := range m {
-		k := sh.Weight * n / total
-		if k == 0 && sh.Weight > 0 && len(out) < n {
-			k = 1
+		if sh.Weight > 0 && len(out) < n {
+			out = append(out, sh.Behavior)
 		}
-		for ; k > 0 && len(out) < n; k-- {
+	}
+	for _, sh := range m {
+		if sh.Weight <= 0 {
+			continue
+		}
+		for k := sh.Weight*n/total - 1; k > 0 && len(out) < n; k-- {
 			out = append(out, sh.Behavior)
 		}
 	}

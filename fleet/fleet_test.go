@@ -261,3 +261,23 @@ func TestFleetStopsWithContext(t *testing.T) {
 		t.Errorf("a hung connection survived the fleet: %v", err)
 	}
 }
+
+// A fleet as small as its mix has every behaviour of the mix.
+func TestFleetSmallMix(t *testing.T) {
+	for _, n := range []int{7, 20} {
+		f, err := fleet.Start(context.Background(), fleet.Config{Hosts: n, Base: base(48), Seed: 3, MaxSessions: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := f.Count()
+		f.Close()
+		for _, b := range fleet.Behaviors() {
+			if count[b] == 0 {
+				t.Errorf("%d hosts: no %s host (%v)", n, b, count)
+			}
+		}
+		if count[fleet.Normal] < n-len(fleet.Behaviors())+1 {
+			t.Errorf("%d hosts: %v", n, count)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -163,10 +164,15 @@ func CSVColumns() []string {
 
 // CSV writes one row per session, and one row for a host without
 // sessions (its session columns empty), under the CSVColumns header.
-// Absent values are empty cells.
+// Absent values are empty cells. A field that starts with =, +, -, @, a
+// tab or a carriage return is written with a leading ' (sessfmt.Defuse)
+// so that a spreadsheet does not run text from a server as a formula,
+// unless Raw is set.
 type CSV struct {
 	w      *csv.Writer
 	header bool
+	// Raw writes every field exactly as it is, formulas included.
+	Raw bool
 }
 
 // NewCSV returns a CSV writer on w.
@@ -199,18 +205,27 @@ func (c *CSV) Write(r *Result) error {
 	row := make([]string, 0, len(CSVColumns()))
 	if len(r.Sessions) == 0 {
 		row = append(append(append(row, host...), make([]string, 9)...), tail...)
-		if err := c.w.Write(row); err != nil {
+		if err := c.write(row); err != nil {
 			return err
 		}
 	}
 	for _, s := range r.Sessions {
 		row = append(append(append(row[:0], host...), sessionCells(s)...), tail...)
-		if err := c.w.Write(row); err != nil {
+		if err := c.write(row); err != nil {
 			return err
 		}
 	}
 	c.w.Flush()
 	return c.w.Error()
+}
+
+func (c *CSV) write(row []string) error {
+	if !c.Raw {
+		for i := range row {
+			row[i] = sessfmt.Defuse(row[i])
+		}
+	}
+	return c.w.Write(row)
 }
 
 // Flush flushes the CSV writer.
@@ -267,6 +282,7 @@ func sessionCells(s client.Session) []string {
 // "netsess list" tabulates them.
 //
 //	fs1:445 (127.1.0.1) level 502, 12 sessions, 4ms
+//	127.1.0.2:445 level 1 (refused 502:ERROR_INVALID_LEVEL 10:ERROR_INVALID_LEVEL), 2 sessions, 3ms
 //	fs2 (10.0.0.2) access_denied: ERROR_ACCESS_DENIED at level 0; level auto tried ...
 type Text struct {
 	w io.Writer
@@ -280,8 +296,12 @@ func NewText(w io.Writer, noSessions bool) *Text { return &Text{w: w, NoSessions
 // Write writes r.
 func (t *Text) Write(r *Result) error {
 	var b strings.Builder
-	b.WriteString(r.Target)
-	if r.Address != "" && r.Address != r.Target {
+	b.WriteString(sessfmt.Escape(r.Target))
+	host, _, err := net.SplitHostPort(r.Target)
+	if err != nil {
+		host = r.Target
+	}
+	if r.Address != "" && r.Address != host {
 		fmt.Fprintf(&b, " (%s)", r.Address)
 	}
 	if r.Collected {
@@ -291,7 +311,10 @@ func (t *Text) Write(r *Result) error {
 		}
 		fmt.Fprintf(&b, ", %d sessions, %v\n", len(r.Sessions), r.Duration.Round(time.Millisecond))
 	} else {
-		fmt.Fprintf(&b, " %s: %s\n", r.Failure.Reason, r.Failure.Detail)
+		// The detail often starts with the reason in words
+		// ("unreachable: ..."): say it once.
+		detail := strings.TrimPrefix(r.Failure.Detail, strings.ReplaceAll(string(r.Failure.Reason), "_", " ")+": ")
+		fmt.Fprintf(&b, " %s: %s\n", r.Failure.Reason, sessfmt.Escape(detail))
 	}
 	if _, err := io.WriteString(t.w, b.String()); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -51,6 +52,9 @@ type Config struct {
 	// Filter qualifies every enumeration as "netsess list" does; a user
 	// filter also matches DOMAIN\user as a Samba AD DC reports it.
 	Filter client.Filter
+	// Keep, when not nil, drops the sessions it returns false for (such
+	// as machine accounts), before the result is counted or delivered.
+	Keep func(client.Session) bool
 	// Concurrency is the number of targets worked on at once (0:
 	// DefaultConcurrency). Memory beyond the target list is bounded by
 	// it: each worker holds one connection and one result.
@@ -425,6 +429,9 @@ func (s *Scanner) work(ctx context.Context, t Target, r *Result) error {
 		r.Level, r.HasLevel = res.Level, true
 		r.LevelsRefused = res.Tried
 		r.Sessions = res.Sessions
+		if cfg.Keep != nil {
+			r.Sessions = slices.DeleteFunc(r.Sessions, func(s client.Session) bool { return !cfg.Keep(s) })
+		}
 	}
 	return err
 }

@@ -263,6 +263,20 @@ func ParseTargets(args []string, opt ParseOptions) ([]Target, error) {
 	return out, nil
 }
 
+// Dedup removes the duplicates of a list of targets put together from
+// several sources (arguments and files), keeping the first occurrence of
+// each, in order; DefaultPort is applied as ParseTargets applies it.
+func Dedup(ts []Target, opt ParseOptions) []Target {
+	d := newDedup(opt)
+	out := ts[:0:0]
+	for _, t := range ts {
+		if d.first(t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // ReadTargets reads a target file whole: one target or range per line,
 // blank lines and '#' comments (whole lines or the rest of a line)
 // ignored, duplicates removed. Errors name the line.

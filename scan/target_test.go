@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -155,4 +156,22 @@ func FuzzParseTarget(f *testing.F) {
 			t.Fatalf("%q: %d targets over the cap", s, len(ts))
 		}
 	})
+}
+
+func TestDedup(t *testing.T) {
+	a, err := scan.ParseTargets([]string{"h1", "h2:445", "10.0.0.1"}, scan.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := scan.ParseTargets([]string{"h1:445", "h3", "10.0.0.1"}, scan.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, x := range scan.Dedup(append(a, b...), scan.ParseOptions{DefaultPort: 445}) {
+		got = append(got, x.Input)
+	}
+	if want := []string{"h1", "h2:445", "10.0.0.1", "h3"}; !slices.Equal(got, want) {
+		t.Errorf("Dedup = %v, want %v", got, want)
+	}
 }

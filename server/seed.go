@@ -88,6 +88,7 @@ type seedEntry struct {
 	// An error record of `list --json`: recognised so that it is refused
 	// as such rather than for an unknown key.
 	Error      *string         `json:"error"`
+	Reason     *string         `json:"reason"`
 	Status     *uint32         `json:"status"`
 	StatusName *string         `json:"status_name"`
 	Fault      *uint32         `json:"fault"`

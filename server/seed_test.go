@@ -82,7 +82,7 @@ func TestSeedErrors(t *testing.T) {
 		{"idle over time", `[{"client": "a", "time": 5, "idle_time": 6}]`, 0, "idle_time 6 is longer"},
 		{"bad flags", `[{"client": "a", "user_flags": 4}]`, 0, "user_flags 0x4"},
 		{"error record", `{"server": "s", "error": "access denied", "status": 5, "level": 502}`, 0, "an error record"},
-		{"full error record", `{"server": "s", "error": "the RPC failed", "fault": 1783, "fault_name": "bad stub data", "level": 502, "tried": [502], "detail": "x"}`, 0, "an error record"},
+		{"full error record", `{"server": "s", "error": "the RPC failed", "reason": "rpc_fault", "fault": 1783, "fault_name": "bad stub data", "level": 502, "tried": [502], "detail": "x"}`, 0, "an error record"},
 		{"syntax", `[{"client": "a"},`, 1, ""},
 		{"lines syntax", "{\"client\": \"a\"}\n{\"client\": ", 1, ""},
 		{"after array", `[{"client": "a"}] [{"client": "b"}]`, -1, "after the closing"},

@@ -39,8 +39,11 @@ func newApp(env envFunc) *cli.App {
 and closes sessions (del), over SMB2/3 (\PIPE\srvsvc, port 445) or
 ncacn_ip_tcp. "netsess serve --smb ADDR" is itself such a server: an SMB2/3
 server for IPC$ and \PIPE\srvsvc whose own sessions are the ones it lists,
-plus srvsvc on ncacn_ip_tcp and an endpoint mapper. "netsess demo" runs
-both ends on loopback with nothing to set up.
+plus srvsvc on ncacn_ip_tcp and an endpoint mapper. "netsess scan" asks
+many servers at once (one result per host, with a reason when it was not
+collected), and "netsess fleet" serves a simulated fleet on loopback to
+scan. "netsess demo" runs both ends on loopback with nothing to set up
+(--fleet: a scan of a small fleet).
 
 Durations are whole numbers with a unit (90s, 2h, 7d, 1d12h); times are
 RFC 3339, a date, now, or a duration before now.`,
@@ -49,6 +52,8 @@ RFC 3339, a date, now, or a duration before now.`,
 			listCommand(env),
 			getCommand(env),
 			delCommand(env),
+			scanCommand(env),
+			fleetCommand(),
 			serveCommand(),
 			demoCommand(),
 			versionCommand(),
@@ -61,6 +66,7 @@ RFC 3339, a date, now, or a duration before now.`,
 			{Code: 4, Meaning: "access denied"},
 			{Code: 5, Meaning: "the server answered another failure status (get and del: no such session)"},
 			{Code: 6, Meaning: "the RPC failed: fault, refused bind, or an answer that cannot be decoded"},
+			{Code: exitIncomplete, Meaning: "scan: some hosts were not collected (the output is complete; scan never exits 2 to 6)"},
 			{Code: 130, Meaning: "interrupted (Ctrl-C); what was read so far is printed"},
 		},
 	}

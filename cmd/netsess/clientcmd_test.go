@@ -137,7 +137,7 @@ func TestListCSV(t *testing.T) {
 	// A failure is one row with the error columns.
 	code, out, _ = runClient(t, context.Background(), "list", clEnv(nil, nil), "--server", srv.addr, "-U", "bob%BobPass1", "--csv", "--level", "502")
 	recs, _ = csv.NewReader(strings.NewReader(out)).ReadAll()
-	if code != exitDenied || len(recs) != 2 || recs[1][12] != "access denied" || recs[1][13] != "5" || recs[1][11] != "502" {
+	if code != exitDenied || len(recs) != 2 || recs[1][12] != "access denied" || recs[1][13] != "5" || recs[1][11] != "502" || recs[1][17] != "access_denied" || recs[0][17] != "reason" {
 		t.Errorf("exit %d: %q", code, recs)
 	}
 }
@@ -210,16 +210,16 @@ func TestClientExitCodes(t *testing.T) {
 		stderr  string
 		jsonOut map[string]any
 	}{
-		{"unreachable", []string{"--server", closed, aliceU}, exitUnreachable, "unreachable: cannot connect (connection refused)", map[string]any{"error": "unreachable"}},
-		{"timeout", []string{"--server", silent, aliceU, "--timeout", "200ms"}, exitUnreachable, "timeout", map[string]any{"error": "timeout"}},
-		{"logon failure", []string{"--server", good.addr, "-U", "alice%wrong"}, exitLogon, "logon failure", map[string]any{"error": "logon failure", "fault": 5.0}},
-		{"logon failure spnego", []string{"--server", good.addr, "-U", "alice%wrong", "--spnego", "--auth", "privacy"}, exitLogon, "logon failure", map[string]any{"error": "logon failure"}},
+		{"unreachable", []string{"--server", closed, aliceU}, exitUnreachable, "unreachable: cannot connect (connection refused)", map[string]any{"error": "unreachable", "reason": "port_closed"}},
+		{"timeout", []string{"--server", silent, aliceU, "--timeout", "200ms"}, exitUnreachable, "timeout", map[string]any{"error": "timeout", "reason": "timeout"}},
+		{"logon failure", []string{"--server", good.addr, "-U", "alice%wrong"}, exitLogon, "logon failure", map[string]any{"error": "logon failure", "reason": "logon_failure", "fault": 5.0}},
+		{"logon failure spnego", []string{"--server", good.addr, "-U", "alice%wrong", "--spnego", "--auth", "privacy"}, exitLogon, "logon failure", map[string]any{"error": "logon failure", "reason": "logon_failure"}},
 		{"access denied", []string{"--server", good.addr, "-U", "bob%BobPass1", "--level", "502"}, exitDenied, "access denied (ERROR_ACCESS_DENIED, 5) at level 502",
-			map[string]any{"error": "access denied", "status": 5.0, "status_name": "ERROR_ACCESS_DENIED", "level": 502.0}},
+			map[string]any{"error": "access denied", "reason": "access_denied", "status": 5.0, "status_name": "ERROR_ACCESS_DENIED", "level": 502.0}},
 		{"access denied auto", []string{"--server", good.addr, "--anonymous"}, exitDenied, "level auto tried 502 (ERROR_ACCESS_DENIED), 10 (ERROR_ACCESS_DENIED), 1 (ERROR_ACCESS_DENIED), 0 (ERROR_ACCESS_DENIED)",
-			map[string]any{"error": "access denied", "status": 5.0}},
-		{"other status", []string{"--server", other.addr, aliceU}, exitStatus, "not enough memory (ERROR_NOT_ENOUGH_MEMORY, 8) at level 502", map[string]any{"status": 8.0, "level": 502.0}},
-		{"fault", []string{"--server", fault.addr, aliceU}, exitFault, "the RPC failed: fault 0x000006f7", map[string]any{"error": "rpc fault", "fault": 1783.0}},
+			map[string]any{"error": "access denied", "reason": "access_denied", "status": 5.0}},
+		{"other status", []string{"--server", other.addr, aliceU}, exitStatus, "not enough memory (ERROR_NOT_ENOUGH_MEMORY, 8) at level 502", map[string]any{"reason": "status", "status": 8.0, "level": 502.0}},
+		{"fault", []string{"--server", fault.addr, aliceU}, exitFault, "the RPC failed: fault 0x000006f7", map[string]any{"error": "rpc fault", "reason": "rpc_fault", "fault": 1783.0}},
 		{"usage", []string{"--server", good.addr, "--level", "3"}, exitUsage, "--level: want auto, 0, 1, 2, 10 or 502, not \"3\"\nsee 'netsess list --help'", nil},
 	}
 	for _, tc := range tests {

@@ -56,7 +56,21 @@ func clientExitCodes(noMatch cli.ExitCode) []cli.ExitCode {
 	return codes
 }
 
-const credentialsHelp = `Credentials:
+// credentialsGuest is the end of the credentials help for list, get
+// and del; scanCredentialsHelp ends it with scan's outcome instead.
+const credentialsGuest = "  refused as a logon failure (exit 3) unless --guest accepts it.\n"
+
+// credentialsHelp is the credentials paragraph of the client commands'
+// help.
+const credentialsHelp = credentialsBase + credentialsGuest
+
+// scanCredentialsHelp is scan's: a refused guest logon is a host's
+// reason, not an exit code.
+const scanCredentialsHelp = credentialsBase + "  refused (reason guest_refused) unless --guest accepts it.\n"
+
+// credentialsBase is the credentials paragraph up to what happens to a
+// logon mapped to guest.
+const credentialsBase = `Credentials:
   -U USER[%PASSWORD] logs on as USER (DOMAIN\USER and USER@DOMAIN work too).
   The password comes from, in order: -U's %PASSWORD, --password-file, the
   NETSESS_PASSWORD environment variable, or a prompt when stdin is a
@@ -65,7 +79,6 @@ const credentialsHelp = `Credentials:
   logon is a null session. Over smb a logon with credentials must give a
   signed session: a server that logs it on as its guest account instead
   (Samba's "map to guest = bad user" does that for an unknown user) is
-  refused as a logon failure (exit 3) unless --guest accepts it.
 `
 
 // cliEnv is what the client commands take from the process, injectable
@@ -78,10 +91,16 @@ type cliEnv struct {
 	prompt func(label string) (string, error)
 	// lookupAddr reverse-resolves an address (--resolve).
 	lookupAddr func(ctx context.Context, addr string) ([]string, error)
+	// stdin is the standard input (scan -); nil reads nothing.
+	stdin io.Reader
+	// stderrTerminal says whether stderr is a terminal (scan's progress
+	// bar).
+	stderrTerminal bool
 }
 
 func osEnv(stderr io.Writer) cliEnv {
-	e := cliEnv{getenv: os.Getenv, readFile: os.ReadFile, lookupAddr: net.DefaultResolver.LookupAddr}
+	e := cliEnv{getenv: os.Getenv, readFile: os.ReadFile, lookupAddr: net.DefaultResolver.LookupAddr,
+		stdin: os.Stdin, stderrTerminal: term.IsTerminal(int(os.Stderr.Fd()))}
 	fd := int(os.Stdin.Fd())
 	if term.IsTerminal(fd) {
 		e.prompt = func(label string) (string, error) {
@@ -107,16 +126,29 @@ type connFlags struct {
 	fs                      *cli.FlagSet
 }
 
-// register defines the connection and credential flags.
+// register defines the connection and credential flags of a command that
+// asks one server.
 func (c *connFlags) register(fs *cli.FlagSet) {
 	c.fs = fs
 	fs.Group("Connection")
 	fs.StringVar(&c.server, "server", "the server: `HOST`, HOST:PORT, [IPV6]:PORT (also accepted as the only argument, before or after the flags)")
+	c.registerTransport(fs, "deadline of each call (connect and bind, every page, a delete), as 30s, 2m; 0 for none")
+	c.registerCredentials(fs)
+}
+
+// registerTransport defines --transport, --epm and --timeout (whose usage
+// says what the deadline covers) under the current group.
+func (c *connFlags) registerTransport(fs *cli.FlagSet, timeoutUsage string) {
+	c.fs = fs
 	c.transport = client.DefaultTransport
 	fs.ChoiceVar(&c.transport, "transport", []string{client.TransportSMB, client.TransportTCP}, `smb (\PIPE\srvsvc over SMB2/3, port 445 by default) or tcp (ncacn_ip_tcp; without a port the endpoint mapper is asked)`)
 	fs.StringVar(&c.epm, "epm", "endpoint mapper address `HOST:PORT` for --transport tcp without a port (default HOST:135)")
 	c.timeout = 30 * time.Second
-	fs.DurationVar(&c.timeout, "timeout", "deadline of each call (connect and bind, every page, a delete), as 30s, 2m; 0 for none").Arg = "DURATION"
+	fs.DurationVar(&c.timeout, "timeout", timeoutUsage).Arg = "DURATION"
+}
+
+// registerCredentials defines the credential flags under their own group.
+func (c *connFlags) registerCredentials(fs *cli.FlagSet) {
 	fs.Group("Credentials")
 	fs.StringVar(&c.user, "U", `log on as `+"`USER[%PASSWORD]`"+` (DOMAIN\USER and USER@DOMAIN accepted)`)
 	fs.StringVar(&c.domain, "domain", "logon `DOMAIN`, when -U does not name one")
@@ -132,8 +164,13 @@ func (c *connFlags) register(fs *cli.FlagSet) {
 // registerOutput defines the output flags; lists adds --csv and
 // --csv-raw.
 func (c *connFlags) registerOutput(fs *cli.FlagSet, lists bool) {
+	c.registerOutputAs(fs, lists, "JSON Lines: one object per session, or one error object")
+}
+
+// registerOutputAs is registerOutput with the usage of --json.
+func (c *connFlags) registerOutputAs(fs *cli.FlagSet, lists bool, jsonUsage string) {
 	fs.Group("Output")
-	fs.BoolVar(&c.json, "json", "JSON Lines: one object per session, or one error object")
+	fs.BoolVar(&c.json, "json", jsonUsage)
 	if lists {
 		fs.BoolVar(&c.csv, "csv", "CSV with a header; the same column names as --json; a field that starts with =, +, -, @, a tab or a carriage return gets a leading ' so that spreadsheets do not run it as a formula")
 		fs.BoolVar(&c.csvRaw, "csv-raw", "with --csv, write every field exactly as the server sent it (no leading ' before =, +, -, @)")
@@ -171,15 +208,22 @@ func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(f
 // options turns the flags into client options. args are the positional
 // arguments (at most one: the server).
 func (c *connFlags) options(cmd string, args []string, env cliEnv, stderr io.Writer) (string, client.Options, error) {
-	var o client.Options
 	if err := c.oneServer(cmd, args); err != nil {
-		return "", o, err
+		return "", client.Options{}, err
 	}
+	o, err := c.clientOptions(env, stderr)
+	return c.server, o, err
+}
+
+// clientOptions turns the flags other than the server into client
+// options: transport, credentials, protection, deadline, output checks.
+func (c *connFlags) clientOptions(env cliEnv, stderr io.Writer) (client.Options, error) {
+	var o client.Options
 	if c.json && c.csv {
-		return "", o, usagef("--json and --csv exclude each other")
+		return o, usagef("--json and --csv exclude each other")
 	}
 	if c.csvRaw && !c.csv {
-		return "", o, usagef("--csv-raw goes with --csv")
+		return o, usagef("--csv-raw goes with --csv")
 	}
 	o.Transport = c.transport
 	o.MapperAddr = c.epm
@@ -191,7 +235,7 @@ func (c *connFlags) options(cmd string, args []string, env cliEnv, stderr io.Wri
 	}
 	cred, err := c.credentials(env)
 	if err != nil {
-		return "", o, err
+		return o, err
 	}
 	o.Credentials = cred
 	switch c.auth {
@@ -206,12 +250,12 @@ func (c *connFlags) options(cmd string, args []string, env cliEnv, stderr io.Wri
 		o.Auth = dcerpc.AuthLevelPrivacy
 	}
 	if o.Transport == client.TransportSMB && (c.auth != "" || c.spnego || c.epm != "") {
-		return "", o, usagef("--auth, --spnego and --epm are for --transport tcp; over smb the SMB logon protects the pipe")
+		return o, usagef("--auth, --spnego and --epm are for --transport tcp; over smb the SMB logon protects the pipe")
 	}
 	if cred.IsAnonymous() && o.Auth > dcerpc.AuthLevelConnect {
-		return "", o, usagef("--auth %s needs credentials: a null session has no keys to sign or seal with", c.auth)
+		return o, usagef("--auth %s needs credentials: a null session has no keys to sign or seal with", c.auth)
 	}
-	return c.server, o, nil
+	return o, nil
 }
 
 // credentials resolves -U, --domain, --nt-hash, --password-file,

@@ -30,7 +30,14 @@ unknown name and is mapped to the guest account; "anonymous" makes no logon.
 
 A level the server refuses is shown in place of its table; the exit code
 is that of the first refusal, with the meanings "netsess list" gives them
-(access denied: 4).`
+(access denied: 4).
+
+--fleet shows "netsess scan" instead: it serves a simulated fleet of seven
+SMB2/3 servers on loopback, one of each behaviour of "netsess fleet"
+(normal, denied, samba, close, hang, refuse, slow), scans it as
+FLEET\scanner at level auto with a 2s deadline per host, and prints each
+host's result (collected, or the reason it was not) and the summary. It
+exits 0 when every host yielded what its behaviour promises, 5 otherwise.`
 
 // demoSeeds are the sessions the demo serves; Time and Idle say how many
 // seconds ago each logged on and was last active.
@@ -56,6 +63,7 @@ func demoCommand() *cli.Command {
 			"netsess demo --level 1 --prefmaxlen 200",
 			"netsess demo --as anonymous --policy open --level 0",
 			"netsess demo --transport tcp --spnego",
+			"netsess demo --fleet",
 		},
 		ExitCodes: []cli.ExitCode{
 			{Code: 0, Meaning: "every level asked for answered"},
@@ -63,7 +71,7 @@ func demoCommand() *cli.Command {
 			{Code: 2, Meaning: "the demo client could not reach the demo server (a timeout)"},
 			{Code: 3, Meaning: "logon failure"},
 			{Code: 4, Meaning: "access denied: the policy refused the caller a level (as list exits for the same denial)"},
-			{Code: 5, Meaning: "the demo server could not start, or another status"},
+			{Code: 5, Meaning: "the demo server could not start, or another status (--fleet: a host did not yield what its behaviour promises)"},
 			{Code: 6, Meaning: "the RPC failed"},
 			{Code: 130, Meaning: "interrupted (Ctrl-C)"},
 		},
@@ -82,7 +90,11 @@ func defineDemo(fs *cli.FlagSet) cli.Action {
 	transport := fs.Choice("transport", "smb", []string{"smb", "tcp"}, `how the client reaches srvsvc: smb (SMB2/3 logon, \PIPE\srvsvc; its own session is listed) or tcp (ncacn_ip_tcp, NTLM inside DCE/RPC)`)
 	authLevel := fs.Choice("auth", "integrity", []string{"integrity", "privacy"}, "over tcp, DCE/RPC protection of the logon: integrity (signed) or privacy (sealed)")
 	spnego := fs.Bool("spnego", "over tcp, wrap NTLM in SPNEGO (auth type 9) instead of raw NTLMSSP (10)")
+	fleetDemo := fs.Bool("fleet", `instead, serve a small simulated fleet (one server of each behaviour "netsess fleet" offers) and print a scan of it as "netsess scan" would`)
 	return func(ctx context.Context, inv *cli.Invocation) int {
+		if *fleetDemo {
+			return runDemoFleet(ctx, inv)
+		}
 		return runDemo(ctx, inv, *levels, *as, *policy, *cname, *budget, *client_, *user, *transport, *authLevel, *spnego)
 	}
 }

@@ -43,9 +43,11 @@ means unknown); connected_at and last_active_at are the same instants in
 RFC 3339 UTC, counted back from when the answer arrived, and absent when
 the server sent 4294967295. A key the level does not carry is absent; a
 carried zero is printed. Strings are exact. A failure prints one object
-instead: server, error, status (+ status_name) or fault (+ fault_name),
-level, tried (level auto), detail. --csv has the same names as columns
-plus error, status and fault; a field that starts with =, +, -, @, a tab
+instead: server, error, reason (the word "netsess scan" uses for it:
+port_closed, timeout, logon_failure, access_denied, ...), status (+
+status_name) or fault (+ fault_name), level, tried (level auto), detail.
+--csv has the same names as columns plus error, status, fault and reason;
+a field that starts with =, +, -, @, a tab
 or a carriage return is written with a leading ' so that a spreadsheet
 shows it as text instead of running it as a formula (--csv-raw: as sent).
 

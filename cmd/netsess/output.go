@@ -27,13 +27,15 @@ import (
 // them; connected_at and last_active_at are the same instants in RFC 3339
 // UTC, counted back from when the answer arrived, absent when the server
 // sent 0xFFFFFFFF (unknown). Those two came later than the rest and are
-// the last CSV columns, so that columns read by position keep their place.
+// the last CSV columns but one, so that columns read by position keep
+// their place; reason, the failure's word in the vocabulary scan uses
+// (client.Reason), came last.
 func csvColumns() []string {
 	return []string{
 		"server", "client", "client_host", "client_name", "user", "opens", "time", "idle_time",
 		"user_flags", "client_type", "transport", "level",
 		"error", "status", "fault",
-		"connected_at", "last_active_at",
+		"connected_at", "last_active_at", "reason",
 	}
 }
 
@@ -84,24 +86,27 @@ func sessionFields(server string, s client.Session, names map[string]string) []f
 }
 
 // errorFields describes a failure: "error" is a short phrase (the status
-// message for a returned status, the kind otherwise), then "status" and
+// message for a returned status, the kind otherwise), "reason" the
+// failure in the closed vocabulary of client.Classify that scan results
+// use too, then "status" and
 // "status_name" for a returned status, "fault" and "fault_name" for a
 // fault, "level" when the call had one, "tried" for level auto, and
 // "detail", the full message.
 func errorFields(server string, err error, fc failContext) []field {
 	out := []field{{"server", server}}
 	detail, _ := describe(err, fc)
+	reason := field{"reason", string(client.Classify(err).Reason)}
 	var ce *client.Error
 	if !errors.As(err, &ce) {
-		return append(out, field{"error", "failed"}, field{"detail", detail})
+		return append(out, field{"error", "failed"}, reason, field{"detail", detail})
 	}
 	if ce.IsStatus() {
-		out = append(out, field{"error", ce.Status.Message()}, field{"status", uint32(ce.Status)})
+		out = append(out, field{"error", ce.Status.Message()}, reason, field{"status", uint32(ce.Status)})
 		if n := ce.Status.Name(); n != "" {
 			out = append(out, field{"status_name", n})
 		}
 	} else {
-		out = append(out, field{"error", ce.Kind.String()})
+		out = append(out, field{"error", ce.Kind.String()}, reason)
 	}
 	var fe *dcerpc.Fault
 	if ce.Kind == client.KindFault || errors.As(err, &fe) {
@@ -168,17 +173,6 @@ func newCSV(w io.Writer, raw bool) *csvOut {
 	return c
 }
 
-// defuse keeps a spreadsheet from taking a field for a formula: a field
-// that starts with =, +, -, @, a tab or a carriage return gets a leading
-// '. Spreadsheets show the rest as text; the ' is visible in a text
-// editor, and --csv-raw leaves it out.
-func defuse(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
-
 func (c *csvOut) row(fields []field) {
 	rec := make([]string, len(c.cols))
 	for _, f := range fields {
@@ -188,7 +182,7 @@ func (c *csvOut) row(fields []field) {
 				case string:
 					rec[i] = v
 					if !c.raw {
-						rec[i] = defuse(v)
+						rec[i] = sessfmt.Defuse(v)
 					}
 				case uint32:
 					rec[i] = strconv.FormatUint(uint64(v), 10)

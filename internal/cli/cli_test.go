@@ -39,9 +39,10 @@ func testApp(got *[]string, seen *map[string]any) *App {
 				every := fs.Duration("interval", 5*time.Minute, "between scans")
 				file := fs.File("users", "", "accounts `FILE`")
 				n := fs.Uint32("max-len", 0, "bytes")
+				rate := fs.Float64("rate", 0, "per second")
 				return func(ctx context.Context, inv *Invocation) int {
 					*got = inv.Args
-					*seen = map[string]any{"U": *user, "level": *level, "json": *js, "k": *krb, "interval": *every, "users": *file, "max-len": *n, "count-U": inv.Flags.Count("U")}
+					*seen = map[string]any{"U": *user, "level": *level, "json": *js, "k": *krb, "interval": *every, "users": *file, "max-len": *n, "rate": *rate, "count-U": inv.Flags.Count("U")}
 					return 0
 				}
 			},
@@ -72,6 +73,9 @@ func TestParseOrder(t *testing.T) {
 		{[]string{"--interval", "5"}, nil, nil, "--interval: \"5\" is not a duration"},
 		{[]string{"--json=maybe"}, nil, nil, "--json: want true or false"},
 		{[]string{"--max-len", "-1"}, nil, nil, "--max-len: want a whole number"},
+		{[]string{"--rate", "0.5"}, nil, map[string]any{"rate": 0.5}, ""},
+		{[]string{"--rate", "NaN"}, nil, nil, "--rate: want a number"},
+		{[]string{"--rate", "fast"}, nil, nil, "--rate: want a number"},
 		{[]string{"a", "b"}, nil, nil, `unexpected argument "b" (prog list takes [SERVER])`},
 	}
 	for _, tc := range tests {

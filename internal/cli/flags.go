@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -292,6 +293,29 @@ func (fs *FlagSet) Int(names string, def int, usage string) *int {
 	p := new(int)
 	*p = def
 	fs.Var((*intValue)(p), names, usage)
+	return p
+}
+
+type float64Value float64
+
+func (x *float64Value) Set(v string) error {
+	n, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
+		return fmt.Errorf("want a number (such as 50 or 0.5), not %q", v)
+	}
+	*x = float64Value(n)
+	return nil
+}
+func (x *float64Value) String() string { return strconv.FormatFloat(float64(*x), 'g', -1, 64) }
+
+// Float64 defines a flag for a finite number (50, 0.5).
+func (fs *FlagSet) Float64(names string, def float64, usage string) *float64 {
+	p := new(float64)
+	*p = def
+	f := fs.Var((*float64Value)(p), names, usage)
+	if f.Arg == "VALUE" {
+		f.Arg = "N"
+	}
 	return p
 }
 

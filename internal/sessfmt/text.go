@@ -162,3 +162,14 @@ func Width(s string) int {
 	}
 	return n
 }
+
+// Defuse keeps a spreadsheet from taking a CSV field for a formula: a
+// field that starts with =, +, -, @, a tab or a carriage return gets a
+// leading '. Spreadsheets show the rest as text; the ' is visible in a
+// text editor, so the CSV outputs offer to leave it out (--csv-raw).
+func Defuse(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}

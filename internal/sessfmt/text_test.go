@@ -105,3 +105,15 @@ func FuzzWriteTable(f *testing.F) {
 		}
 	})
 }
+
+func TestDefuse(t *testing.T) {
+	for in, want := range map[string]string{
+		"=HYPERLINK(\"http://x\")": "'=HYPERLINK(\"http://x\")",
+		"+1":                       "'+1", "-1": "'-1", "@SUM(A1)": "'@SUM(A1)", "\tx": "'\tx", "\rx": "'\rx",
+		"": "", "alice": "alice", "a=b": "a=b", "'=x": "'=x",
+	} {
+		if got := Defuse(in); got != want {
+			t.Errorf("Defuse(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
