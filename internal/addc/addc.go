@@ -657,24 +657,9 @@ var dcPorts = []int{53, 88, 135, 139, 389, 445, 464, 636, 3268, 3269}
 // wildcard address (0.0.0.0 or ::) listens on: binding the same port on
 // one address then fails.
 func wildcardListener(ports []int) (int, bool) {
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for line := range strings.Lines(string(b)) {
-			fs := strings.Fields(line)
-			if len(fs) < 4 || fs[3] != "0A" {
-				continue
-			}
-			addr, port, ok := strings.Cut(fs[1], ":")
-			if !ok || strings.Trim(addr, "0") != "" {
-				continue
-			}
-			n, err := strconv.ParseUint(port, 16, 16)
-			if err == nil && slices.Contains(ports, int(n)) {
-				return int(n), true
-			}
+	for _, l := range sambapeer.TCPListeners() {
+		if l.Wildcard() && slices.Contains(ports, l.Port) {
+			return l.Port, true
 		}
 	}
 	return 0, false
