@@ -293,19 +293,12 @@ func (dc *DC) writeClientFiles() error {
 		return err
 	}
 	client := fmt.Sprintf(`[global]
-	workgroup = %[2]s
-	realm = %[3]s
+	workgroup = %[1]s
+	realm = %[2]s
 	netbios name = NSCLIENT
-	lock directory = %[1]s/client/lock
-	state directory = %[1]s/client/state
-	cache directory = %[1]s/client/cache
-	private dir = %[1]s/client/private
-	pid directory = %[1]s/client/pid
-	ncalrpc dir = %[1]s/client/ncalrpc
-	log file = %[1]s/log/client.%%m
-	disable netbios = yes
+`, dc.Domain, dc.Realm) + sambapeer.ClientDirs(d) + `	disable netbios = yes
 	client smb encrypt = off
-`, d, dc.Domain, dc.Realm)
+`
 	return os.WriteFile(dc.ClientConf, []byte(client), 0o644)
 }
 
