@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/netsession/netsession/internal/addc"
+	"github.com/netsession/netsession/internal/childpipe"
 )
 
 const python = "/usr/bin/python3"
@@ -37,18 +38,8 @@ func startMIT(t *testing.T, ctx context.Context, env []string, args ...string) *
 	p := &mitPeer{cmd: exec.CommandContext(ctx, python, append([]string{filepath.Join("testdata", "mitgss.py")}, args...)...)}
 	p.cmd.Env = env
 	p.cmd.Stderr = &p.stderr
-	var err error
-	if p.in, err = p.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	out, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.out = bufio.NewReader(out)
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	in, out := childpipe.Start(t, p.cmd)
+	p.in, p.out = in, bufio.NewReader(out)
 	t.Cleanup(func() {
 		p.in.Close()
 		p.cmd.Wait()

@@ -1,0 +1,34 @@
+package childpipe
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// TestStartEchoes starts cat and reads back the line written to it: both
+// pipes are connected and the process runs until stdin is closed.
+func TestStartEchoes(t *testing.T) {
+	cat, err := exec.LookPath("cat")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	cmd := exec.Command(cat)
+	stdin, stdout := Start(t, cmd)
+	if _, err := io.WriteString(stdin, "ping\n"); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "ping\n" {
+		t.Fatalf("read %q, %v; want ping", line, err)
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
