@@ -443,30 +443,10 @@ func TestCloseInterrupts(t *testing.T) {
 	if _, err := p.Write(ctx, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	errc := make(chan error, 1)
-	go func() {
+	smbtest.CloseInterruptsRead(t, func() error {
 		_, _, err := p.Read(ctx, make([]byte, 10))
-		errc <- err
-	}()
-	time.Sleep(100 * time.Millisecond)
-	select {
-	case err := <-errc:
-		t.Fatalf("read returned before Close: %v", err)
-	default:
-	}
-	start := time.Now()
-	c.Close(ctx)
-	select {
-	case err := <-errc:
-		if err == nil {
-			t.Error("read succeeded")
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close did not interrupt the read")
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("Close took %v", d)
-	}
+		return err
+	}, func() error { return c.Close(ctx) })
 	if _, err := c.OpenPipe(ctx, "echo"); !errors.Is(err, pipeclient.ErrClosed) {
 		t.Errorf("open after Close: %v, want ErrClosed", err)
 	}
