@@ -124,14 +124,7 @@ func TestDCMITInterop(t *testing.T) {
 
 	t.Run("our initiator, MIT acceptor", func(t *testing.T) {
 		cl := dcClient(t, ctx, dc, CCache(cc))
-		ini, err := cl.Initiator(ctx, DefaultSPN(dc.ServerHost))
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok, err := ini.Init(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ini, tok := apReq(t, ctx, cl, DefaultSPN(dc.ServerHost))
 		p := startMIT(t, ctx, env, "accept")
 		p.send(t, tok)
 		reply := p.readToken(t)
