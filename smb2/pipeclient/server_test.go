@@ -155,10 +155,9 @@ func rpcStream(p *pipeclient.Pipe) *msgstream.Stream {
 	}
 }
 
-func enumOver(t testing.TB, c *pipeclient.Conn) *srvs.EnumResult {
+// bindSrvs opens the srvsvc pipe on c and binds a srvsvc client over it.
+func bindSrvs(t testing.TB, ctx context.Context, c *pipeclient.Conn) (*pipeclient.Pipe, *srvs.Client) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	p, err := c.OpenPipe(ctx, "srvsvc")
 	if err != nil {
 		t.Fatal(err)
@@ -167,6 +166,14 @@ func enumOver(t testing.TB, c *pipeclient.Conn) *srvs.EnumResult {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p, cl
+}
+
+func enumOver(t testing.TB, c *pipeclient.Conn) *srvs.EnumResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, cl := bindSrvs(t, ctx, c)
 	res, err := cl.EnumAll(ctx, 1, "", "", session.MaxPreferredLength)
 	if err != nil {
 		t.Fatal(err)
