@@ -16,6 +16,7 @@ import (
 	smb2 "github.com/cloudsoda/go-smb2"
 
 	"github.com/netsession/netsession/internal/childpipe"
+	"github.com/netsession/netsession/internal/sambapeer"
 )
 
 // TestGoSMB2Initiator runs cloudsoda/go-smb2's exported NTLM initiator
@@ -92,18 +93,11 @@ func TestGoSMB2Initiator(t *testing.T) {
 func impacketPeer(t *testing.T, script string, args ...string) (send func([]byte), recv func() []byte) {
 	t.Helper()
 	const py = "/usr/bin/python3"
-	missing := func(why string) {
-		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("impacket peer unavailable under CI: %s", why)
-		}
-		t.Skipf("impacket peer unavailable: %s", why)
-	}
 	if _, err := os.Stat(py); err != nil {
-		missing(err.Error())
+		sambapeer.Unavailable(t, "impacket peer", err)
 	}
 	if out, err := exec.Command(py, "-c", "import impacket.ntlm, Cryptodome.Cipher.ARC4").CombinedOutput(); err != nil {
-		missing(fmt.Sprintf("%v: %s", err, out))
+		sambapeer.Unavailable(t, "impacket peer", fmt.Errorf("%w: %s", err, out))
 	}
 	cmd := exec.Command(py, append([]string{"testdata/" + script}, args...)...)
 	var stderr bytes.Buffer

@@ -20,10 +20,7 @@ func peer(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("peer %s missing under CI: %v", name, err)
-		}
-		t.Skipf("peer %s not installed", name)
+		sambapeer.Unavailable(t, "peer "+name, err)
 	}
 	return p
 }
@@ -33,10 +30,7 @@ func python(t testing.TB) string {
 	t.Helper()
 	const py = "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import impacket.dcerpc.v5.srvs").Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("impacket (under %s) missing under CI: %v", py, err)
-		}
-		t.Skipf("impacket not installed for %s", py)
+		sambapeer.Unavailable(t, "impacket (under "+py+")", err)
 	}
 	return py
 }
@@ -81,11 +75,7 @@ func startMapped(t testing.TB, cfg Config) *running {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:135")
 	if err != nil {
-		msg := fmt.Sprintf("127.0.0.1:135 is not available for the endpoint mapper (busy, or no privilege to bind it): %v", err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		sambapeer.Unavailable(t, "127.0.0.1:135 for the endpoint mapper (busy, or no privilege to bind it)", err)
 	}
 	l.Close()
 	cfg.EPMAddr = "127.0.0.1:135"

@@ -105,11 +105,19 @@ func (p *Peer) SrvsvcTCPAddr() string {
 func Require(tb testing.TB) {
 	tb.Helper()
 	if err := available(); err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("samba peer required under CI: %v", err)
-		}
-		tb.Skipf("samba peer not available: %v", err)
+		Unavailable(tb, "samba peer", err)
 	}
+}
+
+// Unavailable ends tb for want of a peer or a resource it needs: it skips
+// tb, or fails it when CI=true (where every peer must be present). what
+// names what is missing and err says why.
+func Unavailable(tb testing.TB, what string, err error) {
+	tb.Helper()
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf("%s required under CI: %v", what, err)
+	}
+	tb.Skipf("%s not available: %v", what, err)
 }
 
 // RequireImpacket is Require for tests that also hold sessions.
@@ -117,10 +125,7 @@ func RequireImpacket(tb testing.TB) {
 	tb.Helper()
 	Require(tb)
 	if err := exec.Command(python, "-c", "import impacket.smbconnection").Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("impacket required under CI: %v", err)
-		}
-		tb.Skipf("impacket not available: %v", err)
+		Unavailable(tb, "impacket", err)
 	}
 }
 
