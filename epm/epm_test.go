@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/internal/rpctest"
 	"github.com/netsession/netsession/internal/sambapeer"
 )
 
@@ -115,14 +116,7 @@ func serve(t *testing.T, port uint16) (string, func() [][]byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(context.Background(), l) }()
-	t.Cleanup(func() { _ = srv.Close(); <-done })
-	return l.Addr().String(), func() [][]byte { mu.Lock(); defer mu.Unlock(); return stubs }
+	return rpctest.Serve(t, &srv), func() [][]byte { mu.Lock(); defer mu.Unlock(); return stubs }
 }
 
 func TestMapOverTCP(t *testing.T) {
