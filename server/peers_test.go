@@ -68,6 +68,20 @@ func lock135(t testing.TB) {
 	t.Cleanup(func() { f.Close() })
 }
 
+// rpcclientRig is a server for rpcclient: it requires rpcclient, writes
+// its client configuration, takes lock135 and starts cfg with the endpoint
+// mapper on 127.0.0.1:135. It returns the running server, the client
+// configuration and the server's RPC port.
+func rpcclientRig(t testing.TB, cfg Config) (r *running, conf, port string) {
+	t.Helper()
+	peer(t, "rpcclient")
+	conf = clientConf(t)
+	lock135(t)
+	r = startMapped(t, cfg)
+	_, port, _ = net.SplitHostPort(r.addrs.RPC)
+	return r, conf, port
+}
+
 // startMapped starts cfg with the endpoint mapper on 127.0.0.1:135, which
 // rpcclient always asks (Samba 4.17's rpcclient ignores the port in an
 // ncacn_ip_tcp binding). The caller holds lock135.
