@@ -1,9 +1,7 @@
 package client_test
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -72,14 +70,7 @@ func startMapper(t *testing.T, rpcAddr string) string {
 	if err := srv.Register(h.Interface()); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(context.Background(), l) }()
-	t.Cleanup(func() { srv.Close(); <-done })
-	return l.Addr().String()
+	return rpctest.Serve(t, srv)
 }
 
 // startBenchServer holds n sessions and returns the server's address.

@@ -280,29 +280,8 @@ func TestSMBPipeCloseDuringTransceive(t *testing.T) {
 // returns Close's error.
 func closeInterruptsRead(t *testing.T, pipe *client.SMBPipe) error {
 	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
+	return smbtest.CloseInterruptsRead(t, func() error {
 		_, err := pipe.Read(make([]byte, 16))
-		errc <- err
-	}()
-	time.Sleep(100 * time.Millisecond)
-	select {
-	case err := <-errc:
-		t.Fatalf("read returned before Close: %v", err)
-	default:
-	}
-	start := time.Now()
-	cerr := pipe.Close()
-	select {
-	case err := <-errc:
-		if err == nil {
-			t.Error("read succeeded")
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close did not interrupt the read")
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("Close took %v", d)
-	}
-	return cerr
+		return err
+	}, pipe.Close)
 }

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/internal/rpctest"
+	"github.com/netsession/netsession/internal/sambapeer"
 )
 
 var srvsvc = dcerpc.SyntaxID{UUID: dcerpc.MustParseUUID("4b324fc8-1670-01d3-1278-5a47bf6ee188"), Major: 3}
@@ -114,14 +116,7 @@ func serve(t *testing.T, port uint16) (string, func() [][]byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(context.Background(), l) }()
-	t.Cleanup(func() { _ = srv.Close(); <-done })
-	return l.Addr().String(), func() [][]byte { mu.Lock(); defer mu.Unlock(); return stubs }
+	return rpctest.Serve(t, &srv), func() [][]byte { mu.Lock(); defer mu.Unlock(); return stubs }
 }
 
 func TestMapOverTCP(t *testing.T) {
@@ -222,10 +217,7 @@ func TestImpacketGolden(t *testing.T) {
 func requirePeer(t *testing.T, path string) {
 	t.Helper()
 	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("peer %s missing under CI: %v", path, err)
-		}
-		t.Skipf("peer %s not installed", path)
+		sambapeer.Unavailable(t, "peer "+path, err)
 	}
 }
 
@@ -234,10 +226,7 @@ func requirePeer(t *testing.T, path string) {
 func TestImpacketMap(t *testing.T) {
 	requirePeer(t, "/usr/bin/python3")
 	if err := exec.Command("/usr/bin/python3", "-c", "import impacket.dcerpc.v5.epm").Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("impacket missing under CI: %v", err)
-		}
-		t.Skip("impacket not installed")
+		sambapeer.Unavailable(t, "impacket", err)
 	}
 	addr, stubs := serve(t, 49154)
 	_, port, _ := net.SplitHostPort(addr)

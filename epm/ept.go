@@ -70,6 +70,24 @@ func readTower(r *ndr.Reader, b []byte) ([]byte, error) {
 	return b[off : off+int(n) : off+int(n)], nil
 }
 
+// readUUID reads the 16-byte wire UUID at the reader's offset in b.
+func readUUID(r *ndr.Reader, b []byte) (dcerpc.UUID, error) {
+	off := r.Offset()
+	if err := r.Skip(16); err != nil {
+		return dcerpc.UUID{}, err
+	}
+	return uuidFromWire(b[off:]), nil
+}
+
+// readUUIDRef reads the UUID behind a non-NULL pointer already read.
+func readUUIDRef(r *ndr.Reader, b []byte) (*dcerpc.UUID, error) {
+	u, err := readUUID(r, b)
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
 func writeTower(w *ndr.Writer, t []byte) {
 	w.Uint32(uint32(len(t)))
 	w.Uint32(uint32(len(t)))
@@ -87,12 +105,9 @@ func (m *MapRequest) UnmarshalNDR(b []byte) error {
 	}
 	*m = MapRequest{}
 	if p != 0 {
-		off := r.Offset()
-		if err := r.Skip(16); err != nil {
+		if m.Object, err = readUUIDRef(r, b); err != nil {
 			return err
 		}
-		u := uuidFromWire(b[off:])
-		m.Object = &u
 	}
 	p, err = r.Pointer("map_tower")
 	if err != nil {

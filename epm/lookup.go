@@ -30,22 +30,18 @@ func (q *LookupRequest) UnmarshalNDR(b []byte) error {
 		return err
 	}
 	if p != 0 {
-		off := r.Offset()
-		if err := r.Skip(16); err != nil {
+		if q.Object, err = readUUIDRef(r, b); err != nil {
 			return err
 		}
-		u := uuidFromWire(b[off:])
-		q.Object = &u
 	}
 	if p, err = r.Pointer("interface_id"); err != nil {
 		return err
 	}
 	if p != 0 {
-		off := r.Offset()
-		if err := r.Skip(16); err != nil {
+		var s dcerpc.SyntaxID
+		if s.UUID, err = readUUID(r, b); err != nil {
 			return err
 		}
-		s := dcerpc.SyntaxID{UUID: uuidFromWire(b[off:])}
 		if s.Major, err = r.Uint16(); err != nil {
 			return err
 		}

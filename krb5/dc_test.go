@@ -59,9 +59,8 @@ func ntHash(password string) []byte {
 	return h.Sum(nil)
 }
 
-// exchange runs a whole context: our initiator's AP-REQ into acc, its
-// AP-REP back into the initiator; both sides must agree on the key.
-func exchange(t *testing.T, ctx context.Context, cl *Client, spn string, acc *Acceptor) *Identity {
+// apReq starts an initiator for spn and returns it with its AP-REQ.
+func apReq(t *testing.T, ctx context.Context, cl *Client, spn string) (*Initiator, []byte) {
 	t.Helper()
 	ini, err := cl.Initiator(ctx, spn)
 	if err != nil {
@@ -71,6 +70,14 @@ func exchange(t *testing.T, ctx context.Context, cl *Client, spn string, acc *Ac
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ini, tok
+}
+
+// exchange runs a whole context: our initiator's AP-REQ into acc, its
+// AP-REP back into the initiator; both sides must agree on the key.
+func exchange(t *testing.T, ctx context.Context, cl *Client, spn string, acc *Acceptor) *Identity {
+	t.Helper()
+	ini, tok := apReq(t, ctx, cl, spn)
 	reply, id, key, err := acc.Accept(ctx, tok)
 	if err != nil {
 		t.Fatalf("accept: %v", err)
@@ -374,14 +381,7 @@ func TestDCAcceptorRefusals(t *testing.T) {
 	acc := dcAcceptor(t, dc)
 	acc.Services = []string{DefaultSPN(dc.ServerHost)}
 
-	ini, err := cl.Initiator(ctx, DefaultSPN(dc.ServerHost))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := ini.Init(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, tok := apReq(t, ctx, cl, DefaultSPN(dc.ServerHost))
 	if _, _, _, err := acc.Accept(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
@@ -395,30 +395,18 @@ func TestDCAcceptorRefusals(t *testing.T) {
 	}
 
 	// host/ is in the keytab but not served.
-	ini, err = cl.Initiator(ctx, "host/"+dc.ServerHost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _ = ini.Init(ctx)
+	_, tok = apReq(t, ctx, cl, "host/"+dc.ServerHost)
 	if _, _, _, err := acc.Accept(ctx, tok); !errors.Is(err, ErrWrongService) {
 		t.Errorf("host/ ticket on a cifs/ acceptor: %v, want ErrWrongService", err)
 	}
 	// The DC's own cifs/: no key in the keytab.
 	open := dcAcceptor(t, dc)
-	ini, err = cl.Initiator(ctx, DefaultSPN(dc.Host))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _ = ini.Init(ctx)
+	_, tok = apReq(t, ctx, cl, DefaultSPN(dc.Host))
 	if _, _, _, err := open.Accept(ctx, tok); !errors.Is(err, ErrWrongService) {
 		t.Errorf("ticket for the DC's cifs/: %v, want ErrWrongService", err)
 	}
 	// A tampered ticket does not decrypt.
-	ini, err = cl.Initiator(ctx, DefaultSPN(dc.ServerHost))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _ = ini.Init(ctx)
+	_, tok = apReq(t, ctx, cl, DefaultSPN(dc.ServerHost))
 	tok[len(tok)/3] ^= 0x40
 	if _, _, _, err := acc.Accept(ctx, tok); err == nil {
 		t.Error("tampered AP-REQ accepted")

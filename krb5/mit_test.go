@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/netsession/netsession/internal/addc"
+	"github.com/netsession/netsession/internal/childpipe"
+	"github.com/netsession/netsession/internal/sambapeer"
 )
 
 const python = "/usr/bin/python3"
@@ -29,26 +31,13 @@ type mitPeer struct {
 func startMIT(t *testing.T, ctx context.Context, env []string, args ...string) *mitPeer {
 	t.Helper()
 	if _, err := os.Stat(python); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("python3 required under CI: %v", err)
-		}
-		t.Skipf("python3: %v", err)
+		sambapeer.Unavailable(t, "python3", err)
 	}
 	p := &mitPeer{cmd: exec.CommandContext(ctx, python, append([]string{filepath.Join("testdata", "mitgss.py")}, args...)...)}
 	p.cmd.Env = env
 	p.cmd.Stderr = &p.stderr
-	var err error
-	if p.in, err = p.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	out, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.out = bufio.NewReader(out)
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	in, out := childpipe.Start(t, p.cmd)
+	p.in, p.out = in, bufio.NewReader(out)
 	t.Cleanup(func() {
 		p.in.Close()
 		p.cmd.Wait()
@@ -133,14 +122,7 @@ func TestDCMITInterop(t *testing.T) {
 
 	t.Run("our initiator, MIT acceptor", func(t *testing.T) {
 		cl := dcClient(t, ctx, dc, CCache(cc))
-		ini, err := cl.Initiator(ctx, DefaultSPN(dc.ServerHost))
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok, err := ini.Init(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ini, tok := apReq(t, ctx, cl, DefaultSPN(dc.ServerHost))
 		p := startMIT(t, ctx, env, "accept")
 		p.send(t, tok)
 		reply := p.readToken(t)

@@ -14,15 +14,7 @@ func BenchmarkAcceptorExchange(b *testing.B) {
 	// Pre-compute client tokens against a server whose challenge we
 	// replay, so only acceptor work is timed.
 	cc, sc := cli.NewContext(), srv.NewContext("b")
-	neg, _, _ := cc.Step(ctx, nil)
-	chal, _, err := sc.Step(ctx, neg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	auth, _, err := cc.Step(ctx, chal)
-	if err != nil {
-		b.Fatal(err)
-	}
+	neg, chal, auth := handshakeTokens(b, cc, sc)
 	b.ReportAllocs()
 	for b.Loop() {
 		c := srv.NewContext("b")

@@ -60,12 +60,16 @@ const (
 
 // signKey is SIGNKEY with extended session security.
 func signKey(exported []byte, client bool) []byte {
-	magic := serverSignMagic
 	if client {
-		magic = clientSignMagic
+		return magicKey(exported, clientSignMagic)
 	}
+	return magicKey(exported, serverSignMagic)
+}
+
+// magicKey is MD5(key || magic), the last step of SIGNKEY and SEALKEY.
+func magicKey(key []byte, magic string) []byte {
 	h := md5.New()
-	h.Write(exported)
+	h.Write(key)
 	h.Write([]byte(magic))
 	return h.Sum(nil)
 }
@@ -81,12 +85,8 @@ func sealKey(flags NegotiateFlags, exported []byte, client bool) []byte {
 	default:
 		k = k[:5]
 	}
-	magic := serverSealMagic
 	if client {
-		magic = clientSealMagic
+		return magicKey(k, clientSealMagic)
 	}
-	h := md5.New()
-	h.Write(k)
-	h.Write([]byte(magic))
-	return h.Sum(nil)
+	return magicKey(k, serverSealMagic)
 }

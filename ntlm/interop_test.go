@@ -14,6 +14,9 @@ import (
 	"testing"
 
 	smb2 "github.com/cloudsoda/go-smb2"
+
+	"github.com/netsession/netsession/internal/childpipe"
+	"github.com/netsession/netsession/internal/sambapeer"
 )
 
 // TestGoSMB2Initiator runs cloudsoda/go-smb2's exported NTLM initiator
@@ -90,33 +93,16 @@ func TestGoSMB2Initiator(t *testing.T) {
 func impacketPeer(t *testing.T, script string, args ...string) (send func([]byte), recv func() []byte) {
 	t.Helper()
 	const py = "/usr/bin/python3"
-	missing := func(why string) {
-		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("impacket peer unavailable under CI: %s", why)
-		}
-		t.Skipf("impacket peer unavailable: %s", why)
-	}
 	if _, err := os.Stat(py); err != nil {
-		missing(err.Error())
+		sambapeer.Unavailable(t, "impacket peer", err)
 	}
 	if out, err := exec.Command(py, "-c", "import impacket.ntlm, Cryptodome.Cipher.ARC4").CombinedOutput(); err != nil {
-		missing(fmt.Sprintf("%v: %s", err, out))
+		sambapeer.Unavailable(t, "impacket peer", fmt.Errorf("%w: %s", err, out))
 	}
 	cmd := exec.Command(py, append([]string{"testdata/" + script}, args...)...)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdin, stdout := childpipe.Start(t, cmd)
 	t.Cleanup(func() {
 		stdin.Close()
 		if err := cmd.Wait(); err != nil && !t.Failed() {
@@ -216,17 +202,8 @@ func TestInitiatorCheckedByImpacket(t *testing.T) {
 		t.Run(cli.User, func(t *testing.T) {
 			send, recv := impacketPeer(t, "impacket_verifier.py", cli.Password)
 			srv := &Server{Accounts: testAccounts(t)}
-			ctx := context.Background()
 			cc, sc := cli.NewContext(), srv.NewContext("127.0.0.1")
-			neg, _, _ := cc.Step(ctx, nil)
-			chal, _, err := sc.Step(ctx, neg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			auth, _, err := cc.Step(ctx, chal)
-			if err != nil {
-				t.Fatal(err)
-			}
+			neg, chal, auth := handshakeTokens(t, cc, sc)
 			send(neg)
 			send(chal)
 			send(auth)

@@ -15,21 +15,30 @@ import (
 // context waiting for it.
 func challenged(t *testing.T, srv *Server, cli *Client) (*ServerContext, []byte) {
 	t.Helper()
+	sc := srv.NewContext("198.51.100.7")
+	_, _, auth := handshakeTokens(t, cli.NewContext(), sc)
+	return sc, auth
+}
+
+// handshakeTokens steps cc and sc up to the client's AUTHENTICATE, which
+// sc has not yet seen, and returns the three messages; any error fails
+// the test.
+func handshakeTokens(tb testing.TB, cc *ClientContext, sc *ServerContext) (neg, chal, auth []byte) {
+	tb.Helper()
 	ctx := context.Background()
-	cc, sc := cli.NewContext(), srv.NewContext("198.51.100.7")
 	neg, _, err := cc.Step(ctx, nil)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	chal, _, err := sc.Step(ctx, neg)
+	chal, _, err = sc.Step(ctx, neg)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	auth, _, err := cc.Step(ctx, chal)
+	auth, _, err = cc.Step(ctx, chal)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	return sc, auth
+	return neg, chal, auth
 }
 
 // withoutMICField re-lays an AUTHENTICATE message without the 16-byte MIC

@@ -3,9 +3,9 @@ package ntlm
 import (
 	"bytes"
 	"context"
-	"errors"
 	"testing"
 
+	"github.com/netsession/netsession/internal/authtest"
 	"github.com/netsession/netsession/session"
 )
 
@@ -86,64 +86,7 @@ func TestRoundTrip(t *testing.T) {
 			if cc.Flags() != sc.Flags() {
 				t.Fatalf("flags differ: client %08x server %08x", cc.Flags(), sc.Flags())
 			}
-			signRoundTrips(t, cc, sc)
+			authtest.ProtectRoundTrips(t, cc, sc, cc.Flags().Has(FlagSeal), ErrBadSignature)
 		})
-	}
-}
-
-type signer interface {
-	Sign([]byte) ([]byte, error)
-	Verify(msg, sig []byte) error
-	SealWithin(msg []byte, lo, hi int) ([]byte, error)
-	UnsealWithin(msg []byte, lo, hi int, sig []byte) error
-	Flags() NegotiateFlags
-}
-
-// signRoundTrips exchanges several signed and (when negotiated) sealed
-// messages in both directions, interleaved, and checks that a tampered
-// message is refused.
-func signRoundTrips(t *testing.T, a, b signer) {
-	t.Helper()
-	for i := range 5 {
-		for _, dir := range []struct{ from, to signer }{{a, b}, {b, a}} {
-			msg := bytes.Repeat([]byte{byte(i), 0xa5}, 20+i)
-			sig, err := dir.from.Sign(msg)
-			if err != nil {
-				t.Fatalf("sign %d: %v", i, err)
-			}
-			if err := dir.to.Verify(msg, sig); err != nil {
-				t.Fatalf("verify %d: %v", i, err)
-			}
-			if !dir.from.Flags().Has(FlagSeal) {
-				continue
-			}
-			plain := append([]byte("header--"), msg...)
-			sealed := bytes.Clone(plain)
-			sig, err = dir.from.SealWithin(sealed, 8, len(sealed))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if bytes.Equal(sealed[8:], plain[8:]) || !bytes.Equal(sealed[:8], plain[:8]) {
-				t.Fatalf("seal %d did not encrypt exactly the range", i)
-			}
-			if err := dir.to.UnsealWithin(sealed, 8, len(sealed), sig); err != nil {
-				t.Fatalf("unseal %d: %v", i, err)
-			}
-			if !bytes.Equal(sealed, plain) {
-				t.Fatalf("unsealed %d differs", i)
-			}
-		}
-	}
-	msg := []byte("tampered message")
-	sig, err := a.Sign(msg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg[0] ^= 1
-	if err := b.Verify(msg, sig); !errors.Is(err, ErrBadSignature) {
-		t.Fatalf("tampered message verified: %v", err)
-	}
-	if err := b.Verify([]byte("anything"), sig); !errors.Is(err, ErrBadSignature) {
-		t.Fatalf("direction still usable after a failure: %v", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/netsession/netsession/client"
 	"github.com/netsession/netsession/fleet"
+	"github.com/netsession/netsession/internal/sambapeer"
 	"github.com/netsession/netsession/scan"
 )
 
@@ -149,10 +150,7 @@ const python = "/usr/bin/python3"
 
 func benchImpacket(b *testing.B, f *fleet.Fleet, workers int) {
 	if err := exec.Command(python, "-c", "import impacket.smbconnection").Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			b.Fatalf("impacket required under CI: %v", err)
-		}
-		b.Skipf("impacket not available: %v", err)
+		sambapeer.Unavailable(b, "impacket", err)
 	}
 	list := filepath.Join(b.TempDir(), "targets")
 	if err := os.WriteFile(list, []byte(strings.Join(f.Targets(), "\n")+"\n"), 0o644); err != nil {

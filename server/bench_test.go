@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -23,11 +22,7 @@ func seeds200() []Seed {
 // One rpcclient process runs 1 command, another 200; the cost of a call is
 // (t(200) - t(1)) / 199, which leaves process start, connect and bind out.
 func BenchmarkRPCClientLevel1(b *testing.B) {
-	peer(b, "rpcclient")
-	conf := clientConf(b)
-	lock135(b)
-	r := startMapped(b, Config{Seeds: seeds200()})
-	_, port, _ := net.SplitHostPort(r.addrs.RPC)
+	_, conf, port := rpcclientRig(b, Config{Seeds: seeds200()})
 	binding := "ncacn_ip_tcp:127.0.0.1[" + port + ",sign]"
 	many := strings.TrimSuffix(strings.Repeat("netsessenum; ", 200), "; ")
 	var total time.Duration

@@ -19,6 +19,7 @@ import (
 
 	"github.com/netsession/netsession/client"
 	"github.com/netsession/netsession/epm"
+	"github.com/netsession/netsession/internal/childpipe"
 	"github.com/netsession/netsession/srvs"
 )
 
@@ -40,19 +41,9 @@ func TestAcceptEMFILE(t *testing.T) {
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestAcceptEMFILEChild$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), envEMFILEChild+"=1")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdin, stdout := childpipe.Start(t, cmd)
 	exited := make(chan error, 1)
 	stopped := false // exited has been received from
 	var out strings.Builder

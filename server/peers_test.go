@@ -20,10 +20,7 @@ func peer(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("peer %s missing under CI: %v", name, err)
-		}
-		t.Skipf("peer %s not installed", name)
+		sambapeer.Unavailable(t, "peer "+name, err)
 	}
 	return p
 }
@@ -33,10 +30,7 @@ func python(t testing.TB) string {
 	t.Helper()
 	const py = "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import impacket.dcerpc.v5.srvs").Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("impacket (under %s) missing under CI: %v", py, err)
-		}
-		t.Skipf("impacket not installed for %s", py)
+		sambapeer.Unavailable(t, "impacket (under "+py+")", err)
 	}
 	return py
 }
@@ -74,6 +68,20 @@ func lock135(t testing.TB) {
 	t.Cleanup(func() { f.Close() })
 }
 
+// rpcclientRig is a server for rpcclient: it requires rpcclient, writes
+// its client configuration, takes lock135 and starts cfg with the endpoint
+// mapper on 127.0.0.1:135. It returns the running server, the client
+// configuration and the server's RPC port.
+func rpcclientRig(t testing.TB, cfg Config) (r *running, conf, port string) {
+	t.Helper()
+	peer(t, "rpcclient")
+	conf = clientConf(t)
+	lock135(t)
+	r = startMapped(t, cfg)
+	_, port, _ = net.SplitHostPort(r.addrs.RPC)
+	return r, conf, port
+}
+
 // startMapped starts cfg with the endpoint mapper on 127.0.0.1:135, which
 // rpcclient always asks (Samba 4.17's rpcclient ignores the port in an
 // ncacn_ip_tcp binding). The caller holds lock135.
@@ -81,11 +89,7 @@ func startMapped(t testing.TB, cfg Config) *running {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:135")
 	if err != nil {
-		msg := fmt.Sprintf("127.0.0.1:135 is not available for the endpoint mapper (busy, or no privilege to bind it): %v", err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		sambapeer.Unavailable(t, "127.0.0.1:135 for the endpoint mapper (busy, or no privilege to bind it)", err)
 	}
 	l.Close()
 	cfg.EPMAddr = "127.0.0.1:135"

@@ -17,6 +17,7 @@ import (
 	gosmb2 "github.com/cloudsoda/go-smb2"
 
 	"github.com/netsession/netsession/client"
+	"github.com/netsession/netsession/internal/childpipe"
 	"github.com/netsession/netsession/internal/sambapeer"
 	"github.com/netsession/netsession/session"
 )
@@ -250,18 +251,8 @@ func holdOurs(b *testing.B, addr string, n int) {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHoldSMB$")
 	cmd.Env = append(os.Environ(), "NETSESS_HOLD_SMB="+addr, "NETSESS_HOLD_N="+strconv.Itoa(n))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
 	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
+	stdin, stdout := childpipe.Start(b, cmd)
 	b.Cleanup(func() {
 		stdin.Close()
 		done := make(chan struct{})

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"net"
 	"strings"
 	"testing"
 
@@ -19,11 +18,7 @@ func rpcSeeds() []Seed {
 // privacy and over SPNEGO at integrity. rpcclient can only send a level
 // other than 1 with client and user filters, so those match carol.
 func TestRPCClientAuthenticated(t *testing.T) {
-	peer(t, "rpcclient")
-	conf := clientConf(t)
-	lock135(t)
-	r := startMapped(t, Config{Seeds: rpcSeeds()})
-	_, port, _ := net.SplitHostPort(r.addrs.RPC)
+	r, conf, port := rpcclientRig(t, Config{Seeds: rpcSeeds()})
 	cmds := `netsessenum; netsessenum \\\\10.0.0.5 carol 0; netsessenum \\\\10.0.0.5 carol 1; netsessenum \\\\10.0.0.5 carol 2; netsessenum \\\\10.0.0.5 carol 10; netsessenum \\\\10.0.0.5 carol 502; netsessenum \\\\10.0.0.7 carol 10`
 	for _, opt := range []string{"sign", "seal", "sign,spnego", "seal,spnego"} {
 		out := rpcclient(t, conf, "ncacn_ip_tcp:127.0.0.1["+port+","+opt+"]", "alice%AlicePass1", cmds)
@@ -76,11 +71,7 @@ func TestRPCClientAuthenticated(t *testing.T) {
 }
 
 func TestRPCClientConnectLevelAllowed(t *testing.T) {
-	peer(t, "rpcclient")
-	conf := clientConf(t)
-	lock135(t)
-	r := startMapped(t, Config{Seeds: rpcSeeds(), AllowConnectLevel: true})
-	_, port, _ := net.SplitHostPort(r.addrs.RPC)
+	_, conf, port := rpcclientRig(t, Config{Seeds: rpcSeeds(), AllowConnectLevel: true})
 	out := rpcclient(t, conf, "ncacn_ip_tcp:127.0.0.1["+port+",connect]", "alice%AlicePass1", "netsessenum")
 	if !strings.Contains(out, "Received 2 entries.") {
 		t.Errorf("connect level allowed: %s", out)
@@ -90,11 +81,7 @@ func TestRPCClientConnectLevelAllowed(t *testing.T) {
 // The plain binding does no DCE/RPC authentication; under the open policy
 // the anonymous caller may enumerate.
 func TestRPCClientPlainOpen(t *testing.T) {
-	peer(t, "rpcclient")
-	conf := clientConf(t)
-	lock135(t)
-	r := startMapped(t, Config{Seeds: rpcSeeds(), Policy: session.PolicyOpen()})
-	_, port, _ := net.SplitHostPort(r.addrs.RPC)
+	_, conf, port := rpcclientRig(t, Config{Seeds: rpcSeeds(), Policy: session.PolicyOpen()})
 	for _, creds := range []string{"alice%AlicePass1", ""} {
 		out := rpcclient(t, conf, "ncacn_ip_tcp:127.0.0.1["+port+"]", creds, `netsessenum; netsessenum \\\\10.0.0.7 dave 10`)
 		if strings.Count(out, "Received 2 entries.") != 1 || strings.Count(out, "Received 1 entries.") != 1 {

@@ -80,26 +80,18 @@ func TestHandBuilt(t *testing.T) {
 			switch v := tc.value.(type) {
 			case *SessionEnumRequest:
 				got = v.MarshalNDR()
-				var d SessionEnumRequest
-				err = d.UnmarshalNDR(want)
-				decoded = &d
+				decoded, err = decodeAs[SessionEnumRequest](want)
 			case *SessionEnumResponse:
 				if got, err = v.MarshalNDR(); err != nil {
 					t.Fatal(err)
 				}
-				var d SessionEnumResponse
-				err = d.UnmarshalNDR(want)
-				decoded = &d
+				decoded, err = decodeAs[SessionEnumResponse](want)
 			case *SessionDelRequest:
 				got = v.MarshalNDR()
-				var d SessionDelRequest
-				err = d.UnmarshalNDR(want)
-				decoded = &d
+				decoded, err = decodeAs[SessionDelRequest](want)
 			case *SessionDelResponse:
 				got = v.MarshalNDR()
-				var d SessionDelResponse
-				err = d.UnmarshalNDR(want)
-				decoded = &d
+				decoded, err = decodeAs[SessionDelResponse](want)
 			}
 			if err != nil {
 				t.Fatalf("decode: %v", err)
@@ -233,4 +225,14 @@ func TestEncodeInvalid(t *testing.T) {
 			t.Errorf("dst changed on error: %x", out)
 		}
 	}
+}
+
+// decodeAs decodes b into a new T and returns a pointer to it.
+func decodeAs[T any, P interface {
+	*T
+	UnmarshalNDR([]byte) error
+}](b []byte) (any, error) {
+	var d T
+	err := P(&d).UnmarshalNDR(b)
+	return &d, err
 }

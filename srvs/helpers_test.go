@@ -94,6 +94,17 @@ func (c *canonicalizer) ustr() error {
 	return c.str()
 }
 
+// u32Ref reads a unique pointer to a DWORD and the DWORD when the
+// pointer is not NULL.
+func (c *canonicalizer) u32Ref() error {
+	p, err := c.ptr()
+	if err != nil || p == 0 {
+		return err
+	}
+	_, err = c.u32()
+	return err
+}
+
 // elementStrings gives, per level, which members of an element are string
 // pointers (true) or DWORDs (false), in wire order.
 func elementStrings(level uint32) ([]bool, bool) {
@@ -184,14 +195,8 @@ func canonicalEnumRequest(b []byte) ([]byte, error) {
 	if _, err := c.u32(); err != nil {
 		return nil, err
 	}
-	p, err := c.ptr()
-	if err != nil {
+	if err := c.u32Ref(); err != nil {
 		return nil, err
-	}
-	if p != 0 {
-		if _, err := c.u32(); err != nil {
-			return nil, err
-		}
 	}
 	return c.done()
 }
@@ -204,14 +209,8 @@ func canonicalEnumResponse(b []byte) ([]byte, error) {
 	if _, err := c.u32(); err != nil { // TotalEntries
 		return nil, err
 	}
-	p, err := c.ptr()
-	if err != nil {
+	if err := c.u32Ref(); err != nil {
 		return nil, err
-	}
-	if p != 0 {
-		if _, err := c.u32(); err != nil {
-			return nil, err
-		}
 	}
 	if _, err := c.u32(); err != nil { // status
 		return nil, err

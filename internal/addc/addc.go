@@ -74,10 +74,7 @@ type DC struct {
 func Require(tb testing.TB) {
 	tb.Helper()
 	if err := available(); err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("samba AD DC required under CI: %v", err)
-		}
-		tb.Skipf("samba AD DC not available: %v", err)
+		sambapeer.Unavailable(tb, "samba AD DC", err)
 	}
 }
 
@@ -293,19 +290,12 @@ func (dc *DC) writeClientFiles() error {
 		return err
 	}
 	client := fmt.Sprintf(`[global]
-	workgroup = %[2]s
-	realm = %[3]s
+	workgroup = %[1]s
+	realm = %[2]s
 	netbios name = NSCLIENT
-	lock directory = %[1]s/client/lock
-	state directory = %[1]s/client/state
-	cache directory = %[1]s/client/cache
-	private dir = %[1]s/client/private
-	pid directory = %[1]s/client/pid
-	ncalrpc dir = %[1]s/client/ncalrpc
-	log file = %[1]s/log/client.%%m
-	disable netbios = yes
+`, dc.Domain, dc.Realm) + sambapeer.ClientDirs(d) + `	disable netbios = yes
 	client smb encrypt = off
-`, d, dc.Domain, dc.Realm)
+`
 	return os.WriteFile(dc.ClientConf, []byte(client), 0o644)
 }
 
@@ -657,24 +647,9 @@ var dcPorts = []int{53, 88, 135, 139, 389, 445, 464, 636, 3268, 3269}
 // wildcard address (0.0.0.0 or ::) listens on: binding the same port on
 // one address then fails.
 func wildcardListener(ports []int) (int, bool) {
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for line := range strings.Lines(string(b)) {
-			fs := strings.Fields(line)
-			if len(fs) < 4 || fs[3] != "0A" {
-				continue
-			}
-			addr, port, ok := strings.Cut(fs[1], ":")
-			if !ok || strings.Trim(addr, "0") != "" {
-				continue
-			}
-			n, err := strconv.ParseUint(port, 16, 16)
-			if err == nil && slices.Contains(ports, int(n)) {
-				return int(n), true
-			}
+	for _, l := range sambapeer.TCPListeners() {
+		if l.Wildcard() && slices.Contains(ports, l.Port) {
+			return l.Port, true
 		}
 	}
 	return 0, false

@@ -97,11 +97,18 @@ func NewServer(t testing.TB, cfg Config) *Server {
 	if err := srv.Register(iface); err != nil {
 		t.Fatal(err)
 	}
+	return &Server{Addr: Serve(t, srv), Table: table, Clock: clock}
+}
+
+// Serve serves srv on a free loopback port until the test ends, then
+// closes it and waits for Serve to return; it returns the address.
+func Serve(t testing.TB, srv *dcerpc.Server) string {
+	t.Helper()
 	l := listen(t)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(context.Background(), l) }()
 	t.Cleanup(func() { srv.Close(); <-done })
-	return &Server{Addr: l.Addr().String(), Table: table, Clock: clock}
+	return l.Addr().String()
 }
 
 // StatusAt is a Config.Wrap that answers NetrSessionEnum at the given

@@ -105,11 +105,19 @@ func (p *Peer) SrvsvcTCPAddr() string {
 func Require(tb testing.TB) {
 	tb.Helper()
 	if err := available(); err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("samba peer required under CI: %v", err)
-		}
-		tb.Skipf("samba peer not available: %v", err)
+		Unavailable(tb, "samba peer", err)
 	}
+}
+
+// Unavailable ends tb for want of a peer or a resource it needs: it skips
+// tb, or fails it when CI=true (where every peer must be present). what
+// names what is missing and err says why.
+func Unavailable(tb testing.TB, what string, err error) {
+	tb.Helper()
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf("%s required under CI: %v", what, err)
+	}
+	tb.Skipf("%s not available: %v", what, err)
 }
 
 // RequireImpacket is Require for tests that also hold sessions.
@@ -117,10 +125,7 @@ func RequireImpacket(tb testing.TB) {
 	tb.Helper()
 	Require(tb)
 	if err := exec.Command(python, "-c", "import impacket.smbconnection").Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("impacket required under CI: %v", err)
-		}
-		tb.Skipf("impacket not available: %v", err)
+		Unavailable(tb, "impacket", err)
 	}
 }
 
@@ -332,19 +337,12 @@ func (p *Peer) writeConf(port int, opts Options, rpcLo, rpcHi int) error {
 	if err := os.WriteFile(p.Conf, []byte(b.String()), 0o644); err != nil {
 		return err
 	}
-	client := fmt.Sprintf(`[global]
+	client := `[global]
   workgroup = NSPTEST
   netbios name = NSPCLIENT
-  lock directory = %[1]s/client/lock
-  state directory = %[1]s/client/state
-  cache directory = %[1]s/client/cache
-  private dir = %[1]s/client/private
-  pid directory = %[1]s/client/pid
-  ncalrpc dir = %[1]s/client/ncalrpc
-  log file = %[1]s/log/client.%%m
-  client smb encrypt = off
+` + ClientDirs(d) + `  client smb encrypt = off
   disable netbios = yes
-`, d)
+`
 	p.Port = port
 	return os.WriteFile(p.ClientConf, []byte(client), 0o644)
 }
@@ -664,4 +662,19 @@ func sambaCommand(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), "_NO_WINBINDD=1")
 	return cmd
+}
+
+// ClientDirs is the part of a client tool's smb.conf [global] section
+// that keeps its lock, state, cache, private, pid and ncalrpc files under
+// dir/client and its log under dir/log, so that a client tool run against
+// a test server touches nothing of the system's Samba.
+func ClientDirs(dir string) string {
+	return fmt.Sprintf(`  lock directory = %[1]s/client/lock
+  state directory = %[1]s/client/state
+  cache directory = %[1]s/client/cache
+  private dir = %[1]s/client/private
+  pid directory = %[1]s/client/pid
+  ncalrpc dir = %[1]s/client/ncalrpc
+  log file = %[1]s/log/client.%%m
+`, dir)
 }

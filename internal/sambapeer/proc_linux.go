@@ -154,9 +154,10 @@ func killAll(pids []int, grace time.Duration) error {
 	}
 }
 
-// listening reports whether anything listens on TCP port on any address.
-func listening(port int) bool {
-	want := fmt.Sprintf(":%04X", port)
+// tcpListeners reads the TCP sockets in the LISTEN state from
+// /proc/net/tcp and /proc/net/tcp6.
+func tcpListeners() []Listener {
+	var ls []Listener
 	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -164,12 +165,30 @@ func listening(port int) bool {
 		}
 		for line := range strings.Lines(string(b)) {
 			fs := strings.Fields(line)
-			if len(fs) > 3 && fs[3] == "0A" && strings.HasSuffix(fs[1], want) {
-				return true
+			if len(fs) < 4 || fs[3] != "0A" {
+				continue
 			}
+			addr, port, ok := strings.Cut(fs[1], ":")
+			if !ok {
+				continue
+			}
+			n, err := strconv.ParseUint(port, 16, 16)
+			if err != nil {
+				continue
+			}
+			l := Listener{Addr: addr, Port: int(n)}
+			if len(fs) > 9 {
+				l.Inode = fs[9]
+			}
+			ls = append(ls, l)
 		}
 	}
-	return false
+	return ls
+}
+
+// listening reports whether anything listens on TCP port on any address.
+func listening(port int) bool {
+	return slices.ContainsFunc(tcpListeners(), func(l Listener) bool { return l.Port == port })
 }
 
 // lockFile takes an exclusive flock on path, waiting until ctx ends. The
@@ -348,18 +367,10 @@ func ensureAccounts(ctx context.Context) error {
 // TCP port (so that a port another program grabbed is not mistaken for
 // smbd's).
 func ownsListener(pid, port int) bool {
-	want := fmt.Sprintf(":%04X", port)
 	inodes := map[string]bool{}
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for line := range strings.Lines(string(b)) {
-			fs := strings.Fields(line)
-			if len(fs) > 9 && fs[3] == "0A" && strings.HasSuffix(fs[1], want) {
-				inodes["socket:["+fs[9]+"]"] = true
-			}
+	for _, l := range tcpListeners() {
+		if l.Port == port && l.Inode != "" {
+			inodes["socket:["+l.Inode+"]"] = true
 		}
 	}
 	fds, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")

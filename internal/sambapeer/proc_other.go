@@ -33,5 +33,6 @@ func alive(pid int) bool { return false }
 
 func ephemeralRange() (lo, hi int, ok bool) { return 0, 0, false }
 
-func alive(pid int) bool            { return false }
 func descendants(roots []int) []int { return roots }
+
+func tcpListeners() []Listener { return nil }

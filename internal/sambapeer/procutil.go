@@ -3,6 +3,7 @@ package sambapeer
 import (
 	"context"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -39,3 +40,21 @@ func Descendants(roots []int) []int { return descendants(roots) }
 // spawns and that leave its process tree (samba-dcerpcd calls setsid and
 // is reparented) are found this way.
 func ConfPids(conf string) []int { return confPids(conf) }
+
+// Listener is one TCP socket in the LISTEN state as the kernel lists it.
+type Listener struct {
+	// Addr is the local address in the kernel's hexadecimal form.
+	Addr string
+	// Port is the local TCP port.
+	Port int
+	// Inode is the socket's inode number, "" when the line lacks it.
+	Inode string
+}
+
+// Wildcard reports whether l is bound to the wildcard address (0.0.0.0
+// or ::).
+func (l Listener) Wildcard() bool { return strings.Trim(l.Addr, "0") == "" }
+
+// TCPListeners lists the TCP sockets in the LISTEN state, IPv4 and IPv6
+// (none where the platform offers no such list).
+func TCPListeners() []Listener { return tcpListeners() }

@@ -19,12 +19,44 @@ type Token struct {
 
 // Read reads the token file at path.
 func Read(path string) ([]Token, error) {
+	var out []Token
+	err := eachLine(path, func(line string) error {
+		dir, h, ok := strings.Cut(line, " ")
+		b, err := hex.DecodeString(strings.TrimSpace(h))
+		if !ok || (dir != "c2s" && dir != "s2c") || err != nil {
+			return fmt.Errorf("%s: bad line %q", path, line)
+		}
+		out = append(out, Token{FromClient: dir == "c2s", Data: b})
+		return nil
+	})
+	return out, err
+}
+
+// ReadHex reads a file of bare messages, one hexadecimal message a line
+// without a direction (the captures of the tests); blank lines and lines
+// starting with # are skipped.
+func ReadHex(path string) ([][]byte, error) {
+	var out [][]byte
+	err := eachLine(path, func(line string) error {
+		b, err := hex.DecodeString(line)
+		if err != nil {
+			return fmt.Errorf("%s: bad line %q: %w", path, line, err)
+		}
+		out = append(out, b)
+		return nil
+	})
+	return out, err
+}
+
+// eachLine calls fn with each line of the file at path that is neither
+// blank nor a comment, trimmed of surrounding space, and stops at fn's
+// first error.
+func eachLine(path string, fn func(line string) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
-	var out []Token
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -32,15 +64,12 @@ func Read(path string) ([]Token, error) {
 		if line == "" || line[0] == '#' {
 			continue
 		}
-		dir, h, ok := strings.Cut(line, " ")
-		b, err := hex.DecodeString(strings.TrimSpace(h))
-		if !ok || (dir != "c2s" && dir != "s2c") || err != nil {
-			return nil, fmt.Errorf("%s: bad line %q", path, line)
+		if err := fn(line); err != nil {
+			return err
 		}
-		out = append(out, Token{FromClient: dir == "c2s", Data: b})
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	return out, nil
+	return nil
 }

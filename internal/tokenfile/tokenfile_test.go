@@ -25,3 +25,23 @@ func TestRead(t *testing.T) {
 		t.Error("missing file accepted")
 	}
 }
+
+func TestReadHex(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good")
+	os.WriteFile(good, []byte("# comment\n\n0102\n  ff \n"), 0o600)
+	msgs, err := ReadHex(good)
+	if err != nil || len(msgs) != 2 || len(msgs[0]) != 2 || msgs[0][1] != 2 || len(msgs[1]) != 1 || msgs[1][0] != 0xff {
+		t.Fatalf("%x %v", msgs, err)
+	}
+	for _, bad := range []string{"zz\n", "c2s 00\n", "012\n"} {
+		p := filepath.Join(dir, "bad")
+		os.WriteFile(p, []byte(bad), 0o600)
+		if _, err := ReadHex(p); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if _, err := ReadHex(filepath.Join(dir, "missing")); err == nil {
+		t.Error("missing file accepted")
+	}
+}

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/netsession/netsession/dcerpc"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2"
 	"github.com/netsession/netsession/smb2/pipeclient"
-	"github.com/netsession/netsession/srvs"
 )
 
 // BenchmarkPipeEnum measures NetrSessionEnum level 1 calls over
@@ -41,14 +39,7 @@ func BenchmarkPipeEnum(b *testing.B) {
 					b.Fatal(err)
 				}
 				ctx := context.Background()
-				p, err := c.OpenPipe(ctx, "srvsvc")
-				if err != nil {
-					b.Fatal(err)
-				}
-				cl, err := srvs.Bind(ctx, dcerpc.NewClient(rpcStream(p)))
-				if err != nil {
-					b.Fatal(err)
-				}
+				_, cl := bindSrvs(b, ctx, c)
 				b.ReportAllocs()
 				for b.Loop() {
 					res, err := cl.EnumAll(ctx, 1, "", "", session.MaxPreferredLength)

@@ -155,10 +155,9 @@ func rpcStream(p *pipeclient.Pipe) *msgstream.Stream {
 	}
 }
 
-func enumOver(t testing.TB, c *pipeclient.Conn) *srvs.EnumResult {
+// bindSrvs opens the srvsvc pipe on c and binds a srvsvc client over it.
+func bindSrvs(t testing.TB, ctx context.Context, c *pipeclient.Conn) (*pipeclient.Pipe, *srvs.Client) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	p, err := c.OpenPipe(ctx, "srvsvc")
 	if err != nil {
 		t.Fatal(err)
@@ -167,6 +166,14 @@ func enumOver(t testing.TB, c *pipeclient.Conn) *srvs.EnumResult {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p, cl
+}
+
+func enumOver(t testing.TB, c *pipeclient.Conn) *srvs.EnumResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, cl := bindSrvs(t, ctx, c)
 	res, err := cl.EnumAll(ctx, 1, "", "", session.MaxPreferredLength)
 	if err != nil {
 		t.Fatal(err)
@@ -443,30 +450,10 @@ func TestCloseInterrupts(t *testing.T) {
 	if _, err := p.Write(ctx, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	errc := make(chan error, 1)
-	go func() {
+	smbtest.CloseInterruptsRead(t, func() error {
 		_, _, err := p.Read(ctx, make([]byte, 10))
-		errc <- err
-	}()
-	time.Sleep(100 * time.Millisecond)
-	select {
-	case err := <-errc:
-		t.Fatalf("read returned before Close: %v", err)
-	default:
-	}
-	start := time.Now()
-	c.Close(ctx)
-	select {
-	case err := <-errc:
-		if err == nil {
-			t.Error("read succeeded")
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close did not interrupt the read")
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("Close took %v", d)
-	}
+		return err
+	}, func() error { return c.Close(ctx) })
 	if _, err := c.OpenPipe(ctx, "echo"); !errors.Is(err, pipeclient.ErrClosed) {
 		t.Errorf("open after Close: %v, want ErrClosed", err)
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/netsession/netsession/auth"
-	"github.com/netsession/netsession/dcerpc"
 	"github.com/netsession/netsession/internal/toymech"
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/ntstatus"
@@ -81,14 +80,7 @@ func TestToyMechanism(t *testing.T) {
 		if on, cipher := c.Encrypting(); !on || cipher != pipeclient.CipherAES256GCM || c.Guest() {
 			t.Fatalf("encrypting %v cipher %#x, guest %v", on, cipher, c.Guest())
 		}
-		p, err := c.OpenPipe(ctx, "srvsvc")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cl, err := srvs.Bind(ctx, dcerpc.NewClient(rpcStream(p)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, cl := bindSrvs(t, ctx, c)
 		res, err := cl.EnumAll(ctx, 502, "", "", session.MaxPreferredLength)
 		return c, res, err
 	}

@@ -1,37 +1,20 @@
 package wire
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/hex"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/netsession/netsession/internal/tokenfile"
 )
 
 // capturedResponses reads the server messages captured from Samba.
 func capturedResponses(t testing.TB) [][]byte {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "responses-samba.hex"))
+	out, err := tokenfile.ReadHex(filepath.Join("testdata", "responses-samba.hex"))
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	var out [][]byte
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		b, err := hex.DecodeString(line)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, b)
 	}
 	if len(out) == 0 {
 		t.Fatal("no captured responses")

@@ -1,13 +1,12 @@
 package wire
 
 import (
-	"bufio"
-	"encoding/hex"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/netsession/netsession/internal/tokenfile"
 )
 
 // captured reads the client messages captured from rpcclient and impacket
@@ -20,24 +19,13 @@ func captured(t testing.TB) map[string][][]byte {
 		t.Fatalf("no captures: %v", err)
 	}
 	for _, name := range files {
-		f, err := os.Open(name)
+		msgs, err := tokenfile.ReadHex(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			line := strings.TrimSpace(sc.Text())
-			if line == "" || line[0] == '#' {
-				continue
-			}
-			b, err := hex.DecodeString(line)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out[filepath.Base(name)] = append(out[filepath.Base(name)], b)
+		if len(msgs) > 0 {
+			out[filepath.Base(name)] = msgs
 		}
-		f.Close()
 	}
 	return out
 }
