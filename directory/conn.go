@@ -1,0 +1,398 @@
+package directory
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// Security is how the LDAP connection is protected. A domain controller with
+// default settings refuses simple, NTLM and GSSAPI binds on a plain
+// connection without signing or sealing, and this package has no SASL
+// security layer, so every bind runs over TLS.
+type Security int
+
+const (
+	// LDAPS connects with TLS from the start (port 636 by default).
+	LDAPS Security = iota
+	// StartTLS connects in clear (port 389 by default) and upgrades with
+	// the StartTLS extended operation before binding.
+	StartTLS
+)
+
+// String names the security as the command line spells it.
+func (s Security) String() string {
+	switch s {
+	case LDAPS:
+		return "ldaps"
+	case StartTLS:
+		return "starttls"
+	}
+	return fmt.Sprintf("Security(%d)", int(s))
+}
+
+// BindMethod is how the connection authenticates.
+type BindMethod int
+
+const (
+	// BindNTLM authenticates with NTLM (password or NT hash).
+	BindNTLM BindMethod = iota
+	// BindSimple sends the user and password in a simple bind (over TLS
+	// only). The user is a UPN (user@realm), DOMAIN\user or a DN.
+	BindSimple
+	// BindKerberos authenticates with SASL GSSAPI using Config.Kerberos.
+	BindKerberos
+)
+
+// String names the method.
+func (m BindMethod) String() string {
+	switch m {
+	case BindNTLM:
+		return "ntlm"
+	case BindSimple:
+		return "simple"
+	case BindKerberos:
+		return "kerberos"
+	}
+	return fmt.Sprintf("BindMethod(%d)", int(m))
+}
+
+// DefaultPageSize is the page size of a search when Config.PageSize is 0.
+const DefaultPageSize = 500
+
+// DefaultTimeout bounds one LDAP request when Config.Timeout is 0.
+const DefaultTimeout = 30 * time.Second
+
+// Config says how to reach and bind to a domain controller.
+type Config struct {
+	// Server is the domain controller: HOST or HOST:PORT (default port 636
+	// for LDAPS, 389 for StartTLS).
+	Server string
+	// Security is LDAPS (the zero value) or StartTLS.
+	Security Security
+	// CAFile is a PEM file of the certificates that may sign the DC's
+	// certificate (Samba writes its own CA to tls/ca.pem in its private
+	// directory). Empty means the system roots.
+	CAFile string
+	// RootCAs, when not nil, is used instead of CAFile.
+	RootCAs *x509.CertPool
+	// ServerName is the name the certificate must carry; empty means the
+	// host part of Server.
+	ServerName string
+	// Insecure skips the certificate check. The connection is still
+	// encrypted, but anyone on the path can read the credentials.
+	Insecure bool
+	// Bind is the bind method; User, Domain (NetBIOS or DNS) and Password
+	// or NTHash are the credentials. An empty User binds anonymously
+	// (most DCs then refuse to search).
+	Bind     BindMethod
+	User     string
+	Domain   string
+	Password string
+	NTHash   []byte
+	// Kerberos obtains the service ticket for BindKerberos: a logged-on
+	// client of package krb5 fits (see KerberosClient).
+	Kerberos GSSAPIClientFactory
+	// SPN is the service principal for BindKerberos (default
+	// ldap/HOST, HOST being the server's name).
+	SPN string
+	// PageSize is the paged-search page size (0: DefaultPageSize).
+	PageSize uint32
+	// Timeout bounds each request (0: DefaultTimeout).
+	Timeout time.Duration
+	// Dial opens the TCP connection; nil uses a net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Logger receives debug records; nil discards.
+	Logger *slog.Logger
+}
+
+// GSSAPIClientFactory makes a fresh GSSAPI client for one bind.
+type GSSAPIClientFactory func(ctx context.Context) (ldap.GSSAPIClient, error)
+
+// Errors of Dial, matched with errors.Is.
+var (
+	// ErrConfig is a Config that cannot work (no server, no Kerberos
+	// client for a Kerberos bind, an unreadable CA file).
+	ErrConfig = errors.New("directory: configuration")
+	// ErrConnect is a DC that could not be reached or a TLS handshake
+	// that failed (a certificate not signed by the CA, for one).
+	ErrConnect = errors.New("directory: connect")
+	// ErrBind is a bind the DC refused.
+	ErrBind = errors.New("directory: bind refused")
+	// ErrSearch is a search that failed.
+	ErrSearch = errors.New("directory: search failed")
+	// ErrNotFound is a name the directory does not know.
+	ErrNotFound = errors.New("directory: not found")
+	// ErrAmbiguous is a name that matched more than one object.
+	ErrAmbiguous = errors.New("directory: ambiguous name")
+)
+
+// Domain describes the domain a connection serves.
+type Domain struct {
+	// BaseDN is the domain's naming context, e.g. DC=ad,DC=example.
+	BaseDN string
+	// DNSName is the domain's DNS name (lower case), NetBIOSName its
+	// NetBIOS name (upper case), SID its SID.
+	DNSName     string
+	NetBIOSName string
+	SID         string
+}
+
+// Conn is a bound LDAP connection to a domain controller. It is safe for
+// concurrent use.
+type Conn struct {
+	l       *ldap.Conn
+	cfg     Config
+	domain  Domain
+	log     *slog.Logger
+	timeout time.Duration
+	pages   atomic.Int64
+}
+
+// Dial connects to cfg.Server over TLS, binds, and reads the domain's names
+// and SID from the root DSE and the configuration partition.
+func Dial(ctx context.Context, cfg Config) (*Conn, error) {
+	if cfg.Server == "" {
+		return nil, fmt.Errorf("%w: no server", ErrConfig)
+	}
+	if cfg.Bind == BindKerberos && cfg.Kerberos == nil {
+		return nil, fmt.Errorf("%w: a Kerberos bind needs a Kerberos client", ErrConfig)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	host, port, err := net.SplitHostPort(cfg.Server)
+	if err != nil {
+		host = strings.Trim(cfg.Server, "[]")
+		port = "636"
+		if cfg.Security == StartTLS {
+			port = "389"
+		}
+	}
+	tc, err := tlsConfig(cfg, host)
+	if err != nil {
+		return nil, err
+	}
+	dial := cfg.Dial
+	if dial == nil {
+		d := &net.Dialer{Timeout: timeout}
+		dial = d.DialContext
+	}
+	addr := net.JoinHostPort(host, port)
+	raw, err := dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrConnect, addr, err)
+	}
+	// The context bounds the whole of Dial: closing the socket interrupts
+	// whatever request is in progress.
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	defer stop()
+	conn := raw
+	if cfg.Security == LDAPS {
+		tconn := tls.Client(raw, tc)
+		if err := tconn.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("%w: %s: TLS: %w", ErrConnect, addr, err)
+		}
+		conn = tconn
+	}
+	l := ldap.NewConn(conn, cfg.Security == LDAPS)
+	l.Start()
+	l.SetTimeout(timeout)
+	c := &Conn{l: l, cfg: cfg, log: log, timeout: timeout}
+	if err := c.setup(ctx, host, tc); err != nil {
+		l.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %w", err, ctx.Err())
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+func tlsConfig(cfg Config, host string) (*tls.Config, error) {
+	tc := &tls.Config{ServerName: cfg.ServerName, MinVersion: tls.VersionTLS12}
+	if tc.ServerName == "" {
+		tc.ServerName = host
+	}
+	switch {
+	case cfg.Insecure:
+		tc.InsecureSkipVerify = true
+	case cfg.RootCAs != nil:
+		tc.RootCAs = cfg.RootCAs
+	case cfg.CAFile != "":
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: CA file: %w", ErrConfig, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%w: CA file %s holds no PEM certificate", ErrConfig, cfg.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
+}
+
+func (c *Conn) setup(ctx context.Context, host string, tc *tls.Config) error {
+	if c.cfg.Security == StartTLS {
+		if err := c.l.StartTLS(tc); err != nil {
+			return fmt.Errorf("%w: StartTLS: %w", ErrConnect, err)
+		}
+	}
+	if err := c.bind(ctx, host); err != nil {
+		return err
+	}
+	return c.readDomain()
+}
+
+func (c *Conn) bind(ctx context.Context, host string) error {
+	cfg := c.cfg
+	var err error
+	switch cfg.Bind {
+	case BindNTLM:
+		if len(cfg.NTHash) > 0 {
+			err = c.l.NTLMBindWithHash(cfg.Domain, cfg.User, fmt.Sprintf("%x", cfg.NTHash))
+		} else {
+			err = c.l.NTLMBind(cfg.Domain, cfg.User, cfg.Password)
+		}
+	case BindSimple:
+		user := cfg.User
+		if user == "" {
+			err = c.l.UnauthenticatedBind("")
+			break
+		}
+		if !strings.ContainsAny(user, `@\=`) && cfg.Domain != "" {
+			user = cfg.Domain + `\` + user
+		}
+		err = c.l.Bind(user, cfg.Password)
+	case BindKerberos:
+		var gc ldap.GSSAPIClient
+		gc, err = cfg.Kerberos(ctx)
+		if err != nil {
+			return fmt.Errorf("%w: kerberos: %w", ErrBind, err)
+		}
+		spn := cfg.SPN
+		if spn == "" {
+			spn = "ldap/" + host
+		}
+		err = c.l.GSSAPIBind(gc, spn, "")
+		_ = gc.DeleteSecContext()
+	default:
+		return fmt.Errorf("%w: bind method %v", ErrConfig, cfg.Bind)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %s bind as %s: %w", ErrBind, cfg.Bind, cfg.User, err)
+	}
+	c.log.Debug("ldap bound", "server", cfg.Server, "method", cfg.Bind.String(), "user", cfg.User)
+	return nil
+}
+
+func (c *Conn) readDomain() error {
+	res, err := c.l.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"defaultNamingContext", "configurationNamingContext"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		return fmt.Errorf("%w: root DSE: %v", ErrSearch, err)
+	}
+	base := res.Entries[0].GetAttributeValue("defaultNamingContext")
+	confNC := res.Entries[0].GetAttributeValue("configurationNamingContext")
+	if base == "" {
+		return fmt.Errorf("%w: root DSE has no defaultNamingContext", ErrSearch)
+	}
+	d := Domain{BaseDN: base, DNSName: dnsNameOf(base)}
+	res, err = c.l.Search(ldap.NewSearchRequest(base, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"objectSid"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		return fmt.Errorf("%w: domain object: %v", ErrSearch, err)
+	}
+	if d.SID, err = DecodeSID(res.Entries[0].GetRawAttributeValue("objectSid")); err != nil {
+		return fmt.Errorf("%w: domain SID: %w", ErrSearch, err)
+	}
+	if confNC != "" {
+		res, err = c.l.Search(ldap.NewSearchRequest("CN=Partitions,"+confNC, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false,
+			"(&(objectClass=crossRef)(nCName="+ldap.EscapeFilter(base)+"))", []string{"nETBIOSName"}, nil))
+		if err == nil && len(res.Entries) == 1 {
+			d.NetBIOSName = strings.ToUpper(res.Entries[0].GetAttributeValue("nETBIOSName"))
+		}
+	}
+	c.domain = d
+	return nil
+}
+
+// dnsNameOf turns DC=ad,DC=example into ad.example.
+func dnsNameOf(dn string) string {
+	parsed, err := ldap.ParseDN(dn)
+	if err != nil {
+		return ""
+	}
+	var labels []string
+	for _, rdn := range parsed.RDNs {
+		for _, a := range rdn.Attributes {
+			if strings.EqualFold(a.Type, "DC") {
+				labels = append(labels, strings.ToLower(a.Value))
+			}
+		}
+	}
+	return strings.Join(labels, ".")
+}
+
+// Domain returns the domain the connection serves.
+func (c *Conn) Domain() Domain { return c.domain }
+
+// Pages is the number of result pages the connection's searches have
+// received so far.
+func (c *Conn) Pages() int64 { return c.pages.Load() }
+
+// Close closes the connection.
+func (c *Conn) Close() error { return c.l.Close() }
+
+// LDAP returns the underlying go-ldap connection, for searches this package
+// does not offer.
+func (c *Conn) LDAP() *ldap.Conn { return c.l }
+
+// search runs a paged subtree search under base, interrupted when ctx ends.
+func (c *Conn) search(ctx context.Context, base, filter string, attrs []string) ([]*ldap.Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	size := c.cfg.PageSize
+	if size == 0 {
+		size = DefaultPageSize
+	}
+	paging := ldap.NewControlPaging(size)
+	req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, filter, attrs,
+		[]ldap.Control{paging})
+	var entries []*ldap.Entry
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrSearch, filter, err)
+		}
+		res, err := c.l.Search(req)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrSearch, filter, err)
+		}
+		c.pages.Add(1)
+		entries = append(entries, res.Entries...)
+		ctl, _ := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
+		if ctl == nil || len(ctl.Cookie) == 0 {
+			break
+		}
+		paging.SetCookie(ctl.Cookie)
+	}
+	return entries, nil
+}
