@@ -272,7 +272,9 @@ type Session struct {
 }
 
 // Resolved reports whether the session has both SIDs.
-func (s *Session) Resolved() bool { return s.Skip == SkipNone && s.UserSID != "" && s.ComputerSID != "" }
+func (s *Session) Resolved() bool {
+	return s.Skip == SkipNone && s.UserSID != "" && s.ComputerSID != ""
+}
 
 // Host is a scan result with its host SID and resolved sessions.
 type Host struct {
