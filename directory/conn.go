@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/netsession/netsession/ntlm"
 )
 
 // Security is how the LDAP connection is protected. A domain controller with
@@ -28,6 +31,13 @@ const (
 	// StartTLS connects in clear (port 389 by default) and upgrades with
 	// the StartTLS extended operation before binding.
 	StartTLS
+	// Sealed connects in clear (port 389 by default) and binds with NTLM
+	// inside SPNEGO (SASL GSS-SPNEGO) with sealing: every message after
+	// the bind is signed and encrypted by the NTLM session (a SASL
+	// security layer). A DC with default settings (Samba's included)
+	// takes NTLM binds this way only, refusing them over TLS. It needs no
+	// certificate and works with BindNTLM only.
+	Sealed
 )
 
 // String names the security as the command line spells it.
@@ -37,6 +47,8 @@ func (s Security) String() string {
 		return "ldaps"
 	case StartTLS:
 		return "starttls"
+	case Sealed:
+		return "sealed"
 	}
 	return fmt.Sprintf("Security(%d)", int(s))
 }
@@ -100,9 +112,9 @@ type Config struct {
 	Domain   string
 	Password string
 	NTHash   []byte
-	// Kerberos obtains the service ticket for BindKerberos: a logged-on
-	// client of package krb5 fits (see KerberosClient).
-	Kerberos GSSAPIClientFactory
+	// Kerberos starts the security context of BindKerberos
+	// (KerberosClient makes one from a logged-on krb5.Client).
+	Kerberos KerberosContext
 	// SPN is the service principal for BindKerberos (default
 	// ldap/HOST, HOST being the server's name).
 	SPN string
@@ -116,8 +128,13 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// GSSAPIClientFactory makes a fresh GSSAPI client for one bind.
-type GSSAPIClientFactory func(ctx context.Context) (ldap.GSSAPIClient, error)
+// KerberosContext starts a Kerberos security context for one bind to spn and
+// returns its step function: SPNEGO tokens in and out (see KerberosClient).
+type KerberosContext func(ctx context.Context, spn string) (StepFunc, error)
+
+// StepFunc is one step of a security context: the token to send for the
+// token received (nil at first), and whether the context is complete.
+type StepFunc func(ctx context.Context, in []byte) (out []byte, done bool, err error)
 
 // Errors of Dial, matched with errors.Is.
 var (
@@ -165,6 +182,9 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if cfg.Server == "" {
 		return nil, fmt.Errorf("%w: no server", ErrConfig)
 	}
+	if cfg.Security == Sealed && cfg.Bind != BindNTLM {
+		return nil, fmt.Errorf("%w: a sealed connection needs an NTLM bind", ErrConfig)
+	}
 	if cfg.Bind == BindKerberos && cfg.Kerberos == nil {
 		return nil, fmt.Errorf("%w: a Kerberos bind needs a Kerberos client", ErrConfig)
 	}
@@ -180,7 +200,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if err != nil {
 		host = strings.Trim(cfg.Server, "[]")
 		port = "636"
-		if cfg.Security == StartTLS {
+		if cfg.Security != LDAPS {
 			port = "389"
 		}
 	}
@@ -202,25 +222,47 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	// whatever request is in progress.
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
-	conn := raw
-	if cfg.Security == LDAPS {
+	var conn net.Conn
+	switch cfg.Security {
+	case Sealed:
+		if cfg.Bind != BindNTLM {
+			raw.Close()
+			return nil, fmt.Errorf("%w: a sealed connection needs an NTLM bind", ErrConfig)
+		}
+		conn = raw
+	case LDAPS:
 		tconn := tls.Client(raw, tc)
 		if err := tconn.HandshakeContext(ctx); err != nil {
 			raw.Close()
-			return nil, fmt.Errorf("%w: %s: TLS: %w", ErrConnect, addr, err)
+			return nil, fmt.Errorf("%w: %s: TLS: %w%s", ErrConnect, addr, err, serialHint(err))
 		}
 		conn = tconn
-	}
-	l := ldap.NewConn(conn, cfg.Security == LDAPS)
-	l.Start()
-	l.SetTimeout(timeout)
-	c := &Conn{l: l, cfg: cfg, log: log, timeout: timeout}
-	if err := c.setup(ctx, host, tc); err != nil {
-		l.Close()
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: %w", err, ctx.Err())
+	default:
+		if conn, err = startTLS(ctx, raw, tc); err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("%w: %s: StartTLS: %w%s", ErrConnect, addr, ctxErr(ctx, err), serialHint(err))
 		}
-		return nil, err
+	}
+	c := &Conn{cfg: cfg, log: log, timeout: timeout}
+	// SASL binds run on the connection before go-ldap takes it.
+	if cfg.Bind == BindNTLM || cfg.Bind == BindKerberos {
+		conn.SetDeadline(time.Now().Add(timeout))
+		layer, err := c.saslBind(ctx, conn, host)
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("%w: %s bind as %s: %w", ErrBind, cfg.Bind, cfg.User, ctxErr(ctx, err))
+		}
+		conn.SetDeadline(time.Time{})
+		if layer != nil {
+			conn = &saslConn{Conn: conn, s: layer}
+		}
+	}
+	c.l = ldap.NewConn(conn, true)
+	c.l.Start()
+	c.l.SetTimeout(timeout)
+	if err := c.setup(); err != nil {
+		c.l.Close()
+		return nil, ctxErr(ctx, err)
 	}
 	return c, nil
 }
@@ -230,77 +272,166 @@ func tlsConfig(cfg Config, host string) (*tls.Config, error) {
 	if tc.ServerName == "" {
 		tc.ServerName = host
 	}
+	var roots *x509.CertPool
 	switch {
 	case cfg.Insecure:
 		tc.InsecureSkipVerify = true
+		return tc, nil
 	case cfg.RootCAs != nil:
-		tc.RootCAs = cfg.RootCAs
+		roots = cfg.RootCAs
 	case cfg.CAFile != "":
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("%w: CA file: %w", ErrConfig, err)
 		}
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%w: CA file %s holds no PEM certificate", ErrConfig, cfg.CAFile)
+		if err := addPEM(pool, pem); err != nil {
+			return nil, fmt.Errorf("%w: CA file %s: %w%s", ErrConfig, cfg.CAFile, err, serialHint(err))
 		}
-		tc.RootCAs = pool
+		roots = pool
+	}
+	// The chain is verified as crypto/tls would, but the name is checked
+	// here: a certificate without subject alternative names (Samba's
+	// self-signed one) is matched by its Common Name, which crypto/x509
+	// no longer does.
+	name := tc.ServerName
+	tc.InsecureSkipVerify = true
+	tc.VerifyConnection = func(cs tls.ConnectionState) error {
+		return verifyPeer(cs.PeerCertificates, roots, name)
 	}
 	return tc, nil
 }
 
-func (c *Conn) setup(ctx context.Context, host string, tc *tls.Config) error {
-	if c.cfg.Security == StartTLS {
-		if err := c.l.StartTLS(tc); err != nil {
-			return fmt.Errorf("%w: StartTLS: %w", ErrConnect, err)
-		}
+// verifyPeer verifies a server's chain against roots (nil: the system's)
+// and its name against name.
+func verifyPeer(certs []*x509.Certificate, roots *x509.CertPool, name string) error {
+	if len(certs) == 0 {
+		return errors.New("server sent no certificate")
 	}
-	if err := c.bind(ctx, host); err != nil {
+	leaf := certs[0]
+	inter := x509.NewCertPool()
+	for _, c := range certs[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
 		return err
 	}
+	if len(leaf.DNSNames) > 0 || len(leaf.IPAddresses) > 0 {
+		return leaf.VerifyHostname(name)
+	}
+	if cn := strings.TrimSuffix(leaf.Subject.CommonName, "."); cn == "" || !strings.EqualFold(cn, strings.TrimSuffix(name, ".")) {
+		return fmt.Errorf("certificate is for %q (Common Name, no alternative names), not %q", leaf.Subject.CommonName, name)
+	}
+	return nil
+}
+
+// addPEM adds every certificate of a PEM file to pool, saying why one does
+// not parse (AppendCertsFromPEM would skip it silently).
+func addPEM(pool *x509.CertPool, data []byte) error {
+	n := 0
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return err
+		}
+		pool.AddCert(cert)
+		n++
+	}
+	if n == 0 {
+		return errors.New("no PEM certificate")
+	}
+	return nil
+}
+
+// serialHint explains the error Go gives for a certificate with a negative
+// serial number, which Samba's self-signed certificates have.
+func serialHint(err error) string {
+	if err != nil && strings.Contains(err.Error(), "negative serial number") {
+		return " (Samba's self-signed certificates have negative serial numbers, which Go refuses unless " +
+			"GODEBUG=x509negativeserial=1; or give the DC a certificate from a CA)"
+	}
+	return ""
+}
+
+// ctxErr adds the context's error to err when the context ended.
+func ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		return fmt.Errorf("%w: %w", err, ctx.Err())
+	}
+	return err
+}
+
+func (c *Conn) setup() error {
+	if c.cfg.Bind == BindSimple {
+		cfg := c.cfg
+		var err error
+		user := cfg.User
+		switch {
+		case user == "":
+			err = c.l.UnauthenticatedBind("")
+		default:
+			if !strings.ContainsAny(user, `@\=`) && cfg.Domain != "" {
+				user = cfg.Domain + `\` + user
+			}
+			err = c.l.Bind(user, cfg.Password)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: simple bind as %s: %w", ErrBind, cfg.User, err)
+		}
+	}
+	c.log.Debug("ldap bound", "server", c.cfg.Server, "method", c.cfg.Bind.String(), "user", c.cfg.User)
 	return c.readDomain()
 }
 
-func (c *Conn) bind(ctx context.Context, host string) error {
+// saslBind binds with NTLM inside SPNEGO (SASL GSS-SPNEGO, which Windows
+// and Samba both take), or with Kerberos.
+func (c *Conn) saslBind(ctx context.Context, conn net.Conn, host string) (sealer, error) {
 	cfg := c.cfg
-	var err error
 	switch cfg.Bind {
 	case BindNTLM:
-		if len(cfg.NTHash) > 0 {
-			err = c.l.NTLMBindWithHash(cfg.Domain, cfg.User, fmt.Sprintf("%x", cfg.NTHash))
-		} else {
-			err = c.l.NTLMBind(cfg.Domain, cfg.User, cfg.Password)
+		user, domain := cfg.User, cfg.Domain
+		if domain == "" {
+			user, domain = ntlm.SplitUser(user)
 		}
-	case BindSimple:
-		user := cfg.User
-		if user == "" {
-			err = c.l.UnauthenticatedBind("")
-			break
+		cl := &ntlm.Client{User: user, Domain: domain, Password: cfg.Password, NTHash: cfg.NTHash}
+		if cfg.Security != Sealed {
+			// Over TLS neither signing nor sealing: the TLS channel
+			// protects the messages, and a DC refuses a SASL layer
+			// inside TLS.
+			cl.Flags = ntlm.DefaultClientFlags &^ (ntlm.FlagSign | ntlm.FlagSeal | ntlm.FlagAlwaysSign)
 		}
-		if !strings.ContainsAny(user, `@\=`) && cfg.Domain != "" {
-			user = cfg.Domain + `\` + user
+		sc := cl.NewSPNEGOContext()
+		if err := saslBind(ctx, conn, "GSS-SPNEGO", sc.Step); err != nil {
+			return nil, err
 		}
-		err = c.l.Bind(user, cfg.Password)
+		if cfg.Security == Sealed {
+			if sc.Flags()&ntlm.FlagSeal == 0 {
+				return nil, errors.New("the server did not agree to sealing")
+			}
+			return sc, nil
+		}
+		return nil, nil
 	case BindKerberos:
-		var gc ldap.GSSAPIClient
-		gc, err = cfg.Kerberos(ctx)
-		if err != nil {
-			return fmt.Errorf("%w: kerberos: %w", ErrBind, err)
-		}
 		spn := cfg.SPN
 		if spn == "" {
 			spn = "ldap/" + host
 		}
-		err = c.l.GSSAPIBind(gc, spn, "")
-		_ = gc.DeleteSecContext()
-	default:
-		return fmt.Errorf("%w: bind method %v", ErrConfig, cfg.Bind)
+		step, err := cfg.Kerberos(ctx, spn)
+		if err != nil {
+			return nil, fmt.Errorf("kerberos: %w", err)
+		}
+		return nil, saslBind(ctx, conn, "GSS-SPNEGO", step)
 	}
-	if err != nil {
-		return fmt.Errorf("%w: %s bind as %s: %w", ErrBind, cfg.Bind, cfg.User, err)
-	}
-	c.log.Debug("ldap bound", "server", cfg.Server, "method", cfg.Bind.String(), "user", cfg.User)
-	return nil
+	return nil, fmt.Errorf("%w: bind method %v", ErrConfig, cfg.Bind)
 }
 
 func (c *Conn) readDomain() error {
