@@ -20,9 +20,10 @@ import (
 )
 
 // Security is how the LDAP connection is protected. A domain controller with
-// default settings refuses simple, NTLM and GSSAPI binds on a plain
-// connection without signing or sealing, and this package has no SASL
-// security layer, so every bind runs over TLS.
+// default settings refuses simple and NTLM binds on a plain connection
+// without signing or sealing: a simple bind runs over TLS, an NTLM bind over
+// TLS (Windows) or sealed (Windows and Samba, which refuses SASL binds inside
+// TLS).
 type Security int
 
 const (
@@ -62,8 +63,6 @@ const (
 	// BindSimple sends the user and password in a simple bind (over TLS
 	// only). The user is a UPN (user@realm), DOMAIN\user or a DN.
 	BindSimple
-	// BindKerberos authenticates with SASL GSSAPI using Config.Kerberos.
-	BindKerberos
 )
 
 // String names the method.
@@ -73,8 +72,6 @@ func (m BindMethod) String() string {
 		return "ntlm"
 	case BindSimple:
 		return "simple"
-	case BindKerberos:
-		return "kerberos"
 	}
 	return fmt.Sprintf("BindMethod(%d)", int(m))
 }
@@ -112,12 +109,6 @@ type Config struct {
 	Domain   string
 	Password string
 	NTHash   []byte
-	// Kerberos starts the security context of BindKerberos
-	// (KerberosClient makes one from a logged-on krb5.Client).
-	Kerberos KerberosContext
-	// SPN is the service principal for BindKerberos (default
-	// ldap/HOST, HOST being the server's name).
-	SPN string
 	// PageSize is the paged-search page size (0: DefaultPageSize).
 	PageSize uint32
 	// Timeout bounds each request (0: DefaultTimeout).
@@ -128,18 +119,14 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// KerberosContext starts a Kerberos security context for one bind to spn and
-// returns its step function: SPNEGO tokens in and out (see KerberosClient).
-type KerberosContext func(ctx context.Context, spn string) (StepFunc, error)
-
 // StepFunc is one step of a security context: the token to send for the
 // token received (nil at first), and whether the context is complete.
 type StepFunc func(ctx context.Context, in []byte) (out []byte, done bool, err error)
 
 // Errors of Dial, matched with errors.Is.
 var (
-	// ErrConfig is a Config that cannot work (no server, no Kerberos
-	// client for a Kerberos bind, an unreadable CA file).
+	// ErrConfig is a Config that cannot work (no server, a sealed
+	// connection without NTLM, an unreadable CA file).
 	ErrConfig = errors.New("directory: configuration")
 	// ErrConnect is a DC that could not be reached or a TLS handshake
 	// that failed (a certificate not signed by the CA, for one).
@@ -184,9 +171,6 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	}
 	if cfg.Security == Sealed && cfg.Bind != BindNTLM {
 		return nil, fmt.Errorf("%w: a sealed connection needs an NTLM bind", ErrConfig)
-	}
-	if cfg.Bind == BindKerberos && cfg.Kerberos == nil {
-		return nil, fmt.Errorf("%w: a Kerberos bind needs a Kerberos client", ErrConfig)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -245,7 +229,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	}
 	c := &Conn{cfg: cfg, log: log, timeout: timeout}
 	// SASL binds run on the connection before go-ldap takes it.
-	if cfg.Bind == BindNTLM || cfg.Bind == BindKerberos {
+	if cfg.Bind == BindNTLM {
 		conn.SetDeadline(time.Now().Add(timeout))
 		layer, err := c.saslBind(ctx, conn, host)
 		if err != nil {
@@ -420,16 +404,6 @@ func (c *Conn) saslBind(ctx context.Context, conn net.Conn, host string) (sealer
 			return sc, nil
 		}
 		return nil, nil
-	case BindKerberos:
-		spn := cfg.SPN
-		if spn == "" {
-			spn = "ldap/" + host
-		}
-		step, err := cfg.Kerberos(ctx, spn)
-		if err != nil {
-			return nil, fmt.Errorf("kerberos: %w", err)
-		}
-		return nil, saslBind(ctx, conn, "GSS-SPNEGO", step)
 	}
 	return nil, fmt.Errorf("%w: bind method %v", ErrConfig, cfg.Bind)
 }

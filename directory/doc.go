@@ -6,11 +6,18 @@
 //
 // Dial connects over TLS, LDAPS (636) or StartTLS (389), checking the DC's
 // certificate against Config.CAFile (or the system roots) unless
-// Config.Insecure, and binds with NTLM (password or NT hash), a simple bind,
-// or SASL GSSAPI (Kerberos). Every bind runs over TLS because a domain
-// controller with default settings refuses simple, NTLM and GSSAPI binds on a
-// plain connection without signing or sealing, and this package has no SASL
-// security layer of its own.
+// Config.Insecure, or in clear with a sealed NTLM session (Sealed), and binds
+// with a simple bind (over TLS) or NTLM (password or NT hash) as SASL
+// GSS-SPNEGO with package ntlm. A domain controller with default settings
+// refuses simple and NTLM binds on a plain connection without signing or
+// sealing; Samba moreover refuses every SASL bind inside TLS ("ldap server
+// require strong auth = yes"), so against Samba an NTLM bind must be Sealed:
+// after the bind every LDAP message travels in a SASL buffer signed and
+// encrypted by the NTLM session. A certificate without subject alternative
+// names (Samba's self-generated one) is matched by its Common Name after its
+// chain is verified; Samba's certificates also carry negative serial numbers,
+// which Go refuses unless GODEBUG=x509negativeserial=1 (the error says so).
+// Kerberos (GSSAPI) binds are not implemented.
 //
 // # Targets
 //
