@@ -54,23 +54,21 @@ func (c ClientName) Loopback() bool {
 // one client gives one ClientName. A name without a dot is a NetBIOS name, one
 // with a dot a DNS name.
 func NormalizeClient(raw string) ClientName {
-	s := strings.TrimSpace(raw)
-	s = strings.TrimLeft(s, `\/`)
-	if i := strings.LastIndexByte(s, '\\'); i >= 0 {
-		s = s[i+1:]
-	}
-	s = strings.TrimSpace(s)
-	if strings.HasPrefix(s, "[") {
-		if i := strings.IndexByte(s, ']'); i > 0 {
-			s = s[1:i]
+	// One pass strips one layer of decoration; a name decorated twice
+	// ("[ \\\\x ]") needs another, so passes repeat until nothing changes.
+	s := raw
+	for {
+		next := stripClient(s)
+		if next == s {
+			break
 		}
+		s = next
 	}
 	if a, err := netip.ParseAddr(s); err == nil {
 		zone := a.Zone()
 		a = a.WithZone("").Unmap()
 		return ClientName{Kind: ClientIP, Host: a.String(), Addr: a, Zone: zone}
 	}
-	s = strings.TrimSuffix(s, ".")
 	if s == "" {
 		return ClientName{}
 	}
@@ -78,6 +76,23 @@ func NormalizeClient(raw string) ClientName {
 		return ClientName{Kind: ClientFQDN, Host: strings.ToLower(s)}
 	}
 	return ClientName{Kind: ClientNetBIOS, Host: strings.ToUpper(s)}
+}
+
+// stripClient removes one layer of decoration from a client name: a
+// DOMAIN\ or \\ prefix, leading slashes, surrounding space, IPv6 brackets
+// and trailing dots. Every step shortens the name or leaves it alone.
+func stripClient(s string) string {
+	if i := strings.LastIndexByte(s, '\\'); i >= 0 {
+		s = s[i+1:]
+	}
+	s = strings.TrimLeft(s, "/")
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "[") {
+		if i := strings.IndexByte(s, ']'); i > 0 {
+			s = s[1:i]
+		}
+	}
+	return strings.TrimRight(s, ". \t")
 }
 
 // UserName is a session's user name split into its parts.
