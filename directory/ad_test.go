@@ -3,6 +3,7 @@
 package directory_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netsession/netsession/bloodhound"
 	"github.com/netsession/netsession/client"
 	"github.com/netsession/netsession/directory"
 	"github.com/netsession/netsession/fleet"
@@ -32,8 +34,10 @@ type domain struct {
 	// clients maps the IPv4 clients given a computer account and a PTR
 	// record to that computer's name (NSCLn).
 	clients map[string]string
-	// missingUser is a fleet user with no domain account.
+	// missingUser is a fleet user with no domain account, users the
+	// others.
 	missingUser string
+	users       []string
 }
 
 func (d *domain) tool(t *testing.T, args ...string) string {
@@ -134,7 +138,7 @@ func setupDomain(t *testing.T) *domain {
 	if len(names) < 2 || len(v4) == 0 {
 		t.Fatalf("fleet too small for the test: users %v, IPv4 clients %v", names, v4)
 	}
-	d.missingUser = names[0]
+	d.missingUser, d.users = names[0], names[1:]
 	for _, u := range names[1:] {
 		d.tool(t, "user", "create", u, "Pw-"+u+"-1x!")
 	}
@@ -425,6 +429,75 @@ func TestDomainDiscoveryScanResolve(t *testing.T) {
 			t.Errorf("nothing resolved or no collector session: %+v", st)
 		}
 		t.Logf("stats: %+v", st)
+
+		// The BloodHound file of the scan, read back strictly: every
+		// ObjectIdentifier and pair is samba-tool's SID.
+		bh := bloodhound.NewComputers(bloodhound.Options{CollectorVersion: "test", Domain: conn.Domain()})
+		for _, h := range hosts {
+			bh.Add(h)
+		}
+		var buf bytes.Buffer
+		if err := bh.WriteJSON(&buf); err != nil {
+			t.Fatal(err)
+		}
+		file, err := bloodhound.Decode(buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(file.Data) != 5 {
+			t.Fatalf("%d records", len(file.Data))
+		}
+		sidOf := map[string]string{}
+		for name := range d.hosts {
+			sidOf[d.sid(t, name+"$")] = name
+		}
+		pairs := 0
+		for _, rec := range file.Data {
+			name, ok := sidOf[rec.ObjectIdentifier]
+			if !ok {
+				t.Errorf("record %s is no fleet host's SID", rec.ObjectIdentifier)
+				continue
+			}
+			if want := strings.ToUpper(strings.ToLower(name) + "." + d.dc.DNSDomain); rec.Properties.Name != want ||
+				rec.DomainSID != strings.ToUpper(d.dc.DomainSID) {
+				t.Errorf("%s: name %s, domain SID %s", name, rec.Properties.Name, rec.DomainSID)
+			}
+			switch d.hosts[name].Behavior {
+			case fleet.Denied:
+				if rec.Sessions.Collected || rec.Sessions.FailureReason == nil || *rec.Sessions.FailureReason != "ErrorAccessDenied" {
+					t.Errorf("%s (denied): %+v", name, rec.Sessions)
+				}
+			case fleet.Hang:
+				if rec.Sessions.Collected || rec.Sessions.FailureReason == nil || *rec.Sessions.FailureReason != "Timeout" {
+					t.Errorf("%s (hang): %+v", name, rec.Sessions)
+				}
+			default:
+				if !rec.Sessions.Collected {
+					t.Errorf("%s: not collected: %+v", name, rec.Sessions)
+				}
+			}
+			for _, p := range rec.Sessions.Results {
+				pairs++
+				user := ""
+				for _, u := range d.users {
+					if d.sid(t, u) == p.UserSID {
+						user = u
+					}
+				}
+				client := ""
+				for _, cl := range d.clients {
+					if d.sid(t, cl+"$") == p.ComputerSID {
+						client = cl
+					}
+				}
+				if user == "" || client == "" {
+					t.Errorf("%s: pair %+v is not a domain user and client computer", name, p)
+				}
+			}
+		}
+		if pairs != bh.Report().Pairs || pairs == 0 {
+			t.Errorf("%d pairs in the file, report says %d", pairs, bh.Report().Pairs)
+		}
 	})
 }
 
