@@ -136,7 +136,8 @@ var computerAttrs = []string{"sAMAccountName", "dNSHostName", "objectSid", "oper
 
 // Computers searches for computer objects with a paged search and applies
 // q's filters. Objects without a DNS name are in Discovery.Excluded with
-// ExcludedNoDNSName, never silently dropped.
+// ExcludedNoDNSName, never silently dropped. ctx is checked between pages;
+// each page's request is bounded by Config.Timeout.
 func (c *Conn) Computers(ctx context.Context, q Query) (*Discovery, error) {
 	base := q.SearchBase
 	if base == "" {

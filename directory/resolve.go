@@ -321,6 +321,9 @@ func (r *Resolver) Resolve(ctx context.Context, res *scan.Result, comp *Computer
 		rs.UserSID, rs.UserErr = r.UserSID(ctx, s.UserName)
 		if rs.Client.Loopback() {
 			rs.ComputerSID, rs.ClientErr = h.SID, h.HostErr
+			if h.SID == "" && h.HostErr == nil {
+				rs.ClientErr = fmt.Errorf("%w: loopback client of a host without a SID", ErrNotFound)
+			}
 		} else {
 			rs.ComputerSID, rs.ClientErr = r.ComputerSID(ctx, s.ClientName)
 		}
