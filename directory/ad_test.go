@@ -337,13 +337,7 @@ func TestDomainDiscoveryScanResolve(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		comps := map[string]*directory.Computer{}
-		var targets []scan.Target
-		for i := range disc.Targets {
-			c := &disc.Targets[i]
-			comps[c.DNSHostName] = c
-			targets = append(targets, scan.Target{Input: c.DNSHostName, Host: c.DNSHostName, Port: d.fleet.Port})
-		}
+		targets, comps := disc.ScanTargets(d.fleet.Port)
 		sc, err := scan.New(scan.Config{
 			Client:      client.Options{Credentials: client.Credentials{User: fleet.ScanUser, Password: fleet.ScanPassword, Domain: fleet.Domain}},
 			Level:       scan.AutoLevel,

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/netsession/netsession/scan"
 )
 
 // userAccountControl bits and primary groups (MS-ADTS).
@@ -267,4 +269,20 @@ func FormatFileTime(t time.Time) string {
 		return "0"
 	}
 	return strconv.FormatInt((t.Unix()-fileTimeEpoch)*1e7+int64(t.Nanosecond()/100), 10)
+}
+
+// ScanTargets turns the discovery's targets into scan targets, by DNS name,
+// on port (0: the transport's default), and returns beside them the computer
+// of each target keyed by scan.Result.Target, for Resolver.Resolve.
+func (d *Discovery) ScanTargets(port int) ([]scan.Target, map[string]*Computer) {
+	ts := make([]scan.Target, 0, len(d.Targets))
+	byTarget := make(map[string]*Computer, len(d.Targets))
+	for i := range d.Targets {
+		c := &d.Targets[i]
+		t := scan.Target{Host: c.DNSHostName, Port: port}
+		t.Input = t.Addr()
+		ts = append(ts, t)
+		byTarget[t.Input] = c
+	}
+	return ts, byTarget
 }

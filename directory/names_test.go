@@ -298,3 +298,18 @@ func TestResolver(t *testing.T) {
 		t.Errorf("%d more directory calls on a second pass", dir.calls-calls)
 	}
 }
+
+func TestScanTargets(t *testing.T) {
+	d := &directory.Discovery{Targets: []directory.Computer{{Name: "A", DNSHostName: "a.example.test"}, {Name: "B", DNSHostName: "b.example.test"}}}
+	ts, by := d.ScanTargets(1445)
+	if len(ts) != 2 || ts[0].Host != "a.example.test" || ts[0].Port != 1445 || ts[0].Input != "a.example.test:1445" {
+		t.Fatalf("targets %+v", ts)
+	}
+	if by["b.example.test:1445"].Name != "B" || by[ts[0].Input].Name != "A" {
+		t.Errorf("index %v", by)
+	}
+	ts, by = d.ScanTargets(0)
+	if ts[1].Input != "b.example.test" || by["b.example.test"].Name != "B" {
+		t.Errorf("default port: %+v", ts)
+	}
+}
