@@ -119,9 +119,9 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// StepFunc is one step of a security context: the token to send for the
+// stepFunc is one step of a security context: the token to send for the
 // token received (nil at first), and whether the context is complete.
-type StepFunc func(ctx context.Context, in []byte) (out []byte, done bool, err error)
+type stepFunc func(ctx context.Context, in []byte) (out []byte, done bool, err error)
 
 // Errors of Dial, matched with errors.Is.
 var (

@@ -110,7 +110,7 @@ func startTLS(ctx context.Context, conn net.Conn, tc *tls.Config) (net.Conn, err
 
 // saslBind runs a SASL bind with mechanism mech, feeding the server's
 // challenges to step until the server says success.
-func saslBind(ctx context.Context, conn net.Conn, mech string, step StepFunc) error {
+func saslBind(ctx context.Context, conn net.Conn, mech string, step stepFunc) error {
 	r := &rawLDAP{conn: conn}
 	out, done, err := step(ctx, nil)
 	if err != nil {
