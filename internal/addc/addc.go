@@ -369,6 +369,19 @@ func (dc *DC) populate(ctx context.Context) error {
 	return dc.addSPNKeys()
 }
 
+// SetAttribute sets an attribute of an object (kind "user" or "computer",
+// name its sAMAccountName without a trailing $) directly in the DC's
+// database, as the system: even attributes LDAP clients may not write, such
+// as lastLogonTimestamp.
+func (dc *DC) SetAttribute(ctx context.Context, kind, name, attr, value string) error {
+	return dc.setAttribute(ctx, kind, name, attr, value)
+}
+
+// CAFile is the PEM file of the certificate authority that signed the DC's
+// LDAPS and StartTLS certificate (Samba generates both on first start); the
+// certificate names the DC as Host.
+func (dc *DC) CAFile() string { return filepath.Join(dc.Dir, "private", "tls", "ca.pem") }
+
 // setAttribute sets an attribute of an object (kind "user" or
 // "computer") with samba-tool's edit command, whose editor here is a
 // script that appends the attribute to the object's LDIF.
