@@ -38,8 +38,13 @@ const (
 )
 
 // Slots is the number of domain controllers that can run at once on a
-// machine.
-const Slots = 5
+// machine. It is one: a DC's smbd reaches its winbindd through the socket
+// directory compiled into libwbclient, which no smb.conf option moves, so
+// two DCs at once would each talk to whichever winbindd bound that socket
+// last, and logons to the other fail (NT_STATUS_INTERNAL_ERROR). Test
+// binaries that each want a DC take turns through the slot's lock; the
+// slot still gives each DC its own addresses and realm names.
+const Slots = 1
 
 // DC is a running private Samba AD domain controller.
 type DC struct {

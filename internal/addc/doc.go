@@ -10,13 +10,14 @@
 // to Stop when done. Shared skips the test when the machine cannot run it (not
 // root, not Linux, samba-tool missing) unless CI=true, where they fail.
 //
-// Each DC takes one of five slots. Slot k owns two loopback addresses,
+// Each DC takes a slot (Slots says how many there are, and why only one
+// DC runs at a time). Slot k owns two loopback addresses,
 // 127.0.0.(50+2k) for the DC and 127.0.0.(51+2k) for a member server
 // (ours) joined to it, and its own domain: DNS domain adK.netsess.test,
 // realm ADK.NETSESS.TEST, NetBIOS domain NSADK. Test binaries run in
 // parallel processes, so a slot is held with a file lock (in
 // os.TempDir()) for as long as its DC runs; a binary takes the first free
-// slot and waits when all five are taken.
+// slot and waits while none is free.
 //
 // New, for slot k:
 //

@@ -61,7 +61,10 @@ func Shared(tb testing.TB) *DC {
 	}
 	if !shared.started {
 		shared.started = true
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		// Other test binaries may hold the one DC slot for their
+		// whole run (see Slots): wait for it, within go test's own
+		// ten-minute default.
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 		shared.dc, shared.err = New(ctx)
 		cancel()
 		if shared.err == nil {
