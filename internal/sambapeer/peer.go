@@ -217,9 +217,14 @@ func New(ctx context.Context, opts Options) (_ *Peer, err error) {
 		if p.tcpLock, err = lockFile(ctx, filepath.Join(os.TempDir(), Port135LockFile)); err != nil {
 			return nil, fmt.Errorf("ncacn_ip_tcp lock: %w", err)
 		}
-		if listening(135) {
-			return nil, errors.New("127.0.0.1:135 is taken: a standalone samba-dcerpcd needs it for its endpoint mapper")
+		// Only 127.0.0.1:135 (or the wildcard) is in the way: a test
+		// domain controller's mapper on its own 127.0.0.5x address is
+		// not, so ask the kernel rather than look for any port 135.
+		l, err := net.Listen("tcp", net.JoinHostPort(Host, "135"))
+		if err != nil {
+			return nil, fmt.Errorf("127.0.0.1:135 is taken (%v): a standalone samba-dcerpcd needs it for its endpoint mapper", err)
 		}
+		l.Close()
 	}
 
 	var lastErr error
