@@ -21,13 +21,25 @@ type TicketSource interface {
 type Mechanism struct {
 	// Tickets gives the service tickets (a *Client).
 	Tickets TicketSource
-	// SPN is the service principal, e.g. DefaultSPN(host).
+	// SPN is the service principal, e.g. DefaultSPN(host); see ForHost.
 	SPN string
 	// Mech is the mechanism OID to offer: auth.MechKerberos (the default)
 	// or auth.MechMSKerberos.
 	Mech auth.Mechanism
 	// Clock gives the authenticator's time (nil: time.Now).
 	Clock func() time.Time
+}
+
+// ForHost returns m for a logon to host: a copy whose SPN is
+// DefaultSPN(host) when m has none, m itself otherwise. Transports that
+// know the host call it (one Mechanism serves many hosts).
+func (m *Mechanism) ForHost(host string) auth.Initiator {
+	if m.SPN != "" {
+		return m
+	}
+	c := *m
+	c.SPN = DefaultSPN(host)
+	return &c
 }
 
 // Mechanism returns the OID the initiator offers.

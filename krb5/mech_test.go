@@ -68,6 +68,12 @@ func TestMechanismAdapters(t *testing.T) {
 	if ini.Mechanism() != auth.MechKerberos || ini.Anonymous() {
 		t.Fatal("initiator mechanism")
 	}
+	if got := (&Mechanism{}).ForHost("srv.example.com.").(*Mechanism).SPN; got != "cifs/srv.example.com" {
+		t.Errorf("ForHost SPN %q", got)
+	}
+	if ini.ForHost("other") != auth.Initiator(ini) {
+		t.Error("ForHost replaced an explicit SPN")
+	}
 	ic, err := ini.Initiate(ctx)
 	if err != nil {
 		t.Fatal(err)
