@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -191,5 +192,75 @@ func TestKerberosNTLMOnlyServer(t *testing.T) {
 	code, _, errOut = runSMB(ctx, "list", env, "--transport", "tcp", s.rpc, "-k", "-U", admin)
 	if code != exitUsage || !strings.Contains(errOut, "--transport smb") {
 		t.Errorf("-k over tcp: exit %d: %s", code, errOut)
+	}
+}
+
+// TestKerberosServePeers: Samba's rpcclient and smbclient log on to our
+// server with Kerberos (an MIT kinit credential cache) over SMB;
+// rpcclient, as a Domain Admin, lists the sessions over \PIPE\srvsvc
+// (its own).
+func TestKerberosServePeers(t *testing.T) {
+	for _, tool := range []string{"rpcclient", "smbclient"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("peer %s missing under CI: %v", tool, err)
+			}
+			t.Skipf("peer %s not installed", tool)
+		}
+	}
+	dc := addc.Shared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := serveBG(t, "--smb", dc.ServerAddr+":0", "--rpc", "127.0.0.1:0", "--keytab", dc.Keytab)
+	_, port, err := net.SplitHostPort(s.smb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ccache := filepath.Join(t.TempDir(), "ccache")
+	if err := dc.Kinit(ctx, addc.AdminUser, addc.AdminPassword, ccache); err != nil {
+		t.Fatal(err)
+	}
+	run := func(name string, args ...string) string {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, name, append([]string{"-s", dc.ClientConf, "--use-kerberos=required", "--use-krb5-ccache=FILE:" + ccache, "-p", port}, args...)...)
+		cmd.Env = dc.Env(ccache)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %v: %v\n%s\nserver:\n%s", name, args, err, out, s.stderr)
+		}
+		return string(out)
+	}
+	out := run("rpcclient", dc.ServerHost, "-c", "netsessenum")
+	// rpcclient prints only the count: its own Kerberos session.
+	if !strings.Contains(out, "Received 1 entries") {
+		t.Errorf("rpcclient netsessenum does not list its Kerberos session:\n%s", out)
+	}
+	run("smbclient", "//"+dc.ServerHost+"/IPC$", "-c", "")
+}
+
+// TestKerberosScan: scan logs on with Kerberos to each host, asking a
+// ticket for each host's own cifs SPN from one logon.
+func TestKerberosScan(t *testing.T) {
+	dc := addc.Shared(t)
+	t.Setenv("KRB5_CONFIG", dc.Krb5Conf)
+	s := serveBG(t, "--smb", dc.ServerAddr+":0", "--rpc", "127.0.0.1:0", "--keytab", dc.Keytab)
+	_, port, err := net.SplitHostPort(s.smb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := []string{net.JoinHostPort(dc.ServerHost, port), dc.Host}
+	code, out, errOut := runScanCmd(t, clEnv(nil, nil), append(targets, "--json", "--quiet", "--level", "1", "-k", "-U", addc.AdminUser+"@"+dc.Realm+"%"+addc.AdminPassword)...)
+	if code != exitOK {
+		t.Fatalf("scan -k: exit %d: %s\n%s", code, errOut, out)
+	}
+	for _, tg := range targets {
+		found := false
+		for _, line := range strings.Split(out, "\n") {
+			found = found || (strings.Contains(line, `"target":"`+tg+`"`) && strings.Contains(line, `"collected":true`) &&
+				strings.Contains(strings.ToLower(line), addc.AdminUser))
+		}
+		if !found {
+			t.Errorf("%s not collected with our session:\n%s", tg, out)
+		}
 	}
 }
