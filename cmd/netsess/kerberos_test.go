@@ -22,17 +22,8 @@ func TestMain(m *testing.M) { os.Exit(addc.Main(m)) }
 
 // runSMB runs list, get or del over smb (the default transport) with env.
 func runSMB(ctx context.Context, cmd string, env cliEnv, args ...string) (int, string, string) {
-	var out, errb strings.Builder
-	var code int
-	switch cmd {
-	case "list":
-		code = listCmd(ctx, args, &out, &errb, env)
-	case "get":
-		code = getCmd(ctx, args, &out, &errb, env)
-	case "del":
-		code = delCmd(ctx, args, &out, &errb, env)
-	}
-	return code, out.String(), errb.String()
+	code, out, errOut, _ := runCommand(ctx, cmd, env, args...)
+	return code, out, errOut
 }
 
 // TestKerberosListDC: netsess list -k against the domain controller's own
@@ -128,7 +119,7 @@ func TestKerberosServe(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	t.Setenv("KRB5_CONFIG", dc.Krb5Conf)
-	s := serveBG(t, "--smb", dc.ServerAddr+":0", "--rpc", "127.0.0.1:0", "--keytab", dc.Keytab, "--policy", "modern")
+	s := serveBG(t, "--smb", dc.ServerAddr+":0", "--rpc", "127.0.0.1:0", "--keytab", dc.Keytab, "--policy", "modern", "--demo-sessions")
 	_, port, err := net.SplitHostPort(s.smb)
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +138,20 @@ func TestKerberosServe(t *testing.T) {
 	code, _, errOut = runSMB(ctx, "list", env, target, "--level", "502", "-k", "-U", addc.User+"@"+dc.Realm+"%"+addc.UserPassword)
 	if code != exitDenied {
 		t.Errorf("plain domain user: exit %d, want %d (access denied): %s", code, exitDenied, errOut)
+	}
+
+	admin := []string{"-k", "-U", addc.AdminUser + "@" + dc.Realm + "%" + addc.AdminPassword}
+	code, out, errOut = runSMB(ctx, "get", env, append([]string{target, "--client", `\\10.0.0.5`, "--user", "alice", "--json"}, admin...)...)
+	if code != exitOK || !strings.Contains(out, `"user":"alice"`) {
+		t.Errorf("get -k: exit %d: %s %s", code, out, errOut)
+	}
+	code, _, errOut = runSMB(ctx, "del", env, append([]string{target, "--client", `\\10.0.0.5`, "--user", "alice"}, admin...)...)
+	if code != exitOK {
+		t.Errorf("del -k: exit %d: %s", code, errOut)
+	}
+	code, _, errOut = runSMB(ctx, "get", env, append([]string{target, "--client", `\\10.0.0.5`, "--user", "alice"}, admin...)...)
+	if code != exitStatus {
+		t.Errorf("get -k after del: exit %d, want %d (not found): %s", code, exitStatus, errOut)
 	}
 
 	// A ticket for another service than the keytab's is refused.
