@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/netsession/netsession/auth"
 	"github.com/netsession/netsession/dcerpc"
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/rpcauth"
@@ -49,10 +50,27 @@ type Credentials struct {
 	// Anonymous asks for a null session; User, Password and NTHash must
 	// then be empty.
 	Anonymous bool
+	// Kerberos, when not nil, logs on over SMB with this initiator (a
+	// *krb5.Mechanism) in SPNEGO; an initiator with a ForHost(host string)
+	// auth.Initiator method is first given the server's host name (the
+	// Kerberos one then asks for a ticket for cifs/HOST unless it names
+	// its SPN). Only it is offered, so a server without
+	// Kerberos fails the logon, unless NTLMFallback is set: then NTLM
+	// with User and Password or NTHash is offered after it and the server
+	// chooses. Over TCP Kerberos is refused (ErrKerberosTransport), or,
+	// with NTLMFallback, NTLM is used.
+	Kerberos auth.Initiator
+	// NTLMFallback offers NTLM after Kerberos; see Kerberos.
+	NTLMFallback bool
 }
 
+// ErrKerberosTransport: Kerberos was asked for over ncacn_ip_tcp, where
+// this client does not implement it (DCE/RPC's three-leg Kerberos);
+// Kerberos works over SMB (TransportSMB).
+var ErrKerberosTransport = errors.New("client: Kerberos is implemented over SMB only (transport smb), not over ncacn_ip_tcp")
+
 // IsAnonymous reports whether c makes a null session.
-func (c Credentials) IsAnonymous() bool { return c.Anonymous || c.User == "" }
+func (c Credentials) IsAnonymous() bool { return c.Kerberos == nil && (c.Anonymous || c.User == "") }
 
 // ParseNTHash parses 32 hex digits, or impacket's LMHASH:NTHASH form.
 func ParseNTHash(s string) ([]byte, error) {
@@ -72,6 +90,9 @@ func (c Credentials) validate() error {
 	}
 	if len(c.NTHash) != 0 && len(c.NTHash) != 16 {
 		return fmt.Errorf("client: NT hash of %d bytes, want 16", len(c.NTHash))
+	}
+	if c.Kerberos != nil && c.Anonymous {
+		return fmt.Errorf("client: anonymous credentials with Kerberos")
 	}
 	return nil
 }
@@ -163,7 +184,14 @@ type Client struct {
 	// confirmed by an answered call (NTLMSSP ends with auth3, which the
 	// server does not answer).
 	unconfirmed atomic.Bool
+	// mech is the mechanism that authenticated the connection.
+	mech auth.Mechanism
 }
+
+// Mechanism returns the security mechanism that authenticated the
+// connection: auth.MechNTLM, auth.MechKerberos or auth.MechMSKerberos;
+// "" for a null session.
+func (c *Client) Mechanism() auth.Mechanism { return c.mech }
 
 // Dial connects to server (HOST, HOST:PORT, [IPv6]:PORT), binds the srvsvc
 // interface and authenticates. Without a port, TCP asks the endpoint
@@ -185,6 +213,13 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 	}
 	var dopts []dcerpc.ClientOption
 	authed := false
+	if tr.rpcAuth() && opts.Credentials.Kerberos != nil {
+		if !opts.Credentials.NTLMFallback {
+			return nil, &Error{Kind: KindLogonFailure, Op: "connect", Server: server, Err: ErrKerberosTransport}
+		}
+		opts.logger().Debug("kerberos is not implemented over ncacn_ip_tcp: using NTLM", "server", server)
+		opts.Credentials.Kerberos = nil
+	}
 	if tr.rpcAuth() {
 		level := opts.Auth
 		if level == 0 {
@@ -234,6 +269,11 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 	}
 	stub.MaxPages = maxPages
 	c := &Client{server: server, opts: opts, rpc: rpc, stub: stub, log: log, count: count}
+	if p, ok := raw.(*SMBPipe); ok {
+		c.mech = p.Mechanism()
+	} else if authed {
+		c.mech = auth.MechNTLM
+	}
 	c.unconfirmed.Store(authed)
 	return c, nil
 }

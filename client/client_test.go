@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,11 +15,21 @@ import (
 
 	"github.com/netsession/netsession/client"
 	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/internal/addc"
 	"github.com/netsession/netsession/internal/rpctest"
 	"github.com/netsession/netsession/session"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	code := addc.Main(m)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines left behind:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 func admin() client.Options {
 	return client.Options{Transport: client.TransportTCP, Credentials: client.Credentials{User: `NETSESS\` + adminUser, Password: adminPass}, Timeout: 10 * time.Second}

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	authpkg "github.com/netsession/netsession/auth"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -75,6 +76,8 @@ func logProtection(ctx context.Context, log *slog.Logger, server string, stream 
 		encrypting, cipher := p.conn.Encrypting()
 		auth := "NTLMSSP in SPNEGO (SMB session setup)"
 		switch {
+		case p.mech == authpkg.MechKerberos || p.mech == authpkg.MechMSKerberos:
+			auth = p.mech.String() + " in SPNEGO (SMB session setup)"
 		case o.Credentials.IsAnonymous():
 			auth = "anonymous (SMB null session)"
 		case p.conn.Guest():

@@ -40,7 +40,11 @@
 // client is package smb2/pipeclient: each call is one
 // FSCTL_PIPE_TRANSCEIVE round trip (request in, first answer fragment
 // out), as with Windows' and Samba's own clients, and every logon with a
-// key signs (AES-GMAC on SMB 3.1.1 when the server offers it).
+// key signs (AES-GMAC on SMB 3.1.1 when the server offers it). The SMB
+// logon is NTLM, or Kerberos (Credentials.Kerberos, a *krb5.Mechanism) in
+// SPNEGO, alone or with NTLM after it (Credentials.NTLMFallback);
+// Client.Mechanism says which one logged on. Over TCP Kerberos is refused
+// (ErrKerberosTransport).
 //
 // # Level auto
 //

@@ -18,6 +18,7 @@ import (
 	"github.com/netsession/netsession/ntstatus"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2/pipeclient"
+	"github.com/netsession/netsession/spnego"
 )
 
 // DCE/RPC over an SMB2 named pipe (ncacn_np).
@@ -116,6 +117,88 @@ type SMBPipe struct {
 	inflight  atomic.Int32
 	closeOnce sync.Once
 	closeErr  error
+
+	mech auth.Mechanism // the mechanism of the logon
+}
+
+// Mechanism returns the security mechanism that logged the session on
+// (auth.MechNTLM, auth.MechKerberos or auth.MechMSKerberos); "" for a
+// null session.
+func (p *SMBPipe) Mechanism() auth.Mechanism { return p.mech }
+
+// usedMech remembers which of the offered mechanisms completed.
+type usedMech struct {
+	mu   sync.Mutex
+	mech auth.Mechanism
+}
+
+func (u *usedMech) set(m auth.Mechanism) {
+	u.mu.Lock()
+	u.mech = m
+	u.mu.Unlock()
+}
+
+func (u *usedMech) get() auth.Mechanism {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.mech
+}
+
+// started is an initiator whose first exchange was started already.
+type started struct {
+	auth.Initiator
+	mu  sync.Mutex
+	ctx auth.InitiatorContext
+}
+
+func (s *started) Initiate(ctx context.Context) (auth.InitiatorContext, error) {
+	s.mu.Lock()
+	c := s.ctx
+	s.ctx = nil
+	s.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	return s.Initiator.Initiate(ctx)
+}
+
+// recordMech is the Kerberos initiator, reporting to used when its
+// context completes. The Kerberos one turns its failures (a service ticket the
+// KDC refuses, an AP-REP that does not verify) into logon failures.
+type recordMech struct {
+	auth.Initiator
+	used *usedMech
+}
+
+func (r *recordMech) failed(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, auth.ErrLogonFailure) {
+		return err
+	}
+	return fmt.Errorf("kerberos: %w: %w", auth.ErrLogonFailure, err)
+}
+
+func (r *recordMech) Initiate(ctx context.Context) (auth.InitiatorContext, error) {
+	c, err := r.Initiator.Initiate(ctx)
+	if err != nil {
+		return nil, r.failed(err)
+	}
+	return &recordContext{c, r}, nil
+}
+
+type recordContext struct {
+	auth.InitiatorContext
+	r *recordMech
+}
+
+func (c *recordContext) Step(ctx context.Context, in []byte) ([]byte, bool, error) {
+	out, done, err := c.InitiatorContext.Step(ctx, in)
+	if err != nil {
+		return nil, false, c.r.failed(err)
+	}
+	if done {
+		c.r.used.set(c.r.Initiator.Mechanism())
+	}
+	return out, done, nil
 }
 
 // DialSMBPipe connects to the SMB server at addr ("host", "host:port",
@@ -144,7 +227,25 @@ func DialSMBPipe(ctx context.Context, addr string, cred Credentials, opt SMBPipe
 		return nil, &Error{Kind: KindProtocol, Op: "connect", Server: addr, Err: err}
 	}
 	server := net.JoinHostPort(host, strconv.Itoa(port))
-	auth, err := smbAuth(cred, opt.Workstation)
+	used := new(usedMech)
+	if h, ok := cred.Kerberos.(interface{ ForHost(string) auth.Initiator }); ok {
+		cred.Kerberos = h.ForHost(host)
+	}
+	if cred.Kerberos != nil && cred.NTLMFallback && cred.User != "" {
+		// With a fallback, a Kerberos logon that cannot even start (no
+		// ticket for the service: an unknown user or SPN, no KDC) is
+		// left out, and NTLM is offered alone.
+		kc, err := cred.Kerberos.Initiate(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil, smbError(ctx, "connect", server, ctx.Err())
+		case err != nil:
+			cred.Kerberos = nil
+		default:
+			cred.Kerberos = &started{Initiator: cred.Kerberos, ctx: kc}
+		}
+	}
+	ini, err := smbAuth(cred, opt.Workstation, used)
 	if err != nil {
 		return nil, &Error{Kind: KindLogonFailure, Op: "connect", Server: server, Err: fmt.Errorf("smb logon: %w", err)}
 	}
@@ -161,7 +262,7 @@ func DialSMBPipe(ctx context.Context, addr string, cred Credentials, opt SMBPipe
 	if err != nil {
 		return nil, smbError(ctx, "connect", server, err)
 	}
-	conn, err := pipeclient.Dial(ctx, nc, pipeclient.Options{Host: host, Auth: auth, RequireSigning: !cred.IsAnonymous() && !opt.AllowGuest})
+	conn, err := pipeclient.Dial(ctx, nc, pipeclient.Options{Host: host, Auth: ini, RequireSigning: !cred.IsAnonymous() && !opt.AllowGuest})
 	if err != nil {
 		if errors.Is(err, pipeclient.ErrNoKeys) && !cred.IsAnonymous() {
 			err = fmt.Errorf("%w: %w", ErrGuestLogon, err)
@@ -173,15 +274,41 @@ func DialSMBPipe(ctx context.Context, addr string, cred Credentials, opt SMBPipe
 		conn.Abort()
 		return nil, smbError(ctx, "connect", server, err)
 	}
-	p := &SMBPipe{server: server, conn: conn, pipe: f, closeT: opt.CloseTimeout, rbuf: make([]byte, pipeReadSize)}
+	p := &SMBPipe{server: server, conn: conn, pipe: f, closeT: opt.CloseTimeout, rbuf: make([]byte, pipeReadSize), mech: used.get()}
+	if p.mech == "" && !cred.IsAnonymous() {
+		// Only the Kerberos initiator reports itself; the NTLM one is
+		// passed as it is, so that SPNEGO sees its mechListMIC methods.
+		p.mech = auth.MechNTLM
+	}
 	if p.closeT <= 0 {
 		p.closeT = 5 * time.Second
 	}
 	return p, nil
 }
 
-// smbAuth builds the NTLM initiator of the SMB logon from the credentials.
-func smbAuth(c Credentials, workstation string) (*ntlm.Client, error) {
+// smbAuth builds the initiator of the SMB logon from the credentials:
+// NTLM, or Kerberos (then NTLM with NTLMFallback) in SPNEGO. used learns
+// which mechanism completed.
+func smbAuth(c Credentials, workstation string, used *usedMech) (auth.Initiator, error) {
+	if c.Kerberos != nil {
+		if c.Anonymous {
+			return nil, errors.New("anonymous logon with Kerberos")
+		}
+		mechs := []auth.Initiator{&recordMech{Initiator: c.Kerberos, used: used}}
+		if c.NTLMFallback && c.User != "" {
+			n, err := ntlmAuth(c, workstation)
+			if err != nil {
+				return nil, err
+			}
+			mechs = append(mechs, n)
+		}
+		return spnego.NewInitiator(mechs...)
+	}
+	return ntlmAuth(c, workstation)
+}
+
+// ntlmAuth builds the NTLM initiator of the SMB logon.
+func ntlmAuth(c Credentials, workstation string) (*ntlm.Client, error) {
 	if c.Anonymous || c.User == "" {
 		if c.User != "" || c.Password != "" || len(c.NTHash) != 0 {
 			return nil, errors.New("anonymous logon with a user, password or hash")

@@ -27,6 +27,12 @@
 // builds the AP-REP with a fresh acceptor subkey, which is the session
 // key.
 //
+// As an auth mechanism: Mechanism is an auth.Initiator (each exchange asks
+// its TicketSource, a *Client, for a ticket for SPN, or for cifs/HOST
+// through ForHost) and Acceptor.AuthAcceptors gives auth.Acceptors for
+// both Kerberos OIDs, whose Result carries the PAC's identity and SIDs and
+// the acceptor subkey; package spnego negotiates them next to NTLM.
+//
 // Errors: KDC and peer errors are *KDCError, which match the sentinel
 // errors (ErrClockSkew, ErrWrongPassword, ErrUnknownUser,
 // ErrUnknownService, ...) with errors.Is; acceptor refusals wrap the same

@@ -15,13 +15,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/netsession/netsession/auth"
 	"github.com/netsession/netsession/dcerpc"
 	"github.com/netsession/netsession/epm"
 	"github.com/netsession/netsession/internal/netlimit"
+	"github.com/netsession/netsession/krb5"
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/rpcauth"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2"
+	"github.com/netsession/netsession/spnego"
 	"github.com/netsession/netsession/srvs"
 )
 
@@ -101,6 +104,13 @@ type Config struct {
 	// account, and per source, and holds back failed answers (see
 	// ntlm.Throttle); nil never throttles.
 	Throttle *ntlm.Throttle
+	// Kerberos, when not nil, accepts Kerberos logons over SMB next to
+	// NTLM, through SPNEGO (both Kerberos OIDs): the caller's identity and
+	// group SIDs come from the ticket's PAC, so that Domain Admins are
+	// administrators under the access policy. Its keytab must hold the
+	// keys of the cifs/HOST principals clients ask tickets for. Over
+	// ncacn_ip_tcp only NTLM is accepted.
+	Kerberos *krb5.Acceptor
 	// Clock is the table's clock; nil means the system clock.
 	Clock session.Clock
 	// Logger receives the server's records; nil discards them.
@@ -263,9 +273,17 @@ func New(cfg Config) (*Server, error) {
 	if err := s.pipeRPC.Register(iface); err != nil {
 		return nil, err
 	}
+	var smbAuth auth.Acceptor = mech
+	if cfg.Kerberos != nil {
+		// SPNEGO over Kerberos (both OIDs) and NTLM; the client's order of
+		// preference decides.
+		if smbAuth, err = spnego.NewAcceptor(append(cfg.Kerberos.AuthAcceptors(), mech)...); err != nil {
+			return nil, err
+		}
+	}
 	s.smb = &smb2.Server{
 		Table:           table,
-		Auth:            mech,
+		Auth:            smbAuth,
 		RPC:             s.pipeRPC,
 		AllowGuest:      cfg.AllowGuest,
 		AllowAnonymous:  cfg.AllowAnonymous,

@@ -52,13 +52,21 @@ func clEnv(vars map[string]string, files map[string]string) cliEnv {
 	}
 }
 
-// runClient runs one of the client commands with env.
+// runClient runs one of the client commands with env over tcp.
 func runClient(t *testing.T, ctx context.Context, cmd string, env cliEnv, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errb strings.Builder
-	var code int
 	// The servers of these tests speak ncacn_ip_tcp.
-	args = append([]string{"--transport=tcp"}, args...)
+	code, out, errOut, ok := runCommand(ctx, cmd, env, append([]string{"--transport=tcp"}, args...)...)
+	if !ok {
+		t.Fatalf("no command %q", cmd)
+	}
+	return code, out, errOut
+}
+
+// runCommand runs list, get or del with env; ok is false for another
+// command.
+func runCommand(ctx context.Context, cmd string, env cliEnv, args ...string) (code int, stdout, stderr string, ok bool) {
+	var out, errb strings.Builder
 	switch cmd {
 	case "list":
 		code = listCmd(ctx, args, &out, &errb, env)
@@ -67,9 +75,9 @@ func runClient(t *testing.T, ctx context.Context, cmd string, env cliEnv, args .
 	case "del":
 		code = delCmd(ctx, args, &out, &errb, env)
 	default:
-		t.Fatalf("no command %q", cmd)
+		return 0, "", "", false
 	}
-	return code, out.String(), errb.String()
+	return code, out.String(), errb.String(), true
 }
 
 func newTestFlagSet() *cli.FlagSet { return cli.NewFlagSet() }

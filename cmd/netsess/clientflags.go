@@ -62,11 +62,11 @@ const credentialsGuest = "  refused as a logon failure (exit 3) unless --guest a
 
 // credentialsHelp is the credentials paragraph of the client commands'
 // help.
-const credentialsHelp = credentialsBase + credentialsGuest
+const credentialsHelp = credentialsBase + credentialsGuest + kerberosHelp
 
 // scanCredentialsHelp is scan's: a refused guest logon is a host's
 // reason, not an exit code.
-const scanCredentialsHelp = credentialsBase + "  refused (reason guest_refused) unless --guest accepts it.\n"
+const scanCredentialsHelp = credentialsBase + "  refused (reason guest_refused) unless --guest accepts it.\n" + kerberosHelp
 
 // credentialsBase is the credentials paragraph up to what happens to a
 // logon mapped to guest.
@@ -124,6 +124,7 @@ type connFlags struct {
 	guest                   bool
 	timeout                 time.Duration
 	fs                      *cli.FlagSet
+	kerb                    kerbFlags
 }
 
 // register defines the connection and credential flags of a command that
@@ -156,9 +157,20 @@ func (c *connFlags) registerCredentials(fs *cli.FlagSet) {
 	fs.StringVar(&c.passwordFile, "password-file", "read the password from the first line of this `FILE`").Files = true
 	fs.BoolVar(&c.anonymous, "anonymous", "null session (no credentials)")
 	fs.BoolVar(&c.guest, "guest", "over smb, accept a logon the server maps to its guest account (an unknown user, on servers that map those to guest); the session is unsigned, so anyone on the path could answer in the server's name")
-	authLevels := []string{"none", "connect", "integrity", "privacy"}
-	fs.ChoiceVar(&c.auth, "auth", authLevels, "DCE/RPC protection over tcp: none, connect, integrity or privacy (default: integrity with credentials, none for a null session); over smb the SMB session protects the pipe")
+	authChoices := []string{"none", "connect", "integrity", "privacy", mechKerberos, mechNTLM, mechAuto}
+	fs.ChoiceVar(&c.auth, "auth", authChoices, "the mechanism: kerberos (only), ntlm (only; the default without -k) or auto (Kerberos, then NTLM); or, over tcp, the DCE/RPC protection with NTLM: none, connect, integrity or privacy (default: integrity with credentials, none for a null session); over smb the SMB session protects the pipe")
 	fs.BoolVar(&c.spnego, "spnego", "over tcp, wrap NTLM in SPNEGO (auth type 9) instead of raw NTLMSSP (10)")
+	c.kerb.register(fs)
+}
+
+// authMechanism returns --auth's mechanism choice, "" for a protection
+// level or none.
+func (c *connFlags) authMechanism() string {
+	switch c.auth {
+	case mechKerberos, mechNTLM, mechAuto:
+		return c.auth
+	}
+	return ""
 }
 
 // registerOutput defines the output flags; lists adds --csv and
@@ -233,11 +245,20 @@ func (c *connFlags) clientOptions(env cliEnv, stderr io.Writer) (client.Options,
 	if c.debug {
 		o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	cred, err := c.credentials(env)
-	if err != nil {
+	mech := c.authMechanism()
+	c.kerb.ccache = env.getenv("KRB5CCNAME")
+	var cred client.Credentials
+	var err error
+	if _, noPassword := c.kerb.wants(mech, c.user); noPassword {
+		userPart, _, _ := strings.Cut(c.user, "%")
+		cred.User, cred.Domain = ntlm.SplitUser(userPart)
+	} else if cred, err = c.credentials(env); err != nil {
 		return o, err
 	}
 	o.Credentials = cred
+	if err := c.kerb.apply(&o, mech, c); err != nil {
+		return o, err
+	}
 	switch c.auth {
 	case "":
 	case "none":
@@ -249,10 +270,10 @@ func (c *connFlags) clientOptions(env cliEnv, stderr io.Writer) (client.Options,
 	case "privacy":
 		o.Auth = dcerpc.AuthLevelPrivacy
 	}
-	if o.Transport == client.TransportSMB && (c.auth != "" || c.spnego || c.epm != "") {
+	if o.Transport == client.TransportSMB && ((c.auth != "" && mech == "") || c.spnego || c.epm != "") {
 		return o, usagef("--auth, --spnego and --epm are for --transport tcp; over smb the SMB logon protects the pipe")
 	}
-	if cred.IsAnonymous() && o.Auth > dcerpc.AuthLevelConnect {
+	if o.Credentials.IsAnonymous() && o.Auth > dcerpc.AuthLevelConnect {
 		return o, usagef("--auth %s needs credentials: a null session has no keys to sign or seal with", c.auth)
 	}
 	return o, nil

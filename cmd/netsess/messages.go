@@ -68,7 +68,7 @@ func describe(err error, fc failContext) (string, []string) {
 		return userText(err), nil
 	}
 	var hints []string
-	anonymous := fc.cf != nil && fc.cf.user == ""
+	anonymous := fc.cf != nil && fc.cf.user == "" && fc.cf.kerb.mechanismRequested == ""
 	transport := client.DefaultTransport
 	if fc.cf != nil {
 		transport = fc.cf.transport
@@ -90,6 +90,11 @@ func describe(err error, fc failContext) (string, []string) {
 		msg := "unreachable: the connection was lost " + during(ce) + " (" + userText(innermost(err)) + ")"
 		return msg, transportHints(ce, err, transport)
 	case client.KindLogonFailure:
+		if fc.cf != nil {
+			if msg, hints, ok := kerberosFailure(err, fc.cf.kerb.mechanismRequested); ok {
+				return msg, hints
+			}
+		}
 		switch {
 		case errors.Is(err, client.ErrGuestLogon):
 			hints = append(hints, "check the user name and password; --guest accepts the guest session (unsigned: anyone on the path could answer in the server's name)")

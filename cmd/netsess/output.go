@@ -225,9 +225,12 @@ func dial(ctx context.Context, cmd string, cf *connFlags, server string, opts cl
 	p := newPrinter(cmd, cf, server, stdout, stderr)
 	p.fc.client, p.fc.user = cl, user
 	c, err := client.Dial(ctx, server, opts)
+	// One server: the Kerberos logon has done its work once connected.
+	cf.kerb.close()
 	if err != nil {
 		return p, nil, p.failure(err)
 	}
+	logMechanism(opts.Logger, server, cf.kerb.mechanismRequested, c.Mechanism())
 	return p, c, exitOK
 }
 

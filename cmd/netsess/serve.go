@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/netsession/netsession/internal/cli"
+	"github.com/netsession/netsession/krb5"
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/server"
 	"github.com/netsession/netsession/session"
@@ -99,6 +100,7 @@ func serveCommand() *cli.Command {
 			"rpcclient -U alice%AlicePass1 'ncacn_ip_tcp:127.0.0.1[PORT,sign]' -c netsessenum",
 			"netsess serve --smb 127.0.0.1:4450 --smb-encrypt required   # SMB 3.x clients encrypt, others are refused",
 			"smbclient -L //127.0.0.1 -p 4450 -U alice%AlicePass1 --client-protection=encrypt",
+			"netsess serve --smb 127.0.0.1:4450 --keytab srv.keytab      # Kerberos logons too (the PAC's groups decide access)",
 			"netsess serve --smb 127.0.0.1:4450 --metrics 127.0.0.1:9100",
 			"curl -s http://127.0.0.1:9100/metrics                       # connections, sessions, calls...",
 		},
@@ -124,6 +126,7 @@ func defineServe(fs *cli.FlagSet) cli.Action {
 	guest := fs.Bool("guest", "SMB: admit logons that map to the guest account (unknown users), unsigned")
 	anonymous := fs.Bool("anonymous", "SMB: admit null sessions, unsigned")
 	allowConnect := fs.Bool("allow-connect-level", "accept calls on associations authenticated at level connect")
+	keytab := fs.File("keytab", "", "SMB: accept Kerberos logons next to NTLM with the service keys of this keytab `FILE` (cifs/HOST entries, as samba-tool domain exportkeytab writes them); the groups of the ticket's PAC decide access (Domain Admins are administrators)")
 	fs.Group("SMB")
 	smbSigning := fs.Choice("smb-signing", "required", []string{"required", "enabled"}, "SMB signing for authenticated sessions: required or enabled")
 	smbEncrypt := fs.Choice("smb-encrypt", "off", []string{"off", "desired", "required"}, "SMB 3.x encryption: off, desired (clients that can encrypt do) or required (clients that cannot are refused)")
@@ -197,6 +200,16 @@ func defineServe(fs *cli.FlagSet) cli.Action {
 			if cfg.Accounts, err = ntlm.LoadAccounts(*users); err != nil {
 				return fail(err)
 			}
+		}
+		if *keytab != "" {
+			if *smbAddr == "" {
+				return usageErr("--keytab is for SMB logons: add --smb ADDRESS (over ncacn_ip_tcp only NTLM is accepted)")
+			}
+			keys, err := krb5.LoadKeys(*keytab)
+			if err != nil {
+				return fail(err)
+			}
+			cfg.Kerberos = &krb5.Acceptor{Keys: keys, Logger: cfg.Logger.With("component", "krb5")}
 		}
 		if *seedFile != "" {
 			if cfg.Seeds, err = server.LoadSeed(*seedFile); err != nil {

@@ -1,0 +1,173 @@
+package krb5
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/netsession/netsession/auth"
+)
+
+// TicketSource obtains service tickets; *Client is one.
+type TicketSource interface {
+	Ticket(ctx context.Context, spn string) (*Ticket, error)
+}
+
+// Mechanism is Kerberos as an auth.Initiator: each exchange obtains a
+// ticket for SPN from Tickets and sends an AP-REQ asking for mutual
+// authentication; the AP-REP's subkey is the session key.
+type Mechanism struct {
+	// Tickets gives the service tickets (a *Client).
+	Tickets TicketSource
+	// SPN is the service principal, e.g. DefaultSPN(host); see ForHost.
+	SPN string
+	// Mech is the mechanism OID to offer: auth.MechKerberos (the default)
+	// or auth.MechMSKerberos.
+	Mech auth.Mechanism
+	// Clock gives the authenticator's time (nil: time.Now).
+	Clock func() time.Time
+}
+
+// ForHost returns m for a logon to host: a copy whose SPN is
+// DefaultSPN(host) when m has none, m itself otherwise. Transports that
+// know the host call it (one Mechanism serves many hosts).
+func (m *Mechanism) ForHost(host string) auth.Initiator {
+	if m.SPN != "" {
+		return m
+	}
+	c := *m
+	c.SPN = DefaultSPN(host)
+	return &c
+}
+
+// Mechanism returns the OID the initiator offers.
+func (m *Mechanism) Mechanism() auth.Mechanism {
+	if m.Mech == "" {
+		return auth.MechKerberos
+	}
+	return m.Mech
+}
+
+// Anonymous returns false: Kerberos always names a client.
+func (*Mechanism) Anonymous() bool { return false }
+
+// Initiate obtains the service ticket and starts an exchange.
+func (m *Mechanism) Initiate(ctx context.Context) (auth.InitiatorContext, error) {
+	if m.Tickets == nil || m.SPN == "" {
+		return nil, fmt.Errorf("%w: Kerberos initiator without tickets or SPN", ErrConfig)
+	}
+	t, err := m.Tickets.Ticket(ctx, m.SPN)
+	if err != nil {
+		return nil, err
+	}
+	return &initiatorContext{ini: NewInitiator(t, m.Clock)}, nil
+}
+
+type initiatorContext struct{ ini *Initiator }
+
+// Step returns the AP-REQ for nil, then checks the AP-REP.
+func (c *initiatorContext) Step(ctx context.Context, in []byte) ([]byte, bool, error) {
+	if !c.ini.sent {
+		if in != nil {
+			return nil, false, ErrState
+		}
+		out, err := c.ini.Init(ctx)
+		return out, false, err
+	}
+	if err := c.ini.Accept(ctx, in); err != nil {
+		return nil, false, err
+	}
+	return nil, true, nil
+}
+
+// SessionKey is the AP-REP subkey once done.
+func (c *initiatorContext) SessionKey() []byte { return c.ini.SessionKey() }
+
+// AuthAcceptors returns the acceptor as auth.Acceptors for SPNEGO: one
+// for auth.MechMSKerberos and one for auth.MechKerberos (Windows clients
+// offer the first, others the second), sharing a's keys and replay
+// cache.
+func (a *Acceptor) AuthAcceptors() []auth.Acceptor {
+	return []auth.Acceptor{&mechAcceptor{a, auth.MechMSKerberos}, &mechAcceptor{a, auth.MechKerberos}}
+}
+
+type mechAcceptor struct {
+	acc  *Acceptor
+	mech auth.Mechanism
+}
+
+func (m *mechAcceptor) Mechanism() auth.Mechanism { return m.mech }
+
+func (m *mechAcceptor) Accept(ctx context.Context, peer auth.Peer) (auth.AcceptorContext, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return &acceptorContext{acc: m.acc, mech: m.mech, peer: peer}, nil
+}
+
+type acceptorContext struct {
+	acc    *Acceptor
+	mech   auth.Mechanism
+	peer   auth.Peer
+	result *auth.Result
+	tried  bool
+}
+
+// logonError is a refused AP-REQ: both an auth.ErrLogonFailure and the
+// krb5 reason.
+type logonError struct{ err error }
+
+func (e *logonError) Error() string   { return e.err.Error() }
+func (e *logonError) Unwrap() []error { return []error{auth.ErrLogonFailure, e.err} }
+
+func (c *acceptorContext) Step(ctx context.Context, in []byte) ([]byte, bool, error) {
+	if c.tried {
+		return nil, false, ErrState
+	}
+	c.tried = true
+	out, id, key, err := c.acc.Accept(ctx, in)
+	if err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return nil, false, err
+		}
+		c.acc.logf("kerberos logon refused", "peer", c.peer.Source, "err", err)
+		return nil, false, &logonError{err}
+	}
+	c.result = &auth.Result{Mechanism: c.mech, Identity: id.authIdentity(), SessionKey: key}
+	return out, true, nil
+}
+
+func (c *acceptorContext) Result() (auth.Result, bool) {
+	if c.result == nil {
+		return auth.Result{}, false
+	}
+	r := *c.result
+	r.SessionKey = slices.Clone(r.SessionKey)
+	return r, true
+}
+
+// authIdentity converts to the mechanism-neutral identity: the NetBIOS
+// domain when the PAC names one (the realm otherwise), the user's SID,
+// and the primary group, groups, extra and resource SIDs, each once.
+func (id *Identity) authIdentity() auth.Identity {
+	out := auth.Identity{User: id.User, Domain: id.Domain, UserSID: id.UserSID}
+	if out.Domain == "" {
+		out.Domain = id.Realm
+	}
+	seen := map[string]bool{}
+	add := func(sids ...string) {
+		for _, s := range sids {
+			if s != "" && s != id.UserSID && !seen[s] {
+				seen[s] = true
+				out.GroupSIDs = append(out.GroupSIDs, s)
+			}
+		}
+	}
+	add(id.PrimaryGroupSID)
+	add(id.GroupSIDs...)
+	add(id.ExtraSIDs...)
+	add(id.ResourceGroupSIDs...)
+	return out
+}
