@@ -1,11 +1,13 @@
 package main
 
 import (
+	"archive/zip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -138,6 +140,14 @@ func readComputers(t *testing.T, dir string) *bloodhound.File {
 	if len(js) != 1 || len(zips) != 1 {
 		t.Fatalf("--bloodhound wrote %v and %v", js, zips)
 	}
+	z, err := zip.OpenReader(zips[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	if len(z.File) != 1 || z.File[0].Name != filepath.Base(js[0]) {
+		t.Errorf("the zip holds %v, want %s", z.File, filepath.Base(js[0]))
+	}
 	b, err := os.ReadFile(js[0])
 	if err != nil {
 		t.Fatal(err)
@@ -176,6 +186,8 @@ func TestScanLDAPBloodHound(t *testing.T) {
 			": not scanned: domain_controller",
 			"2 to scan",
 			"BloodHound: 2 computers",
+			"names: ",
+			"BloodHound data: " + dir,
 		} {
 			if !strings.Contains(errOut, want) {
 				t.Errorf("stderr lacks %q:\n%s", want, errOut)
@@ -270,6 +282,27 @@ func TestScanLDAPBloodHound(t *testing.T) {
 		code, out, errOut := runScanCmd(t, env, args...)
 		if code != exitOK || len(parseHostLines(t, out)) != 1 {
 			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+		}
+	})
+
+	// The netsess binary itself accepts the certificate: main.go's
+	// go:debug setting is in the build, not only in this test binary.
+	t.Run("binary-starttls", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("builds the binary")
+		}
+		bin := buildNetsess(t, t.TempDir(), nil, "-buildvcs=false")
+		args := d.args("--ldap-security", "starttls", "--ldap-bind", "simple",
+			"--ldap-ca", d.dc.CAFile(), "--os", "datacenter", "--json", "-q")
+		args[1] = d.dc.Host
+		cmd := exec.Command(bin, append([]string{"scan"}, args...)...)
+		cmd.Env = append(os.Environ(), "GODEBUG=") // the binary's own default, not the environment's
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if hosts := parseHostLines(t, string(out)); len(hosts) != 1 {
+			t.Errorf("results %+v", hosts)
 		}
 	})
 
