@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,19 +91,8 @@ func setupADDomain(t *testing.T) *adDomain {
 		d.set(t, name, "lastLogonTimestamp", recent)
 	}
 
-	users := map[string]bool{}
-	var v4 []string
-	for _, h := range f.Hosts {
-		for _, s := range h.Sessions {
-			if !strings.HasSuffix(s.User, "$") {
-				users[s.User] = true
-			}
-			if a, err := netip.ParseAddr(s.Client); err == nil && a.Is4() && !slices.Contains(v4, s.Client) {
-				v4 = append(v4, s.Client)
-			}
-		}
-	}
-	for u := range users {
+	users, v4 := f.Accounts()
+	for _, u := range users {
 		d.users = append(d.users, u)
 		d.tool(t, "user", "create", u, "Pw-"+u+"-1x!")
 	}
@@ -112,14 +100,12 @@ func setupADDomain(t *testing.T) *adDomain {
 	if len(v4) == 0 || len(d.users) == 0 {
 		t.Fatalf("fleet too small: users %v, clients %v", d.users, v4)
 	}
-	d.tool(t, append([]string{"dns", "zonecreate", dc.Host, "20.10.in-addr.arpa"}, admin...)...)
 	for i, c := range v4 {
 		name := fmt.Sprintf("NSC%d", i)
 		d.clients[c] = name
-		d.tool(t, append([]string{"computer", "add", name, "--ip-address=" + c, "--prepare-oldjoin"}, admin...)...)
-		a := netip.MustParseAddr(c).As4()
-		d.tool(t, append([]string{"dns", "add", dc.Host, "20.10.in-addr.arpa", fmt.Sprintf("%d.%d", a[3], a[2]), "PTR",
-			strings.ToLower(name) + "." + dc.DNSDomain}, admin...)...)
+		if err := dc.AddClient(context.Background(), name, netip.MustParseAddr(c)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return d
 }
