@@ -118,23 +118,7 @@ func setupDomain(t *testing.T) *domain {
 		t.Fatal(err)
 	}
 
-	users := map[string]bool{}
-	var v4 []string
-	for _, h := range f.Hosts {
-		for _, s := range h.Sessions {
-			if !strings.HasSuffix(s.User, "$") {
-				users[s.User] = true
-			}
-			if a, err := netip.ParseAddr(s.Client); err == nil && a.Is4() && !slices.Contains(v4, s.Client) {
-				v4 = append(v4, s.Client)
-			}
-		}
-	}
-	names := make([]string, 0, len(users))
-	for u := range users {
-		names = append(names, u)
-	}
-	slices.Sort(names)
+	names, v4 := f.Accounts()
 	if len(names) < 2 || len(v4) == 0 {
 		t.Fatalf("fleet too small for the test: users %v, IPv4 clients %v", names, v4)
 	}
@@ -142,14 +126,12 @@ func setupDomain(t *testing.T) *domain {
 	for _, u := range names[1:] {
 		d.tool(t, "user", "create", u, "Pw-"+u+"-1x!")
 	}
-	d.tool(t, append([]string{"dns", "zonecreate", dc.Host, "20.10.in-addr.arpa"}, d.admin()...)...)
 	for i, c := range v4 {
 		name := fmt.Sprintf("NSCL%d", i)
 		d.clients[c] = name
-		d.tool(t, append([]string{"computer", "add", name, "--ip-address=" + c, "--prepare-oldjoin"}, d.admin()...)...)
-		a := netip.MustParseAddr(c).As4()
-		d.tool(t, append([]string{"dns", "add", dc.Host, "20.10.in-addr.arpa", fmt.Sprintf("%d.%d", a[3], a[2]), "PTR",
-			strings.ToLower(name) + "." + dc.DNSDomain}, d.admin()...)...)
+		if err := dc.AddClient(ctx, name, netip.MustParseAddr(c)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return d
 }

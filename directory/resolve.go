@@ -64,16 +64,24 @@ type ReverseFunc func(ctx context.Context, addr netip.Addr) ([]string, error)
 // (HOST:PORT, port 53 by default) instead of the system's resolver: the
 // domain controller's DNS, for one.
 func ReverseVia(server string) ReverseFunc {
-	if _, _, err := net.SplitHostPort(server); err != nil {
-		server = net.JoinHostPort(strings.Trim(server, "[]"), "53")
-	}
-	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, server)
-	}}
+	r := DNSVia(server)
 	return func(ctx context.Context, addr netip.Addr) ([]string, error) {
 		return r.LookupAddr(ctx, addr.String())
 	}
+}
+
+// DNSVia returns a resolver that asks the DNS server at server (HOST:PORT,
+// port 53 by default) for every lookup instead of the system's
+// configuration: the domain controller's DNS, whose zones name the
+// domain's computers.
+func DNSVia(server string) *net.Resolver {
+	if _, _, err := net.SplitHostPort(server); err != nil {
+		server = net.JoinHostPort(strings.Trim(server, "[]"), "53")
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, server)
+	}}
 }
 
 // ResolverConfig configures a Resolver.

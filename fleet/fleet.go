@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -693,4 +694,23 @@ type slowConn struct {
 func (c *slowConn) Write(b []byte) (int, error) {
 	time.Sleep(c.delay)
 	return c.Conn.Write(b)
+}
+
+// Accounts returns what a directory needs to resolve the fleet's sessions:
+// the user names of the sessions (machine accounts left out) and their
+// IPv4 client addresses, each once, sorted.
+func (f *Fleet) Accounts() (users, ipv4Clients []string) {
+	for _, h := range f.Hosts {
+		for _, s := range h.Sessions {
+			if !strings.HasSuffix(s.User, "$") && !slices.Contains(users, s.User) {
+				users = append(users, s.User)
+			}
+			if a, err := netip.ParseAddr(s.Client); err == nil && a.Is4() && !slices.Contains(ipv4Clients, s.Client) {
+				ipv4Clients = append(ipv4Clients, s.Client)
+			}
+		}
+	}
+	slices.Sort(users)
+	slices.Sort(ipv4Clients)
+	return users, ipv4Clients
 }

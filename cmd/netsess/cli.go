@@ -67,6 +67,7 @@ RFC 3339, a date, now, or a duration before now.`,
 			{Code: 5, Meaning: "the server answered another failure status (get and del: no such session)"},
 			{Code: 6, Meaning: "the RPC failed: fault, refused bind, or an answer that cannot be decoded"},
 			{Code: exitIncomplete, Meaning: "scan: some hosts were not collected (the output is complete; scan never exits 2 to 6)"},
+			{Code: exitDirectory, Meaning: "scan --ldap: the directory could not be asked (nothing was scanned)"},
 			{Code: 130, Meaning: "interrupted (Ctrl-C); what was read so far is printed"},
 		},
 	}

@@ -18,6 +18,8 @@ import (
 
 // TestMain runs the package's tests; a test that asks for the domain
 // controller shares one, stopped at the end.
+// TestMain shares one AD DC among the package's domain tests (Kerberos
+// and --ldap scans).
 func TestMain(m *testing.M) { os.Exit(addc.Main(m)) }
 
 // runSMB runs list, get or del over smb (the default transport) with env.

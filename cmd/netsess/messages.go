@@ -17,7 +17,7 @@ import (
 
 // internalPrefixes are the package names lower layers start their error
 // texts with; they mean nothing to a user.
-var internalPrefixes = []string{"client", "dcerpc", "epm", "ntlm", "spnego", "srvs", "ndr", "rpcauth", "session", "server", "pipeclient", "smb2", "scan", "fleet"}
+var internalPrefixes = []string{"client", "dcerpc", "epm", "ntlm", "spnego", "srvs", "ndr", "rpcauth", "session", "server", "pipeclient", "smb2", "scan", "fleet", "directory", "bloodhound"}
 
 // userText is err's text without package prefixes ("dcerpc: ") and
 // without a part that repeats an earlier one ("STATUS_LOGON_FAILURE

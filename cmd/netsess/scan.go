@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/netsession/netsession/client"
+	"github.com/netsession/netsession/directory"
 	"github.com/netsession/netsession/internal/cli"
 	"github.com/netsession/netsession/internal/sessfmt"
 	"github.com/netsession/netsession/scan"
@@ -71,7 +72,7 @@ Ctrl-C stops starting hosts; the ones in progress may finish within
 --grace, then are interrupted and reported as canceled; every result
 obtained is written, then the summary, and the exit code is 130.
 
-` + scanCredentialsHelp
+` + scanDirectoryHelp + scanCredentialsHelp
 
 func scanCommand(env envFunc) *cli.Command {
 	return &cli.Command{
@@ -85,11 +86,13 @@ func scanCommand(env envFunc) *cli.Command {
 			`netsess scan 10.0.0.0/24 fs1 fs2:4445 -U 'CORP\auditor' --level 10 --user alice`,
 			`cat hosts.txt | netsess scan - -U 'CORP\auditor' --csv > sessions.csv`,
 			`netsess scan --targets t.txt -U 'FLEET\scanner%ScanPass1' --concurrency 256 --timeout 5s --precheck 1s`,
+			`netsess scan --ldap dc1.corp.example -U 'CORP\auditor' --active-days 30 --exclude-dcs --bloodhound out/`,
 		},
 		ExitCodes: []cli.ExitCode{
 			{Code: 0, Meaning: "every host was collected"},
 			{Code: 1, Meaning: "usage error (bad flag or value, no target, a target that cannot be parsed, an unreadable --targets file), or the output could not be written"},
 			{Code: exitIncomplete, Meaning: "some hosts were not collected (each has its reason in the output, which is complete)"},
+			{Code: exitDirectory, Meaning: "--ldap: the directory could not be asked (DC unreachable, TLS or bind refused, search failed); nothing was scanned"},
 			{Code: 130, Meaning: "interrupted (Ctrl-C); every result obtained is written, then the summary"},
 		},
 		Define: func(fs *cli.FlagSet) cli.Action { return defineScan(fs, env) },
@@ -109,13 +112,16 @@ type scanFlags struct {
 	grace               *time.Duration
 	rate                *float64
 	perSession, quiet   *bool
+	ld                  ldapFlags
+	fs                  *cli.FlagSet
 }
 
 func defineScan(fs *cli.FlagSet, env envFunc) cli.Action {
-	var f scanFlags
+	f := scanFlags{fs: fs}
 	fs.Group("Targets")
 	f.targetsFile = fs.File("targets", "", "read targets from `FILE`, one per line ('#' comments)")
 	f.maxRange = fs.Int("max-range", scan.DefaultMaxRange, "the most addresses one CIDR range may expand to")
+	f.ld.register(fs)
 	fs.Group("Connection")
 	f.cf.registerTransport(fs, "the one deadline per host: name lookup, connect, negotiate, logon, bind and every page (30s, 2m)")
 	f.concurrency = fs.Int("concurrency", scan.DefaultConcurrency, "hosts scanned at once")
@@ -153,12 +159,33 @@ func runScan(ctx context.Context, inv *cli.Invocation, f *scanFlags, e cliEnv) i
 	case *f.perSession && !f.cf.json:
 		return inv.Usagef("--per-session goes with --json")
 	}
+	if err := f.ld.check(inv.Args, f.fs); err != nil {
+		return inv.Usagef("%v", err)
+	}
+	toStdout := f.ld.bloodhound == bloodhoundStdout
+	if toStdout && (f.cf.json || f.cf.csv) {
+		return inv.Usagef("--bloodhound - writes the results on stdout: not with --json or --csv")
+	}
 	opts, err := f.cf.clientOptions(e, inv.Stderr)
 	if err != nil {
 		return inv.Usagef("%v", err)
 	}
+	// One Kerberos client serves every host of the scan (a ticket per
+	// host's cifs SPN); closing it stops its renewal goroutine.
+	defer f.cf.kerb.close()
 	lv, _ := parseLevel(*f.level, session.Levels()...)
-	src, err := scanSource(inv.Args, f, e)
+	var ds *domainScan
+	if f.ld.dc != "" {
+		ds, err = f.ld.discover(ctx, opts.Credentials, opts, inv.Stderr)
+		if err != nil {
+			fmt.Fprintf(inv.Stderr, "netsess scan: %s\n", directoryText(err))
+			if errors.Is(err, directory.ErrConfig) {
+				return exitUsage
+			}
+			return exitDirectory
+		}
+	}
+	src, err := scanSource(inv.Args, f, e, ds)
 	if errors.Is(err, scan.ErrRangeTooLarge) {
 		return inv.Usagef("%s; --max-range sets the limit", userText(err))
 	}
@@ -178,6 +205,7 @@ func runScan(ctx context.Context, inv *cli.Invocation, f *scanFlags, e cliEnv) i
 		Jitter:      *f.jitter,
 		Grace:       *f.grace,
 		Logger:      opts.Logger,
+		Lookup:      f.ld.lookup(),
 	}
 	if *f.noMachine {
 		cfg.Keep = func(s client.Session) bool { return !strings.HasSuffix(s.UserName, "$") }
@@ -197,6 +225,8 @@ func runScan(ctx context.Context, inv *cli.Invocation, f *scanFlags, e cliEnv) i
 
 	var w scan.Writer
 	switch {
+	case toStdout:
+		w = discard{}
 	case f.cf.json:
 		w = scan.NewJSONLines(inv.Stdout, *f.perSession)
 	case f.cf.csv:
@@ -216,12 +246,19 @@ func runScan(ctx context.Context, inv *cli.Invocation, f *scanFlags, e cliEnv) i
 			return
 		}
 		prog.clear()
+		if ds != nil {
+			ds.add(ctx, r)
+		}
 		if writeErr = w.Write(r); writeErr != nil {
 			stop(writeErr)
 		}
 	})
 	if writeErr == nil {
 		writeErr = w.Flush()
+	}
+	if ds != nil && writeErr == nil {
+		prog.clear()
+		writeErr = ds.finish(f.ld.bloodhound, inv.Stdout, inv.Stderr, *f.quiet)
 	}
 	prog.clear()
 	if !*f.quiet {
@@ -246,9 +283,9 @@ func runScan(ctx context.Context, inv *cli.Invocation, f *scanFlags, e cliEnv) i
 
 // scanSource builds the targets: the arguments and --targets read whole,
 // or standard input as a stream for the single argument "-".
-func scanSource(args []string, f *scanFlags, e cliEnv) (scan.Source, error) {
-	popt := scan.ParseOptions{MaxRange: *f.maxRange}
-	if f.cf.transport == client.TransportSMB {
+func scanSource(args []string, f *scanFlags, e cliEnv, ds *domainScan) (scan.Source, error) {
+	popt := scan.ParseOptions{MaxRange: *f.maxRange, DefaultPort: *f.ld.port}
+	if f.cf.transport == client.TransportSMB && popt.DefaultPort == 0 {
 		popt.DefaultPort = 445
 	}
 	if slices.Contains(args, "-") {
@@ -276,11 +313,27 @@ func scanSource(args []string, f *scanFlags, e cliEnv) (scan.Source, error) {
 		}
 		ts = scan.Dedup(append(ts, more...), popt)
 	}
+	if ds != nil {
+		ds.targets, ds.comps = ds.disc.ScanTargets(popt.DefaultPort)
+		// The directory's targets come first, then the others not among
+		// them: the union, each host once.
+		ts = scan.Dedup(append(slices.Clone(ds.targets), ts...), popt)
+		if len(ts) == 0 {
+			return nil, errors.New("no targets: the directory has no computer to scan with these filters, and none was given")
+		}
+	}
 	if len(ts) == 0 {
 		return nil, errors.New("no targets: give them as arguments, with --targets FILE, or - for standard input (netsess scan --help)")
 	}
 	return scan.SliceSource(ts), nil
 }
+
+// discard is the results writer of --bloodhound -, whose stdout is the
+// computers file.
+type discard struct{}
+
+func (discard) Write(*scan.Result) error { return nil }
+func (discard) Flush() error             { return nil }
 
 // progressOut writes scan progress on stderr: on a terminal one line
 // redrawn in place (and cleared before a result or the summary is

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,6 +73,7 @@ type DC struct {
 
 	mu      sync.Mutex
 	stopped bool
+	zones   []string // reverse zones AddClient created
 }
 
 // Require skips tb when this machine cannot run a private AD DC, and fails
@@ -671,4 +673,34 @@ func wildcardListener(ports []int) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// AddClient adds the computer account name with a DNS record for addr (an
+// IPv4 address) and a PTR record for it in the reverse zone of addr's
+// first two octets, which it creates on first use (a provisioned domain
+// has no reverse zone): a client whose address resolves to its computer.
+func (dc *DC) AddClient(ctx context.Context, name string, addr netip.Addr) error {
+	if !addr.Is4() {
+		return fmt.Errorf("AddClient %s: %s is not IPv4", name, addr)
+	}
+	admin := []string{"-U", "Administrator%" + AdministratorPassword}
+	a := addr.As4()
+	zone := fmt.Sprintf("%d.%d.in-addr.arpa", a[1], a[0])
+	dc.mu.Lock()
+	created := slices.Contains(dc.zones, zone)
+	if !created {
+		dc.zones = append(dc.zones, zone)
+	}
+	dc.mu.Unlock()
+	if !created {
+		if _, err := dc.SambaTool(ctx, append([]string{"dns", "zonecreate", dc.Host, zone}, admin...)...); err != nil {
+			return err
+		}
+	}
+	if _, err := dc.SambaTool(ctx, append([]string{"computer", "add", name, "--ip-address=" + addr.String(), "--prepare-oldjoin"}, admin...)...); err != nil {
+		return err
+	}
+	_, err := dc.SambaTool(ctx, append([]string{"dns", "add", dc.Host, zone, fmt.Sprintf("%d.%d", a[3], a[2]), "PTR",
+		strings.ToLower(name) + "." + dc.DNSDomain}, admin...)...)
+	return err
 }

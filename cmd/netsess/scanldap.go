@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/netsession/netsession/bloodhound"
+	"github.com/netsession/netsession/client"
+	"github.com/netsession/netsession/directory"
+	"github.com/netsession/netsession/internal/cli"
+	"github.com/netsession/netsession/scan"
+)
+
+// exitDirectory is scan's exit code when --ldap could not ask the
+// directory: nothing was scanned.
+const exitDirectory = 8
+
+// bloodhoundStdout is the --bloodhound value that writes the computers
+// file on standard output instead of the results.
+const bloodhoundStdout = "-"
+
+const scanDirectoryHelp = `Scanning a domain: --ldap DC asks the domain controller DC (HOST or
+HOST:PORT) over LDAP for the domain's computer objects and scans each by
+its DNS name (on --port, or the transport's default), together with the
+targets given as arguments or with --targets (the union, each host once;
+not with -). The bind uses the scan's credentials (-U, the password
+sources, --nt-hash, --domain). --ldap-security sealed (the default) binds
+with NTLM on port 389 and seals every message with the NTLM session, which
+needs no certificate and is what a domain controller with default settings
+(Samba's included) accepts; ldaps (636) and starttls (389) run over TLS,
+checking the DC's certificate against --ldap-ca FILE (or the system roots)
+unless --ldap-insecure, and suit --ldap-bind simple (Samba refuses NTLM
+binds inside TLS). Disabled computers, and with --active-days N those whose
+lastLogonTimestamp is older than N days (or absent), are left out;
+--search-base DN searches one OU, --os PATTERN keeps matching operating
+systems (a shell pattern, or a substring), --exclude-dcs and --only-dcs
+select domain controllers, --include-disabled keeps disabled ones. Every
+computer left out is named on stderr with its reason (disabled, stale,
+os_mismatch, domain_controller, not_domain_controller, no_dns_name: a
+computer without a DNS name cannot be reached and is never dropped
+silently). --dns SERVER makes the scan's name lookups and the reverse
+lookups of client addresses ask SERVER (the DC's DNS) instead of the
+system resolver. A directory that cannot be asked (DC unreachable, bind
+refused, search failed) exits 8 and scans nothing.
+
+BloodHound: --bloodhound DIR (needs --ldap) writes DIR/<stamp>_computers.json,
+BloodHound CE computer data of version 6, and the zip the ingestors make
+around it; --bloodhound - writes the JSON on stdout instead of the results.
+Each scanned host is a record named by its computer SID, with the sessions
+as pairs of the client computer's SID and the user's SID, resolved through
+the directory (a host given as a target resolves its SID the same way; one
+that does not resolve is left out and named). Collected is true only when
+the host answered at a level with user names, FailureReason is the real
+reason otherwise; machine accounts, anonymous sessions and the scanning
+account's own are left out, as the ingestors do. The summary on stderr
+counts the records, pairs, and what could not be resolved.
+
+`
+
+// ldapFlags are scan's directory and BloodHound flags.
+type ldapFlags struct {
+	dc, security, bind, ca string
+	insecure               bool
+	activeDays, port       *int
+	searchBase, os, dns    string
+	excludeDCs, onlyDCs    bool
+	includeDisabled        bool
+	bloodhound             string
+}
+
+// register defines the flags under their groups.
+func (l *ldapFlags) register(fs *cli.FlagSet) {
+	fs.Group("Directory")
+	fs.StringVar(&l.dc, "ldap", "take targets from the domain controller `DC` (HOST or HOST:PORT) over LDAP, with the scan's credentials")
+	l.security = "sealed"
+	fs.ChoiceVar(&l.security, "ldap-security", []string{"sealed", "ldaps", "starttls"}, "sealed (NTLM sealing on 389, no certificate), ldaps (636) or starttls (389)")
+	l.bind = "ntlm"
+	fs.ChoiceVar(&l.bind, "ldap-bind", []string{"ntlm", "simple"}, "ntlm (password or NT hash) or simple (over TLS only)")
+	fs.StringVar(&l.ca, "ldap-ca", "PEM `FILE` of the CA that signed the DC's certificate (ldaps, starttls)").Files = true
+	fs.BoolVar(&l.insecure, "ldap-insecure", "do not check the DC's certificate (the connection is encrypted, but anyone on the path can read the credentials)")
+	l.activeDays = fs.Int("active-days", 0, "leave out computers whose lastLogonTimestamp is older than `N` days or absent (0: keep them)")
+	fs.StringVar(&l.searchBase, "search-base", "search for computers under this `DN` (an OU) instead of the whole domain")
+	fs.BoolVar(&l.excludeDCs, "exclude-dcs", "leave domain controllers out")
+	fs.BoolVar(&l.onlyDCs, "only-dcs", "scan domain controllers only")
+	fs.StringVar(&l.os, "os", "keep computers whose operating system matches `PATTERN` (a shell pattern such as '*Server*', or a substring; case ignored)")
+	fs.BoolVar(&l.includeDisabled, "include-disabled", "keep disabled computer accounts")
+	fs.StringVar(&l.dns, "dns", "resolve names and client addresses with the DNS `SERVER` (HOST or HOST:PORT, the DC's DNS) instead of the system resolver")
+	l.port = fs.Int("port", 0, "scan targets that name no port, the directory's included, on `PORT` (0: the transport's default)")
+	fs.Group("BloodHound")
+	fs.StringVar(&l.bloodhound, "bloodhound", "write BloodHound CE computer data (JSON and zip) into `DIR`; - writes the JSON on stdout instead of the results (needs --ldap)").Files = true
+}
+
+// check refuses combinations that cannot work.
+func (l *ldapFlags) check(args []string, fs *cli.FlagSet) error {
+	if l.dc == "" {
+		for _, name := range []string{"ldap-security", "ldap-bind", "ldap-ca", "ldap-insecure", "active-days",
+			"search-base", "exclude-dcs", "only-dcs", "os", "include-disabled", "bloodhound"} {
+			if fs.Count(name) > 0 {
+				return usagef("--%s goes with --ldap DC", name)
+			}
+		}
+	}
+	switch {
+	case l.excludeDCs && l.onlyDCs:
+		return usagef("--exclude-dcs and --only-dcs exclude each other")
+	case *l.activeDays < 0:
+		return usagef("--active-days: not negative")
+	case *l.port < 0 || *l.port > 65535:
+		return usagef("--port: 0 to 65535, not %d", *l.port)
+	case l.dc != "" && slices.Contains(args, "-"):
+		return usagef("--ldap and - (targets from standard input) exclude each other")
+	case l.security == "sealed" && l.bind == "simple":
+		return usagef("--ldap-bind simple needs --ldap-security ldaps or starttls: a simple bind sends the password")
+	case l.security == "sealed" && (l.ca != "" || l.insecure):
+		return usagef("--ldap-ca and --ldap-insecure are for --ldap-security ldaps or starttls")
+	case l.ca != "" && l.insecure:
+		return usagef("--ldap-ca and --ldap-insecure exclude each other")
+	}
+	return nil
+}
+
+// config is the directory configuration of the flags with the scan's
+// credentials.
+func (l *ldapFlags) config(cred client.Credentials, o client.Options) directory.Config {
+	cfg := directory.Config{
+		Server:   l.dc,
+		CAFile:   l.ca,
+		Insecure: l.insecure,
+		User:     cred.User,
+		Domain:   cred.Domain,
+		Password: cred.Password,
+		NTHash:   cred.NTHash,
+		Timeout:  o.Timeout,
+		Logger:   o.Logger,
+	}
+	switch l.security {
+	case "ldaps":
+		cfg.Security = directory.LDAPS
+	case "starttls":
+		cfg.Security = directory.StartTLS
+	default:
+		cfg.Security = directory.Sealed
+	}
+	if l.bind == "simple" {
+		cfg.Bind = directory.BindSimple
+	}
+	return cfg
+}
+
+// query is the computer search of the flags.
+func (l *ldapFlags) query() directory.Query {
+	q := directory.Query{SearchBase: l.searchBase, ActiveDays: *l.activeDays, OS: l.os, IncludeDisabled: l.includeDisabled}
+	switch {
+	case l.excludeDCs:
+		q.DCs = directory.ExcludeDCs
+	case l.onlyDCs:
+		q.DCs = directory.OnlyDCs
+	}
+	return q
+}
+
+// lookup is the scan's name lookup through --dns (nil: the system's).
+func (l *ldapFlags) lookup() func(ctx context.Context, host string) ([]netip.Addr, error) {
+	if l.dns == "" {
+		return nil
+	}
+	r := directory.DNSVia(l.dns)
+	return func(ctx context.Context, host string) ([]netip.Addr, error) {
+		return r.LookupNetIP(ctx, "ip", host)
+	}
+}
+
+// domainScan is what --ldap adds to a scan: the directory's targets and,
+// with --bloodhound, the resolution of every result into the computers
+// file.
+type domainScan struct {
+	conn     *directory.Conn
+	disc     *directory.Discovery
+	comps    map[string]*directory.Computer
+	targets  []scan.Target
+	resolver *directory.Resolver
+	bh       *bloodhound.Computers
+}
+
+// discover binds to the DC, searches the computers and names every one
+// left out on stderr.
+func (l *ldapFlags) discover(ctx context.Context, cred client.Credentials, o client.Options, stderr io.Writer) (*domainScan, error) {
+	conn, err := directory.Dial(ctx, l.config(cred, o))
+	if err != nil {
+		return nil, err
+	}
+	disc, err := conn.Computers(ctx, l.query())
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	for _, e := range disc.Excluded {
+		name := e.Computer.DNSHostName
+		if name == "" {
+			name = e.Computer.SAMAccountName
+		}
+		fmt.Fprintf(stderr, "netsess scan: %s: not scanned: %s\n", name, e.Reason)
+	}
+	fmt.Fprintf(stderr, "netsess scan: directory %s: %d computers, %d to scan, %d left out\n",
+		disc.Domain.DNSName, disc.Seen, len(disc.Targets), len(disc.Excluded))
+	ds := &domainScan{conn: conn, disc: disc}
+	if l.bloodhound != "" {
+		collector := cred.User
+		if cred.Domain != "" {
+			collector = cred.Domain + `\` + cred.User
+		}
+		rc := directory.ResolverConfig{Collector: collector}
+		if l.dns != "" {
+			rc.Reverse = directory.ReverseVia(l.dns)
+		}
+		ds.resolver = directory.NewResolver(conn, rc)
+		ds.bh = bloodhound.NewComputers(bloodhound.Options{CollectorVersion: "netsess " + versionString(buildInfo()), Domain: conn.Domain()})
+	}
+	return ds, nil
+}
+
+// add resolves a result into the computers file. The resolution outlives
+// an interrupted scan's context: each request has the directory's own
+// deadline.
+func (ds *domainScan) add(ctx context.Context, r *scan.Result) {
+	if ds.bh == nil {
+		return
+	}
+	ds.bh.Add(ds.resolver.Resolve(context.WithoutCancel(ctx), r, ds.comps[r.Target]))
+}
+
+// finish writes the BloodHound output (to dir, or stdout for -) and its
+// summary on stderr.
+func (ds *domainScan) finish(dir string, stdout, stderr io.Writer, quiet bool) error {
+	defer ds.conn.Close()
+	if ds.bh == nil {
+		return nil
+	}
+	if dir == bloodhoundStdout {
+		if err := ds.bh.WriteJSON(stdout); err != nil {
+			return err
+		}
+	} else {
+		jsonPath, zipPath, err := ds.bh.WriteDir(dir)
+		if err != nil {
+			return err
+		}
+		if !quiet {
+			fmt.Fprintf(stderr, "netsess scan: BloodHound data: %s, %s\n", jsonPath, zipPath)
+		}
+	}
+	if quiet {
+		return nil
+	}
+	rep, st := ds.bh.Report(), ds.resolver.Stats()
+	fmt.Fprintf(stderr, "netsess scan: BloodHound: %d computers, %d session pairs (%d duplicates merged), %d sessions unresolved, skipped %s\n",
+		rep.Hosts, rep.Pairs, rep.Duplicates, rep.Unresolved, skipCounts(rep.Skipped))
+	fmt.Fprintf(stderr, "netsess scan: names: %d sessions, %d resolved, %d users and %d clients unresolved, %d lookups\n",
+		st.Sessions, st.Resolved, st.UnresolvedUsers, st.UnresolvedClients, st.Lookups)
+	if len(rep.NoSID) > 0 {
+		fmt.Fprintf(stderr, "netsess scan: BloodHound: left out, no computer SID: %s\n", strings.Join(rep.NoSID, ", "))
+	}
+	return nil
+}
+
+// skipCounts renders the skipped sessions by reason, in a stable order.
+func skipCounts(m map[directory.Skip]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	var parts []string
+	for k, n := range m {
+		parts = append(parts, fmt.Sprintf("%s %d", k, n))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
+
+// directoryText is the message of a directory failure.
+func directoryText(err error) string {
+	switch {
+	case errors.Is(err, directory.ErrConfig):
+		return "--ldap: " + userText(err)
+	case errors.Is(err, directory.ErrBind):
+		return "--ldap: the domain controller refused the bind (" + userText(err) + "); check -U and the password, or --ldap-security/--ldap-bind"
+	}
+	return "--ldap: " + userText(err)
+}
