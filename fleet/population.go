@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/netsession/netsession/session"
+	"github.com/netsession/netsession/smb2"
 )
 
 // population is the estate the fleet's sessions come from: users shared
@@ -62,7 +63,7 @@ func restore(t *session.Table, now time.Time, s Session) error {
 	_, err := t.Open(session.Spec{
 		Client:     s.Client,
 		User:       s.User,
-		Transport:  `\Device\NetbiosSmb`,
+		Transport:  smb2.DefaultTransport,
 		Created:    now.Add(-time.Duration(s.Time) * time.Second),
 		LastActive: now.Add(-time.Duration(s.Idle) * time.Second),
 		Opens:      s.Opens,

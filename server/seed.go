@@ -11,6 +11,7 @@ import (
 
 	"github.com/netsession/netsession/internal/boundedfile"
 	"github.com/netsession/netsession/session"
+	"github.com/netsession/netsession/smb2"
 )
 
 // Seed is one session to preload into the table, in the terms of the
@@ -35,7 +36,7 @@ type Seed struct {
 
 // DefaultTransport is sesi502_transport for a seed without a "transport"
 // field: the device name Windows reports for direct-hosted SMB (TCP 445).
-const DefaultTransport = `\Device\NetbiosSmb`
+const DefaultTransport = smb2.DefaultTransport
 
 // MaxSeedOpens bounds Seed.Opens: a session with more open files than this
 // is not plausible, so such an entry is taken for a mistake.

@@ -14,6 +14,7 @@ import (
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/server"
 	"github.com/netsession/netsession/session"
+	"github.com/netsession/netsession/smb2"
 )
 
 const demoHelp = `A tour of NetSessionEnum that needs nothing installed. It starts a server on
@@ -42,7 +43,7 @@ exits 0 when every host yielded what its behaviour promises, 5 otherwise.`
 // demoSeeds are the sessions the demo serves; Time and Idle say how many
 // seconds ago each logged on and was last active.
 func demoSeeds() []server.Seed {
-	const smb = `\Device\NetbiosSmb`
+	const smb = smb2.DefaultTransport
 	return []server.Seed{
 		{Client: "::ffff:192.168.7.20", User: "WKS7$", Time: 26 * 3600, Idle: 3 * 3600, Transport: smb},                                                                     // a machine account over IPv4-mapped IPv6
 		{Client: "10.0.0.5", User: "alice", Opens: 2, Time: 2*3600 + 13*60, Idle: 5 * 60, Transport: smb},                                                                   // SMB2 from an IPv4 address

@@ -235,7 +235,7 @@ func defineServe(fs *cli.FlagSet) cli.Action {
 
 // serveDemoSeeds are the sessions --demo-sessions loads.
 func serveDemoSeeds() []server.Seed {
-	const nb = `\Device\NetbiosSmb`
+	const nb = smb2.DefaultTransport
 	return []server.Seed{
 		{Client: "10.0.0.5", User: "alice", Opens: 2, Time: 2*3600 + 13*60, Idle: 5 * 60, Transport: nb},
 		{Client: "fe80::9", User: "bob", Opens: 1, Time: 47 * 60, Idle: 45, Transport: nb},
