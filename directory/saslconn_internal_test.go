@@ -38,7 +38,7 @@ func TestSASLConnRoundTrip(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	ca := &saslConn{Conn: a, s: xorSealer{}}
+	ca := &saslConn{Conn: a, layer: sealerLayer{xorSealer{}}}
 	msg := []byte("0\x0c\x02\x01\x01`\x07\x02\x01\x03\x04\x00\x80\x00")
 	wire := make(chan []byte, 1)
 	go func() {
@@ -69,7 +69,7 @@ func readAll(t *testing.T, data []byte) error {
 		b.Write(data)
 		b.Close()
 	}()
-	c := &saslConn{Conn: a, s: xorSealer{}}
+	c := &saslConn{Conn: a, layer: sealerLayer{xorSealer{}}}
 	buf := make([]byte, 64)
 	for {
 		if _, err := c.Read(buf); err != nil {

@@ -18,12 +18,12 @@ import (
 // Wrap tokens of RFC 4121 section 4.2.6.2, sealed (confidentiality and
 // integrity) or signed (integrity only), for the AES encryption types.
 
-// Key usages of Wrap tokens (RFC 4121 section 2).
+// Key usages of Wrap tokens (RFC 4121 section 2): the SEAL usages key
+// Wrap tokens with and without confidentiality alike (the SIGN ones are
+// for MIC tokens).
 const (
 	usageAcceptorSeal  = 22
-	usageAcceptorSign  = 23
 	usageInitiatorSeal = 24
-	usageInitiatorSign = 25
 )
 
 // Flags of a Wrap token (RFC 4121 section 4.2.2).
@@ -105,17 +105,12 @@ func (w *Wrapper) Overhead(seal bool) int {
 	return n
 }
 
-func (w *Wrapper) usage(seal, sending bool) uint32 {
-	fromInitiator := w.initiator == sending
-	switch {
-	case seal && fromInitiator:
+// usage is the key usage of a token sent (sending) or received.
+func (w *Wrapper) usage(sending bool) uint32 {
+	if w.initiator == sending {
 		return usageInitiatorSeal
-	case seal:
-		return usageAcceptorSeal
-	case fromInitiator:
-		return usageInitiatorSign
 	}
-	return usageAcceptorSign
+	return usageAcceptorSeal
 }
 
 // header writes a Wrap token header into h.
@@ -144,7 +139,7 @@ func (w *Wrapper) Wrap(msg []byte, seal bool) ([]byte, error) {
 	w.smu.Lock()
 	defer w.smu.Unlock()
 	seq := w.sendSeq
-	usage := w.usage(seal, true)
+	usage := w.usage(true)
 	out := make([]byte, wrapHeaderLen, w.Overhead(seal)+len(msg))
 	if seal {
 		w.header(out, !w.initiator, true, 0, 0, seq)
@@ -222,7 +217,7 @@ func (w *Wrapper) Unwrap(token []byte) (msg []byte, sealed bool, err error) {
 		body = bytes.Clone(body)
 	}
 	macLen := w.et.GetHMACBitLength() / 8
-	usage := w.usage(sealed, false)
+	usage := w.usage(false)
 	if sealed {
 		conf := w.et.GetConfounderByteSize()
 		if len(body) < conf+ec+wrapHeaderLen+macLen {
