@@ -338,8 +338,8 @@ func (ds *domainScan) finish(dir string, stdout, stderr io.Writer, quiet bool) e
 		return nil
 	}
 	rep, st := ds.bh.Report(), ds.resolver.Stats()
-	fmt.Fprintf(stderr, "netsess scan: BloodHound: %d computers, %d session pairs (%d duplicates merged), %d sessions unresolved, skipped %s\n",
-		rep.Hosts, rep.Pairs, rep.Duplicates, rep.Unresolved, skipCounts(rep.Skipped))
+	fmt.Fprintf(stderr, "netsess scan: BloodHound: %d computers, %d session pairs (%d duplicates merged), %d sessions unresolved, %d of hosts not collected withheld, skipped %s\n",
+		rep.Hosts, rep.Pairs, rep.Duplicates, rep.Unresolved, rep.Withheld, skipCounts(rep.Skipped))
 	fmt.Fprintf(stderr, "netsess scan: names: %d sessions, %d resolved, %d users and %d clients unresolved, %d lookups\n",
 		st.Sessions, st.Resolved, st.UnresolvedUsers, st.UnresolvedClients, st.Lookups)
 	if len(rep.NoSID) > 0 {
