@@ -282,17 +282,16 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.smb = &smb2.Server{
-		Table:           table,
-		Auth:            smbAuth,
-		RPC:             s.pipeRPC,
-		AllowGuest:      cfg.AllowGuest,
-		AllowAnonymous:  cfg.AllowAnonymous,
-		Signing:         cfg.SMBSigning,
-		Encryption:      cfg.SMBEncrypt,
-		MaxConns:        cfg.SMBMaxConns,
-		MaxConnsPerAddr: cfg.MaxConnsPerAddr,
-		IdleTimeout:     cfg.SMBIdleTimeout,
-		Logger:          log.With("component", "smb2"),
+		Table:          table,
+		Auth:           smbAuth,
+		RPC:            s.pipeRPC,
+		AllowGuest:     cfg.AllowGuest,
+		AllowAnonymous: cfg.AllowAnonymous,
+		Signing:        cfg.SMBSigning,
+		Encryption:     cfg.SMBEncrypt,
+		Limits:         smb2.Limits{MaxConns: cfg.SMBMaxConns, MaxConnsPerAddr: cfg.MaxConnsPerAddr},
+		Timeouts:       smb2.Timeouts{Idle: cfg.SMBIdleTimeout},
+		Logger:         log.With("component", "smb2"),
 	}
 	return s, nil
 }

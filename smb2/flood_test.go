@@ -27,7 +27,7 @@ import (
 func TestFloodingAddressLeavesRoom(t *testing.T) {
 	var logs logBuffer
 	f := newFixture(t, func(s *smb2.Server) {
-		s.MaxConns, s.MaxConnsPerAddr = 8, 4
+		s.Limits.MaxConns, s.Limits.MaxConnsPerAddr = 8, 4
 		s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	})
 	ctx, stop := context.WithCancel(context.Background())

@@ -27,7 +27,7 @@ type PipeInfo struct {
 	// Caller is the identity of the SMB session that opened the pipe.
 	Caller                session.Caller
 	LocalAddr, RemoteAddr net.Addr
-	// MaxBuffer is the bound (Server.MaxPipeBuffer) on the answers the
+	// MaxBuffer is the bound (Server.Limits.MaxPipeBuffer) on the answers the
 	// client has not read and on the input not yet answered; a service
 	// that bounds its own buffers uses it.
 	MaxBuffer int
@@ -79,7 +79,7 @@ var _ PipeConn = (*dcerpc.MessageConn)(nil)
 // stream ends or ctx is cancelled, on a goroutine of its own. conn is
 // message-mode: each Write is one message for the client, and a Write
 // waits while the answers the client has not read would pass
-// Server.MaxPipeBuffer. caller is the identity of the SMB session that
+// Server.Limits.MaxPipeBuffer. caller is the identity of the SMB session that
 // opened the pipe.
 type PipeHandler func(ctx context.Context, conn net.Conn, caller session.Caller) error
 

@@ -99,7 +99,7 @@ func newFixture(t testing.TB, opts ...func(*smb2.Server)) *fixture {
 			"slow":   smb2.PipeHandler(slow),
 			"hang":   smb2.PipeHandler(hang),
 		}
-		s.MaxPipeBuffer = 1 << 20
+		s.Limits.MaxPipeBuffer = 1 << 20
 	}
 	s := smbtest.Start(t, nil, append([]func(*smb2.Server){pipes}, opts...)...)
 	f := &fixture{table: s.Table, srv: s.SMB, addr: s.Addr}
