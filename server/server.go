@@ -253,21 +253,22 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	rpc := &dcerpc.Server{Auth: perHost(acceptors), Logger: log.With("component", "dcerpc"),
-		MaxConns: cfg.RPCMaxConns, MaxConnsPerAddr: cfg.MaxConnsPerAddr}
+		Limits: dcerpc.Limits{MaxConns: cfg.RPCMaxConns, MaxConnsPerAddr: cfg.MaxConnsPerAddr}}
 	if err := rpc.Register(iface); err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, table: table, rpc: rpc, calls: calls, epmH: &epm.Handler{Logger: log.With("component", "epm")}}
 	s.epm = &dcerpc.Server{Logger: log.With("component", "dcerpc-epm"),
-		MaxConns:        intOr(cfg.EPMMaxConns, DefaultEPMMaxConns),
-		MaxConnsPerAddr: intOr(cfg.MaxConnsPerAddr, DefaultEPMMaxConnsPerAddr)}
+		Limits: dcerpc.Limits{
+			MaxConns:        intOr(cfg.EPMMaxConns, DefaultEPMMaxConns),
+			MaxConnsPerAddr: intOr(cfg.MaxConnsPerAddr, DefaultEPMMaxConnsPerAddr)}}
 	if err := s.epm.Register(s.epmH.Interface()); err != nil {
 		return nil, err
 	}
 	s.pipeRPC = &dcerpc.Server{
 		Auth:          rpc.Auth,
 		Logger:        log.With("component", "dcerpc-pipe"),
-		IdleTimeout:   -1,
+		Timeouts:      dcerpc.Timeouts{Idle: -1},
 		SecondaryAddr: `\PIPE\srvsvc`,
 	}
 	if err := s.pipeRPC.Register(iface); err != nil {

@@ -94,15 +94,15 @@ func dial(t testing.TB, addr, user, pass string, typ dcerpc.AuthType, level dcer
 	if err != nil {
 		t.Fatal(err)
 	}
-	var opts []dcerpc.ClientOption
+	var cfg dcerpc.ClientConfig
 	if typ != dcerpc.AuthTypeNone {
 		ini, err := rpcauth.Initiator(context.Background(), &ntlm.Client{User: user, Domain: "WKS", Password: pass}, typ, level)
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts = append(opts, dcerpc.WithAuth(ini, 1))
+		cfg.Auth, cfg.AuthContextID = ini, 1
 	}
-	rpc := dcerpc.NewClient(conn, opts...)
+	rpc := dcerpc.NewClient(conn, cfg)
 	t.Cleanup(func() { rpc.Close() })
 	return srvs.Bind(ctx, rpc)
 }
@@ -405,7 +405,7 @@ func TestDrainOnCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rpc := dcerpc.NewClient(conn)
+	rpc := dcerpc.NewClient(conn, dcerpc.ClientConfig{})
 	defer rpc.Close()
 	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer ccancel()

@@ -105,7 +105,7 @@ func bystanderCall(t *testing.T, addr string) error {
 		return err
 	}
 	defer pf.Close()
-	c, err := srvs.Bind(ctx, dcerpc.NewClient(pipeStream(pf)))
+	c, err := srvs.Bind(ctx, dcerpc.NewClient(pipeStream(pf), dcerpc.ClientConfig{}))
 	if err != nil {
 		return err
 	}

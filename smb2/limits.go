@@ -72,7 +72,7 @@ const (
 // sees it, no answer unread) for Timeouts.PipeIdle (5 min, as a DCE/RPC
 // association over TCP idles out) is closed; a request left unfinished
 // on an inline (RPCService) pipe is dropped, and its pipe closed, at the
-// DCE/RPC server's ReassemblyTimeout (30 s) from its first fragment.
+// DCE/RPC server's Timeouts.Reassembly (30 s) from its first fragment.
 //
 // And how long it may take:
 //

@@ -107,7 +107,7 @@ func (h PipeHandler) OpenPipe(ctx context.Context, info PipeInfo) (PipeConn, err
 // address (`\PIPE\srvsvc`). RPCService serves the same inline.
 func RPCPipe(srv *dcerpc.Server, name string) PipeHandler {
 	return func(ctx context.Context, conn net.Conn, caller session.Caller) error {
-		return srv.ServeConn(ctx, conn, rpcPipeOptions(name, conn.RemoteAddr(), caller)...)
+		return srv.ServeConn(ctx, conn, rpcPipeConfig(name, conn.RemoteAddr(), caller))
 	}
 }
 
@@ -124,24 +124,23 @@ func RPCService(srv *dcerpc.Server) PipeService { return rpcService{srv} }
 type rpcService struct{ srv *dcerpc.Server }
 
 func (s rpcService) OpenPipe(ctx context.Context, info PipeInfo) (PipeConn, error) {
-	opts := append(rpcPipeOptions(info.Name, info.RemoteAddr, info.Caller), dcerpc.WithMaxPending(info.MaxBuffer))
-	m, err := s.srv.NewMessageConn(ctx, info.RemoteAddr, opts...)
+	cfg := rpcPipeConfig(info.Name, info.RemoteAddr, info.Caller)
+	cfg.MaxPending = info.MaxBuffer
+	m, err := s.srv.NewMessageConn(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
-// rpcPipeOptions are the association options of a pipe served by DCE/RPC.
-func rpcPipeOptions(name string, remote net.Addr, caller session.Caller) []dcerpc.ConnOption {
-	opts := []dcerpc.ConnOption{
-		dcerpc.WithCaller(caller),
-		dcerpc.WithSecondaryAddress(`\PIPE\` + name),
-	}
+// rpcPipeConfig is the association's configuration of a pipe served by
+// DCE/RPC.
+func rpcPipeConfig(name string, remote net.Addr, caller session.Caller) dcerpc.ConnConfig {
+	cfg := dcerpc.ConnConfig{Caller: caller, SecondaryAddr: `\PIPE\` + name}
 	if remote != nil {
-		opts = append(opts, dcerpc.WithRemoteAddr(remote.String()))
+		cfg.RemoteAddr = remote.String()
 	}
-	return opts
+	return cfg
 }
 
 // streamPipe is the PipeConn of a PipeHandler: the handler reads and

@@ -111,7 +111,7 @@ func TestPipeIdleTimeout(t *testing.T) {
 // given back and the pipe is ended.
 func TestPipePartialRequestExpires(t *testing.T) {
 	f := newFixture(t)
-	f.rpc.ReassemblyTimeout = 200 * time.Millisecond
+	f.rpc.Timeouts.Reassembly = 200 * time.Millisecond
 	c, fid := openPipe(t, f, "bob", "BobPass1", "srvsvc")
 	if st, _, err := c.do(c.build(wire.CmdIoctl, transceiveBody(fid, srvsvcBind())), true); err != nil || st != 0 {
 		t.Fatalf("bind transceive: %v %v", st, err)

@@ -162,7 +162,7 @@ func bindSrvs(t testing.TB, ctx context.Context, c *pipeclient.Conn) (*pipeclien
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := srvs.Bind(ctx, dcerpc.NewClient(rpcStream(p)))
+	cl, err := srvs.Bind(ctx, dcerpc.NewClient(rpcStream(p), dcerpc.ClientConfig{}))
 	if err != nil {
 		t.Fatal(err)
 	}
