@@ -287,8 +287,8 @@ func TestGracefulStop(t *testing.T) {
 		conn.Close()
 		t.Error("still accepting after stop")
 	}
-	if err := r.srv.Serve(context.Background(), nil, nil); err == nil {
-		t.Error("second Serve accepted")
+	if err := r.srv.Run(context.Background()); err == nil {
+		t.Error("second Run accepted")
 	}
 }
 
@@ -380,7 +380,11 @@ func TestThrottlePerHost(t *testing.T) {
 // Cancelling Run's context lets a call in progress finish and be answered
 // before the server stops.
 func TestDrainOnCancel(t *testing.T) {
-	srv, err := New(Config{})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Listeners: Listeners{RPC: l}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,13 +398,9 @@ func TestDrainOnCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	runErr := make(chan error, 1)
-	go func() { runErr <- srv.Serve(ctx, l, nil) }()
+	go func() { runErr <- srv.Run(ctx) }()
 	conn, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
