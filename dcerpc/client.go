@@ -83,10 +83,8 @@ type ClientConfig struct {
 // withDefaults returns cfg with every zero field set to its default: the
 // one place the defaults are applied.
 func (cfg ClientConfig) withDefaults() ClientConfig {
-	or(&cfg.MaxXmitFrag, MaxFragSize)
-	or(&cfg.MaxRecvFrag, MaxFragSize)
-	cfg.MaxXmitFrag = max(cfg.MaxXmitFrag, MinFragSize)
-	cfg.MaxRecvFrag = max(cfg.MaxRecvFrag, MinFragSize)
+	fragSize(&cfg.MaxXmitFrag, MaxFragSize)
+	fragSize(&cfg.MaxRecvFrag, MaxFragSize)
 	or(&cfg.MaxResponseSize, DefaultMaxResponseSize)
 	return cfg
 }

@@ -171,10 +171,8 @@ type Timeouts struct {
 // withDefaults returns l with every zero field set to its default: the one
 // place the defaults are applied.
 func (l Limits) withDefaults() Limits {
-	or(&l.MaxRecvFrag, DefaultMaxRecvFrag)
-	or(&l.MaxXmitFrag, DefaultMaxXmitFrag)
-	l.MaxRecvFrag = max(l.MaxRecvFrag, MinFragSize)
-	l.MaxXmitFrag = max(l.MaxXmitFrag, MinFragSize)
+	fragSize(&l.MaxRecvFrag, DefaultMaxRecvFrag)
+	fragSize(&l.MaxXmitFrag, DefaultMaxXmitFrag)
 	or(&l.MaxReassembledSize, DefaultMaxReassembledSize)
 	or(&l.MaxUnauthReassembledSize, DefaultMaxUnauthReassembledSize)
 	or(&l.MaxBufferedRequests, DefaultMaxBufferedRequests)
@@ -193,6 +191,13 @@ func (t Timeouts) withDefaults() Timeouts {
 	or(&t.Write, DefaultWriteTimeout)
 	or(&t.Reassembly, DefaultReassemblyTimeout)
 	return t
+}
+
+// fragSize sets a fragment size *v to def when it is zero, and raises it
+// to MinFragSize, below which no implementation need go.
+func fragSize(v *uint16, def uint16) {
+	or(v, def)
+	*v = max(*v, MinFragSize)
 }
 
 // or sets *v to def when it is zero.
