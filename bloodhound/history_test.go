@@ -85,6 +85,22 @@ func (w *historyWorld) lastRound() []*scan.Result {
 		res(7, false, client.ReasonCanceled)}
 }
 
+// readBack writes the collection's file and reads it back strictly.
+func readBack(t *testing.T, bh *bloodhound.Computers) (*bloodhound.File, []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := bh.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	file, err := bloodhound.Decode(buf.Bytes())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, buf.Bytes())
+	}
+	return file, buf.Bytes()
+}
+
+// TestSessionsSeen: the sessions an observation listed within the
+// window, none before or after it.
 func TestSessionsSeen(t *testing.T) {
 	w := newHistoryWorld(t)
 	got, err := bloodhound.SessionsSeen(context.Background(), w.st, w.at(0), w.at(1000))
@@ -132,14 +148,7 @@ func TestFromHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	if err := bh.WriteJSON(&buf); err != nil {
-		t.Fatal(err)
-	}
-	file, err := bloodhound.Decode(buf.Bytes())
-	if err != nil {
-		t.Fatalf("%v\n%s", err, buf.Bytes())
-	}
+	file, raw := readBack(t, bh)
 	sid := func(name string) string { s, _ := dir.AccountSID(ctx, name); return s }
 	pair := func(user, ws string) bloodhound.SessionPair {
 		return bloodhound.SessionPair{UserSID: sid(user), ComputerSID: sid(ws + "$")}
@@ -156,7 +165,7 @@ func TestFromHistory(t *testing.T) {
 		sid("fs4$"): {false, "Timeout", nil},
 	}
 	if len(file.Data) != len(wants) || file.Meta.Count != len(wants) {
-		t.Fatalf("%d records (meta %d), want %d:\n%s", len(file.Data), file.Meta.Count, len(wants), buf.Bytes())
+		t.Fatalf("%d records (meta %d), want %d:\n%s", len(file.Data), file.Meta.Count, len(wants), raw)
 	}
 	for _, rec := range file.Data {
 		wt, ok := wants[rec.ObjectIdentifier]
@@ -242,15 +251,8 @@ func TestAddWithholdsUncollected(t *testing.T) {
 	r := &scan.Result{Target: "fs1.example.test", Failure: client.Failure{Reason: client.ReasonTimeout},
 		Sessions: []client.Session{{Info: info("10.20.0.5", "alice", 5), Level: 10}, {Info: info("10.20.0.6", "bob", 5), Level: 10}}}
 	bh.Add(res.Resolve(context.Background(), r, nil))
-	var buf bytes.Buffer
-	if err := bh.WriteJSON(&buf); err != nil {
-		t.Fatal(err)
-	}
-	file, err := bloodhound.Decode(buf.Bytes())
-	if err != nil {
-		t.Fatalf("%v\n%s", err, buf.Bytes())
-	}
-	if s := file.Data[0].Sessions; s.Collected || len(s.Results) != 0 || s.FailureReason == nil || *s.FailureReason != "Timeout" {
+	file, raw := readBack(t, bh)
+	if s := file.Data[0].Sessions; len(raw) == 0 || s.Collected || len(s.Results) != 0 || s.FailureReason == nil || *s.FailureReason != "Timeout" {
 		t.Errorf("sessions %+v", s)
 	}
 	if rep := bh.Report(); rep.Withheld != 2 || rep.Pairs != 0 {
