@@ -290,18 +290,24 @@ func (l *ldapFlags) discover(ctx context.Context, cred client.Credentials, o cli
 		disc.Domain.DNSName, disc.Seen, len(disc.Targets), len(disc.Excluded))
 	ds := &domainScan{conn: conn, disc: disc}
 	if l.bloodhound != "" {
-		collector := cred.User
-		if cred.Domain != "" {
-			collector = cred.Domain + `\` + cred.User
-		}
-		rc := directory.ResolverConfig{Collector: collector}
-		if l.dns != "" {
-			rc.Reverse = directory.ReverseVia(l.dns)
-		}
-		ds.resolver = directory.NewResolver(conn, rc)
+		ds.resolver = directory.NewResolver(conn, l.resolverConfig(cred))
 		ds.bh = bloodhound.NewComputers(bloodhound.Options{CollectorVersion: "netsess " + versionString(buildInfo()), Domain: conn.Domain()})
 	}
 	return ds, nil
+}
+
+// resolverConfig is the name resolution of the flags: the scanning
+// account's own sessions left out, reverse lookups through --dns.
+func (l *ldapFlags) resolverConfig(cred client.Credentials) directory.ResolverConfig {
+	collector := cred.User
+	if cred.Domain != "" {
+		collector = cred.Domain + `\` + cred.User
+	}
+	rc := directory.ResolverConfig{Collector: collector}
+	if l.dns != "" {
+		rc.Reverse = directory.ReverseVia(l.dns)
+	}
+	return rc
 }
 
 // add resolves a result into the computers file. The resolution outlives
