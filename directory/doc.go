@@ -46,7 +46,10 @@
 // name to the SID of the computer account: a NetBIOS name as NAME$, a DNS
 // name by dNSHostName (then its first label as NAME$ when it is in the
 // domain), an address by reverse DNS (the system resolver, or a DNS server
-// given with ReverseVia) and then as a DNS name. NormalizeClient first strips
+// given with ReverseVia) and then as a DNS name, or, when reverse DNS does
+// not name it and ResolverConfig.NetBIOS is set (NodeStatus), by the
+// NetBIOS name the address gives in answer to a node status query (UDP
+// 137), as NAME$. NormalizeClient first strips
 // leading backslashes, a DOMAIN\ prefix, IPv6 brackets and zones, and
 // SkipSession drops what the ingestors drop: empty names, machine accounts
 // (a trailing $), ANONYMOUS LOGON and the collecting account. A loopback

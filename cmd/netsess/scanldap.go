@@ -58,7 +58,10 @@ os_mismatch, domain_controller, not_domain_controller, no_dns_name: a
 computer without a DNS name cannot be reached and is never dropped
 silently). --dns SERVER makes the scan's name lookups and the reverse
 lookups of client addresses ask SERVER (the DC's DNS) instead of the
-system resolver. A directory that cannot be asked (DC unreachable, bind
+system resolver. --netbios asks a client address that reverse DNS does not
+name (or names unknown to the directory) for its NetBIOS name with a node
+status query (UDP 137, one second), and looks that name up as NAME$. A
+directory that cannot be asked (DC unreachable, bind
 refused, search failed) exits 8 and scans nothing.
 
 BloodHound: --bloodhound DIR (needs --ldap) writes DIR/<stamp>_computers.json,
@@ -82,6 +85,7 @@ type ldapFlags struct {
 	insecure               bool
 	activeDays, port       *int
 	searchBase, os, dns    string
+	netbios                bool
 	excludeDCs, onlyDCs    bool
 	includeDisabled        bool
 	bloodhound             string
@@ -107,6 +111,7 @@ func (l *ldapFlags) register(fs *cli.FlagSet) {
 	fs.StringVar(&l.os, "os", "keep computers whose operating system matches `PATTERN` (a shell pattern such as '*Server*', or a substring; case ignored)")
 	fs.BoolVar(&l.includeDisabled, "include-disabled", "keep disabled computer accounts")
 	fs.StringVar(&l.dns, "dns", "resolve names and client addresses with the DNS `SERVER` (HOST or HOST:PORT, the DC's DNS) instead of the system resolver")
+	fs.BoolVar(&l.netbios, "netbios", "with --bloodhound, ask a client address that reverse DNS does not name for its NetBIOS name (a node status query to UDP 137)")
 	l.port = fs.Int("port", 0, "scan targets that name no port, the directory's included, on `PORT` (0: the transport's default)")
 	fs.Group("BloodHound")
 	fs.StringVar(&l.bloodhound, "bloodhound", "write BloodHound CE computer data (JSON and zip) into `DIR`; - writes the JSON on stdout instead of the results (needs --ldap)").Files = true
@@ -115,7 +120,7 @@ func (l *ldapFlags) register(fs *cli.FlagSet) {
 // check refuses combinations that cannot work.
 func (l *ldapFlags) check(args []string, fs *cli.FlagSet) error {
 	if l.dc == "" {
-		for _, name := range []string{"ldap-security", "ldap-bind", "ldap-spn", "ldap-ca", "ldap-insecure", "active-days",
+		for _, name := range []string{"ldap-security", "ldap-bind", "ldap-spn", "ldap-ca", "ldap-insecure", "active-days", "netbios",
 			"search-base", "exclude-dcs", "only-dcs", "os", "include-disabled", "bloodhound"} {
 			if fs.Count(name) > 0 {
 				return usagef("--%s goes with --ldap DC", name)
@@ -137,6 +142,8 @@ func (l *ldapFlags) check(args []string, fs *cli.FlagSet) error {
 		return usagef("--ldap-ca and --ldap-insecure are for --ldap-security ldaps or starttls")
 	case l.security == "signed" && l.bind != "" && l.bind != "kerberos":
 		return usagef("--ldap-security signed is for --ldap-bind kerberos")
+	case l.netbios && l.bloodhound == "":
+		return usagef("--netbios goes with --bloodhound: it resolves the sessions' client addresses")
 	case l.spn != "" && l.bind != "" && l.bind != "kerberos":
 		return usagef("--ldap-spn is for --ldap-bind kerberos")
 	case l.ca != "" && l.insecure:
@@ -306,6 +313,9 @@ func (l *ldapFlags) resolverConfig(cred client.Credentials) directory.ResolverCo
 	rc := directory.ResolverConfig{Collector: collector}
 	if l.dns != "" {
 		rc.Reverse = directory.ReverseVia(l.dns)
+	}
+	if l.netbios {
+		rc.NetBIOS = directory.NodeStatus(0, 0)
 	}
 	return rc
 }

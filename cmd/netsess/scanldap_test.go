@@ -393,6 +393,8 @@ func TestScanLDAPUsage(t *testing.T) {
 		{[]string{"--ldap", "dc", "--bloodhound", "-", "--json"}, "not with --json"},
 		{[]string{"h1", "--port", "70000"}, "--port: 0 to 65535"},
 		{[]string{"h1", "--ldap-spn", "ldap/dc"}, "--ldap-spn goes with --ldap"},
+		{[]string{"h1", "--netbios"}, "--netbios goes with --ldap"},
+		{[]string{"--ldap", "dc", "--netbios"}, "--netbios goes with --bloodhound"},
 		{[]string{"--ldap", "dc", "--ldap-bind", "ntlm", "--ldap-spn", "ldap/dc"}, "--ldap-spn is for --ldap-bind kerberos"},
 		{[]string{"--ldap", "dc", "--ldap-security", "signed", "--ldap-bind", "ntlm"}, "signed is for --ldap-bind kerberos"},
 		{[]string{"--ldap", "dc", "--ldap-security", "signed"}, "signed is for --ldap-bind kerberos"},
