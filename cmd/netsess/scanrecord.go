@@ -84,6 +84,9 @@ func decodeScanRecord(b []byte) (o history.Observation, ok bool, err error) {
 	if err != nil {
 		return o, false, fmt.Errorf("observed_at: %v", err)
 	}
+	if at.Year() < 2000 {
+		return o, false, fmt.Errorf("observed_at %s: before 2000", *r.ObservedAt)
+	}
 	if !*r.Collected && client.Reason(r.Reason) == client.ReasonCanceled {
 		return o, false, nil
 	}

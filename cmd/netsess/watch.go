@@ -497,15 +497,15 @@ func (w *watcher) wait(ctx context.Context, d time.Duration) error {
 // summary and the error that stopped it: a *writeError, or the store's;
 // nil when the rounds are made or ctx ended (the round in progress is
 // then stored first).
-func (w *watcher) run(ctx context.Context) (watchSummary, error) {
-	sum := watchSummary{Events: map[history.EventKind]int{}}
+func (w *watcher) run(ctx context.Context) (sum watchSummary, err error) {
+	sum.Events = map[history.EventKind]int{}
 	began := time.Now()
 	defer func() { sum.Elapsed = time.Since(began) }()
 	for n := 1; w.rounds == 0 || n <= w.rounds; n++ {
 		start := time.Now()
-		r, err := w.round(ctx, n)
-		if err != nil {
-			return sum, err
+		r, rerr := w.round(ctx, n)
+		if rerr != nil {
+			return sum, rerr
 		}
 		sum.Rounds++
 		for _, e := range r.Events {

@@ -174,6 +174,9 @@ func watchScript(t *testing.T, third byte, db string) (*fleet.Fleet, map[string]
 			t.Errorf("stderr lacks line %d %q:\n%s", i, line, errOut)
 		}
 	}
+	if strings.Contains(errOut, "rounds in 0s") {
+		t.Errorf("the summary says the rounds took no time:\n%s", errOut)
+	}
 	written, err := os.ReadFile(events)
 	if err != nil {
 		t.Fatal(err)
