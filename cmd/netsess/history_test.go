@@ -435,3 +435,43 @@ func ntHash(password string) []byte {
 	h := ntlm.NTHash(password)
 	return h[:]
 }
+
+// At level 0 (client names only) sessions are snapshots: matched by
+// client, started at the first round that lists them, ended at the first
+// that does not; the collector's own session cannot be told apart there
+// and is kept.
+func TestWatchLevel0Snapshots(t *testing.T) {
+	f, err := fleet.Start(context.Background(), fleet.Config{Hosts: 1, Behaviors: []fleet.Behavior{fleet.Normal}, Base: testBase(21), MaxSessions: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	x, err := f.AddSession(0, fleet.Session{Client: "10.20.7.7", User: "xavier", Time: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := clEnv(nil, nil)
+	env.sleep = func(context.Context, time.Duration) error {
+		// A snapshot younger than the start tolerance is not ended (the
+		// next observation decides): let it age past it.
+		x.Close()
+		time.Sleep(history.StartTolerance + 500*time.Millisecond)
+		return nil
+	}
+	code, out, errOut := runNetsess(context.Background(), env, "watch", scanU, "--level", "0", "--rounds", "2", "--db", filepath.Join(t.TempDir(), "h.db"), f.Targets()[0])
+	if code != exitOK {
+		t.Fatalf("%d %s", code, errOut)
+	}
+	var got []string
+	for _, e := range readEvents(t, out) {
+		if !e.Session.Snapshot || e.Session.User != "" || e.Session.Level != session.Level0 {
+			t.Errorf("not a snapshot: %+v", e)
+		}
+		got = append(got, string(e.Kind)+" "+e.Session.Client)
+	}
+	slices.Sort(got)
+	want := []string{`session_end \\10.20.7.7`, `session_start \\10.20.7.7`, `session_start \\127.0.0.1`}
+	if !slices.Equal(got, want) {
+		t.Errorf("events %v, want %v", got, want)
+	}
+}
