@@ -44,8 +44,8 @@ many servers at once (one result per host, with a reason when it was not
 collected), "netsess watch" scans them again at an interval and keeps the
 history of their sessions (who was connected where, and when), which
 "netsess history" queries, and "netsess fleet" serves a simulated fleet on
-loopback to scan. "netsess demo" runs both ends on loopback with nothing to set up
-(--fleet: a scan of a small fleet).
+loopback to scan. "netsess demo" runs both ends on loopback with nothing
+to set up (--fleet: a scan of a small fleet).
 
 Durations are whole numbers with a unit (90s, 2h, 7d, 1d12h); times are
 RFC 3339, a date, now, or a duration before now.`,
