@@ -30,7 +30,8 @@ Filters (sessions and summary; events take --user, --server, --client,
 --since and --until): --user matches the user part whatever the case, on
 every server ("alice" finds alice and CORP\alice; "CORP\alice" finds those
 two but not LAB\alice); --server a server's target or address as watch was
-given it; --client the client name as the server reported it; --at the
+given it; --client the client name as the server reported it, with or
+without its leading \\; --at the
 sessions active at that instant (started by it and not ended by it);
 --since and --until the sessions that started or ended within that window
 (events: that happened within it). Times are RFC 3339, a date, now, or a
@@ -54,8 +55,8 @@ Ctrl-C is skipped, a failed one is a failed observation. Importing the
 same file twice adds nothing the second time. Records of --per-session
 output are refused (they split a host over several lines; scan without
 --per-session writes what import reads). The scanning account's own
-session, which watch leaves out, is in a scan's output and is imported as
-a short session. The database is --db, as for watch; only import creates
+session, which watch leaves out, is in a scan's output and is imported
+like any other. The database is --db, as for watch; only import creates
 a SQLite file that is not there.
 `
 
@@ -101,7 +102,7 @@ func defineHistory(fs *cli.FlagSet, env envFunc) cli.Action {
 	fs.Group("Filters")
 	f.user = fs.String("user", "", "sessions of this `USER` on every server (alice also finds CORP\\alice)")
 	f.server = fs.String("server", "", "sessions on this `SERVER` (its target or address)")
-	f.client = fs.String("client", "", "sessions from this `CLIENT` (the client name as the server reported it)")
+	f.client = fs.String("client", "", "sessions from this `CLIENT` (the client name as the server reported it, with or without its leading \\\\)")
 	f.at = fs.Time("at", time.Now, "sessions active at this instant")
 	f.since = fs.Time("since", time.Now, "sessions that started or ended at or after this time (events: happened)")
 	f.until = fs.Time("until", time.Now, "sessions that started or ended before this time (events: happened)")
