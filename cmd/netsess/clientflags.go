@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -84,9 +85,9 @@ const credentialsBase = `Credentials:
   (32 hex digits, or LMHASH:NTHASH). --credentials FILE gives it all for
   unattended use, one "key = value" per line ('#' comments): user (USER,
   DOMAIN\USER or USER@DOMAIN), domain, and password or nt_hash; it
-  replaces -U, --domain, --password-file and --nt-hash, and a file that
-  its group or others may read is refused, as ssh refuses such a key
-  (chmod 600). Without any user, or with --anonymous, the logon is a null
+  replaces -U, --domain, --password-file and --nt-hash, and (on unix) a
+  file that its group or others may read is refused, as ssh refuses such a
+  key (chmod 600). Without any user, or with --anonymous, the logon is a null
   session. Over smb a logon with credentials must give a
   signed session: a server that logs it on as its guest account instead
   (Samba's "map to guest = bad user" does that for an unknown user) is
@@ -414,7 +415,8 @@ func (c *connFlags) loadCredentials(env cliEnv) error {
 	if err != nil {
 		return usagef("--credentials: %v", err)
 	}
-	if mode&0o077 != 0 {
+	// Windows has no such bits (access is by ACL): the check is unix's.
+	if runtime.GOOS != "windows" && mode&0o077 != 0 {
 		return usagef("--credentials %s: permissions %04o are too open: the file holds a secret and must be readable by its owner only (chmod 600 %s)", c.credFile, uint32(mode), c.credFile)
 	}
 	kv, err := parseCredentials(b)
