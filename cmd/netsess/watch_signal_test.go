@@ -3,14 +3,10 @@
 package main
 
 import (
-	"bufio"
-	"errors"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/netsession/netsession/fleet"
 )
@@ -28,19 +24,7 @@ func TestWatchSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := filepath.Join(t.TempDir(), "h.db")
-	cmd := exec.Command(bin, "watch", scanU, "--interval", "10m", "--db", db, f.Targets()[0])
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	timer := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
-	defer timer.Stop()
-	sc := bufio.NewScanner(stdout)
+	cmd, sc, stderr := startBinary(t, bin, "watch", scanU, "--interval", "10m", "--db", db, f.Targets()[0])
 	var out strings.Builder
 	for n := 0; sc.Scan(); {
 		out.WriteString(sc.Text() + "\n")
@@ -51,14 +35,7 @@ func TestWatchSIGTERM(t *testing.T) {
 			}
 		}
 	}
-	err = cmd.Wait()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
-		t.Fatalf("exit: %v (want %d)\n%s", err, exitInterrupted, stderr.String())
-	}
-	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		t.Fatal("killed by the signal instead of exiting")
-	}
+	waitInterrupted(t, cmd, stderr)
 	if !strings.Contains(out.String(), `"user":"trudy"`) || !strings.Contains(stderr.String(), "1 round in") || !strings.Contains(stderr.String(), "interrupted") {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", out.String(), stderr.String())
 	}
