@@ -90,6 +90,15 @@ type ldapFlags struct {
 	includeDisabled        bool
 	bloodhound             string
 	tickets                *lazyTickets // the bind's own Kerberos client
+	cmd                    string       // the command's name in messages ("" is scan)
+}
+
+// command is the name of the command the flags belong to.
+func (l *ldapFlags) command() string {
+	if l.cmd == "" {
+		return "scan"
+	}
+	return l.cmd
 }
 
 // register defines the flags under their groups.
@@ -291,10 +300,10 @@ func (l *ldapFlags) discover(ctx context.Context, cred client.Credentials, o cli
 		if name == "" {
 			name = e.Computer.SAMAccountName
 		}
-		fmt.Fprintf(stderr, "netsess scan: %s: not scanned: %s\n", name, e.Reason)
+		fmt.Fprintf(stderr, "netsess %s: %s: not scanned: %s\n", l.command(), name, e.Reason)
 	}
-	fmt.Fprintf(stderr, "netsess scan: directory %s: %d computers, %d to scan, %d left out\n",
-		disc.Domain.DNSName, disc.Seen, len(disc.Targets), len(disc.Excluded))
+	fmt.Fprintf(stderr, "netsess %s: directory %s: %d computers, %d to scan, %d left out\n",
+		l.command(), disc.Domain.DNSName, disc.Seen, len(disc.Targets), len(disc.Excluded))
 	ds := &domainScan{conn: conn, disc: disc}
 	if l.bloodhound != "" {
 		ds.resolver = directory.NewResolver(conn, l.resolverConfig(cred))

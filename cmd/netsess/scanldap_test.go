@@ -367,6 +367,9 @@ func TestScanLDAPBloodHound(t *testing.T) {
 		}
 	})
 
+	// Last: it changes the fleet (a session ends, NSH0 hangs).
+	defer t.Run("watch-bloodhound", func(t *testing.T) { watchBloodHound(t, d) })
+
 	t.Run("bind-refused", func(t *testing.T) {
 		code, _, errOut := runScanCmd(t, env, "--ldap", d.dc.Addr, "-U", d.dc.Domain+`\`+fleet.ScanUser+"%wrong", "--json")
 		if code != exitDirectory || !strings.Contains(errOut, "refused the bind") {
