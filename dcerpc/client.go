@@ -41,6 +41,8 @@ type Client struct {
 	maxXmit    int
 	recvLimit  int // largest fragment accepted: ours, or the server's if larger
 	authDone   bool
+	// hdrSign: the server granted header signing in its bind_ack.
+	hdrSign bool
 	rbuf       []byte
 	wbuf       []byte
 }
@@ -234,6 +236,7 @@ func (c *Client) Bind(ctx context.Context, syntax SyntaxID) (err error) {
 	if err != nil {
 		return err
 	}
+	c.hdrSign = b.Auth != nil && ack.Flags&FlagSupportHdrSign != 0
 	c.neg = Negotiated{MaxXmitFrag: ack.MaxRecvFrag, MaxRecvFrag: ack.MaxXmitFrag,
 		AssocGroupID: ack.AssocGroupID, SecondaryAddr: ack.SecondaryAddr}
 	c.maxXmit = max(min(int(ack.MaxRecvFrag), int(c.cfg.maxXmit)), MinFragSize)
@@ -433,7 +436,7 @@ func (c *Client) sendRequest(callID uint32, opnum uint16, stub []byte, cc *callC
 	}
 	var sigLen int
 	if protected {
-		sigLen = a.SignatureSize()
+		sigLen = sigSize(a, a.AuthLevel())
 		maxStub = (maxStub - authTrailerLen - sigLen) &^ (authPadAlign - 1)
 	}
 	if maxStub <= 0 {
@@ -461,7 +464,7 @@ func (c *Client) sendRequest(callID uint32, opnum uint16, stub []byte, cc *callC
 			return err
 		}
 		if protected {
-			if err := protect(a, a.AuthLevel(), b, r); err != nil {
+			if err := protect(a, a.AuthLevel(), c.hdrSign, b, r); err != nil {
 				return err
 			}
 		}
@@ -527,7 +530,7 @@ func (c *Client) checkResponseAuth(raw []byte, r *Response) error {
 	if v == nil || v.Type != a.AuthType() || v.Level != a.AuthLevel() || v.ContextID != c.cfg.authContextID {
 		return fmt.Errorf("%w: response without the association's verifier", ErrAuth)
 	}
-	return unprotect(a, a.AuthLevel(), raw, r)
+	return unprotect(a, a.AuthLevel(), c.hdrSign, raw, r)
 }
 
 func (c *Client) marshal(p PDU) ([]byte, error) {
