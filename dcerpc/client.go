@@ -43,8 +43,8 @@ type Client struct {
 	authDone   bool
 	// hdrSign: the server granted header signing in its bind_ack.
 	hdrSign bool
-	rbuf       []byte
-	wbuf       []byte
+	rbuf    []byte
+	wbuf    []byte
 }
 
 // Negotiated is what the bind settled.

@@ -59,7 +59,7 @@ type secState struct {
 	hdrSign bool
 	done    bool
 	failed  bool
-	caller    session.Caller
+	caller  session.Caller
 	// answerAt is when the answer to the failed logon may go out (the
 	// mechanism's throttle holds it back); zero: at once.
 	answerAt time.Time
