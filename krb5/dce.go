@@ -417,3 +417,40 @@ func (u unprotected) UnsealWithin(msg []byte, lo, hi int, sig []byte) error {
 	}
 	return p.UnsealWithin(msg, lo, hi, sig)
 }
+
+// The mechListMIC of SPNEGO (auth.MICContext) is a MIC token over the
+// mechanism list, counted in the context's sequence numbers: Samba's and
+// Windows' SPNEGO clients send it with DCE-style Kerberos and expect the
+// acceptor's in the final answer.
+
+// CanMIC reports whether the context is established with an AES key.
+func (c *dceInitiatorContext) CanMIC() bool { return c.prot != nil }
+
+// MICRequired is true: the initiator always sends the mechListMIC, as
+// Samba and Windows do with AES keys.
+func (c *dceInitiatorContext) MICRequired() bool { return true }
+
+// GetMIC returns a MIC token over msg.
+func (c *dceInitiatorContext) GetMIC(msg []byte) ([]byte, error) { return c.Sign(msg) }
+
+// VerifyMIC checks the acceptor's MIC token over msg.
+func (c *dceInitiatorContext) VerifyMIC(msg, mic []byte) error { return c.Verify(msg, mic) }
+
+// MICDone does nothing: the sequence numbers simply go on.
+func (c *dceInitiatorContext) MICDone() {}
+
+// CanMIC reports whether the context is established with an AES key.
+func (c *dceAcceptorContext) CanMIC() bool { return c.prot != nil }
+
+// MICRequired is false: impacket sends no mechListMIC, and the mechanism
+// was the initiator's first choice whenever this is asked.
+func (c *dceAcceptorContext) MICRequired() bool { return false }
+
+// GetMIC returns a MIC token over msg.
+func (c *dceAcceptorContext) GetMIC(msg []byte) ([]byte, error) { return c.Sign(msg) }
+
+// VerifyMIC checks the initiator's MIC token over msg.
+func (c *dceAcceptorContext) VerifyMIC(msg, mic []byte) error { return c.Verify(msg, mic) }
+
+// MICDone does nothing: the sequence numbers simply go on.
+func (c *dceAcceptorContext) MICDone() {}
