@@ -57,8 +57,8 @@ type Credentials struct {
 	// its SPN). Only it is offered, so a server without
 	// Kerberos fails the logon, unless NTLMFallback is set: then NTLM
 	// with User and Password or NTHash is offered after it and the server
-	// chooses. Over TCP an initiator with a DCEForHost(host string)
-	// auth.Initiator method (the Kerberos one) speaks DCE-style Kerberos
+	// chooses. Over TCP an initiator with a DCEForHost(host string,
+	// confidential bool) auth.Initiator method (the Kerberos one) speaks DCE-style Kerberos
 	// (a ticket for host/HOST unless it names its SPN) under auth type 16,
 	// or in SPNEGO (9) with Options.SPNEGO or NTLMFallback; any other
 	// initiator is refused there (ErrKerberosTransport), or, with

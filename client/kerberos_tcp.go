@@ -11,9 +11,10 @@ import (
 
 // dceKerberos is implemented by Kerberos initiators that speak DCE-style
 // Kerberos (krb5.Mechanism): DCEForHost gives the initiator for DCE/RPC to
-// host (a ticket for host/HOST unless an SPN was named).
+// host (a ticket for host/HOST unless an SPN was named), asking for
+// confidentiality when the level is privacy.
 type dceKerberos interface {
-	DCEForHost(host string) auth.Initiator
+	DCEForHost(host string, confidential bool) auth.Initiator
 }
 
 // tcpKerberos builds the DCE/RPC initiator of a Kerberos logon over
@@ -27,7 +28,7 @@ func tcpKerberos(ctx context.Context, host string, opts *Options, level dcerpc.A
 	if !ok {
 		return nil, false, nil
 	}
-	var k auth.Initiator = d.DCEForHost(host)
+	var k auth.Initiator = d.DCEForHost(host, level == dcerpc.AuthLevelPrivacy)
 	fallback := cred.NTLMFallback && cred.User != ""
 	if fallback {
 		// As over SMB: a Kerberos logon that cannot even start (no

@@ -35,18 +35,25 @@ func HostSPN(host string) string { return "host/" + strings.TrimSuffix(host, "."
 // for m.SPN, or HostSPN(host) when m names none. Its contexts take three
 // legs (bind, bind_ack, auth3 or alter_context) and offer packet
 // integrity and privacy (auth.Protector, auth.GSSStyle) with an AES
-// session key.
-func (m *Mechanism) DCEForHost(host string) auth.Initiator {
+// session key. confidential asks for confidentiality (FlagConf), which
+// packet privacy needs; leave it off for integrity, as Samba sizes the
+// verifiers of a context that has it as wrap tokens even when signing.
+func (m *Mechanism) DCEForHost(host string, confidential bool) auth.Initiator {
 	spn := m.SPN
 	if spn == "" {
 		spn = HostSPN(host)
 	}
-	return &dceInitiator{m: m, spn: spn}
+	flags := DefaultFlags | FlagDCEStyle
+	if !confidential {
+		flags &^= FlagConf
+	}
+	return &dceInitiator{m: m, spn: spn, flags: flags}
 }
 
 type dceInitiator struct {
-	m   *Mechanism
-	spn string
+	m     *Mechanism
+	spn   string
+	flags uint32
 }
 
 func (d *dceInitiator) Mechanism() auth.Mechanism { return d.m.Mechanism() }
@@ -64,7 +71,7 @@ func (d *dceInitiator) Initiate(ctx context.Context) (auth.InitiatorContext, err
 		return nil, err
 	}
 	ini := NewInitiator(t, d.m.Clock)
-	ini.Flags |= FlagDCEStyle
+	ini.Flags = d.flags
 	return &dceInitiatorContext{ini: ini}, nil
 }
 

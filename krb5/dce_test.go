@@ -27,7 +27,7 @@ func dceContexts(t testing.TB) (*dceInitiatorContext, *dceAcceptorContext) {
 	tkt, svc := issue(t, ticketSpec{sname: "host/srv.ad0.netsess.test"})
 	acc := &Acceptor{Keys: keysFor(t, svc, "host/srv.ad0.netsess.test")}
 	src := &fixedTickets{t: tkt}
-	ini := (&Mechanism{Tickets: src}).DCEForHost("srv.ad0.netsess.test.")
+	ini := (&Mechanism{Tickets: src}).DCEForHost("srv.ad0.netsess.test.", true)
 	if got := ini.(*dceInitiator).SPN(); got != "host/srv.ad0.netsess.test" {
 		t.Fatalf("SPN %q", got)
 	}
@@ -220,7 +220,7 @@ func TestDCERefusals(t *testing.T) {
 		"garbage": func(*dceInitiatorContext, []byte) []byte { return []byte{0x6f, 0x01, 0x00} },
 		"ap-req":  func(ic *dceInitiatorContext, _ []byte) []byte { return mustInit(t, tkt) },
 	} {
-		ic, _ := (&Mechanism{Tickets: &fixedTickets{t: tkt}, SPN: "host/srv"}).DCEForHost("x").Initiate(ctx)
+		ic, _ := (&Mechanism{Tickets: &fixedTickets{t: tkt}, SPN: "host/srv"}).DCEForHost("x", true).Initiate(ctx)
 		ac, _ := dce.Accept(ctx, auth.Peer{})
 		req, _, _ := ic.Step(ctx, nil)
 		rep, _, err := ac.Step(ctx, req)
@@ -243,7 +243,7 @@ func TestDCERefusals(t *testing.T) {
 	}
 
 	// The initiator refuses an AP-REP that does not echo its time.
-	ic, _ := (&Mechanism{Tickets: &fixedTickets{t: tkt}, SPN: "host/srv"}).DCEForHost("x").Initiate(ctx)
+	ic, _ := (&Mechanism{Tickets: &fixedTickets{t: tkt}, SPN: "host/srv"}).DCEForHost("x", true).Initiate(ctx)
 	req, _, _ := ic.Step(ctx, nil)
 	ac, _ = dce.Accept(ctx, auth.Peer{})
 	rep, _, _ := ac.Step(ctx, req)
@@ -343,7 +343,7 @@ func FuzzDCEAcceptorLegs(f *testing.F) {
 	tkt, svc := issue(f, ticketSpec{sname: "host/srv"})
 	acc := &Acceptor{Keys: keysFor(f, svc, "host/srv")}
 	ctx := context.Background()
-	ic, _ := (&Mechanism{Tickets: &fixedTickets{t: tkt}, SPN: "host/srv"}).DCEForHost("x").Initiate(ctx)
+	ic, _ := (&Mechanism{Tickets: &fixedTickets{t: tkt}, SPN: "host/srv"}).DCEForHost("x", true).Initiate(ctx)
 	req, _, _ := ic.Step(ctx, nil)
 	f.Add(req, []byte{0x6f, 0x00})
 	f.Fuzz(func(t *testing.T, first, second []byte) {
