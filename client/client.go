@@ -128,8 +128,8 @@ type Options struct {
 	// integrity with credentials, none for a null session. It is ignored
 	// over SMB, where the SMB session protects the pipe.
 	Auth dcerpc.AuthLevel
-	// SPNEGO wraps NTLMSSP in SPNEGO (auth type 9) instead of raw NTLMSSP
-	// (auth type 10).
+	// SPNEGO wraps NTLMSSP or Kerberos in SPNEGO (auth type 9) instead of
+	// raw NTLMSSP (auth type 10) or DCE-style Kerberos (16).
 	SPNEGO bool
 	// AllowGuest accepts, over SMB, a logon the server maps to its guest
 	// account (an unknown user on Samba with "map to guest = bad user").
