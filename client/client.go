@@ -215,7 +215,7 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	var dopts []dcerpc.ClientOption
+	var dcfg dcerpc.ClientConfig
 	authed := false
 	used := new(usedMech)
 	if tr.rpcAuth() {
@@ -237,7 +237,7 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 			case err != nil:
 				return nil, wrapError(ctx, "connect", server, err, true)
 			case ok:
-				dopts = append(dopts, dcerpc.WithAuth(ini, 1))
+				dcfg.Auth, dcfg.AuthContextID = ini, 1
 				authed = true
 			case !opts.Credentials.NTLMFallback:
 				return nil, &Error{Kind: KindLogonFailure, Op: "connect", Server: server, Err: ErrKerberosTransport}
@@ -255,7 +255,7 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 			if err != nil {
 				return nil, fmt.Errorf("client: %w", err)
 			}
-			dopts = append(dopts, dcerpc.WithAuth(ini, 1))
+			dcfg.Auth, dcfg.AuthContextID = ini, 1
 			authed = true
 		}
 	}
@@ -270,7 +270,7 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 	log.Debug("connected", "server", server, "transport", cmpOr(opts.Transport, DefaultTransport), "duration", time.Since(start).Round(time.Microsecond))
 	raw := stream
 	stream, count := counted(ctx, log, stream)
-	rpc := dcerpc.NewClient(stream, dopts...)
+	rpc := dcerpc.NewClient(stream, dcfg)
 	start = time.Now()
 	stub, err := srvs.Bind(cctx, rpc)
 	if err != nil {

@@ -24,7 +24,11 @@ import (
 // Kerberos with the keytab when it is not empty; it returns the port.
 func tcpServer(t *testing.T, addr, keytab string) string {
 	t.Helper()
-	cfg := server.Config{Seeds: []server.Seed{{Client: "127.0.0.2", User: "alice"}}}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := server.Config{Listeners: server.Listeners{RPC: l}, Seeds: []server.Seed{{Client: "127.0.0.2", User: "alice"}}}
 	if keytab != "" {
 		keys, err := krb5.LoadKeys(keytab)
 		if err != nil {
@@ -36,13 +40,9 @@ func tcpServer(t *testing.T, addr, keytab string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, l, nil) }()
+	go func() { done <- srv.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	return port
@@ -139,7 +139,7 @@ func TestKerberosTCPDCDSSetup(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rpc := dcerpc.NewClient(conn, dcerpc.WithAuth(ini, 1))
+			rpc := dcerpc.NewClient(conn, dcerpc.ClientConfig{Auth: ini, AuthContextID: 1})
 			if err := rpc.Bind(ctx, dssetup); err != nil {
 				conn.Close()
 				t.Fatalf("type %d %s: bind: %v", typ, level, err)

@@ -74,7 +74,7 @@ func TestGSSStyleSizes(t *testing.T) {
 	for _, level := range []AuthLevel{AuthLevelIntegrity, AuthLevelPrivacy} {
 		c := pipeConn(t, gssToyServer(t))
 		ini := &gssInitiator{newToyInitiator("alice", "s3cret", level, false)}
-		cl := NewClient(c, WithAuth(ini, 3), WithFragmentSizes(MinFragSize, MinFragSize))
+		cl := NewClient(c, ClientConfig{Auth: ini, AuthContextID: 3, MaxXmitFrag: MinFragSize, MaxRecvFrag: MinFragSize})
 		ctx := context.Background()
 		if err := cl.Bind(ctx, testSyntax); err != nil {
 			t.Fatal(err)

@@ -100,14 +100,8 @@ func (c *dceInitiatorContext) Step(ctx context.Context, in []byte) ([]byte, bool
 	if c.key != nil {
 		return nil, false, ErrState
 	}
-	part, err := readAPRep(in, c.ini.t.key)
+	part, err := parseAPRep(in, c.ini.t.key, c.ini.auth.CTime, c.ini.auth.Cusec)
 	if err != nil {
-		return nil, false, err
-	}
-	if !part.CTime.Equal(c.ini.auth.CTime) || part.Cusec != c.ini.auth.Cusec {
-		return nil, false, fmt.Errorf("%w: AP-REP does not echo the authenticator's time", ErrIntegrity)
-	}
-	if err := checkSubkey(part.Subkey); err != nil {
 		return nil, false, err
 	}
 	now := c.ini.clock().UTC()
@@ -121,7 +115,7 @@ func (c *dceInitiatorContext) Step(ctx context.Context, in []byte) ([]byte, bool
 	c.prot, c.perr = newDCEProtector(part.Subkey.KeyType, c.key, true,
 		uint64(c.ini.auth.SeqNumber), uint64(part.SequenceNumber))
 	c.unprotected = unprotected{c.prot, c.perr}
-	c.ini.sessionKey, c.ini.done = part.Subkey, true
+	c.ini.sessionKey, c.ini.peerSeq, c.ini.done = part.Subkey, part.SequenceNumber, true
 	return out, true, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/jcmturner/gokrb5/v8/crypto"
@@ -13,22 +12,13 @@ import (
 	"github.com/jcmturner/gokrb5/v8/crypto/etype"
 )
 
-// Per-message token layout (RFC 4121 section 4.2.6) and key usages
-// (section 2).
+// Token identifiers (RFC 4121 section 4.2.6) and the layout of a
+// DCE-style wrap token; key usages and flags are those of wrap.go.
 const (
 	tokMIC  uint16 = 0x0404
 	tokWrap uint16 = 0x0504
 
-	flagSentByAcceptor = 0x01
-	flagSealed         = 0x02
-	flagAcceptorSubkey = 0x04
-
-	usageAcceptorSeal  = 22
-	usageAcceptorSign  = 23
-	usageInitiatorSeal = 24
-	usageInitiatorSign = 25
-
-	tokenHeaderLen = 16
+	tokenHeaderLen = wrapHeaderLen
 	// dceRRC is the right rotation count of a DCE-style wrap token: the
 	// encrypted token header and the checksum move in front of the
 	// data, which stays in place (MS-KILE 3.4.5.4.1).
@@ -37,10 +27,6 @@ const (
 	// block, as Windows and Heimdal send it.
 	dceEC = 16
 )
-
-// ErrSequence: a per-message token's sequence number is not the next one
-// expected (a replayed, reordered or dropped message).
-var ErrSequence = errors.New("krb5: per-message token out of sequence")
 
 // dceProtector signs and seals DCE/RPC PDUs with RFC 4121 tokens the DCE
 // way: MIC tokens for integrity, wrap tokens with the data encrypted in
@@ -100,9 +86,9 @@ func (p *dceProtector) cksumLen() int { return p.et.GetHMACBitLength() / 8 }
 
 // ourFlags are the token flags of what this side sends.
 func (p *dceProtector) ourFlags() byte {
-	f := byte(flagAcceptorSubkey)
+	f := byte(wrapAcceptorSubkey)
 	if !p.initiator {
-		f |= flagSentByAcceptor
+		f |= wrapSentByAcceptor
 	}
 	return f
 }
@@ -110,10 +96,10 @@ func (p *dceProtector) ourFlags() byte {
 // checkFlags checks the flags of a token the peer sent: its direction and
 // the acceptor subkey, the only key a DCE-style context protects with.
 func (p *dceProtector) checkFlags(f byte) error {
-	if (f&flagSentByAcceptor != 0) != p.initiator {
+	if (f&wrapSentByAcceptor != 0) != p.initiator {
 		return fmt.Errorf("%w: token sent in the wrong direction", ErrIntegrity)
 	}
-	if f&flagAcceptorSubkey == 0 {
+	if f&wrapAcceptorSubkey == 0 {
 		return fmt.Errorf("%w: token not protected with the acceptor subkey", ErrIntegrity)
 	}
 	return nil
@@ -193,7 +179,7 @@ func (p *dceProtector) seal(msg []byte, lo, hi, ec int) ([]byte, error) {
 	conf := p.et.GetConfounderByteSize()
 	hdr := make([]byte, tokenHeaderLen)
 	binary.BigEndian.PutUint16(hdr, tokWrap)
-	hdr[2] = p.ourFlags() | flagSealed
+	hdr[2] = p.ourFlags() | wrapSealed
 	hdr[3] = 0xff
 	binary.BigEndian.PutUint16(hdr[4:], uint16(ec))
 	binary.BigEndian.PutUint64(hdr[8:], p.sendSeq) // RRC is 0 while encrypting
@@ -239,7 +225,7 @@ func (p *dceProtector) UnsealWithin(msg []byte, lo, hi int, sig []byte) error {
 	if binary.BigEndian.Uint16(hdr) != tokWrap || hdr[3] != 0xff {
 		return fmt.Errorf("%w: not a wrap token", ErrMalformed)
 	}
-	if hdr[2]&flagSealed == 0 {
+	if hdr[2]&wrapSealed == 0 {
 		return fmt.Errorf("%w: wrap token without confidentiality at privacy level", ErrIntegrity)
 	}
 	if err := p.checkFlags(hdr[2]); err != nil {
