@@ -339,17 +339,35 @@ func FuzzDCEUnseal(f *testing.F) {
 	})
 }
 
+// FuzzDCEAcceptorLegs: no first or third leg makes the DCE-style
+// acceptor panic; it completes only on a third leg that decrypts with the
+// ticket's session key and echoes its sequence number.
 func FuzzDCEAcceptorLegs(f *testing.F) {
 	tkt, svc := issue(f, ticketSpec{sname: "host/srv"})
-	acc := &Acceptor{Keys: keysFor(f, svc, "host/srv")}
+	keys := keysFor(f, svc, "host/srv")
 	ctx := context.Background()
 	ic, _ := (&Mechanism{Tickets: &fixedTickets{t: tkt}, SPN: "host/srv"}).DCEForHost("x", true).Initiate(ctx)
 	req, _, _ := ic.Step(ctx, nil)
+	// A real third leg, for another exchange (its sequence number is
+	// wrong here, the rest is well-formed).
+	ac, _ := (&Acceptor{Keys: keys}).DCEAcceptors()[0].Accept(ctx, auth.Peer{})
+	rep, _, _ := ac.Step(ctx, req)
+	back, _, _ := ic.Step(ctx, rep)
+	f.Add(req, back)
 	f.Add(req, []byte{0x6f, 0x00})
 	f.Fuzz(func(t *testing.T, first, second []byte) {
-		ac, _ := acc.DCEAcceptors()[0].Accept(ctx, auth.Peer{})
-		if _, _, err := ac.Step(ctx, first); err == nil {
-			ac.Step(ctx, second)
+		// A fresh acceptor (and replay cache) for each input, so that the
+		// seed's AP-REQ passes the first leg every time.
+		ac, _ := (&Acceptor{Keys: keys}).DCEAcceptors()[0].Accept(ctx, auth.Peer{})
+		if _, _, err := ac.Step(ctx, first); err != nil {
+			return
+		}
+		_, done, err := ac.Step(ctx, second)
+		if done != (err == nil) {
+			t.Fatalf("done %v with error %v", done, err)
+		}
+		if _, ok := ac.Result(); ok != done {
+			t.Fatalf("result %v after done %v", ok, done)
 		}
 	})
 }
