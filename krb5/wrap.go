@@ -18,12 +18,13 @@ import (
 // Wrap tokens of RFC 4121 section 4.2.6.2, sealed (confidentiality and
 // integrity) or signed (integrity only), for the AES encryption types.
 
-// Key usages of Wrap tokens (RFC 4121 section 2): the SEAL usages key
-// Wrap tokens with and without confidentiality alike (the SIGN ones are
-// for MIC tokens).
+// Key usages of RFC 4121 section 2: the SEAL usages key Wrap tokens with
+// and without confidentiality alike, the SIGN ones MIC tokens.
 const (
 	usageAcceptorSeal  = 22
+	usageAcceptorSign  = 23
 	usageInitiatorSeal = 24
+	usageInitiatorSign = 25
 )
 
 // Flags of a Wrap token (RFC 4121 section 4.2.2).
