@@ -216,15 +216,19 @@ func (l *ldapFlags) config(cred client.Credentials, o client.Options, ccache str
 			cfg.Kerberos = m.Tickets
 			break
 		}
-		user, realm := splitKerberosUser(cred.User, cred.Domain)
-		kc := krb5.CCache(ccache)
-		switch {
-		case user != "" && len(cred.NTHash) != 0:
-			kc = krb5.NTHash(user, realm, cred.NTHash)
-		case user != "" && cred.Password != "":
-			kc = krb5.Password(user, realm, cred.Password)
+		// One client of its own for every bind of the run (watch binds
+		// again at each write): its tickets are reused, and close ends it.
+		if l.tickets == nil {
+			user, realm := splitKerberosUser(cred.User, cred.Domain)
+			kc := krb5.CCache(ccache)
+			switch {
+			case user != "" && len(cred.NTHash) != 0:
+				kc = krb5.NTHash(user, realm, cred.NTHash)
+			case user != "" && cred.Password != "":
+				kc = krb5.Password(user, realm, cred.Password)
+			}
+			l.tickets = &lazyTickets{cred: kc, cfg: krb5.Config{Logger: o.Logger}}
 		}
-		l.tickets = &lazyTickets{cred: kc, cfg: krb5.Config{Logger: o.Logger}}
 		cfg.Kerberos = l.tickets
 	default:
 		if l.security == "signed" {

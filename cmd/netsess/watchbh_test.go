@@ -13,8 +13,9 @@ import (
 	"github.com/netsession/netsession/fleet"
 )
 
-// watchBloodHound runs netsess watch --ldap --bloodhound over the test
-// domain for three rounds and reads the computers file after each: the
+// watchBloodHound runs netsess watch --ldap (Kerberos bind) --bloodhound
+// over the test domain for three rounds and reads the computers file
+// after each: the
 // sessions seen within the window stay in the file after they end, the
 // file of each round replaces the previous one, and a host whose last
 // round failed is not collected and carries no pairs.
@@ -74,9 +75,14 @@ func watchBloodHound(t *testing.T, d *adDomain) {
 		calls++
 		return nil
 	}
+	// The directory is asked with a Kerberos bind (a client of its own
+	// from -U's password, for the discovery and every write).
+	t.Setenv("KRB5_CONFIG", d.dc.Krb5Conf)
+	args := d.args("--ldap-bind", "kerberos")
+	args[1] = d.dc.Host
 	code, out, errOut := runNetsess(context.Background(), env, append([]string{"watch", "--rounds", "3", "--interval", "10s",
 		"--db", db, "--bloodhound", dir, "--bloodhound-window", "1h", "--exclude-dcs", "--active-days", "30", "--os", "*server 2022*", "--events", filepath.Join(t.TempDir(), "ev")},
-		d.args()...)...)
+		args...)...)
 	if code != exitOK {
 		t.Fatalf("watch: exit %d\n%s\n%s", code, out, errOut)
 	}
