@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netsession/netsession/internal/addc"
+	"github.com/netsession/netsession/internal/tsharkcap"
+)
+
+// tsharkFields are the fields TestKerberosTshark reads from each SMB2
+// SESSION_SETUP frame, in this order.
+var tsharkFields = []string{
+	"tcp.srcport", "tcp.dstport", "smb2.flags.response", "smb2.nt_status",
+	"spnego.negTokenInit_element", "spnego.negTokenTarg_element", "spnego.MechType", "spnego.supportedMech",
+	"spnego.negResult", "spnego.krb5.tok_id", "kerberos.msg_type", "kerberos.SNameString",
+	"_ws.malformed", "_ws.expert.severity",
+}
+
+// tsharkSetup is one SESSION_SETUP frame as tsharkFields read it.
+type tsharkSetup map[string]string
+
+func parseTsharkSetups(t *testing.T, out string) []tsharkSetup {
+	t.Helper()
+	var frames []tsharkSetup
+	for _, line := range strings.Split(out, "\n") {
+		vals := strings.Split(line, "|")
+		if len(vals) != len(tsharkFields) {
+			continue // tshark's own notes
+		}
+		f := tsharkSetup{}
+		for i, name := range tsharkFields {
+			f[name] = vals[i]
+		}
+		frames = append(frames, f)
+	}
+	return frames
+}
+
+// TestKerberosTshark captures netsess list -k logging on with Kerberos to
+// serve --keytab (the domain's keytab for the member server) and to the
+// domain controller's own SMB, and reads it back with Wireshark's
+// dissectors: each SESSION_SETUP carries SPNEGO with the Kerberos AP-REQ
+// (msg-type 14) in the client's negTokenInit and the AP-REP (15) in the
+// server's accept-completed negTokenTarg, and nothing is malformed.
+func TestKerberosTshark(t *testing.T) {
+	dc := addc.Shared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	t.Setenv("KRB5_CONFIG", dc.Krb5Conf)
+	s := serveBG(t, "--smb", dc.ServerAddr+":0", "--rpc", "127.0.0.1:0", "--keytab", dc.Keytab, "--policy", "modern")
+	_, port, err := net.SplitHostPort(s.smb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := tsharkcap.Start(t, "(host "+dc.ServerAddr+" and tcp port "+port+") or (host "+dc.Addr+" and tcp port 445)", s.smb)
+
+	admin := []string{"-k", "-U", addc.AdminUser + "@" + dc.Realm + "%" + addc.AdminPassword}
+	env := clEnv(nil, nil)
+	for _, target := range []string{net.JoinHostPort(dc.ServerHost, port), dc.Host} {
+		code, _, errOut := runSMB(ctx, "list", env, append([]string{target, "--level", "1"}, admin...)...)
+		if code != exitOK {
+			t.Fatalf("list -k %s: exit %d: %s\n%s", target, code, errOut, s.stderr)
+		}
+	}
+	file := stop()
+
+	decodeAs := []string{"-d", "tcp.port==" + port + ",nbss"}
+	args := append([]string{"-Y", "smb2.cmd == 1", "-T", "fields", "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=,"}, decodeAs...)
+	for _, f := range tsharkFields {
+		args = append(args, "-e", f)
+	}
+	fields := tsharkcap.Read(t, file, args...)
+	t.Logf("SESSION_SETUP frames (%s):\n%s", strings.Join(tsharkFields, "|"), fields)
+	frames := parseTsharkSetups(t, fields)
+	// Per server: the client's request, the server's answer.
+	for _, srv := range []struct {
+		name, port, spn string
+	}{
+		{"serve --keytab", port, "cifs," + dc.ServerHost},
+		{"the DC's smbd", "445", "cifs," + dc.Host},
+	} {
+		var req, resp tsharkSetup
+		for _, f := range frames {
+			switch {
+			case f["tcp.dstport"] == srv.port && f["smb2.flags.response"] == "0":
+				req = f
+			case f["tcp.srcport"] == srv.port && f["smb2.flags.response"] == "1":
+				resp = f
+			}
+		}
+		if req == nil || resp == nil {
+			t.Errorf("%s: no SESSION_SETUP request and answer in the capture", srv.name)
+			continue
+		}
+		for _, c := range []struct {
+			what  string
+			f     tsharkSetup
+			field string
+			want  string
+		}{
+			{"request", req, "spnego.negTokenInit_element", "1"},
+			{"request", req, "spnego.MechType", "1.2.840.113554.1.2.2"},
+			{"request", req, "spnego.krb5.tok_id", "0x0001"},
+			{"request", req, "kerberos.msg_type", "14"},
+			{"request", req, "kerberos.SNameString", srv.spn},
+			{"answer", resp, "smb2.nt_status", "0x00000000"},
+			{"answer", resp, "spnego.negTokenTarg_element", "1"},
+			{"answer", resp, "spnego.negResult", "0"},
+			{"answer", resp, "spnego.supportedMech", "1.2.840.113554.1.2.2"},
+			{"answer", resp, "spnego.krb5.tok_id", "0x0002"},
+			{"answer", resp, "kerberos.msg_type", "15"},
+		} {
+			if got := c.f[c.field]; !strings.EqualFold(got, c.want) {
+				t.Errorf("%s, %s: %s = %q, want %q", srv.name, c.what, c.field, got, c.want)
+			}
+		}
+		for _, f := range []tsharkSetup{req, resp} {
+			if f["_ws.malformed"] != "" || f["_ws.expert.severity"] != "" {
+				t.Errorf("%s: expert notes on a SESSION_SETUP frame: malformed %q, severity %q", srv.name, f["_ws.malformed"], f["_ws.expert.severity"])
+			}
+		}
+	}
+	verbose := tsharkcap.Read(t, file, append([]string{"-V"}, decodeAs...)...)
+	problems, _ := tsharkcap.Problems(verbose)
+	for _, p := range problems {
+		t.Errorf("decode: %s", p)
+	}
+}
