@@ -36,5 +36,9 @@
 // Errors: KDC and peer errors are *KDCError, which match the sentinel
 // errors (ErrClockSkew, ErrWrongPassword, ErrUnknownUser,
 // ErrUnknownService, ...) with errors.Is; acceptor refusals wrap the same
-// sentinels (ErrReplay, ErrWrongService, ErrClockSkew, ErrIntegrity).
+// sentinels (ErrReplay, ErrWrongService, ErrClockSkew, ErrIntegrity). As
+// an auth mechanism the acceptor answers such a refusal with a KRB-ERROR
+// token stamped with its own time (SPNEGO's reject carries it), and the
+// initiator turns that token back into a *KDCError: a client whose clock
+// is off learns that it is, from the service as from the KDC.
 package krb5

@@ -133,7 +133,9 @@ func (c *acceptorContext) Step(ctx context.Context, in []byte) ([]byte, bool, er
 			return nil, false, err
 		}
 		c.acc.logf("kerberos logon refused", "peer", c.peer.Source, "err", err)
-		return nil, false, &logonError{err}
+		// The KRB-ERROR, when the refusal has a code, goes back to the
+		// initiator with the refusal (SPNEGO's reject carries it).
+		return c.acc.errorToken(in, err), false, &logonError{err}
 	}
 	c.result = &auth.Result{Mechanism: c.mech, Identity: id.authIdentity(), SessionKey: key}
 	return out, true, nil

@@ -133,6 +133,7 @@ type AcceptorContext struct {
 	mechID      auth.Mechanism
 	rawMechs    []byte
 	micRequired bool
+	errToken    []byte // the mechanism's token for its refusal
 }
 
 // Step consumes the initiator's next SPNEGO token. On a refusal, out may
@@ -141,7 +142,11 @@ func (c *AcceptorContext) Step(ctx context.Context, in []byte) (out []byte, done
 	before := c.state
 	out, done, err = c.gate.step(ctx, in, c.step)
 	if err != nil && before != stateFailed && c.state == stateFailed {
-		return rejectToken(), false, err // this leg failed
+		// This leg failed; the mechanism's own error token, if it made
+		// one (a Kerberos KRB-ERROR), tells the initiator why.
+		reject := &NegTokenResp{NegState: NegStateReject, ResponseToken: c.errToken}
+		c.errToken = nil
+		return reject.Marshal(), false, err
 	}
 	return out, done, err
 }
@@ -199,6 +204,7 @@ func (c *AcceptorContext) step(ctx context.Context, in []byte) ([]byte, bool, er
 func (c *AcceptorContext) mechStep(ctx context.Context, tok, mic []byte, resp *NegTokenResp) ([]byte, bool, error) {
 	out, done, err := c.mech.Step(ctx, tok)
 	if err != nil {
+		c.errToken = out
 		return nil, false, err
 	}
 	resp.ResponseToken = out

@@ -120,7 +120,7 @@ func (c *InitiatorContext) answer(ctx context.Context, in []byte) ([]byte, bool,
 		return nil, false, err
 	}
 	if resp.NegState == NegStateReject {
-		return nil, false, ErrRejected
+		return nil, false, c.rejected(ctx, resp.ResponseToken)
 	}
 	var out []byte
 	restarted := false
@@ -164,6 +164,19 @@ func (c *InitiatorContext) answer(ctx context.Context, in []byte) ([]byte, bool,
 		}
 	}
 	return next.Marshal(), false, nil
+}
+
+// rejected is the error of an acceptor's reject: ErrRejected, with the
+// mechanism's reading of the token that came with it when there is one
+// (a Kerberos KRB-ERROR says why: a clock skew, a replay).
+func (c *InitiatorContext) rejected(ctx context.Context, tok []byte) error {
+	if tok == nil || c.mech == nil || c.mechDone {
+		return ErrRejected
+	}
+	if _, _, err := c.mech.Step(ctx, tok); err != nil {
+		return fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	return ErrRejected
 }
 
 // restart switches to the mechanism the acceptor selected, when it is one

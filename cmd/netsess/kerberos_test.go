@@ -14,6 +14,7 @@ import (
 	"github.com/netsession/netsession/internal/addc"
 	"github.com/netsession/netsession/krb5"
 	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/server"
 )
 
 // TestMain runs the package's tests; a test that asks for the domain
@@ -268,6 +269,54 @@ func TestKerberosScan(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("%s not collected with our session:\n%s", tg, out)
+		}
+	}
+}
+
+// TestKerberosClockSkew: a server whose clock is two hours ahead refuses
+// the client's authenticator with KRB_AP_ERR_SKEW, in SPNEGO's reject;
+// netsess list -k says the clocks differ (not a bare refusal) and exits
+// with the logon failure code.
+func TestKerberosClockSkew(t *testing.T) {
+	dc := addc.Shared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	t.Setenv("KRB5_CONFIG", dc.Krb5Conf)
+	keys, err := krb5.LoadKeys(dc.Keytab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skewed := &krb5.Acceptor{Keys: keys, Clock: func() time.Time { return time.Now().Add(2 * time.Hour) }}
+	srv, err := server.New(server.Config{Kerberos: skewed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpcL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	smbL, err := net.Listen("tcp", dc.ServerAddr+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeListeners(sctx, server.Listeners{RPC: rpcL, SMB: smbL}) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	_, port, _ := net.SplitHostPort(smbL.Addr().String())
+	target := net.JoinHostPort(dc.ServerHost, port)
+	code, _, errOut := runSMB(ctx, "list", clEnv(nil, nil), target, "-k", "-U", addc.AdminUser+"@"+dc.Realm+"%"+addc.AdminPassword)
+	if code != exitLogon {
+		t.Errorf("exit %d, want %d: %s", code, exitLogon, errOut)
+	}
+	for _, want := range []string{"logon failure: kerberos: clock skew too great", "KRB_AP_ERR_SKEW", "synchronise them"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
 	}
 }
