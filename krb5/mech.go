@@ -85,6 +85,41 @@ func (c *initiatorContext) Step(ctx context.Context, in []byte) ([]byte, bool, e
 // SessionKey is the AP-REP subkey once done.
 func (c *initiatorContext) SessionKey() []byte { return c.ini.SessionKey() }
 
+// The contexts protect SPNEGO's mechanism list with RFC 4121 MIC tokens
+// (auth.MICContext), made with the context key (the acceptor's subkey)
+// and the sequence numbers of the authenticator and the AP-REP.
+var (
+	_ auth.MICContext = (*initiatorContext)(nil)
+	_ auth.MICContext = (*acceptorContext)(nil)
+)
+
+// CanMIC reports whether the context is established with a key that has
+// RFC 4121 tokens (AES).
+func (c *initiatorContext) CanMIC() bool { return c.ini.done && micCapable(c.ini.mic.key.KeyType) }
+
+// MICRequired is false: with Kerberos first, the mechListMIC is optional
+// (RFC 4178 section 5).
+func (*initiatorContext) MICRequired() bool { return false }
+
+// GetMIC returns the initiator's MIC token over msg.
+func (c *initiatorContext) GetMIC(msg []byte) ([]byte, error) {
+	if !c.ini.done {
+		return nil, ErrState
+	}
+	return c.ini.mic.getMIC(msg)
+}
+
+// VerifyMIC checks the acceptor's MIC token over msg.
+func (c *initiatorContext) VerifyMIC(msg, mic []byte) error {
+	if !c.ini.done {
+		return ErrState
+	}
+	return c.ini.mic.verifyMIC(msg, mic)
+}
+
+// MICDone does nothing: Kerberos has no state to reset.
+func (*initiatorContext) MICDone() {}
+
 // AuthAcceptors returns the acceptor as auth.Acceptors for SPNEGO: one
 // for auth.MechMSKerberos and one for auth.MechKerberos (Windows clients
 // offer the first, others the second), sharing a's keys and replay
@@ -112,6 +147,7 @@ type acceptorContext struct {
 	mech   auth.Mechanism
 	peer   auth.Peer
 	result *auth.Result
+	mic    micState
 	tried  bool
 }
 
@@ -127,7 +163,7 @@ func (c *acceptorContext) Step(ctx context.Context, in []byte) ([]byte, bool, er
 		return nil, false, ErrState
 	}
 	c.tried = true
-	out, id, key, err := c.acc.Accept(ctx, in)
+	r, err := c.acc.accept(ctx, in)
 	if err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return nil, false, err
@@ -137,9 +173,37 @@ func (c *acceptorContext) Step(ctx context.Context, in []byte) ([]byte, bool, er
 		// initiator with the refusal (SPNEGO's reject carries it).
 		return c.acc.errorToken(in, err), false, &logonError{err}
 	}
-	c.result = &auth.Result{Mechanism: c.mech, Identity: id.authIdentity(), SessionKey: key}
-	return out, true, nil
+	c.result = &auth.Result{Mechanism: c.mech, Identity: r.id.authIdentity(), SessionKey: slices.Clone(r.mic.key.KeyValue)}
+	c.mic = r.mic
+	return r.reply, true, nil
 }
+
+// CanMIC reports whether the context is established with a key that has
+// RFC 4121 tokens (AES).
+func (c *acceptorContext) CanMIC() bool { return c.result != nil && micCapable(c.mic.key.KeyType) }
+
+// MICRequired is false: with Kerberos first, the mechListMIC is optional
+// (RFC 4178 section 5).
+func (*acceptorContext) MICRequired() bool { return false }
+
+// GetMIC returns the acceptor's MIC token over msg.
+func (c *acceptorContext) GetMIC(msg []byte) ([]byte, error) {
+	if c.result == nil {
+		return nil, ErrState
+	}
+	return c.mic.getMIC(msg)
+}
+
+// VerifyMIC checks the initiator's MIC token over msg.
+func (c *acceptorContext) VerifyMIC(msg, mic []byte) error {
+	if c.result == nil {
+		return ErrState
+	}
+	return c.mic.verifyMIC(msg, mic)
+}
+
+// MICDone does nothing: Kerberos has no state to reset.
+func (*acceptorContext) MICDone() {}
 
 func (c *acceptorContext) Result() (auth.Result, bool) {
 	if c.result == nil {

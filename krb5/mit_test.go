@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netsession/netsession/auth"
 	"github.com/netsession/netsession/internal/addc"
 	"github.com/netsession/netsession/internal/childpipe"
 	"github.com/netsession/netsession/internal/sambapeer"
@@ -139,5 +141,123 @@ func TestDCMITInterop(t *testing.T) {
 		if hex.EncodeToString(ini.SessionKey()) != f[1] {
 			t.Errorf("session keys differ: MIT %s, ours %x", f[1], ini.SessionKey())
 		}
+	})
+}
+
+// mic asks the MIT peer for its MIC token over msg.
+func (p *mitPeer) mic(t *testing.T, msg []byte) []byte {
+	t.Helper()
+	if _, err := fmt.Fprintf(p.in, "mic %x\n", msg); err != nil {
+		t.Fatal(err)
+	}
+	return p.readToken(t)
+}
+
+// verify has the MIT peer check tok over msg; "" means it verified,
+// otherwise MIT's reason.
+func (p *mitPeer) verify(t *testing.T, msg, tok []byte) string {
+	t.Helper()
+	if _, err := fmt.Fprintf(p.in, "verify %x %x\n", msg, tok); err != nil {
+		t.Fatal(err)
+	}
+	line := p.readLine(t)
+	if line == "ok" {
+		return ""
+	}
+	return line
+}
+
+// checkMICWithMIT exchanges MIC tokens (as SPNEGO's mechListMIC uses
+// them) between our context and MIT's, both ways and twice (the sequence
+// numbers count up), and checks that MIT refuses a replayed or altered
+// token of ours and that we refuse an altered one of MIT's.
+func checkMICWithMIT(t *testing.T, p *mitPeer, getMIC func([]byte) ([]byte, error), verifyMIC func(msg, tok []byte) error) {
+	t.Helper()
+	msg := []byte{0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02}
+	var first []byte
+	for i := range 2 {
+		ours, err := getMIC(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if why := p.verify(t, msg, ours); why != "" {
+			t.Fatalf("MIT refused our MIC %d (% x): %s", i, ours, why)
+		}
+		if i == 0 {
+			first = ours
+		}
+		theirs := p.mic(t, msg)
+		if err := verifyMIC(msg, theirs); err != nil {
+			t.Fatalf("we refused MIT's MIC %d (% x): %v", i, theirs, err)
+		}
+	}
+	if why := p.verify(t, msg, first); why == "" {
+		t.Error("MIT accepted our first MIC again")
+	}
+	ours, _ := getMIC(msg)
+	ours[len(ours)-1] ^= 1
+	if why := p.verify(t, msg, ours); why == "" {
+		t.Error("MIT accepted an altered MIC")
+	}
+	theirs := p.mic(t, msg)
+	theirs[len(theirs)-1] ^= 1
+	if err := verifyMIC(msg, theirs); !errors.Is(err, ErrMIC) {
+		t.Errorf("we accepted MIT's altered MIC: %v", err)
+	}
+}
+
+// TestDCMITMIC: RFC 4121 MIC tokens between our contexts and MIT's
+// GSS-API, with tickets from the test domain (AES keys), both ways: MIT
+// initiating to our acceptor (the auth mechanism, as SPNEGO drives it)
+// and our initiator to MIT's acceptor. MIT checks the sequence numbers
+// (replay and sequence flags asked for), the acceptor-subkey flag and the
+// key usages.
+func TestDCMITMIC(t *testing.T) {
+	dc := addc.Shared(t)
+	ctx := dcContext(t)
+	cc := filepath.Join(t.TempDir(), "ccache")
+	if err := dc.Kinit(ctx, addc.AdminUser, addc.AdminPassword, cc); err != nil {
+		t.Fatal(err)
+	}
+	env := append(dc.Env(cc), "KRB5_KTNAME=FILE:"+dc.Keytab, "KRB5RCACHETYPE=none")
+
+	t.Run("MIT initiator, our acceptor", func(t *testing.T) {
+		acc := dcAcceptor(t, dc)
+		p := startMIT(t, ctx, env, "init", "cifs@"+dc.ServerHost)
+		ac, err := acc.AuthAcceptors()[1].Accept(ctx, auth.Peer{Source: "127.0.0.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reply, done, err := ac.Step(ctx, p.readToken(t))
+		if err != nil || !done {
+			t.Fatalf("our acceptor: %v", err)
+		}
+		p.send(t, reply)
+		if f := strings.Fields(p.readLine(t)); len(f) != 3 || f[0] != "ok" {
+			t.Fatalf("MIT on our AP-REP: %v %s", f, p.stderr.String())
+		}
+		mc := ac.(auth.MICContext)
+		if !mc.CanMIC() {
+			t.Fatal("no MIC with the DC's ticket")
+		}
+		checkMICWithMIT(t, p, mc.GetMIC, mc.VerifyMIC)
+	})
+
+	t.Run("our initiator, MIT acceptor", func(t *testing.T) {
+		cl := dcClient(t, ctx, dc, CCache(cc))
+		ini, tok := apReq(t, ctx, cl, DefaultSPN(dc.ServerHost))
+		p := startMIT(t, ctx, env, "accept")
+		p.send(t, tok)
+		reply := p.readToken(t)
+		if f := strings.Fields(p.readLine(t)); len(f) != 3 || f[0] != "ok" {
+			t.Fatalf("MIT acceptor: %v %s", f, p.stderr.String())
+		}
+		if err := ini.Accept(ctx, reply); err != nil {
+			t.Fatal(err)
+		}
+		if !micCapable(ini.mic.key.KeyType) {
+			t.Fatalf("session key type %d", ini.mic.key.KeyType)
+		}
+		checkMICWithMIT(t, p, ini.mic.getMIC, ini.mic.verifyMIC)
 	})
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"net"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +18,7 @@ import (
 var tsharkFields = []string{
 	"tcp.srcport", "tcp.dstport", "smb2.flags.response", "smb2.nt_status",
 	"spnego.negTokenInit_element", "spnego.negTokenTarg_element", "spnego.MechType", "spnego.supportedMech",
-	"spnego.negResult", "spnego.krb5.tok_id", "kerberos.msg_type", "kerberos.SNameString",
+	"spnego.negResult", "spnego.mechListMIC", "spnego.krb5.tok_id", "kerberos.msg_type", "kerberos.SNameString",
 	"_ws.malformed", "_ws.expert.severity",
 }
 
@@ -65,6 +67,16 @@ func TestKerberosTshark(t *testing.T) {
 		if code != exitOK {
 			t.Fatalf("list -k %s: exit %d: %s\n%s", target, code, errOut, s.stderr)
 		}
+	}
+	// Samba's smbclient with an MIT credential cache, to our server.
+	ccache := filepath.Join(t.TempDir(), "ccache")
+	if err := dc.Kinit(ctx, addc.AdminUser, addc.AdminPassword, ccache); err != nil {
+		t.Fatal(err)
+	}
+	sc := exec.CommandContext(ctx, "smbclient", "-s", dc.ClientConf, "--use-kerberos=required", "--use-krb5-ccache=FILE:"+ccache, "-p", port, "//"+dc.ServerHost+"/IPC$", "-c", "")
+	sc.Env = dc.Env(ccache)
+	if out, err := sc.CombinedOutput(); err != nil {
+		t.Fatalf("smbclient -k: %v\n%s\n%s", err, out, s.stderr)
 	}
 	file := stop()
 

@@ -9,6 +9,13 @@ tokens exchanged as hex lines on stdin and stdout:
                                 token (or "-" when none), then
                                 "ok SESSIONKEY CLIENT"
 
+After "ok" the context serves per-message commands, one a line, until
+end of input:
+
+  mic HEX                       prints the MIC token (gss_get_mic) of HEX
+  verify HEX MICHEX             prints "ok", or "fail STATUS" when
+                                gss_verify_mic refuses MICHEX over HEX
+
 The credential cache and keytab come from KRB5CCNAME and KRB5_KTNAME,
 the configuration from KRB5_CONFIG. Errors go to stderr, exit status 1.
 """
@@ -129,6 +136,7 @@ def initiate(target):
                                      ctypes.byref(out2), ctypes.byref(ret_flags), None)
     check("gss_init_sec_context (AP-REP)", major, minor)
     write("ok %s %d" % (session_key(ctx).hex(), ret_flags.value))
+    serve(ctx)
 
 
 def accept():
@@ -147,6 +155,31 @@ def accept():
     major = lib.gss_display_name(ctypes.byref(minor), src, ctypes.byref(nb), None)
     check("gss_display_name", major, minor)
     write("ok %s %s" % (session_key(ctx).hex(), ctypes.string_at(nb.value, nb.length).decode()))
+    serve(ctx)
+
+
+def serve(ctx):
+    for line in sys.stdin:
+        f = line.split()
+        minor = OM_uint32(0)
+        if len(f) == 2 and f[0] == "mic":
+            msg = to_buffer(bytes.fromhex(f[1]))
+            tok = Buffer()
+            major = lib.gss_get_mic(ctypes.byref(minor), ctx, OM_uint32(0), ctypes.byref(msg), ctypes.byref(tok))
+            check("gss_get_mic", major, minor)
+            write(ctypes.string_at(tok.value, tok.length).hex())
+        elif len(f) == 3 and f[0] == "verify":
+            msg = to_buffer(bytes.fromhex(f[1]))
+            tok = to_buffer(bytes.fromhex(f[2]))
+            qop = OM_uint32(0)
+            major = lib.gss_verify_mic(ctypes.byref(minor), ctx, ctypes.byref(msg), ctypes.byref(tok), ctypes.byref(qop))
+            if major & 0xFFFF0000 or major != 0:
+                write("fail " + status_text(major, minor.value).replace("\n", " "))
+            else:
+                write("ok")
+        else:
+            sys.stderr.write("unknown command %r\n" % line)
+            sys.exit(2)
 
 
 lib.gss_inquire_sec_context_by_oid.argtypes = [ctypes.POINTER(OM_uint32), ctypes.c_void_p,
@@ -159,6 +192,11 @@ lib.gss_accept_sec_context.argtypes = [ctypes.POINTER(OM_uint32), ctypes.POINTER
                                        ctypes.POINTER(Buffer), ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p),
                                        ctypes.c_void_p, ctypes.POINTER(Buffer), ctypes.POINTER(OM_uint32),
                                        ctypes.c_void_p, ctypes.c_void_p]
+
+lib.gss_get_mic.argtypes = [ctypes.POINTER(OM_uint32), ctypes.c_void_p, OM_uint32, ctypes.POINTER(Buffer),
+                            ctypes.POINTER(Buffer)]
+lib.gss_verify_mic.argtypes = [ctypes.POINTER(OM_uint32), ctypes.c_void_p, ctypes.POINTER(Buffer),
+                               ctypes.POINTER(Buffer), ctypes.POINTER(OM_uint32)]
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "init":
