@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/netsession/netsession/auth"
+	"github.com/netsession/netsession/internal/tokenfile"
 	"github.com/netsession/netsession/internal/toymech"
 	"github.com/netsession/netsession/spnego"
 )
@@ -266,7 +268,7 @@ func TestKerberosFirstMICOptional(t *testing.T) {
 }
 
 // FuzzMICToken: any token is refused or verifies, never a panic; seeded
-// with real tokens of both sides.
+// with tokens of both sides, ours and Samba's.
 func FuzzMICToken(f *testing.F) {
 	key := types.EncryptionKey{KeyType: ETypeAES256, KeyValue: bytes.Repeat([]byte{7}, 32)}
 	ini := micState{key: key, acceptorSubkey: true, sendSeq: 5, recvSeq: 9}
@@ -280,6 +282,15 @@ func FuzzMICToken(f *testing.F) {
 		f.Add(tok)
 	}
 	f.Add([]byte{4, 4, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 5, 1})
+	toks, err := tokenfile.Read(filepath.Join("..", "spnego", "testdata", "samba-dc-kerberos-mic.spnego"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, tk := range toks {
+		if r, err := spnego.ParseNegTokenResp(tk.Data); err == nil && r.MechListMIC != nil {
+			f.Add(r.MechListMIC)
+		}
+	}
 	f.Fuzz(func(t *testing.T, tok []byte) {
 		for _, side := range []micState{ini, acc} {
 			m := side
@@ -288,4 +299,29 @@ func FuzzMICToken(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestMICTokensOfSamba: the mechListMICs of a captured logon to Samba's
+// AD DC (Kerberos second) decode as RFC 4121 MIC tokens: the DC's with
+// the acceptor and acceptor-subkey flags, ours with the latter alone.
+func TestMICTokensOfSamba(t *testing.T) {
+	toks, err := tokenfile.Read(filepath.Join("..", "spnego", "testdata", "samba-dc-kerberos-mic.spnego"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flags []byte
+	for _, tk := range toks {
+		r, err := spnego.ParseNegTokenResp(tk.Data)
+		if err != nil || r.MechListMIC == nil {
+			continue
+		}
+		f, _, sum, err := parseMICToken(r.MechListMIC)
+		if err != nil || len(sum) != 12 {
+			t.Fatalf("MIC (from the client: %v) % x: %v", tk.FromClient, r.MechListMIC, err)
+		}
+		flags = append(flags, f)
+	}
+	if !bytes.Equal(flags, []byte{micFlagSentByAcceptor | micFlagAcceptorSubkey, micFlagAcceptorSubkey}) {
+		t.Errorf("MIC flags % x", flags)
+	}
 }
