@@ -159,15 +159,24 @@ func (a *Acceptor) Accept(ctx context.Context, token []byte) (reply []byte, id *
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return r.reply, r.id, bytes.Clone(r.mic.key.KeyValue), nil
+	return r.reply, r.id, bytes.Clone(r.key.KeyValue), nil
 }
 
 // acceptance is an accepted AP-REQ: the reply, the caller, and the
-// context's key and sequence numbers (for MIC tokens).
+// context's key (subkey says whether it is the acceptor's subkey) and
+// sequence numbers, for per-message tokens.
 type acceptance struct {
-	reply []byte
-	id    *Identity
-	mic   micState
+	reply            []byte
+	id               *Identity
+	key              types.EncryptionKey
+	subkey           bool
+	sendSeq, recvSeq uint64
+}
+
+// wrapper returns the per-message protection of the accepted context;
+// an error for keys without RFC 4121 tokens.
+func (r *acceptance) wrapper() (*Wrapper, error) {
+	return newWrapper(r.key.KeyType, r.key.KeyValue, false, r.subkey, r.sendSeq, r.recvSeq, nil)
 }
 
 func (a *Acceptor) accept(ctx context.Context, token []byte) (*acceptance, error) {
@@ -287,7 +296,7 @@ func (a *Acceptor) accept(ctx context.Context, token []byte) (*acceptance, error
 	// sequence number (RFC 4121 section 4.2.6.1, as MIT does).
 	seq := uint64(uint32(auth.SeqNumber))
 	if !types.IsFlagSet(&req.APOptions, flags.APOptionMutualRequired) && gssFlags&FlagMutual == 0 {
-		return &acceptance{id: id, mic: micState{key: sk, acceptor: true, sendSeq: seq, recvSeq: seq}}, nil
+		return &acceptance{id: id, key: sk, sendSeq: seq, recvSeq: seq}, nil
 	}
 	et, err := crypto.GetEtype(sk.KeyType)
 	if err != nil {
@@ -303,7 +312,7 @@ func (a *Acceptor) accept(ctx context.Context, token []byte) (*acceptance, error
 	}
 	a.logf("kerberos logon accepted", "user", id.User, "realm", id.Realm, "service", service)
 	return &acceptance{reply: WrapToken(TokenAPRep, rep), id: id,
-		mic: micState{key: sub, acceptorSubkey: true, acceptor: true, sendSeq: repSeq, recvSeq: seq}}, nil
+		key: sub, subkey: true, sendSeq: repSeq, recvSeq: seq}, nil
 }
 
 func (a *Acceptor) logf(msg string, args ...any) {

@@ -65,7 +65,10 @@ func (m *Mechanism) Initiate(ctx context.Context) (auth.InitiatorContext, error)
 	return &initiatorContext{ini: NewInitiator(t, m.Clock)}, nil
 }
 
-type initiatorContext struct{ ini *Initiator }
+type initiatorContext struct {
+	ini *Initiator
+	w   *Wrapper
+}
 
 // Step returns the AP-REQ for nil, then checks the AP-REP.
 func (c *initiatorContext) Step(ctx context.Context, in []byte) ([]byte, bool, error) {
@@ -93,9 +96,18 @@ var (
 	_ auth.MICContext = (*acceptorContext)(nil)
 )
 
+// wrapper is the context's per-message protection, made on first use
+// once the context is established; nil for keys without RFC 4121 tokens.
+func (c *initiatorContext) wrapper() *Wrapper {
+	if c.w == nil && c.ini.done && micCapable(c.ini.sessionKey.KeyType) {
+		c.w, _ = c.ini.Wrapper()
+	}
+	return c.w
+}
+
 // CanMIC reports whether the context is established with a key that has
 // RFC 4121 tokens (AES).
-func (c *initiatorContext) CanMIC() bool { return c.ini.done && micCapable(c.ini.mic.key.KeyType) }
+func (c *initiatorContext) CanMIC() bool { return c.wrapper() != nil }
 
 // MICRequired is false: with Kerberos first, the mechListMIC is optional
 // (RFC 4178 section 5).
@@ -103,18 +115,20 @@ func (*initiatorContext) MICRequired() bool { return false }
 
 // GetMIC returns the initiator's MIC token over msg.
 func (c *initiatorContext) GetMIC(msg []byte) ([]byte, error) {
-	if !c.ini.done {
+	w := c.wrapper()
+	if w == nil {
 		return nil, ErrState
 	}
-	return c.ini.mic.getMIC(msg)
+	return w.MIC(msg)
 }
 
 // VerifyMIC checks the acceptor's MIC token over msg.
 func (c *initiatorContext) VerifyMIC(msg, mic []byte) error {
-	if !c.ini.done {
+	w := c.wrapper()
+	if w == nil {
 		return ErrState
 	}
-	return c.ini.mic.verifyMIC(msg, mic)
+	return w.VerifyMIC(msg, mic)
 }
 
 // MICDone does nothing: Kerberos has no state to reset.
@@ -147,7 +161,7 @@ type acceptorContext struct {
 	mech   auth.Mechanism
 	peer   auth.Peer
 	result *auth.Result
-	mic    micState
+	w      *Wrapper // nil for keys without RFC 4121 tokens
 	tried  bool
 }
 
@@ -173,14 +187,16 @@ func (c *acceptorContext) Step(ctx context.Context, in []byte) ([]byte, bool, er
 		// initiator with the refusal (SPNEGO's reject carries it).
 		return c.acc.errorToken(in, err), false, &logonError{err}
 	}
-	c.result = &auth.Result{Mechanism: c.mech, Identity: r.id.authIdentity(), SessionKey: slices.Clone(r.mic.key.KeyValue)}
-	c.mic = r.mic
+	c.result = &auth.Result{Mechanism: c.mech, Identity: r.id.authIdentity(), SessionKey: slices.Clone(r.key.KeyValue)}
+	if micCapable(r.key.KeyType) {
+		c.w, _ = r.wrapper()
+	}
 	return r.reply, true, nil
 }
 
 // CanMIC reports whether the context is established with a key that has
 // RFC 4121 tokens (AES).
-func (c *acceptorContext) CanMIC() bool { return c.result != nil && micCapable(c.mic.key.KeyType) }
+func (c *acceptorContext) CanMIC() bool { return c.w != nil }
 
 // MICRequired is false: with Kerberos first, the mechListMIC is optional
 // (RFC 4178 section 5).
@@ -188,18 +204,18 @@ func (*acceptorContext) MICRequired() bool { return false }
 
 // GetMIC returns the acceptor's MIC token over msg.
 func (c *acceptorContext) GetMIC(msg []byte) ([]byte, error) {
-	if c.result == nil {
+	if c.w == nil {
 		return nil, ErrState
 	}
-	return c.mic.getMIC(msg)
+	return c.w.MIC(msg)
 }
 
 // VerifyMIC checks the initiator's MIC token over msg.
 func (c *acceptorContext) VerifyMIC(msg, mic []byte) error {
-	if c.result == nil {
+	if c.w == nil {
 		return ErrState
 	}
-	return c.mic.verifyMIC(msg, mic)
+	return c.w.VerifyMIC(msg, mic)
 }
 
 // MICDone does nothing: Kerberos has no state to reset.

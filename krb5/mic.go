@@ -5,129 +5,80 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-
-	"github.com/jcmturner/gokrb5/v8/crypto"
-	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
-	"github.com/jcmturner/gokrb5/v8/types"
 )
 
-// RFC 4121 section 4.2.6.1: the MIC token's header and flags, and the key
-// usages of its checksum (section 2).
-const (
-	micHeaderLen = 16
+// This file is the MIC tokens of RFC 4121 section 4.2.6.1 (what SPNEGO's
+// mechListMIC is made of), for the contexts that have Wrap tokens: the
+// same keys, flags and sequence numbers.
 
-	micFlagSentByAcceptor = 0x01 // (0x02, Sealed, is for Wrap tokens only)
-	micFlagAcceptorSubkey = 0x04
-
-	usageAcceptorSign  = 23 // KG-USAGE-ACCEPTOR-SIGN
-	usageInitiatorSign = 25 // KG-USAGE-INITIATOR-SIGN
-)
+// micHeaderLen is the length of a MIC token's header: TOK_ID (04 04),
+// flags, five filler bytes (FF) and the 64-bit sequence number.
+const micHeaderLen = 16
 
 // ErrMIC: a MIC token does not decode, is not the peer's, carries another
-// sequence number than the one due, or its checksum does not verify.
+// sequence number than the one due (then it is also ErrSequence), or its
+// checksum does not verify.
 var ErrMIC = errors.New("krb5: MIC token does not verify")
 
-// micState is what an established context needs for RFC 4121 MIC tokens
-// (SPNEGO's mechListMIC): the context key, whether it is the acceptor's
-// subkey (the AcceptorSubkey flag), this side's role and the sequence
-// numbers each side starts from (the authenticator's and the AP-REP's).
-type micState struct {
-	key            types.EncryptionKey
-	acceptorSubkey bool
-	acceptor       bool
-	sendSeq        uint64
-	recvSeq        uint64
-}
+// micCapable reports whether contexts with a key of this type have RFC
+// 4121 tokens here: AES-128 and AES-256. RC4-HMAC (RFC 4757) and DES keep
+// the older token format, which this package does not make.
+func micCapable(keyType int32) bool { return keyType == ETypeAES128 || keyType == ETypeAES256 }
 
-// micCapable reports whether key's type has RFC 4121 tokens: the AES
-// types. RC4-HMAC (RFC 4757) and DES keep the older token format, which
-// this package does not make.
-func micCapable(keyType int32) bool {
-	switch keyType {
-	case etypeID.AES128_CTS_HMAC_SHA1_96, etypeID.AES256_CTS_HMAC_SHA1_96,
-		etypeID.AES128_CTS_HMAC_SHA256_128, etypeID.AES256_CTS_HMAC_SHA384_192:
-		return true
-	}
-	return false
-}
-
-func (m *micState) flags(fromAcceptor bool) byte {
-	var f byte
+// micHeader returns a MIC token header with room for the checksum.
+func (w *Wrapper) micHeader(fromAcceptor bool, seq uint64) []byte {
+	h := make([]byte, micHeaderLen, micHeaderLen+w.et.GetHMACBitLength()/8)
+	h[0], h[1] = 0x04, 0x04
 	if fromAcceptor {
-		f |= micFlagSentByAcceptor
+		h[2] |= wrapSentByAcceptor
 	}
-	if m.acceptorSubkey {
-		f |= micFlagAcceptorSubkey
+	if w.subkey {
+		h[2] |= wrapAcceptorSubkey
 	}
-	return f
-}
-
-func usageOf(fromAcceptor bool) uint32 {
-	if fromAcceptor {
-		return usageAcceptorSign
-	}
-	return usageInitiatorSign
-}
-
-// micHeader is the token's first 16 bytes: TOK_ID 04 04, the flags, five
-// filler bytes 0xFF and the 64-bit sequence number.
-func micHeader(flags byte, seq uint64) []byte {
-	h := make([]byte, micHeaderLen, micHeaderLen+24)
-	h[0], h[1], h[2] = 0x04, 0x04, flags
 	copy(h[3:8], []byte{0xff, 0xff, 0xff, 0xff, 0xff})
 	binary.BigEndian.PutUint64(h[8:], seq)
 	return h
 }
 
-// micChecksum is the keyed checksum over msg followed by the header.
-func micChecksum(key types.EncryptionKey, usage uint32, msg, header []byte) ([]byte, error) {
-	et, err := crypto.GetEtype(key.KeyType)
+// MIC returns this side's next MIC token over msg: the keyed checksum of
+// msg followed by the token's header. It takes a sequence number, as Wrap
+// does.
+func (w *Wrapper) MIC(msg []byte) ([]byte, error) {
+	w.smu.Lock()
+	defer w.smu.Unlock()
+	h := w.micHeader(!w.initiator, w.sendSeq)
+	sum, err := w.et.GetChecksumHash(w.key, append(append(make([]byte, 0, len(msg)+micHeaderLen), msg...), h...), w.usage(false, true))
 	if err != nil {
-		return nil, fmt.Errorf("%w: key type %d", ErrMIC, key.KeyType)
+		return nil, fmt.Errorf("krb5: MIC: %w", err)
 	}
-	data := make([]byte, 0, len(msg)+len(header))
-	data = append(append(data, msg...), header...)
-	return et.GetChecksumHash(key.KeyValue, data, usage)
-}
-
-// getMIC returns this side's next MIC token over msg.
-func (m *micState) getMIC(msg []byte) ([]byte, error) {
-	if !micCapable(m.key.KeyType) {
-		return nil, fmt.Errorf("%w: no MIC tokens for key type %d", ErrMIC, m.key.KeyType)
-	}
-	h := micHeader(m.flags(m.acceptor), m.sendSeq)
-	sum, err := micChecksum(m.key, usageOf(m.acceptor), msg, h)
-	if err != nil {
-		return nil, err
-	}
-	m.sendSeq++
+	w.sendSeq++
 	return append(h, sum...), nil
 }
 
-// verifyMIC checks the peer's next MIC token over msg.
-func (m *micState) verifyMIC(msg, tok []byte) error {
-	fromAcceptor := !m.acceptor
-	f, seq, sum, err := parseMICToken(tok)
+// VerifyMIC checks the peer's next MIC token over msg: the peer's flag,
+// the key's (acceptor subkey or not), the sequence number due and the
+// checksum. A failed token does not advance the sequence.
+func (w *Wrapper) VerifyMIC(msg, tok []byte) error {
+	flags, seq, sum, err := parseMICToken(tok)
 	if err != nil {
 		return err
 	}
-	if !micCapable(m.key.KeyType) {
-		return fmt.Errorf("%w: no MIC tokens for key type %d", ErrMIC, m.key.KeyType)
+	if want := w.micHeader(w.initiator, seq)[2]; flags != want {
+		return fmt.Errorf("%w: flags %#02x, want %#02x", ErrMIC, flags, want)
 	}
-	if want := m.flags(fromAcceptor); f != want {
-		return fmt.Errorf("%w: flags %#02x, want %#02x", ErrMIC, f, want)
-	}
-	if seq != m.recvSeq {
-		return fmt.Errorf("%w: sequence number %d, want %d", ErrMIC, seq, m.recvSeq)
-	}
-	want, err := micChecksum(m.key, usageOf(fromAcceptor), msg, tok[:micHeaderLen])
+	want, err := w.et.GetChecksumHash(w.key, append(append(make([]byte, 0, len(msg)+micHeaderLen), msg...), tok[:micHeaderLen]...), w.usage(false, false))
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %v", ErrMIC, err)
 	}
 	if subtle.ConstantTimeCompare(want, sum) != 1 {
 		return fmt.Errorf("%w: checksum", ErrMIC)
 	}
-	m.recvSeq++
+	w.rmu.Lock()
+	defer w.rmu.Unlock()
+	if seq != w.recvSeq {
+		return fmt.Errorf("%w: %w: sequence number %d, want %d", ErrMIC, ErrSequence, seq, w.recvSeq)
+	}
+	w.recvSeq++
 	return nil
 }
 
@@ -145,7 +96,7 @@ func parseMICToken(tok []byte) (flags byte, seq uint64, sum []byte, err error) {
 			return 0, 0, nil, fmt.Errorf("%w: filler % x", ErrMIC, tok[3:8])
 		}
 	}
-	if tok[2]&^(micFlagSentByAcceptor|micFlagAcceptorSubkey) != 0 {
+	if tok[2]&^(wrapSentByAcceptor|wrapAcceptorSubkey) != 0 {
 		return 0, 0, nil, fmt.Errorf("%w: flags %#02x", ErrMIC, tok[2])
 	}
 	return tok[2], binary.BigEndian.Uint64(tok[8:16]), tok[micHeaderLen:], nil

@@ -287,10 +287,6 @@ func TestKerberosClockSkew(t *testing.T) {
 		t.Fatal(err)
 	}
 	skewed := &krb5.Acceptor{Keys: keys, Clock: func() time.Time { return time.Now().Add(2 * time.Hour) }}
-	srv, err := server.New(server.Config{Kerberos: skewed})
-	if err != nil {
-		t.Fatal(err)
-	}
 	rpcL, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -299,9 +295,13 @@ func TestKerberosClockSkew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv, err := server.New(server.Config{Kerberos: skewed, Listeners: server.Listeners{RPC: rpcL, SMB: smbL}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	sctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.ServeListeners(sctx, server.Listeners{RPC: rpcL, SMB: smbL}) }()
+	go func() { done <- srv.Run(sctx) }()
 	defer func() {
 		stop()
 		if err := <-done; err != nil {

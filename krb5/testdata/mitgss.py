@@ -7,10 +7,14 @@ tokens exchanged as hex lines on stdin and stdout:
                                 token, prints "ok SESSIONKEY FLAGS"
   mitgss.py accept              reads the AP-REQ token, prints the AP-REP
                                 token (or "-" when none), then
-                                "ok SESSIONKEY CLIENT"
+                                "ok SESSIONKEY CLIENT"; then serves, one
+                                per line, "wrap CONF HEX" (gss_wrap, CONF 1
+                                to seal) and "unwrap HEX" (gss_unwrap),
+                                printing "CONF HEX" or "error TEXT"
+                                ("-" stands for an empty message)
 
-After "ok" the context serves per-message commands, one a line, until
-end of input:
+After "ok" (init as well as accept) the context also serves, one a
+line until end of input:
 
   mic HEX                       prints the MIC token (gss_get_mic) of HEX
   verify HEX MICHEX             prints "ok", or "fail STATUS" when
@@ -136,7 +140,7 @@ def initiate(target):
                                      ctypes.byref(out2), ctypes.byref(ret_flags), None)
     check("gss_init_sec_context (AP-REP)", major, minor)
     write("ok %s %d" % (session_key(ctx).hex(), ret_flags.value))
-    serve(ctx)
+    serve_messages(ctx)
 
 
 def accept():
@@ -155,31 +159,51 @@ def accept():
     major = lib.gss_display_name(ctypes.byref(minor), src, ctypes.byref(nb), None)
     check("gss_display_name", major, minor)
     write("ok %s %s" % (session_key(ctx).hex(), ctypes.string_at(nb.value, nb.length).decode()))
-    serve(ctx)
+    serve_messages(ctx)
 
 
-def serve(ctx):
+def serve_messages(ctx):
     for line in sys.stdin:
         f = line.split()
+        if not f:
+            continue
         minor = OM_uint32(0)
-        if len(f) == 2 and f[0] == "mic":
+        if f[0] == "mic" and len(f) == 2:
             msg = to_buffer(bytes.fromhex(f[1]))
             tok = Buffer()
             major = lib.gss_get_mic(ctypes.byref(minor), ctx, OM_uint32(0), ctypes.byref(msg), ctypes.byref(tok))
             check("gss_get_mic", major, minor)
             write(ctypes.string_at(tok.value, tok.length).hex())
-        elif len(f) == 3 and f[0] == "verify":
+            continue
+        if f[0] == "verify" and len(f) == 3:
             msg = to_buffer(bytes.fromhex(f[1]))
             tok = to_buffer(bytes.fromhex(f[2]))
             qop = OM_uint32(0)
             major = lib.gss_verify_mic(ctypes.byref(minor), ctx, ctypes.byref(msg), ctypes.byref(tok), ctypes.byref(qop))
-            if major & 0xFFFF0000 or major != 0:
-                write("fail " + status_text(major, minor.value).replace("\n", " "))
-            else:
-                write("ok")
+            # Supplementary bits (a duplicate or out-of-sequence token)
+            # count as refusals too.
+            write("fail " + status_text(major, minor.value).replace("\n", " ") if major else "ok")
+            continue
+        out = Buffer()
+        conf = ctypes.c_int(0)
+        if f[0] == "wrap" and len(f) == 3:
+            data = b"" if f[2] == "-" else bytes.fromhex(f[2])
+            inb = to_buffer(data)
+            major = lib.gss_wrap(ctypes.byref(minor), ctx, ctypes.c_int(int(f[1])), OM_uint32(0),
+                                 ctypes.byref(inb), ctypes.byref(conf), ctypes.byref(out))
+        elif f[0] == "unwrap" and len(f) == 2:
+            inb = to_buffer(bytes.fromhex(f[1]))
+            qop = OM_uint32(0)
+            major = lib.gss_unwrap(ctypes.byref(minor), ctx, ctypes.byref(inb), ctypes.byref(out),
+                                   ctypes.byref(conf), ctypes.byref(qop))
         else:
-            sys.stderr.write("unknown command %r\n" % line)
-            sys.exit(2)
+            write("error unknown command")
+            continue
+        if major & 0xFFFF0000:
+            write("error " + status_text(major, minor.value))
+            continue
+        data = ctypes.string_at(out.value, out.length) if out.length else b""
+        write("%d %s" % (conf.value, data.hex() or "-"))
 
 
 lib.gss_inquire_sec_context_by_oid.argtypes = [ctypes.POINTER(OM_uint32), ctypes.c_void_p,
@@ -192,6 +216,10 @@ lib.gss_accept_sec_context.argtypes = [ctypes.POINTER(OM_uint32), ctypes.POINTER
                                        ctypes.POINTER(Buffer), ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p),
                                        ctypes.c_void_p, ctypes.POINTER(Buffer), ctypes.POINTER(OM_uint32),
                                        ctypes.c_void_p, ctypes.c_void_p]
+lib.gss_wrap.argtypes = [ctypes.POINTER(OM_uint32), ctypes.c_void_p, ctypes.c_int, OM_uint32,
+                         ctypes.POINTER(Buffer), ctypes.POINTER(ctypes.c_int), ctypes.POINTER(Buffer)]
+lib.gss_unwrap.argtypes = [ctypes.POINTER(OM_uint32), ctypes.c_void_p, ctypes.POINTER(Buffer),
+                           ctypes.POINTER(Buffer), ctypes.POINTER(ctypes.c_int), ctypes.POINTER(OM_uint32)]
 
 lib.gss_get_mic.argtypes = [ctypes.POINTER(OM_uint32), ctypes.c_void_p, OM_uint32, ctypes.POINTER(Buffer),
                             ctypes.POINTER(Buffer)]
