@@ -22,6 +22,8 @@ import (
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/netsession/netsession/auth"
 )
 
 // Authorization data types (RFC 4120 section 7.5.4, MS-PAC).
@@ -130,6 +132,13 @@ type Acceptor struct {
 	AllowMissingPAC bool
 	// Logger receives debug messages; nil discards them.
 	Logger *slog.Logger
+	// Throttle bounds guessing through the auth mechanisms
+	// (AuthAcceptors), which know the peer: it is asked once a ticket
+	// has decrypted and names its client (user@realm in lower case),
+	// and every verified outcome is recorded; a refused ticket that names
+	// no client (a forgery, a ticket for another service) counts against
+	// its source. nil never throttles. Accept itself does not throttle.
+	Throttle auth.Throttle
 
 	once   sync.Once
 	replay *replayCache
@@ -179,40 +188,52 @@ func (r *acceptance) wrapper() (*Wrapper, error) {
 	return newWrapper(r.key.KeyType, r.key.KeyValue, false, r.subkey, r.sendSeq, r.recvSeq, nil)
 }
 
+// accept checks an AP-REQ (acceptGated without a gate).
 func (a *Acceptor) accept(ctx context.Context, token []byte) (*acceptance, error) {
+	r, _, err := a.acceptGated(ctx, token, nil)
+	return r, err
+}
+
+// acceptGated checks an AP-REQ. When gate is not nil it is asked, once
+// the ticket has decrypted and names its client, whether that client's
+// logon is verified further (the throttle); its error ends the check. The
+// returned account is the client's throttle name, "" when the ticket did
+// not get that far.
+func (a *Acceptor) acceptGated(ctx context.Context, token []byte, gate func(account string) error) (*acceptance, string, error) {
+	account := ""
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, account, err
 	}
 	if a.Keys == nil {
-		return nil, fmt.Errorf("%w: acceptor without keys", ErrCredential)
+		return nil, account, fmt.Errorf("%w: acceptor without keys", ErrCredential)
 	}
 	a.once.Do(func() { a.replay = newReplayCache() })
 	msg := token
 	if len(token) > 0 && token[0] == 0x60 {
 		tokID, m, err := UnwrapToken(token)
 		if err != nil {
-			return nil, err
+			return nil, account, err
 		}
 		if tokID != TokenAPReq {
-			return nil, fmt.Errorf("%w: token %#04x where an AP-REQ was expected", ErrMalformed, tokID)
+			return nil, account, fmt.Errorf("%w: token %#04x where an AP-REQ was expected", ErrMalformed, tokID)
 		}
 		msg = m
 	}
 	var req messages.APReq
 	if err := safeUnmarshal(func() error { return req.Unmarshal(msg) }); err != nil {
-		return nil, fmt.Errorf("%w: AP-REQ: %v", ErrMalformed, err)
+		return nil, account, fmt.Errorf("%w: AP-REQ: %v", ErrMalformed, err)
 	}
 	if types.IsFlagSet(&req.APOptions, flags.APOptionUseSessionKey) {
-		return nil, fmt.Errorf("%w: user-to-user tickets are not supported", ErrWrongService)
+		return nil, account, fmt.Errorf("%w: user-to-user tickets are not supported", ErrWrongService)
 	}
 	tkt := req.Ticket
 	if len(tkt.SName.NameString) == 0 {
-		return nil, fmt.Errorf("%w: ticket without a service name", ErrMalformed)
+		return nil, account, fmt.Errorf("%w: ticket without a service name", ErrMalformed)
 	}
 	sname := strings.Join(tkt.SName.NameString, "/")
 	service := sname + "@" + tkt.Realm
 	if !a.serves(sname, tkt.Realm) {
-		return nil, fmt.Errorf("%w: ticket for %s", ErrWrongService, service)
+		return nil, account, fmt.Errorf("%w: ticket for %s", ErrWrongService, service)
 	}
 	lookup := tkt.SName
 	if m, ok := a.mapped(sname); ok {
@@ -220,16 +241,22 @@ func (a *Acceptor) accept(ctx context.Context, token []byte) (*acceptance, error
 	}
 	key, _, err := a.Keys.kt.GetEncryptionKey(lookup, tkt.Realm, tkt.EncPart.KVNO, tkt.EncPart.EType)
 	if err != nil {
-		return nil, fmt.Errorf("%w: no key for %s (kvno %d, etype %d) in the keytab",
+		return nil, account, fmt.Errorf("%w: no key for %s (kvno %d, etype %d) in the keytab",
 			ErrWrongService, service, tkt.EncPart.KVNO, tkt.EncPart.EType)
 	}
 	plain, err := decrypt(tkt.EncPart, key, keyusage.KDC_REP_TICKET)
 	if err != nil {
-		return nil, fmt.Errorf("%w: ticket for %s does not decrypt with the keytab's key", ErrIntegrity, service)
+		return nil, account, fmt.Errorf("%w: ticket for %s does not decrypt with the keytab's key", ErrIntegrity, service)
 	}
 	var etp messages.EncTicketPart
 	if err := safeUnmarshal(func() error { return etp.Unmarshal(plain) }); err != nil {
-		return nil, fmt.Errorf("%w: ticket's encrypted part: %v", ErrMalformed, err)
+		return nil, account, fmt.Errorf("%w: ticket's encrypted part: %v", ErrMalformed, err)
+	}
+	account = throttleAccount(etp.CName.NameString, etp.CRealm)
+	if gate != nil {
+		if err := gate(account); err != nil {
+			return nil, account, err
+		}
 	}
 	now := a.now().UTC()
 	skew := a.skew()
@@ -238,37 +265,37 @@ func (a *Acceptor) accept(ctx context.Context, token []byte) (*acceptance, error
 		start = etp.AuthTime
 	}
 	if now.Before(start.Add(-skew)) {
-		return nil, fmt.Errorf("%w: ticket valid from %v", ErrTicketTime, start)
+		return nil, account, fmt.Errorf("%w: ticket valid from %v", ErrTicketTime, start)
 	}
 	if now.After(etp.EndTime.Add(skew)) {
-		return nil, fmt.Errorf("%w: ticket expired at %v", ErrTicketTime, etp.EndTime)
+		return nil, account, fmt.Errorf("%w: ticket expired at %v", ErrTicketTime, etp.EndTime)
 	}
 	plainAuth, err := decrypt(req.EncryptedAuthenticator, etp.Key, keyusage.AP_REQ_AUTHENTICATOR)
 	if err != nil {
-		return nil, fmt.Errorf("%w: authenticator does not decrypt with the ticket's session key", ErrIntegrity)
+		return nil, account, fmt.Errorf("%w: authenticator does not decrypt with the ticket's session key", ErrIntegrity)
 	}
 	var auth types.Authenticator
 	if err := safeUnmarshal(func() error { return auth.Unmarshal(plainAuth) }); err != nil {
-		return nil, fmt.Errorf("%w: authenticator: %v", ErrMalformed, err)
+		return nil, account, fmt.Errorf("%w: authenticator: %v", ErrMalformed, err)
 	}
 	if !auth.CName.Equal(etp.CName) || !strings.EqualFold(auth.CRealm, etp.CRealm) {
-		return nil, fmt.Errorf("%w: authenticator's client differs from the ticket's", ErrIntegrity)
+		return nil, account, fmt.Errorf("%w: authenticator's client differs from the ticket's", ErrIntegrity)
 	}
 	ctime := auth.CTime.Add(time.Duration(auth.Cusec) * time.Microsecond)
 	if d := now.Sub(ctime); d > skew || d < -skew {
-		return nil, fmt.Errorf("%w: authenticator time %v, acceptor time %v", ErrClockSkew, ctime, now)
+		return nil, account, fmt.Errorf("%w: authenticator time %v, acceptor time %v", ErrClockSkew, ctime, now)
 	}
 	var gssFlags uint32
 	if auth.Cksum.CksumType == gssChecksumType {
 		c := auth.Cksum.Checksum
 		if len(c) < 24 || binary.LittleEndian.Uint32(c) != 16 {
-			return nil, fmt.Errorf("%w: GSS checksum of %d bytes", ErrMalformed, len(c))
+			return nil, account, fmt.Errorf("%w: GSS checksum of %d bytes", ErrMalformed, len(c))
 		}
 		gssFlags = binary.LittleEndian.Uint32(c[20:])
 	}
 	if auth.SubKey.KeyType != 0 || len(auth.SubKey.KeyValue) != 0 {
 		if err := checkSubkey(auth.SubKey); err != nil {
-			return nil, fmt.Errorf("%w: authenticator: %v", ErrMalformed, err)
+			return nil, account, fmt.Errorf("%w: authenticator: %v", ErrMalformed, err)
 		}
 	}
 
@@ -279,13 +306,13 @@ func (a *Acceptor) accept(ctx context.Context, token []byte) (*acceptance, error
 		Flags:   gssFlags,
 	}
 	if err := a.identify(id, etp, key); err != nil {
-		return nil, err
+		return nil, account, err
 	}
 	// The replay check comes last, so that only authenticators that
 	// passed every other check take room in the cache.
 	replayKey := strings.Join([]string{etp.CRealm, id.User, service, ctime.Format(time.RFC3339Nano)}, "\x00")
 	if !a.replay.add(replayKey, ctime.Add(skew), now) {
-		return nil, fmt.Errorf("%w: from %s@%s at %v", ErrReplay, id.User, id.Realm, ctime)
+		return nil, account, fmt.Errorf("%w: from %s@%s at %v", ErrReplay, id.User, id.Realm, ctime)
 	}
 
 	sk := etp.Key
@@ -296,23 +323,23 @@ func (a *Acceptor) accept(ctx context.Context, token []byte) (*acceptance, error
 	// sequence number (RFC 4121 section 4.2.6.1, as MIT does).
 	seq := uint64(uint32(auth.SeqNumber))
 	if !types.IsFlagSet(&req.APOptions, flags.APOptionMutualRequired) && gssFlags&FlagMutual == 0 {
-		return &acceptance{id: id, key: sk, sendSeq: seq, recvSeq: seq}, nil
+		return &acceptance{id: id, key: sk, sendSeq: seq, recvSeq: seq}, account, nil
 	}
 	et, err := crypto.GetEtype(sk.KeyType)
 	if err != nil {
-		return nil, fmt.Errorf("%w: key type %d", ErrMalformed, sk.KeyType)
+		return nil, account, fmt.Errorf("%w: key type %d", ErrMalformed, sk.KeyType)
 	}
 	sub, err := types.GenerateEncryptionKey(et)
 	if err != nil {
-		return nil, err
+		return nil, account, err
 	}
 	rep, repSeq, err := buildAPRep(etp.Key, auth.CTime, auth.Cusec, sub)
 	if err != nil {
-		return nil, err
+		return nil, account, err
 	}
 	a.logf("kerberos logon accepted", "user", id.User, "realm", id.Realm, "service", service)
 	return &acceptance{reply: WrapToken(TokenAPRep, rep), id: id,
-		key: sub, subkey: true, sendSeq: repSeq, recvSeq: seq}, nil
+		key: sub, subkey: true, sendSeq: repSeq, recvSeq: seq}, account, nil
 }
 
 func (a *Acceptor) logf(msg string, args ...any) {

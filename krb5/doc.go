@@ -31,7 +31,10 @@
 // its TicketSource, a *Client, for a ticket for SPN, or for cifs/HOST
 // through ForHost) and Acceptor.AuthAcceptors gives auth.Acceptors for
 // both Kerberos OIDs, whose Result carries the PAC's identity and SIDs and
-// the acceptor subkey; package spnego negotiates them next to NTLM.
+// the acceptor subkey; package spnego negotiates them next to NTLM. Their
+// logons go through a logon throttle (Acceptor.Throttle, or
+// AuthAcceptorsWith) as NTLM's do. The established contexts make and
+// check RFC 4121 MIC tokens (auth.MICContext) for SPNEGO's mechListMIC.
 //
 // Errors: KDC and peer errors are *KDCError, which match the sentinel
 // errors (ErrClockSkew, ErrWrongPassword, ErrUnknownUser,

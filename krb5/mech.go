@@ -137,14 +137,20 @@ func (*initiatorContext) MICDone() {}
 // AuthAcceptors returns the acceptor as auth.Acceptors for SPNEGO: one
 // for auth.MechMSKerberos and one for auth.MechKerberos (Windows clients
 // offer the first, others the second), sharing a's keys and replay
-// cache.
-func (a *Acceptor) AuthAcceptors() []auth.Acceptor {
-	return []auth.Acceptor{&mechAcceptor{a, auth.MechMSKerberos}, &mechAcceptor{a, auth.MechKerberos}}
+// cache. Their logons go through a.Throttle.
+func (a *Acceptor) AuthAcceptors() []auth.Acceptor { return a.AuthAcceptorsWith(a.Throttle) }
+
+// AuthAcceptorsWith is AuthAcceptors with t as the throttle instead of
+// a.Throttle: a server gives its mechanisms one throttle without
+// changing the Acceptor it was handed. A nil t never throttles.
+func (a *Acceptor) AuthAcceptorsWith(t auth.Throttle) []auth.Acceptor {
+	return []auth.Acceptor{&mechAcceptor{a, auth.MechMSKerberos, t}, &mechAcceptor{a, auth.MechKerberos, t}}
 }
 
 type mechAcceptor struct {
-	acc  *Acceptor
-	mech auth.Mechanism
+	acc      *Acceptor
+	mech     auth.Mechanism
+	throttle auth.Throttle
 }
 
 func (m *mechAcceptor) Mechanism() auth.Mechanism { return m.mech }
@@ -153,31 +159,39 @@ func (m *mechAcceptor) Accept(ctx context.Context, peer auth.Peer) (auth.Accepto
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return &acceptorContext{acc: m.acc, mech: m.mech, peer: peer}, nil
+	return &acceptorContext{acc: m.acc, mech: m.mech, peer: peer, throttle: m.throttle}, nil
 }
 
 type acceptorContext struct {
-	acc    *Acceptor
-	mech   auth.Mechanism
-	peer   auth.Peer
+	acc      *Acceptor
+	mech     auth.Mechanism
+	peer     auth.Peer
+	throttle auth.Throttle
 	result *auth.Result
 	w      *Wrapper // nil for keys without RFC 4121 tokens
 	tried  bool
 }
 
 // logonError is a refused AP-REQ: both an auth.ErrLogonFailure and the
-// krb5 reason.
-type logonError struct{ err error }
+// krb5 reason, with the time the throttle wants the answer held back.
+type logonError struct {
+	err   error
+	delay time.Duration
+}
 
 func (e *logonError) Error() string   { return e.err.Error() }
 func (e *logonError) Unwrap() []error { return []error{auth.ErrLogonFailure, e.err} }
+
+// AnswerDelay is how long the transport should hold back the failing
+// answer (auth.Throttle).
+func (e *logonError) AnswerDelay() time.Duration { return e.delay }
 
 func (c *acceptorContext) Step(ctx context.Context, in []byte) ([]byte, bool, error) {
 	if c.tried {
 		return nil, false, ErrState
 	}
 	c.tried = true
-	r, err := c.acc.accept(ctx, in)
+	r, delay, err := c.acc.acceptThrottled(ctx, in, c.throttle, c.peer.Source)
 	if err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return nil, false, err
@@ -185,7 +199,7 @@ func (c *acceptorContext) Step(ctx context.Context, in []byte) ([]byte, bool, er
 		c.acc.logf("kerberos logon refused", "peer", c.peer.Source, "err", err)
 		// The KRB-ERROR, when the refusal has a code, goes back to the
 		// initiator with the refusal (SPNEGO's reject carries it).
-		return c.acc.errorToken(in, err), false, &logonError{err}
+		return c.acc.errorToken(in, err), false, &logonError{err: err, delay: delay}
 	}
 	c.result = &auth.Result{Mechanism: c.mech, Identity: r.id.authIdentity(), SessionKey: slices.Clone(r.key.KeyValue)}
 	if micCapable(r.key.KeyType) {

@@ -320,3 +320,39 @@ func TestKerberosClockSkew(t *testing.T) {
 		}
 	}
 }
+
+// TestKerberosServeThrottle: serve --keytab puts Kerberos logons through
+// its logon throttle: a ticket for another service (the DC's SPN) is
+// refused and its answer held back as a failed NTLM logon's is
+// (ntlm.DefaultFailureDelay); a correct Kerberos logon right after, from
+// the same address, is not refused.
+func TestKerberosServeThrottle(t *testing.T) {
+	dc := addc.Shared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	t.Setenv("KRB5_CONFIG", dc.Krb5Conf)
+	s := serveBG(t, "--smb", dc.ServerAddr+":0", "--rpc", "127.0.0.1:0", "--keytab", dc.Keytab)
+	_, port, err := net.SplitHostPort(s.smb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := net.JoinHostPort(dc.ServerHost, port)
+	admin := []string{"-k", "-U", addc.AdminUser + "@" + dc.Realm + "%" + addc.AdminPassword}
+	env := clEnv(nil, nil)
+	start := time.Now()
+	code, _, errOut := runSMB(ctx, "list", env, append([]string{target, "--spn", "cifs/" + dc.Host}, admin...)...)
+	took := time.Since(start)
+	if code != exitLogon {
+		t.Fatalf("ticket for another service: exit %d: %s", code, errOut)
+	}
+	if took < ntlm.DefaultFailureDelay {
+		t.Errorf("refusal answered after %v, want at least %v (the throttle's hold)", took, ntlm.DefaultFailureDelay)
+	}
+	if !strings.Contains(s.stderr.String(), "no key for cifs/"+dc.Host) {
+		t.Errorf("server log does not name the refused ticket:\n%s", s.stderr)
+	}
+	code, _, errOut = runSMB(ctx, "list", env, append([]string{target, "--level", "1"}, admin...)...)
+	if code != exitOK {
+		t.Errorf("correct logon after the refusal: exit %d: %s", code, errOut)
+	}
+}
