@@ -167,9 +167,9 @@ type acceptorContext struct {
 	mech     auth.Mechanism
 	peer     auth.Peer
 	throttle auth.Throttle
-	result *auth.Result
-	w      *Wrapper // nil for keys without RFC 4121 tokens
-	tried  bool
+	result   *auth.Result
+	w        *Wrapper // nil for keys without RFC 4121 tokens
+	tried    bool
 }
 
 // logonError is a refused AP-REQ: both an auth.ErrLogonFailure and the
