@@ -44,10 +44,12 @@ func parseTsharkSetups(t *testing.T, out string) []tsharkSetup {
 
 // TestKerberosTshark captures netsess list -k logging on with Kerberos to
 // serve --keytab (the domain's keytab for the member server) and to the
-// domain controller's own SMB, and reads it back with Wireshark's
-// dissectors: each SESSION_SETUP carries SPNEGO with the Kerberos AP-REQ
-// (msg-type 14) in the client's negTokenInit and the AP-REP (15) in the
-// server's accept-completed negTokenTarg, and nothing is malformed.
+// domain controller's own SMB, and smbclient -k logging on to serve
+// --keytab, and reads it back with Wireshark's dissectors: each
+// SESSION_SETUP carries SPNEGO with the Kerberos AP-REQ (msg-type 14, for
+// the server's cifs SPN) in the client's negTokenInit and the AP-REP (15)
+// in the server's accept-completed negTokenTarg naming the mechanism the
+// client offered first, and nothing is malformed.
 func TestKerberosTshark(t *testing.T) {
 	dc := addc.Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -88,24 +90,26 @@ func TestKerberosTshark(t *testing.T) {
 	fields := tsharkcap.Read(t, file, args...)
 	t.Logf("SESSION_SETUP frames (%s):\n%s", strings.Join(tsharkFields, "|"), fields)
 	frames := parseTsharkSetups(t, fields)
-	// Per server: the client's request, the server's answer.
-	for _, srv := range []struct {
-		name, port, spn string
+	// Per logon (a client port): the client's request, the server's answer.
+	const krb5OID, msKrb5OID = "1.2.840.113554.1.2.2", "1.2.840.48018.1.2.2"
+	for _, lg := range []struct {
+		name, port, offer, selected, spn string
 	}{
-		{"serve --keytab", port, "cifs," + dc.ServerHost},
-		{"the DC's smbd", "445", "cifs," + dc.Host},
+		{"netsess list -k to serve --keytab", port, krb5OID, krb5OID, "cifs," + dc.ServerHost},
+		{"netsess list -k to the DC's smbd", "445", krb5OID, krb5OID, "cifs," + dc.Host},
+		{"smbclient -k to serve --keytab", port, msKrb5OID + "," + krb5OID, msKrb5OID, "cifs," + dc.ServerHost},
 	} {
 		var req, resp tsharkSetup
 		for _, f := range frames {
-			switch {
-			case f["tcp.dstport"] == srv.port && f["smb2.flags.response"] == "0":
+			if req == nil && f["smb2.flags.response"] == "0" && f["tcp.dstport"] == lg.port && f["spnego.MechType"] == lg.offer {
 				req = f
-			case f["tcp.srcport"] == srv.port && f["smb2.flags.response"] == "1":
+			}
+			if req != nil && resp == nil && f["smb2.flags.response"] == "1" && f["tcp.dstport"] == req["tcp.srcport"] {
 				resp = f
 			}
 		}
 		if req == nil || resp == nil {
-			t.Errorf("%s: no SESSION_SETUP request and answer in the capture", srv.name)
+			t.Errorf("%s: no SESSION_SETUP request and answer in the capture", lg.name)
 			continue
 		}
 		for _, c := range []struct {
@@ -115,24 +119,23 @@ func TestKerberosTshark(t *testing.T) {
 			want  string
 		}{
 			{"request", req, "spnego.negTokenInit_element", "1"},
-			{"request", req, "spnego.MechType", "1.2.840.113554.1.2.2"},
 			{"request", req, "spnego.krb5.tok_id", "0x0001"},
 			{"request", req, "kerberos.msg_type", "14"},
-			{"request", req, "kerberos.SNameString", srv.spn},
+			{"request", req, "kerberos.SNameString", lg.spn},
 			{"answer", resp, "smb2.nt_status", "0x00000000"},
 			{"answer", resp, "spnego.negTokenTarg_element", "1"},
 			{"answer", resp, "spnego.negResult", "0"},
-			{"answer", resp, "spnego.supportedMech", "1.2.840.113554.1.2.2"},
+			{"answer", resp, "spnego.supportedMech", lg.selected},
 			{"answer", resp, "spnego.krb5.tok_id", "0x0002"},
 			{"answer", resp, "kerberos.msg_type", "15"},
 		} {
 			if got := c.f[c.field]; !strings.EqualFold(got, c.want) {
-				t.Errorf("%s, %s: %s = %q, want %q", srv.name, c.what, c.field, got, c.want)
+				t.Errorf("%s, %s: %s = %q, want %q", lg.name, c.what, c.field, got, c.want)
 			}
 		}
 		for _, f := range []tsharkSetup{req, resp} {
 			if f["_ws.malformed"] != "" || f["_ws.expert.severity"] != "" {
-				t.Errorf("%s: expert notes on a SESSION_SETUP frame: malformed %q, severity %q", srv.name, f["_ws.malformed"], f["_ws.expert.severity"])
+				t.Errorf("%s: expert notes on a SESSION_SETUP frame: malformed %q, severity %q", lg.name, f["_ws.malformed"], f["_ws.expert.severity"])
 			}
 		}
 	}
