@@ -3,12 +3,10 @@ package krb5
 import (
 	"net"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/netsession/netsession/internal/addc"
 	"github.com/netsession/netsession/internal/sambapeer"
 	"github.com/netsession/netsession/internal/smbtest"
 	"github.com/netsession/netsession/internal/toymech"
@@ -31,12 +29,7 @@ import (
 //     not know first and Kerberos second: the DC selects Kerberos, we
 //     restart with it, and the MICs are exchanged.
 func TestDCMechListMICPeers(t *testing.T) {
-	dc := addc.Shared(t)
-	ctx := dcContext(t)
-	cc := filepath.Join(t.TempDir(), "ccache")
-	if err := dc.Kinit(ctx, addc.AdminUser, addc.AdminPassword, cc); err != nil {
-		t.Fatal(err)
-	}
+	dc, ctx, cc, _ := mitSetup(t)
 
 	acc := dcAcceptor(t, dc)
 	srv := smbtest.Start(t, nil, func(s *smb2.Server) {

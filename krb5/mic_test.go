@@ -123,9 +123,6 @@ func TestMICNotForRC4(t *testing.T) {
 // completes. A missing or altered MIC on either side fails the logon.
 func TestMechListMICKerberosNotFirst(t *testing.T) {
 	ctx := context.Background()
-	type legs struct {
-		init, apReq, apRep, iniMIC, final []byte
-	}
 	// exchange runs the legs, letting tamper change a token before it
 	// is delivered; it returns the error of the side that refused.
 	exchange := func(t *testing.T, tamper func(leg string, tok []byte) []byte) (*spnego.InitiatorContext, *spnego.AcceptorContext, error) {

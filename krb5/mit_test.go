@@ -78,6 +78,20 @@ func (p *mitPeer) send(t *testing.T, tok []byte) {
 	}
 }
 
+// mitSetup returns the shared DC, a test context, a kinit credential
+// cache of the Domain Admin, and the environment for the MIT peer (that
+// cache, the member server's keytab, no replay cache).
+func mitSetup(t *testing.T) (*addc.DC, context.Context, string, []string) {
+	t.Helper()
+	dc := addc.Shared(t)
+	ctx := dcContext(t)
+	cc := filepath.Join(t.TempDir(), "ccache")
+	if err := dc.Kinit(ctx, addc.AdminUser, addc.AdminPassword, cc); err != nil {
+		t.Fatal(err)
+	}
+	return dc, ctx, cc, append(dc.Env(cc), "KRB5_KTNAME=FILE:"+dc.Keytab, "KRB5RCACHETYPE=none")
+}
+
 // TestDCMITInterop runs contexts between our code and MIT Kerberos's
 // GSS-API both ways, with tickets from the test domain: MIT initiates
 // (credential cache from kinit) and our acceptor answers, MIT checking
@@ -85,13 +99,7 @@ func (p *mitPeer) send(t *testing.T, tok []byte) {
 // keytab) answers, our initiator checking MIT's AP-REP. Both sides end
 // with the same session key.
 func TestDCMITInterop(t *testing.T) {
-	dc := addc.Shared(t)
-	ctx := dcContext(t)
-	cc := filepath.Join(t.TempDir(), "ccache")
-	if err := dc.Kinit(ctx, addc.AdminUser, addc.AdminPassword, cc); err != nil {
-		t.Fatal(err)
-	}
-	env := append(dc.Env(cc), "KRB5_KTNAME=FILE:"+dc.Keytab, "KRB5RCACHETYPE=none")
+	dc, ctx, cc, env := mitSetup(t)
 	sid, err := dc.UserSID(ctx, addc.AdminUser)
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +149,10 @@ func TestDCMITInterop(t *testing.T) {
 		if hex.EncodeToString(ini.SessionKey()) != f[1] {
 			t.Errorf("session keys differ: MIT %s, ours %x", f[1], ini.SessionKey())
 		}
-		mitWrapExchange(t, p, ini)
+		w := mitWrapExchange(t, p, ini)
+		// MIC tokens go on from the Wrap tokens' sequence numbers (one
+		// numbering for both, as in MIT).
+		checkMICWithMIT(t, p, w.MIC, w.VerifyMIC)
 	})
 }
 
@@ -207,20 +218,14 @@ func checkMICWithMIT(t *testing.T, p *mitPeer, getMIC func([]byte) ([]byte, erro
 	}
 }
 
-// TestDCMITMIC: RFC 4121 MIC tokens between our contexts and MIT's
-// GSS-API, with tickets from the test domain (AES keys), both ways: MIT
-// initiating to our acceptor (the auth mechanism, as SPNEGO drives it)
-// and our initiator to MIT's acceptor. MIT checks the sequence numbers
-// (replay and sequence flags asked for), the acceptor-subkey flag and the
-// key usages.
+// TestDCMITMIC: RFC 4121 MIC tokens between our acceptor context (the
+// auth mechanism, as SPNEGO drives it) and MIT's GSS-API initiator, with
+// a ticket from the test domain (AES keys). MIT checks the sequence
+// numbers (replay and sequence flags asked for), the acceptor-subkey flag
+// and the key usages. (Our initiator with MIT's acceptor: the end of
+// TestDCMITInterop, after the Wrap tokens.)
 func TestDCMITMIC(t *testing.T) {
-	dc := addc.Shared(t)
-	ctx := dcContext(t)
-	cc := filepath.Join(t.TempDir(), "ccache")
-	if err := dc.Kinit(ctx, addc.AdminUser, addc.AdminPassword, cc); err != nil {
-		t.Fatal(err)
-	}
-	env := append(dc.Env(cc), "KRB5_KTNAME=FILE:"+dc.Keytab, "KRB5RCACHETYPE=none")
+	dc, ctx, _, env := mitSetup(t)
 
 	t.Run("MIT initiator, our acceptor", func(t *testing.T) {
 		acc := dcAcceptor(t, dc)
@@ -243,32 +248,13 @@ func TestDCMITMIC(t *testing.T) {
 		}
 		checkMICWithMIT(t, p, mc.GetMIC, mc.VerifyMIC)
 	})
-
-	t.Run("our initiator, MIT acceptor", func(t *testing.T) {
-		cl := dcClient(t, ctx, dc, CCache(cc))
-		ini, tok := apReq(t, ctx, cl, DefaultSPN(dc.ServerHost))
-		p := startMIT(t, ctx, env, "accept")
-		p.send(t, tok)
-		reply := p.readToken(t)
-		if f := strings.Fields(p.readLine(t)); len(f) != 3 || f[0] != "ok" {
-			t.Fatalf("MIT acceptor: %v %s", f, p.stderr.String())
-		}
-		if err := ini.Accept(ctx, reply); err != nil {
-			t.Fatal(err)
-		}
-		w, err := ini.Wrapper()
-		if err != nil {
-			t.Fatalf("session key type %d: %v", ini.SessionKeyType(), err)
-		}
-		checkMICWithMIT(t, p, w.MIC, w.VerifyMIC)
-	})
 }
 
 // mitWrapExchange checks our Wrap tokens against MIT's gss_unwrap and
 // MIT's gss_wrap tokens against our Unwrap, sealed and signed, on the
 // established context: every message comes back whole and with the
 // protection asked for; a tampered token and a replay are refused.
-func mitWrapExchange(t *testing.T, p *mitPeer, ini *Initiator) {
+func mitWrapExchange(t *testing.T, p *mitPeer, ini *Initiator) *Wrapper {
 	t.Helper()
 	w, err := ini.Wrapper()
 	if err != nil {
@@ -314,4 +300,5 @@ func mitWrapExchange(t *testing.T, p *mitPeer, ini *Initiator) {
 	if f := strings.Fields(p.readLine(t)); len(f) == 0 || f[0] != "error" {
 		t.Errorf("MIT took a tampered token: %v", f)
 	}
+	return w
 }

@@ -23,6 +23,19 @@ import (
 // and --ldap scans).
 func TestMain(m *testing.M) { os.Exit(addc.Main(m)) }
 
+// serveDomain runs serve (with args) with SMB on the domain's member
+// server address and srvsvc on 127.0.0.1, and returns it, its SMB port
+// and the target that names it by its DNS name (for the cifs SPN).
+func serveDomain(t *testing.T, dc *addc.DC, args ...string) (s *serving, port, target string) {
+	t.Helper()
+	s = serveBG(t, append([]string{"--smb", dc.ServerAddr + ":0", "--rpc", "127.0.0.1:0"}, args...)...)
+	_, port, err := net.SplitHostPort(s.smb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, port, net.JoinHostPort(dc.ServerHost, port)
+}
+
 // runSMB runs list, get or del over smb (the default transport) with env.
 func runSMB(ctx context.Context, cmd string, env cliEnv, args ...string) (int, string, string) {
 	code, out, errOut, _ := runCommand(ctx, cmd, env, args...)
@@ -122,12 +135,7 @@ func TestKerberosServe(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	t.Setenv("KRB5_CONFIG", dc.Krb5Conf)
-	s := serveBG(t, "--smb", dc.ServerAddr+":0", "--rpc", "127.0.0.1:0", "--keytab", dc.Keytab, "--policy", "modern", "--demo-sessions")
-	_, port, err := net.SplitHostPort(s.smb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := net.JoinHostPort(dc.ServerHost, port)
+	s, _, target := serveDomain(t, dc, "--keytab", dc.Keytab, "--policy", "modern", "--demo-sessions")
 	env := clEnv(nil, nil)
 
 	code, out, errOut := runSMB(ctx, "list", env, target, "--level", "502", "--json", "-k", "-U", addc.AdminUser+"@"+dc.Realm+"%"+addc.AdminPassword)
@@ -178,12 +186,7 @@ func TestKerberosNTLMOnlyServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	t.Setenv("KRB5_CONFIG", dc.Krb5Conf)
-	s := serveBG(t, "--smb", dc.ServerAddr+":0", "--rpc", "127.0.0.1:0")
-	_, port, err := net.SplitHostPort(s.smb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := net.JoinHostPort(dc.ServerHost, port)
+	s, _, target := serveDomain(t, dc)
 	env := clEnv(nil, nil)
 	who := "alice@" + dc.Realm + "%AlicePass1"
 	admin := addc.AdminUser + "@" + dc.Realm + "%" + addc.AdminPassword
@@ -219,11 +222,7 @@ func TestKerberosServePeers(t *testing.T) {
 	dc := addc.Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s := serveBG(t, "--smb", dc.ServerAddr+":0", "--rpc", "127.0.0.1:0", "--keytab", dc.Keytab)
-	_, port, err := net.SplitHostPort(s.smb)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, port, _ := serveDomain(t, dc, "--keytab", dc.Keytab)
 	ccache := filepath.Join(t.TempDir(), "ccache")
 	if err := dc.Kinit(ctx, addc.AdminUser, addc.AdminPassword, ccache); err != nil {
 		t.Fatal(err)
@@ -251,12 +250,8 @@ func TestKerberosServePeers(t *testing.T) {
 func TestKerberosScan(t *testing.T) {
 	dc := addc.Shared(t)
 	t.Setenv("KRB5_CONFIG", dc.Krb5Conf)
-	s := serveBG(t, "--smb", dc.ServerAddr+":0", "--rpc", "127.0.0.1:0", "--keytab", dc.Keytab)
-	_, port, err := net.SplitHostPort(s.smb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	targets := []string{net.JoinHostPort(dc.ServerHost, port), dc.Host}
+	_, _, target := serveDomain(t, dc, "--keytab", dc.Keytab)
+	targets := []string{target, dc.Host}
 	code, out, errOut := runScanCmd(t, clEnv(nil, nil), append(targets, "--json", "--quiet", "--level", "1", "-k", "-U", addc.AdminUser+"@"+dc.Realm+"%"+addc.AdminPassword)...)
 	if code != exitOK {
 		t.Fatalf("scan -k: exit %d: %s\n%s", code, errOut, out)
@@ -331,12 +326,7 @@ func TestKerberosServeThrottle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	t.Setenv("KRB5_CONFIG", dc.Krb5Conf)
-	s := serveBG(t, "--smb", dc.ServerAddr+":0", "--rpc", "127.0.0.1:0", "--keytab", dc.Keytab)
-	_, port, err := net.SplitHostPort(s.smb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := net.JoinHostPort(dc.ServerHost, port)
+	s, _, target := serveDomain(t, dc, "--keytab", dc.Keytab)
 	admin := []string{"-k", "-U", addc.AdminUser + "@" + dc.Realm + "%" + addc.AdminPassword}
 	env := clEnv(nil, nil)
 	start := time.Now()

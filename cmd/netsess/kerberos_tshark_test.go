@@ -55,11 +55,7 @@ func TestKerberosTshark(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	t.Setenv("KRB5_CONFIG", dc.Krb5Conf)
-	s := serveBG(t, "--smb", dc.ServerAddr+":0", "--rpc", "127.0.0.1:0", "--keytab", dc.Keytab, "--policy", "modern")
-	_, port, err := net.SplitHostPort(s.smb)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, port, _ := serveDomain(t, dc, "--keytab", dc.Keytab, "--policy", "modern")
 	stop := tsharkcap.Start(t, "(host "+dc.ServerAddr+" and tcp port "+port+") or (host "+dc.Addr+" and tcp port 445)", s.smb)
 
 	admin := []string{"-k", "-U", addc.AdminUser + "@" + dc.Realm + "%" + addc.AdminPassword}

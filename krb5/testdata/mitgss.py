@@ -50,6 +50,9 @@ GSS_C_SEQUENCE_FLAG = 8
 GSS_C_CONF_FLAG = 16
 GSS_C_INTEG_FLAG = 32
 GSS_S_CONTINUE_NEEDED = 1
+GSS_S_DUPLICATE_TOKEN = 2
+GSS_S_OLD_TOKEN = 4
+GSS_S_UNSEQ_TOKEN = 8
 
 KRB5_OID = bytes([0x2A, 0x86, 0x48, 0x86, 0xF7, 0x12, 0x01, 0x02, 0x02])
 # GSS_C_INQ_SSPI_SESSION_KEY, 1.2.840.113554.1.2.2.5.5
@@ -180,9 +183,11 @@ def serve_messages(ctx):
             tok = to_buffer(bytes.fromhex(f[2]))
             qop = OM_uint32(0)
             major = lib.gss_verify_mic(ctypes.byref(minor), ctx, ctypes.byref(msg), ctypes.byref(tok), ctypes.byref(qop))
-            # Supplementary bits (a duplicate or out-of-sequence token)
-            # count as refusals too.
-            write("fail " + status_text(major, minor.value).replace("\n", " ") if major else "ok")
+            # A duplicate, old or out-of-order token (supplementary bits)
+            # counts as a refusal too; a gap (a token of ours the peer
+            # never saw) does not.
+            refused = major & 0xFFFF0000 or major & (GSS_S_DUPLICATE_TOKEN | GSS_S_OLD_TOKEN | GSS_S_UNSEQ_TOKEN)
+            write("fail " + status_text(major, minor.value).replace("\n", " ") if refused else "ok")
             continue
         out = Buffer()
         conf = ctypes.c_int(0)
