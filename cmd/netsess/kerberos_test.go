@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -21,7 +22,16 @@ import (
 // controller shares one, stopped at the end.
 // TestMain shares one AD DC among the package's domain tests (Kerberos
 // and --ldap scans).
-func TestMain(m *testing.M) { os.Exit(addc.Main(m)) }
+func TestMain(m *testing.M) {
+	code := addc.Main(m)
+	if err := testPG.Close(); err != nil {
+		fmt.Fprintf(os.Stderr, "postgres: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // serveDomain runs serve (with args) with SMB on the domain's member
 // server address and srvsvc on 127.0.0.1, and returns it, its SMB port
