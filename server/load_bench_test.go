@@ -14,13 +14,13 @@ import (
 	"github.com/netsession/netsession/session"
 )
 
-// seedsN returns n seeds with distinct clients and users and every
-// level-502 field filled.
+// seedsN returns n seeds with distinct clients and users; like current
+// Windows clients they have no client type.
 func seedsN(n int) []Seed {
 	s := make([]Seed, n)
 	for i := range s {
 		s[i] = Seed{Client: fmt.Sprintf("10.%d.%d.%d", i/62500, i/250%250, i%250+1), User: fmt.Sprintf("user%05d", i),
-			Opens: uint32(i % 3), Time: uint32(3600 + i), Idle: uint32(i), ClientType: "Windows 10 Enterprise 19045"}
+			Opens: uint32(i % 3), Time: uint32(3600 + i), Idle: uint32(i)}
 	}
 	return s
 }
