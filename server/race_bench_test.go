@@ -29,8 +29,9 @@ import (
 // (one process running 500 netsessenum commands, per call = (t(500) -
 // t(1)) / 499, and the servers' CPU per call the same way: user and
 // system time from /proc/PID/stat of every server process, ours the test
-// process, Samba's smbd, samba-dcerpcd and its rpcd_* helpers, read every
-// 10 ms while rpcclient runs) and for this module's client (b.N calls on one pipe), and
+// process, Samba's smbd, samba-dcerpcd and its rpcd_* helpers (see
+// sambaPids), read every 10 ms while rpcclient runs; BenchmarkSMBCPUPerCall
+// also counts the processes that end) and for this module's client (b.N calls on one pipe), and
 // the memory a held session costs each server: ours is the growth of Go
 // heap and stacks, Samba's the growth of the summed PSS of its processes
 // (one smbd per connection). It starts smbd and holds 400 sessions, so it
@@ -135,7 +136,7 @@ func BenchmarkSMBRace200(b *testing.B) {
 	}, func() []int { return []int{os.Getpid()} }))
 	b.Run("level1/rpcclient/samba", rpcclientRun(func(cmds string) *exec.Cmd {
 		return p.RPCClient(ctx, sambapeer.AdminUser, sambapeer.AdminPassword, cmds)
-	}, p.Pids))
+	}, func() []int { return sambaPids(p) }))
 	b.Run("level1/netsess-client/ours", oursClient(r.addrs.SMB, client.Credentials{User: "alice", Password: "AlicePass1"}))
 	b.Run("level1/netsess-client/samba", oursClient(p.Addr(), client.Credentials{User: sambapeer.AdminUser, Password: sambapeer.AdminPassword}))
 }
