@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -34,6 +35,10 @@ type loadStats struct {
 	meanSpread, doneSpread float64
 	wall                   time.Duration
 	calls                  int
+	// cpu is the process's user and system time over the run (clients
+	// and server together), gcs the collections it ran.
+	cpu time.Duration
+	gcs uint32
 }
 
 func (s loadStats) report(b *testing.B) {
@@ -43,6 +48,8 @@ func (s loadStats) report(b *testing.B) {
 	b.ReportMetric(s.meanSpread, "client-mean-max/min")
 	b.ReportMetric(s.doneSpread, "client-done-max/min")
 	b.ReportMetric(float64(s.calls)/s.wall.Seconds(), "calls/s")
+	b.ReportMetric(float64(s.cpu)/float64(s.calls)/float64(time.Microsecond), "CPU-µs/call")
+	b.ReportMetric(float64(s.gcs)/float64(s.calls), "GCs/call")
 }
 
 // runLoad has every client make calls calls with call, all starting at
@@ -72,10 +79,16 @@ func runLoad(b *testing.B, clients, calls int, call func(client, i int) error) l
 			done[c] = time.Since(t0)
 		}()
 	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	gc0 := ms.NumGC
+	cpu0, _ := procCPU(os.Getpid())
 	t0 = time.Now()
 	close(startc)
 	wg.Wait()
 	wall := time.Since(t0)
+	cpu1, _ := procCPU(os.Getpid())
+	runtime.ReadMemStats(&ms)
 	close(errc)
 	for err := range errc {
 		b.Fatal(err)
@@ -98,6 +111,7 @@ func runLoad(b *testing.B, clients, calls int, call func(client, i int) error) l
 		meanSpread: float64(maxMean) / float64(minMean),
 		doneSpread: float64(slices.Max(done)) / float64(slices.Min(done)),
 		wall:       wall, calls: len(all),
+		cpu: ticks(cpu1 - cpu0), gcs: ms.NumGC - gc0,
 	}
 }
 
@@ -157,8 +171,9 @@ func BenchmarkSMBLoad502(b *testing.B) {
 			return nil
 		})
 	}
-	b.Logf("%d clients x %d calls: p50 %v p99 %v max %v, per-client mean max/min %.2f, done max/min %.2f, %.0f calls/s",
-		clients, calls, st.p50, st.p99, st.max, st.meanSpread, st.doneSpread, float64(st.calls)/st.wall.Seconds())
+	b.Logf("%d clients x %d calls: p50 %v p99 %v max %v, per-client mean max/min %.2f, done max/min %.2f, %.0f calls/s, CPU %.0f µs/call, %.3f GCs/call",
+		clients, calls, st.p50, st.p99, st.max, st.meanSpread, st.doneSpread, float64(st.calls)/st.wall.Seconds(),
+		float64(st.cpu)/float64(st.calls)/float64(time.Microsecond), float64(st.gcs)/float64(st.calls))
 	st.report(b)
 }
 
