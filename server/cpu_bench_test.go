@@ -21,6 +21,7 @@ import (
 // children it has waited for (16, 17), with its name and parent.
 type procTimes struct {
 	self, reaped int64
+	sys          int64 // of self
 	ppid         int
 	comm         string
 }
@@ -41,7 +42,7 @@ func readProcTimes(pid int) (procTimes, bool) {
 	}
 	n := func(k int) int64 { v, _ := strconv.ParseInt(f[k], 10, 64); return v }
 	ppid, _ := strconv.Atoi(f[1])
-	return procTimes{self: n(11) + n(12), reaped: n(13) + n(14), ppid: ppid, comm: s[i+1 : j]}, true
+	return procTimes{self: n(11) + n(12), sys: n(12), reaped: n(13) + n(14), ppid: ppid, comm: s[i+1 : j]}, true
 }
 
 // instanceCPU accounts for the CPU time of a changing set of processes
@@ -135,6 +136,9 @@ func (t *instanceCPU) stop() (time.Duration, map[string]time.Duration) {
 			}
 		}
 		byName[name] += ticks(d)
+		if t.self {
+			byName[name+" system"] += ticks(l.sys - t.first[pid].sys)
+		}
 	}
 	return ticks(sum), byName
 }

@@ -180,7 +180,9 @@ func (t *Table) enum(ctx context.Context, c Caller, q EnumQuery, a Action) (Enum
 		// handed to Size would move every entry to the heap.
 		res.Entries = append(res.Entries, s.info(now, t.cname).Project(q.Level))
 		cost := int64(1)
-		if q.Size != nil {
+		// An unbounded budget never runs out: pricing its entries would
+		// only cost time.
+		if q.Size != nil && q.PrefMaxLen != MaxPreferredLength {
 			cost = int64(q.Size(q.Level, &res.Entries[len(res.Entries)-1]))
 		}
 		if len(res.Entries) > 1 && used+cost > budget {

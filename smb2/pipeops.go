@@ -318,21 +318,23 @@ func (c *conn) readRequest(r *request) result {
 	if st != StatusSuccess {
 		return fail(st)
 	}
-	body := func(data []byte) []byte { return wire.AppendReadResponse(make([]byte, 0, 16+len(data)), data, 0) }
-	return c.pipeAnswer(r, o, int(req.Length), body)
+	head := func(n int) []byte { return wire.AppendReadResponseHead(make([]byte, 0, 17), n, 0) }
+	return c.pipeAnswer(r, o, int(req.Length), head)
 }
 
 // pipeAnswer reads the pipe's answer for a READ or transceive: at once,
-// after waiting synchronously, or asynchronously (see deferRead).
-func (c *conn) pipeAnswer(r *request, o *open, n int, body func(data []byte) []byte) result {
-	if d := c.deferRead(r, o, n, body); d != nil {
+// after waiting synchronously, or asynchronously (see deferRead). head
+// builds the body before the data, which send appends from where the pipe
+// left it, without another copy.
+func (c *conn) pipeAnswer(r *request, o *open, n int, head func(n int) []byte) result {
+	if d := c.deferRead(r, o, n, head); d != nil {
 		return result{st: StatusPending, async: d}
 	}
 	data, st := c.pipeRead(o, n)
 	if st != StatusSuccess && st != StatusBufferOverflow {
 		return fail(st)
 	}
-	return result{st: st, body: body(data)}
+	return result{st: st, body: head(len(data)), data: data}
 }
 
 // ioctl answers IOCTL on an open pipe: FSCTL_PIPE_TRANSCEIVE writes the
@@ -351,8 +353,8 @@ func (c *conn) ioctl(r *request) result {
 		if st := c.clientWrite(o, req.Input, true); st != StatusSuccess {
 			return fail(st)
 		}
-		body := func(data []byte) []byte { return wire.AppendIoctlResponse(nil, req.CtlCode, o.id, data) }
-		return c.pipeAnswer(r, o, int(req.MaxOutputResponse), body)
+		head := func(n int) []byte { return wire.AppendIoctlResponseHead(make([]byte, 0, 48), req.CtlCode, o.id, n) }
+		return c.pipeAnswer(r, o, int(req.MaxOutputResponse), head)
 	case wire.FsctlDFSGetReferrals:
 		return fail(statusFSDriverRequired)
 	}
