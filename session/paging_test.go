@@ -331,3 +331,23 @@ func TestPagingUnboundedSkipsSize(t *testing.T) {
 		t.Errorf("Size called %d times for a bounded budget of 10 entries, want 10", calls)
 	}
 }
+
+// EnumQuery.Entries with room is where the result is written; without
+// enough room the result gets storage of its own.
+func TestEnumReusesEntries(t *testing.T) {
+	tb, _ := newTestTable(t, Options{})
+	openN(t, tb, 10)
+	buf := make([]Info, 3, 16)
+	res, err := tb.Enum(context.Background(), admin, EnumQuery{Level: Level1, PrefMaxLen: MaxPreferredLength, Entries: buf})
+	if err != nil || len(res.Entries) != 10 {
+		t.Fatalf("%d entries, %v", len(res.Entries), err)
+	}
+	if &res.Entries[0] != &buf[:1][0] {
+		t.Error("result not written into the storage given")
+	}
+	small := make([]Info, 0, 4)
+	res, err = tb.Enum(context.Background(), admin, EnumQuery{Level: Level1, PrefMaxLen: MaxPreferredLength, Entries: small})
+	if err != nil || len(res.Entries) != 10 || &res.Entries[0] == &small[:1][0] {
+		t.Fatalf("%d entries, %v (into storage too small: %v)", len(res.Entries), err, len(res.Entries) > 0 && &res.Entries[0] == &small[:1][0])
+	}
+}
