@@ -186,6 +186,10 @@ type Server struct {
 	closing   atomic.Bool
 	assoc     atomic.Uint32
 	wg        sync.WaitGroup
+	// answers holds message answers given back by MessageConn.Recycle
+	// (*[]byte), shared by the associations: one that goes idle keeps
+	// none.
+	answers sync.Pool
 }
 
 type ifaceKey struct {

@@ -354,12 +354,13 @@ const keptFrameSize = 8 << 10
 
 // response is one reply of a (possibly compounded) answer.
 type response struct {
-	hdr    wire.Header
-	body   []byte
-	data   []byte // follows body
-	signer *smbcrypto.Signer
-	seal   *smbSession      // encrypts the whole answer with this session's key
-	after  func(msg []byte) // sees the final bytes (pre-authentication hash)
+	hdr     wire.Header
+	body    []byte
+	data    []byte   // follows body
+	recycle recycler // takes data back once the frame is written
+	signer  *smbcrypto.Signer
+	seal    *smbSession      // encrypts the whole answer with this session's key
+	after   func(msg []byte) // sees the final bytes (pre-authentication hash)
 }
 
 func (c *conn) send(resps []response) error {
@@ -412,7 +413,13 @@ func (c *conn) send(resps []response) error {
 	}
 	n := len(out) - 4
 	out[0], out[1], out[2], out[3] = 0, byte(n>>16), byte(n>>8), byte(n)
-	return c.write(out)
+	err := c.write(out)
+	for i := range resps {
+		if r := &resps[i]; r.recycle != nil {
+			r.recycle.Recycle(r.data)
+		}
+	}
+	return err
 }
 
 // frameBuffer returns a buffer of the pool with room for size octets.

@@ -334,8 +334,18 @@ func (c *conn) pipeAnswer(r *request, o *open, n int, head func(n int) []byte) r
 	if st != StatusSuccess && st != StatusBufferOverflow {
 		return fail(st)
 	}
-	return result{st: st, body: head(len(data)), data: data}
+	res := result{st: st, body: head(len(data)), data: data}
+	// A whole answer to a request alone in its message is sent before
+	// the pipe is read again: the pipe may have its memory back then.
+	if rc, ok := o.pipe.(recycler); ok && st == StatusSuccess && r.mayGoAsync {
+		res.recycle = rc
+	}
+	return res
 }
+
+// recycler is a pipe that takes back the memory of an answer once it is
+// sent (dcerpc.MessageConn does).
+type recycler interface{ Recycle(msg []byte) }
 
 // ioctl answers IOCTL on an open pipe: FSCTL_PIPE_TRANSCEIVE writes the
 // input and reads the answer in one request.
