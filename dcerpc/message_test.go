@@ -490,7 +490,7 @@ func TestMessageConnRecycle(t *testing.T) {
 	s := newTestServer(t)
 	ctx := testCtx(t)
 	p := newMsgPipe(t, s, context.Background())
-	cl := NewClient(p, WithFragmentSizes(4280, 4280))
+	cl := NewClient(p, ClientConfig{MaxXmitFrag: 4280, MaxRecvFrag: 4280})
 	if err := cl.Bind(ctx, testSyntax); err != nil {
 		t.Fatal(err)
 	}

@@ -74,11 +74,11 @@ func TestSoak(t *testing.T) {
 	}
 	const seeded = 300
 	r := start(t, Config{
-		SMBAddr:         "127.0.0.1:0",
-		Accounts:        accounts,
-		Seeds:           seedsN(seeded),
-		Throttle:        &ntlm.Throttle{FailureDelay: 200 * time.Millisecond},
-		MaxConnsPerAddr: 16,
+		SMBAddr:  "127.0.0.1:0",
+		Accounts: accounts,
+		Seeds:    seedsN(seeded),
+		Throttle: &ntlm.Throttle{FailureDelay: 200 * time.Millisecond},
+		Limits:   Limits{MaxConnsPerAddr: 16},
 	})
 	settle := func() (int, uint64) {
 		runtime.GC()
