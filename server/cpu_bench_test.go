@@ -51,7 +51,8 @@ func readProcTimes(pid int) (procTimes, bool) {
 // ones that end: each process counts its own time plus the time of the
 // children it reaped, which have left the set by then. A process that
 // ends while its parent is outside the set (reaped by someone else) counts
-// with the last time read of it, read every 10 ms.
+// with the last time read of it, read every 10 ms (by this process: not
+// for a set counted by its own time alone, such as this process).
 type instanceCPU struct {
 	pids   func() []int
 	self   bool // count only the processes' own time (not what they reaped)
@@ -66,6 +67,14 @@ func trackInstance(pids func() []int, selfOnly bool) *instanceCPU {
 	t := &instanceCPU{pids: pids, self: selfOnly, first: map[int]procTimes{}, last: map[int]procTimes{},
 		stopCh: make(chan struct{}), done: make(chan struct{})}
 	t.read(true)
+	if selfOnly {
+		// Processes counted by their own time alone never need the
+		// last time read before they end: reading them at the start and
+		// the end is enough, and reading /proc every 10 ms from this
+		// process would add to the very time measured (ours).
+		close(t.done)
+		return t
+	}
 	go func() {
 		defer close(t.done)
 		tick := time.NewTicker(10 * time.Millisecond)
