@@ -82,12 +82,12 @@ func runLoad(b *testing.B, clients, calls int, call func(client, i int) error) l
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	gc0 := ms.NumGC
-	cpu0, _ := procCPU(os.Getpid())
+	cpu0, _ := readProcTimes(os.Getpid())
 	t0 = time.Now()
 	close(startc)
 	wg.Wait()
 	wall := time.Since(t0)
-	cpu1, _ := procCPU(os.Getpid())
+	cpu1, _ := readProcTimes(os.Getpid())
 	runtime.ReadMemStats(&ms)
 	close(errc)
 	for err := range errc {
@@ -111,7 +111,7 @@ func runLoad(b *testing.B, clients, calls int, call func(client, i int) error) l
 		meanSpread: float64(maxMean) / float64(minMean),
 		doneSpread: float64(slices.Max(done)) / float64(slices.Min(done)),
 		wall:       wall, calls: len(all),
-		cpu: ticks(cpu1 - cpu0), gcs: ms.NumGC - gc0,
+		cpu: ticks(cpu1.self - cpu0.self), gcs: ms.NumGC - gc0,
 	}
 }
 
