@@ -186,20 +186,9 @@ func BenchmarkSMBCPUPerCall(b *testing.B) {
 	}
 	const held = 200
 	calls := envInt("NETSESS_CPU_CALLS", 1000)
-	rpcc := peer(b, "rpcclient")
-	conf := clientConf(b)
-	sambapeer.RequireImpacket(b)
+	rpcc, conf, r, port := peerRig(b)
 	ctx := context.Background()
-
-	r := start(b, Config{SMBAddr: "127.0.0.1:0"})
-	_, port, _ := strings.Cut(r.addrs.SMB, "127.0.0.1:")
-	holdOurs(b, r.addrs.SMB, held)
-	for deadline := time.Now().Add(30 * time.Second); r.srv.Table().Len() != held; {
-		if time.Now().After(deadline) {
-			b.Fatalf("%d sessions held, want %d", r.srv.Table().Len(), held)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	holdOurs(b, r, held)
 	type server struct {
 		name     string
 		cmd      func(cmds string) *exec.Cmd

@@ -46,21 +46,10 @@ func BenchmarkSMBRace200(b *testing.B) {
 	// run: enough for the 10 ms ticks of /proc/PID/stat to be a small
 	// part of the servers' CPU.
 	const calls = 500
-	rpcc := peer(b, "rpcclient")
-	conf := clientConf(b)
-	sambapeer.RequireImpacket(b)
+	rpcc, conf, r, port := peerRig(b)
 	ctx := context.Background()
-
-	r := start(b, Config{SMBAddr: "127.0.0.1:0"})
-	_, port, _ := strings.Cut(r.addrs.SMB, "127.0.0.1:")
 	mem0 := goMem()
-	holdOurs(b, r.addrs.SMB, held)
-	for deadline := time.Now().Add(30 * time.Second); r.srv.Table().Len() != held; {
-		if time.Now().After(deadline) {
-			b.Fatalf("%d sessions held, want %d", r.srv.Table().Len(), held)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	holdOurs(b, r, held)
 	oursPerSession := float64(goMem()-mem0) / held
 
 	p := sambapeer.Start(b, sambapeer.Options{})
@@ -174,11 +163,25 @@ func pssSum(pids []int) (int64, int) {
 	return sum, n
 }
 
-// holdOurs holds n SMB sessions (bob, tree connected to IPC$) on addr
-// from a child process, so that the client's memory is not ours, until
-// the benchmark ends.
-func holdOurs(b *testing.B, addr string, n int) {
+// peerRig is what the comparisons with Samba need: rpcclient and its
+// configuration (impacket too, for Samba's holder), and our server
+// serving SMB, with its port.
+func peerRig(b *testing.B) (rpcc, conf string, r *running, port string) {
 	b.Helper()
+	rpcc = peer(b, "rpcclient")
+	conf = clientConf(b)
+	sambapeer.RequireImpacket(b)
+	r = start(b, Config{SMBAddr: "127.0.0.1:0"})
+	_, port, _ = strings.Cut(r.addrs.SMB, "127.0.0.1:")
+	return rpcc, conf, r, port
+}
+
+// holdOurs holds n SMB sessions (bob, tree connected to IPC$) on r's SMB
+// listener from a child process, so that the client's memory is not ours,
+// until the benchmark ends; it returns once r's table holds them.
+func holdOurs(b *testing.B, r *running, n int) {
+	b.Helper()
+	addr := r.addrs.SMB
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHoldSMB$")
 	cmd.Env = append(os.Environ(), "NETSESS_HOLD_SMB="+addr, "NETSESS_HOLD_N="+strconv.Itoa(n))
 	cmd.Stderr = os.Stderr
@@ -199,6 +202,12 @@ func holdOurs(b *testing.B, addr string, n int) {
 		b.Fatalf("holder: %q %v", line, err)
 	}
 	go io.Copy(io.Discard, stdout)
+	for deadline := time.Now().Add(30 * time.Second); r.srv.Table().Len() != n; {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d sessions held, want %d", r.srv.Table().Len(), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // TestHelperHoldSMB is the child process of holdOurs; it does nothing
