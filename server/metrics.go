@@ -54,6 +54,16 @@ func (c *rpcCounter) ServeRPC(ctx context.Context, call *dcerpc.Call) ([]byte, e
 	return out, err
 }
 
+// ReleaseStub forwards written answers to the handler it counts for.
+func (c *rpcCounter) ReleaseStub(stub []byte) { releaseStub(c.next, stub) }
+
+// releaseStub hands stub back to h when h takes stubs back.
+func releaseStub(h dcerpc.Handler, stub []byte) {
+	if r, ok := h.(dcerpc.StubReleaser); ok {
+		r.ReleaseStub(stub)
+	}
+}
+
 // RPCCall is the count of one kind of srvsvc call in Metrics.
 type RPCCall struct {
 	Opnum  uint16 `json:"opnum"`

@@ -51,9 +51,25 @@ type Handler struct {
 	Compat Compat
 
 	// entries holds entry slices (*[]session.Info) for the table to fill,
-	// reused across calls once their answer is encoded.
-	entries sync.Pool
+	// reused across calls once their answer is encoded; stubs the
+	// NetrSessionEnum answers (*[]byte) the server gave back once written
+	// (ReleaseStub).
+	entries, stubs sync.Pool
 }
+
+// ReleaseStub implements dcerpc.StubReleaser: a written answer's memory
+// holds a later NetrSessionEnum answer.
+func (h *Handler) ReleaseStub(stub []byte) {
+	if cap(stub) == 0 || cap(stub) > maxPooledStub {
+		return
+	}
+	stub = stub[:0]
+	h.stubs.Put(&stub)
+}
+
+// maxPooledStub bounds the answers whose memory the handler keeps for
+// reuse: that of a larger table is left to the collector.
+const maxPooledStub = 4 << 20
 
 // maxPooledEntries bounds the entry slices the handler keeps for reuse:
 // a table of more sessions gets a fresh slice for each call.
@@ -141,7 +157,12 @@ func (h *Handler) sessionEnum(ctx context.Context, call *dcerpc.Call) ([]byte, e
 		}
 	}
 	h.log(ctx, call, "NetrSessionEnum", resp.Status, slog.Uint64("level", uint64(req.Level)), slog.Int("entries", len(resp.Entries)))
-	return resp.AppendNDR(make([]byte, 0, resp.Size()))
+	size := resp.Size()
+	buf, _ := h.stubs.Get().(*[]byte)
+	if buf == nil || cap(*buf) < size {
+		return resp.AppendNDR(make([]byte, 0, size))
+	}
+	return resp.AppendNDR((*buf)[:0])
 }
 
 // recycle keeps the entries of an encoded answer for the next call: those
