@@ -176,8 +176,10 @@ func ticks(n int64) time.Duration { return time.Duration(n) * (time.Second / 100
 // per call beyond the first ((run(1000) - run(1)) / 999), and logs where
 // Samba's time went by process name. It starts smbd, so it runs only with
 // NETSESS_PEER_BENCH=1. NETSESS_CPU_PROFILE=FILE writes a CPU profile of
-// the 1,000 calls to our server (the test process serves them), and
-// NETSESS_CPU_OURS_ONLY=1 leaves Samba out:
+// the 1,000 calls to our server (the test process serves them),
+// NETSESS_CPU_OURS_ONLY=1 leaves Samba out, NETSESS_CPU_CALLS sets the
+// number of calls and NETSESS_CPU_ROUNDS=N measures both servers N times,
+// alternating, and reports the medians:
 //
 //	NETSESS_PEER_BENCH=1 go test -run '^$' -bench SMBCPUPerCall -benchtime 1x ./server
 func BenchmarkSMBCPUPerCall(b *testing.B) {
@@ -240,28 +242,34 @@ func BenchmarkSMBCPUPerCall(b *testing.B) {
 	if oursOnly {
 		servers = servers[:1]
 	}
-	per := map[string][2]float64{}
-	for _, s := range servers {
-		run(s, 1) // warm
-		_, c1, _ := run(s, 1)
-		wall, cn, byName := run(s, calls)
-		whole := float64(cn) / float64(calls) / float64(time.Microsecond)
-		marginal := float64(cn-c1) / float64(calls-1) / float64(time.Microsecond)
-		per[s.name] = [2]float64{whole, marginal}
-		var parts []string
-		for name, d := range byName {
-			parts = append(parts, fmt.Sprintf("%s %v", name, d))
+	// Rounds alternate the servers, so that both see the machine's load
+	// alike; the figures are the medians over the rounds.
+	rounds := envInt("NETSESS_CPU_ROUNDS", 1)
+	whole, marginal := map[string][]float64{}, map[string][]float64{}
+	for range rounds {
+		for _, s := range servers {
+			run(s, 1) // warm
+			_, c1, _ := run(s, 1)
+			wall, cn, byName := run(s, calls)
+			w := float64(cn) / float64(calls) / float64(time.Microsecond)
+			m := float64(cn-c1) / float64(calls-1) / float64(time.Microsecond)
+			whole[s.name], marginal[s.name] = append(whole[s.name], w), append(marginal[s.name], m)
+			var parts []string
+			for name, d := range byName {
+				parts = append(parts, fmt.Sprintf("%s %v", name, d))
+			}
+			slices.Sort(parts)
+			b.Logf("%s: %d calls in %v, server CPU %v (%.0f µs/call; beyond the first %.0f µs/call; one call %v); by process: %s",
+				s.name, calls, wall.Round(time.Millisecond), cn, w, m, c1, strings.Join(parts, ", "))
 		}
-		slices.Sort(parts)
-		b.Logf("%s: %d calls in %v, server CPU %v (%.0f µs/call; beyond the first %.0f µs/call; one call %v); by process: %s",
-			s.name, calls, wall.Round(time.Millisecond), cn, whole, marginal, c1, strings.Join(parts, ", "))
 	}
-	b.ReportMetric(per["ours"][0], "ours-CPU-µs/call")
-	b.ReportMetric(per["ours"][1], "ours-marginal-µs/call")
+	median := func(v []float64) float64 { v = slices.Clone(v); slices.Sort(v); return v[len(v)/2] }
+	b.ReportMetric(median(whole["ours"]), "ours-CPU-µs/call")
+	b.ReportMetric(median(marginal["ours"]), "ours-marginal-µs/call")
 	if !oursOnly {
-		b.ReportMetric(per["samba"][0], "samba-CPU-µs/call")
-		b.ReportMetric(per["samba"][0]/per["ours"][0], "samba/ours")
-		b.ReportMetric(per["samba"][1], "samba-marginal-µs/call")
+		b.ReportMetric(median(whole["samba"]), "samba-CPU-µs/call")
+		b.ReportMetric(median(whole["samba"])/median(whole["ours"]), "samba/ours")
+		b.ReportMetric(median(marginal["samba"]), "samba-marginal-µs/call")
 	}
 	b.ReportMetric(0, "ns/op")
 }
