@@ -58,17 +58,21 @@ type Credentials struct {
 	// its SPN). Only it is offered, so a server without
 	// Kerberos fails the logon, unless NTLMFallback is set: then NTLM
 	// with User and Password or NTHash is offered after it and the server
-	// chooses. Over TCP Kerberos is refused (ErrKerberosTransport), or,
-	// with NTLMFallback, NTLM is used.
+	// chooses. Over TCP an initiator with a DCEForHost(host string,
+	// confidential bool) auth.Initiator method (the Kerberos one) speaks DCE-style Kerberos
+	// (a ticket for host/HOST unless it names its SPN) under auth type 16,
+	// or in SPNEGO (9) with Options.SPNEGO or NTLMFallback; any other
+	// initiator is refused there (ErrKerberosTransport), or, with
+	// NTLMFallback, NTLM is used.
 	Kerberos auth.Initiator
 	// NTLMFallback offers NTLM after Kerberos; see Kerberos.
 	NTLMFallback bool
 }
 
-// ErrKerberosTransport: Kerberos was asked for over ncacn_ip_tcp, where
-// this client does not implement it (DCE/RPC's three-leg Kerberos);
-// Kerberos works over SMB (TransportSMB).
-var ErrKerberosTransport = errors.New("client: Kerberos is implemented over SMB only (transport smb), not over ncacn_ip_tcp")
+// ErrKerberosTransport: Kerberos was asked for over ncacn_ip_tcp with an
+// initiator that cannot speak DCE-style Kerberos (one without a
+// DCEForHost method); it may work over SMB (TransportSMB).
+var ErrKerberosTransport = errors.New("client: this Kerberos initiator does not speak DCE-style Kerberos for ncacn_ip_tcp: use transport smb")
 
 // IsAnonymous reports whether c makes a null session.
 func (c Credentials) IsAnonymous() bool { return c.Kerberos == nil && (c.Anonymous || c.User == "") }
@@ -125,8 +129,8 @@ type Options struct {
 	// integrity with credentials, none for a null session. It is ignored
 	// over SMB, where the SMB session protects the pipe.
 	Auth dcerpc.AuthLevel
-	// SPNEGO wraps NTLMSSP in SPNEGO (auth type 9) instead of raw NTLMSSP
-	// (auth type 10).
+	// SPNEGO wraps NTLMSSP or Kerberos in SPNEGO (auth type 9) instead of
+	// raw NTLMSSP (auth type 10) or DCE-style Kerberos (16).
 	SPNEGO bool
 	// AllowGuest accepts, over SMB, a logon the server maps to its guest
 	// account (an unknown user on Samba with "map to guest = bad user").
@@ -214,13 +218,7 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 	}
 	var dcfg dcerpc.ClientConfig
 	authed := false
-	if tr.rpcAuth() && opts.Credentials.Kerberos != nil {
-		if !opts.Credentials.NTLMFallback {
-			return nil, &Error{Kind: KindLogonFailure, Op: "connect", Server: server, Err: ErrKerberosTransport}
-		}
-		opts.logger().Debug("kerberos is not implemented over ncacn_ip_tcp: using NTLM", "server", server)
-		opts.Credentials.Kerberos = nil
-	}
+	used := new(usedMech)
 	if tr.rpcAuth() {
 		level := opts.Auth
 		if level == 0 {
@@ -229,7 +227,27 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 				level = dcerpc.AuthLevelNone
 			}
 		}
-		if level != dcerpc.AuthLevelNone {
+		if opts.Credentials.Kerberos != nil {
+			if level == dcerpc.AuthLevelNone {
+				return nil, fmt.Errorf("client: Kerberos over ncacn_ip_tcp needs auth level connect, integrity or privacy")
+			}
+			ini, ok, err := tcpKerberos(ctx, ep.host, &opts, level, used)
+			switch {
+			case err != nil && errors.Is(err, auth.ErrLogonFailure):
+				return nil, &Error{Kind: KindLogonFailure, Op: "connect", Server: server, Err: err}
+			case err != nil:
+				return nil, wrapError(ctx, "connect", server, err, true)
+			case ok:
+				dcfg.Auth, dcfg.AuthContextID = ini, 1
+				authed = true
+			case !opts.Credentials.NTLMFallback:
+				return nil, &Error{Kind: KindLogonFailure, Op: "connect", Server: server, Err: ErrKerberosTransport}
+			default:
+				opts.logger().Debug("this Kerberos initiator does not speak DCE-style Kerberos: using NTLM", "server", server)
+				opts.Credentials.Kerberos = nil
+			}
+		}
+		if level != dcerpc.AuthLevelNone && !authed {
 			typ := dcerpc.AuthTypeNTLM
 			if opts.SPNEGO {
 				typ = dcerpc.AuthTypeSPNEGO
@@ -261,7 +279,7 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 		return fail("bind", err, authed)
 	}
 	log.Debug("bound", "server", server, "duration", time.Since(start).Round(time.Microsecond))
-	logProtection(ctx, log, server, raw, &opts, rpc)
+	logProtection(ctx, log, server, raw, &opts, rpc, used.get())
 	// The SRVSVC_HANDLE: servers ignore it, but real clients send the
 	// server's name in UNC form, and so do we.
 	stub.ServerName = UNC(ep.host)
@@ -273,7 +291,10 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 	if p, ok := raw.(*SMBPipe); ok {
 		c.mech = p.Mechanism()
 	} else if authed {
-		c.mech = auth.MechNTLM
+		c.mech = used.get()
+		if c.mech == "" {
+			c.mech = auth.MechNTLM
+		}
 	}
 	c.unconfirmed.Store(authed)
 	return c, nil

@@ -33,6 +33,19 @@
 // both Kerberos OIDs, whose Result carries the PAC's identity and SIDs and
 // the acceptor subkey; package spnego negotiates them next to NTLM.
 //
+// DCE/RPC (MS-RPCE, MS-KILE) uses the DCE-style variant (FlagDCEStyle):
+// Mechanism.DCEForHost (a ticket for host/HOST by default) and
+// Acceptor.DCEAcceptors run three legs, AP-REQ, the acceptor's bare AP-REP,
+// and the initiator's bare AP-REP (no subkey, the acceptor's sequence
+// number, encrypted with the ticket's session key). Their contexts protect
+// PDUs with RFC 4121 tokens under the acceptor subkey (AES only): MIC
+// tokens for integrity, wrap tokens for privacy with the data encrypted in
+// place and the rest of the token (16 octets of filler, the encrypted
+// header copy, the checksum and the confounder, RRC 28) in the verifier,
+// as Windows and Heimdal lay it out; the filler of a received token may
+// be of any length. They are auth.Protector, auth.GSSStyle and
+// auth.MICContext (SPNEGO's mechListMIC).
+//
 // Errors: KDC and peer errors are *KDCError, which match the sentinel
 // errors (ErrClockSkew, ErrWrongPassword, ErrUnknownUser,
 // ErrUnknownService, ...) with errors.Is; acceptor refusals wrap the same

@@ -118,8 +118,11 @@ type Config struct {
 	// NTLM, through SPNEGO (both Kerberos OIDs): the caller's identity and
 	// group SIDs come from the ticket's PAC, so that Domain Admins are
 	// administrators under the access policy. Its keytab must hold the
-	// keys of the cifs/HOST principals clients ask tickets for. Over
-	// ncacn_ip_tcp only NTLM is accepted.
+	// keys of the cifs/HOST principals clients ask tickets for over SMB.
+	// DCE/RPC (ncacn_ip_tcp, and DCE/RPC authentication inside the pipe)
+	// accepts DCE-style Kerberos with it too, under auth type 16 and in
+	// SPNEGO (9) before NTLM, at levels connect, integrity and privacy:
+	// clients ask tickets for host/HOST there, as Windows does.
 	Kerberos *krb5.Acceptor
 	// Clock is the table's clock; nil means the system clock.
 	Clock session.Clock
@@ -310,7 +313,11 @@ func New(cfg Config) (*Server, error) {
 	iface := h.Interface()
 	calls := &rpcCounter{next: &levelGuard{next: h, allowConnect: cfg.AllowConnectLevel}, n: map[rpcKey]int64{}}
 	iface.Handler = calls
-	acceptors, err := rpcauth.Acceptors(mech)
+	rpcMechs := []auth.Acceptor{mech}
+	if cfg.Kerberos != nil {
+		rpcMechs = append(cfg.Kerberos.DCEAcceptors(), mech)
+	}
+	acceptors, err := rpcauth.Acceptors(rpcMechs...)
 	if err != nil {
 		return nil, err
 	}

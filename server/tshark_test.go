@@ -1,101 +1,27 @@
 package server
 
 import (
-	"bufio"
 	"context"
-	"io"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/netsession/netsession/client"
+	"github.com/netsession/netsession/internal/tsharkcap"
 	"github.com/netsession/netsession/session"
 )
 
-// capture runs tshark on the loopback interface for one TCP port until the
-// returned stop function is called; stop returns the capture file.
+// capture runs tshark on the loopback interface for one TCP port of
+// 127.0.0.1 until the returned stop function is called; stop returns the
+// capture file.
 func capture(t *testing.T, port string) func() string {
 	t.Helper()
-	tshark := peer(t, "tshark")
-	file := filepath.Join(t.TempDir(), "capture.pcapng")
-	cmd := exec.Command(tshark, "-i", "lo", "-f", "tcp port "+port, "-w", file)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	started := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "Capturing on") {
-				started <- true
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		started <- false
-	}()
-	select {
-	case ok := <-started:
-		if !ok {
-			_ = cmd.Wait()
-			t.Skip("tshark cannot capture on lo here")
-		}
-	case <-time.After(15 * time.Second):
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		t.Fatal("tshark did not start capturing")
-	}
-	// "Capturing on" can come before the filter sees traffic: knock on the
-	// port (the listener exists; the kernel completes the handshake) until
-	// the capture file shows it, so the exchanges that follow are captured
-	// from their first frame (the dissectors need the bind).
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second); err == nil {
-			c.Close()
-		}
-		time.Sleep(200 * time.Millisecond)
-		out, _ := exec.Command(tshark, "-r", file).Output() // the file is still being written
-		if len(strings.TrimSpace(string(out))) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			t.Fatal("tshark captured nothing on the port")
-		}
-	}
-	stopped := false
-	stop := func() string {
-		if !stopped {
-			stopped = true
-			time.Sleep(300 * time.Millisecond) // let the last frames reach the capture
-			_ = cmd.Process.Signal(os.Interrupt)
-			done := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-			}
-		}
-		return file
-	}
-	t.Cleanup(func() { stop() })
-	return stop
+	return tsharkcap.Start(t, "127.0.0.1:"+port)
 }
 
-var expertError = regexp.MustCompile(`(?i)malformed|\[Expert Info \(Error`)
+var expertError = tsharkcap.ExpertError
 
 // Wireshark's dcerpc and srvsvc dissectors find nothing wrong in our
 // unsealed traffic: NTLMSSP at integrity and no DCE/RPC authentication,

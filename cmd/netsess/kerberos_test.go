@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -20,7 +21,16 @@ import (
 // controller shares one, stopped at the end.
 // TestMain shares one AD DC among the package's domain tests (Kerberos
 // and --ldap scans).
-func TestMain(m *testing.M) { os.Exit(addc.Main(m)) }
+func TestMain(m *testing.M) {
+	code := addc.Main(m)
+	if err := testPG.Close(); err != nil {
+		fmt.Fprintf(os.Stderr, "postgres: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // runSMB runs list, get or del over smb (the default transport) with env.
 func runSMB(ctx context.Context, cmd string, env cliEnv, args ...string) (int, string, string) {
@@ -171,13 +181,13 @@ func TestKerberosServe(t *testing.T) {
 
 // TestKerberosNTLMOnlyServer: -k against our server offering NTLM alone
 // fails clearly and never falls back; --auth auto falls back and says so;
-// over tcp Kerberos is refused naming --transport smb.
+// over tcp -k fails as a logon failure too.
 func TestKerberosNTLMOnlyServer(t *testing.T) {
 	dc := addc.Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	t.Setenv("KRB5_CONFIG", dc.Krb5Conf)
-	s := serveBG(t, "--smb", dc.ServerAddr+":0", "--rpc", "127.0.0.1:0")
+	s := serveBG(t, "--smb", dc.ServerAddr+":0", "--rpc", dc.ServerAddr+":0")
 	_, port, err := net.SplitHostPort(s.smb)
 	if err != nil {
 		t.Fatal(err)
@@ -196,9 +206,11 @@ func TestKerberosNTLMOnlyServer(t *testing.T) {
 	if code != exitOK || !strings.Contains(errOut, "auth=ntlm") || !strings.Contains(errOut, "requested=auto") {
 		t.Errorf("--auth auto, no ticket: exit %d: %s", code, errOut)
 	}
-	code, _, errOut = runSMB(ctx, "list", env, "--transport", "tcp", s.rpc, "-k", "-U", admin)
-	if code != exitUsage || !strings.Contains(errOut, "--transport smb") {
-		t.Errorf("-k over tcp: exit %d: %s", code, errOut)
+	// Over tcp the server refuses the Kerberos auth type.
+	_, rpcPort, _ := net.SplitHostPort(s.rpc)
+	code, _, errOut = runSMB(ctx, "list", env, "--transport", "tcp", net.JoinHostPort(dc.ServerHost, rpcPort), "-k", "-U", admin)
+	if code != exitLogon || !strings.Contains(errOut, "refused the Kerberos logon") || !strings.Contains(errOut, "NTLM was not tried") {
+		t.Errorf("-k over tcp to a server without Kerberos: exit %d: %s", code, errOut)
 	}
 }
 
