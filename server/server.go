@@ -642,6 +642,9 @@ type levelGuard struct {
 	allowConnect bool
 }
 
+// ReleaseStub forwards written answers to the guarded handler.
+func (g *levelGuard) ReleaseStub(stub []byte) { releaseStub(g.next, stub) }
+
 func (g *levelGuard) ServeRPC(ctx context.Context, call *dcerpc.Call) ([]byte, error) {
 	if call.AuthLevel == dcerpc.AuthLevelConnect && !g.allowConnect {
 		return nil, &dcerpc.Fault{Status: dcerpc.StatusAccessDenied}
