@@ -9,6 +9,7 @@ import (
 	"iter"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -439,7 +440,7 @@ const maxPages = 1 << 20
 // the iterator yields one zero Session with an *Error and stops.
 func (c *Client) Enum(ctx context.Context, level session.Level, f Filter) iter.Seq2[Session, error] {
 	return func(yield func(Session, error) bool) {
-		_, err := c.enum(ctx, level, f, func(s Session) bool { return yield(s, nil) })
+		_, err := c.enum(ctx, level, f, func(s Session) bool { return yield(s, nil) }, nil)
 		if err != nil {
 			yield(Session{}, err)
 		}
@@ -451,7 +452,9 @@ func (c *Client) Enum(ctx context.Context, level session.Level, f Filter) iter.S
 // with the *Error.
 func (c *Client) EnumAll(ctx context.Context, level session.Level, f Filter) (*Result, error) {
 	var out []Session
-	res, err := c.enum(ctx, level, f, func(s Session) bool { out = append(out, s); return true })
+	// Room for each page's entries is made once, not by appending.
+	grow := func(n int) { out = slices.Grow(out, n) }
+	res, err := c.enum(ctx, level, f, func(s Session) bool { out = append(out, s); return true }, grow)
 	res.Sessions = out
 	if err != nil {
 		return res, err
@@ -459,7 +462,9 @@ func (c *Client) EnumAll(ctx context.Context, level session.Level, f Filter) (*R
 	return res, nil
 }
 
-func (c *Client) enum(ctx context.Context, level session.Level, f Filter, yield func(Session) bool) (*Result, error) {
+// enum runs Enum; grow, when not nil, is told how many entries a page
+// brings before they are yielded.
+func (c *Client) enum(ctx context.Context, level session.Level, f Filter, yield func(Session) bool, grow func(n int)) (*Result, error) {
 	levels := []session.Level{level}
 	if level == LevelAuto {
 		levels = AutoLevels()
@@ -467,7 +472,7 @@ func (c *Client) enum(ctx context.Context, level session.Level, f Filter, yield 
 	res := &Result{Level: levels[0]}
 	for i, l := range levels {
 		res.Level = l
-		err := c.enumLevel(ctx, l, f, res, yield)
+		err := c.enumLevel(ctx, l, f, res, yield, grow)
 		if err == nil {
 			return res, nil
 		}
@@ -520,7 +525,7 @@ func fallback(err *Error) bool {
 // pager it checks the level of every answer, applies the filter locally
 // (Samba ignores the qualifiers), and takes a not-found status on the
 // first page of a filtered enumeration for an empty list.
-func (c *Client) enumLevel(ctx context.Context, level session.Level, f Filter, res *Result, yield func(Session) bool) *Error {
+func (c *Client) enumLevel(ctx context.Context, level session.Level, f Filter, res *Result, yield func(Session) bool, grow func(n int)) *Error {
 	budget := c.opts.PrefMaxLen
 	if budget == 0 {
 		budget = session.MaxPreferredLength
@@ -550,6 +555,9 @@ func (c *Client) enumLevel(ctx context.Context, level session.Level, f Filter, r
 		res.Pages++
 		received := time.Now()
 		c.log.Debug("page", "server", c.server, "level", uint32(level), "page", res.Pages, "entries", len(page.Entries), "total", page.TotalEntries, "more", !p.Done())
+		if grow != nil {
+			grow(len(page.Entries))
+		}
 		for i := range page.Entries {
 			// Samba ignores the qualifiers and answers every session:
 			// apply them here too (a no-op against servers that honour them).

@@ -588,7 +588,11 @@ func (c *serverConn) dispatch(pc *pendingCall) error {
 		c.log.Warn("dcerpc: handler failed", "syntax", pctx.syntax, "opnum", pc.opnum, "err", err)
 		return c.writeFault(pc.callID, pc.contextID, StatusCantPerform, false)
 	}
-	return c.writeResponse(pc.callID, pc.contextID, out)
+	err = c.writeResponse(pc.callID, pc.contextID, out)
+	if r, ok := pctx.iface.Handler.(StubReleaser); ok {
+		r.ReleaseStub(out)
+	}
+	return err
 }
 
 func (c *serverConn) invoke(h Handler, call *Call) (out []byte, err error) {

@@ -126,14 +126,20 @@ func (c *dceInitiatorContext) SessionKey() []byte { return slices.Clone(c.key) }
 // for auth.MechMSKerberos and one for auth.MechKerberos, taking DCE-style
 // AP-REQs (FlagDCEStyle, mutual authentication) in three legs and offering
 // packet integrity and privacy with an AES session key. They share a's
-// keys, service restrictions and replay cache with AuthAcceptors.
-func (a *Acceptor) DCEAcceptors() []auth.Acceptor {
-	return []auth.Acceptor{&dceMechAcceptor{a, auth.MechMSKerberos}, &dceMechAcceptor{a, auth.MechKerberos}}
+// keys, service restrictions and replay cache with AuthAcceptors, and
+// their logons go through a.Throttle.
+func (a *Acceptor) DCEAcceptors() []auth.Acceptor { return a.DCEAcceptorsWith(a.Throttle) }
+
+// DCEAcceptorsWith is DCEAcceptors with t as the throttle instead of
+// a.Throttle, as AuthAcceptorsWith is for AuthAcceptors.
+func (a *Acceptor) DCEAcceptorsWith(t auth.Throttle) []auth.Acceptor {
+	return []auth.Acceptor{&dceMechAcceptor{a, auth.MechMSKerberos, t}, &dceMechAcceptor{a, auth.MechKerberos, t}}
 }
 
 type dceMechAcceptor struct {
-	acc  *Acceptor
-	mech auth.Mechanism
+	acc      *Acceptor
+	mech     auth.Mechanism
+	throttle auth.Throttle
 }
 
 func (m *dceMechAcceptor) Mechanism() auth.Mechanism { return m.mech }
@@ -142,18 +148,20 @@ func (m *dceMechAcceptor) Accept(ctx context.Context, peer auth.Peer) (auth.Acce
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return &dceAcceptorContext{acc: m.acc, mech: m.mech, peer: peer}, nil
+	return &dceAcceptorContext{acc: m.acc, mech: m.mech, peer: peer, throttle: m.throttle}, nil
 }
 
 // dceAcceptorContext is the accepting side of a DCE-style context: the
 // AP-REQ is checked as Acceptor.Accept does, then the initiator's AP-REP
 // must decrypt with the ticket's session key and echo our sequence number.
 type dceAcceptorContext struct {
-	acc    *Acceptor
-	mech   auth.Mechanism
-	peer   auth.Peer
-	legs   int
-	failed bool
+	acc      *Acceptor
+	mech     auth.Mechanism
+	peer     auth.Peer
+	throttle auth.Throttle
+	legs     int
+	failed   bool
+	delay    time.Duration // how long the throttle holds back a refusal
 
 	ticketKey types.EncryptionKey
 	subkey    types.EncryptionKey
@@ -185,17 +193,19 @@ func (c *dceAcceptorContext) Step(ctx context.Context, in []byte) ([]byte, bool,
 			return nil, false, err
 		}
 		c.acc.logf("kerberos logon refused", "peer", c.peer.Source, "err", err)
-		return nil, false, &logonError{err}
+		return nil, false, &logonError{err: err, delay: c.delay}
 	}
 	return out, done, nil
 }
 
 // first checks the AP-REQ and returns the bare AP-REP.
 func (c *dceAcceptorContext) first(ctx context.Context, in []byte) ([]byte, error) {
-	reply, id, key, err := c.acc.Accept(ctx, in)
+	r, delay, err := c.acc.acceptThrottled(ctx, in, c.throttle, c.peer.Source)
+	c.delay = delay
 	if err != nil {
 		return nil, err
 	}
+	reply, id, key := r.reply, r.id, r.key.KeyValue
 	if id.Flags&FlagDCEStyle == 0 || reply == nil {
 		return nil, fmt.Errorf("%w: AP-REQ without DCE style and mutual authentication, which DCE/RPC needs", ErrMalformed)
 	}

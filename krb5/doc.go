@@ -38,7 +38,10 @@
 // its TicketSource, a *Client, for a ticket for SPN, or for cifs/HOST
 // through ForHost) and Acceptor.AuthAcceptors gives auth.Acceptors for
 // both Kerberos OIDs, whose Result carries the PAC's identity and SIDs and
-// the acceptor subkey; package spnego negotiates them next to NTLM.
+// the acceptor subkey; package spnego negotiates them next to NTLM. Their
+// logons go through a logon throttle (Acceptor.Throttle, or
+// AuthAcceptorsWith) as NTLM's do. The established contexts make and
+// check RFC 4121 MIC tokens (auth.MICContext) for SPNEGO's mechListMIC.
 //
 // DCE/RPC (MS-RPCE, MS-KILE) uses the DCE-style variant (FlagDCEStyle):
 // Mechanism.DCEForHost (a ticket for host/HOST by default) and
@@ -56,5 +59,9 @@
 // Errors: KDC and peer errors are *KDCError, which match the sentinel
 // errors (ErrClockSkew, ErrWrongPassword, ErrUnknownUser,
 // ErrUnknownService, ...) with errors.Is; acceptor refusals wrap the same
-// sentinels (ErrReplay, ErrWrongService, ErrClockSkew, ErrIntegrity).
+// sentinels (ErrReplay, ErrWrongService, ErrClockSkew, ErrIntegrity). As
+// an auth mechanism the acceptor answers such a refusal with a KRB-ERROR
+// token stamped with its own time (SPNEGO's reject carries it), and the
+// initiator turns that token back into a *KDCError: a client whose clock
+// is off learns that it is, from the service as from the KDC.
 package krb5

@@ -112,7 +112,9 @@ type Config struct {
 	ComputerName string
 	// Throttle bounds password guessing per account, per source and
 	// account, and per source, and holds back failed answers (see
-	// ntlm.Throttle); nil never throttles.
+	// ntlm.Throttle), for NTLM and Kerberos logons alike (a refused
+	// Kerberos ticket counts against its source, and its client when the
+	// ticket names one); nil never throttles.
 	Throttle *ntlm.Throttle
 	// Kerberos, when not nil, accepts Kerberos logons over SMB next to
 	// NTLM, through SPNEGO (both Kerberos OIDs): the caller's identity and
@@ -315,7 +317,13 @@ func New(cfg Config) (*Server, error) {
 	iface.Handler = calls
 	rpcMechs := []auth.Acceptor{mech}
 	if cfg.Kerberos != nil {
-		rpcMechs = append(cfg.Kerberos.DCEAcceptors(), mech)
+		// Kerberos failures over ncacn_ip_tcp go through NTLM's throttle
+		// too.
+		dce := cfg.Kerberos.DCEAcceptors()
+		if cfg.Throttle != nil {
+			dce = cfg.Kerberos.DCEAcceptorsWith(cfg.Throttle)
+		}
+		rpcMechs = append(dce, mech)
 	}
 	acceptors, err := rpcauth.Acceptors(rpcMechs...)
 	if err != nil {
@@ -344,8 +352,13 @@ func New(cfg Config) (*Server, error) {
 	var smbAuth auth.Acceptor = mech
 	if cfg.Kerberos != nil {
 		// SPNEGO over Kerberos (both OIDs) and NTLM; the client's order of
-		// preference decides.
-		if smbAuth, err = spnego.NewAcceptor(append(cfg.Kerberos.AuthAcceptors(), mech)...); err != nil {
+		// preference decides. Kerberos failures go through the same
+		// throttle as NTLM's.
+		krb := cfg.Kerberos.AuthAcceptors()
+		if cfg.Throttle != nil {
+			krb = cfg.Kerberos.AuthAcceptorsWith(cfg.Throttle)
+		}
+		if smbAuth, err = spnego.NewAcceptor(append(krb, mech)...); err != nil {
 			return nil, err
 		}
 	}
@@ -628,6 +641,9 @@ type levelGuard struct {
 	next         dcerpc.Handler
 	allowConnect bool
 }
+
+// ReleaseStub forwards written answers to the guarded handler.
+func (g *levelGuard) ReleaseStub(stub []byte) { releaseStub(g.next, stub) }
 
 func (g *levelGuard) ServeRPC(ctx context.Context, call *dcerpc.Call) ([]byte, error) {
 	if call.AuthLevel == dcerpc.AuthLevelConnect && !g.allowConnect {

@@ -60,7 +60,7 @@ func TestKerberosTCP(t *testing.T) {
 	target := net.JoinHostPort(dc.ServerHost, port)
 	env := clEnv(nil, nil)
 	admin := addc.AdminUser + "@" + dc.Realm + "%" + addc.AdminPassword
-	stop := tsharkcap.Start(t, s.rpc)
+	stop := tsharkcap.Start(t, "tcp port "+port, s.rpc)
 
 	t.Run("netsess", func(t *testing.T) {
 		for _, extra := range [][]string{
@@ -144,31 +144,23 @@ func TestKerberosTCP(t *testing.T) {
 	// binds with AP-REQs, bare AP-REPs, auth3 and alter_context legs, and
 	// the MIC and wrap tokens of every request and response.
 	file := stop()
-	tshark := tsharkcap.Path(t)
-	summary, err := exec.Command(tshark, "-r", file, "-d", "tcp.port=="+port+",dcerpc").CombinedOutput()
-	if err != nil {
-		t.Fatalf("tshark -r: %v\n%s", err, summary)
-	}
+	summary := tsharkcap.Read(t, file, "-d", "tcp.port=="+port+",dcerpc")
 	for _, want := range []string{"Bind: call_id", "Bind_ack", "AUTH3", "Alter_context", "NetSessEnum request", "NetSessEnum response"} {
-		if !strings.Contains(string(summary), want) {
+		if !strings.Contains(summary, want) {
 			t.Errorf("capture lacks %q", want)
 		}
 	}
-	verbose, err := exec.Command(tshark, "-r", file, "-d", "tcp.port=="+port+",dcerpc", "-V").CombinedOutput()
-	if err != nil {
-		t.Fatalf("tshark -V: %v", err)
-	}
-	for i, line := range strings.Split(string(verbose), "\n") {
-		if tsharkcap.ExpertError.MatchString(line) {
-			t.Errorf("line %d of the decode: %s", i+1, strings.TrimSpace(line))
-		}
+	verbose := tsharkcap.Read(t, file, "-d", "tcp.port=="+port+",dcerpc", "-V")
+	problems, _ := tsharkcap.Problems(verbose)
+	for _, p := range problems {
+		t.Errorf("decode: %s", p)
 	}
 	if t.Failed() {
 		t.Logf("summary:\n%s", summary)
 	}
 	// The verifiers were decoded as Kerberos tokens, not skipped.
 	for _, want := range []string{"KRB_TOKEN_CFX_WRAP", "KRB_TOKEN_CFX_GetMic", "krb-ap-rep", "krb-ap-req"} {
-		if !strings.Contains(string(verbose), want) {
+		if !strings.Contains(verbose, want) {
 			t.Errorf("the decode shows no %s", want)
 		}
 	}
