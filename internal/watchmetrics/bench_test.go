@@ -15,7 +15,7 @@ import (
 func BenchmarkScrape(b *testing.B) {
 	m := New()
 	at := time.Unix(1_770_000_000, 0)
-	results := make([]scan.Result, 10_000)
+	results := make([]*scan.Result, 10_000)
 	for i := range results {
 		results[i] = ok(fmt.Sprintf("host-%05d.corp.example", i), at, i%7)
 		if i%10 == 0 {
@@ -38,7 +38,7 @@ func BenchmarkScrape(b *testing.B) {
 func BenchmarkRound(b *testing.B) {
 	m := New()
 	at := time.Unix(1_770_000_000, 0)
-	results := make([]scan.Result, 10_000)
+	results := make([]*scan.Result, 10_000)
 	for i := range results {
 		results[i] = ok(fmt.Sprintf("host-%05d.corp.example", i), at, i%7)
 	}

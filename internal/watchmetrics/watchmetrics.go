@@ -14,7 +14,7 @@
 //	netsess_watch_hosts{outcome}                    gauge      hosts of the latest round by outcome
 //	netsess_watch_host_results_total{outcome}       counter    host results by outcome, all rounds
 //	netsess_watch_sessions{server}                  gauge      sessions at the latest successful collection
-//	netsess_watch_last_success_timestamp_seconds{server}  gauge  when it was made, unix seconds
+//	netsess_watch_last_success_timestamp_seconds{server}  gauge  when its answer came, unix seconds
 //	netsess_watch_events_total{event}               counter    history events by kind
 //	netsess_watch_store_errors_total                counter    failed writes to the history store
 //
@@ -39,6 +39,7 @@
 package watchmetrics
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -102,7 +103,7 @@ func New() *Metrics {
 		hosts:         r.NewGaugeVec("netsess_watch_hosts", "Hosts of the latest watch round by outcome: collected, or the reason they were not.", "outcome"),
 		results:       r.NewCounterVec("netsess_watch_host_results_total", "Host results by outcome (collected, or the reason they were not), every round.", "outcome"),
 		sessions:      r.NewGaugeVec("netsess_watch_sessions", "Sessions listed by a server at its latest successful collection.", "server"),
-		lastSuccess:   r.NewGaugeVec("netsess_watch_last_success_timestamp_seconds", "When the latest successful collection of a server started, in unix seconds.", "server"),
+		lastSuccess:   r.NewGaugeVec("netsess_watch_last_success_timestamp_seconds", "When the answer of the latest successful collection of a server arrived, in unix seconds.", "server"),
 		events:        r.NewCounterVec("netsess_watch_events_total", "History events by kind.", "event"),
 		storeErrors:   r.NewCounter("netsess_watch_store_errors_total", "Writes to the history store that failed."),
 		current:       make(map[string]int),
@@ -141,14 +142,15 @@ func outcome(r *scan.Result) string {
 
 // Observe records one host's result of the round in progress: its
 // duration and outcome, and for a collected host its session count and
-// the time of the collection (r.ObservedAt).
+// the time of its answer (r.ObservedAt plus r.Duration, the observation
+// time the history keeps).
 func (m *Metrics) Observe(r *scan.Result) {
 	o := outcome(r)
 	m.hostDuration.Observe(r.Duration.Seconds())
 	m.results.With(o).Inc()
 	if r.Collected {
 		m.sessions.With(r.Target).Set(float64(len(r.Sessions)))
-		m.lastSuccess.With(r.Target).Set(unixSeconds(r.ObservedAt))
+		m.lastSuccess.With(r.Target).Set(unixSeconds(r.ObservedAt.Add(r.Duration)))
 	}
 	m.mu.Lock()
 	m.current[o]++
@@ -178,9 +180,9 @@ func (m *Metrics) EndRound(end time.Time, d time.Duration) {
 }
 
 // Round records a whole round: Observe for each result, then EndRound.
-func (m *Metrics) Round(results []scan.Result, end time.Time, d time.Duration) {
-	for i := range results {
-		m.Observe(&results[i])
+func (m *Metrics) Round(results []*scan.Result, end time.Time, d time.Duration) {
+	for _, r := range results {
+		m.Observe(r)
 	}
 	m.EndRound(end, d)
 }
@@ -213,4 +215,37 @@ func unixSeconds(t time.Time) float64 {
 		return 0
 	}
 	return float64(t.UnixMicro()) / 1e6
+}
+
+// Store wraps st so that each failed write (Apply, RecordRun, Prune)
+// counts in netsess_watch_store_errors_total; reads and Close pass
+// through. The errors are returned unchanged.
+func (m *Metrics) Store(st history.Store) history.Store {
+	return &countingStore{Store: st, m: m}
+}
+
+type countingStore struct {
+	history.Store
+	m *Metrics
+}
+
+func (s *countingStore) count(err error) error {
+	if err != nil {
+		s.m.StoreError()
+	}
+	return err
+}
+
+func (s *countingStore) Apply(ctx context.Context, obs []history.Observation) ([]history.Event, error) {
+	evs, err := s.Store.Apply(ctx, obs)
+	return evs, s.count(err)
+}
+
+func (s *countingStore) RecordRun(ctx context.Context, run history.Run) error {
+	return s.count(s.Store.RecordRun(ctx, run))
+}
+
+func (s *countingStore) Prune(ctx context.Context, cutoff time.Time) (history.Pruned, error) {
+	p, err := s.Store.Prune(ctx, cutoff)
+	return p, s.count(err)
 }

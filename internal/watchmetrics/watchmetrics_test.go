@@ -2,6 +2,8 @@ package watchmetrics
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -70,13 +72,18 @@ func parseText(t *testing.T, text []byte) map[string]float64 {
 	return out
 }
 
-func ok(target string, at time.Time, sessions int) scan.Result {
-	return scan.Result{Target: target, ObservedAt: at, Duration: 20 * time.Millisecond, Collected: true,
+// answer is the unix time of an ok() result observed at t plus s seconds.
+func answer(t time.Time, s int) float64 {
+	return float64(t.Add(time.Duration(s)*time.Second+20*time.Millisecond).UnixMicro()) / 1e6
+}
+
+func ok(target string, at time.Time, sessions int) *scan.Result {
+	return &scan.Result{Target: target, ObservedAt: at, Duration: 20 * time.Millisecond, Collected: true,
 		Sessions: make([]client.Session, sessions)}
 }
 
-func failed(target string, at time.Time, reason client.Reason) scan.Result {
-	return scan.Result{Target: target, ObservedAt: at, Duration: 2 * time.Second, Failure: client.Failure{Reason: reason}}
+func failed(target string, at time.Time, reason client.Reason) *scan.Result {
+	return &scan.Result{Target: target, ObservedAt: at, Duration: 2 * time.Second, Failure: client.Failure{Reason: reason}}
 }
 
 // Two rounds: the values are those of the fleet, a failure keeps a
@@ -95,7 +102,7 @@ func TestRounds(t *testing.T) {
 		t.Errorf("before the first round: %v", before)
 	}
 
-	m.Round([]scan.Result{
+	m.Round([]*scan.Result{
 		ok("fs1", t0, 3), ok("fs2", t0.Add(time.Second), 0), ok(`we"ird\host`, t0, 1),
 		failed("dc1", t0, client.ReasonAccessDenied), failed("10.0.0.9", t0, client.ReasonTimeout),
 		failed("odd", t0, "something_new"),
@@ -123,9 +130,9 @@ func TestRounds(t *testing.T) {
 		"netsess_watch_sessions{server=fs1}":                               3,
 		"netsess_watch_sessions{server=fs2}":                               0,
 		`netsess_watch_sessions{server=we"ird\host}`:                       1,
-		"netsess_watch_last_success_timestamp_seconds{server=fs1}":         float64(t0.Unix()),
-		"netsess_watch_last_success_timestamp_seconds{server=fs2}":         float64(t0.Unix() + 1),
-		`netsess_watch_last_success_timestamp_seconds{server=we"ird\host}`: float64(t0.Unix()),
+		"netsess_watch_last_success_timestamp_seconds{server=fs1}":         answer(t0, 0),
+		"netsess_watch_last_success_timestamp_seconds{server=fs2}":         answer(t0, 1),
+		`netsess_watch_last_success_timestamp_seconds{server=we"ird\host}`: answer(t0, 0),
 		"netsess_watch_events_total{event=session_start}":                  2,
 		"netsess_watch_events_total{event=host_failed}":                    1,
 		"netsess_watch_store_errors_total":                                 1,
@@ -134,7 +141,7 @@ func TestRounds(t *testing.T) {
 
 	// Round two: fs1 fails, dc1 recovers with 2 sessions.
 	t1 := t0.Add(time.Minute)
-	m.Round([]scan.Result{
+	m.Round([]*scan.Result{
 		failed("fs1", t1, client.ReasonUnreachable), ok("fs2", t1, 4), ok(`we"ird\host`, t1, 1),
 		ok("dc1", t1, 2), failed("10.0.0.9", t1, client.ReasonTimeout), ok("odd", t1, 0),
 	}, t1.Add(2*time.Second), 1500*time.Millisecond)
@@ -158,10 +165,10 @@ func TestRounds(t *testing.T) {
 		"netsess_watch_sessions{server=fs2}":                               4,
 		"netsess_watch_sessions{server=dc1}":                               2,
 		"netsess_watch_sessions{server=odd}":                               0,
-		"netsess_watch_last_success_timestamp_seconds{server=fs2}":         float64(t1.Unix()),
-		`netsess_watch_last_success_timestamp_seconds{server=we"ird\host}`: float64(t1.Unix()),
-		"netsess_watch_last_success_timestamp_seconds{server=dc1}":         float64(t1.Unix()),
-		"netsess_watch_last_success_timestamp_seconds{server=odd}":         float64(t1.Unix()),
+		"netsess_watch_last_success_timestamp_seconds{server=fs2}":         answer(t1, 0),
+		`netsess_watch_last_success_timestamp_seconds{server=we"ird\host}`: answer(t1, 0),
+		"netsess_watch_last_success_timestamp_seconds{server=dc1}":         answer(t1, 0),
+		"netsess_watch_last_success_timestamp_seconds{server=odd}":         answer(t1, 0),
 	})
 	delete(want2, "netsess_watch_hosts{outcome=unknown}") // not in the latest round
 	checkValues(t, got, want2)
@@ -177,7 +184,7 @@ func checkValues(t *testing.T, got, want map[string]float64) {
 	keys := slicesSorted(maps.Keys(got))
 	for _, k := range keys {
 		w, named := want[k]
-		if math.Abs(got[k]-w) > 1e-9*max(1, math.Abs(w)) {
+		if math.Abs(got[k]-w) > 1e-12*max(1, math.Abs(w)) {
 			t.Errorf("%s = %v, want %v (named %v)", k, got[k], w, named)
 		}
 	}
@@ -212,7 +219,7 @@ func TestConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for j := range 200 {
 				r := ok(fmt.Sprintf("h%d-%d", i, j%10), time.Unix(1000, 0), j%3)
-				m.Observe(&r)
+				m.Observe(r)
 				if j%50 == 0 {
 					_, _ = promtext.Append(nil, m.Gather())
 				}
@@ -293,5 +300,44 @@ func TestHandlerPaths(t *testing.T) {
 	resp.Body.Close()
 	if got := parseText(t, b); got["netsess_watch_rounds_total"] != 0 || len(got) < 20 {
 		t.Errorf("over HTTP: %v", got)
+	}
+}
+
+// failingStore fails every write with its error.
+type failingStore struct {
+	history.Store
+	err error
+}
+
+func (s failingStore) Apply(context.Context, []history.Observation) ([]history.Event, error) {
+	return nil, s.err
+}
+func (s failingStore) RecordRun(context.Context, history.Run) error { return s.err }
+func (s failingStore) Prune(context.Context, time.Time) (history.Pruned, error) {
+	return history.Pruned{}, s.err
+}
+
+// Store counts each failed write once and returns the error unchanged;
+// successful writes count nothing.
+func TestStoreErrors(t *testing.T) {
+	m := New()
+	ctx := context.Background()
+	boom := errors.New("disk gone")
+	bad := m.Store(failingStore{err: boom})
+	if _, err := bad.Apply(ctx, nil); err != boom {
+		t.Errorf("Apply: %v", err)
+	}
+	if err := bad.RecordRun(ctx, history.Run{}); err != boom {
+		t.Errorf("RecordRun: %v", err)
+	}
+	if _, err := bad.Prune(ctx, time.Now()); err != boom {
+		t.Errorf("Prune: %v", err)
+	}
+	good := m.Store(failingStore{})
+	good.Apply(ctx, nil)
+	good.RecordRun(ctx, history.Run{})
+	good.Prune(ctx, time.Now())
+	if got := parseText(t, mustAppend(t, m.Gather()))["netsess_watch_store_errors_total"]; got != 3 {
+		t.Errorf("store errors %v, want 3", got)
 	}
 }
