@@ -72,6 +72,11 @@ var (
 // Metrics records watch's rounds. Make it with New; it is safe for
 // concurrent use.
 type Metrics struct {
+	// Exclude, when set before the first Observe, leaves the sessions it
+	// returns true for out of netsess_watch_sessions (watch leaves out the
+	// collector's own session, as its history does).
+	Exclude func(r *scan.Result, s client.Session) bool
+
 	reg *promtext.Registry
 
 	rounds        *promtext.Counter
@@ -149,7 +154,15 @@ func (m *Metrics) Observe(r *scan.Result) {
 	m.hostDuration.Observe(r.Duration.Seconds())
 	m.results.With(o).Inc()
 	if r.Collected {
-		m.sessions.With(r.Target).Set(float64(len(r.Sessions)))
+		n := len(r.Sessions)
+		if m.Exclude != nil {
+			for _, s := range r.Sessions {
+				if m.Exclude(r, s) {
+					n--
+				}
+			}
+		}
+		m.sessions.With(r.Target).Set(float64(n))
 		m.lastSuccess.With(r.Target).Set(unixSeconds(r.ObservedAt.Add(r.Duration)))
 	}
 	m.mu.Lock()

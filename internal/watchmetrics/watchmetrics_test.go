@@ -341,3 +341,19 @@ func TestStoreErrors(t *testing.T) {
 		t.Errorf("store errors %v, want 3", got)
 	}
 }
+
+// Exclude leaves sessions out of the per-server count.
+func TestExclude(t *testing.T) {
+	m := New()
+	m.Exclude = func(r *scan.Result, s client.Session) bool { return s.UserName == "collector" }
+	r := ok("fs1", time.Unix(1000, 0), 0)
+	for _, u := range []string{"alice", "collector", "bob"} {
+		var s client.Session
+		s.UserName = u
+		r.Sessions = append(r.Sessions, s)
+	}
+	m.Round([]*scan.Result{r}, time.Unix(1001, 0), time.Second)
+	if got := parseText(t, mustAppend(t, m.Gather()))["netsess_watch_sessions{server=fs1}"]; got != 2 {
+		t.Errorf("sessions %v, want 2", got)
+	}
+}
