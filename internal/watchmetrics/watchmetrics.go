@@ -61,14 +61,6 @@ const (
 	OutcomeUnknown = "unknown"
 )
 
-// Bucket bounds of the histograms, in seconds: a round of a few hosts on
-// a LAN takes well under a second, one of tens of thousands minutes; one
-// host takes milliseconds to the host timeout.
-var (
-	roundBuckets = []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500}
-	hostBuckets  = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
-)
-
 // Metrics records watch's rounds. Make it with New; it is safe for
 // concurrent use.
 type Metrics struct {
@@ -97,6 +89,11 @@ type Metrics struct {
 
 // New returns the metrics with every counter at zero.
 func New() *Metrics {
+	// Bucket bounds in seconds: a round of a few hosts on a LAN takes well
+	// under a second, one of tens of thousands minutes; one host takes
+	// milliseconds up to the host timeout.
+	roundBuckets := []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500}
+	hostBuckets := []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 	r := promtext.NewRegistry()
 	m := &Metrics{
 		reg:           r,
