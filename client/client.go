@@ -211,7 +211,7 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	var dopts []dcerpc.ClientOption
+	var dcfg dcerpc.ClientConfig
 	authed := false
 	if tr.rpcAuth() && opts.Credentials.Kerberos != nil {
 		if !opts.Credentials.NTLMFallback {
@@ -237,7 +237,7 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 			if err != nil {
 				return nil, fmt.Errorf("client: %w", err)
 			}
-			dopts = append(dopts, dcerpc.WithAuth(ini, 1))
+			dcfg.Auth, dcfg.AuthContextID = ini, 1
 			authed = true
 		}
 	}
@@ -252,7 +252,7 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 	log.Debug("connected", "server", server, "transport", cmpOr(opts.Transport, DefaultTransport), "duration", time.Since(start).Round(time.Microsecond))
 	raw := stream
 	stream, count := counted(ctx, log, stream)
-	rpc := dcerpc.NewClient(stream, dopts...)
+	rpc := dcerpc.NewClient(stream, dcfg)
 	start = time.Now()
 	stub, err := srvs.Bind(cctx, rpc)
 	if err != nil {

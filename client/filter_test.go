@@ -17,8 +17,13 @@ import (
 // Samba 4.17) answers every session; the client applies --client and --user
 // itself, and GetInfo picks the entry that matches.
 func TestQualifiersAppliedByTheClient(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := server.New(server.Config{
-		Compat: srvs.CompatSamba417,
+		Listeners: server.Listeners{RPC: l},
+		Compat:    srvs.CompatSamba417,
 		Seeds: []server.Seed{
 			{Client: "127.0.0.2", User: "alice"},
 			{Client: "127.0.0.3", User: "alice", Opens: 1},
@@ -29,14 +34,10 @@ func TestQualifiersAppliedByTheClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, l, nil) }()
+	go func() { done <- srv.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
 	c, err := client.Dial(ctx, l.Addr().String(), client.Options{

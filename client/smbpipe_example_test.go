@@ -25,7 +25,7 @@ func ExampleDialSMBPipe() {
 		return
 	}
 	defer pipe.Close()
-	stub, err := srvs.Bind(ctx, dcerpc.NewClient(pipe))
+	stub, err := srvs.Bind(ctx, dcerpc.NewClient(pipe, dcerpc.ClientConfig{}))
 	if err != nil {
 		fmt.Println(err)
 		return

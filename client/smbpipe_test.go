@@ -161,11 +161,11 @@ func TestSMBPipeSamba(t *testing.T) {
 	// fragments at the 2,048-byte fragment size asked for below.
 	p.HoldT(t, sambapeer.Session{User: sambapeer.User, Password: sambapeer.UserPassword, From: "127.0.0.2", Count: 40})
 
-	enum := func(t *testing.T, pipe *client.SMBPipe, level session.Level, opts ...dcerpc.ClientOption) (*srvs.EnumResult, *dcerpc.Client, error) {
+	enum := func(t *testing.T, pipe *client.SMBPipe, level session.Level, cfg dcerpc.ClientConfig) (*srvs.EnumResult, *dcerpc.Client, error) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		rpc := dcerpc.NewClient(pipe, opts...)
+		rpc := dcerpc.NewClient(pipe, cfg)
 		if err := rpc.Bind(ctx, srvsvcSyntax); err != nil {
 			t.Fatalf("bind: %v", err)
 		}
@@ -180,7 +180,7 @@ func TestSMBPipeSamba(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer pipe.Close()
-		res, rpc, err := enum(t, pipe, 1, dcerpc.WithFragmentSizes(2048, 2048))
+		res, rpc, err := enum(t, pipe, 1, dcerpc.ClientConfig{MaxXmitFrag: 2048, MaxRecvFrag: 2048})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,7 +230,7 @@ func TestSMBPipeSamba(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer pipe.Close()
-			_, _, err = enum(t, pipe, 1)
+			_, _, err = enum(t, pipe, 1, dcerpc.ClientConfig{})
 			if tt.enum == 0 {
 				if err != nil {
 					t.Fatal(err)
@@ -273,7 +273,7 @@ func TestSMBPipeSamba(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer pipe.Close()
-			res, _, err := enum(t, pipe, 0)
+			res, _, err := enum(t, pipe, 0, dcerpc.ClientConfig{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -359,7 +359,7 @@ func TestSMBPipeSambaSealed(t *testing.T) {
 	defer pipe.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rpc := dcerpc.NewClient(pipe)
+	rpc := dcerpc.NewClient(pipe, dcerpc.ClientConfig{})
 	if err := rpc.Bind(ctx, srvsvcSyntax); err != nil {
 		t.Fatal(err)
 	}

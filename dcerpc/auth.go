@@ -138,7 +138,7 @@ type ServerSecurityContext interface {
 	PDUProtector
 }
 
-// AuthInitiator is the client-side hook (WithAuth). The client calls Step
+// AuthInitiator is the client-side hook (ClientConfig.Auth). The client calls Step
 // with a nil token to get the token for the bind, then with every token the
 // server answers. When Step reports done with a non-empty token the client
 // sends it in an auth3 PDU (NTLMSSP); when Step is not done the client sends

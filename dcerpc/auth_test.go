@@ -54,9 +54,9 @@ func TestAuthPlumbing(t *testing.T) {
 				var got Call
 				var mu sync.Mutex
 				s := toyServer(t, alter, &got, &mu)
-				s.MaxRecvFrag, s.MaxXmitFrag = MinFragSize, MinFragSize
-				rec := &recorder{Conn: pipeConn(t, s, WithCaller(session.Caller{User: "smbuser"}))}
-				cl := NewClient(rec, WithAuth(newToyInitiator("alice", "s3cret", level, alter), 79231))
+				s.Limits.MaxRecvFrag, s.Limits.MaxXmitFrag = MinFragSize, MinFragSize
+				rec := &recorder{Conn: pipeConnWith(t, s, ConnConfig{Caller: session.Caller{User: "smbuser"}})}
+				cl := NewClient(rec, ClientConfig{Auth: newToyInitiator("alice", "s3cret", level, alter), AuthContextID: 79231})
 				ctx := testCtx(t)
 				if err := cl.Bind(ctx, testSyntax); err != nil {
 					t.Fatal(err)
@@ -150,7 +150,7 @@ func TestAuthWire(t *testing.T) {
 	// Same association set-up, then a request with no verifier at all.
 	c2 := pipeConn(t, s)
 	keys2 := newToyInitiator("alice", "s3cret", AuthLevelIntegrity, false)
-	cl := NewClient(c2, WithAuth(keys2, 5))
+	cl := NewClient(c2, ClientConfig{Auth: keys2, AuthContextID: 5})
 	if err := cl.Bind(testCtx(t), testSyntax); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestAuthWire(t *testing.T) {
 func TestAuthFailures(t *testing.T) {
 	ctx := testCtx(t)
 	t.Run("wrong key, auth3", func(t *testing.T) {
-		cl := NewClient(pipeConn(t, toyServer(t, false, nil, nil)), WithAuth(newToyInitiator("alice", "wrong", AuthLevelIntegrity, false), 1))
+		cl := NewClient(pipeConn(t, toyServer(t, false, nil, nil)), ClientConfig{Auth: newToyInitiator("alice", "wrong", AuthLevelIntegrity, false), AuthContextID: 1})
 		if err := cl.Bind(ctx, testSyntax); err != nil {
 			t.Fatalf("bind: %v (auth3 has no answer, the failure shows on the first call)", err)
 		}
@@ -174,7 +174,7 @@ func TestAuthFailures(t *testing.T) {
 		}
 	})
 	t.Run("wrong key, alter_context", func(t *testing.T) {
-		cl := NewClient(pipeConn(t, toyServer(t, true, nil, nil)), WithAuth(newToyInitiator("alice", "wrong", AuthLevelPrivacy, true), 1))
+		cl := NewClient(pipeConn(t, toyServer(t, true, nil, nil)), ClientConfig{Auth: newToyInitiator("alice", "wrong", AuthLevelPrivacy, true), AuthContextID: 1})
 		err := cl.Bind(ctx, testSyntax)
 		var fe *Fault
 		if !errors.As(err, &fe) || fe.Status != StatusSecPkgError {
@@ -182,21 +182,21 @@ func TestAuthFailures(t *testing.T) {
 		}
 	})
 	t.Run("unknown user refused at bind", func(t *testing.T) {
-		cl := NewClient(pipeConn(t, toyServer(t, false, nil, nil)), WithAuth(newToyInitiator("mallory", "x", AuthLevelIntegrity, false), 1))
+		cl := NewClient(pipeConn(t, toyServer(t, false, nil, nil)), ClientConfig{Auth: newToyInitiator("mallory", "x", AuthLevelIntegrity, false), AuthContextID: 1})
 		var nak *BindNakError
 		if err := cl.Bind(ctx, testSyntax); !errors.As(err, &nak) || nak.Reason != NakReasonNotSpecified {
 			t.Fatalf("bind: %v", err)
 		}
 	})
 	t.Run("no acceptor for the auth type", func(t *testing.T) {
-		cl := NewClient(pipeConn(t, newTestServer(t)), WithAuth(newToyInitiator("alice", "s3cret", AuthLevelIntegrity, false), 1))
+		cl := NewClient(pipeConn(t, newTestServer(t)), ClientConfig{Auth: newToyInitiator("alice", "s3cret", AuthLevelIntegrity, false), AuthContextID: 1})
 		var nak *BindNakError
 		if err := cl.Bind(ctx, testSyntax); !errors.As(err, &nak) || nak.Reason != NakReasonAuthTypeNotRecognized {
 			t.Fatalf("bind: %v", err)
 		}
 	})
 	t.Run("unsupported level", func(t *testing.T) {
-		cl := NewClient(pipeConn(t, toyServer(t, false, nil, nil)), WithAuth(newToyInitiator("alice", "s3cret", AuthLevelPkt, false), 1))
+		cl := NewClient(pipeConn(t, toyServer(t, false, nil, nil)), ClientConfig{Auth: newToyInitiator("alice", "s3cret", AuthLevelPkt, false), AuthContextID: 1})
 		var nak *BindNakError
 		if err := cl.Bind(ctx, testSyntax); !errors.As(err, &nak) {
 			t.Fatalf("bind: %v", err)
@@ -205,10 +205,10 @@ func TestAuthFailures(t *testing.T) {
 	t.Run("tampered response", func(t *testing.T) {
 		s := toyServer(t, false, nil, nil)
 		a, b := net.Pipe()
-		go s.ServeConn(context.Background(), a)
+		go s.ServeConn(context.Background(), a, ConnConfig{})
 		defer b.Close()
 		flip := &flipper{Conn: b}
-		cl := NewClient(flip, WithAuth(newToyInitiator("alice", "s3cret", AuthLevelIntegrity, false), 1))
+		cl := NewClient(flip, ClientConfig{Auth: newToyInitiator("alice", "s3cret", AuthLevelIntegrity, false), AuthContextID: 1})
 		if err := cl.Bind(ctx, testSyntax); err != nil {
 			t.Fatal(err)
 		}

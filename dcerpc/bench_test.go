@@ -22,8 +22,8 @@ func BenchmarkCallRoundTrip(b *testing.B) {
 func BenchmarkResponse5MB(b *testing.B) {
 	const size = 5 << 20
 	s := newTestServer(b)
-	s.MaxXmitFrag = 5840
-	cl := boundClient(b, s, WithMaxResponseSize(8<<20))
+	s.Limits.MaxXmitFrag = 5840
+	cl := boundClientWith(b, s, ClientConfig{MaxResponseSize: 8 << 20})
 	ctx := testCtx(b)
 	req := le32(size)
 	b.SetBytes(size)
@@ -41,7 +41,7 @@ func BenchmarkResponse5MB(b *testing.B) {
 func BenchmarkRequest5MB(b *testing.B) {
 	const size = 5 << 20
 	s := newTestServer(b)
-	s.MaxReassembledSize = 8 << 20
+	s.Limits.MaxReassembledSize = 8 << 20
 	cl := boundClient(b, s)
 	ctx := testCtx(b)
 	in := pattern(size)

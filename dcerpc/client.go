@@ -12,7 +12,7 @@ import (
 )
 
 // DefaultMaxResponseSize caps a reassembled response stub unless
-// WithMaxResponseSize says otherwise.
+// ClientConfig.MaxResponseSize says otherwise.
 const DefaultMaxResponseSize = 16 << 20
 
 // Client makes calls over one association on any byte stream (a TCP
@@ -29,20 +29,19 @@ const DefaultMaxResponseSize = 16 << 20
 // rejected context does not break the Client.
 type Client struct {
 	rw  io.ReadWriter
-	cfg clientConfig
+	cfg ClientConfig // with the defaults filled in
 
-	mu         sync.Mutex
-	broken     error
-	callID     uint32
-	bound      bool
-	nextCtx    uint16
-	defaultCtx uint16
-	neg        Negotiated
-	maxXmit    int
-	recvLimit  int // largest fragment accepted: ours, or the server's if larger
-	authDone   bool
-	rbuf       []byte
-	wbuf       []byte
+	mu        sync.Mutex
+	broken    error
+	callID    uint32
+	bound     bool
+	nextCtx   uint16
+	neg       Negotiated
+	maxXmit   int
+	recvLimit int // largest fragment accepted: ours, or the server's if larger
+	authDone  bool
+	rbuf      []byte
+	wbuf      []byte
 }
 
 // Negotiated is what the bind settled.
@@ -55,58 +54,47 @@ type Negotiated struct {
 	Features Features
 }
 
-type clientConfig struct {
-	maxXmit, maxRecv uint16
-	maxResp          int
-	auth             AuthInitiator
-	authContextID    uint32
-	assocGroup       uint32
-	features         Features
-	offerFeatures    bool
+// ClientConfig configures a Client. The zero value binds without
+// authentication, proposing the largest fragments, and accepts responses
+// up to DefaultMaxResponseSize.
+type ClientConfig struct {
+	// MaxXmitFrag and MaxRecvFrag are the max_xmit_frag and max_recv_frag
+	// the client proposes (0: MaxFragSize; never below MinFragSize):
+	// servers answer with the smaller of the two capped by their own
+	// limits (Windows 5840 over TCP, 4280 over named pipes), and one that
+	// allows more sends a large answer in fewer fragments, hence fewer
+	// round trips over a pipe.
+	MaxXmitFrag, MaxRecvFrag uint16
+	// MaxResponseSize caps reassembled responses (0:
+	// DefaultMaxResponseSize).
+	MaxResponseSize int
+	// Auth, when not nil, authenticates the association, with
+	// AuthContextID as its auth_context_id.
+	Auth          AuthInitiator
+	AuthContextID uint32
+	// AssocGroupID, when not zero, asks to join that existing association
+	// group.
+	AssocGroupID uint32
+	// Features, when not zero, adds a bind-time feature negotiation
+	// context offering them to the bind (MS-RPCE 3.3.1.5.3).
+	Features Features
 }
 
-// ClientOption configures NewClient.
-type ClientOption func(*clientConfig)
-
-// WithFragmentSizes sets the max_xmit_frag and max_recv_frag the client
-// proposes (default MaxFragSize each, never below MinFragSize): servers
-// answer with the smaller of the two capped by their own limits (Windows
-// 5840 over TCP, 4280 over named pipes), and one that allows more sends a
-// large answer in fewer fragments, hence fewer round trips over a pipe.
-func WithFragmentSizes(xmit, recv uint16) ClientOption {
-	return func(c *clientConfig) { c.maxXmit, c.maxRecv = xmit, recv }
+// withDefaults returns cfg with every zero field set to its default: the
+// one place the defaults are applied.
+func (cfg ClientConfig) withDefaults() ClientConfig {
+	fragSize(&cfg.MaxXmitFrag, MaxFragSize)
+	fragSize(&cfg.MaxRecvFrag, MaxFragSize)
+	or(&cfg.MaxResponseSize, DefaultMaxResponseSize)
+	return cfg
 }
 
-// WithMaxResponseSize caps reassembled responses (default
-// DefaultMaxResponseSize).
-func WithMaxResponseSize(n int) ClientOption { return func(c *clientConfig) { c.maxResp = n } }
-
-// WithAuth authenticates the association with a, with the given
-// auth_context_id.
-func WithAuth(a AuthInitiator, contextID uint32) ClientOption {
-	return func(c *clientConfig) { c.auth, c.authContextID = a, contextID }
-}
-
-// WithAssocGroup asks to join an existing association group.
-func WithAssocGroup(id uint32) ClientOption { return func(c *clientConfig) { c.assocGroup = id } }
-
-// WithFeatureNegotiation adds a bind-time feature negotiation context
-// offering f to the bind (MS-RPCE 3.3.1.5.3).
-func WithFeatureNegotiation(f Features) ClientOption {
-	return func(c *clientConfig) { c.features, c.offerFeatures = f, true }
-}
-
-// NewClient returns a Client on rw. Nothing is sent until Bind.
-func NewClient(rw io.ReadWriter, opts ...ClientOption) *Client {
-	c := &Client{rw: rw}
-	for _, o := range opts {
-		o(&c.cfg)
-	}
-	c.cfg.maxXmit = max(orDefault(c.cfg.maxXmit, MaxFragSize), MinFragSize)
-	c.cfg.maxRecv = max(orDefault(c.cfg.maxRecv, MaxFragSize), MinFragSize)
-	c.cfg.maxResp = orDefault(c.cfg.maxResp, DefaultMaxResponseSize)
-	c.maxXmit = int(c.cfg.maxXmit)
-	c.recvLimit = int(c.cfg.maxRecv)
+// NewClient returns a Client on rw, configured by cfg (its zero value will
+// do). Nothing is sent until Bind.
+func NewClient(rw io.ReadWriter, cfg ClientConfig) *Client {
+	c := &Client{rw: rw, cfg: cfg.withDefaults()}
+	c.maxXmit = int(c.cfg.MaxXmitFrag)
+	c.recvLimit = int(c.cfg.MaxRecvFrag)
 	return c
 }
 
@@ -193,7 +181,7 @@ func (c *Client) nextCallID() uint32 {
 
 // Bind establishes the association with one presentation context for
 // syntax (NDR20), which Call uses by default, and runs the authentication
-// exchange if WithAuth was given. A bind_nak is a *BindNakError, a rejected
+// exchange if ClientConfig.Auth is set. A bind_nak is a *BindNakError, a rejected
 // context a *ContextRejectedError.
 func (c *Client) Bind(ctx context.Context, syntax SyntaxID) (err error) {
 	c.mu.Lock()
@@ -209,25 +197,25 @@ func (c *Client) Bind(ctx context.Context, syntax SyntaxID) (err error) {
 
 	b := &Bind{
 		Header:       Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: c.nextCallID()},
-		MaxXmitFrag:  c.cfg.maxXmit,
-		MaxRecvFrag:  c.cfg.maxRecv,
-		AssocGroupID: c.cfg.assocGroup,
+		MaxXmitFrag:  c.cfg.MaxXmitFrag,
+		MaxRecvFrag:  c.cfg.MaxRecvFrag,
+		AssocGroupID: c.cfg.AssocGroupID,
 		Contexts:     []ContextElem{{ContextID: 0, AbstractSyntax: syntax, TransferSyntaxes: []SyntaxID{NDR20}}},
 	}
 	c.nextCtx = 1
-	if c.cfg.offerFeatures {
+	if c.cfg.Features != 0 {
 		b.Contexts = append(b.Contexts, ContextElem{ContextID: 1, AbstractSyntax: syntax,
-			TransferSyntaxes: []SyntaxID{BindTimeFeatureSyntax(c.cfg.features)}})
+			TransferSyntaxes: []SyntaxID{BindTimeFeatureSyntax(c.cfg.Features)}})
 		c.nextCtx = 2
 	}
 	var authDone bool
-	if a := c.cfg.auth; a != nil {
+	if a := c.cfg.Auth; a != nil {
 		tok, d, err := a.Step(ctx, nil)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrAuth, err)
 		}
 		authDone = d
-		b.Auth = &AuthVerifier{Type: a.AuthType(), Level: a.AuthLevel(), ContextID: c.cfg.authContextID, Value: tok}
+		b.Auth = &AuthVerifier{Type: a.AuthType(), Level: a.AuthLevel(), ContextID: c.cfg.AuthContextID, Value: tok}
 		b.Flags |= FlagSupportHdrSign
 	}
 	ack, err := c.exchangeBind(b)
@@ -236,15 +224,15 @@ func (c *Client) Bind(ctx context.Context, syntax SyntaxID) (err error) {
 	}
 	c.neg = Negotiated{MaxXmitFrag: ack.MaxRecvFrag, MaxRecvFrag: ack.MaxXmitFrag,
 		AssocGroupID: ack.AssocGroupID, SecondaryAddr: ack.SecondaryAddr}
-	c.maxXmit = max(min(int(ack.MaxRecvFrag), int(c.cfg.maxXmit)), MinFragSize)
+	c.maxXmit = max(min(int(ack.MaxRecvFrag), int(c.cfg.MaxXmitFrag)), MinFragSize)
 	c.neg.MaxXmitFrag = uint16(c.maxXmit)
 	// Samba and Windows raise small sizes to 2048: take what the server
 	// announces it sends rather than fail on it.
-	c.recvLimit = max(int(c.cfg.maxRecv), int(ack.MaxXmitFrag))
+	c.recvLimit = max(int(c.cfg.MaxRecvFrag), int(ack.MaxXmitFrag))
 	if len(ack.Results) != len(b.Contexts) {
 		return fmt.Errorf("%w: %d results for %d contexts", ErrProtocol, len(ack.Results), len(b.Contexts))
 	}
-	if c.cfg.offerFeatures && ack.Results[1].Result == ResultNegotiateAck {
+	if c.cfg.Features != 0 && ack.Results[1].Result == ResultNegotiateAck {
 		c.neg.Features = Features(ack.Results[1].Reason)
 	}
 	if r := ack.Results[0]; r.Result != ResultAcceptance {
@@ -253,9 +241,8 @@ func (c *Client) Bind(ctx context.Context, syntax SyntaxID) (err error) {
 	if r := ack.Results[0]; r.TransferSyntax != NDR20 {
 		return fmt.Errorf("%w: server chose transfer syntax %s", ErrProtocol, r.TransferSyntax)
 	}
-	c.defaultCtx = 0
 	c.bound = true
-	if c.cfg.auth != nil {
+	if c.cfg.Auth != nil {
 		var tok []byte
 		if ack.Auth != nil {
 			tok = bytes.Clone(ack.Auth.Value) // aliases the read buffer
@@ -271,14 +258,14 @@ func (c *Client) Bind(ctx context.Context, syntax SyntaxID) (err error) {
 // authenticate runs the legs after bind_ack: auth3 for a mechanism that is
 // done after its next token, alter_context legs otherwise.
 func (c *Client) authenticate(ctx context.Context, syntax SyntaxID, tok []byte, done bool) error {
-	a := c.cfg.auth
+	a := c.cfg.Auth
 	for !done {
 		out, d, err := a.Step(ctx, tok)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrAuth, err)
 		}
 		done = d
-		av := &AuthVerifier{Type: a.AuthType(), Level: a.AuthLevel(), ContextID: c.cfg.authContextID, Value: out}
+		av := &AuthVerifier{Type: a.AuthType(), Level: a.AuthLevel(), ContextID: c.cfg.AuthContextID, Value: out}
 		if done {
 			if len(out) > 0 {
 				p := &Auth3{Header: Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: c.nextCallID()}, Auth: av}
@@ -290,10 +277,10 @@ func (c *Client) authenticate(ctx context.Context, syntax SyntaxID, tok []byte, 
 		}
 		alt := &Bind{
 			Header:       Header{Type: PTypeAlterContext, Flags: FlagFirstFrag | FlagLastFrag, CallID: c.nextCallID()},
-			MaxXmitFrag:  c.cfg.maxXmit,
-			MaxRecvFrag:  c.cfg.maxRecv,
+			MaxXmitFrag:  c.cfg.MaxXmitFrag,
+			MaxRecvFrag:  c.cfg.MaxRecvFrag,
 			AssocGroupID: c.neg.AssocGroupID,
-			Contexts:     []ContextElem{{ContextID: c.defaultCtx, AbstractSyntax: syntax, TransferSyntaxes: []SyntaxID{NDR20}}},
+			Contexts:     []ContextElem{{ContextID: 0, AbstractSyntax: syntax, TransferSyntaxes: []SyntaxID{NDR20}}},
 			Auth:         av,
 		}
 		resp, err := c.exchangeBind(alt)
@@ -310,7 +297,7 @@ func (c *Client) authenticate(ctx context.Context, syntax SyntaxID, tok []byte, 
 }
 
 // AlterContext adds a presentation context for syntax on the association
-// and returns its context ID, for use with OnContext.
+// and returns its context ID, for use as CallOptions.ContextID.
 func (c *Client) AlterContext(ctx context.Context, syntax SyntaxID) (id uint16, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -326,8 +313,8 @@ func (c *Client) AlterContext(ctx context.Context, syntax SyntaxID) (id uint16, 
 	c.nextCtx++
 	alt := &Bind{
 		Header:       Header{Type: PTypeAlterContext, Flags: FlagFirstFrag | FlagLastFrag, CallID: c.nextCallID()},
-		MaxXmitFrag:  c.cfg.maxXmit,
-		MaxRecvFrag:  c.cfg.maxRecv,
+		MaxXmitFrag:  c.cfg.MaxXmitFrag,
+		MaxRecvFrag:  c.cfg.MaxRecvFrag,
 		AssocGroupID: c.neg.AssocGroupID,
 		Contexts:     []ContextElem{{ContextID: id, AbstractSyntax: syntax, TransferSyntaxes: []SyntaxID{NDR20}}},
 	}
@@ -374,31 +361,28 @@ func (c *Client) exchangeBind(b *Bind) (*BindAck, error) {
 	return nil, fmt.Errorf("%w: %s in answer to %s", ErrProtocol, p.Hdr().Type, b.Type)
 }
 
-// CallOption modifies one Call.
-type CallOption func(*callConfig)
-
-type callConfig struct {
-	ctxID     uint16
-	setCtx    bool
-	object    UUID
-	hasObject bool
+// CallOptions are the optional parts of one call. The zero value sends
+// it on the presentation context Bind established, with no object UUID.
+type CallOptions struct {
+	// ContextID is the presentation context the call is sent on: one
+	// AlterContext returned, or 0, the one Bind established.
+	ContextID uint16
+	// Object, when not the nil UUID, is sent as the call's object UUID
+	// (PFC_OBJECT_UUID).
+	Object UUID
 }
 
-// OnContext sends the call on the presentation context id (from
-// AlterContext) instead of the one Bind established.
-func OnContext(id uint16) CallOption { return func(c *callConfig) { c.ctxID, c.setCtx = id, true } }
+// Call sends a request with stub for opnum on the context Bind
+// established, fragmenting it to the negotiated size, and returns the
+// reassembled response stub. A fault answer is a *Fault; transport
+// failures wrap the I/O error.
+func (c *Client) Call(ctx context.Context, opnum uint16, stub []byte) ([]byte, error) {
+	return c.CallWith(ctx, opnum, stub, CallOptions{})
+}
 
-// WithObject sends the call with an object UUID (PFC_OBJECT_UUID).
-func WithObject(u UUID) CallOption { return func(c *callConfig) { c.object, c.hasObject = u, true } }
-
-// Call sends a request with stub for opnum, fragmenting it to the
-// negotiated size, and returns the reassembled response stub. A fault
-// answer is a *Fault; transport failures wrap the I/O error.
-func (c *Client) Call(ctx context.Context, opnum uint16, stub []byte, opts ...CallOption) (out []byte, err error) {
-	var cc callConfig
-	for _, o := range opts {
-		o(&cc)
-	}
+// CallWith is Call with options: another presentation context, an object
+// UUID.
+func (c *Client) CallWith(ctx context.Context, opnum uint16, stub []byte, opts CallOptions) (out []byte, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.broken != nil {
@@ -407,28 +391,26 @@ func (c *Client) Call(ctx context.Context, opnum uint16, stub []byte, opts ...Ca
 	if !c.bound {
 		return nil, ErrNotBound
 	}
-	if !cc.setCtx {
-		cc.ctxID = c.defaultCtx
-	}
 	done := c.guard(ctx)
 	defer func() { err = c.fail(done(err)) }()
 
 	callID := c.nextCallID()
-	if err := c.sendRequest(callID, opnum, stub, &cc); err != nil {
+	if err := c.sendRequest(callID, opnum, stub, &opts); err != nil {
 		return nil, err
 	}
 	return c.readResponse(callID)
 }
 
 func (c *Client) protection() (AuthInitiator, bool) {
-	a := c.cfg.auth
+	a := c.cfg.Auth
 	return a, a != nil && c.authDone && a.AuthLevel() >= AuthLevelIntegrity
 }
 
-func (c *Client) sendRequest(callID uint32, opnum uint16, stub []byte, cc *callConfig) error {
+func (c *Client) sendRequest(callID uint32, opnum uint16, stub []byte, cc *CallOptions) error {
+	hasObject := cc.Object != UUID{}
 	a, protected := c.protection()
 	maxStub := c.maxXmit - HeaderLen - 8
-	if cc.hasObject {
+	if hasObject {
 		maxStub -= 16
 	}
 	var sigLen int
@@ -443,8 +425,8 @@ func (c *Client) sendRequest(callID uint32, opnum uint16, stub []byte, cc *callC
 	for {
 		n := min(maxStub, len(stub)-off)
 		r := &Request{Header: Header{CallID: callID}, AllocHint: uint32(len(stub) - off),
-			ContextID: cc.ctxID, Opnum: opnum, Object: cc.object, Stub: stub[off : off+n]}
-		if cc.hasObject {
+			ContextID: cc.ContextID, Opnum: opnum, Object: cc.Object, Stub: stub[off : off+n]}
+		if hasObject {
 			r.Flags |= FlagObjectUUID
 		}
 		if off == 0 {
@@ -454,7 +436,7 @@ func (c *Client) sendRequest(callID uint32, opnum uint16, stub []byte, cc *callC
 			r.Flags |= FlagLastFrag
 		}
 		if protected {
-			r.Auth = &AuthVerifier{Type: a.AuthType(), Level: a.AuthLevel(), ContextID: c.cfg.authContextID, Value: zeroSig(sigLen)}
+			r.Auth = &AuthVerifier{Type: a.AuthType(), Level: a.AuthLevel(), ContextID: c.cfg.AuthContextID, Value: zeroSig(sigLen)}
 		}
 		b, err := c.marshal(r)
 		if err != nil {
@@ -497,15 +479,15 @@ func (c *Client) readResponse(callID uint32) ([]byte, error) {
 			if err := c.checkResponseAuth(raw, q); err != nil {
 				return nil, err
 			}
-			if len(out)+len(q.Stub) > c.cfg.maxResp {
-				return nil, fmt.Errorf("%w: response over %d octets", ErrTooLarge, c.cfg.maxResp)
+			if len(out)+len(q.Stub) > c.cfg.MaxResponseSize {
+				return nil, fmt.Errorf("%w: response over %d octets", ErrTooLarge, c.cfg.MaxResponseSize)
 			}
 			if first && q.Flags&FlagLastFrag != 0 {
 				return append([]byte(nil), q.Stub...), nil
 			}
 			if first {
 				// alloc_hint is the whole stub: trust it up to the cap.
-				out = make([]byte, 0, min(int(q.AllocHint), c.cfg.maxResp))
+				out = make([]byte, 0, min(int(q.AllocHint), c.cfg.MaxResponseSize))
 			}
 			first = false
 			out = append(out, q.Stub...)
@@ -524,7 +506,7 @@ func (c *Client) checkResponseAuth(raw []byte, r *Response) error {
 		return nil
 	}
 	v := r.Auth
-	if v == nil || v.Type != a.AuthType() || v.Level != a.AuthLevel() || v.ContextID != c.cfg.authContextID {
+	if v == nil || v.Type != a.AuthType() || v.Level != a.AuthLevel() || v.ContextID != c.cfg.AuthContextID {
 		return fmt.Errorf("%w: response without the association's verifier", ErrAuth)
 	}
 	return unprotect(a, a.AuthLevel(), raw, r)

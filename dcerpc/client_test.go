@@ -71,7 +71,7 @@ func TestClientAgainstScriptedServers(t *testing.T) {
 				c.Write(mustMarshal(t, r))
 			}
 		}))
-		cl := NewClient(c, WithFragmentSizes(MinFragSize, MinFragSize))
+		cl := NewClient(c, ClientConfig{MaxXmitFrag: MinFragSize, MaxRecvFrag: MinFragSize})
 		if err := cl.Bind(ctx, testSyntax); err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +87,7 @@ func TestClientAgainstScriptedServers(t *testing.T) {
 		c := fakeServer(t, bindThen(4280, func(c net.Conn, req *Request) {
 			c.Write(mustMarshal(t, &Response{Header: Header{Flags: 3, CallID: req.CallID + 1}}))
 		}))
-		cl := NewClient(c)
+		cl := NewClient(c, ClientConfig{})
 		cl.Bind(ctx, testSyntax)
 		if _, err := cl.Call(ctx, 0, nil); !errors.Is(err, ErrProtocol) {
 			t.Fatalf("call: %v", err)
@@ -100,7 +100,7 @@ func TestClientAgainstScriptedServers(t *testing.T) {
 		c := fakeServer(t, bindThen(4280, func(c net.Conn, req *Request) {
 			c.Write(mustMarshal(t, &Response{Header: Header{Flags: FlagLastFrag, CallID: req.CallID}}))
 		}))
-		cl := NewClient(c)
+		cl := NewClient(c, ClientConfig{})
 		cl.Bind(ctx, testSyntax)
 		if _, err := cl.Call(ctx, 0, nil); !errors.Is(err, ErrProtocol) {
 			t.Fatalf("call: %v", err)
@@ -110,7 +110,7 @@ func TestClientAgainstScriptedServers(t *testing.T) {
 		c := fakeServer(t, bindThen(4280, func(c net.Conn, req *Request) {
 			c.Write([]byte{5, 0, 2, 3, 0x10, 0, 0, 0, 17, 0, 0, 0, 1, 0, 0, 0, 0})
 		}))
-		cl := NewClient(c)
+		cl := NewClient(c, ClientConfig{})
 		cl.Bind(ctx, testSyntax)
 		if _, err := cl.Call(ctx, 0, nil); !errors.Is(err, ErrMalformed) {
 			t.Fatalf("call: %v", err)
@@ -118,7 +118,7 @@ func TestClientAgainstScriptedServers(t *testing.T) {
 	})
 	t.Run("server hangs up", func(t *testing.T) {
 		c := fakeServer(t, bindThen(4280, nil))
-		cl := NewClient(c)
+		cl := NewClient(c, ClientConfig{})
 		cl.Bind(ctx, testSyntax)
 		_, err := cl.Call(ctx, 0, nil)
 		var fe *Fault
@@ -132,7 +132,7 @@ func TestClientAgainstScriptedServers(t *testing.T) {
 			c.Write(mustMarshal(t, &FaultPDU{Header: Header{Flags: 3, CallID: p.Hdr().CallID}, Status: StatusProtoError}))
 		})
 		var fe *Fault
-		if err := NewClient(c).Bind(ctx, testSyntax); !errors.As(err, &fe) || fe.Status != StatusProtoError {
+		if err := NewClient(c, ClientConfig{}).Bind(ctx, testSyntax); !errors.As(err, &fe) || fe.Status != StatusProtoError {
 			t.Fatalf("bind: %v", err)
 		}
 	})
@@ -141,7 +141,7 @@ func TestClientAgainstScriptedServers(t *testing.T) {
 			p, _ := readPDU(c)
 			c.Write(mustMarshal(t, ackFor(p.(*Bind), 4280)))
 		})
-		if err := NewClient(c).Bind(ctx, testSyntax); !errors.Is(err, ErrProtocol) {
+		if err := NewClient(c, ClientConfig{}).Bind(ctx, testSyntax); !errors.Is(err, ErrProtocol) {
 			t.Fatalf("bind: %v", err)
 		}
 	})
@@ -150,7 +150,7 @@ func TestClientAgainstScriptedServers(t *testing.T) {
 			p, _ := readPDU(c)
 			c.Write(mustMarshal(t, &Response{Header: Header{Flags: 3, CallID: p.Hdr().CallID}}))
 		})
-		if err := NewClient(c).Bind(ctx, testSyntax); !errors.Is(err, ErrProtocol) {
+		if err := NewClient(c, ClientConfig{}).Bind(ctx, testSyntax); !errors.Is(err, ErrProtocol) {
 			t.Fatalf("bind: %v", err)
 		}
 	})
@@ -159,7 +159,7 @@ func TestClientAgainstScriptedServers(t *testing.T) {
 			c.Write(mustMarshal(t, &Shutdown{Header: Header{Flags: 3}}))
 			c.Write(mustMarshal(t, &Response{Header: Header{Flags: 3, CallID: req.CallID}, Stub: []byte("ok")}))
 		}))
-		cl := NewClient(c)
+		cl := NewClient(c, ClientConfig{})
 		cl.Bind(ctx, testSyntax)
 		if out, err := cl.Call(ctx, 0, nil); err != nil || string(out) != "ok" {
 			t.Fatalf("call: %q %v", out, err)
@@ -169,7 +169,7 @@ func TestClientAgainstScriptedServers(t *testing.T) {
 
 func TestClientMisuse(t *testing.T) {
 	ctx := testCtx(t)
-	cl := NewClient(pipeConn(t, newTestServer(t)))
+	cl := NewClient(pipeConn(t, newTestServer(t)), ClientConfig{})
 	if _, err := cl.Call(ctx, 0, nil); !errors.Is(err, ErrNotBound) {
 		t.Fatalf("call before bind: %v", err)
 	}

@@ -23,7 +23,7 @@ type serverConn struct {
 	out    io.WriteCloser // where answers go (nc, or the association's queue)
 	ctx    context.Context
 	cancel context.CancelFunc
-	cfg    connConfig
+	cfg    ConnConfig
 	log    *slog.Logger
 	start  time.Time
 	active atomic.Bool // between a PDU header and the end of its answer
@@ -226,7 +226,7 @@ func (c *serverConn) bind(p *Bind, alter bool) error {
 		return refuse(NakReasonNotSpecified, "several feature negotiation contexts")
 	}
 	results := make([]ContextResultElem, len(p.Contexts))
-	limit := orDefault(c.srv.MaxContexts, DefaultMaxContexts)
+	limit := c.srv.lim.MaxContexts
 	for i, ce := range p.Contexts {
 		r, err := c.negotiate(ce, alter, limit)
 		if err != nil {
@@ -252,7 +252,7 @@ func (c *serverConn) bind(p *Bind, alter bool) error {
 		if c.assocGroup == 0 {
 			c.assocGroup = c.srv.assoc.Add(1)
 		}
-		ack.SecondaryAddr = c.cfg.secAddr
+		ack.SecondaryAddr = c.cfg.SecondaryAddr
 	}
 	ack.MaxXmitFrag = uint16(c.maxXmit)
 	ack.MaxRecvFrag = uint16(c.maxRecv)
@@ -342,7 +342,7 @@ func (c *serverConn) authLeg(p *Bind) ([]byte, error) {
 			return nil, fmt.Errorf("%w: auth level %s not supported", ErrAuth, a.Level)
 		}
 		sc, err := acc.NewSecurityContext(c.ctx, AuthBindInfo{Type: a.Type, Level: a.Level,
-			ContextID: a.ContextID, RemoteAddr: c.cfg.remote, Transport: c.cfg.caller})
+			ContextID: a.ContextID, RemoteAddr: c.cfg.RemoteAddr, Transport: c.cfg.Caller})
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrAuth, err)
 		}
@@ -458,8 +458,8 @@ func (c *serverConn) request(raw []byte, p *Request) error {
 			}
 		}
 		if p.Flags&FlagLastFrag == 0 {
-			if d := c.srv.ReassemblyTimeout; d >= 0 {
-				pc.deadline = time.Now().Add(orDefault(d, DefaultReassemblyTimeout))
+			if d := c.srv.tmo.Reassembly; d > 0 {
+				pc.deadline = time.Now().Add(d)
 			}
 		}
 		c.cur = pc
@@ -521,7 +521,7 @@ func (c *serverConn) request(raw []byte, p *Request) error {
 // reserve takes n more octets of the server's request budget for pc, or
 // fails when the budget is spent.
 func (c *serverConn) reserve(pc *pendingCall, n int64) error {
-	budget := orDefault(c.srv.MaxBufferedRequests, DefaultMaxBufferedRequests)
+	budget := c.srv.lim.MaxBufferedRequests
 	if now := c.srv.buffered.Add(n); budget > 0 && now > budget {
 		c.srv.buffered.Add(-n)
 		c.log.Warn("dcerpc: request refused: the server's reassembly budget is spent",
@@ -549,13 +549,13 @@ func (c *serverConn) dropCall() {
 // maxReassembled is the largest request stub the association may send:
 // smaller until its caller has authenticated as someone.
 func (c *serverConn) maxReassembled() int {
-	n := orDefault(c.srv.MaxReassembledSize, DefaultMaxReassembledSize)
-	caller := c.cfg.caller
+	n := c.srv.lim.MaxReassembledSize
+	caller := c.cfg.Caller
 	if c.sec != nil {
 		caller = c.sec.caller // zero until the context completes
 	}
 	if caller.User == "" || caller.Anonymous || caller.Guest {
-		n = min(n, orDefault(c.srv.MaxUnauthReassembledSize, DefaultMaxUnauthReassembledSize))
+		n = min(n, c.srv.lim.MaxUnauthReassembledSize)
 	}
 	return n
 }
@@ -568,7 +568,7 @@ func (c *serverConn) dispatch(pc *pendingCall) error {
 	call := &Call{
 		Opnum: pc.opnum, Stub: pc.stub, CallID: pc.callID, ContextID: pc.contextID,
 		Object: pc.object, HasObject: pc.hasObject, Syntax: pctx.syntax,
-		AssocGroupID: c.assocGroup, Caller: c.cfg.caller, RemoteAddr: c.cfg.remote,
+		AssocGroupID: c.assocGroup, Caller: c.cfg.Caller, RemoteAddr: c.cfg.RemoteAddr,
 		AuthLevel: AuthLevelNone,
 	}
 	if c.sec != nil {
@@ -678,7 +678,7 @@ func (c *serverConn) writePDU(p PDU) error {
 }
 
 func (c *serverConn) write(b []byte) error {
-	if d := orDefault(c.srv.WriteTimeout, DefaultWriteTimeout); d > 0 && c.nc != nil {
+	if d := c.srv.tmo.Write; d > 0 && c.nc != nil {
 		c.nc.SetWriteDeadline(time.Now().Add(d))
 	}
 	if _, err := c.out.Write(b); err != nil {
@@ -689,12 +689,12 @@ func (c *serverConn) write(b []byte) error {
 
 func (c *serverConn) idleDeadline() time.Time {
 	var t time.Time
-	if d := orDefault(c.srv.IdleTimeout, DefaultIdleTimeout); d > 0 {
+	if d := c.srv.tmo.Idle; d > 0 {
 		t = time.Now().Add(d)
 	}
 	t = c.reassemblyBound(t)
 	if !c.bound {
-		if d := orDefault(c.srv.HandshakeTimeout, DefaultHandshakeTimeout); d > 0 {
+		if d := c.srv.tmo.Handshake; d > 0 {
 			if h := c.start.Add(d); t.IsZero() || h.Before(t) {
 				t = h
 			}
@@ -705,7 +705,7 @@ func (c *serverConn) idleDeadline() time.Time {
 
 func (c *serverConn) bodyDeadline() time.Time {
 	var t time.Time
-	if d := orDefault(c.srv.ReadTimeout, DefaultReadTimeout); d > 0 {
+	if d := c.srv.tmo.Read; d > 0 {
 		t = time.Now().Add(d)
 	}
 	return c.reassemblyBound(t)

@@ -53,7 +53,7 @@
 //
 // A bind negotiates the fragment sizes as Samba and Windows do: one value,
 // the smaller of the client's max_xmit_frag and max_recv_frag, capped by
-// Server.MaxXmitFrag and Server.MaxRecvFrag and truncated to a multiple of
+// Server.Limits.MaxXmitFrag and MaxRecvFrag and truncated to a multiple of
 // 8; but never below the 1432 octets every implementation must receive
 // (Samba raises small values to 2048, which a conforming client may not be
 // able to receive). The caps differ by default: the server receives at
@@ -66,28 +66,28 @@
 // Samba 4.17 grants it 5840. A zero assoc_group_id gets a fresh one; a
 // non-zero one is echoed, since no state is shared between associations. The bind_ack
 // carries the secondary address of the connection (Server.SecondaryAddr or
-// WithSecondaryAddress: the port number for ncacn_ip_tcp, `\PIPE\srvsvc`
+// ConnConfig.SecondaryAddr: the port number for ncacn_ip_tcp, `\PIPE\srvsvc`
 // for ncacn_np), padded so that the result list is 4-aligned; an
 // alter_context_resp carries an empty one.
 //
 // # Requests and responses
 //
-// Request fragments are reassembled up to Server.MaxReassembledSize
-// (default 1 MiB), or Server.MaxUnauthReassembledSize (default 16 KiB)
+// Request fragments are reassembled up to Server.Limits.MaxReassembledSize
+// (default 1 MiB), or Limits.MaxUnauthReassembledSize (default 16 KiB)
 // while the caller is anonymous or guest: an anonymous NetrSessionEnum
 // or ept_map request is under 1 KiB. A fragment over the negotiated size
 // gets a fault nca_s_proto_error and the connection is closed; a request
 // over the cap gets a fault 0x5 (access denied, as Samba answers) and the
 // connection is closed; so is a first fragment whose alloc_hint announces
 // more than the cap. What all connections reassemble at once is bounded
-// by Server.MaxBufferedRequests (default 64 MiB): a fragment that would
+// by Limits.MaxBufferedRequests (default 64 MiB): a fragment that would
 // exceed it gets nca_s_fault_remote_no_memory and its connection is
-// closed. A request must be complete within Server.ReassemblyTimeout
+// closed. A request must be complete within Server.Timeouts.Reassembly
 // (default 30 s) of its first fragment; further fragments, empty ones
 // included, do not extend it (nor does the idle timeout apply meanwhile).
 //
-// Serve holds at most Server.MaxConns connections (default 1024), and
-// Server.MaxConnsPerAddr (default 256) from one IP address (an IPv6 /64);
+// Serve holds at most Server.Limits.MaxConns connections (default 1024), and
+// Limits.MaxConnsPerAddr (default 256) from one IP address (an IPv6 /64);
 // more are closed as soon as accepted, with one WARN record per address
 // every ten seconds counting them. An accept that fails for want of
 // descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED) is
@@ -143,25 +143,28 @@
 //
 // Each call's handler gets a *Call with the caller (session.Caller): the
 // security context's identity when the association authenticated, else the
-// identity the transport established (WithCaller, the SMB session for
+// identity the transport established (ConnConfig.Caller, the SMB session for
 // ncacn_np), else anonymous; plus the remote address and the auth type and
 // level in effect.
 //
 // # Server lifecycle
 //
 // Server is a config struct with useful zero values, in the manner of
-// net/http: Serve accepts and serves each connection in its own goroutine
-// (and closes the listener when it returns), ServeConn serves a connection
-// in the caller's goroutine, Shutdown stops accepting, closes idle
-// connections and waits for calls in progress, Close stops everything and
-// cancels the handlers' context.
+// net/http, its bounds grouped in Limits and Timeouts; the client's
+// options are a ClientConfig, a connection's a ConnConfig and a call's a
+// CallOptions, each with a zero value that will do. Serve accepts and
+// serves each connection in its own goroutine (and closes the listener
+// when it returns), ServeConn serves a connection in the caller's
+// goroutine, Shutdown stops accepting, closes idle connections and waits
+// for calls in progress, Close stops everything and cancels the handlers'
+// context.
 //
 // A transport that hands over whole client writes and keeps the answers as
 // messages (a named pipe) can skip the stream and its goroutine:
 // NewMessageConn starts an association that MessageConn.Write feeds,
 // answering every PDU the bytes complete before it returns; the answers
 // wait, one message per PDU, until MessageConn.Next takes them, and
-// WithMaxPending bounds how many may wait before the association stops
+// ConnConfig.MaxPending bounds how many may wait before the association stops
 // answering. A PDU split across writes waits for its rest; the protocol
 // checks, limits and answers are those of a stream connection, and
 // Shutdown and Close end such associations like idle connections.

@@ -12,7 +12,7 @@ import (
 
 // An interface handler registered on a Server, called by a Client over an
 // in-memory pipe (an ncacn_np connection would be served the same way,
-// with the SMB session's identity as WithCaller).
+// with the SMB session's identity as ConnConfig.Caller).
 func Example() {
 	echo := dcerpc.SyntaxID{UUID: dcerpc.MustParseUUID("12345678-1234-abcd-ef00-0123456789ab"), Major: 1}
 
@@ -29,11 +29,11 @@ func Example() {
 	})
 
 	serverEnd, clientEnd := net.Pipe()
-	go srv.ServeConn(context.Background(), serverEnd, dcerpc.WithCaller(session.Caller{User: "alice"}))
+	go srv.ServeConn(context.Background(), serverEnd, dcerpc.ConnConfig{Caller: session.Caller{User: "alice"}})
 	defer srv.Close()
 
 	ctx := context.Background()
-	cl := dcerpc.NewClient(clientEnd)
+	cl := dcerpc.NewClient(clientEnd, dcerpc.ClientConfig{})
 	if err := cl.Bind(ctx, echo); err != nil {
 		fmt.Println(err)
 		return

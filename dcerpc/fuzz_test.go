@@ -21,7 +21,7 @@ func FuzzServeConn(f *testing.F) {
 		s := fuzzServer(t)
 		a, b := net.Pipe()
 		done := make(chan error, 1)
-		go func() { done <- s.ServeConn(context.Background(), a) }()
+		go func() { done <- s.ServeConn(context.Background(), a, ConnConfig{}) }()
 		drained := make(chan struct{})
 		go func() {
 			defer close(drained)
@@ -87,9 +87,9 @@ func FuzzMessageConn(f *testing.F) {
 // the toy authentication, short timeouts.
 func fuzzServer(t *testing.T) *Server {
 	s := newTestServer(t)
-	s.MaxReassembledSize = 1 << 16
+	s.Limits.MaxReassembledSize = 1 << 16
 	s.Auth = map[AuthType]AuthAcceptor{authTypeToy: &toyAcceptor{users: map[string]string{"alice": "k"}}}
-	s.IdleTimeout, s.ReadTimeout, s.HandshakeTimeout, s.WriteTimeout = time.Second, time.Second, time.Second, time.Second
+	s.Timeouts.Idle, s.Timeouts.Read, s.Timeouts.Handshake, s.Timeouts.Write = time.Second, time.Second, time.Second, time.Second
 	return s
 }
 
@@ -162,7 +162,7 @@ func FuzzClient(f *testing.F) {
 		defer b.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		cl := NewClient(b, WithMaxResponseSize(1<<16))
+		cl := NewClient(b, ClientConfig{MaxResponseSize: 1 << 16})
 		if err := cl.Bind(ctx, srvsvcSyntax); err != nil {
 			return
 		}

@@ -77,7 +77,7 @@ func newTestServer(t testing.TB) *Server {
 	t.Helper()
 	// The echo interface takes large anonymous requests, and the load
 	// tests run hundreds of connections from one address.
-	s := &Server{SecondaryAddr: `\PIPE\test`, MaxUnauthReassembledSize: DefaultMaxReassembledSize, MaxConnsPerAddr: -1}
+	s := &Server{SecondaryAddr: `\PIPE\test`, Limits: Limits{MaxUnauthReassembledSize: DefaultMaxReassembledSize, MaxConnsPerAddr: -1}}
 	if err := s.Register(Interface{Syntax: testSyntax, Handler: HandlerFunc(echoHandler), NumOpnums: 6}); err != nil {
 		t.Fatal(err)
 	}
@@ -88,14 +88,17 @@ func newTestServer(t testing.TB) *Server {
 }
 
 // pipeConn serves one end of a net.Pipe and returns the other.
-func pipeConn(t testing.TB, s *Server, opts ...ConnOption) net.Conn {
+func pipeConn(t testing.TB, s *Server) net.Conn { return pipeConnWith(t, s, ConnConfig{}) }
+
+// pipeConnWith is pipeConn with the connection configured by cfg.
+func pipeConnWith(t testing.TB, s *Server, cfg ConnConfig) net.Conn {
 	t.Helper()
 	a, b := net.Pipe()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		s.ServeConn(context.Background(), a, opts...)
+		s.ServeConn(context.Background(), a, cfg)
 	}()
 	t.Cleanup(func() {
 		b.Close()

@@ -14,8 +14,8 @@ import (
 // timeouts long enough that only the bounds under test end a connection.
 func hostileServer(t *testing.T) *Server {
 	s := newTestServer(t)
-	s.MaxUnauthReassembledSize = 0
-	s.IdleTimeout, s.ReadTimeout, s.HandshakeTimeout = time.Minute, time.Minute, time.Minute
+	s.Limits.MaxUnauthReassembledSize = 0
+	s.Timeouts.Idle, s.Timeouts.Read, s.Timeouts.Handshake = time.Minute, time.Minute, time.Minute
 	return s
 }
 
@@ -121,7 +121,7 @@ func TestHostileFragmentsBounded(t *testing.T) {
 // connections end.
 func TestReassemblyBudget(t *testing.T) {
 	s := hostileServer(t)
-	s.MaxBufferedRequests = 40 << 10
+	s.Limits.MaxBufferedRequests = 40 << 10
 	addr := tcpServer(t, s)
 	noMemory := 0
 	var ncs []net.Conn
@@ -141,8 +141,8 @@ func TestReassemblyBudget(t *testing.T) {
 		} else if !isTimeout(err) {
 			t.Logf("read: %v", err)
 		}
-		if b := s.BufferedRequestBytes(); b > s.MaxBufferedRequests {
-			t.Fatalf("buffered %d octets, over the budget of %d", b, s.MaxBufferedRequests)
+		if b := s.BufferedRequestBytes(); b > s.Limits.MaxBufferedRequests {
+			t.Fatalf("buffered %d octets, over the budget of %d", b, s.Limits.MaxBufferedRequests)
 		}
 	}
 	if noMemory != 5 { // 3 × 12 KiB fit in 40 KiB
@@ -164,7 +164,7 @@ func isTimeout(err error) bool {
 // although the idle timeout is a minute away.
 func TestReassemblyDeadline(t *testing.T) {
 	s := hostileServer(t)
-	s.ReassemblyTimeout = 300 * time.Millisecond
+	s.Timeouts.Reassembly = 300 * time.Millisecond
 	addr := tcpServer(t, s)
 	nc := hostileBind(t, addr)
 	if _, err := nc.Write(fragment(t, true, pattern(100))); err != nil {
@@ -200,7 +200,7 @@ func TestReassemblyDeadline(t *testing.T) {
 // time.
 func TestFloodingAddressLeavesRoom(t *testing.T) {
 	s := hostileServer(t)
-	s.MaxConns, s.MaxConnsPerAddr = 8, 4
+	s.Limits.MaxConns, s.Limits.MaxConnsPerAddr = 8, 4
 	addr := tcpServer(t, s)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup

@@ -32,7 +32,7 @@ func interopServer(t *testing.T) (*Server, string) {
 	frag1, frag2 := readHex(t, "samba-response-frag1.hex"), readHex(t, "samba-response-frag2.hex")
 	stub := append(append([]byte(nil), frag1[24:]...), frag2[24:]...)
 	// The echo interface takes large anonymous requests.
-	s := &Server{MaxUnauthReassembledSize: DefaultMaxReassembledSize}
+	s := &Server{Limits: Limits{MaxUnauthReassembledSize: DefaultMaxReassembledSize}}
 	s.Register(Interface{Syntax: testSyntax, Handler: HandlerFunc(echoHandler), NumOpnums: 6})
 	s.Register(Interface{Syntax: srvsvcSyntax, Handler: HandlerFunc(func(ctx context.Context, c *Call) ([]byte, error) {
 		if c.Opnum != 12 {

@@ -72,7 +72,7 @@ func oneClient(ctx context.Context, addr string, i int) error {
 		return err
 	}
 	defer nc.Close()
-	cl := NewClient(nc, WithFragmentSizes(MinFragSize, MinFragSize))
+	cl := NewClient(nc, ClientConfig{MaxXmitFrag: MinFragSize, MaxRecvFrag: MinFragSize})
 	if err := cl.Bind(ctx, testSyntax); err != nil {
 		return err
 	}
@@ -125,13 +125,13 @@ func TestShutdownDrains(t *testing.T) {
 	busy, idle := net.Pipe()
 	idleSrv, idleCli := net.Pipe()
 	done := make(chan error, 2)
-	go func() { done <- s.ServeConn(context.Background(), busy) }()
-	go func() { done <- s.ServeConn(context.Background(), idleSrv) }()
+	go func() { done <- s.ServeConn(context.Background(), busy, ConnConfig{}) }()
+	go func() { done <- s.ServeConn(context.Background(), idleSrv, ConnConfig{}) }()
 	defer idle.Close()
 	defer idleCli.Close()
 	ctx := testCtx(t)
-	cl := NewClient(idle)
-	cl2 := NewClient(idleCli)
+	cl := NewClient(idle, ClientConfig{})
+	cl2 := NewClient(idleCli, ClientConfig{})
 	if err := cl.Bind(ctx, testSyntax); err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestShutdownDrains(t *testing.T) {
 	}
 	a, b := net.Pipe()
 	defer b.Close()
-	if err := s.ServeConn(ctx, a); !errors.Is(err, ErrServerClosed) {
+	if err := s.ServeConn(ctx, a, ConnConfig{}); !errors.Is(err, ErrServerClosed) {
 		t.Fatalf("ServeConn after Shutdown: %v", err)
 	}
 }
@@ -183,9 +183,9 @@ func TestShutdownTimeoutThenClose(t *testing.T) {
 	s, bl := blockingServer(t)
 	a, b := net.Pipe()
 	served := make(chan error, 1)
-	go func() { served <- s.ServeConn(context.Background(), a) }()
+	go func() { served <- s.ServeConn(context.Background(), a, ConnConfig{}) }()
 	defer b.Close()
-	cl := NewClient(b)
+	cl := NewClient(b, ClientConfig{})
 	ctx := testCtx(t)
 	if err := cl.Bind(ctx, testSyntax); err != nil {
 		t.Fatal(err)
@@ -222,7 +222,7 @@ func TestServeContextCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	cl := NewClient(nc)
+	cl := NewClient(nc, ClientConfig{})
 	if err := cl.Bind(testCtx(t), testSyntax); err != nil {
 		t.Fatal(err)
 	}
@@ -257,9 +257,9 @@ func TestClientCancellation(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			a, b := net.Pipe()
-			go s.ServeConn(context.Background(), a)
+			go s.ServeConn(context.Background(), a, ConnConfig{})
 			defer b.Close()
-			cl := NewClient(tt.wrap(b))
+			cl := NewClient(tt.wrap(b), ClientConfig{})
 			if err := cl.Bind(testCtx(t), testSyntax); err != nil {
 				t.Fatal(err)
 			}
@@ -280,7 +280,7 @@ func TestClientCancellation(t *testing.T) {
 		})
 	}
 	t.Run("already cancelled", func(t *testing.T) {
-		cl := NewClient(pipeConn(t, newTestServer(t)))
+		cl := NewClient(pipeConn(t, newTestServer(t)), ClientConfig{})
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		if err := cl.Bind(ctx, testSyntax); !errors.Is(err, context.Canceled) {
@@ -289,9 +289,9 @@ func TestClientCancellation(t *testing.T) {
 	})
 }
 
-// TestClientResponseCap: a response over WithMaxResponseSize is refused.
+// TestClientResponseCap: a response over ClientConfig.MaxResponseSize is refused.
 func TestClientResponseCap(t *testing.T) {
-	cl := boundClient(t, newTestServer(t), WithMaxResponseSize(10_000))
+	cl := boundClientWith(t, newTestServer(t), ClientConfig{MaxResponseSize: 10_000})
 	ctx := testCtx(t)
 	if _, err := cl.Call(ctx, 1, le32(9_000)); err != nil {
 		t.Fatal(err)
@@ -329,7 +329,7 @@ func TestClientCallIDs(t *testing.T) {
 // handshake deadline even though the idle timeout is long.
 func TestHandshakeTimeout(t *testing.T) {
 	s := newTestServer(t)
-	s.IdleTimeout, s.HandshakeTimeout = time.Minute, 200*time.Millisecond
+	s.Timeouts.Idle, s.Timeouts.Handshake = time.Minute, 200*time.Millisecond
 	c := pipeConn(t, s)
 	start := time.Now()
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))

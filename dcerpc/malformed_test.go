@@ -33,10 +33,10 @@ func setU16(b []byte, off int, v uint16) []byte {
 // client keeps getting served on other connections.
 func TestMalformedInputs(t *testing.T) {
 	fast := newTestServer(t)
-	fast.MaxReassembledSize = 64 << 10
-	fast.IdleTimeout, fast.ReadTimeout, fast.HandshakeTimeout = 10*time.Second, 10*time.Second, 10*time.Second
+	fast.Limits.MaxReassembledSize = 64 << 10
+	fast.Timeouts.Idle, fast.Timeouts.Read, fast.Timeouts.Handshake = 10*time.Second, 10*time.Second, 10*time.Second
 	slow := newTestServer(t)
-	slow.IdleTimeout, slow.ReadTimeout, slow.HandshakeTimeout = 300*time.Millisecond, 300*time.Millisecond, 600*time.Millisecond
+	slow.Timeouts.Idle, slow.Timeouts.Read, slow.Timeouts.Handshake = 300*time.Millisecond, 300*time.Millisecond, 600*time.Millisecond
 	fastAddr, slowAddr := tcpServer(t, fast), tcpServer(t, slow)
 
 	bind := mustMarshal(t, bindPDU(1, ctxElem(0, testSyntax, NDR20)))
@@ -246,7 +246,7 @@ func healthyCallFrom(addr string, local net.Addr) error {
 		return err
 	}
 	defer nc.Close()
-	cl := NewClient(nc)
+	cl := NewClient(nc, ClientConfig{})
 	if err := cl.Bind(ctx, testSyntax); err != nil {
 		return err
 	}

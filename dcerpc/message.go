@@ -15,7 +15,7 @@ import (
 // PDU they complete; the answers wait in the association, one message per
 // PDU, until Next takes them. There is no read deadline: the transport
 // bounds how long a client may take between writes, but a request whose
-// fragments are not all in within the server's ReassemblyTimeout ends
+// fragments are not all in within the server's Timeouts.Reassembly ends
 // the association when that deadline passes, written to or not, and the
 // memory it held is given back.
 //
@@ -26,7 +26,7 @@ import (
 // must not wait for that goroutine.
 //
 // A PDU split across writes is held (never more than the negotiated
-// max_recv_frag) until its last octet arrives. With WithMaxPending,
+// max_recv_frag) until its last octet arrives. With ConnConfig.MaxPending,
 // complete PDUs are held too while the answers not yet taken reach the
 // bound; Next answers them once it has made room. Write and Next are for
 // one goroutine at a time; Pending and Close may be called from any. An
@@ -51,20 +51,20 @@ type MessageConn struct {
 	released bool
 }
 
-// NewMessageConn starts a message association. remote is the client's
-// address (it may be nil). The association ends with Close, a protocol
+// NewMessageConn starts a message association; cfg.RemoteAddr is the
+// client's address, if known. The association ends with Close, a protocol
 // error, the server's Shutdown or Close, or ctx being done; Next then
 // reports io.EOF once the answers are taken. It returns ErrServerClosed
 // once the server is shutting down.
-func (s *Server) NewMessageConn(ctx context.Context, remote net.Addr, opts ...ConnOption) (*MessageConn, error) {
+func (s *Server) NewMessageConn(ctx context.Context, cfg ConnConfig) (*MessageConn, error) {
 	m := &MessageConn{}
 	// The server may close the association as soon as it knows it, before
 	// newConn returns, so m.c is set under the server's lock.
-	c, ok := s.newConn(ctx, nil, messageTransport{m}, remote, opts, func(c *serverConn) { m.c = c })
+	c, ok := s.newConn(ctx, nil, messageTransport{m}, cfg, func(c *serverConn) { m.c = c })
 	if !ok {
 		return nil, ErrServerClosed
 	}
-	m.maxPending = c.cfg.maxPending
+	m.maxPending = c.cfg.MaxPending
 	stop := context.AfterFunc(c.ctx, func() { m.Close() })
 	m.mu.Lock()
 	m.stop = stop
@@ -128,7 +128,7 @@ func (m *MessageConn) Write(b []byte) error {
 // answer goes on, and the next call returns the rest. It never waits:
 // with no answer ready it returns nil, and io.EOF once the association
 // has ended. The slice is valid until the next call. Taking an answer
-// makes room under WithMaxPending: PDUs held back are answered before
+// makes room under ConnConfig.MaxPending: PDUs held back are answered before
 // Next returns.
 func (m *MessageConn) Next(max int) (msg []byte, more bool, err error) {
 	m.mu.Lock()
@@ -159,7 +159,7 @@ func (m *MessageConn) Next(max int) (msg []byte, more bool, err error) {
 }
 
 // Pending reports the octets of client input the association holds
-// unanswered (an incomplete PDU, PDUs held back by WithMaxPending, and the
+// unanswered (an incomplete PDU, PDUs held back by ConnConfig.MaxPending, and the
 // request being reassembled from fragments) and
 // of answers not yet taken by Next. busy is always nil: a message
 // association answers within Write and Next, so no answer comes later on

@@ -24,9 +24,17 @@ type msgPipe struct {
 	m *MessageConn
 }
 
-func newMsgPipe(t testing.TB, s *Server, ctx context.Context, opts ...ConnOption) *msgPipe {
+func newMsgPipe(t testing.TB, s *Server, ctx context.Context) *msgPipe {
+	return newMsgPipeWith(t, s, ctx, ConnConfig{})
+}
+
+// newMsgPipeWith is newMsgPipe with the association configured by cfg.
+func newMsgPipeWith(t testing.TB, s *Server, ctx context.Context, cfg ConnConfig) *msgPipe {
 	t.Helper()
-	m, err := s.NewMessageConn(ctx, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 445}, opts...)
+	if cfg.RemoteAddr == "" {
+		cfg.RemoteAddr = "127.0.0.1:445"
+	}
+	m, err := s.NewMessageConn(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,18 +86,18 @@ func TestMessageConnCalls(t *testing.T) {
 	ctx := testCtx(t)
 	for _, tc := range []struct {
 		name       string
-		opts       []ClientOption
+		cfg        ClientConfig
 		wantRecv   uint16 // the server's max_xmit_frag the bind settles on
 		wantFrags  int    // response fragments of the 20,000-octet answer
 		requestLen int
 	}{
 		{name: "large fragments", wantRecv: MaxFragSize, wantFrags: 1, requestLen: 100},
-		{name: "windows sizes", opts: []ClientOption{WithFragmentSizes(4280, 4280)}, wantRecv: 4280, wantFrags: 5, requestLen: 9000},
-		{name: "minimum", opts: []ClientOption{WithFragmentSizes(MinFragSize, MinFragSize)}, wantRecv: MinFragSize &^ 7, wantFrags: 15, requestLen: 5000},
+		{name: "windows sizes", cfg: ClientConfig{MaxXmitFrag: 4280, MaxRecvFrag: 4280}, wantRecv: 4280, wantFrags: 5, requestLen: 9000},
+		{name: "minimum", cfg: ClientConfig{MaxXmitFrag: MinFragSize, MaxRecvFrag: MinFragSize}, wantRecv: MinFragSize &^ 7, wantFrags: 15, requestLen: 5000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newMsgPipe(t, s, context.Background())
-			cl := NewClient(p, tc.opts...)
+			cl := NewClient(p, tc.cfg)
 			if err := cl.Bind(ctx, testSyntax); err != nil {
 				t.Fatal(err)
 			}
@@ -267,7 +275,7 @@ func TestMessageConnLifecycle(t *testing.T) {
 	if !p2.ended(t) {
 		t.Fatal("Shutdown left the association open")
 	}
-	if _, err := s.NewMessageConn(context.Background(), nil); !errors.Is(err, ErrServerClosed) {
+	if _, err := s.NewMessageConn(context.Background(), ConnConfig{}); !errors.Is(err, ErrServerClosed) {
 		t.Fatalf("NewMessageConn after Shutdown: %v", err)
 	}
 }
@@ -302,7 +310,7 @@ func TestMessageConnOpenRacesClose(t *testing.T) {
 			cancel()
 			ctx = c
 		}
-		m, err := s.NewMessageConn(ctx, nil)
+		m, err := s.NewMessageConn(ctx, ConnConfig{})
 		<-done
 		if err != nil {
 			t.Fatal(err)
@@ -368,7 +376,7 @@ func TestMessageConnCloseWaitsForWrite(t *testing.T) {
 // again in order as it makes room.
 func TestMessageConnMaxPending(t *testing.T) {
 	s := newTestServer(t)
-	p := newMsgPipe(t, s, context.Background(), WithMaxPending(1))
+	p := newMsgPipeWith(t, s, context.Background(), ConnConfig{MaxPending: 1})
 	m := p.m
 	if err := m.Write(mustMarshal(t, bindPDU(1, ctxElem(0, testSyntax, NDR20)))); err != nil {
 		t.Fatal(err)
@@ -435,8 +443,8 @@ func TestMessageConnMaxPending(t *testing.T) {
 // Pending counts the request being reassembled as input held.
 func TestMessageConnReassemblyDeadline(t *testing.T) {
 	s := newTestServer(t)
-	s.ReassemblyTimeout = 200 * time.Millisecond
-	p := newMsgPipe(t, s, context.Background(), WithCaller(session.Caller{User: "smbuser"}))
+	s.Timeouts.Reassembly = 200 * time.Millisecond
+	p := newMsgPipeWith(t, s, context.Background(), ConnConfig{Caller: session.Caller{User: "smbuser"}})
 	if p, err := rawBind(t, p); err != nil {
 		t.Fatal(p, err)
 	}

@@ -88,7 +88,7 @@ func TestNTLMThroughHooks(t *testing.T) {
 				var got Call
 				var mu sync.Mutex
 				s := &Server{Auth: map[AuthType]AuthAcceptor{typ: acceptorFor(mech)}}
-				s.MaxXmitFrag, s.MaxRecvFrag = MinFragSize, MinFragSize
+				s.Limits.MaxXmitFrag, s.Limits.MaxRecvFrag = MinFragSize, MinFragSize
 				s.Register(Interface{Syntax: testSyntax, Handler: HandlerFunc(func(ctx context.Context, c *Call) ([]byte, error) {
 					mu.Lock()
 					got = *c
@@ -97,7 +97,7 @@ func TestNTLMThroughHooks(t *testing.T) {
 					return echoHandler(ctx, c)
 				})})
 				ini := initiatorFor(t, &ntlm.Client{User: "alice", Domain: "WG", Password: "AlicePass1"}, typ, level)
-				cl := NewClient(pipeConn(t, s), WithAuth(ini, 79231))
+				cl := NewClient(pipeConn(t, s), ClientConfig{Auth: ini, AuthContextID: 79231})
 				ctx := testCtx(t)
 				if err := cl.Bind(ctx, testSyntax); err != nil {
 					t.Fatal(err)
@@ -120,7 +120,7 @@ func TestNTLMThroughHooks(t *testing.T) {
 		s := &Server{Auth: map[AuthType]AuthAcceptor{AuthTypeNTLM: acceptorFor(mech)}}
 		s.Register(Interface{Syntax: testSyntax, Handler: HandlerFunc(echoHandler)})
 		ini := initiatorFor(t, &ntlm.Client{User: "alice", Domain: "WG", Password: "wrong"}, AuthTypeNTLM, AuthLevelIntegrity)
-		cl := NewClient(pipeConn(t, s), WithAuth(ini, 1))
+		cl := NewClient(pipeConn(t, s), ClientConfig{Auth: ini, AuthContextID: 1})
 		ctx := testCtx(t)
 		if err := cl.Bind(ctx, testSyntax); err != nil {
 			t.Fatal(err)

@@ -105,67 +105,122 @@ type Call struct {
 	AssocGroupID uint32
 	// Caller is the authenticated identity: the security context's when the
 	// association is authenticated, otherwise the one the connection was
-	// given (WithCaller), otherwise anonymous.
+	// given (ConnConfig.Caller), otherwise anonymous.
 	Caller     session.Caller
 	RemoteAddr string
 	AuthType   AuthType
 	AuthLevel  AuthLevel
 }
 
+// Limits bound what a Server holds for its clients. Every zero field
+// means the default of the same name (DefaultMaxRecvFrag for MaxRecvFrag,
+// and so on).
+type Limits struct {
+	// MaxRecvFrag and MaxXmitFrag bound the fragments the server receives
+	// (DefaultMaxRecvFrag, what Windows accepts over TCP, which bounds the
+	// buffer of a connection) and sends (DefaultMaxXmitFrag, the largest
+	// there is, so that a client that can receive large fragments gets a
+	// large answer in one; rpcclient, impacket and Windows offer 4280 or
+	// 5840 and get that). A bind negotiates them down to the client's
+	// values, never below MinFragSize.
+	MaxRecvFrag uint16
+	MaxXmitFrag uint16
+	// MaxReassembledSize caps a reassembled request stub. A request over
+	// it gets a fault and the connection is closed.
+	MaxReassembledSize int
+	// MaxUnauthReassembledSize is the cap instead for an association
+	// whose caller is anonymous or guest, by its own security context or
+	// by its transport's.
+	MaxUnauthReassembledSize int
+	// MaxBufferedRequests bounds the request octets being reassembled
+	// across all connections at once (negative: no bound). A fragment
+	// that would go over it gets a fault (nca_s_fault_remote_no_memory)
+	// and its connection is closed.
+	MaxBufferedRequests int64
+	// MaxConns bounds the connections Serve serves at once, and
+	// MaxConnsPerAddr those from one IP address (an IPv6 address counts
+	// by its /64) (negative: no bound). A connection over either is
+	// closed as soon as it is accepted; refusals are logged at most once
+	// per address every few seconds, with a count. ServeConn is not
+	// counted.
+	MaxConns        int
+	MaxConnsPerAddr int
+	// MaxContexts caps the presentation contexts of one association; more
+	// are rejected with local_limit_exceeded.
+	MaxContexts int
+}
+
+// Timeouts bound how long a Server waits for its clients. Every zero
+// field means the default of the same name (DefaultIdleTimeout for Idle,
+// and so on); a negative one means none.
+type Timeouts struct {
+	// Idle closes a connection that sends nothing for that long between
+	// PDUs.
+	Idle time.Duration
+	// Handshake is the time a new connection has to complete its bind.
+	Handshake time.Duration
+	// Read bounds reading the rest of a PDU once its header has arrived,
+	// Write writing one PDU.
+	Read  time.Duration
+	Write time.Duration
+	// Reassembly bounds the time from a request's first fragment to its
+	// last; then the connection is closed. Fragments do not extend it.
+	Reassembly time.Duration
+}
+
+// withDefaults returns l with every zero field set to its default: the one
+// place the defaults are applied.
+func (l Limits) withDefaults() Limits {
+	fragSize(&l.MaxRecvFrag, DefaultMaxRecvFrag)
+	fragSize(&l.MaxXmitFrag, DefaultMaxXmitFrag)
+	or(&l.MaxReassembledSize, DefaultMaxReassembledSize)
+	or(&l.MaxUnauthReassembledSize, DefaultMaxUnauthReassembledSize)
+	or(&l.MaxBufferedRequests, DefaultMaxBufferedRequests)
+	or(&l.MaxConns, DefaultMaxConns)
+	or(&l.MaxConnsPerAddr, DefaultMaxConnsPerAddr)
+	or(&l.MaxContexts, DefaultMaxContexts)
+	return l
+}
+
+// withDefaults returns t with every zero field set to its default: the
+// one place the defaults are applied.
+func (t Timeouts) withDefaults() Timeouts {
+	or(&t.Idle, DefaultIdleTimeout)
+	or(&t.Handshake, DefaultHandshakeTimeout)
+	or(&t.Read, DefaultReadTimeout)
+	or(&t.Write, DefaultWriteTimeout)
+	or(&t.Reassembly, DefaultReassemblyTimeout)
+	return t
+}
+
+// fragSize sets a fragment size *v to def when it is zero, and raises it
+// to MinFragSize, below which no implementation need go.
+func fragSize(v *uint16, def uint16) {
+	or(v, def)
+	*v = max(*v, MinFragSize)
+}
+
+// or sets *v to def when it is zero.
+func or[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
 // Server serves connection-oriented DCE/RPC. The zero value is usable:
 // register interfaces, then call Serve or ServeConn. Fields must not change
 // once serving has started.
 type Server struct {
-	// MaxRecvFrag and MaxXmitFrag bound the fragments the server receives
-	// (0: DefaultMaxRecvFrag, what Windows accepts over TCP, which bounds
-	// the buffer of a connection) and sends (0: DefaultMaxXmitFrag, the
-	// largest there is, so that a client that can receive large fragments
-	// gets a large answer in one; rpcclient, impacket and Windows offer
-	// 4280 or 5840 and get that). A bind negotiates them down to the
-	// client's values, never below MinFragSize.
-	MaxRecvFrag uint16
-	MaxXmitFrag uint16
-	// MaxReassembledSize caps a reassembled request stub (0:
-	// DefaultMaxReassembledSize). A request over it gets a fault and the
-	// connection is closed.
-	MaxReassembledSize int
-	// MaxUnauthReassembledSize is the cap instead for an association
-	// whose caller is anonymous or guest, by its own security context or
-	// by its transport's (0: DefaultMaxUnauthReassembledSize).
-	MaxUnauthReassembledSize int
-	// MaxBufferedRequests bounds the request octets being reassembled
-	// across all connections at once (0: DefaultMaxBufferedRequests,
-	// negative: no bound). A fragment that would go over it gets a fault
-	// (nca_s_fault_remote_no_memory) and its connection is closed.
-	MaxBufferedRequests int64
-	// ReassemblyTimeout bounds the time from a request's first fragment
-	// to its last (0: DefaultReassemblyTimeout, negative: none); then the
-	// connection is closed. Fragments do not extend it.
-	ReassemblyTimeout time.Duration
-	// MaxConns bounds the connections Serve serves at once, and
-	// MaxConnsPerAddr those from one IP address (an IPv6 address counts
-	// by its /64) (0: DefaultMaxConns and DefaultMaxConnsPerAddr,
-	// negative: no bound). A connection over either is closed as soon
-	// as it is accepted; refusals are logged at most once per address
-	// every few seconds, with a count. ServeConn is not counted.
-	MaxConns        int
-	MaxConnsPerAddr int
-	// MaxContexts caps the presentation contexts of one association (0:
-	// DefaultMaxContexts); more are rejected with local_limit_exceeded.
-	MaxContexts int
-	// IdleTimeout closes a connection that sends nothing for that long
-	// between PDUs (0: DefaultIdleTimeout, negative: never).
-	IdleTimeout time.Duration
-	// HandshakeTimeout is the time a new connection has to complete its
-	// bind (0: DefaultHandshakeTimeout, negative: none).
-	HandshakeTimeout time.Duration
-	// ReadTimeout bounds reading the rest of a PDU once its header has
-	// arrived, WriteTimeout writing one PDU (0: defaults, negative: none).
-	ReadTimeout  time.Duration
-	WriteTimeout time.Duration
+	// Limits bound what the server holds; each zero field means its
+	// documented default.
+	Limits Limits
+	// Timeouts bound how long it waits; each zero field means its
+	// documented default.
+	Timeouts Timeouts
 	// SecondaryAddr is the port_spec of bind_ack: the TCP port as a
 	// decimal string for ncacn_ip_tcp, `\PIPE\srvsvc` for ncacn_np. A
-	// connection can override it (WithSecondaryAddress).
+	// connection can override it (ConnConfig.SecondaryAddr).
 	SecondaryAddr string
 	// Auth maps an auth_type to the mechanism that accepts it. A bind with
 	// an auth_type not in the map gets a bind_nak (reason 8).
@@ -173,7 +228,9 @@ type Server struct {
 	// Logger receives connection-level events; nil discards them.
 	Logger *slog.Logger
 
-	limitOnce sync.Once
+	setupOnce sync.Once
+	lim       Limits   // Limits with the defaults filled in
+	tmo       Timeouts // Timeouts with the defaults filled in
 	limiter   *netlimit.Limiter
 	// buffered is the request octets being reassembled, all
 	// connections together (the budget of MaxBufferedRequests).
@@ -229,21 +286,6 @@ func (s *Server) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func orDefault[T ~int | ~int64 | ~uint16](v, d T) T {
-	if v == 0 {
-		return d
-	}
-	return v
-}
-
-func (s *Server) maxRecv() int {
-	return max(int(orDefault(s.MaxRecvFrag, DefaultMaxRecvFrag)), MinFragSize)
-}
-
-func (s *Server) maxXmit() int {
-	return max(int(orDefault(s.MaxXmitFrag, DefaultMaxXmitFrag)), MinFragSize)
-}
-
 // Serve accepts connections on l and serves each in its own goroutine until
 // ctx is done, Shutdown or Close is called, or Accept fails permanently.
 // Like net/http, it closes l when it returns. After Shutdown or Close it
@@ -282,7 +324,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			nc.Close()
 			continue
 		}
-		c, ok := s.newConn(ctx, nc, nc, nc.RemoteAddr(), nil, nil)
+		c, ok := s.newConn(ctx, nc, nc, ConnConfig{}, nil)
 		if !ok {
 			release()
 			nc.Close()
@@ -296,31 +338,39 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}
 }
 
-// connLimiter is the limiter of Serve's connections, built from the
-// fields on first use.
-func (s *Server) connLimiter() *netlimit.Limiter {
-	s.limitOnce.Do(func() {
+// setup fills in the defaults and builds the limiter of Serve's
+// connections, once, on first use.
+func (s *Server) setup() {
+	s.setupOnce.Do(func() {
+		s.lim = s.Limits.withDefaults()
+		s.tmo = s.Timeouts.withDefaults()
 		s.limiter = &netlimit.Limiter{
-			Max:     orDefault(s.MaxConns, DefaultMaxConns),
-			PerAddr: orDefault(s.MaxConnsPerAddr, DefaultMaxConnsPerAddr),
+			Max:     s.lim.MaxConns,
+			PerAddr: s.lim.MaxConnsPerAddr,
 			Name:    "dcerpc",
 			Logger:  s.Logger,
 		}
 	})
+}
+
+// connLimiter is the limiter of Serve's connections.
+func (s *Server) connLimiter() *netlimit.Limiter {
+	s.setup()
 	return s.limiter
 }
 
 // BufferedRequestBytes returns the request octets being reassembled on
-// all connections now: what MaxBufferedRequests bounds.
+// all connections now: what Limits.MaxBufferedRequests bounds.
 func (s *Server) BufferedRequestBytes() int64 { return s.buffered.Load() }
 
 // ServeConn serves one connection in the calling goroutine until the peer
 // closes it, a protocol error ends it, ctx is done or the server is closed.
 // It always closes nc. It returns nil for an orderly end. The timeouts are
 // applied with nc's deadlines; a conn whose SetDeadline fails simply gets
-// none.
-func (s *Server) ServeConn(ctx context.Context, nc net.Conn, opts ...ConnOption) error {
-	c, ok := s.newConn(ctx, nc, nc, nc.RemoteAddr(), opts, nil)
+// none. cfg says what the transport knows of the client; its zero value
+// will do.
+func (s *Server) ServeConn(ctx context.Context, nc net.Conn, cfg ConnConfig) error {
+	c, ok := s.newConn(ctx, nc, nc, cfg, nil)
 	if !ok {
 		nc.Close()
 		return ErrServerClosed
@@ -410,13 +460,13 @@ func (s *Server) closeIdle() int {
 // connection (nc, the same as out) or a message association (nc nil).
 // init, if not nil, runs under the server's lock before Shutdown or Close
 // can see the connection.
-func (s *Server) newConn(ctx context.Context, nc net.Conn, out io.WriteCloser, remote net.Addr, opts []ConnOption, init func(*serverConn)) (*serverConn, bool) {
-	cfg := connConfig{secAddr: s.SecondaryAddr}
-	if remote != nil {
-		cfg.remote = remote.String()
+func (s *Server) newConn(ctx context.Context, nc net.Conn, out io.WriteCloser, cfg ConnConfig, init func(*serverConn)) (*serverConn, bool) {
+	s.setup()
+	if cfg.SecondaryAddr == "" {
+		cfg.SecondaryAddr = s.SecondaryAddr
 	}
-	for _, o := range opts {
-		o(&cfg)
+	if cfg.RemoteAddr == "" && nc != nil && nc.RemoteAddr() != nil {
+		cfg.RemoteAddr = nc.RemoteAddr().String()
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	c := &serverConn{
@@ -426,10 +476,10 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn, out io.WriteCloser, r
 		ctx:      cctx,
 		cancel:   cancel,
 		cfg:      cfg,
-		log:      s.logger().With("remote", cfg.remote),
+		log:      s.logger().With("remote", cfg.RemoteAddr),
 		start:    time.Now(),
-		maxRecv:  s.maxRecv(),
-		maxXmit:  s.maxXmit(),
+		maxRecv:  int(s.lim.MaxRecvFrag),
+		maxXmit:  int(s.lim.MaxXmitFrag),
 		contexts: make(map[uint16]*presContext),
 	}
 	s.mu.Lock()
@@ -456,33 +506,27 @@ func (s *Server) removeConn(c *serverConn) {
 	s.mu.Unlock()
 }
 
-// ConnOption configures one connection given to ServeConn.
-type ConnOption func(*connConfig)
-
-type connConfig struct {
-	caller     session.Caller
-	secAddr    string
-	remote     string
-	maxPending int
+// ConnConfig configures one connection given to ServeConn or
+// NewMessageConn. The zero value serves it with the Server's settings and
+// the connection's own address.
+type ConnConfig struct {
+	// Caller is the identity the transport established (for ncacn_np,
+	// the SMB session's user). Calls see it unless the association
+	// authenticates; the zero value is anonymous.
+	Caller session.Caller
+	// SecondaryAddr, when not empty, overrides Server.SecondaryAddr for
+	// this connection.
+	SecondaryAddr string
+	// RemoteAddr is the peer address reported in Call.RemoteAddr and in
+	// logs; "" means the connection's RemoteAddr (none for a message
+	// association).
+	RemoteAddr string
+	// MaxPending bounds the answers a message association
+	// (NewMessageConn) keeps for its client to take, in octets: once that
+	// many wait, Write answers no further PDU (they stay buffered, see
+	// MessageConn.Pending) until Next makes room, as a stream connection
+	// stops reading while its client does not take the answers. An
+	// answer already begun is always finished, so one answer may pass
+	// the bound. 0 means no bound. A stream connection ignores it.
+	MaxPending int
 }
-
-// WithMaxPending bounds the answers a message association (NewMessageConn)
-// keeps for its client to take, in octets: once that many wait, Write
-// answers no further PDU (they stay buffered, see MessageConn.Pending)
-// until Next makes room, as a stream connection stops reading while its
-// client does not take the answers. An answer already begun is always
-// finished, so one answer may pass the bound. 0 means no bound.
-func WithMaxPending(n int) ConnOption { return func(cfg *connConfig) { cfg.maxPending = n } }
-
-// WithCaller sets the identity the transport established (for ncacn_np, the
-// SMB session's user). Calls see it unless the association authenticates.
-func WithCaller(c session.Caller) ConnOption { return func(cfg *connConfig) { cfg.caller = c } }
-
-// WithSecondaryAddress overrides Server.SecondaryAddr for this connection.
-func WithSecondaryAddress(addr string) ConnOption {
-	return func(cfg *connConfig) { cfg.secAddr = addr }
-}
-
-// WithRemoteAddr sets the peer address reported in Call.RemoteAddr and in
-// logs (default: nc.RemoteAddr()).
-func WithRemoteAddr(addr string) ConnOption { return func(cfg *connConfig) { cfg.remote = addr } }

@@ -31,7 +31,7 @@ func TestGoldenSambaExchange(t *testing.T) {
 		}
 		return stub, nil
 	})})
-	c := pipeConn(t, s, WithSecondaryAddress(`\pipe\srvsvc`), WithCaller(session.Caller{User: "alice"}))
+	c := pipeConnWith(t, s, ConnConfig{SecondaryAddr: `\pipe\srvsvc`, Caller: session.Caller{User: "alice"}})
 
 	writeRead := func(in []byte, n int) []byte {
 		t.Helper()
@@ -77,7 +77,7 @@ func TestGoldenBindAcks(t *testing.T) {
 		{"rpcclient-bind.hex", "samba-bind-ack-rpcclient.hex"},
 	} {
 		t.Run(tt.bind, func(t *testing.T) {
-			c := pipeConn(t, newTestServer(t), WithSecondaryAddress(`\pipe\srvsvc`))
+			c := pipeConnWith(t, newTestServer(t), ConnConfig{SecondaryAddr: `\pipe\srvsvc`})
 			want := readHex(t, tt.ack)
 			p, err := rawExchange(t, c, readHex(t, tt.bind))
 			if err != nil {
@@ -182,7 +182,10 @@ func TestBindRefusedOutright(t *testing.T) {
 // assoc_group_id, secondary address and its alignment.
 func TestBindAckFields(t *testing.T) {
 	s := newTestServer(t)
-	s.MaxRecvFrag, s.MaxXmitFrag = 3000, 4000
+	// No secondary address of its own: a connection with none sends an
+	// empty one.
+	s.SecondaryAddr = ""
+	s.Limits.MaxRecvFrag, s.Limits.MaxXmitFrag = 3000, 4000
 	for _, tt := range []struct {
 		name             string
 		xmit, recv       uint16
@@ -197,7 +200,7 @@ func TestBindAckFields(t *testing.T) {
 		{"joins group", 5840, 5840, 77, "1", 4000, 3000},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c := pipeConn(t, s, WithSecondaryAddress(tt.secAddr))
+			c := pipeConnWith(t, s, ConnConfig{SecondaryAddr: tt.secAddr})
 			b := bindPDU(9, ctxElem(0, testSyntax, NDR20), ctxElem(1, srvsvcSyntax, NDR64), ctxElem(2, srvsvcSyntax, NDR20))
 			b.MaxXmitFrag, b.MaxRecvFrag, b.AssocGroupID = tt.xmit, tt.recv, tt.assoc
 			raw := mustMarshal(t, b)
@@ -234,9 +237,12 @@ func TestBindAckFields(t *testing.T) {
 }
 
 // client binds a Client to testSyntax over a fresh pipe.
-func boundClient(t testing.TB, s *Server, opts ...ClientOption) *Client {
+func boundClient(t testing.TB, s *Server) *Client { return boundClientWith(t, s, ClientConfig{}) }
+
+// boundClientWith is boundClient with the client configured by cfg.
+func boundClientWith(t testing.TB, s *Server, cfg ClientConfig) *Client {
 	t.Helper()
-	cl := NewClient(pipeConn(t, s), opts...)
+	cl := NewClient(pipeConn(t, s), cfg)
 	if err := cl.Bind(testCtx(t), testSyntax); err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +257,7 @@ func TestCallsAndFaults(t *testing.T) {
 		name          string
 		opnum         uint16
 		stub          []byte
-		opts          []CallOption
+		opts          CallOptions
 		wantStub      []byte
 		wantStatus    uint32
 		didNotExecute bool
@@ -259,18 +265,18 @@ func TestCallsAndFaults(t *testing.T) {
 	}{
 		{name: "echo", opnum: 0, stub: []byte("hello"), wantStub: []byte("hello")},
 		{name: "empty stub", opnum: 0, stub: nil, wantStub: []byte{}},
-		{name: "object uuid", opnum: 0, stub: []byte("obj"), opts: []CallOption{WithObject(MustParseUUID("00112233-4455-6677-8899-aabbccddeeff"))}, wantStub: []byte("obj")},
+		{name: "object uuid", opnum: 0, stub: []byte("obj"), opts: CallOptions{Object: MustParseUUID("00112233-4455-6677-8899-aabbccddeeff")}, wantStub: []byte("obj")},
 		{name: "bad stub", opnum: 2, wantStatus: StatusBadStubData, didNotExecute: true, is: ErrBadStub},
 		{name: "custom fault", opnum: 3, wantStatus: 5},
 		{name: "plain error", opnum: 4, wantStatus: StatusCantPerform},
 		{name: "handler panic", opnum: 5, wantStatus: StatusCantPerform},
 		{name: "opnum over NumOpnums", opnum: 6, wantStatus: StatusOpRangeError, didNotExecute: true, is: ErrOpRange},
 		{name: "opnum far over", opnum: 0xffff, wantStatus: StatusOpRangeError, didNotExecute: true, is: ErrOpRange},
-		{name: "context never offered", opnum: 0, opts: []CallOption{OnContext(9)}, wantStatus: StatusUnknownInterface, didNotExecute: true},
+		{name: "context never offered", opnum: 0, opts: CallOptions{ContextID: 9}, wantStatus: StatusUnknownInterface, didNotExecute: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := cl.Call(ctx, tt.opnum, tt.stub, tt.opts...)
+			out, err := cl.CallWith(ctx, tt.opnum, tt.stub, tt.opts)
 			if tt.wantStatus == 0 {
 				if err != nil {
 					t.Fatal(err)
@@ -332,10 +338,10 @@ func TestAlterContext(t *testing.T) {
 	}
 	// srvsvc is registered without NumOpnums: the handler's ErrOpRange
 	// decides instead.
-	if _, err := cl.Call(ctx, 40, nil, OnContext(id)); !errors.Is(err, ErrOpRange) {
+	if _, err := cl.CallWith(ctx, 40, nil, CallOptions{ContextID: id}); !errors.Is(err, ErrOpRange) {
 		t.Fatalf("opnum 40 on srvsvc: %v", err)
 	}
-	if out, err := cl.Call(ctx, 0, []byte("x"), OnContext(id)); err != nil || string(out) != "x" {
+	if out, err := cl.CallWith(ctx, 0, []byte("x"), CallOptions{ContextID: id}); err != nil || string(out) != "x" {
 		t.Fatalf("call on altered context: %q %v", out, err)
 	}
 	_, err = cl.AlterContext(ctx, SyntaxID{UUID: MustParseUUID("11111111-2222-3333-4444-555555555555"), Major: 1})
@@ -352,7 +358,7 @@ func TestAlterContext(t *testing.T) {
 func TestBindRejections(t *testing.T) {
 	s := newTestServer(t)
 	ctx := testCtx(t)
-	cl := NewClient(pipeConn(t, s))
+	cl := NewClient(pipeConn(t, s), ClientConfig{})
 	err := cl.Bind(ctx, SyntaxID{UUID: MustParseUUID("11111111-2222-3333-4444-555555555555"), Major: 1})
 	var cre *ContextRejectedError
 	if !errors.As(err, &cre) || cre.Result != ResultProviderRejection || cre.Reason != ReasonAbstractSyntaxNotSupported {
@@ -375,7 +381,7 @@ func TestBindRejections(t *testing.T) {
 
 func TestFeatureNegotiationClient(t *testing.T) {
 	s := newTestServer(t)
-	cl := boundClient(t, s, WithFeatureNegotiation(FeatureKeepConnectionOnOrphan|FeatureSecurityContextMultiplexing))
+	cl := boundClientWith(t, s, ClientConfig{Features: FeatureKeepConnectionOnOrphan | FeatureSecurityContextMultiplexing})
 	if f := cl.Negotiated().Features; f != FeatureKeepConnectionOnOrphan {
 		t.Fatalf("features %#x", f)
 	}
@@ -388,7 +394,7 @@ func TestFeatureNegotiationClient(t *testing.T) {
 // negotiated fragments, over a pipe and over loopback TCP.
 func TestMultiFragment(t *testing.T) {
 	s := newTestServer(t)
-	s.MaxRecvFrag, s.MaxXmitFrag = MinFragSize, MinFragSize
+	s.Limits.MaxRecvFrag, s.Limits.MaxXmitFrag = MinFragSize, MinFragSize
 	run := func(t *testing.T, cl *Client) {
 		ctx := testCtx(t)
 		for _, n := range []int{0, 1, MinFragSize - 24, MinFragSize - 23, 10_000, 100_000, 1 << 20} {
@@ -404,17 +410,17 @@ func TestMultiFragment(t *testing.T) {
 		}
 	}
 	t.Run("pipe", func(t *testing.T) {
-		run(t, boundClient(t, s, WithFragmentSizes(2000, 2000)))
+		run(t, boundClientWith(t, s, ClientConfig{MaxXmitFrag: 2000, MaxRecvFrag: 2000}))
 	})
 	t.Run("tcp", func(t *testing.T) {
 		s2 := newTestServer(t)
-		s2.MaxRecvFrag, s2.MaxXmitFrag = 2048, 2048
+		s2.Limits.MaxRecvFrag, s2.Limits.MaxXmitFrag = 2048, 2048
 		nc, err := net.Dial("tcp", tcpServer(t, s2))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer nc.Close()
-		cl := NewClient(nc)
+		cl := NewClient(nc, ClientConfig{})
 		if err := cl.Bind(testCtx(t), testSyntax); err != nil {
 			t.Fatal(err)
 		}
@@ -507,15 +513,15 @@ func TestCallInfo(t *testing.T) {
 	})})
 	caller := session.Caller{User: "bob", Domain: "WG", Groups: []string{"Users"}}
 	a, b := net.Pipe()
-	go s.ServeConn(context.Background(), a, WithCaller(caller), WithRemoteAddr("192.0.2.1:445"))
+	go s.ServeConn(context.Background(), a, ConnConfig{Caller: caller, RemoteAddr: "192.0.2.1:445"})
 	defer b.Close()
-	cl := NewClient(b)
+	cl := NewClient(b, ClientConfig{})
 	ctx := testCtx(t)
 	if err := cl.Bind(ctx, testSyntax); err != nil {
 		t.Fatal(err)
 	}
 	obj := MustParseUUID("00112233-4455-6677-8899-aabbccddeeff")
-	if _, err := cl.Call(ctx, 3, nil, WithObject(obj)); err != nil {
+	if _, err := cl.CallWith(ctx, 3, nil, CallOptions{Object: obj}); err != nil {
 		t.Fatal(err)
 	}
 	want := Call{Opnum: 3, CallID: 2, Object: obj, HasObject: true, Syntax: testSyntax,

@@ -30,7 +30,7 @@ func (e *StatusError) Error() string { return fmt.Sprintf("epm: ept_map status 0
 // iface. It binds the ept interface, sends one ept_map and returns the port
 // of the first TCP tower in the answer. It does not close rw.
 func Map(ctx context.Context, rw io.ReadWriter, iface dcerpc.SyntaxID) (uint16, error) {
-	c := dcerpc.NewClient(rw)
+	c := dcerpc.NewClient(rw, dcerpc.ClientConfig{})
 	if err := c.Bind(ctx, Syntax()); err != nil {
 		return 0, fmt.Errorf("epm: bind: %w", err)
 	}

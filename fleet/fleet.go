@@ -431,7 +431,7 @@ func (f *Fleet) build(behaviors []Behavior, rng *rand.Rand) error {
 		name := fmt.Sprintf("FLEET%05d", i)
 		info := srvs.DefaultServerInfo(name)
 		handler := &srvs.Handler{Table: table, Compat: compat, Server: &info, Logger: f.log.With("component", "srvsvc")}
-		rpc := &dcerpc.Server{Logger: f.log.With("component", "dcerpc"), IdleTimeout: -1, SecondaryAddr: `\PIPE\srvsvc`}
+		rpc := &dcerpc.Server{Logger: f.log.With("component", "dcerpc"), Timeouts: dcerpc.Timeouts{Idle: -1}, SecondaryAddr: `\PIPE\srvsvc`}
 		if err := rpc.Register(handler.Interface()); err != nil {
 			return fmt.Errorf("fleet: host %d: %w", i, err)
 		}

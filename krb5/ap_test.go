@@ -448,9 +448,9 @@ func FuzzInitiatorReply(f *testing.F) {
 	kb, _ := e.Marshal()
 	f.Add(WrapToken(TokenKRBError, kb))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		key, err := parseAPRep(b, tkt.key, ctime, 7)
-		if err == nil && len(key.KeyValue) != 32 {
-			t.Fatalf("accepted a subkey of %d bytes", len(key.KeyValue))
+		part, err := parseAPRep(b, tkt.key, ctime, 7)
+		if err == nil && len(part.Subkey.KeyValue) != 32 {
+			t.Fatalf("accepted a subkey of %d bytes", len(part.Subkey.KeyValue))
 		}
 	})
 }

@@ -50,6 +50,7 @@ type Initiator struct {
 	sent       bool
 	done       bool
 	sessionKey types.EncryptionKey
+	peerSeq    int64 // the AP-REP's sequence number
 }
 
 // NewInitiator returns an Initiator for ticket t. clock gives the time for
@@ -115,11 +116,11 @@ func (i *Initiator) Accept(ctx context.Context, reply []byte) error {
 	if !i.sent || i.done {
 		return ErrState
 	}
-	key, err := parseAPRep(reply, i.t.key, i.auth.CTime, i.auth.Cusec)
+	part, err := parseAPRep(reply, i.t.key, i.auth.CTime, i.auth.Cusec)
 	if err != nil {
 		return err
 	}
-	i.sessionKey = key
+	i.sessionKey, i.peerSeq = part.Subkey, part.SequenceNumber
 	i.done = true
 	return nil
 }
@@ -137,44 +138,45 @@ func (i *Initiator) SessionKey() []byte {
 // SessionKeyType is the encryption type of the session key.
 func (i *Initiator) SessionKeyType() int32 { return i.sessionKey.KeyType }
 
-// parseAPRep decodes a reply token and returns the AP-REP's subkey.
-func parseAPRep(reply []byte, key types.EncryptionKey, ctime time.Time, cusec int) (types.EncryptionKey, error) {
+// parseAPRep decodes a reply token and returns the AP-REP's encrypted
+// part, whose subkey has been checked.
+func parseAPRep(reply []byte, key types.EncryptionKey, ctime time.Time, cusec int) (messages.EncAPRepPart, error) {
 	msg := reply
 	tokID := TokenAPRep
 	if len(reply) > 0 && reply[0] == 0x60 {
 		var err error
 		if tokID, msg, err = UnwrapToken(reply); err != nil {
-			return types.EncryptionKey{}, err
+			return messages.EncAPRepPart{}, err
 		}
 	} else if len(reply) > 0 && reply[0] == 0x7e { // [APPLICATION 30] KRB-ERROR
 		tokID = TokenKRBError
 	}
 	switch tokID {
 	case TokenKRBError:
-		return types.EncryptionKey{}, parseKRBError(msg)
+		return messages.EncAPRepPart{}, parseKRBError(msg)
 	case TokenAPRep:
 	default:
-		return types.EncryptionKey{}, fmt.Errorf("%w: token %#04x where an AP-REP was expected", ErrMalformed, tokID)
+		return messages.EncAPRepPart{}, fmt.Errorf("%w: token %#04x where an AP-REP was expected", ErrMalformed, tokID)
 	}
 	var rep messages.APRep
 	if err := safeUnmarshal(func() error { return rep.Unmarshal(msg) }); err != nil {
-		return types.EncryptionKey{}, fmt.Errorf("%w: AP-REP: %v", ErrMalformed, err)
+		return messages.EncAPRepPart{}, fmt.Errorf("%w: AP-REP: %v", ErrMalformed, err)
 	}
 	plain, err := decrypt(rep.EncPart, key, keyusage.AP_REP_ENCPART)
 	if err != nil {
-		return types.EncryptionKey{}, fmt.Errorf("%w: AP-REP does not decrypt with the session key: %v", ErrIntegrity, err)
+		return messages.EncAPRepPart{}, fmt.Errorf("%w: AP-REP does not decrypt with the session key: %v", ErrIntegrity, err)
 	}
 	var part messages.EncAPRepPart
 	if err := safeUnmarshal(func() error { return part.Unmarshal(plain) }); err != nil {
-		return types.EncryptionKey{}, fmt.Errorf("%w: AP-REP encrypted part: %v", ErrMalformed, err)
+		return messages.EncAPRepPart{}, fmt.Errorf("%w: AP-REP encrypted part: %v", ErrMalformed, err)
 	}
 	if !part.CTime.Equal(ctime) || part.Cusec != cusec {
-		return types.EncryptionKey{}, fmt.Errorf("%w: AP-REP does not echo the authenticator's time", ErrIntegrity)
+		return messages.EncAPRepPart{}, fmt.Errorf("%w: AP-REP does not echo the authenticator's time", ErrIntegrity)
 	}
 	if err := checkSubkey(part.Subkey); err != nil {
-		return types.EncryptionKey{}, err
+		return messages.EncAPRepPart{}, err
 	}
-	return part.Subkey, nil
+	return part, nil
 }
 
 // checkSubkey refuses a missing subkey, one of an unknown type and one

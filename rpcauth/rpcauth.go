@@ -153,7 +153,7 @@ type initiator struct {
 func (i initiator) AuthType() dcerpc.AuthType   { return i.typ }
 func (i initiator) AuthLevel() dcerpc.AuthLevel { return i.level }
 
-// Initiator returns a client-side hook for dcerpc.WithAuth that
+// Initiator returns a client-side hook for dcerpc.ClientConfig.Auth that
 // authenticates with mech at level (connect, integrity or privacy) under
 // typ: dcerpc.AuthTypeSPNEGO wraps mech in SPNEGO (unless it is SPNEGO
 // already); a mechanism's own auth_type uses it as is. Integrity and

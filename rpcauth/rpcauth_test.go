@@ -47,8 +47,8 @@ func TestNTLMEndToEnd(t *testing.T) {
 				}
 				a, b := net.Pipe()
 				done := make(chan struct{})
-				go func() { defer close(done); _ = srv.ServeConn(context.Background(), a) }()
-				rpc := dcerpc.NewClient(b, dcerpc.WithAuth(ini, 1))
+				go func() { defer close(done); _ = srv.ServeConn(context.Background(), a, dcerpc.ConnConfig{}) }()
+				rpc := dcerpc.NewClient(b, dcerpc.ClientConfig{Auth: ini, AuthContextID: 1})
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				c, err := srvs.Bind(ctx, rpc)
 				if err != nil {

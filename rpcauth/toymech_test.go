@@ -60,8 +60,8 @@ func TestToyMechanismOverSPNEGO(t *testing.T) {
 		}
 		a, b := net.Pipe()
 		done := make(chan struct{})
-		go func() { defer close(done); _ = srv.ServeConn(context.Background(), a) }()
-		rpc := dcerpc.NewClient(b, dcerpc.WithAuth(ini, 1))
+		go func() { defer close(done); _ = srv.ServeConn(context.Background(), a, dcerpc.ConnConfig{}) }()
+		rpc := dcerpc.NewClient(b, dcerpc.ClientConfig{Auth: ini, AuthContextID: 1})
 		c, err := srvs.Bind(ctx, rpc)
 		if err == nil {
 			var res *srvs.EnumResult

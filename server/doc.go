@@ -11,14 +11,19 @@
 //
 // Config is a struct with useful zero values: a loopback port, the
 // built-in demo accounts, the modern policy, Windows-style client names, no
-// mapper. New builds the table (loading Config.Seeds), the srvsvc handler
-// and the dcerpc.Servers (TCP, endpoint mapper, named pipe). The Server does not own listeners: Serve takes
-// them, and Run opens them from the Config, writes the ready file, and
-// serves until its context ends. Shutdown drains (stops accepting, closes
-// idle connections, waits for calls in progress), Close stops at once; Run
-// and Serve shut down gracefully, within Config.ShutdownTimeout, when
-// their context ends. Table exposes the session table, so an SMB server in
-// the same process can feed it.
+// mapper. Its bounds are grouped as the packages that apply them group
+// theirs: Config.Limits holds an smb2.Limits for SMB and dcerpc.Limits for
+// srvsvc and the endpoint mapper, Config.Timeouts likewise, each zero field
+// meaning that package's documented default. New builds the table (loading
+// Config.Seeds), the srvsvc handler and the dcerpc.Servers (TCP, endpoint
+// mapper, named pipe). Run is the one way to serve: it takes the listeners
+// of Config.Listeners (a test's, or a service manager's under socket
+// activation) and opens the others at the Config's addresses, writes the
+// ready file, and serves until its context ends, then shuts down
+// gracefully within Config.Timeouts.Shutdown. Shutdown drains (stops
+// accepting, closes idle connections, waits for calls in progress), Close
+// stops at once. Table exposes the session table, so an SMB server in the
+// same process can feed it.
 //
 // # Decisions
 //

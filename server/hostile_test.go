@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// Config.MaxConnsPerAddr caps every listener: a third connection from one
+// Config.Limits.MaxConnsPerAddr caps every listener: a third connection from one
 // address to the endpoint mapper, the metrics listener, srvsvc or SMB is
 // closed at once, while another address is still served.
 func TestListenerCapsPerAddr(t *testing.T) {
-	r := start(t, Config{EPMAddr: "127.0.0.1:0", SMBAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", MaxConnsPerAddr: 2})
+	r := start(t, Config{EPMAddr: "127.0.0.1:0", SMBAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Limits: Limits{MaxConnsPerAddr: 2}})
 	for name, addr := range map[string]string{"rpc": r.addrs.RPC, "epm": r.addrs.EPM, "smb": r.addrs.SMB, "metrics": r.addrs.Metrics} {
 		t.Run(name, func(t *testing.T) {
 			var held []net.Conn

@@ -29,11 +29,12 @@ import (
 )
 
 // DefaultRPCAddr is where Run listens for srvsvc when Config.RPCAddr is
-// empty: a port the kernel picks on the IPv4 loopback address.
+// empty and no srvsvc listener is given: a port the kernel picks on the
+// IPv4 loopback address.
 const DefaultRPCAddr = "127.0.0.1:0"
 
-// Connection bounds of the endpoint mapper and metrics listeners when the
-// Config leaves them zero. A client asks the endpoint mapper one question
+// Connection bounds of the endpoint mapper and metrics listeners when
+// Config.Limits leaves them zero. A client asks the endpoint mapper one question
 // and hangs up, and a metrics scraper holds one or two connections: both
 // need far fewer places than srvsvc and SMB, and get a quarter of them
 // per address like those.
@@ -45,7 +46,7 @@ const (
 )
 
 // DefaultShutdownTimeout is how long Run lets calls in progress finish
-// after its context ends, unless Config.ShutdownTimeout says otherwise.
+// after its context ends, unless Config.Timeouts.Shutdown says otherwise.
 const DefaultShutdownTimeout = 10 * time.Second
 
 // ErrExposedDemoAccounts: the built-in demo accounts (whose passwords are
@@ -54,7 +55,7 @@ var ErrExposedDemoAccounts = errors.New("server: refusing to serve the built-in 
 
 // Config configures a Server. The zero value serves srvsvc on a loopback
 // port with the demo accounts, the modern policy, Windows-style client
-// names and no endpoint mapper.
+// names, no endpoint mapper and every limit and timeout at its default.
 type Config struct {
 	// RPCAddr is the TCP address srvsvc is served on (ncacn_ip_tcp) by
 	// Run; "" means DefaultRPCAddr.
@@ -67,6 +68,15 @@ type Config struct {
 	// pipe (ncacn_np). Every SMB session set up there is a session of the
 	// table, and NetSessionDel logs it off.
 	SMBAddr string
+	// MetricsAddr, when not empty, is the TCP address Run serves the
+	// counters on over HTTP: /metrics (Prometheus text format) and
+	// /debug/vars (JSON), see MetricsHandler.
+	MetricsAddr string
+	// Listeners, when set, are served by Run instead of listening on the
+	// corresponding address: listeners a test opened, or that a service
+	// manager passed (socket activation). Run closes them when it
+	// returns.
+	Listeners Listeners
 	// AllowGuest admits SMB logons that map to the guest account, and
 	// turns on Accounts.Guest (unknown users map to guest) in the server's
 	// own copy of Accounts; the caller's is left as it is. AllowAnonymous
@@ -123,32 +133,83 @@ type Config struct {
 	// OnReady, when not nil, is called by Run with the bound addresses
 	// once it listens (after ReadyFile is written).
 	OnReady func(Addrs)
-	// SMBMaxConns bounds the SMB connections served at once (0:
-	// smb2.DefaultMaxConns, negative: no bound); SMBIdleTimeout closes
-	// an SMB connection with sessions that sends nothing for that long (0:
-	// smb2.DefaultIdleTimeout, negative: never). The other SMB limits keep
-	// smb2's defaults.
-	SMBMaxConns    int
-	SMBIdleTimeout time.Duration
-	// RPCMaxConns, EPMMaxConns and MetricsMaxConns bound the connections
-	// each of those listeners serves at once (0: dcerpc.DefaultMaxConns,
-	// DefaultEPMMaxConns, DefaultMetricsMaxConns; negative: no bound). A
-	// connection over the bound is closed as soon as it is accepted.
-	RPCMaxConns, EPMMaxConns, MetricsMaxConns int
-	// MaxConnsPerAddr bounds the connections of one IP address (an IPv6
-	// address counts by its /64) on each listener, SMB included (0: each
-	// listener's default, a quarter of its total: 256 for SMB and srvsvc,
-	// 64 for the endpoint mapper, 16 for metrics; negative: no bound).
-	// Refusals are logged at WARN once per address and listener every ten
-	// seconds, with a count.
+	// Limits bound what each listener's clients may make the server
+	// hold; every zero field means its documented default.
+	Limits Limits
+	// Timeouts bound how long the server waits for its clients, and for
+	// itself when it stops; every zero field means its documented
+	// default.
+	Timeouts Timeouts
+}
+
+// Limits are the bounds of the services a Server runs, each in the terms
+// of the package that serves it.
+type Limits struct {
+	// SMB bounds the SMB server (see smb2.Limits): MaxConns the
+	// connections served at once (0: smb2.DefaultMaxConns, negative: no
+	// bound), and so on.
+	SMB smb2.Limits
+	// RPC bounds srvsvc over TCP (see dcerpc.Limits; 0:
+	// dcerpc.DefaultMaxConns connections, and so on).
+	RPC dcerpc.Limits
+	// EPM bounds the endpoint mapper (see dcerpc.Limits), except that a
+	// zero MaxConns and MaxConnsPerAddr mean DefaultEPMMaxConns and
+	// DefaultEPMMaxConnsPerAddr.
+	EPM dcerpc.Limits
+	// MetricsMaxConns and MetricsMaxConnsPerAddr bound the connections
+	// of the metrics listener, in all and from one address (0:
+	// DefaultMetricsMaxConns and DefaultMetricsMaxConnsPerAddr, negative:
+	// no bound).
+	MetricsMaxConns, MetricsMaxConnsPerAddr int
+	// MaxConnsPerAddr, when not zero, bounds the connections of one IP
+	// address (an IPv6 address counts by its /64) on every listener whose
+	// own MaxConnsPerAddr is zero (negative: no bound). Each listener's
+	// default is a quarter of its total: 256 for SMB and srvsvc, 64 for
+	// the endpoint mapper, 16 for metrics. Refusals are logged at WARN
+	// once per address and listener every ten seconds, with a count.
 	MaxConnsPerAddr int
-	// MetricsAddr, when not empty, is the TCP address Run serves the
-	// counters on over HTTP: /metrics (Prometheus text format) and
-	// /debug/vars (JSON), see MetricsHandler.
-	MetricsAddr string
-	// ShutdownTimeout bounds the drain when Run's context ends: 0 means
-	// DefaultShutdownTimeout; after it, connections are closed.
-	ShutdownTimeout time.Duration
+}
+
+// Timeouts are the timeouts of the services a Server runs, each in the
+// terms of the package that serves it, and of its own shutdown.
+type Timeouts struct {
+	// SMB are the SMB server's (see smb2.Timeouts): Idle closes an SMB
+	// connection with sessions that sends nothing for that long (0:
+	// smb2.DefaultIdleTimeout, negative: never), and so on.
+	SMB smb2.Timeouts
+	// RPC are those of srvsvc over TCP, EPM those of the endpoint mapper
+	// (see dcerpc.Timeouts).
+	RPC, EPM dcerpc.Timeouts
+	// Shutdown bounds the drain when Run's context ends (0:
+	// DefaultShutdownTimeout); after it, connections are closed.
+	Shutdown time.Duration
+}
+
+// withDefaults returns l with the shared per-address bound and the
+// server's own defaults (endpoint mapper, metrics) filled in: the one
+// place they are applied. The SMB and srvsvc fields left zero get their
+// package's defaults there.
+func (l Limits) withDefaults() Limits {
+	for _, per := range []*int{&l.SMB.MaxConnsPerAddr, &l.RPC.MaxConnsPerAddr, &l.EPM.MaxConnsPerAddr, &l.MetricsMaxConnsPerAddr} {
+		if *per == 0 {
+			*per = l.MaxConnsPerAddr
+		}
+	}
+	l.EPM.MaxConns = intOr(l.EPM.MaxConns, DefaultEPMMaxConns)
+	l.EPM.MaxConnsPerAddr = intOr(l.EPM.MaxConnsPerAddr, DefaultEPMMaxConnsPerAddr)
+	l.MetricsMaxConns = intOr(l.MetricsMaxConns, DefaultMetricsMaxConns)
+	l.MetricsMaxConnsPerAddr = intOr(l.MetricsMaxConnsPerAddr, DefaultMetricsMaxConnsPerAddr)
+	return l
+}
+
+// withDefaults returns t with Shutdown filled in: the one place it is
+// applied. The SMB and srvsvc fields left zero get their package's
+// defaults there.
+func (t Timeouts) withDefaults() Timeouts {
+	if t.Shutdown <= 0 {
+		t.Shutdown = DefaultShutdownTimeout
+	}
+	return t
 }
 
 // Addrs are the addresses a running server listens on.
@@ -159,20 +220,19 @@ type Addrs struct {
 	Metrics string `json:"metrics,omitempty"`
 }
 
-// Listeners are what Serve serves on: srvsvc over TCP (required), and
-// optionally the endpoint mapper and SMB.
+// Listeners are listeners already open for Run to serve (Config.Listeners):
+// srvsvc over TCP, the endpoint mapper, SMB and metrics (MetricsHandler over
+// HTTP). A nil one is opened at the Config's address, if it has one.
 type Listeners struct {
-	RPC, EPM, SMB net.Listener
-	// Metrics, when set, serves MetricsHandler over HTTP.
-	Metrics net.Listener
+	RPC, EPM, SMB, Metrics net.Listener
 }
 
 // Server is the netsession daemon: a session table served over srvsvc
 // (ncacn_ip_tcp) with NTLMSSP and SPNEGO authentication, and optionally
-// an endpoint mapper. It does not own its listeners: Serve takes them, Run
-// opens them from the Config.
+// an endpoint mapper, SMB2/3 and metrics. Run serves it, on the listeners
+// of the Config or on those it opens at the Config's addresses.
 type Server struct {
-	cfg   Config
+	cfg   Config // with Limits and Timeouts filled in
 	log   *slog.Logger
 	table *session.Table
 	rpc   *dcerpc.Server
@@ -206,6 +266,8 @@ func DemoAccounts() *ntlm.Accounts {
 // New builds a server from cfg: the session table (seeded), the srvsvc
 // handler with authentication, and the endpoint mapper's handler.
 func New(cfg Config) (*Server, error) {
+	cfg.Limits = cfg.Limits.withDefaults()
+	cfg.Timeouts = cfg.Timeouts.withDefaults()
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -253,21 +315,20 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	rpc := &dcerpc.Server{Auth: perHost(acceptors), Logger: log.With("component", "dcerpc"),
-		MaxConns: cfg.RPCMaxConns, MaxConnsPerAddr: cfg.MaxConnsPerAddr}
+		Limits: cfg.Limits.RPC, Timeouts: cfg.Timeouts.RPC}
 	if err := rpc.Register(iface); err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, table: table, rpc: rpc, calls: calls, epmH: &epm.Handler{Logger: log.With("component", "epm")}}
 	s.epm = &dcerpc.Server{Logger: log.With("component", "dcerpc-epm"),
-		MaxConns:        intOr(cfg.EPMMaxConns, DefaultEPMMaxConns),
-		MaxConnsPerAddr: intOr(cfg.MaxConnsPerAddr, DefaultEPMMaxConnsPerAddr)}
+		Limits: cfg.Limits.EPM, Timeouts: cfg.Timeouts.EPM}
 	if err := s.epm.Register(s.epmH.Interface()); err != nil {
 		return nil, err
 	}
 	s.pipeRPC = &dcerpc.Server{
 		Auth:          rpc.Auth,
 		Logger:        log.With("component", "dcerpc-pipe"),
-		IdleTimeout:   -1,
+		Timeouts:      dcerpc.Timeouts{Idle: -1},
 		SecondaryAddr: `\PIPE\srvsvc`,
 	}
 	if err := s.pipeRPC.Register(iface); err != nil {
@@ -282,17 +343,16 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.smb = &smb2.Server{
-		Table:           table,
-		Auth:            smbAuth,
-		RPC:             s.pipeRPC,
-		AllowGuest:      cfg.AllowGuest,
-		AllowAnonymous:  cfg.AllowAnonymous,
-		Signing:         cfg.SMBSigning,
-		Encryption:      cfg.SMBEncrypt,
-		MaxConns:        cfg.SMBMaxConns,
-		MaxConnsPerAddr: cfg.MaxConnsPerAddr,
-		IdleTimeout:     cfg.SMBIdleTimeout,
-		Logger:          log.With("component", "smb2"),
+		Table:          table,
+		Auth:           smbAuth,
+		RPC:            s.pipeRPC,
+		AllowGuest:     cfg.AllowGuest,
+		AllowAnonymous: cfg.AllowAnonymous,
+		Signing:        cfg.SMBSigning,
+		Encryption:     cfg.SMBEncrypt,
+		Limits:         cfg.Limits.SMB,
+		Timeouts:       cfg.Timeouts.SMB,
+		Logger:         log.With("component", "smb2"),
 	}
 	return s, nil
 }
@@ -301,30 +361,119 @@ func New(cfg Config) (*Server, error) {
 // in the same process feeds it.
 func (s *Server) Table() *session.Table { return s.table }
 
-// Serve serves srvsvc on rpc and, when epmL is not nil, the endpoint mapper
-// on epmL; it is ServeListeners without SMB.
-func (s *Server) Serve(ctx context.Context, rpc, epmL net.Listener) error {
-	return s.ServeListeners(ctx, Listeners{RPC: rpc, EPM: epmL})
+// Shutdown stops accepting, closes idle connections and waits for calls in
+// progress on every service, or until ctx ends. SMB goes first, so that
+// its pipes end before the DCE/RPC server behind them.
+func (s *Server) Shutdown(ctx context.Context) error {
+	smbErr := s.smb.Shutdown(ctx)
+	return errors.Join(smbErr, s.pipeRPC.Shutdown(ctx), s.rpc.Shutdown(ctx), s.epm.Shutdown(ctx))
 }
 
-// ServeListeners serves srvsvc on l.RPC, and when set the endpoint mapper
-// on l.EPM (announcing l.RPC's port) and SMB2/3 on l.SMB. It returns when
-// ctx is done (after a graceful Shutdown bounded by
-// Config.ShutdownTimeout), when Shutdown or Close is called, or when a
-// listener fails; the listeners are closed on return. A Server serves once.
-func (s *Server) ServeListeners(ctx context.Context, l Listeners) error {
-	rpc, epmL := l.RPC, l.EPM
-	if rpc == nil {
-		return errors.New("server: Serve needs an srvsvc listener")
+// Close stops every service at once.
+func (s *Server) Close() error {
+	return errors.Join(s.smb.Close(), s.pipeRPC.Close(), s.rpc.Close(), s.epm.Close())
+}
+
+// Run serves the server until ctx is done, then shuts down gracefully
+// (bounded by Config.Timeouts.Shutdown) and returns nil; it is the one way
+// to run it, and a Server runs once. It serves on the listeners of
+// Config.Listeners, and opens those missing at the Config's addresses
+// (srvsvc always, at DefaultRPCAddr if RPCAddr is empty; the endpoint
+// mapper, SMB and metrics when their address is set); then it writes the
+// ready file and calls OnReady. It returns early with an error when a
+// listener cannot be opened or fails, or when Shutdown or Close is called,
+// and refuses to serve the demo accounts on an address that is not
+// loopback (ErrExposedDemoAccounts), before listening. Every listener,
+// given or opened, is closed when Run returns.
+func (s *Server) Run(ctx context.Context) error {
+	l := s.cfg.Listeners
+	closeAll := func() {
+		for _, ln := range []net.Listener{l.RPC, l.EPM, l.SMB, l.Metrics} {
+			if ln != nil {
+				ln.Close()
+			}
+		}
 	}
 	s.mu.Lock()
 	if s.serving {
 		s.mu.Unlock()
-		return errors.New("server: Serve called twice")
+		return errors.New("server: Run called twice")
 	}
 	s.serving = true
 	s.mu.Unlock()
 
+	rpcAddr := s.cfg.RPCAddr
+	if rpcAddr == "" {
+		rpcAddr = DefaultRPCAddr
+	}
+	opens := []struct {
+		l    *net.Listener
+		addr string
+		what string
+	}{
+		{&l.RPC, rpcAddr, "srvsvc"},
+		{&l.EPM, s.cfg.EPMAddr, "endpoint mapper"},
+		{&l.SMB, s.cfg.SMBAddr, "SMB"},
+		{&l.Metrics, s.cfg.MetricsAddr, "metrics"},
+	}
+	if s.cfg.Accounts == nil {
+		for _, o := range opens {
+			a := o.addr
+			if *o.l != nil {
+				a = (*o.l).Addr().String()
+			}
+			if a != "" && !IsLoopback(a) {
+				closeAll()
+				return fmt.Errorf("%w: %s", ErrExposedDemoAccounts, a)
+			}
+		}
+	}
+	var lc net.ListenConfig
+	for _, o := range opens {
+		if *o.l != nil || o.addr == "" {
+			continue
+		}
+		ln, err := lc.Listen(ctx, "tcp", o.addr)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("server: %s listener: %w", o.what, err)
+		}
+		*o.l = ln
+	}
+	addrs := Addrs{RPC: l.RPC.Addr().String()}
+	if l.Metrics != nil {
+		addrs.Metrics = l.Metrics.Addr().String()
+	}
+	if l.EPM != nil {
+		addrs.EPM = l.EPM.Addr().String()
+	}
+	if l.SMB != nil {
+		addrs.SMB = l.SMB.Addr().String()
+	}
+	if s.cfg.ReadyFile != "" {
+		if err := writeReady(s.cfg.ReadyFile, addrs); err != nil {
+			closeAll()
+			return err
+		}
+	}
+	s.log.Info("listening", "rpc", addrs.RPC, "epm", addrs.EPM, "smb", addrs.SMB, "metrics", addrs.Metrics, "policy", fmt.Sprint(s.table.Authorizer()),
+		"cname", s.table.CnameStyle().String(), "compat", s.cfg.Compat.String(), "sessions", s.table.Len(),
+		"demo_accounts", s.cfg.Accounts == nil, "allow_connect_level", s.cfg.AllowConnectLevel)
+	if s.cfg.OnReady != nil {
+		s.cfg.OnReady(addrs)
+	}
+	err := s.serve(ctx, l)
+	s.log.Info("stopped")
+	return err
+}
+
+// serve serves srvsvc on l.RPC, and when set the endpoint mapper on l.EPM
+// (announcing l.RPC's port), SMB2/3 on l.SMB and metrics on l.Metrics. It
+// returns when ctx is done (after a graceful Shutdown bounded by
+// Config.Timeouts.Shutdown), when Shutdown or Close is called, or when a
+// listener fails; the listeners are closed on return.
+func (s *Server) serve(ctx context.Context, l Listeners) error {
+	rpc, epmL := l.RPC, l.EPM
 	port, addr := listenerPort(rpc.Addr())
 	s.epmH.Endpoints = []epm.Endpoint{{Interface: srvs.Syntax(), Port: port, Addr: addr, Annotation: "srvsvc (netsession)"}}
 	s.rpc.SecondaryAddr = strconv.Itoa(int(port))
@@ -356,8 +505,8 @@ func (s *Server) ServeListeners(ctx context.Context, l Listeners) error {
 		// net/http retries temporary accept errors itself; the limiter
 		// bounds the connections.
 		ml := &netlimit.Listener{Listener: l.Metrics, Limiter: &netlimit.Limiter{
-			Max:     intOr(s.cfg.MetricsMaxConns, DefaultMetricsMaxConns),
-			PerAddr: intOr(s.cfg.MaxConnsPerAddr, DefaultMetricsMaxConnsPerAddr),
+			Max:     s.cfg.Limits.MetricsMaxConns,
+			PerAddr: s.cfg.Limits.MetricsMaxConnsPerAddr,
 			Name:    "metrics",
 			Logger:  s.log,
 		}}
@@ -376,10 +525,7 @@ func (s *Server) ServeListeners(ctx context.Context, l Listeners) error {
 	case <-ctx.Done():
 	}
 	// Stop both: drain calls in progress, then close what is left.
-	timeout := s.cfg.ShutdownTimeout
-	if timeout <= 0 {
-		timeout = DefaultShutdownTimeout
-	}
+	timeout := s.cfg.Timeouts.Shutdown
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	if err := s.Shutdown(sctx); err != nil {
@@ -403,94 +549,6 @@ func (s *Server) ServeListeners(ctx context.Context, l Listeners) error {
 		return dcerpc.ErrServerClosed
 	}
 	return first
-}
-
-// Shutdown stops accepting, closes idle connections and waits for calls in
-// progress on every service, or until ctx ends. SMB goes first, so that
-// its pipes end before the DCE/RPC server behind them.
-func (s *Server) Shutdown(ctx context.Context) error {
-	smbErr := s.smb.Shutdown(ctx)
-	return errors.Join(smbErr, s.pipeRPC.Shutdown(ctx), s.rpc.Shutdown(ctx), s.epm.Shutdown(ctx))
-}
-
-// Close stops every service at once.
-func (s *Server) Close() error {
-	return errors.Join(s.smb.Close(), s.pipeRPC.Close(), s.rpc.Close(), s.epm.Close())
-}
-
-// Run listens on Config.RPCAddr (and Config.EPMAddr), writes the ready
-// file, and serves until ctx is done; then it shuts down gracefully and
-// returns nil. It refuses to serve the demo accounts on an address that
-// is not loopback (ErrExposedDemoAccounts), before listening.
-func (s *Server) Run(ctx context.Context) error {
-	rpcAddr := s.cfg.RPCAddr
-	if rpcAddr == "" {
-		rpcAddr = DefaultRPCAddr
-	}
-	if s.cfg.Accounts == nil {
-		for _, a := range []string{rpcAddr, s.cfg.EPMAddr, s.cfg.SMBAddr} {
-			if a != "" && !IsLoopback(a) {
-				return fmt.Errorf("%w: %s", ErrExposedDemoAccounts, a)
-			}
-		}
-	}
-	var lc net.ListenConfig
-	rpcL, err := lc.Listen(ctx, "tcp", rpcAddr)
-	if err != nil {
-		return fmt.Errorf("server: srvsvc listener: %w", err)
-	}
-	var epmL net.Listener
-	if s.cfg.EPMAddr != "" {
-		if epmL, err = lc.Listen(ctx, "tcp", s.cfg.EPMAddr); err != nil {
-			rpcL.Close()
-			return fmt.Errorf("server: endpoint mapper listener: %w", err)
-		}
-	}
-	var smbL, metricsL net.Listener
-	closeAll := func() {
-		for _, l := range []net.Listener{rpcL, epmL, smbL, metricsL} {
-			if l != nil {
-				l.Close()
-			}
-		}
-	}
-	if s.cfg.SMBAddr != "" {
-		if smbL, err = lc.Listen(ctx, "tcp", s.cfg.SMBAddr); err != nil {
-			closeAll()
-			return fmt.Errorf("server: SMB listener: %w", err)
-		}
-	}
-	if s.cfg.MetricsAddr != "" {
-		if metricsL, err = lc.Listen(ctx, "tcp", s.cfg.MetricsAddr); err != nil {
-			closeAll()
-			return fmt.Errorf("server: metrics listener: %w", err)
-		}
-	}
-	addrs := Addrs{RPC: rpcL.Addr().String()}
-	if metricsL != nil {
-		addrs.Metrics = metricsL.Addr().String()
-	}
-	if epmL != nil {
-		addrs.EPM = epmL.Addr().String()
-	}
-	if smbL != nil {
-		addrs.SMB = smbL.Addr().String()
-	}
-	if s.cfg.ReadyFile != "" {
-		if err := writeReady(s.cfg.ReadyFile, addrs); err != nil {
-			closeAll()
-			return err
-		}
-	}
-	s.log.Info("listening", "rpc", addrs.RPC, "epm", addrs.EPM, "smb", addrs.SMB, "metrics", addrs.Metrics, "policy", fmt.Sprint(s.table.Authorizer()),
-		"cname", s.table.CnameStyle().String(), "compat", s.cfg.Compat.String(), "sessions", s.table.Len(),
-		"demo_accounts", s.cfg.Accounts == nil, "allow_connect_level", s.cfg.AllowConnectLevel)
-	if s.cfg.OnReady != nil {
-		s.cfg.OnReady(addrs)
-	}
-	err = s.ServeListeners(ctx, Listeners{RPC: rpcL, EPM: epmL, SMB: smbL, Metrics: metricsL})
-	s.log.Info("stopped")
-	return err
 }
 
 // IsLoopback reports whether a listen address ("host:port") only reaches

@@ -94,15 +94,15 @@ func dial(t testing.TB, addr, user, pass string, typ dcerpc.AuthType, level dcer
 	if err != nil {
 		t.Fatal(err)
 	}
-	var opts []dcerpc.ClientOption
+	var cfg dcerpc.ClientConfig
 	if typ != dcerpc.AuthTypeNone {
 		ini, err := rpcauth.Initiator(context.Background(), &ntlm.Client{User: user, Domain: "WKS", Password: pass}, typ, level)
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts = append(opts, dcerpc.WithAuth(ini, 1))
+		cfg.Auth, cfg.AuthContextID = ini, 1
 	}
-	rpc := dcerpc.NewClient(conn, opts...)
+	rpc := dcerpc.NewClient(conn, cfg)
 	t.Cleanup(func() { rpc.Close() })
 	return srvs.Bind(ctx, rpc)
 }
@@ -287,8 +287,8 @@ func TestGracefulStop(t *testing.T) {
 		conn.Close()
 		t.Error("still accepting after stop")
 	}
-	if err := r.srv.Serve(context.Background(), nil, nil); err == nil {
-		t.Error("second Serve accepted")
+	if err := r.srv.Run(context.Background()); err == nil {
+		t.Error("second Run accepted")
 	}
 }
 
@@ -380,7 +380,11 @@ func TestThrottlePerHost(t *testing.T) {
 // Cancelling Run's context lets a call in progress finish and be answered
 // before the server stops.
 func TestDrainOnCancel(t *testing.T) {
-	srv, err := New(Config{})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Listeners: Listeners{RPC: l}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,18 +398,14 @@ func TestDrainOnCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	runErr := make(chan error, 1)
-	go func() { runErr <- srv.Serve(ctx, l, nil) }()
+	go func() { runErr <- srv.Run(ctx) }()
 	conn, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	rpc := dcerpc.NewClient(conn)
+	rpc := dcerpc.NewClient(conn, dcerpc.ClientConfig{})
 	defer rpc.Close()
 	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer ccancel()

@@ -109,10 +109,6 @@ func TestTsharkDecode(t *testing.T) {
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	stop := capture(t, port)
 
-	srv, err := New(Config{Seeds: rpcSeeds(), Policy: session.PolicyLegacy()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// rpcclient joins in when the mapper can have 127.0.0.1:135.
 	var epmL net.Listener
 	_, rpcclientErr := exec.LookPath("rpcclient")
@@ -120,9 +116,13 @@ func TestTsharkDecode(t *testing.T) {
 		lock135(t)
 		epmL, _ = net.Listen("tcp", "127.0.0.1:135")
 	}
+	srv, err := New(Config{Seeds: rpcSeeds(), Policy: session.PolicyLegacy(), Listeners: Listeners{RPC: l, EPM: epmL}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, l, epmL) }()
+	go func() { done <- srv.Run(ctx) }()
 	responses := 12
 	if epmL != nil {
 		conf := clientConf(t)

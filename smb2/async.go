@@ -49,7 +49,7 @@ func (c *conn) startAsync(r *request, d *deferredRead) response {
 	ctx, cancel := context.WithCancelCause(c.ctx)
 	op := &asyncOp{hdr: r.hdr, body: d.body, sess: r.sess, signed: r.signed, seal: sealFor(r, r.sess), cancel: cancel}
 	c.async.ops[id] = op
-	timeout := durOr(c.srv.PipeTimeout, DefaultPipeTimeout)
+	timeout := c.srv.tmo.Pipe
 	c.async.wg.Add(1)
 	go func() {
 		defer c.async.wg.Done()

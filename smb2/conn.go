@@ -67,7 +67,7 @@ type conn struct {
 	pipes         sync.WaitGroup // pipe handlers' goroutines
 	closeAfter    bool           // close once the current responses are sent
 	obuf          []byte         // the frame send builds, kept between frames
-	pipeSweep     *time.Timer    // closes idle pipes (PipeIdleTimeout)
+	pipeSweep     *time.Timer    // closes idle pipes (Timeouts.PipeIdle)
 	deletedAny    bool
 
 	async asyncState
@@ -118,7 +118,7 @@ type frame struct {
 // readLoop reads and handles one frame at a time, so at most one message
 // is held in memory, and computes the deadline for the next one from the
 // connection's state once the previous one is handled. The first byte of a
-// frame must arrive by that deadline, the rest within MessageTimeout.
+// frame must arrive by that deadline, the rest within Timeouts.Message.
 // Handling on the reading goroutine (under mu) spares every request two
 // goroutine switches. When the connection must end it hands serve the
 // result on exit; once draining it takes no new frame and leaves the end
@@ -189,7 +189,7 @@ func (c *conn) serveFrame(f frame) (end bool, err error) {
 // frameBounds is what the reader allows the next frame: when its first
 // byte must arrive, how long it may be and whether the rest must also come
 // before that deadline. Before a session is established the connection's
-// phase deadline (NegotiateTimeout, SetupTimeout) also bounds the rest of
+// phase deadline (Timeouts.Negotiate, Timeouts.Setup) also bounds the rest of
 // the frame, and its size is bounded by the phase (see limits.go).
 type frameBounds struct {
 	deadline time.Time
@@ -199,7 +199,7 @@ type frameBounds struct {
 
 // frameBounds computes the bounds of the next frame; c.mu must be held.
 func (c *conn) frameBounds() frameBounds {
-	b := frameBounds{deadline: c.readDeadline(), maxSize: c.srv.maxMessageSize()}
+	b := frameBounds{deadline: c.readDeadline(), maxSize: c.srv.lim.MaxMessageSize}
 	switch {
 	case !c.negotiated:
 		b.maxSize, b.phase = min(b.maxSize, MaxNegotiateFrameSize), true
@@ -216,11 +216,11 @@ func (c *conn) readFrame(br *bufio.Reader, fb frameBounds) (f frame, keepAlive b
 		return frame{err: err}, false
 	}
 	br.UnreadByte()
-	// The rest of the frame must come within MessageTimeout, unless it is
+	// The rest of the frame must come within Timeouts.Message, unless it is
 	// already here (a small request usually arrives whole), and before
 	// the phase deadline of a connection without a session.
 	if b, _ := br.Peek(min(4, br.Buffered())); len(b) < 4 || br.Buffered() < 4+(int(b[1])<<16|int(b[2])<<8|int(b[3])) {
-		dl := time.Now().Add(durOr(c.srv.MessageTimeout, DefaultMessageTimeout))
+		dl := time.Now().Add(c.srv.tmo.Message)
 		if fb.phase && !fb.deadline.IsZero() && fb.deadline.Before(dl) {
 			dl = fb.deadline
 		}
@@ -404,9 +404,9 @@ func (c *conn) send(resps []response) error {
 	return c.write(out)
 }
 
-// write sends a frame within WriteTimeout.
+// write sends a frame within Timeouts.Write.
 func (c *conn) write(b []byte) error {
-	c.nc.SetWriteDeadline(time.Now().Add(durOr(c.srv.WriteTimeout, DefaultWriteTimeout)))
+	c.nc.SetWriteDeadline(time.Now().Add(c.srv.tmo.Write))
 	n, err := c.nc.Write(b)
 	c.srv.stats.bytesOut.Add(int64(n))
 	return err

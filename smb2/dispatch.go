@@ -191,7 +191,7 @@ func (c *conn) process(r *request) (_ response, ok bool, _ error) {
 	if !c.negotiated && h.Command != wire.CmdNegotiate {
 		return response{}, false, fmt.Errorf("%w: %d before NEGOTIATE", errClose, h.Command)
 	}
-	credits, err := c.credits.charge(h, c.neg.dialect, c.srv.maxCredits())
+	credits, err := c.credits.charge(h, c.neg.dialect, uint64(c.srv.lim.MaxCredits))
 	if err != nil {
 		return response{}, false, err
 	}

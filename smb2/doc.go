@@ -105,7 +105,7 @@
 // matching SMB sessions off for real: the table calls the session's
 // OnClose hook, the connection marks the session deleted and logs it off
 // as soon as none of its pipes has a call in flight or an answer not yet
-// read, or after LogoffGrace regardless. So a caller that deletes its own
+// read, or after Timeouts.LogoffGrace regardless. So a caller that deletes its own
 // session collects the NetrSessionDel answer first. Meanwhile the session
 // may only READ, CLOSE, TREE_DISCONNECT and LOGOFF; any other request, and
 // every request once it is logged off, fails with
@@ -133,17 +133,17 @@
 // passing the session's identity as the caller). Client writes queue up as
 // a byte stream for the handler; each handler Write is one message for
 // the client, and waits while the answers not read would pass
-// MaxPipeBuffer.
+// Limits.MaxPipeBuffer.
 //
 // Either way, unread answers and unanswered input are bounded by
-// MaxPipeBuffer (one answer may exceed it): a WRITE is refused with
+// Limits.MaxPipeBuffer (one answer may exceed it): a WRITE is refused with
 // STATUS_INSUFFICIENT_RESOURCES while that many octets of answers wait or
 // the input held would pass the bound, and an inline pipe answers no
 // further call of a write until the client reads. The pipes of one
 // session, and of one connection, are bounded together as well
-// (MaxSessionPipeMemory, MaxConnPipeMemory), a request being reassembled
+// (Limits.MaxSessionPipeMemory, Limits.MaxConnPipeMemory), a request being reassembled
 // counting as input held; a pipe with nothing in flight for
-// PipeIdleTimeout is closed. A READ or transceive
+// Timeouts.PipeIdle is closed. A READ or transceive
 // whose buffer is smaller than the message gets its first part with
 // STATUS_BUFFER_OVERFLOW and the rest on the next READ, as Windows does.
 // File offsets are ignored: clients send running offsets on pipes.
@@ -162,14 +162,14 @@
 // signed with it, or unsigned where the session neither signs nor
 // encrypts); one that does not is dropped, CANCEL having no answer of its
 // own. An answer the
-// handler writes later stays for the next READ. PipeTimeout still bounds
+// handler writes later stays for the next READ. Timeouts.Pipe still bounds
 // the wait. Interim responses are not signed (MS-SMB2 advises against
 // it; the final answer is signed under the usual rules) but are encrypted
 // like any answer of an encrypting session. A waiting read's goroutine
 // only hands its result over; the frame is built and sent under the
 // connection's lock, so signing and the encryption nonce counters see
 // one sender at a time. A read inside a compound, or beyond 64 pending ones per
-// connection, waits synchronously instead, up to PipeTimeout. A final
+// connection, waits synchronously instead, up to Timeouts.Pipe. A final
 // answer for a session that has ended meanwhile is dropped.
 //
 // A READ when the pipe waits for input and nothing is queued answers
@@ -183,26 +183,28 @@
 // Every request must use message IDs inside the window the granted
 // credits allow, each once; CreditCharge counts as that many IDs. A
 // violation closes the connection, as Windows does. Credits are granted
-// as asked, keeping at most MaxCredits outstanding and never leaving a
+// as asked, keeping at most Limits.MaxCredits outstanding and never leaving a
 // client with none. Compounded requests are processed in order, related
 // ones inheriting the session, tree and file of the previous one.
 //
 // # Limits and timeouts
 //
-// Every resource a client can make the server hold is bounded by a Server
-// field whose zero value is a documented default (limits.go): connections
+// Every resource a client can make the server hold is bounded by a field
+// of Server.Limits, and every phase of a connection by one of
+// Server.Timeouts; each zero field means a documented default (the
+// Default constants, with their reasons in limits.go): connections
 // server-wide (MaxConns) and per IP address or IPv6 /64
 // (MaxConnsPerAddr), sessions and open pipes per connection, the size
 // of one message, the bytes written to a pipe ahead of its handler, and
 // credits. A connection reads one message at a time, the next only once
 // the previous is answered, so its memory is one message plus its pipes'
 // buffers, whatever it pipelines. Time is bounded the same way: NEGOTIATE
-// must come within NegotiateTimeout of accept, a session within
-// SetupTimeout of NEGOTIATE however chatty the client is meanwhile, a
-// started message must be complete within MessageTimeout (a half-sent
+// must come within Timeouts.Negotiate of accept, a session within
+// Timeouts.Setup of NEGOTIATE however chatty the client is meanwhile, a
+// started message must be complete within Timeouts.Message (a half-sent
 // header cannot stall the reader), a connection with sessions may be
-// silent for IdleTimeout, and a client that does not read its answers
-// holds a write at most WriteTimeout. Stats counts what an operator
+// silent for Timeouts.Idle, and a client that does not read its answers
+// holds a write at most Timeouts.Write. Stats counts what an operator
 // watches: connections, sessions, refused logons, timeouts, protocol
 // errors, bytes and requests by command.
 //

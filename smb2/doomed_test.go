@@ -29,7 +29,7 @@ func TestDeletedSessionStartsNothing(t *testing.T) {
 	}
 	f := newFixture(t, func(s *smb2.Server) {
 		s.Pipes = map[string]smb2.PipeService{"busy": smb2.PipeHandler(busy)}
-		s.LogoffGrace = time.Minute
+		s.Timeouts.LogoffGrace = time.Minute
 	})
 	c, fid := openPipe(t, f, "bob", "BobPass1", "busy")
 	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte{1}, 0)), true); err != nil || st != 0 {
@@ -72,7 +72,7 @@ func TestDeletedSessionEndsWhenPipeGoesQuiet(t *testing.T) {
 	}
 	f := newFixture(t, func(s *smb2.Server) {
 		s.Pipes = map[string]smb2.PipeService{"working": smb2.PipeHandler(working)}
-		s.LogoffGrace = time.Minute
+		s.Timeouts.LogoffGrace = time.Minute
 	})
 	c, fid := openPipe(t, f, "bob", "BobPass1", "working")
 	if st, _, err := c.do(c.build(wire.CmdWrite, writeBody(fid, []byte{1}, 0)), true); err != nil || st != 0 {

@@ -60,7 +60,7 @@ func (c *conn) processEvents() {
 		if !s.doomed {
 			s.doomed = true
 			sid := s.id
-			s.grace = time.AfterFunc(durOr(c.srv.LogoffGrace, DefaultLogoffGrace), func() { c.postKill(killEvent{id: sid, force: true}) })
+			s.grace = time.AfterFunc(c.srv.tmo.LogoffGrace, func() { c.postKill(killEvent{id: sid, force: true}) })
 		}
 		if ev.force {
 			c.logoff(s, "deleted")

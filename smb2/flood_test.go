@@ -27,7 +27,7 @@ import (
 func TestFloodingAddressLeavesRoom(t *testing.T) {
 	var logs logBuffer
 	f := newFixture(t, func(s *smb2.Server) {
-		s.MaxConns, s.MaxConnsPerAddr = 8, 4
+		s.Limits.MaxConns, s.Limits.MaxConnsPerAddr = 8, 4
 		s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	})
 	ctx, stop := context.WithCancel(context.Background())
@@ -105,7 +105,7 @@ func bystanderCall(t *testing.T, addr string) error {
 		return err
 	}
 	defer pf.Close()
-	c, err := srvs.Bind(ctx, dcerpc.NewClient(pipeStream(pf)))
+	c, err := srvs.Bind(ctx, dcerpc.NewClient(pipeStream(pf), dcerpc.ClientConfig{}))
 	if err != nil {
 		return err
 	}

@@ -56,8 +56,8 @@ func TestFrameSizeByPhase(t *testing.T) {
 // deadline, not MessageTimeout after its first octet.
 func TestFrameWithinNegotiateDeadline(t *testing.T) {
 	f := newFixture(t, func(s *smb2.Server) {
-		s.NegotiateTimeout = 300 * time.Millisecond
-		s.MessageTimeout = 20 * time.Second
+		s.Timeouts.Negotiate = 300 * time.Millisecond
+		s.Timeouts.Message = 20 * time.Second
 	})
 	c := dialRaw(t, f.addr)
 	c.announce(4096, []byte{0xfe})

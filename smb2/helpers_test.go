@@ -76,7 +76,7 @@ func srvsvc(t testing.TB, s *gosmb2.Session) *srvs.Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.Close() })
-	c, err := srvs.Bind(context.Background(), dcerpc.NewClient(pipeStream(f)))
+	c, err := srvs.Bind(context.Background(), dcerpc.NewClient(pipeStream(f), dcerpc.ClientConfig{}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 // Its unread answers are bounded by MaxPipeBuffer: past it a WRITE is
 // refused with STATUS_INSUFFICIENT_RESOURCES until the client reads.
 func TestInlinePipe(t *testing.T) {
-	f := newFixture(t, func(s *smb2.Server) { s.MaxPipeBuffer = 6000 })
+	f := newFixture(t, func(s *smb2.Server) { s.Limits.MaxPipeBuffer = 6000 })
 	for i := range 100 {
 		if _, err := f.table.Open(session.Spec{Client: fmt.Sprintf("10.1.0.%d", i+1), User: "someone-with-a-long-name"}); err != nil {
 			t.Fatal(err)
@@ -77,7 +77,7 @@ func TestInlinePipe(t *testing.T) {
 // all are answered in order. Input held that way counts against the same
 // bound.
 func TestInlinePipeBackpressure(t *testing.T) {
-	f := newFixture(t, func(s *smb2.Server) { s.MaxPipeBuffer = 6000 })
+	f := newFixture(t, func(s *smb2.Server) { s.Limits.MaxPipeBuffer = 6000 })
 	for i := range 100 {
 		if _, err := f.table.Open(session.Spec{Client: fmt.Sprintf("10.1.0.%d", i+1), User: "someone-with-a-long-name"}); err != nil {
 			t.Fatal(err)

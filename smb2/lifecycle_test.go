@@ -58,7 +58,7 @@ func TestServeConnPipe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := srvs.Bind(context.Background(), dcerpc.NewClient(pipeStream(file)))
+	c, err := srvs.Bind(context.Background(), dcerpc.NewClient(pipeStream(file), dcerpc.ClientConfig{}))
 	if err != nil {
 		t.Fatal(err)
 	}

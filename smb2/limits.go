@@ -8,11 +8,11 @@ import (
 )
 
 // ErrTooManyConns is returned by ServeConn when the server already serves
-// MaxConns connections; the connection has been closed.
+// Limits.MaxConns connections; the connection has been closed.
 var ErrTooManyConns = errors.New("smb2: too many connections")
 
 // ErrTooManyConnsFromAddr is returned by ServeConn when the server already
-// serves MaxConnsPerAddr connections from the peer's address; the
+// serves Limits.MaxConnsPerAddr connections from the peer's address; the
 // connection has been closed.
 var ErrTooManyConnsFromAddr = errors.New("smb2: too many connections from one address")
 
@@ -69,46 +69,149 @@ const (
 //     pipe the handler may have written past the bound.
 //
 // A pipe with nothing in flight (no input held unanswered as a handler
-// sees it, no answer unread) for PipeIdleTimeout (5 min, as a DCE/RPC
+// sees it, no answer unread) for Timeouts.PipeIdle (5 min, as a DCE/RPC
 // association over TCP idles out) is closed; a request left unfinished
 // on an inline (RPCService) pipe is dropped, and its pipe closed, at the
-// DCE/RPC server's ReassemblyTimeout (30 s) from its first fragment.
+// DCE/RPC server's Timeouts.Reassembly (30 s) from its first fragment.
 //
 // And how long it may take:
 //
-//   - NegotiateTimeout (10 s) from accept to NEGOTIATE;
-//   - SetupTimeout (30 s) from NEGOTIATE, or from the end of its last
+//   - Timeouts.Negotiate (10 s) from accept to NEGOTIATE;
+//   - Timeouts.Setup (30 s) from NEGOTIATE, or from the end of its last
 //     session, to an established session, however busy it keeps the
 //     connection meanwhile;
-//   - IdleTimeout (15 min, as Windows' autodisconnect) of silence once it
+//   - Timeouts.Idle (15 min, as Windows' autodisconnect) of silence once it
 //     has a session;
-//   - MessageTimeout (30 s) for the rest of a message once its first byte
+//   - Timeouts.Message (30 s) for the rest of a message once its first byte
 //     has arrived, so a half-sent header or body cannot stall the reader;
 //     before a session is established, no later than the phase's own
-//     deadline (NegotiateTimeout or SetupTimeout);
-//   - WriteTimeout (30 s) for a response to a client that does not read.
+//     deadline (Timeouts.Negotiate or Timeouts.Setup);
+//   - Timeouts.Write (30 s) for a response to a client that does not read.
 //
-// Each limit is a Server field whose zero value means the default.
+// Each is a field of Server.Limits or Server.Timeouts whose zero value
+// means the default.
 
-func intOr(v, def int) int {
-	if v != 0 {
-		return v
+// Limits bound what the server, one address and one connection may hold.
+// Every zero field means the default of the same name (DefaultMaxConns for
+// MaxConns, and so on).
+type Limits struct {
+	// MaxConns bounds the connections served at once, server-wide
+	// (negative: no bound). A connection over it is closed as soon as it
+	// is accepted.
+	MaxConns int
+	// MaxConnsPerAddr bounds those from one IP address, an IPv6 address
+	// counting by its /64 (negative: no bound), so that one client
+	// reconnecting as fast as it is closed cannot take every place.
+	// Refusals are logged at WARN once per address every ten seconds,
+	// with a count.
+	MaxConnsPerAddr int
+	// MaxCredits bounds the credits a connection holds, hence the
+	// requests it may have outstanding.
+	MaxCredits uint16
+	// MaxSessionsPerConn bounds the sessions (established or being set
+	// up) of one connection; one more SESSION_SETUP gets
+	// STATUS_INSUFFICIENT_RESOURCES.
+	MaxSessionsPerConn int
+	// MaxOpensPerConn bounds the pipes open on one connection; one more
+	// CREATE gets STATUS_INSUFFICIENT_RESOURCES.
+	MaxOpensPerConn int
+	// MaxMessageSize bounds one transport frame once a session is
+	// established, compounded requests included; a larger length closes
+	// the connection before anything is allocated.
+	MaxMessageSize int
+	// MaxPipeBuffer bounds, for each open pipe, what the client may
+	// write ahead of the pipe's handler (a WRITE beyond it fails) and
+	// what the handler may write ahead of the client's READs (its Write
+	// waits).
+	MaxPipeBuffer int
+	// MaxSessionPipeMemory and MaxConnPipeMemory bound what the pipes of
+	// one session, and of one connection, hold together: the client's
+	// input not yet answered (requests being reassembled included) and
+	// the answers it has not read. A WRITE or transceive that would pass
+	// either is refused with STATUS_INSUFFICIENT_RESOURCES.
+	MaxSessionPipeMemory, MaxConnPipeMemory int
+}
+
+// Timeouts bound how long a connection may take. Every zero field means
+// the default of the same name (DefaultNegotiateTimeout for Negotiate, and
+// so on); a negative Idle or PipeIdle means never, a negative value of the
+// others means the default.
+type Timeouts struct {
+	// Negotiate is the time a new connection has to send its NEGOTIATE.
+	Negotiate time.Duration
+	// Setup is the time a negotiated connection has to establish a
+	// session, counted from NEGOTIATE or from the end of its last
+	// session, however much it sends meanwhile.
+	Setup time.Duration
+	// Idle closes a connection with sessions that sends nothing (not even
+	// ECHO) for that long.
+	Idle time.Duration
+	// Message bounds reading the rest of a message once its first byte
+	// has arrived: a half-sent header or body does not hold the
+	// connection longer.
+	Message time.Duration
+	// Write bounds writing one response to a client that does not read;
+	// then the connection is closed.
+	Write time.Duration
+	// Pipe bounds how long a READ or transceive waits for the pipe to
+	// answer.
+	Pipe time.Duration
+	// PipeIdle closes a pipe that has had nothing in flight (no request,
+	// no answer unread) for that long; the client's next use of it gets
+	// STATUS_FILE_CLOSED.
+	PipeIdle time.Duration
+	// LogoffGrace is how long a session deleted by NetSessionDel may
+	// still collect the answer to a call in flight on its pipes before it
+	// is logged off regardless.
+	LogoffGrace time.Duration
+}
+
+// withDefaults returns l with every zero field set to its default: the one
+// place the defaults are applied.
+func (l Limits) withDefaults() Limits {
+	or(&l.MaxConns, DefaultMaxConns)
+	or(&l.MaxConnsPerAddr, DefaultMaxConnsPerAddr)
+	or(&l.MaxCredits, DefaultMaxCredits)
+	or(&l.MaxSessionsPerConn, DefaultMaxSessionsPerConn)
+	or(&l.MaxOpensPerConn, DefaultMaxOpensPerConn)
+	or(&l.MaxMessageSize, DefaultMaxMessageSize)
+	or(&l.MaxPipeBuffer, DefaultMaxPipeBuffer)
+	or(&l.MaxSessionPipeMemory, DefaultMaxSessionPipeMemory)
+	or(&l.MaxConnPipeMemory, DefaultMaxConnPipeMemory)
+	return l
+}
+
+// withDefaults returns t with every zero field set to its default, and
+// every negative one but Idle and PipeIdle (where it means never): the one
+// place the defaults are applied.
+func (t Timeouts) withDefaults() Timeouts {
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&t.Negotiate, DefaultNegotiateTimeout},
+		{&t.Setup, DefaultSetupTimeout},
+		{&t.Message, DefaultMessageTimeout},
+		{&t.Write, DefaultWriteTimeout},
+		{&t.Pipe, DefaultPipeTimeout},
+		{&t.LogoffGrace, DefaultLogoffGrace},
+	} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
 	}
-	return def
+	or(&t.Idle, DefaultIdleTimeout)
+	or(&t.PipeIdle, DefaultPipeIdleTimeout)
+	return t
 }
 
-func (s *Server) maxConns() int        { return intOr(s.MaxConns, DefaultMaxConns) }
-func (s *Server) maxConnsPerAddr() int { return intOr(s.MaxConnsPerAddr, DefaultMaxConnsPerAddr) }
-func (s *Server) maxSessionsPerConn() int {
-	return intOr(s.MaxSessionsPerConn, DefaultMaxSessionsPerConn)
+// or sets *v to def when it is zero.
+func or[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
-func (s *Server) maxOpensPerConn() int { return intOr(s.MaxOpensPerConn, DefaultMaxOpensPerConn) }
-func (s *Server) maxMessageSize() int  { return intOr(s.MaxMessageSize, DefaultMaxMessageSize) }
-func (s *Server) maxPipeBuffer() int   { return intOr(s.MaxPipeBuffer, DefaultMaxPipeBuffer) }
-func (s *Server) maxSessionPipeMemory() int {
-	return intOr(s.MaxSessionPipeMemory, DefaultMaxSessionPipeMemory)
-}
-func (s *Server) maxConnPipeMemory() int { return intOr(s.MaxConnPipeMemory, DefaultMaxConnPipeMemory) }
 
 // readDeadline is the deadline for the first byte of the next message; the
 // reading goroutine computes it after each message it has handled, under
@@ -122,13 +225,13 @@ func (c *conn) readDeadline() time.Time {
 	c.wasEstablished = est
 	switch {
 	case !c.negotiated:
-		return c.start.Add(durOr(c.srv.NegotiateTimeout, DefaultNegotiateTimeout))
+		return c.start.Add(c.srv.tmo.Negotiate)
 	case !est:
-		return c.setupSince.Add(durOr(c.srv.SetupTimeout, DefaultSetupTimeout))
-	case c.srv.IdleTimeout < 0:
+		return c.setupSince.Add(c.srv.tmo.Setup)
+	case c.srv.tmo.Idle < 0:
 		return time.Time{}
 	}
-	return now.Add(durOr(c.srv.IdleTimeout, DefaultIdleTimeout))
+	return now.Add(c.srv.tmo.Idle)
 }
 
 // logonStatus is the status of a refused SESSION_SETUP: an account locked

@@ -49,10 +49,10 @@ func closedWithin(t *testing.T, c *rawClient, d time.Duration) {
 
 func TestSlowClients(t *testing.T) {
 	f := newFixture(t, func(s *smb2.Server) {
-		s.NegotiateTimeout = 300 * time.Millisecond
-		s.SetupTimeout = 400 * time.Millisecond
-		s.MessageTimeout = 300 * time.Millisecond
-		s.IdleTimeout = 500 * time.Millisecond
+		s.Timeouts.Negotiate = 300 * time.Millisecond
+		s.Timeouts.Setup = 400 * time.Millisecond
+		s.Timeouts.Message = 300 * time.Millisecond
+		s.Timeouts.Idle = 500 * time.Millisecond
 	})
 	negotiated := func(t *testing.T) *rawClient {
 		c := dialRaw(t, f.addr)
@@ -118,7 +118,7 @@ func TestSlowClients(t *testing.T) {
 // A client that never reads what it asked for cannot hold the serving
 // goroutine longer than WriteTimeout.
 func TestStalledReader(t *testing.T) {
-	f := newFixture(t, func(s *smb2.Server) { s.WriteTimeout = 200 * time.Millisecond })
+	f := newFixture(t, func(s *smb2.Server) { s.Timeouts.Write = 200 * time.Millisecond })
 	cli, srv := net.Pipe()
 	defer cli.Close()
 	done := make(chan error, 1)
@@ -142,7 +142,7 @@ func TestStalledReader(t *testing.T) {
 }
 
 func TestCreditAbuse(t *testing.T) {
-	f := newFixture(t, func(s *smb2.Server) { s.MaxCredits = 16 })
+	f := newFixture(t, func(s *smb2.Server) { s.Limits.MaxCredits = 16 })
 	t.Run("huge grant asked", func(t *testing.T) {
 		c := dialRaw(t, f.addr)
 		total := uint64(1)
@@ -202,7 +202,7 @@ func TestCreditAbuse(t *testing.T) {
 }
 
 func TestMaxConns(t *testing.T) {
-	f := newFixture(t, func(s *smb2.Server) { s.MaxConns = 3 })
+	f := newFixture(t, func(s *smb2.Server) { s.Limits.MaxConns = 3 })
 	var held []*rawClient
 	for range 3 {
 		c := dialRaw(t, f.addr)
@@ -230,7 +230,7 @@ func TestMaxConns(t *testing.T) {
 }
 
 func TestSessionsPerConn(t *testing.T) {
-	f := newFixture(t, func(s *smb2.Server) { s.MaxSessionsPerConn = 2 })
+	f := newFixture(t, func(s *smb2.Server) { s.Limits.MaxSessionsPerConn = 2 })
 	c := dialRaw(t, f.addr)
 	c.login("bob", "BobPass1")
 	c.sid, c.signer = 0, nil
@@ -247,7 +247,7 @@ func TestSessionsPerConn(t *testing.T) {
 }
 
 func TestMaxMessageSize(t *testing.T) {
-	f := newFixture(t, func(s *smb2.Server) { s.MaxMessageSize = 4096 })
+	f := newFixture(t, func(s *smb2.Server) { s.Limits.MaxMessageSize = 4096 })
 	c := dialRaw(t, f.addr)
 	if _, err := c.nc.Write([]byte{0, 0, 0x20, 0}); err != nil { // 8 KiB announced
 		t.Fatal(err)
@@ -294,7 +294,7 @@ func TestPipeOutputBounded(t *testing.T) {
 	}
 	f := newFixture(t, func(s *smb2.Server) {
 		s.Pipes = map[string]smb2.PipeService{"flood": smb2.PipeHandler(flood)}
-		s.MaxPipeBuffer = 10000
+		s.Limits.MaxPipeBuffer = 10000
 	})
 	c, fid := openPipe(t, f, "bob", "BobPass1", "flood")
 	waitFor(t, func() bool { return written.Load() == 10 })
@@ -309,7 +309,7 @@ func TestPipeOutputBounded(t *testing.T) {
 }
 
 func TestOpensPerConn(t *testing.T) {
-	f := newFixture(t, func(s *smb2.Server) { s.MaxOpensPerConn = 3 })
+	f := newFixture(t, func(s *smb2.Server) { s.Limits.MaxOpensPerConn = 3 })
 	c := dialRaw(t, f.addr)
 	c.login("alice", "AlicePass1")
 	if st, _, err := c.do(c.build(wire.CmdTreeConnect, treeConnectBody(`\\127.0.0.1\IPC$`)), true); err != nil || st != 0 {
@@ -330,7 +330,7 @@ func TestOpensPerConn(t *testing.T) {
 // NBSS keep-alives are skipped and do not count as a message: the
 // negotiate deadline still strikes.
 func TestKeepAlivesDoNotHold(t *testing.T) {
-	f := newFixture(t, func(s *smb2.Server) { s.NegotiateTimeout = 300 * time.Millisecond })
+	f := newFixture(t, func(s *smb2.Server) { s.Timeouts.Negotiate = 300 * time.Millisecond })
 	c := dialRaw(t, f.addr)
 	for range 5 {
 		if _, err := c.nc.Write([]byte{0x85, 0, 0, 0}); err != nil {

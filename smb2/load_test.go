@@ -37,7 +37,7 @@ func cycle(ctx context.Context, addr, user, pass string) error {
 		return fmt.Errorf("open: %w", err)
 	}
 	defer f.Close()
-	c, err := srvs.Bind(ctx, dcerpc.NewClient(pipeStream(f)))
+	c, err := srvs.Bind(ctx, dcerpc.NewClient(pipeStream(f), dcerpc.ClientConfig{}))
 	if err != nil {
 		return fmt.Errorf("bind: %w", err)
 	}

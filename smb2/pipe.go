@@ -27,7 +27,7 @@ type PipeInfo struct {
 	// Caller is the identity of the SMB session that opened the pipe.
 	Caller                session.Caller
 	LocalAddr, RemoteAddr net.Addr
-	// MaxBuffer is the bound (Server.MaxPipeBuffer) on the answers the
+	// MaxBuffer is the bound (Server.Limits.MaxPipeBuffer) on the answers the
 	// client has not read and on the input not yet answered; a service
 	// that bounds its own buffers uses it.
 	MaxBuffer int
@@ -79,7 +79,7 @@ var _ PipeConn = (*dcerpc.MessageConn)(nil)
 // stream ends or ctx is cancelled, on a goroutine of its own. conn is
 // message-mode: each Write is one message for the client, and a Write
 // waits while the answers the client has not read would pass
-// Server.MaxPipeBuffer. caller is the identity of the SMB session that
+// Server.Limits.MaxPipeBuffer. caller is the identity of the SMB session that
 // opened the pipe.
 type PipeHandler func(ctx context.Context, conn net.Conn, caller session.Caller) error
 
@@ -107,7 +107,7 @@ func (h PipeHandler) OpenPipe(ctx context.Context, info PipeInfo) (PipeConn, err
 // address (`\PIPE\srvsvc`). RPCService serves the same inline.
 func RPCPipe(srv *dcerpc.Server, name string) PipeHandler {
 	return func(ctx context.Context, conn net.Conn, caller session.Caller) error {
-		return srv.ServeConn(ctx, conn, rpcPipeOptions(name, conn.RemoteAddr(), caller)...)
+		return srv.ServeConn(ctx, conn, rpcPipeConfig(name, conn.RemoteAddr(), caller))
 	}
 }
 
@@ -124,24 +124,23 @@ func RPCService(srv *dcerpc.Server) PipeService { return rpcService{srv} }
 type rpcService struct{ srv *dcerpc.Server }
 
 func (s rpcService) OpenPipe(ctx context.Context, info PipeInfo) (PipeConn, error) {
-	opts := append(rpcPipeOptions(info.Name, info.RemoteAddr, info.Caller), dcerpc.WithMaxPending(info.MaxBuffer))
-	m, err := s.srv.NewMessageConn(ctx, info.RemoteAddr, opts...)
+	cfg := rpcPipeConfig(info.Name, info.RemoteAddr, info.Caller)
+	cfg.MaxPending = info.MaxBuffer
+	m, err := s.srv.NewMessageConn(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
-// rpcPipeOptions are the association options of a pipe served by DCE/RPC.
-func rpcPipeOptions(name string, remote net.Addr, caller session.Caller) []dcerpc.ConnOption {
-	opts := []dcerpc.ConnOption{
-		dcerpc.WithCaller(caller),
-		dcerpc.WithSecondaryAddress(`\PIPE\` + name),
-	}
+// rpcPipeConfig is the association's configuration of a pipe served by
+// DCE/RPC.
+func rpcPipeConfig(name string, remote net.Addr, caller session.Caller) dcerpc.ConnConfig {
+	cfg := dcerpc.ConnConfig{Caller: caller, SecondaryAddr: `\PIPE\` + name}
 	if remote != nil {
-		opts = append(opts, dcerpc.WithRemoteAddr(remote.String()))
+		cfg.RemoteAddr = remote.String()
 	}
-	return opts
+	return cfg
 }
 
 // streamPipe is the PipeConn of a PipeHandler: the handler reads and

@@ -47,8 +47,8 @@ func TestPipeMemoryBounded(t *testing.T) {
 		name string
 		set  func(s *smb2.Server)
 	}{
-		{"session", func(s *smb2.Server) { s.MaxSessionPipeMemory = bound }},
-		{"connection", func(s *smb2.Server) { s.MaxConnPipeMemory = bound }},
+		{"session", func(s *smb2.Server) { s.Limits.MaxSessionPipeMemory = bound }},
+		{"connection", func(s *smb2.Server) { s.Limits.MaxConnPipeMemory = bound }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, tc.set)
@@ -89,7 +89,7 @@ func TestPipeMemoryBounded(t *testing.T) {
 // A pipe with nothing in flight for PipeIdleTimeout is closed; one the
 // client keeps using stays open.
 func TestPipeIdleTimeout(t *testing.T) {
-	f := newFixture(t, func(s *smb2.Server) { s.PipeIdleTimeout = 300 * time.Millisecond })
+	f := newFixture(t, func(s *smb2.Server) { s.Timeouts.PipeIdle = 300 * time.Millisecond })
 	c, idle := openPipe(t, f, "bob", "BobPass1", "srvsvc")
 	busy := openBound(t, c)
 	for range 8 {
@@ -111,7 +111,7 @@ func TestPipeIdleTimeout(t *testing.T) {
 // given back and the pipe is ended.
 func TestPipePartialRequestExpires(t *testing.T) {
 	f := newFixture(t)
-	f.rpc.ReassemblyTimeout = 200 * time.Millisecond
+	f.rpc.Timeouts.Reassembly = 200 * time.Millisecond
 	c, fid := openPipe(t, f, "bob", "BobPass1", "srvsvc")
 	if st, _, err := c.do(c.build(wire.CmdIoctl, transceiveBody(fid, srvsvcBind())), true); err != nil || st != 0 {
 		t.Fatalf("bind transceive: %v %v", st, err)

@@ -35,7 +35,7 @@ type open struct {
 // while any answer is unread.
 func (c *conn) clientWrite(o *open, b []byte, transceive bool) Status {
 	pc := o.pipe
-	max := c.srv.maxPipeBuffer()
+	max := c.srv.lim.MaxPipeBuffer
 	in, out, _ := pc.Pending()
 	switch {
 	case transceive && out > 0:
@@ -52,7 +52,7 @@ func (c *conn) clientWrite(o *open, b []byte, transceive bool) Status {
 				sess += in + out
 			}
 		}
-		if sess+len(b) > c.srv.maxSessionPipeMemory() || all+len(b) > c.srv.maxConnPipeMemory() {
+		if sess+len(b) > c.srv.lim.MaxSessionPipeMemory || all+len(b) > c.srv.lim.MaxConnPipeMemory {
 			c.log.Debug("smb2 pipe write refused: pipe memory bound", slog.Int("session_held", sess), slog.Int("conn_held", all))
 			return StatusInsufficientResources
 		}
@@ -118,7 +118,7 @@ func (c *conn) pipeRead(o *open, n int) ([]byte, Status) {
 	if data, st, wait := pollPipe(o.pipe, n); wait == nil {
 		return data, st
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, durOr(c.srv.PipeTimeout, DefaultPipeTimeout))
+	ctx, cancel := context.WithTimeout(c.ctx, c.srv.tmo.Pipe)
 	defer cancel()
 	return readPipe(ctx, o.pipe, n)
 }
@@ -154,7 +154,7 @@ func pipeIdle(pc PipeConn) bool {
 // armPipeSweep makes sure the connection looks for idle pipes within d,
 // unless pipes never idle out.
 func (c *conn) armPipeSweep(d time.Duration) {
-	if c.srv.PipeIdleTimeout < 0 {
+	if c.srv.tmo.PipeIdle < 0 {
 		return
 	}
 	if c.pipeSweep == nil {
@@ -174,10 +174,10 @@ func (c *conn) postPipeSweep() {
 }
 
 // closeIdlePipes closes the pipes with nothing in flight that no request
-// has named for PipeIdleTimeout, and arms the next sweep for the
+// has named for Timeouts.PipeIdle, and arms the next sweep for the
 // earliest one left. c.mu must be held.
 func (c *conn) closeIdlePipes(now time.Time) {
-	idle := durOr(c.srv.PipeIdleTimeout, DefaultPipeIdleTimeout)
+	idle := c.srv.tmo.PipeIdle
 	next := idle
 	for id, o := range c.opens {
 		left := idle - now.Sub(o.used)
@@ -237,7 +237,7 @@ func (c *conn) create(r *request) result {
 		return fail(StatusObjectNameNotFound)
 	}
 	s := r.sess
-	if s.nopens >= maxOpensPerSession || len(c.opens) >= c.srv.maxOpensPerConn() {
+	if s.nopens >= maxOpensPerSession || len(c.opens) >= c.srv.lim.MaxOpensPerConn {
 		return fail(StatusInsufficientResources)
 	}
 	pc, err := svc.OpenPipe(c.ctx, PipeInfo{
@@ -245,7 +245,7 @@ func (c *conn) create(r *request) result {
 		Caller:     s.caller,
 		LocalAddr:  c.nc.LocalAddr(),
 		RemoteAddr: c.nc.RemoteAddr(),
-		MaxBuffer:  c.srv.maxPipeBuffer(),
+		MaxBuffer:  c.srv.lim.MaxPipeBuffer,
 		Logger:     c.log,
 		Go:         c.goPipe,
 	})
@@ -257,7 +257,7 @@ func (c *conn) create(r *request) result {
 	fid := wire.FileID{Persistent: n, Volatile: n}
 	o := &open{id: fid, sess: s, tree: r.hdr.TreeID, pipe: pc, used: time.Now()}
 	c.opens[n] = o
-	c.armPipeSweep(durOr(c.srv.PipeIdleTimeout, DefaultPipeIdleTimeout))
+	c.armPipeSweep(c.srv.tmo.PipeIdle)
 	s.nopens++
 	s.entry.AddOpen()
 	cr := wire.CreateResponse{CreateAction: 1, FileAttributes: 0x80, FileID: fid}

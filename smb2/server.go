@@ -22,8 +22,8 @@ import (
 // over TCP.
 const DefaultTransport = `\Device\NetbiosSmb`
 
-// Defaults for the zero values of Server's limits (see limits.go for
-// what each bounds).
+// Defaults for the zero fields of Limits and Timeouts (see limits.go for
+// what each bounds and why it is that number).
 const (
 	DefaultMaxCredits           = 512
 	DefaultMaxIOSize            = 65536
@@ -95,74 +95,12 @@ type Server struct {
 	// ServerGUID identifies the server in NEGOTIATE; zero means a random
 	// value chosen once per Server.
 	ServerGUID [16]byte
-	// MaxCredits bounds the credits a connection holds (0:
-	// DefaultMaxCredits), hence the requests it may have outstanding.
-	MaxCredits uint16
-	// MaxConns bounds the connections served at once, server-wide (0:
-	// DefaultMaxConns, negative: no bound). A connection over it is
-	// closed as soon as it is accepted.
-	MaxConns int
-	// MaxConnsPerAddr bounds those from one IP address, an IPv6 address
-	// counting by its /64 (0: DefaultMaxConnsPerAddr, negative: no
-	// bound), so that one client reconnecting as fast as it is closed
-	// cannot take every place. Refusals are logged at WARN once per
-	// address every ten seconds, with a count.
-	MaxConnsPerAddr int
-	// MaxSessionsPerConn bounds the sessions (established or being set
-	// up) of one connection (0: DefaultMaxSessionsPerConn); one more
-	// SESSION_SETUP gets STATUS_INSUFFICIENT_RESOURCES.
-	MaxSessionsPerConn int
-	// MaxOpensPerConn bounds the pipes open on one connection (0:
-	// DefaultMaxOpensPerConn); one more CREATE gets
-	// STATUS_INSUFFICIENT_RESOURCES.
-	MaxOpensPerConn int
-	// MaxMessageSize bounds one transport frame, compounded requests
-	// included (0: DefaultMaxMessageSize); a larger length closes the
-	// connection before anything is allocated.
-	MaxMessageSize int
-	// MaxPipeBuffer bounds, for each open pipe, what the client may write
-	// ahead of the pipe's handler (a WRITE beyond it fails) and what the
-	// handler may write ahead of the client's READs (its Write waits) (0:
-	// DefaultMaxPipeBuffer).
-	MaxPipeBuffer int
-	// MaxSessionPipeMemory and MaxConnPipeMemory bound what the pipes of
-	// one session, and of one connection, hold together: the client's
-	// input not yet answered (requests being reassembled included) and
-	// the answers it has not read (0: DefaultMaxSessionPipeMemory,
-	// DefaultMaxConnPipeMemory; see limits.go). A WRITE or transceive
-	// that would pass either is refused with
-	// STATUS_INSUFFICIENT_RESOURCES.
-	MaxSessionPipeMemory, MaxConnPipeMemory int
-	// PipeIdleTimeout closes a pipe that has had nothing in flight (no
-	// request, no answer unread) for that long (0:
-	// DefaultPipeIdleTimeout, negative: never); the client's next use of
-	// it gets STATUS_FILE_CLOSED.
-	PipeIdleTimeout time.Duration
-	// NegotiateTimeout is the time a new connection has to send its
-	// NEGOTIATE (0: DefaultNegotiateTimeout).
-	NegotiateTimeout time.Duration
-	// SetupTimeout is the time a negotiated connection has to establish
-	// a session, counted from NEGOTIATE or from the end of its last
-	// session, however much it sends meanwhile (0: DefaultSetupTimeout).
-	SetupTimeout time.Duration
-	// IdleTimeout closes a connection with sessions that sends nothing
-	// (not even ECHO) for that long (0: DefaultIdleTimeout, negative:
-	// never).
-	IdleTimeout time.Duration
-	// MessageTimeout bounds reading the rest of a message once its first
-	// byte has arrived (0: DefaultMessageTimeout): a half-sent header or
-	// body does not hold the connection longer.
-	MessageTimeout time.Duration
-	// WriteTimeout bounds writing one response to a client that does
-	// not read (0: DefaultWriteTimeout); then the connection is closed.
-	WriteTimeout time.Duration
-	// PipeTimeout bounds how long a READ or transceive waits for the pipe
-	// to answer (0: DefaultPipeTimeout).
-	PipeTimeout time.Duration
-	// LogoffGrace is how long a session deleted by NetSessionDel may
-	// still collect the answer to a call in flight on its pipes before it
-	// is logged off regardless (0: DefaultLogoffGrace).
-	LogoffGrace time.Duration
+	// Limits bound what a connection, and the server, may hold; each
+	// zero field means its documented default.
+	Limits Limits
+	// Timeouts bound how long a connection may take over each phase;
+	// each zero field means its documented default.
+	Timeouts Timeouts
 	// Logger receives connection and session events; nil discards.
 	Logger *slog.Logger
 	// Now is the clock for NEGOTIATE's SystemTime; nil means time.Now.
@@ -170,6 +108,8 @@ type Server struct {
 
 	once      sync.Once
 	guid      [16]byte
+	lim       Limits   // Limits with the defaults filled in
+	tmo       Timeouts // Timeouts with the defaults filled in
 	limiter   *netlimit.Limiter
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -188,9 +128,11 @@ func (s *Server) init() {
 		if s.guid == ([16]byte{}) {
 			_, _ = rand.Read(s.guid[:])
 		}
+		s.lim = s.Limits.withDefaults()
+		s.tmo = s.Timeouts.withDefaults()
 		s.listeners = map[net.Listener]struct{}{}
 		s.conns = map[*conn]struct{}{}
-		s.limiter = &netlimit.Limiter{Max: s.maxConns(), PerAddr: s.maxConnsPerAddr(), Name: "smb2", Logger: s.Logger}
+		s.limiter = &netlimit.Limiter{Max: s.lim.MaxConns, PerAddr: s.lim.MaxConnsPerAddr, Name: "smb2", Logger: s.Logger}
 	})
 }
 
@@ -206,20 +148,6 @@ func (s *Server) transport() string {
 		return s.Transport
 	}
 	return DefaultTransport
-}
-
-func (s *Server) maxCredits() uint64 {
-	if s.MaxCredits != 0 {
-		return uint64(s.MaxCredits)
-	}
-	return DefaultMaxCredits
-}
-
-func durOr(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }
 
 func (s *Server) now() time.Time {

@@ -46,7 +46,7 @@ func (c *conn) sessionSetup(r *request) response {
 	}
 	var s *smbSession
 	if h.SessionID == 0 {
-		if len(c.sessions) >= c.srv.maxSessionsPerConn() {
+		if len(c.sessions) >= c.srv.lim.MaxSessionsPerConn {
 			return r.reply(StatusInsufficientResources, nil)
 		}
 		s = &smbSession{id: c.nextSessionID, preauth: c.neg.preauth, trees: map[uint32]bool{}, nextTree: 1}

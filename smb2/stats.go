@@ -25,7 +25,7 @@ type counters struct {
 // Totals only grow; ConnsOpen and SessionsOpen are gauges.
 type Stats struct {
 	ConnsAccepted  int64 // connections served
-	ConnsRejected  int64 // connections closed at once: MaxConns reached
+	ConnsRejected  int64 // connections closed at once: Limits.MaxConns reached
 	ConnsOpen      int64
 	SessionsOpened int64 // sessions established
 	SessionsOpen   int64

@@ -63,9 +63,9 @@ func dial(t *testing.T, srv *dcerpc.Server, caller session.Caller) *srvs.Client 
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = srv.ServeConn(context.Background(), a, dcerpc.WithCaller(caller))
+		_ = srv.ServeConn(context.Background(), a, dcerpc.ConnConfig{Caller: caller})
 	}()
-	rpc := dcerpc.NewClient(b)
+	rpc := dcerpc.NewClient(b, dcerpc.ClientConfig{})
 	t.Cleanup(func() { _ = rpc.Close(); <-done })
 	c, err := srvs.Bind(context.Background(), rpc)
 	if err != nil {
@@ -232,9 +232,12 @@ func TestHandlerFaults(t *testing.T) {
 	srv := newServer(t, f.table)
 	a, b := net.Pipe()
 	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.ServeConn(context.Background(), a, dcerpc.WithCaller(adminCaller)) }()
+	go func() {
+		defer close(done)
+		_ = srv.ServeConn(context.Background(), a, dcerpc.ConnConfig{Caller: adminCaller})
+	}()
 	defer func() { <-done }()
-	rpc := dcerpc.NewClient(b)
+	rpc := dcerpc.NewClient(b, dcerpc.ClientConfig{})
 	defer rpc.Close()
 	ctx := context.Background()
 	if err := rpc.Bind(ctx, srvs.Syntax()); err != nil {
@@ -287,7 +290,7 @@ func TestHandlerLoopbackTCP(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			rpc := dcerpc.NewClient(conn)
+			rpc := dcerpc.NewClient(conn, dcerpc.ClientConfig{})
 			defer rpc.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()

@@ -62,9 +62,9 @@ func dialScripted(t *testing.T, s *scripted) *srvs.Client {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = srv.ServeConn(context.Background(), a)
+		_ = srv.ServeConn(context.Background(), a, dcerpc.ConnConfig{})
 	}()
-	rpc := dcerpc.NewClient(b)
+	rpc := dcerpc.NewClient(b, dcerpc.ClientConfig{})
 	t.Cleanup(func() { _ = rpc.Close(); _ = srv.Close(); <-done })
 	c, err := srvs.Bind(context.Background(), rpc)
 	if err != nil {

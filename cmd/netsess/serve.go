@@ -149,8 +149,8 @@ func defineServe(fs *cli.FlagSet) cli.Action {
 		cfg.RPCAddr = *rpcAddr
 		cfg.EPMAddr = *epmAddr
 		cfg.SMBAddr = *smbAddr
-		cfg.SMBMaxConns = *smbMaxConns
-		cfg.SMBIdleTimeout = *smbIdle
+		cfg.Limits.SMB.MaxConns = *smbMaxConns
+		cfg.Timeouts.SMB.Idle = *smbIdle
 		cfg.MetricsAddr = *metricsAddr
 		cfg.AllowGuest = *guest
 		cfg.AllowAnonymous = *anonymous

@@ -107,7 +107,7 @@ func bindAs(t *testing.T, addr, user, pass string, level dcerpc.AuthLevel) *srvs
 	if err != nil {
 		t.Fatal(err)
 	}
-	rpc := dcerpc.NewClient(conn, dcerpc.WithAuth(ini, 1))
+	rpc := dcerpc.NewClient(conn, dcerpc.ClientConfig{Auth: ini, AuthContextID: 1})
 	t.Cleanup(func() { rpc.Close() })
 	c, err := srvs.Bind(ctx, rpc)
 	if err != nil {

@@ -7,7 +7,11 @@ tokens exchanged as hex lines on stdin and stdout:
                                 token, prints "ok SESSIONKEY FLAGS"
   mitgss.py accept              reads the AP-REQ token, prints the AP-REP
                                 token (or "-" when none), then
-                                "ok SESSIONKEY CLIENT"
+                                "ok SESSIONKEY CLIENT"; then serves, one
+                                per line, "wrap CONF HEX" (gss_wrap, CONF 1
+                                to seal) and "unwrap HEX" (gss_unwrap),
+                                printing "CONF HEX" or "error TEXT"
+                                ("-" stands for an empty message)
 
 The credential cache and keytab come from KRB5CCNAME and KRB5_KTNAME,
 the configuration from KRB5_CONFIG. Errors go to stderr, exit status 1.
@@ -147,6 +151,35 @@ def accept():
     major = lib.gss_display_name(ctypes.byref(minor), src, ctypes.byref(nb), None)
     check("gss_display_name", major, minor)
     write("ok %s %s" % (session_key(ctx).hex(), ctypes.string_at(nb.value, nb.length).decode()))
+    serve_messages(ctx)
+
+
+def serve_messages(ctx):
+    for line in sys.stdin:
+        f = line.split()
+        if not f:
+            continue
+        minor = OM_uint32(0)
+        out = Buffer()
+        conf = ctypes.c_int(0)
+        if f[0] == "wrap" and len(f) == 3:
+            data = b"" if f[2] == "-" else bytes.fromhex(f[2])
+            inb = to_buffer(data)
+            major = lib.gss_wrap(ctypes.byref(minor), ctx, ctypes.c_int(int(f[1])), OM_uint32(0),
+                                 ctypes.byref(inb), ctypes.byref(conf), ctypes.byref(out))
+        elif f[0] == "unwrap" and len(f) == 2:
+            inb = to_buffer(bytes.fromhex(f[1]))
+            qop = OM_uint32(0)
+            major = lib.gss_unwrap(ctypes.byref(minor), ctx, ctypes.byref(inb), ctypes.byref(out),
+                                   ctypes.byref(conf), ctypes.byref(qop))
+        else:
+            write("error unknown command")
+            continue
+        if major & 0xFFFF0000:
+            write("error " + status_text(major, minor.value))
+            continue
+        data = ctypes.string_at(out.value, out.length) if out.length else b""
+        write("%d %s" % (conf.value, data.hex() or "-"))
 
 
 lib.gss_inquire_sec_context_by_oid.argtypes = [ctypes.POINTER(OM_uint32), ctypes.c_void_p,
@@ -159,6 +192,10 @@ lib.gss_accept_sec_context.argtypes = [ctypes.POINTER(OM_uint32), ctypes.POINTER
                                        ctypes.POINTER(Buffer), ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p),
                                        ctypes.c_void_p, ctypes.POINTER(Buffer), ctypes.POINTER(OM_uint32),
                                        ctypes.c_void_p, ctypes.c_void_p]
+lib.gss_wrap.argtypes = [ctypes.POINTER(OM_uint32), ctypes.c_void_p, ctypes.c_int, OM_uint32,
+                         ctypes.POINTER(Buffer), ctypes.POINTER(ctypes.c_int), ctypes.POINTER(Buffer)]
+lib.gss_unwrap.argtypes = [ctypes.POINTER(OM_uint32), ctypes.c_void_p, ctypes.POINTER(Buffer),
+                           ctypes.POINTER(Buffer), ctypes.POINTER(ctypes.c_int), ctypes.POINTER(OM_uint32)]
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "init":

@@ -99,7 +99,7 @@ func newFixture(t testing.TB, opts ...func(*smb2.Server)) *fixture {
 			"slow":   smb2.PipeHandler(slow),
 			"hang":   smb2.PipeHandler(hang),
 		}
-		s.MaxPipeBuffer = 1 << 20
+		s.Limits.MaxPipeBuffer = 1 << 20
 	}
 	s := smbtest.Start(t, nil, append([]func(*smb2.Server){pipes}, opts...)...)
 	f := &fixture{table: s.Table, srv: s.SMB, addr: s.Addr}
@@ -162,7 +162,7 @@ func bindSrvs(t testing.TB, ctx context.Context, c *pipeclient.Conn) (*pipeclien
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := srvs.Bind(ctx, dcerpc.NewClient(rpcStream(p)))
+	cl, err := srvs.Bind(ctx, dcerpc.NewClient(rpcStream(p), dcerpc.ClientConfig{}))
 	if err != nil {
 		t.Fatal(err)
 	}
