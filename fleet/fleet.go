@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -283,6 +284,7 @@ type Fleet struct {
 	held      map[net.Conn]struct{} // Hang's connections
 	closeOnce sync.Once
 	stopAfter func() bool
+	outages   []atomic.Pointer[Behavior] // per host: nil serves, else Hang or Close
 }
 
 // ErrTooManyFiles is in the chain of Start's error when the fleet cannot
@@ -422,7 +424,7 @@ func (f *Fleet) build(behaviors []Behavior, rng *rand.Rand) error {
 			n := rng.IntN(cfg.MaxSessions + 1)
 			for range n {
 				s := pop.session(rng)
-				if err := restore(table, now, s); err != nil {
+				if _, err := restore(table, now, s); err != nil {
 					return fmt.Errorf("fleet: host %d: %w", i, err)
 				}
 				h.Sessions = append(h.Sessions, s)
@@ -441,6 +443,7 @@ func (f *Fleet) build(behaviors []Behavior, rng *rand.Rand) error {
 		f.tables = append(f.tables, table)
 	}
 	f.Started = now
+	f.outages = make([]atomic.Pointer[Behavior], len(f.Hosts))
 	return nil
 }
 
@@ -560,6 +563,7 @@ func (f *Fleet) serve(ctx context.Context) {
 				f.acceptRaw(l, h.Behavior)
 			}()
 		default:
+			l = &gateListener{Listener: l, f: f, out: &f.outages[i]}
 			if h.Behavior == Slow {
 				l = &slowListener{Listener: l, delay: f.cfg.SlowDelay}
 			}
@@ -595,23 +599,103 @@ func (f *Fleet) acceptRaw(l net.Listener, b Behavior) {
 			c.Close()
 			continue
 		}
-		f.mu.Lock()
-		if f.held == nil {
-			f.mu.Unlock()
-			c.Close()
-			return
-		}
-		f.held[c] = struct{}{}
+		f.hold(c)
+	}
+}
+
+// hold keeps c open, reading and discarding until the client goes away or
+// the fleet closes, as a Hang host does.
+func (f *Fleet) hold(c net.Conn) {
+	f.mu.Lock()
+	if f.held == nil {
 		f.mu.Unlock()
-		f.wg.Add(1)
-		go func() {
-			defer f.wg.Done()
-			_, _ = io.Copy(io.Discard, c)
+		c.Close()
+		return
+	}
+	f.held[c] = struct{}{}
+	f.mu.Unlock()
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		_, _ = io.Copy(io.Discard, c)
+		c.Close()
+		f.mu.Lock()
+		delete(f.held, c)
+		f.mu.Unlock()
+	}()
+}
+
+// ErrNoTable is returned for a host that holds no session table: a Close,
+// Hang or Refuse host, or an index outside the fleet.
+var ErrNoTable = errors.New("fleet: the host has no session table")
+
+// Table returns host i's session table, nil for a host that has none
+// (Close, Hang, Refuse) or an index outside the fleet. Sessions opened on
+// it are listed by the host from then on, and a session closed through
+// its handle is gone from the next answer.
+func (f *Fleet) Table(i int) *session.Table {
+	if i < 0 || i >= len(f.tables) {
+		return nil
+	}
+	return f.tables[i]
+}
+
+// AddSession opens s on host i's table as of now (set up s.Time seconds
+// ago, idle s.Idle seconds, with s.Opens opens) and returns its handle;
+// Close on the handle ends it. The session is not added to the host's
+// Sessions (which describe the fleet's start).
+func (f *Fleet) AddSession(i int, s Session) (*session.Session, error) {
+	t := f.Table(i)
+	if t == nil {
+		return nil, fmt.Errorf("%w: host %d", ErrNoTable, i)
+	}
+	return restore(t, time.Now(), s)
+}
+
+// SetOutage makes a serving host (Normal, Denied, Samba, Slow) go dark or
+// come back: with Hang it accepts new connections and never answers them,
+// with Close it accepts and closes them at once, and with Normal it serves
+// again. Connections accepted before the change keep being served. The
+// host's sessions stay in its table throughout: the outage is of the
+// network, not of the server. Hosts that do not serve, and other
+// behaviours, are an error.
+func (f *Fleet) SetOutage(i int, b Behavior) error {
+	if i < 0 || i >= len(f.Hosts) || f.tables[i] == nil {
+		return fmt.Errorf("fleet: host %d does not serve: no outage to set", i)
+	}
+	switch b {
+	case Normal:
+		f.outages[i].Store(nil)
+	case Hang, Close:
+		f.outages[i].Store(&b)
+	default:
+		return fmt.Errorf("fleet: outage %q: want %s, %s or %s", b, Hang, Close, Normal)
+	}
+	return nil
+}
+
+// gateListener is a serving host's listener: during an outage it hangs or
+// closes what it accepts instead of handing it to the server.
+type gateListener struct {
+	net.Listener
+	f   *Fleet
+	out *atomic.Pointer[Behavior]
+}
+
+func (l *gateListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		switch b := l.out.Load(); {
+		case b == nil:
+			return c, nil
+		case *b == Hang:
+			l.f.hold(c)
+		default:
 			c.Close()
-			f.mu.Lock()
-			delete(f.held, c)
-			f.mu.Unlock()
-		}()
+		}
 	}
 }
 

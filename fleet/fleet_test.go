@@ -281,3 +281,62 @@ func TestFleetSmallMix(t *testing.T) {
 		}
 	}
 }
+
+// A host's table changes while it serves, and an outage (hang, close)
+// makes it dark until it is lifted, its sessions kept.
+func TestFleetOutageAndSessions(t *testing.T) {
+	f, err := fleet.Start(context.Background(), fleet.Config{Hosts: 2, Behaviors: []fleet.Behavior{fleet.Normal, fleet.Hang}, Base: base(43), MaxSessions: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	enum := func(timeout time.Duration) ([]string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		c, err := client.Dial(ctx, f.Hosts[0].Target, client.Options{Credentials: client.Credentials{User: fleet.ScanUser, Password: fleet.ScanPassword}})
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		res, err := c.EnumAll(ctx, session.Level10, client.Filter{})
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, s := range res.Sessions {
+			if s.UserName != fleet.ScanUser {
+				out = append(out, s.ClientHost()+"|"+s.UserName+"|"+strconv.Itoa(int(s.Time/3600)))
+			}
+		}
+		return out, nil
+	}
+	alice, err := f.AddSession(0, fleet.Session{Client: "10.20.0.1", User: "alice", Time: 7200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := enum(10 * time.Second); err != nil || strings.Join(got, ",") != "10.20.0.1|alice|2" {
+		t.Fatalf("after AddSession: %v %v", got, err)
+	}
+	if _, err := f.AddSession(1, fleet.Session{User: "x"}); !errors.Is(err, fleet.ErrNoTable) {
+		t.Errorf("AddSession on a hanging host: %v", err)
+	}
+	for _, b := range []fleet.Behavior{fleet.Hang, fleet.Close} {
+		if err := f.SetOutage(0, b); err != nil {
+			t.Fatal(err)
+		}
+		_, err := enum(300 * time.Millisecond)
+		if r := client.ReasonOf(err); r != fleet.Expect(b).Reason {
+			t.Errorf("outage %s: %v (reason %q, want %q)", b, err, r, fleet.Expect(b).Reason)
+		}
+	}
+	if err := f.SetOutage(0, fleet.Normal); err != nil {
+		t.Fatal(err)
+	}
+	alice.Close()
+	if got, err := enum(10 * time.Second); err != nil || len(got) != 0 {
+		t.Fatalf("back, alice closed: %v %v", got, err)
+	}
+	if f.SetOutage(1, fleet.Hang) == nil || f.SetOutage(0, fleet.Refuse) == nil {
+		t.Error("SetOutage accepted a host that does not serve or a behaviour it cannot take")
+	}
+}

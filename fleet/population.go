@@ -59,8 +59,8 @@ func (p *population) session(rng *rand.Rand) Session {
 // restore puts s into t as it was at now: set up s.Time seconds before,
 // last active s.Idle seconds before, with its opens. It is the one place
 // that knows how a session is restored.
-func restore(t *session.Table, now time.Time, s Session) error {
-	_, err := t.Open(session.Spec{
+func restore(t *session.Table, now time.Time, s Session) (*session.Session, error) {
+	return t.Open(session.Spec{
 		Client:     s.Client,
 		User:       s.User,
 		Transport:  smb2.DefaultTransport,
@@ -68,5 +68,4 @@ func restore(t *session.Table, now time.Time, s Session) error {
 		LastActive: now.Add(-time.Duration(s.Idle) * time.Second),
 		Opens:      s.Opens,
 	})
-	return err
 }

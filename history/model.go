@@ -117,7 +117,9 @@ type Query struct {
 	User string
 	// Server matches a server's target or address exactly.
 	Server string
-	// Client matches the client name exactly.
+	// Client matches the client name as the server reported it, with or
+	// without the leading \\ Windows puts before it: "10.0.0.5" finds
+	// "\\10.0.0.5" and "10.0.0.5", and so does "\\10.0.0.5".
 	Client string
 	// At selects sessions active at that instant: started at or before it
 	// and not ended by it.
@@ -127,6 +129,13 @@ type Query struct {
 	Since, Until time.Time
 	// Limit caps the number of rows (0: no cap).
 	Limit int
+}
+
+// ClientForms returns the two spellings of a client name a query by
+// client matches: without and with the leading \\.
+func ClientForms(c string) (bare, unc string) {
+	bare = strings.TrimPrefix(c, `\\`)
+	return bare, `\\` + bare
 }
 
 // Summary is an overview of the history.

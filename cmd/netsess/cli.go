@@ -41,9 +41,11 @@ ncacn_ip_tcp. "netsess serve --smb ADDR" is itself such a server: an SMB2/3
 server for IPC$ and \PIPE\srvsvc whose own sessions are the ones it lists,
 plus srvsvc on ncacn_ip_tcp and an endpoint mapper. "netsess scan" asks
 many servers at once (one result per host, with a reason when it was not
-collected), and "netsess fleet" serves a simulated fleet on loopback to
-scan. "netsess demo" runs both ends on loopback with nothing to set up
-(--fleet: a scan of a small fleet).
+collected), "netsess watch" scans them again at an interval and keeps the
+history of their sessions (who was connected where, and when), which
+"netsess history" queries, and "netsess fleet" serves a simulated fleet on
+loopback to scan. "netsess demo" runs both ends on loopback with nothing
+to set up (--fleet: a scan of a small fleet).
 
 Durations are whole numbers with a unit (90s, 2h, 7d, 1d12h); times are
 RFC 3339, a date, now, or a duration before now.`,
@@ -53,6 +55,8 @@ RFC 3339, a date, now, or a duration before now.`,
 			getCommand(env),
 			delCommand(env),
 			scanCommand(env),
+			watchCommand(env),
+			historyCommand(env),
 			fleetCommand(),
 			serveCommand(),
 			demoCommand(),
@@ -68,6 +72,7 @@ RFC 3339, a date, now, or a duration before now.`,
 			{Code: 6, Meaning: "the RPC failed: fault, refused bind, or an answer that cannot be decoded"},
 			{Code: exitIncomplete, Meaning: "scan: some hosts were not collected (the output is complete; scan never exits 2 to 6)"},
 			{Code: exitDirectory, Meaning: "scan --ldap: the directory could not be asked (nothing was scanned)"},
+			{Code: exitDatabase, Meaning: "watch, history: the history database failed (cannot be opened, newer than this netsess, went away or refused a write)"},
 			{Code: 130, Meaning: "interrupted (Ctrl-C); what was read so far is printed"},
 		},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"io"
+	"io/fs"
 	"net"
 	"strings"
 	"testing"
@@ -48,6 +49,12 @@ func clEnv(vars map[string]string, files map[string]string) cliEnv {
 				return []byte(s), nil
 			}
 			return nil, &net.AddrError{Err: "no such file", Addr: name}
+		},
+		readSecret: func(name string) ([]byte, fs.FileMode, error) {
+			if s, ok := files[name]; ok {
+				return []byte(s), 0o600, nil
+			}
+			return nil, 0, &net.AddrError{Err: "no such file", Addr: name}
 		},
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -32,8 +34,12 @@ const (
 	exitInterrupted = 130 // interrupted (Ctrl-C)
 )
 
-// passwordEnv is the environment variable a password may come from.
-const passwordEnv = "NETSESS_PASSWORD"
+// passwordEnv is the environment variable a password may come from, and
+// userEnv the one -U's value may come from when -U is not given.
+const (
+	passwordEnv = "NETSESS_PASSWORD"
+	userEnv     = "NETSESS_USER"
+)
 
 // clientExitCodes are the exit codes of list, get and del; noMatch says
 // what a request that matches no session exits with.
@@ -71,12 +77,18 @@ const scanCredentialsHelp = credentialsBase + "  refused (reason guest_refused) 
 // credentialsBase is the credentials paragraph up to what happens to a
 // logon mapped to guest.
 const credentialsBase = `Credentials:
-  -U USER[%PASSWORD] logs on as USER (DOMAIN\USER and USER@DOMAIN work too).
-  The password comes from, in order: -U's %PASSWORD, --password-file, the
+  -U USER[%PASSWORD] logs on as USER (DOMAIN\USER and USER@DOMAIN work too);
+  without -U, the NETSESS_USER environment variable gives its value. The
+  password comes from, in order: -U's %PASSWORD, --password-file, the
   NETSESS_PASSWORD environment variable, or a prompt when stdin is a
   terminal (never otherwise). --nt-hash logs on with the NT hash alone
-  (32 hex digits, or LMHASH:NTHASH). Without -U, or with --anonymous, the
-  logon is a null session. Over smb a logon with credentials must give a
+  (32 hex digits, or LMHASH:NTHASH). --credentials FILE gives it all for
+  unattended use, one "key = value" per line ('#' comments): user (USER,
+  DOMAIN\USER or USER@DOMAIN), domain, and password or nt_hash; it
+  replaces -U, --domain, --password-file and --nt-hash, and (on unix) a
+  file that its group or others may read is refused, as ssh refuses such a
+  key (chmod 600). Without any user, or with --anonymous, the logon is a null
+  session. Over smb a logon with credentials must give a
   signed session: a server that logs it on as its guest account instead
   (Samba's "map to guest = bad user" does that for an unknown user) is
 `
@@ -96,11 +108,37 @@ type cliEnv struct {
 	// stderrTerminal says whether stderr is a terminal (scan's progress
 	// bar).
 	stderrTerminal bool
+	// readSecret reads a file of secrets and returns its permission
+	// bits as they were when it was read (--credentials).
+	readSecret func(name string) ([]byte, fs.FileMode, error)
+	// sleep waits between watch's rounds; nil uses a timer.
+	sleep func(ctx context.Context, d time.Duration) error
+	// location is the zone of history's tables; nil is the local one.
+	location *time.Location
+}
+
+// readSecretFile reads name and the mode of the file it read (from the
+// open descriptor, so the two describe one file).
+func readSecretFile(name string) ([]byte, fs.FileMode, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, 0, fmt.Errorf("%s is not a regular file", name)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
+	return b, fi.Mode().Perm(), err
 }
 
 func osEnv(stderr io.Writer) cliEnv {
 	e := cliEnv{getenv: os.Getenv, readFile: os.ReadFile, lookupAddr: net.DefaultResolver.LookupAddr,
-		stdin: os.Stdin, stderrTerminal: term.IsTerminal(int(os.Stderr.Fd()))}
+		stdin: os.Stdin, stderrTerminal: term.IsTerminal(int(os.Stderr.Fd())), readSecret: readSecretFile}
 	fd := int(os.Stdin.Fd())
 	if term.IsTerminal(fd) {
 		e.prompt = func(label string) (string, error) {
@@ -119,6 +157,7 @@ type connFlags struct {
 	server, transport, epm  string
 	user, domain, ntHash    string
 	passwordFile, auth      string
+	credFile, filePassword  string
 	anonymous, spnego, json bool
 	csv, csvRaw, debug      bool
 	guest                   bool
@@ -155,6 +194,7 @@ func (c *connFlags) registerCredentials(fs *cli.FlagSet) {
 	fs.StringVar(&c.domain, "domain", "logon `DOMAIN`, when -U does not name one")
 	fs.StringVar(&c.ntHash, "nt-hash", "log on with this NT hash (32 hex digits, or LMHASH:NTHASH) instead of a password").Arg = "HASH"
 	fs.StringVar(&c.passwordFile, "password-file", "read the password from the first line of this `FILE`").Files = true
+	fs.StringVar(&c.credFile, "credentials", "read user, domain and password or nt_hash from this `FILE` (key = value lines; mode 600 or stricter), for unattended use").Files = true
 	fs.BoolVar(&c.anonymous, "anonymous", "null session (no credentials)")
 	fs.BoolVar(&c.guest, "guest", "over smb, accept a logon the server maps to its guest account (an unknown user, on servers that map those to guest); the session is unsigned, so anyone on the path could answer in the server's name")
 	authChoices := []string{"none", "connect", "integrity", "privacy", mechKerberos, mechNTLM, mechAuto}
@@ -242,6 +282,13 @@ func (c *connFlags) clientOptions(env cliEnv, stderr io.Writer) (client.Options,
 	o.SPNEGO = c.spnego
 	o.AllowGuest = c.guest
 	o.Timeout = c.timeout
+	if c.credFile != "" {
+		if err := c.loadCredentials(env); err != nil {
+			return o, err
+		}
+	} else if c.user == "" && !c.anonymous {
+		c.user = env.getenv(userEnv)
+	}
 	if c.debug {
 		o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -321,6 +368,11 @@ func (c *connFlags) credentials(env cliEnv) (client.Credentials, error) {
 		return cred, nil
 	}
 	switch {
+	case c.credFile != "":
+		if c.filePassword == "" {
+			return cred, usagef("--credentials %s: no password and no nt_hash", c.credFile)
+		}
+		cred.Password = c.filePassword
 	case hasPassword && c.passwordFile != "":
 		return cred, usagef("-U carries a password and --password-file gives another")
 	case hasPassword:
@@ -348,6 +400,66 @@ func (c *connFlags) credentials(env cliEnv) (client.Credentials, error) {
 		return cred, usagef("no password for %s: give -U USER%%PASSWORD, --password-file, %s or --nt-hash (stdin is not a terminal, so no prompt)", user, passwordEnv)
 	}
 	return cred, nil
+}
+
+// loadCredentials reads --credentials into the fields -U, --domain and
+// --nt-hash fill, and the password.
+func (c *connFlags) loadCredentials(env cliEnv) error {
+	if c.user != "" || c.domain != "" || c.ntHash != "" || c.passwordFile != "" || c.anonymous {
+		return usagef("--credentials gives the user and the secret: it excludes -U, --domain, --nt-hash, --password-file and --anonymous")
+	}
+	if env.readSecret == nil {
+		return usagef("--credentials: cannot read files here")
+	}
+	b, mode, err := env.readSecret(c.credFile)
+	if err != nil {
+		return usagef("--credentials: %v", err)
+	}
+	// Windows has no such bits (access is by ACL): the check is unix's.
+	if runtime.GOOS != "windows" && mode&0o077 != 0 {
+		return usagef("--credentials %s: permissions %04o are too open: the file holds a secret and must be readable by its owner only (chmod 600 %s)", c.credFile, uint32(mode), c.credFile)
+	}
+	kv, err := parseCredentials(b)
+	if err != nil {
+		return usagef("--credentials %s: %v", c.credFile, err)
+	}
+	if kv["user"] == "" {
+		return usagef("--credentials %s: no user", c.credFile)
+	}
+	if kv["password"] != "" && kv["nt_hash"] != "" {
+		return usagef("--credentials %s: password and nt_hash exclude each other", c.credFile)
+	}
+	c.user, c.domain, c.ntHash, c.filePassword = kv["user"], kv["domain"], kv["nt_hash"], kv["password"]
+	return nil
+}
+
+// parseCredentials reads "key = value" lines: '#' starts a comment line,
+// blank lines are skipped, the keys are user, domain, password and
+// nt_hash, each at most once. The value is the rest of the line after
+// the first =, without the spaces around it.
+func parseCredentials(b []byte) (map[string]string, error) {
+	kv := map[string]string{}
+	for n, line := range strings.Split(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(t, "=")
+		if !ok {
+			return nil, fmt.Errorf("line %d: want key = value", n+1)
+		}
+		k, v = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)
+		switch k {
+		case "user", "domain", "password", "nt_hash":
+		default:
+			return nil, fmt.Errorf("line %d: unknown key %q (want user, domain, password or nt_hash)", n+1, k)
+		}
+		if _, dup := kv[k]; dup {
+			return nil, fmt.Errorf("line %d: %s given twice", n+1, k)
+		}
+		kv[k] = v
+	}
+	return kv, nil
 }
 
 // parseLevel parses 0, 1, 2, 10, 502 (those allowed) or auto.

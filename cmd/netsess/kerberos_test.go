@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -20,7 +21,16 @@ import (
 // controller shares one, stopped at the end.
 // TestMain shares one AD DC among the package's domain tests (Kerberos
 // and --ldap scans).
-func TestMain(m *testing.M) { os.Exit(addc.Main(m)) }
+func TestMain(m *testing.M) {
+	code := addc.Main(m)
+	if err := testPG.Close(); err != nil {
+		fmt.Fprintf(os.Stderr, "postgres: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // runSMB runs list, get or del over smb (the default transport) with env.
 func runSMB(ctx context.Context, cmd string, env cliEnv, args ...string) (int, string, string) {

@@ -118,10 +118,27 @@ type scanFlags struct {
 
 func defineScan(fs *cli.FlagSet, env envFunc) cli.Action {
 	f := scanFlags{fs: fs}
+	f.registerEngine(fs, true)
+	f.cf.registerOutputAs(fs, true, "JSON Lines: one object per host, with its sessions, as each host finishes")
+	f.perSession = fs.Bool("per-session", "with --json, one line per session instead of one per host (a host without sessions still gets a line)")
+	f.quiet = fs.Bool("quiet,q", "no progress and no summary on stderr")
+	return func(ctx context.Context, inv *cli.Invocation) int {
+		return runScan(ctx, inv, &f, env(inv.Stderr))
+	}
+}
+
+// registerEngine defines the flags scan and watch share: targets (with
+// directory, scan's --ldap flags too), connection, credentials and query.
+func (f *scanFlags) registerEngine(fs *cli.FlagSet, directory bool) {
+	f.fs = fs
 	fs.Group("Targets")
 	f.targetsFile = fs.File("targets", "", "read targets from `FILE`, one per line ('#' comments)")
 	f.maxRange = fs.Int("max-range", scan.DefaultMaxRange, "the most addresses one CIDR range may expand to")
-	f.ld.register(fs)
+	if directory {
+		f.ld.register(fs)
+	} else {
+		f.ld.port = new(int)
+	}
 	fs.Group("Connection")
 	f.cf.registerTransport(fs, "the one deadline per host: name lookup, connect, negotiate, logon, bind and every page (30s, 2m)")
 	f.concurrency = fs.Int("concurrency", scan.DefaultConcurrency, "hosts scanned at once")
@@ -136,27 +153,53 @@ func defineScan(fs *cli.FlagSet, env envFunc) cli.Action {
 	f.client = fs.String("client", "", `only sessions from this `+"`CLIENT`"+` (the \\ is added when missing)`)
 	f.user = fs.String("user", "", "only sessions of this `USER` (also matches DOMAIN\\USER as a Samba AD DC reports it)")
 	f.noMachine = fs.Bool("no-machine-accounts", "hide sessions of machine accounts (user names ending in $)")
-	f.cf.registerOutputAs(fs, true, "JSON Lines: one object per host, with its sessions, as each host finishes")
-	f.perSession = fs.Bool("per-session", "with --json, one line per session instead of one per host (a host without sessions still gets a line)")
-	f.quiet = fs.Bool("quiet,q", "no progress and no summary on stderr")
-	return func(ctx context.Context, inv *cli.Invocation) int {
-		return runScan(ctx, inv, &f, env(inv.Stderr))
+}
+
+// checkEngine refuses engine flag values that cannot work.
+func (f *scanFlags) checkEngine() error {
+	switch {
+	case *f.concurrency < 1:
+		return usagef("--concurrency: at least 1, not %d", *f.concurrency)
+	case *f.maxRange < 1:
+		return usagef("--max-range: at least 1, not %d", *f.maxRange)
+	case f.cf.timeout <= 0:
+		return usagef("--timeout: a scan needs a deadline per host (such as 30s)")
+	case *f.rate < 0 || *f.burst < 0:
+		return usagef("--rate and --burst: not negative")
+	case *f.burst > 0 && *f.rate == 0:
+		return usagef("--burst goes with --rate")
 	}
+	return nil
+}
+
+// engineConfig is the scan configuration of the engine flags.
+func (f *scanFlags) engineConfig(opts client.Options) scan.Config {
+	lv, _ := parseLevel(*f.level, session.Levels()...)
+	cfg := scan.Config{
+		Client:      opts,
+		Level:       lv,
+		Filter:      client.Filter{Client: *f.client, User: *f.user},
+		Concurrency: *f.concurrency,
+		HostTimeout: f.cf.timeout,
+		PreCheck:    *f.precheck,
+		Rate:        *f.rate,
+		Burst:       *f.burst,
+		Jitter:      *f.jitter,
+		Grace:       *f.grace,
+		Logger:      opts.Logger,
+		Lookup:      f.ld.lookup(),
+	}
+	if *f.noMachine {
+		cfg.Keep = func(s client.Session) bool { return !strings.HasSuffix(s.UserName, "$") }
+	}
+	return cfg
 }
 
 func runScan(ctx context.Context, inv *cli.Invocation, f *scanFlags, e cliEnv) int {
-	switch {
-	case *f.concurrency < 1:
-		return inv.Usagef("--concurrency: at least 1, not %d", *f.concurrency)
-	case *f.maxRange < 1:
-		return inv.Usagef("--max-range: at least 1, not %d", *f.maxRange)
-	case f.cf.timeout <= 0:
-		return inv.Usagef("--timeout: a scan needs a deadline per host (such as 30s)")
-	case *f.rate < 0 || *f.burst < 0:
-		return inv.Usagef("--rate and --burst: not negative")
-	case *f.burst > 0 && *f.rate == 0:
-		return inv.Usagef("--burst goes with --rate")
-	case *f.perSession && !f.cf.json:
+	if err := f.checkEngine(); err != nil {
+		return inv.Usagef("%v", err)
+	}
+	if *f.perSession && !f.cf.json {
 		return inv.Usagef("--per-session goes with --json")
 	}
 	if err := f.ld.check(inv.Args, f.fs); err != nil {
@@ -173,7 +216,6 @@ func runScan(ctx context.Context, inv *cli.Invocation, f *scanFlags, e cliEnv) i
 	// One Kerberos client serves every host of the scan (a ticket per
 	// host's cifs SPN); closing it stops its renewal goroutine.
 	defer f.cf.kerb.close()
-	lv, _ := parseLevel(*f.level, session.Levels()...)
 	var ds *domainScan
 	if f.ld.dc != "" {
 		ds, err = f.ld.discover(ctx, opts.Credentials, opts, inv.Stderr)
@@ -193,23 +235,7 @@ func runScan(ctx context.Context, inv *cli.Invocation, f *scanFlags, e cliEnv) i
 		return inv.Usagef("%s", userText(err))
 	}
 
-	cfg := scan.Config{
-		Client:      opts,
-		Level:       lv,
-		Filter:      client.Filter{Client: *f.client, User: *f.user},
-		Concurrency: *f.concurrency,
-		HostTimeout: f.cf.timeout,
-		PreCheck:    *f.precheck,
-		Rate:        *f.rate,
-		Burst:       *f.burst,
-		Jitter:      *f.jitter,
-		Grace:       *f.grace,
-		Logger:      opts.Logger,
-		Lookup:      f.ld.lookup(),
-	}
-	if *f.noMachine {
-		cfg.Keep = func(s client.Session) bool { return !strings.HasSuffix(s.UserName, "$") }
-	}
+	cfg := f.engineConfig(opts)
 	prog := &progressOut{w: inv.Stderr, terminal: e.stderrTerminal}
 	if !*f.quiet {
 		cfg.OnProgress = prog.show

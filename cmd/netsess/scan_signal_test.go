@@ -15,6 +15,40 @@ import (
 	"github.com/netsession/netsession/fleet"
 )
 
+// startBinary starts the built netsess bin with args (killed after a
+// minute at most) and returns it with a scanner over its stdout and its
+// stderr as written so far.
+func startBinary(t *testing.T, bin string, args ...string) (*exec.Cmd, *bufio.Scanner, *strings.Builder) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	stderr := new(strings.Builder)
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
+	t.Cleanup(func() { timer.Stop() })
+	return cmd, bufio.NewScanner(stdout), stderr
+}
+
+// waitInterrupted waits for cmd and fails t unless it exited 130 by
+// itself (not killed by the signal it was sent).
+func waitInterrupted(t *testing.T, cmd *exec.Cmd, stderr *strings.Builder) {
+	t.Helper()
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("exit: %v (want %d)\n%s", err, exitInterrupted, stderr.String())
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		t.Fatal("killed by the signal instead of exiting")
+	}
+}
+
 // SIGINT to a built binary: the scan stops starting hosts, writes the
 // results it has (the hosts that answered, the ones in progress as
 // canceled), prints the summary and exits 130.
@@ -24,20 +58,8 @@ func TestScanSIGINT(t *testing.T) {
 	}
 	bin := buildNetsess(t, t.TempDir(), nil)
 	f := startTestFleet(t, 5, fleet.Normal, fleet.Hang, fleet.Normal, fleet.Hang)
-	cmd := exec.Command(bin, append([]string{"scan", scanU, "--json", "--timeout", "10m", "--grace", "100ms"}, f.Targets()...)...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	timer := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
-	defer timer.Stop()
+	cmd, sc, stderr := startBinary(t, bin, append([]string{"scan", scanU, "--json", "--timeout", "10m", "--grace", "100ms"}, f.Targets()...)...)
 	var out strings.Builder
-	sc := bufio.NewScanner(stdout)
 	for n := 0; sc.Scan(); {
 		out.WriteString(sc.Text() + "\n")
 		if n++; n == 2 {
@@ -47,14 +69,7 @@ func TestScanSIGINT(t *testing.T) {
 			}
 		}
 	}
-	err = cmd.Wait()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
-		t.Fatalf("exit: %v (want %d)\n%s", err, exitInterrupted, stderr.String())
-	}
-	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		t.Fatal("killed by the signal instead of exiting")
-	}
+	waitInterrupted(t, cmd, stderr)
 	hosts := parseHostLines(t, out.String())
 	for _, h := range f.Hosts {
 		got, ok := hosts[h.Target]

@@ -147,6 +147,7 @@ func TestQueries(t *testing.T) {
 		{"server by target", history.Query{Server: w.Servers[1].Target}, func(s history.Session) bool { return s.Server == w.Servers[1] }},
 		{"server by address", history.Query{Server: w.Servers[2].Address}, func(s history.Session) bool { return s.Server == w.Servers[2] }},
 		{"client", history.Query{Client: all[3].Client}, func(s history.Session) bool { return s.Client == all[3].Client }},
+		{"client with \\", history.Query{Client: `\\` + all[3].Client}, func(s history.Session) bool { return s.Client == all[3].Client }},
 		{"active at", history.Query{At: mid}, func(s history.Session) bool {
 			return !s.Start.After(mid) && (s.Open() || s.EndedAt.After(mid))
 		}},

@@ -452,8 +452,9 @@ func where(q history.Query) (string, []any) {
 		args = append(args, q.Server, q.Server)
 	}
 	if q.Client != "" {
-		conds = append(conds, "s.client = ?")
-		args = append(args, q.Client)
+		bare, unc := history.ClientForms(q.Client)
+		conds = append(conds, "s.client IN (?, ?)")
+		args = append(args, bare, unc)
 	}
 	if !q.At.IsZero() {
 		t := q.At.UnixMicro()
@@ -523,7 +524,8 @@ func (s *Store) Events(ctx context.Context, q history.Query) ([]history.Event, e
 		conds, args = append(conds, "(v.target = ? OR v.address = ?)"), append(args, q.Server, q.Server)
 	}
 	if q.Client != "" {
-		conds, args = append(conds, "e.client = ?"), append(args, q.Client)
+		bare, unc := history.ClientForms(q.Client)
+		conds, args = append(conds, "e.client IN (?, ?)"), append(args, bare, unc)
 	}
 	if !q.Since.IsZero() || !q.Until.IsZero() {
 		lo, hi := bounds(q)
