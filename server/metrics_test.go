@@ -1,10 +1,8 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -12,12 +10,9 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/netsession/netsession/client"
 	"github.com/netsession/netsession/internal/promtext"
+	"github.com/netsession/netsession/internal/promtext/promtexttest"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2"
 )
@@ -104,26 +99,18 @@ func TestPromFamilies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	fams, err := p.TextToMetricFamilies(bytes.NewReader(text))
-	if err != nil {
-		t.Fatalf("%v\n%s", err, text)
+	got := promtexttest.Series(t, text)
+	for line := range strings.Lines(string(text)) {
+		if typ, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			f := strings.Fields(typ)
+			if strings.HasSuffix(f[0], "_total") != (f[1] == "counter") || f[1] != "counter" && f[1] != "gauge" {
+				t.Errorf("%s: type %s", f[0], f[1])
+			}
+		}
 	}
-	got := map[string]float64{}
-	for name, f := range fams {
+	for name := range got {
 		if strings.HasPrefix(name, "netsess_watch_") {
 			t.Errorf("%s is in watch's namespace", name)
-		}
-		for _, s := range f.Metric {
-			key := name
-			for _, l := range s.Label {
-				key += fmt.Sprintf(",%s=%s", l.GetName(), l.GetValue())
-			}
-			got[key] = s.GetCounter().GetValue() + s.GetGauge().GetValue()
-			if typ := f.GetType(); typ != dto.MetricType_COUNTER && typ != dto.MetricType_GAUGE ||
-				strings.HasSuffix(name, "_total") != (typ == dto.MetricType_COUNTER) {
-				t.Errorf("%s: type %v", name, typ)
-			}
 		}
 	}
 	if got["go_goroutines"] < 1 {
@@ -135,10 +122,10 @@ func TestPromFamilies(t *testing.T) {
 		"netsess_smb_connections": 2, "netsess_smb_sessions_established_total": 4, "netsess_smb_sessions": 3,
 		"netsess_smb_logons_failed_total": 6, "netsess_smb_timeouts_total": 7, "netsess_smb_protocol_errors_total": 8,
 		"netsess_smb_received_bytes_total": 123456789, "netsess_smb_sent_bytes_total": 1 << 40,
-		"netsess_smb_requests_total,command=create": 4, "netsess_smb_requests_total,command=negotiate": 5,
-		`netsess_smb_requests_total,command=odd"name`:        1,
-		"netsess_rpc_calls_total,opnum=12,status=0x00000000": 3, "netsess_rpc_calls_total,opnum=12,status=0x0000007c": 1,
-		"netsess_rpc_calls_total,opnum=13,status=fault": 2,
+		"netsess_smb_requests_total{command=create}": 4, "netsess_smb_requests_total{command=negotiate}": 5,
+		`netsess_smb_requests_total{command=odd"name}`:        1,
+		"netsess_rpc_calls_total{opnum=12,status=0x00000000}": 3, "netsess_rpc_calls_total{opnum=12,status=0x0000007c}": 1,
+		"netsess_rpc_calls_total{opnum=13,status=fault}": 2,
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("got %v\nwant %v", got, want)

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -13,54 +11,11 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/netsession/netsession/fleet"
 	"github.com/netsession/netsession/history"
+	"github.com/netsession/netsession/internal/promtext/promtexttest"
 	"github.com/netsession/netsession/internal/watchmetrics"
 )
-
-// scrapeWatch reads http://addr/metrics with the Prometheus project's
-// parser: every series as name{label=value,...} -> value (histograms as
-// name_count and name_sum).
-func scrapeWatch(t *testing.T, addr string) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
-	}
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	fams, err := p.TextToMetricFamilies(bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("%v\n%s", err, b)
-	}
-	out := map[string]float64{}
-	for name, f := range fams {
-		for _, m := range f.Metric {
-			key := name
-			for _, l := range m.Label {
-				key += fmt.Sprintf("{%s=%s}", l.GetName(), l.GetValue())
-			}
-			switch f.GetType() {
-			case dto.MetricType_HISTOGRAM:
-				out[key+"_count"] = float64(m.GetHistogram().GetSampleCount())
-				out[key+"_sum"] = m.GetHistogram().GetSampleSum()
-			case dto.MetricType_COUNTER:
-				out[key] = m.GetCounter().GetValue()
-			default:
-				out[key] = m.GetGauge().GetValue()
-			}
-		}
-	}
-	return out
-}
 
 // watch --metrics serves, while the rounds run, the fleet's truth: the
 // sessions of each server (the collector's own left out), the hosts by
@@ -119,7 +74,7 @@ func TestWatchMetrics(t *testing.T) {
 		if m == nil {
 			t.Fatalf("no metrics address on stderr:\n%s", &stderr)
 		}
-		got := scrapeWatch(t, m[1])
+		got := promtexttest.Scrape(t, "http://"+m[1]+"/metrics")
 		switch rounds {
 		case 1:
 			want := map[string]float64{

@@ -1,7 +1,6 @@
 package watchmetrics
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,13 +15,10 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/netsession/netsession/client"
 	"github.com/netsession/netsession/history"
 	"github.com/netsession/netsession/internal/promtext"
+	"github.com/netsession/netsession/internal/promtext/promtexttest"
 	"github.com/netsession/netsession/scan"
 	"github.com/netsession/netsession/server"
 )
@@ -42,34 +38,7 @@ func scrape(t *testing.T, h http.Handler) map[string]float64 {
 
 func parseText(t *testing.T, text []byte) map[string]float64 {
 	t.Helper()
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	fams, err := p.TextToMetricFamilies(bytes.NewReader(text))
-	if err != nil {
-		t.Fatalf("reference parser: %v\n%s", err, text)
-	}
-	out := map[string]float64{}
-	for name, f := range fams {
-		for _, m := range f.Metric {
-			var ls []string
-			for _, l := range m.Label {
-				ls = append(ls, l.GetName()+"="+l.GetValue())
-			}
-			key := name
-			if len(ls) > 0 {
-				key += "{" + strings.Join(ls, ",") + "}"
-			}
-			switch f.GetType() {
-			case dto.MetricType_HISTOGRAM:
-				out[key+"_count"] = float64(m.GetHistogram().GetSampleCount())
-				out[key+"_sum"] = m.GetHistogram().GetSampleSum()
-			case dto.MetricType_COUNTER:
-				out[key] = m.GetCounter().GetValue()
-			default:
-				out[key] = m.GetGauge().GetValue()
-			}
-		}
-	}
-	return out
+	return promtexttest.Series(t, text)
 }
 
 // answer is the unix time of an ok() result observed at t plus s seconds.
