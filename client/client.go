@@ -9,6 +9,7 @@ import (
 	"iter"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -57,17 +58,21 @@ type Credentials struct {
 	// its SPN). Only it is offered, so a server without
 	// Kerberos fails the logon, unless NTLMFallback is set: then NTLM
 	// with User and Password or NTHash is offered after it and the server
-	// chooses. Over TCP Kerberos is refused (ErrKerberosTransport), or,
-	// with NTLMFallback, NTLM is used.
+	// chooses. Over TCP an initiator with a DCEForHost(host string,
+	// confidential bool) auth.Initiator method (the Kerberos one) speaks DCE-style Kerberos
+	// (a ticket for host/HOST unless it names its SPN) under auth type 16,
+	// or in SPNEGO (9) with Options.SPNEGO or NTLMFallback; any other
+	// initiator is refused there (ErrKerberosTransport), or, with
+	// NTLMFallback, NTLM is used.
 	Kerberos auth.Initiator
 	// NTLMFallback offers NTLM after Kerberos; see Kerberos.
 	NTLMFallback bool
 }
 
-// ErrKerberosTransport: Kerberos was asked for over ncacn_ip_tcp, where
-// this client does not implement it (DCE/RPC's three-leg Kerberos);
-// Kerberos works over SMB (TransportSMB).
-var ErrKerberosTransport = errors.New("client: Kerberos is implemented over SMB only (transport smb), not over ncacn_ip_tcp")
+// ErrKerberosTransport: Kerberos was asked for over ncacn_ip_tcp with an
+// initiator that cannot speak DCE-style Kerberos (one without a
+// DCEForHost method); it may work over SMB (TransportSMB).
+var ErrKerberosTransport = errors.New("client: this Kerberos initiator does not speak DCE-style Kerberos for ncacn_ip_tcp: use transport smb")
 
 // IsAnonymous reports whether c makes a null session.
 func (c Credentials) IsAnonymous() bool { return c.Kerberos == nil && (c.Anonymous || c.User == "") }
@@ -124,8 +129,8 @@ type Options struct {
 	// integrity with credentials, none for a null session. It is ignored
 	// over SMB, where the SMB session protects the pipe.
 	Auth dcerpc.AuthLevel
-	// SPNEGO wraps NTLMSSP in SPNEGO (auth type 9) instead of raw NTLMSSP
-	// (auth type 10).
+	// SPNEGO wraps NTLMSSP or Kerberos in SPNEGO (auth type 9) instead of
+	// raw NTLMSSP (auth type 10) or DCE-style Kerberos (16).
 	SPNEGO bool
 	// AllowGuest accepts, over SMB, a logon the server maps to its guest
 	// account (an unknown user on Samba with "map to guest = bad user").
@@ -213,13 +218,7 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 	}
 	var dcfg dcerpc.ClientConfig
 	authed := false
-	if tr.rpcAuth() && opts.Credentials.Kerberos != nil {
-		if !opts.Credentials.NTLMFallback {
-			return nil, &Error{Kind: KindLogonFailure, Op: "connect", Server: server, Err: ErrKerberosTransport}
-		}
-		opts.logger().Debug("kerberos is not implemented over ncacn_ip_tcp: using NTLM", "server", server)
-		opts.Credentials.Kerberos = nil
-	}
+	used := new(usedMech)
 	if tr.rpcAuth() {
 		level := opts.Auth
 		if level == 0 {
@@ -228,7 +227,27 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 				level = dcerpc.AuthLevelNone
 			}
 		}
-		if level != dcerpc.AuthLevelNone {
+		if opts.Credentials.Kerberos != nil {
+			if level == dcerpc.AuthLevelNone {
+				return nil, fmt.Errorf("client: Kerberos over ncacn_ip_tcp needs auth level connect, integrity or privacy")
+			}
+			ini, ok, err := tcpKerberos(ctx, ep.host, &opts, level, used)
+			switch {
+			case err != nil && errors.Is(err, auth.ErrLogonFailure):
+				return nil, &Error{Kind: KindLogonFailure, Op: "connect", Server: server, Err: err}
+			case err != nil:
+				return nil, wrapError(ctx, "connect", server, err, true)
+			case ok:
+				dcfg.Auth, dcfg.AuthContextID = ini, 1
+				authed = true
+			case !opts.Credentials.NTLMFallback:
+				return nil, &Error{Kind: KindLogonFailure, Op: "connect", Server: server, Err: ErrKerberosTransport}
+			default:
+				opts.logger().Debug("this Kerberos initiator does not speak DCE-style Kerberos: using NTLM", "server", server)
+				opts.Credentials.Kerberos = nil
+			}
+		}
+		if level != dcerpc.AuthLevelNone && !authed {
 			typ := dcerpc.AuthTypeNTLM
 			if opts.SPNEGO {
 				typ = dcerpc.AuthTypeSPNEGO
@@ -260,7 +279,7 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 		return fail("bind", err, authed)
 	}
 	log.Debug("bound", "server", server, "duration", time.Since(start).Round(time.Microsecond))
-	logProtection(ctx, log, server, raw, &opts, rpc)
+	logProtection(ctx, log, server, raw, &opts, rpc, used.get())
 	// The SRVSVC_HANDLE: servers ignore it, but real clients send the
 	// server's name in UNC form, and so do we.
 	stub.ServerName = UNC(ep.host)
@@ -272,7 +291,10 @@ func Dial(ctx context.Context, server string, opts Options) (*Client, error) {
 	if p, ok := raw.(*SMBPipe); ok {
 		c.mech = p.Mechanism()
 	} else if authed {
-		c.mech = auth.MechNTLM
+		c.mech = used.get()
+		if c.mech == "" {
+			c.mech = auth.MechNTLM
+		}
 	}
 	c.unconfirmed.Store(authed)
 	return c, nil
@@ -418,7 +440,7 @@ const maxPages = 1 << 20
 // the iterator yields one zero Session with an *Error and stops.
 func (c *Client) Enum(ctx context.Context, level session.Level, f Filter) iter.Seq2[Session, error] {
 	return func(yield func(Session, error) bool) {
-		_, err := c.enum(ctx, level, f, func(s Session) bool { return yield(s, nil) })
+		_, err := c.enum(ctx, level, f, func(s Session) bool { return yield(s, nil) }, nil)
 		if err != nil {
 			yield(Session{}, err)
 		}
@@ -430,7 +452,9 @@ func (c *Client) Enum(ctx context.Context, level session.Level, f Filter) iter.S
 // with the *Error.
 func (c *Client) EnumAll(ctx context.Context, level session.Level, f Filter) (*Result, error) {
 	var out []Session
-	res, err := c.enum(ctx, level, f, func(s Session) bool { out = append(out, s); return true })
+	// Room for each page's entries is made once, not by appending.
+	grow := func(n int) { out = slices.Grow(out, n) }
+	res, err := c.enum(ctx, level, f, func(s Session) bool { out = append(out, s); return true }, grow)
 	res.Sessions = out
 	if err != nil {
 		return res, err
@@ -438,7 +462,9 @@ func (c *Client) EnumAll(ctx context.Context, level session.Level, f Filter) (*R
 	return res, nil
 }
 
-func (c *Client) enum(ctx context.Context, level session.Level, f Filter, yield func(Session) bool) (*Result, error) {
+// enum runs Enum; grow, when not nil, is told how many entries a page
+// brings before they are yielded.
+func (c *Client) enum(ctx context.Context, level session.Level, f Filter, yield func(Session) bool, grow func(n int)) (*Result, error) {
 	levels := []session.Level{level}
 	if level == LevelAuto {
 		levels = AutoLevels()
@@ -446,7 +472,7 @@ func (c *Client) enum(ctx context.Context, level session.Level, f Filter, yield 
 	res := &Result{Level: levels[0]}
 	for i, l := range levels {
 		res.Level = l
-		err := c.enumLevel(ctx, l, f, res, yield)
+		err := c.enumLevel(ctx, l, f, res, yield, grow)
 		if err == nil {
 			return res, nil
 		}
@@ -499,7 +525,7 @@ func fallback(err *Error) bool {
 // pager it checks the level of every answer, applies the filter locally
 // (Samba ignores the qualifiers), and takes a not-found status on the
 // first page of a filtered enumeration for an empty list.
-func (c *Client) enumLevel(ctx context.Context, level session.Level, f Filter, res *Result, yield func(Session) bool) *Error {
+func (c *Client) enumLevel(ctx context.Context, level session.Level, f Filter, res *Result, yield func(Session) bool, grow func(n int)) *Error {
 	budget := c.opts.PrefMaxLen
 	if budget == 0 {
 		budget = session.MaxPreferredLength
@@ -529,6 +555,9 @@ func (c *Client) enumLevel(ctx context.Context, level session.Level, f Filter, r
 		res.Pages++
 		received := time.Now()
 		c.log.Debug("page", "server", c.server, "level", uint32(level), "page", res.Pages, "entries", len(page.Entries), "total", page.TotalEntries, "more", !p.Done())
+		if grow != nil {
+			grow(len(page.Entries))
+		}
 		for i := range page.Entries {
 			// Samba ignores the qualifiers and answers every session:
 			// apply them here too (a no-op against servers that honour them).

@@ -67,7 +67,7 @@ func counted(ctx context.Context, log *slog.Logger, stream io.ReadWriteCloser) (
 }
 
 // logProtection logs how the association is protected.
-func logProtection(ctx context.Context, log *slog.Logger, server string, stream io.ReadWriteCloser, o *Options, rpc *dcerpc.Client) {
+func logProtection(ctx context.Context, log *slog.Logger, server string, stream io.ReadWriteCloser, o *Options, rpc *dcerpc.Client, used authpkg.Mechanism) {
 	if !log.Enabled(ctx, slog.LevelDebug) {
 		return
 	}
@@ -93,7 +93,13 @@ func logProtection(ctx context.Context, log *slog.Logger, server string, stream 
 				level = dcerpc.AuthLevelIntegrity
 			}
 			mech := "NTLMSSP (auth type 10)"
-			if o.SPNEGO {
+			spnego := o.SPNEGO || o.Credentials.Kerberos != nil && o.Credentials.NTLMFallback
+			switch {
+			case (used == authpkg.MechKerberos || used == authpkg.MechMSKerberos) && spnego:
+				mech = used.String() + " (DCE style) in SPNEGO (auth type 9)"
+			case used == authpkg.MechKerberos || used == authpkg.MechMSKerberos:
+				mech = used.String() + " (DCE style, auth type 16)"
+			case spnego:
 				mech = "NTLMSSP in SPNEGO (auth type 9)"
 			}
 			auth = fmt.Sprintf("%s at level %s", mech, authLevelName(level))

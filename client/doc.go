@@ -43,7 +43,11 @@
 // key signs (AES-GMAC on SMB 3.1.1 when the server offers it). The SMB
 // logon is NTLM, or Kerberos (Credentials.Kerberos, a *krb5.Mechanism) in
 // SPNEGO, alone or with NTLM after it (Credentials.NTLMFallback);
-// Client.Mechanism says which one logged on. Over TCP Kerberos is refused
+// Client.Mechanism says which one logged on. Over TCP the Kerberos
+// initiator speaks DCE-style Kerberos (krb5.Mechanism.DCEForHost: a ticket
+// for host/HOST, three legs, RFC 4121 MIC and wrap tokens for integrity
+// and privacy) under auth type 16, or in SPNEGO (9) with Options.SPNEGO or
+// NTLMFallback; an initiator that cannot is refused there
 // (ErrKerberosTransport).
 //
 // # Level auto

@@ -260,7 +260,8 @@ func wrapError(parent context.Context, op, server string, err error, authed bool
 		}
 	case errors.As(err, &bn):
 		e.Kind = KindProtocol
-		if authed && (bn.Reason == dcerpc.NakReasonInvalidChecksum || bn.Reason == dcerpc.NakReasonNotSpecified) {
+		if authed && (bn.Reason == dcerpc.NakReasonInvalidChecksum || bn.Reason == dcerpc.NakReasonNotSpecified ||
+			bn.Reason == dcerpc.NakReasonAuthTypeNotRecognized) {
 			e.Kind = KindLogonFailure
 		}
 	case errors.Is(err, dcerpc.ErrAuth):

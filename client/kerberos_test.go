@@ -88,8 +88,9 @@ func TestKerberosDCSrvsvc(t *testing.T) {
 
 // TestKerberosNoNTLMFallback: a Kerberos-only logon against our server
 // offering NTLM alone fails as a logon failure and never uses NTLM; with
-// NTLMFallback the same server logs on with NTLM and says so; over TCP
-// Kerberos is refused, naming the SMB transport.
+// NTLMFallback the same server logs on with NTLM and says so; over TCP an
+// initiator without DCE-style Kerberos is refused, naming the SMB
+// transport.
 func TestKerberosNoNTLMFallback(t *testing.T) {
 	dc := addc.Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -115,7 +116,7 @@ func TestKerberosNoNTLMFallback(t *testing.T) {
 	}
 	c.Close()
 
-	_, err = client.Dial(ctx, addr, client.Options{Transport: client.TransportTCP, Credentials: client.Credentials{Kerberos: mech}})
+	_, err = client.Dial(ctx, addr, client.Options{Transport: client.TransportTCP, Credentials: client.Credentials{Kerberos: notDCE{mech}}})
 	if !errors.Is(err, client.ErrKerberosTransport) || !strings.Contains(err.Error(), "transport smb") {
 		t.Errorf("Kerberos over TCP: %v", err)
 	}

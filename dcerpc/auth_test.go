@@ -119,7 +119,7 @@ func TestAuthWire(t *testing.T) {
 			Auth: &AuthVerifier{Type: authTypeToy, Level: AuthLevelIntegrity, ContextID: 5, Value: make([]byte, toySigLen)}}
 		raw := mustMarshal(t, r)
 		keys.corruptNext = corrupt
-		if err := protect(keys, AuthLevelIntegrity, raw, r); err != nil {
+		if err := protect(keys, AuthLevelIntegrity, true, raw, r); err != nil {
 			t.Fatal(err)
 		}
 		return raw

@@ -40,8 +40,10 @@ type Client struct {
 	maxXmit   int
 	recvLimit int // largest fragment accepted: ours, or the server's if larger
 	authDone  bool
-	rbuf      []byte
-	wbuf      []byte
+	// hdrSign: the server granted header signing in its bind_ack.
+	hdrSign bool
+	rbuf    []byte
+	wbuf    []byte
 }
 
 // Negotiated is what the bind settled.
@@ -222,6 +224,7 @@ func (c *Client) Bind(ctx context.Context, syntax SyntaxID) (err error) {
 	if err != nil {
 		return err
 	}
+	c.hdrSign = b.Auth != nil && ack.Flags&FlagSupportHdrSign != 0
 	c.neg = Negotiated{MaxXmitFrag: ack.MaxRecvFrag, MaxRecvFrag: ack.MaxXmitFrag,
 		AssocGroupID: ack.AssocGroupID, SecondaryAddr: ack.SecondaryAddr}
 	c.maxXmit = max(min(int(ack.MaxRecvFrag), int(c.cfg.MaxXmitFrag)), MinFragSize)
@@ -415,7 +418,7 @@ func (c *Client) sendRequest(callID uint32, opnum uint16, stub []byte, cc *CallO
 	}
 	var sigLen int
 	if protected {
-		sigLen = a.SignatureSize()
+		sigLen = sigSize(a, a.AuthLevel())
 		maxStub = (maxStub - authTrailerLen - sigLen) &^ (authPadAlign - 1)
 	}
 	if maxStub <= 0 {
@@ -443,7 +446,7 @@ func (c *Client) sendRequest(callID uint32, opnum uint16, stub []byte, cc *CallO
 			return err
 		}
 		if protected {
-			if err := protect(a, a.AuthLevel(), b, r); err != nil {
+			if err := protect(a, a.AuthLevel(), c.hdrSign, b, r); err != nil {
 				return err
 			}
 		}
@@ -509,7 +512,7 @@ func (c *Client) checkResponseAuth(raw []byte, r *Response) error {
 	if v == nil || v.Type != a.AuthType() || v.Level != a.AuthLevel() || v.ContextID != c.cfg.AuthContextID {
 		return fmt.Errorf("%w: response without the association's verifier", ErrAuth)
 	}
-	return unprotect(a, a.AuthLevel(), raw, r)
+	return unprotect(a, a.AuthLevel(), c.hdrSign, raw, r)
 }
 
 func (c *Client) marshal(p PDU) ([]byte, error) {

@@ -54,9 +54,12 @@ type secState struct {
 	typ       AuthType
 	level     AuthLevel
 	contextID uint32
-	done      bool
-	failed    bool
-	caller    session.Caller
+	// hdrSign: the bind that started the context asked for header
+	// signing (PFC_SUPPORT_HEADER_SIGN), and the answer granted it.
+	hdrSign bool
+	done    bool
+	failed  bool
+	caller  session.Caller
 	// answerAt is when the answer to the failed logon may go out (the
 	// mechanism's throttle holds it back); zero: at once.
 	answerAt time.Time
@@ -278,6 +281,9 @@ func (c *serverConn) bind(p *Bind, alter bool) error {
 		}
 		if p.Flags&FlagSupportHdrSign != 0 {
 			ack.Flags |= FlagSupportHdrSign
+			if !alter {
+				c.sec.hdrSign = true
+			}
 		}
 	}
 	c.bound = true
@@ -428,7 +434,7 @@ func (c *serverConn) checkAuth(raw []byte, p *Request) (uint32, error) {
 	if a == nil || a.Type != c.sec.typ || a.Level != c.sec.level || a.ContextID != c.sec.contextID {
 		return StatusSecPkgError, fmt.Errorf("%w: request without the association's verifier", ErrAuth)
 	}
-	if err := unprotect(c.sec.sc, c.sec.level, raw, p); err != nil {
+	if err := unprotect(c.sec.sc, c.sec.level, c.sec.hdrSign, raw, p); err != nil {
 		return StatusSecPkgError, err
 	}
 	return 0, nil
@@ -582,7 +588,11 @@ func (c *serverConn) dispatch(pc *pendingCall) error {
 		c.log.Warn("dcerpc: handler failed", "syntax", pctx.syntax, "opnum", pc.opnum, "err", err)
 		return c.writeFault(pc.callID, pc.contextID, StatusCantPerform, false)
 	}
-	return c.writeResponse(pc.callID, pc.contextID, out)
+	err = c.writeResponse(pc.callID, pc.contextID, out)
+	if r, ok := pctx.iface.Handler.(StubReleaser); ok {
+		r.ReleaseStub(out)
+	}
+	return err
 }
 
 func (c *serverConn) invoke(h Handler, call *Call) (out []byte, err error) {
@@ -602,7 +612,7 @@ func (c *serverConn) writeResponse(callID uint32, ctxID uint16, stub []byte) err
 	maxStub := c.maxXmit - HeaderLen - 8
 	var sigLen int
 	if protected {
-		sigLen = c.sec.sc.SignatureSize()
+		sigLen = sigSize(c.sec.sc, c.sec.level)
 		maxStub = (maxStub - authTrailerLen - sigLen) &^ (authPadAlign - 1)
 	}
 	if maxStub <= 0 {
@@ -649,7 +659,7 @@ func (c *serverConn) writeProtected(r *Response) error {
 		return err
 	}
 	if r.Auth != nil {
-		if err := protect(c.sec.sc, c.sec.level, b, r); err != nil {
+		if err := protect(c.sec.sc, c.sec.level, c.sec.hdrSign, b, r); err != nil {
 			return err
 		}
 	}

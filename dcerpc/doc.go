@@ -123,7 +123,12 @@
 // At packet integrity every request and response fragment is signed over
 // the whole PDU up to the auth_value (header, stub with its padding, and
 // the sec_trailer); at packet privacy the stub and padding are also sealed
-// in place. At connect level the association is authenticated and PDUs
+// in place. A mechanism that protects the GSS-API way (auth.GSSStyle:
+// Kerberos) covers the header and sec_trailer only when the bind asked for
+// header signing (PFC_SUPPORT_HEADER_SIGN, which the client always asks
+// for and the server grants), the stub and padding alone otherwise, and
+// its sealing verifier (a wrap token) is larger than its signing one (a
+// MIC token). At connect level the association is authenticated and PDUs
 // carry no verifier. Levels call (3) and packet (4) are refused with a
 // bind_nak. A bind naming an auth_type with no AuthAcceptor gets a bind_nak
 // with reason 8 (authentication type not recognised), as MS-RPCE specifies;

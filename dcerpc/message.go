@@ -249,9 +249,28 @@ func (m *MessageConn) queue(b []byte) error {
 	if m.closed {
 		return net.ErrClosed
 	}
-	m.out = append(m.out, append([]byte(nil), b...))
+	var buf []byte
+	if p, _ := m.c.srv.answers.Get().(*[]byte); p != nil && cap(*p) >= len(b) {
+		buf = (*p)[:0]
+	}
+	m.out = append(m.out, append(buf, b...))
 	m.outLen += len(b)
 	return nil
+}
+
+// Recycle gives back an answer Next returned once the caller is done with
+// it, so that its memory holds a later answer instead of a new
+// allocation. Only an answer taken whole (the last piece of its message,
+// more false) may be given back, and the caller must not touch it
+// afterwards. It is optional: an answer never given back is collected as
+// usual. The memory goes to a pool the server's associations share, which
+// the garbage collector empties, so an idle association holds none.
+func (m *MessageConn) Recycle(msg []byte) {
+	if cap(msg) == 0 {
+		return
+	}
+	msg = msg[:0]
+	m.c.srv.answers.Put(&msg)
 }
 
 // startWrite reports whether the association is open and, if so, marks a

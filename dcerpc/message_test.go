@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -481,4 +482,111 @@ func rawBind(t *testing.T, p *msgPipe) (PDU, error) {
 		return a[0], fmt.Errorf("bind answered %T", a[0])
 	}
 	return a[0], nil
+}
+
+// Answers given back with Recycle hold later answers: calls of changing
+// sizes, each answer recycled as soon as it is read, the recycled bytes
+// scribbled over by the test, still get exactly their own answers.
+func TestMessageConnRecycle(t *testing.T) {
+	s := newTestServer(t)
+	ctx := testCtx(t)
+	p := newMsgPipe(t, s, context.Background())
+	cl := NewClient(p, ClientConfig{MaxXmitFrag: 4280, MaxRecvFrag: 4280})
+	if err := cl.Bind(ctx, testSyntax); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range []int{20_000, 100, 9_000, 20_000, 3, 4_000} {
+		req := mustMarshal(t, &Request{Header: Header{Flags: FlagFirstFrag | FlagLastFrag, CallID: uint32(100 + i)}, Opnum: 1, Stub: le32(n)})
+		if _, err := p.Write(req); err != nil {
+			t.Fatal(err)
+		}
+		var got []byte
+		for {
+			b, more, _ := p.m.Next(1 << 20)
+			if b == nil {
+				break
+			}
+			if more {
+				t.Fatal("an answer longer than 1 MiB")
+			}
+			pdu, err := DecodePDU(b)
+			if err != nil {
+				t.Fatalf("answer: %v", err)
+			}
+			r, ok := pdu.(*Response)
+			if !ok || r.CallID != uint32(100+i) {
+				t.Fatalf("answer %T for call %d", pdu, 100+i)
+			}
+			got = append(got, r.Stub...)
+			// What a caller might leave in memory it gave back.
+			for j := range b {
+				b[j] = 0xEE
+			}
+			p.m.Recycle(b)
+		}
+		if !bytes.Equal(got, pattern(n)) {
+			t.Fatalf("call %d: %d octets, want the %d-octet pattern", i, len(got), n)
+		}
+	}
+}
+
+// releasingHandler echoes, and records the stubs the server gives back.
+type releasingHandler struct {
+	mu       sync.Mutex
+	served   [][]byte
+	released [][]byte
+}
+
+func (h *releasingHandler) ServeRPC(_ context.Context, call *Call) ([]byte, error) {
+	out := append([]byte(nil), call.Stub...)
+	h.mu.Lock()
+	h.served = append(h.served, out)
+	h.mu.Unlock()
+	return out, nil
+}
+
+func (h *releasingHandler) ReleaseStub(stub []byte) {
+	h.mu.Lock()
+	h.released = append(h.released, stub)
+	h.mu.Unlock()
+}
+
+// A Handler that is a StubReleaser gets each answer's stub back once it
+// is written, over a stream and over a message association, fragmented
+// or not.
+func TestStubReleaser(t *testing.T) {
+	h := &releasingHandler{}
+	s := &Server{}
+	if err := s.Register(Interface{Syntax: testSyntax, Handler: h}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	stream := NewClient(pipeConn(t, s), ClientConfig{MaxXmitFrag: 4280, MaxRecvFrag: 4280})
+	msg := NewClient(newMsgPipe(t, s, context.Background()), ClientConfig{MaxXmitFrag: 4280, MaxRecvFrag: 4280})
+	for _, cl := range []*Client{stream, msg} {
+		if err := cl.Bind(ctx, testSyntax); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{10, 9000} {
+			in := pattern(n)
+			out, err := cl.Call(ctx, 0, in)
+			if err != nil || !bytes.Equal(out, in) {
+				t.Fatalf("echo of %d octets: %d octets, %v", n, len(out), err)
+			}
+		}
+	}
+	// Over a stream the client may read the answer before the server is
+	// done writing it.
+	waitFor(t, func() bool { h.mu.Lock(); defer h.mu.Unlock(); return len(h.released) == 4 })
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.released) != len(h.served) || len(h.served) != 4 {
+		t.Fatalf("%d stubs served, %d given back", len(h.served), len(h.released))
+	}
+	// The stream's last one may come back after the message calls.
+	for i, out := range h.served {
+		if !slices.ContainsFunc(h.released, func(r []byte) bool { return &r[0] == &out[0] }) {
+			t.Errorf("stub %d served was not given back", i)
+		}
+	}
 }

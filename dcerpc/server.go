@@ -71,6 +71,15 @@ type Handler interface {
 	ServeRPC(ctx context.Context, call *Call) ([]byte, error)
 }
 
+// StubReleaser is implemented by a Handler that wants its response stubs
+// back: the server calls ReleaseStub with each stub ServeRPC returned once
+// it has been written (fragmented, signed or sealed and handed to the
+// transport), so that its memory can hold a later answer. The server does
+// not touch the stub afterwards. A Handler that wraps another forwards it.
+type StubReleaser interface {
+	ReleaseStub(stub []byte)
+}
+
 // HandlerFunc adapts a function to Handler.
 type HandlerFunc func(ctx context.Context, call *Call) ([]byte, error)
 
@@ -243,6 +252,10 @@ type Server struct {
 	closing   atomic.Bool
 	assoc     atomic.Uint32
 	wg        sync.WaitGroup
+	// answers holds message answers given back by MessageConn.Recycle
+	// (*[]byte), shared by the associations: one that goes idle keeps
+	// none.
+	answers sync.Pool
 }
 
 type ifaceKey struct {

@@ -22,6 +22,8 @@ import (
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/netsession/netsession/auth"
 )
 
 // Authorization data types (RFC 4120 section 7.5.4, MS-PAC).
@@ -130,6 +132,13 @@ type Acceptor struct {
 	AllowMissingPAC bool
 	// Logger receives debug messages; nil discards them.
 	Logger *slog.Logger
+	// Throttle bounds guessing through the auth mechanisms
+	// (AuthAcceptors), which know the peer: it is asked once a ticket
+	// has decrypted and names its client (user@realm in lower case),
+	// and every verified outcome is recorded; a refused ticket that names
+	// no client (a forgery, a ticket for another service) counts against
+	// its source. nil never throttles. Accept itself does not throttle.
+	Throttle auth.Throttle
 
 	once   sync.Once
 	replay *replayCache
@@ -155,39 +164,76 @@ func (a *Acceptor) skew() time.Duration {
 // key: a fresh acceptor subkey when an AP-REP is sent, otherwise the
 // authenticator's subkey or the ticket's session key.
 func (a *Acceptor) Accept(ctx context.Context, token []byte) (reply []byte, id *Identity, sessionKey []byte, err error) {
-	if err := ctx.Err(); err != nil {
+	r, err := a.accept(ctx, token)
+	if err != nil {
 		return nil, nil, nil, err
 	}
+	return r.reply, r.id, bytes.Clone(r.key.KeyValue), nil
+}
+
+// acceptance is an accepted AP-REQ: the reply, the caller, and the
+// context's key (subkey says whether it is the acceptor's subkey) and
+// sequence numbers, for per-message tokens.
+type acceptance struct {
+	reply            []byte
+	id               *Identity
+	key              types.EncryptionKey
+	subkey           bool
+	sendSeq, recvSeq uint64
+}
+
+// wrapper returns the per-message protection of the accepted context;
+// an error for keys without RFC 4121 tokens.
+func (r *acceptance) wrapper() (*Wrapper, error) {
+	return newWrapper(r.key.KeyType, r.key.KeyValue, false, r.subkey, r.sendSeq, r.recvSeq, nil)
+}
+
+// accept checks an AP-REQ (acceptGated without a gate).
+func (a *Acceptor) accept(ctx context.Context, token []byte) (*acceptance, error) {
+	r, _, err := a.acceptGated(ctx, token, nil)
+	return r, err
+}
+
+// acceptGated checks an AP-REQ. When gate is not nil it is asked, once
+// the ticket has decrypted and names its client, whether that client's
+// logon is verified further (the throttle); its error ends the check. The
+// returned account is the client's throttle name, "" when the ticket did
+// not get that far.
+func (a *Acceptor) acceptGated(ctx context.Context, token []byte, gate func(account string) error) (*acceptance, string, error) {
+	account := ""
+	if err := ctx.Err(); err != nil {
+		return nil, account, err
+	}
 	if a.Keys == nil {
-		return nil, nil, nil, fmt.Errorf("%w: acceptor without keys", ErrCredential)
+		return nil, account, fmt.Errorf("%w: acceptor without keys", ErrCredential)
 	}
 	a.once.Do(func() { a.replay = newReplayCache() })
 	msg := token
 	if len(token) > 0 && token[0] == 0x60 {
 		tokID, m, err := UnwrapToken(token)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, account, err
 		}
 		if tokID != TokenAPReq {
-			return nil, nil, nil, fmt.Errorf("%w: token %#04x where an AP-REQ was expected", ErrMalformed, tokID)
+			return nil, account, fmt.Errorf("%w: token %#04x where an AP-REQ was expected", ErrMalformed, tokID)
 		}
 		msg = m
 	}
 	var req messages.APReq
 	if err := safeUnmarshal(func() error { return req.Unmarshal(msg) }); err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: AP-REQ: %v", ErrMalformed, err)
+		return nil, account, fmt.Errorf("%w: AP-REQ: %v", ErrMalformed, err)
 	}
 	if types.IsFlagSet(&req.APOptions, flags.APOptionUseSessionKey) {
-		return nil, nil, nil, fmt.Errorf("%w: user-to-user tickets are not supported", ErrWrongService)
+		return nil, account, fmt.Errorf("%w: user-to-user tickets are not supported", ErrWrongService)
 	}
 	tkt := req.Ticket
 	if len(tkt.SName.NameString) == 0 {
-		return nil, nil, nil, fmt.Errorf("%w: ticket without a service name", ErrMalformed)
+		return nil, account, fmt.Errorf("%w: ticket without a service name", ErrMalformed)
 	}
 	sname := strings.Join(tkt.SName.NameString, "/")
 	service := sname + "@" + tkt.Realm
 	if !a.serves(sname, tkt.Realm) {
-		return nil, nil, nil, fmt.Errorf("%w: ticket for %s", ErrWrongService, service)
+		return nil, account, fmt.Errorf("%w: ticket for %s", ErrWrongService, service)
 	}
 	lookup := tkt.SName
 	if m, ok := a.mapped(sname); ok {
@@ -195,16 +241,22 @@ func (a *Acceptor) Accept(ctx context.Context, token []byte) (reply []byte, id *
 	}
 	key, _, err := a.Keys.kt.GetEncryptionKey(lookup, tkt.Realm, tkt.EncPart.KVNO, tkt.EncPart.EType)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: no key for %s (kvno %d, etype %d) in the keytab",
+		return nil, account, fmt.Errorf("%w: no key for %s (kvno %d, etype %d) in the keytab",
 			ErrWrongService, service, tkt.EncPart.KVNO, tkt.EncPart.EType)
 	}
 	plain, err := decrypt(tkt.EncPart, key, keyusage.KDC_REP_TICKET)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: ticket for %s does not decrypt with the keytab's key", ErrIntegrity, service)
+		return nil, account, fmt.Errorf("%w: ticket for %s does not decrypt with the keytab's key", ErrIntegrity, service)
 	}
 	var etp messages.EncTicketPart
 	if err := safeUnmarshal(func() error { return etp.Unmarshal(plain) }); err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: ticket's encrypted part: %v", ErrMalformed, err)
+		return nil, account, fmt.Errorf("%w: ticket's encrypted part: %v", ErrMalformed, err)
+	}
+	account = throttleAccount(etp.CName.NameString, etp.CRealm)
+	if gate != nil {
+		if err := gate(account); err != nil {
+			return nil, account, err
+		}
 	}
 	now := a.now().UTC()
 	skew := a.skew()
@@ -213,77 +265,81 @@ func (a *Acceptor) Accept(ctx context.Context, token []byte) (reply []byte, id *
 		start = etp.AuthTime
 	}
 	if now.Before(start.Add(-skew)) {
-		return nil, nil, nil, fmt.Errorf("%w: ticket valid from %v", ErrTicketTime, start)
+		return nil, account, fmt.Errorf("%w: ticket valid from %v", ErrTicketTime, start)
 	}
 	if now.After(etp.EndTime.Add(skew)) {
-		return nil, nil, nil, fmt.Errorf("%w: ticket expired at %v", ErrTicketTime, etp.EndTime)
+		return nil, account, fmt.Errorf("%w: ticket expired at %v", ErrTicketTime, etp.EndTime)
 	}
 	plainAuth, err := decrypt(req.EncryptedAuthenticator, etp.Key, keyusage.AP_REQ_AUTHENTICATOR)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: authenticator does not decrypt with the ticket's session key", ErrIntegrity)
+		return nil, account, fmt.Errorf("%w: authenticator does not decrypt with the ticket's session key", ErrIntegrity)
 	}
 	var auth types.Authenticator
 	if err := safeUnmarshal(func() error { return auth.Unmarshal(plainAuth) }); err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: authenticator: %v", ErrMalformed, err)
+		return nil, account, fmt.Errorf("%w: authenticator: %v", ErrMalformed, err)
 	}
 	if !auth.CName.Equal(etp.CName) || !strings.EqualFold(auth.CRealm, etp.CRealm) {
-		return nil, nil, nil, fmt.Errorf("%w: authenticator's client differs from the ticket's", ErrIntegrity)
+		return nil, account, fmt.Errorf("%w: authenticator's client differs from the ticket's", ErrIntegrity)
 	}
 	ctime := auth.CTime.Add(time.Duration(auth.Cusec) * time.Microsecond)
 	if d := now.Sub(ctime); d > skew || d < -skew {
-		return nil, nil, nil, fmt.Errorf("%w: authenticator time %v, acceptor time %v", ErrClockSkew, ctime, now)
+		return nil, account, fmt.Errorf("%w: authenticator time %v, acceptor time %v", ErrClockSkew, ctime, now)
 	}
 	var gssFlags uint32
 	if auth.Cksum.CksumType == gssChecksumType {
 		c := auth.Cksum.Checksum
 		if len(c) < 24 || binary.LittleEndian.Uint32(c) != 16 {
-			return nil, nil, nil, fmt.Errorf("%w: GSS checksum of %d bytes", ErrMalformed, len(c))
+			return nil, account, fmt.Errorf("%w: GSS checksum of %d bytes", ErrMalformed, len(c))
 		}
 		gssFlags = binary.LittleEndian.Uint32(c[20:])
 	}
 	if auth.SubKey.KeyType != 0 || len(auth.SubKey.KeyValue) != 0 {
 		if err := checkSubkey(auth.SubKey); err != nil {
-			return nil, nil, nil, fmt.Errorf("%w: authenticator: %v", ErrMalformed, err)
+			return nil, account, fmt.Errorf("%w: authenticator: %v", ErrMalformed, err)
 		}
 	}
 
-	id = &Identity{
+	id := &Identity{
 		User:    strings.Join(etp.CName.NameString, "/"),
 		Realm:   etp.CRealm,
 		Service: service,
 		Flags:   gssFlags,
 	}
 	if err := a.identify(id, etp, key); err != nil {
-		return nil, nil, nil, err
+		return nil, account, err
 	}
 	// The replay check comes last, so that only authenticators that
 	// passed every other check take room in the cache.
 	replayKey := strings.Join([]string{etp.CRealm, id.User, service, ctime.Format(time.RFC3339Nano)}, "\x00")
 	if !a.replay.add(replayKey, ctime.Add(skew), now) {
-		return nil, nil, nil, fmt.Errorf("%w: from %s@%s at %v", ErrReplay, id.User, id.Realm, ctime)
+		return nil, account, fmt.Errorf("%w: from %s@%s at %v", ErrReplay, id.User, id.Realm, ctime)
 	}
 
 	sk := etp.Key
 	if len(auth.SubKey.KeyValue) != 0 {
 		sk = auth.SubKey
 	}
+	// Without an AP-REP both sides count from the authenticator's
+	// sequence number (RFC 4121 section 4.2.6.1, as MIT does).
+	seq := uint64(uint32(auth.SeqNumber))
 	if !types.IsFlagSet(&req.APOptions, flags.APOptionMutualRequired) && gssFlags&FlagMutual == 0 {
-		return nil, id, append([]byte(nil), sk.KeyValue...), nil
+		return &acceptance{id: id, key: sk, sendSeq: seq, recvSeq: seq}, account, nil
 	}
 	et, err := crypto.GetEtype(sk.KeyType)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: key type %d", ErrMalformed, sk.KeyType)
+		return nil, account, fmt.Errorf("%w: key type %d", ErrMalformed, sk.KeyType)
 	}
 	sub, err := types.GenerateEncryptionKey(et)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, account, err
 	}
-	rep, err := buildAPRep(etp.Key, auth.CTime, auth.Cusec, sub)
+	rep, repSeq, err := buildAPRep(etp.Key, auth.CTime, auth.Cusec, sub)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, account, err
 	}
 	a.logf("kerberos logon accepted", "user", id.User, "realm", id.Realm, "service", service)
-	return WrapToken(TokenAPRep, rep), id, append([]byte(nil), sub.KeyValue...), nil
+	return &acceptance{reply: WrapToken(TokenAPRep, rep), id: id,
+		key: sub, subkey: true, sendSeq: repSeq, recvSeq: seq}, account, nil
 }
 
 func (a *Acceptor) logf(msg string, args ...any) {
@@ -405,7 +461,9 @@ func verifyServerChecksum(raw []byte, pac *PAC, key types.EncryptionKey) error {
 
 // buildAPRep makes the AP-REP: the authenticator's time and the acceptor
 // subkey, encrypted with the ticket's session key (key usage 12).
-func buildAPRep(ticketKey types.EncryptionKey, ctime time.Time, cusec int, sub types.EncryptionKey) ([]byte, error) {
+// It returns the AP-REP and its sequence number, where the acceptor's MIC
+// tokens start.
+func buildAPRep(ticketKey types.EncryptionKey, ctime time.Time, cusec int, sub types.EncryptionKey) ([]byte, uint64, error) {
 	var seq [4]byte
 	rand.Read(seq[:])
 	part := messages.EncAPRepPart{
@@ -416,19 +474,19 @@ func buildAPRep(ticketKey types.EncryptionKey, ctime time.Time, cusec int, sub t
 	}
 	pb, err := asn1.Marshal(part)
 	if err != nil {
-		return nil, fmt.Errorf("krb5: AP-REP: %w", err)
+		return nil, 0, fmt.Errorf("krb5: AP-REP: %w", err)
 	}
 	pb = asn1tools.AddASNAppTag(pb, asnAppTag.EncAPRepPart)
 	ed, err := crypto.GetEncryptedData(pb, ticketKey, keyusage.AP_REP_ENCPART, 0)
 	if err != nil {
-		return nil, fmt.Errorf("krb5: AP-REP: %w", err)
+		return nil, 0, fmt.Errorf("krb5: AP-REP: %w", err)
 	}
 	rep := messages.APRep{PVNO: 5, MsgType: msgtype.KRB_AP_REP, EncPart: ed}
 	b, err := asn1.Marshal(rep)
 	if err != nil {
-		return nil, fmt.Errorf("krb5: AP-REP: %w", err)
+		return nil, 0, fmt.Errorf("krb5: AP-REP: %w", err)
 	}
-	return asn1tools.AddASNAppTag(b, asnAppTag.APREP), nil
+	return asn1tools.AddASNAppTag(b, asnAppTag.APREP), uint64(part.SequenceNumber), nil
 }
 
 // replayCache remembers authenticators until they are too old to pass

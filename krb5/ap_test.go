@@ -278,27 +278,27 @@ func TestInitiatorRefusesBadAPRep(t *testing.T) {
 		want  error
 	}{
 		{"good, bare", func(ini *Initiator) []byte {
-			b, _ := buildAPRep(tkt.key, ini.auth.CTime, ini.auth.Cusec, good)
+			b, _, _ := buildAPRep(tkt.key, ini.auth.CTime, ini.auth.Cusec, good)
 			return b
 		}, nil},
 		{"missing subkey", func(ini *Initiator) []byte {
-			b, _ := buildAPRep(tkt.key, ini.auth.CTime, ini.auth.Cusec, types.EncryptionKey{})
+			b, _, _ := buildAPRep(tkt.key, ini.auth.CTime, ini.auth.Cusec, types.EncryptionKey{})
 			return WrapToken(TokenAPRep, b)
 		}, ErrNoSubkey},
 		{"short subkey", func(ini *Initiator) []byte {
-			b, _ := buildAPRep(tkt.key, ini.auth.CTime, ini.auth.Cusec, types.EncryptionKey{KeyType: ETypeAES256, KeyValue: make([]byte, 16)})
+			b, _, _ := buildAPRep(tkt.key, ini.auth.CTime, ini.auth.Cusec, types.EncryptionKey{KeyType: ETypeAES256, KeyValue: make([]byte, 16)})
 			return WrapToken(TokenAPRep, b)
 		}, ErrNoSubkey},
 		{"subkey of unknown type", func(ini *Initiator) []byte {
-			b, _ := buildAPRep(tkt.key, ini.auth.CTime, ini.auth.Cusec, types.EncryptionKey{KeyType: 99, KeyValue: make([]byte, 32)})
+			b, _, _ := buildAPRep(tkt.key, ini.auth.CTime, ini.auth.Cusec, types.EncryptionKey{KeyType: 99, KeyValue: make([]byte, 32)})
 			return WrapToken(TokenAPRep, b)
 		}, ErrNoSubkey},
 		{"time not echoed", func(ini *Initiator) []byte {
-			b, _ := buildAPRep(tkt.key, ini.auth.CTime.Add(time.Second), ini.auth.Cusec, good)
+			b, _, _ := buildAPRep(tkt.key, ini.auth.CTime.Add(time.Second), ini.auth.Cusec, good)
 			return WrapToken(TokenAPRep, b)
 		}, ErrIntegrity},
 		{"other key", func(ini *Initiator) []byte {
-			b, _ := buildAPRep(other, ini.auth.CTime, ini.auth.Cusec, good)
+			b, _, _ := buildAPRep(other, ini.auth.CTime, ini.auth.Cusec, good)
 			return WrapToken(TokenAPRep, b)
 		}, ErrIntegrity},
 		{"KRB-ERROR skew", func(ini *Initiator) []byte {
@@ -438,7 +438,7 @@ func FuzzInitiatorReply(f *testing.F) {
 	et, _ := crypto.GetEtype(ETypeAES256)
 	sub, _ := types.GenerateEncryptionKey(et)
 	ctime := time.Now().UTC().Truncate(time.Second)
-	good, err := buildAPRep(tkt.key, ctime, 7, sub)
+	good, _, err := buildAPRep(tkt.key, ctime, 7, sub)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -31,10 +31,30 @@
 // its TicketSource, a *Client, for a ticket for SPN, or for cifs/HOST
 // through ForHost) and Acceptor.AuthAcceptors gives auth.Acceptors for
 // both Kerberos OIDs, whose Result carries the PAC's identity and SIDs and
-// the acceptor subkey; package spnego negotiates them next to NTLM.
+// the acceptor subkey; package spnego negotiates them next to NTLM. Their
+// logons go through a logon throttle (Acceptor.Throttle, or
+// AuthAcceptorsWith) as NTLM's do. The established contexts make and
+// check RFC 4121 MIC tokens (auth.MICContext) for SPNEGO's mechListMIC.
+//
+// DCE/RPC (MS-RPCE, MS-KILE) uses the DCE-style variant (FlagDCEStyle):
+// Mechanism.DCEForHost (a ticket for host/HOST by default) and
+// Acceptor.DCEAcceptors run three legs, AP-REQ, the acceptor's bare AP-REP,
+// and the initiator's bare AP-REP (no subkey, the acceptor's sequence
+// number, encrypted with the ticket's session key). Their contexts protect
+// PDUs with RFC 4121 tokens under the acceptor subkey (AES only): MIC
+// tokens for integrity, wrap tokens for privacy with the data encrypted in
+// place and the rest of the token (16 octets of filler, the encrypted
+// header copy, the checksum and the confounder, RRC 28) in the verifier,
+// as Windows and Heimdal lay it out; the filler of a received token may
+// be of any length. They are auth.Protector, auth.GSSStyle and
+// auth.MICContext (SPNEGO's mechListMIC).
 //
 // Errors: KDC and peer errors are *KDCError, which match the sentinel
 // errors (ErrClockSkew, ErrWrongPassword, ErrUnknownUser,
 // ErrUnknownService, ...) with errors.Is; acceptor refusals wrap the same
-// sentinels (ErrReplay, ErrWrongService, ErrClockSkew, ErrIntegrity).
+// sentinels (ErrReplay, ErrWrongService, ErrClockSkew, ErrIntegrity). As
+// an auth mechanism the acceptor answers such a refusal with a KRB-ERROR
+// token stamped with its own time (SPNEGO's reject carries it), and the
+// initiator turns that token back into a *KDCError: a client whose clock
+// is off learns that it is, from the service as from the KDC.
 package krb5

@@ -65,7 +65,10 @@ func (m *Mechanism) Initiate(ctx context.Context) (auth.InitiatorContext, error)
 	return &initiatorContext{ini: NewInitiator(t, m.Clock)}, nil
 }
 
-type initiatorContext struct{ ini *Initiator }
+type initiatorContext struct {
+	ini *Initiator
+	w   *Wrapper
+}
 
 // Step returns the AP-REQ for nil, then checks the AP-REP.
 func (c *initiatorContext) Step(ctx context.Context, in []byte) ([]byte, bool, error) {
@@ -85,17 +88,69 @@ func (c *initiatorContext) Step(ctx context.Context, in []byte) ([]byte, bool, e
 // SessionKey is the AP-REP subkey once done.
 func (c *initiatorContext) SessionKey() []byte { return c.ini.SessionKey() }
 
+// The contexts protect SPNEGO's mechanism list with RFC 4121 MIC tokens
+// (auth.MICContext), made with the context key (the acceptor's subkey)
+// and the sequence numbers of the authenticator and the AP-REP.
+var (
+	_ auth.MICContext = (*initiatorContext)(nil)
+	_ auth.MICContext = (*acceptorContext)(nil)
+)
+
+// wrapper is the context's per-message protection, made on first use
+// once the context is established; nil for keys without RFC 4121 tokens.
+func (c *initiatorContext) wrapper() *Wrapper {
+	if c.w == nil && c.ini.done && micCapable(c.ini.sessionKey.KeyType) {
+		c.w, _ = c.ini.Wrapper()
+	}
+	return c.w
+}
+
+// CanMIC reports whether the context is established with a key that has
+// RFC 4121 tokens (AES).
+func (c *initiatorContext) CanMIC() bool { return c.wrapper() != nil }
+
+// MICRequired is false: with Kerberos first, the mechListMIC is optional
+// (RFC 4178 section 5).
+func (*initiatorContext) MICRequired() bool { return false }
+
+// GetMIC returns the initiator's MIC token over msg.
+func (c *initiatorContext) GetMIC(msg []byte) ([]byte, error) {
+	w := c.wrapper()
+	if w == nil {
+		return nil, ErrState
+	}
+	return w.MIC(msg)
+}
+
+// VerifyMIC checks the acceptor's MIC token over msg.
+func (c *initiatorContext) VerifyMIC(msg, mic []byte) error {
+	w := c.wrapper()
+	if w == nil {
+		return ErrState
+	}
+	return w.VerifyMIC(msg, mic)
+}
+
+// MICDone does nothing: Kerberos has no state to reset.
+func (*initiatorContext) MICDone() {}
+
 // AuthAcceptors returns the acceptor as auth.Acceptors for SPNEGO: one
 // for auth.MechMSKerberos and one for auth.MechKerberos (Windows clients
 // offer the first, others the second), sharing a's keys and replay
-// cache.
-func (a *Acceptor) AuthAcceptors() []auth.Acceptor {
-	return []auth.Acceptor{&mechAcceptor{a, auth.MechMSKerberos}, &mechAcceptor{a, auth.MechKerberos}}
+// cache. Their logons go through a.Throttle.
+func (a *Acceptor) AuthAcceptors() []auth.Acceptor { return a.AuthAcceptorsWith(a.Throttle) }
+
+// AuthAcceptorsWith is AuthAcceptors with t as the throttle instead of
+// a.Throttle: a server gives its mechanisms one throttle without
+// changing the Acceptor it was handed. A nil t never throttles.
+func (a *Acceptor) AuthAcceptorsWith(t auth.Throttle) []auth.Acceptor {
+	return []auth.Acceptor{&mechAcceptor{a, auth.MechMSKerberos, t}, &mechAcceptor{a, auth.MechKerberos, t}}
 }
 
 type mechAcceptor struct {
-	acc  *Acceptor
-	mech auth.Mechanism
+	acc      *Acceptor
+	mech     auth.Mechanism
+	throttle auth.Throttle
 }
 
 func (m *mechAcceptor) Mechanism() auth.Mechanism { return m.mech }
@@ -104,40 +159,81 @@ func (m *mechAcceptor) Accept(ctx context.Context, peer auth.Peer) (auth.Accepto
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return &acceptorContext{acc: m.acc, mech: m.mech, peer: peer}, nil
+	return &acceptorContext{acc: m.acc, mech: m.mech, peer: peer, throttle: m.throttle}, nil
 }
 
 type acceptorContext struct {
-	acc    *Acceptor
-	mech   auth.Mechanism
-	peer   auth.Peer
-	result *auth.Result
-	tried  bool
+	acc      *Acceptor
+	mech     auth.Mechanism
+	peer     auth.Peer
+	throttle auth.Throttle
+	result   *auth.Result
+	w        *Wrapper // nil for keys without RFC 4121 tokens
+	tried    bool
 }
 
 // logonError is a refused AP-REQ: both an auth.ErrLogonFailure and the
-// krb5 reason.
-type logonError struct{ err error }
+// krb5 reason, with the time the throttle wants the answer held back.
+type logonError struct {
+	err   error
+	delay time.Duration
+}
 
 func (e *logonError) Error() string   { return e.err.Error() }
 func (e *logonError) Unwrap() []error { return []error{auth.ErrLogonFailure, e.err} }
+
+// AnswerDelay is how long the transport should hold back the failing
+// answer (auth.Throttle).
+func (e *logonError) AnswerDelay() time.Duration { return e.delay }
 
 func (c *acceptorContext) Step(ctx context.Context, in []byte) ([]byte, bool, error) {
 	if c.tried {
 		return nil, false, ErrState
 	}
 	c.tried = true
-	out, id, key, err := c.acc.Accept(ctx, in)
+	r, delay, err := c.acc.acceptThrottled(ctx, in, c.throttle, c.peer.Source)
 	if err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return nil, false, err
 		}
 		c.acc.logf("kerberos logon refused", "peer", c.peer.Source, "err", err)
-		return nil, false, &logonError{err}
+		// The KRB-ERROR, when the refusal has a code, goes back to the
+		// initiator with the refusal (SPNEGO's reject carries it).
+		return c.acc.errorToken(in, err), false, &logonError{err: err, delay: delay}
 	}
-	c.result = &auth.Result{Mechanism: c.mech, Identity: id.authIdentity(), SessionKey: key}
-	return out, true, nil
+	c.result = &auth.Result{Mechanism: c.mech, Identity: r.id.authIdentity(), SessionKey: slices.Clone(r.key.KeyValue)}
+	if micCapable(r.key.KeyType) {
+		c.w, _ = r.wrapper()
+	}
+	return r.reply, true, nil
 }
+
+// CanMIC reports whether the context is established with a key that has
+// RFC 4121 tokens (AES).
+func (c *acceptorContext) CanMIC() bool { return c.w != nil }
+
+// MICRequired is false: with Kerberos first, the mechListMIC is optional
+// (RFC 4178 section 5).
+func (*acceptorContext) MICRequired() bool { return false }
+
+// GetMIC returns the acceptor's MIC token over msg.
+func (c *acceptorContext) GetMIC(msg []byte) ([]byte, error) {
+	if c.w == nil {
+		return nil, ErrState
+	}
+	return c.w.MIC(msg)
+}
+
+// VerifyMIC checks the initiator's MIC token over msg.
+func (c *acceptorContext) VerifyMIC(msg, mic []byte) error {
+	if c.w == nil {
+		return ErrState
+	}
+	return c.w.VerifyMIC(msg, mic)
+}
+
+// MICDone does nothing: Kerberos has no state to reset.
+func (*acceptorContext) MICDone() {}
 
 func (c *acceptorContext) Result() (auth.Result, bool) {
 	if c.result == nil {

@@ -3,8 +3,14 @@ package krb5
 import (
 	"bytes"
 	"context"
+	"encoding/asn1"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/jcmturner/gokrb5/v8/messages"
 
 	"github.com/netsession/netsession/auth"
 	"github.com/netsession/netsession/session"
@@ -228,5 +234,73 @@ func TestMechanismThroughSPNEGO(t *testing.T) {
 				t.Errorf("session keys %x / %x", res.SessionKey, ic.SessionKey())
 			}
 		})
+	}
+}
+
+// TestRefusalExplainedThroughSPNEGO: an acceptor refusing the AP-REQ with
+// a Kerberos code (a clock two hours ahead, then a replay) sends its
+// KRB-ERROR in SPNEGO's reject, stamped with its own time; the
+// initiator's error says why. A refusal without a code (garbage) sends a
+// bare reject.
+func TestRefusalExplainedThroughSPNEGO(t *testing.T) {
+	ctx := context.Background()
+	tkt, svc := issue(t, ticketSpec{})
+	ahead := time.Now().Add(2 * time.Hour)
+	for _, tc := range []struct {
+		name string
+		acc  *Acceptor
+		want error
+		code int32
+	}{
+		{"skew", &Acceptor{Keys: keysFor(t, svc, fakeSPN), Clock: func() time.Time { return ahead }}, ErrClockSkew, 37},
+		{"not us", &Acceptor{Keys: keysFor(t, svc, fakeSPN), Services: []string{"cifs/elsewhere"}}, ErrWrongService, 35},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sa := spnego.MustAcceptor(tc.acc.AuthAcceptors()...)
+			si := spnego.MustInitiator(&Mechanism{Tickets: &fixedTickets{t: tkt}, SPN: fakeSPN})
+			ic, _ := si.Initiate(ctx)
+			ac, _ := sa.Accept(ctx, auth.Peer{Source: "127.0.0.1"})
+			init, _, err := ic.Step(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reject, _, err := ac.Step(ctx, init)
+			if !errors.Is(err, tc.want) || !errors.Is(err, auth.ErrLogonFailure) {
+				t.Fatalf("acceptor: %v", err)
+			}
+			resp, err := spnego.ParseNegTokenResp(reject)
+			if err != nil || resp.NegState != spnego.NegStateReject || resp.ResponseToken == nil {
+				t.Fatalf("reject %+v, %v", resp, err)
+			}
+			tokID, msg, err := UnwrapToken(resp.ResponseToken)
+			if err != nil || tokID != TokenKRBError {
+				t.Fatalf("error token %#x: %v", tokID, err)
+			}
+			var ke messages.KRBError
+			if err := ke.Unmarshal(msg); err != nil {
+				t.Fatal(err)
+			}
+			if ke.ErrorCode != tc.code || !slices.Equal(ke.SName.NameString, strings.Split(fakeSPN, "/")) {
+				t.Errorf("KRB-ERROR %d for %v", ke.ErrorCode, ke.SName.NameString)
+			}
+			if want := tc.acc.now(); ke.STime.Sub(want).Abs() > time.Minute {
+				t.Errorf("KRB-ERROR time %v, acceptor's %v", ke.STime, want)
+			}
+			_, _, err = ic.Step(ctx, reject)
+			var kdc *KDCError
+			if !errors.Is(err, spnego.ErrRejected) || !errors.Is(err, tc.want) || !errors.As(err, &kdc) || kdc.Code != tc.code {
+				t.Errorf("initiator: %v", err)
+			}
+		})
+	}
+	acc := &Acceptor{Keys: keysFor(t, svc, fakeSPN)}
+	ac, _ := spnego.MustAcceptor(acc.AuthAcceptors()...).Accept(ctx, auth.Peer{})
+	init := (&spnego.NegTokenInit{MechTypes: []asn1.ObjectIdentifier{{1, 2, 840, 113554, 1, 2, 2}}, MechToken: []byte{0x60, 1, 2}}).Marshal()
+	reject, _, err := ac.Step(ctx, init)
+	if !errors.Is(err, ErrMalformed) {
+		t.Fatalf("garbage: %v", err)
+	}
+	if resp, err := spnego.ParseNegTokenResp(reject); err != nil || resp.NegState != spnego.NegStateReject || resp.ResponseToken != nil {
+		t.Errorf("garbage answered %+v, %v", resp, err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netsession/netsession/auth"
 	"github.com/netsession/netsession/internal/addc"
 	"github.com/netsession/netsession/internal/childpipe"
 	"github.com/netsession/netsession/internal/sambapeer"
@@ -77,6 +78,20 @@ func (p *mitPeer) send(t *testing.T, tok []byte) {
 	}
 }
 
+// mitSetup returns the shared DC, a test context, a kinit credential
+// cache of the Domain Admin, and the environment for the MIT peer (that
+// cache, the member server's keytab, no replay cache).
+func mitSetup(t *testing.T) (*addc.DC, context.Context, string, []string) {
+	t.Helper()
+	dc := addc.Shared(t)
+	ctx := dcContext(t)
+	cc := filepath.Join(t.TempDir(), "ccache")
+	if err := dc.Kinit(ctx, addc.AdminUser, addc.AdminPassword, cc); err != nil {
+		t.Fatal(err)
+	}
+	return dc, ctx, cc, append(dc.Env(cc), "KRB5_KTNAME=FILE:"+dc.Keytab, "KRB5RCACHETYPE=none")
+}
+
 // TestDCMITInterop runs contexts between our code and MIT Kerberos's
 // GSS-API both ways, with tickets from the test domain: MIT initiates
 // (credential cache from kinit) and our acceptor answers, MIT checking
@@ -84,13 +99,7 @@ func (p *mitPeer) send(t *testing.T, tok []byte) {
 // keytab) answers, our initiator checking MIT's AP-REP. Both sides end
 // with the same session key.
 func TestDCMITInterop(t *testing.T) {
-	dc := addc.Shared(t)
-	ctx := dcContext(t)
-	cc := filepath.Join(t.TempDir(), "ccache")
-	if err := dc.Kinit(ctx, addc.AdminUser, addc.AdminPassword, cc); err != nil {
-		t.Fatal(err)
-	}
-	env := append(dc.Env(cc), "KRB5_KTNAME=FILE:"+dc.Keytab, "KRB5RCACHETYPE=none")
+	dc, ctx, cc, env := mitSetup(t)
 	sid, err := dc.UserSID(ctx, addc.AdminUser)
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +149,104 @@ func TestDCMITInterop(t *testing.T) {
 		if hex.EncodeToString(ini.SessionKey()) != f[1] {
 			t.Errorf("session keys differ: MIT %s, ours %x", f[1], ini.SessionKey())
 		}
-		mitWrapExchange(t, p, ini)
+		w := mitWrapExchange(t, p, ini)
+		// MIC tokens go on from the Wrap tokens' sequence numbers (one
+		// numbering for both, as in MIT).
+		checkMICWithMIT(t, p, w.MIC, w.VerifyMIC)
+	})
+}
+
+// mic asks the MIT peer for its MIC token over msg.
+func (p *mitPeer) mic(t *testing.T, msg []byte) []byte {
+	t.Helper()
+	if _, err := fmt.Fprintf(p.in, "mic %x\n", msg); err != nil {
+		t.Fatal(err)
+	}
+	return p.readToken(t)
+}
+
+// verify has the MIT peer check tok over msg; "" means it verified,
+// otherwise MIT's reason.
+func (p *mitPeer) verify(t *testing.T, msg, tok []byte) string {
+	t.Helper()
+	if _, err := fmt.Fprintf(p.in, "verify %x %x\n", msg, tok); err != nil {
+		t.Fatal(err)
+	}
+	line := p.readLine(t)
+	if line == "ok" {
+		return ""
+	}
+	return line
+}
+
+// checkMICWithMIT exchanges MIC tokens (as SPNEGO's mechListMIC uses
+// them) between our context and MIT's, both ways and twice (the sequence
+// numbers count up), and checks that MIT refuses a replayed or altered
+// token of ours and that we refuse an altered one of MIT's.
+func checkMICWithMIT(t *testing.T, p *mitPeer, getMIC func([]byte) ([]byte, error), verifyMIC func(msg, tok []byte) error) {
+	t.Helper()
+	msg := []byte{0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02}
+	var first []byte
+	for i := range 2 {
+		ours, err := getMIC(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if why := p.verify(t, msg, ours); why != "" {
+			t.Fatalf("MIT refused our MIC %d (% x): %s", i, ours, why)
+		}
+		if i == 0 {
+			first = ours
+		}
+		theirs := p.mic(t, msg)
+		if err := verifyMIC(msg, theirs); err != nil {
+			t.Fatalf("we refused MIT's MIC %d (% x): %v", i, theirs, err)
+		}
+	}
+	if why := p.verify(t, msg, first); why == "" {
+		t.Error("MIT accepted our first MIC again")
+	}
+	ours, _ := getMIC(msg)
+	ours[len(ours)-1] ^= 1
+	if why := p.verify(t, msg, ours); why == "" {
+		t.Error("MIT accepted an altered MIC")
+	}
+	theirs := p.mic(t, msg)
+	theirs[len(theirs)-1] ^= 1
+	if err := verifyMIC(msg, theirs); !errors.Is(err, ErrMIC) {
+		t.Errorf("we accepted MIT's altered MIC: %v", err)
+	}
+}
+
+// TestDCMITMIC: RFC 4121 MIC tokens between our acceptor context (the
+// auth mechanism, as SPNEGO drives it) and MIT's GSS-API initiator, with
+// a ticket from the test domain (AES keys). MIT checks the sequence
+// numbers (replay and sequence flags asked for), the acceptor-subkey flag
+// and the key usages. (Our initiator with MIT's acceptor: the end of
+// TestDCMITInterop, after the Wrap tokens.)
+func TestDCMITMIC(t *testing.T) {
+	dc, ctx, _, env := mitSetup(t)
+
+	t.Run("MIT initiator, our acceptor", func(t *testing.T) {
+		acc := dcAcceptor(t, dc)
+		p := startMIT(t, ctx, env, "init", "cifs@"+dc.ServerHost)
+		ac, err := acc.AuthAcceptors()[1].Accept(ctx, auth.Peer{Source: "127.0.0.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reply, done, err := ac.Step(ctx, p.readToken(t))
+		if err != nil || !done {
+			t.Fatalf("our acceptor: %v", err)
+		}
+		p.send(t, reply)
+		if f := strings.Fields(p.readLine(t)); len(f) != 3 || f[0] != "ok" {
+			t.Fatalf("MIT on our AP-REP: %v %s", f, p.stderr.String())
+		}
+		mc := ac.(auth.MICContext)
+		if !mc.CanMIC() {
+			t.Fatal("no MIC with the DC's ticket")
+		}
+		checkMICWithMIT(t, p, mc.GetMIC, mc.VerifyMIC)
 	})
 }
 
@@ -148,7 +254,7 @@ func TestDCMITInterop(t *testing.T) {
 // MIT's gss_wrap tokens against our Unwrap, sealed and signed, on the
 // established context: every message comes back whole and with the
 // protection asked for; a tampered token and a replay are refused.
-func mitWrapExchange(t *testing.T, p *mitPeer, ini *Initiator) {
+func mitWrapExchange(t *testing.T, p *mitPeer, ini *Initiator) *Wrapper {
 	t.Helper()
 	w, err := ini.Wrapper()
 	if err != nil {
@@ -194,4 +300,5 @@ func mitWrapExchange(t *testing.T, p *mitPeer, ini *Initiator) {
 	if f := strings.Fields(p.readLine(t)); len(f) == 0 || f[0] != "error" {
 		t.Errorf("MIT took a tampered token: %v", f)
 	}
+	return w
 }

@@ -90,8 +90,10 @@ func (i *Initiator) Wrapper() (*Wrapper, error) {
 	if !i.done {
 		return nil, ErrState
 	}
+	// Sequence numbers are 32-bit; some encoders send the upper half of
+	// their range as negative numbers.
 	return newWrapper(i.sessionKey.KeyType, i.sessionKey.KeyValue, true, true,
-		uint64(i.auth.SeqNumber), uint64(i.peerSeq), nil)
+		uint64(uint32(i.auth.SeqNumber)), uint64(uint32(i.peerSeq)), nil)
 }
 
 // Overhead is how many bytes a token adds to a message: 60 sealed (header,
@@ -105,12 +107,15 @@ func (w *Wrapper) Overhead(seal bool) int {
 	return n
 }
 
-func (w *Wrapper) usage(seal, sending bool) uint32 {
+// usage is the key usage of a token sent (or received) by this side:
+// the SEAL usages for every Wrap token, sealed or only signed, and the
+// SIGN usages for MIC tokens (RFC 4121 section 2).
+func (w *Wrapper) usage(wrap, sending bool) uint32 {
 	fromInitiator := w.initiator == sending
 	switch {
-	case seal && fromInitiator:
+	case wrap && fromInitiator:
 		return usageInitiatorSeal
-	case seal:
+	case wrap:
 		return usageAcceptorSeal
 	case fromInitiator:
 		return usageInitiatorSign
@@ -144,7 +149,7 @@ func (w *Wrapper) Wrap(msg []byte, seal bool) ([]byte, error) {
 	w.smu.Lock()
 	defer w.smu.Unlock()
 	seq := w.sendSeq
-	usage := w.usage(seal, true)
+	usage := w.usage(true, true)
 	out := make([]byte, wrapHeaderLen, w.Overhead(seal)+len(msg))
 	if seal {
 		w.header(out, !w.initiator, true, 0, 0, seq)
@@ -222,7 +227,7 @@ func (w *Wrapper) Unwrap(token []byte) (msg []byte, sealed bool, err error) {
 		body = bytes.Clone(body)
 	}
 	macLen := w.et.GetHMACBitLength() / 8
-	usage := w.usage(sealed, false)
+	usage := w.usage(true, false)
 	if sealed {
 		conf := w.et.GetConfounderByteSize()
 		if len(body) < conf+ec+wrapHeaderLen+macLen {

@@ -235,27 +235,28 @@ func decodeUTF16(b []byte) string {
 // surrogates become U+FFFD.
 func appendUTF16(dst, b []byte) []byte {
 	n := len(b) / 2
-	ascii := true
-	for i := range n {
-		u := binary.LittleEndian.Uint16(b[2*i:])
-		if u == 0 {
-			n = i
+	dst = slices.Grow(dst, n)
+	// Names are nearly always ASCII: narrow four units at a time while
+	// they are ASCII and none is the NUL.
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		x := binary.LittleEndian.Uint64(b[2*i:])
+		if x&0xFF80FF80FF80FF80 != 0 || (x-0x0001000100010001)&^x&0x8000800080008000 != 0 {
 			break
 		}
-		if u >= utf8.RuneSelf {
-			ascii = false
-		}
+		dst = append(dst, byte(x), byte(x>>16), byte(x>>32), byte(x>>48))
 	}
-	if ascii {
-		dst = slices.Grow(dst, n)
-		for i := range n {
-			dst = append(dst, b[2*i])
-		}
-		return dst
-	}
-	dst = slices.Grow(dst, 3*n)
-	for i := 0; i < n; i++ {
+	for ; i < n; i++ {
 		u := rune(binary.LittleEndian.Uint16(b[2*i:]))
+		switch {
+		case u == 0:
+			return dst
+		case u < utf8.RuneSelf:
+			dst = append(dst, byte(u))
+			continue
+		}
+		// A high surrogate followed by a low one (the NUL ends the
+		// string, so it pairs with nothing).
 		if utf16.IsSurrogate(u) && u < 0xDC00 && i+1 < n {
 			u2 := rune(binary.LittleEndian.Uint16(b[2*i+2:]))
 			if r := utf16.DecodeRune(u, u2); r != utf8.RuneError {

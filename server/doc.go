@@ -1,7 +1,8 @@
 // Package server is the netsession daemon: a session table served over
 // MS-SRVS (srvsvc NetrSessionEnum and NetrSessionDel) on ncacn_ip_tcp, with
 // NTLMSSP (auth type 10) and SPNEGO (auth type 9) at packet integrity and
-// privacy, and optionally the endpoint mapper that clients ask on port 135
+// privacy, and with Config.Kerberos DCE-style Kerberos too (auth type 16,
+// and in SPNEGO before NTLM; tickets for host/HOST), and optionally the endpoint mapper that clients ask on port 135
 // and an SMB2/3 server (Config.SMBAddr, package smb2) for IPC$ and
 // \PIPE\srvsvc: the sessions set up there are the table's own, and
 // NetSessionDel logs them off. Counters for operators are served over HTTP

@@ -17,11 +17,21 @@ import (
 )
 
 // rpcKey identifies a kind of srvsvc call outcome: the opnum and the
-// status the method returned ("0x00000000"), or "fault" when the call
-// was answered with a fault.
+// status the method returned, or fault when the call was answered with a
+// fault. The status is spelled out only when the counters are read, not
+// on every call.
 type rpcKey struct {
 	opnum  uint16
-	status string
+	fault  bool
+	status uint32
+}
+
+// name is how Metrics spells the outcome: "0x00000000", or "fault".
+func (k rpcKey) name() string {
+	if k.fault {
+		return "fault"
+	}
+	return fmt.Sprintf("0x%08x", k.status)
 }
 
 // rpcCounter counts srvsvc calls by opnum and outcome, on every transport.
@@ -33,15 +43,25 @@ type rpcCounter struct {
 
 func (c *rpcCounter) ServeRPC(ctx context.Context, call *dcerpc.Call) ([]byte, error) {
 	out, err := c.next.ServeRPC(ctx, call)
-	k := rpcKey{opnum: call.Opnum, status: "fault"}
+	k := rpcKey{opnum: call.Opnum, fault: true}
 	if err == nil && len(out) >= 4 {
 		// Every srvsvc method ends its response with its status.
-		k.status = fmt.Sprintf("0x%08x", binary.LittleEndian.Uint32(out[len(out)-4:]))
+		k.fault, k.status = false, binary.LittleEndian.Uint32(out[len(out)-4:])
 	}
 	c.mu.Lock()
 	c.n[k]++
 	c.mu.Unlock()
 	return out, err
+}
+
+// ReleaseStub forwards written answers to the handler it counts for.
+func (c *rpcCounter) ReleaseStub(stub []byte) { releaseStub(c.next, stub) }
+
+// releaseStub hands stub back to h when h takes stubs back.
+func releaseStub(h dcerpc.Handler, stub []byte) {
+	if r, ok := h.(dcerpc.StubReleaser); ok {
+		r.ReleaseStub(stub)
+	}
 }
 
 // RPCCall is the count of one kind of srvsvc call in Metrics.
@@ -64,7 +84,7 @@ func (s *Server) Metrics() Metrics {
 	m := Metrics{Sessions: s.table.Len(), SMB: s.smb.Stats()}
 	s.calls.mu.Lock()
 	for k, n := range s.calls.n {
-		m.RPCCalls = append(m.RPCCalls, RPCCall{Opnum: k.opnum, Status: k.status, Count: n})
+		m.RPCCalls = append(m.RPCCalls, RPCCall{Opnum: k.opnum, Status: k.name(), Count: n})
 	}
 	s.calls.mu.Unlock()
 	slices.SortFunc(m.RPCCalls, func(a, b RPCCall) int {

@@ -29,8 +29,8 @@ import (
 // (one process running 500 netsessenum commands, per call = (t(500) -
 // t(1)) / 499, and the servers' CPU per call the same way: user and
 // system time from /proc/PID/stat of every server process, ours the test
-// process, Samba's smbd, samba-dcerpcd and its rpcd_* helpers, read every
-// 10 ms while rpcclient runs) and for this module's client (b.N calls on one pipe), and
+// process, Samba's smbd, samba-dcerpcd and its rpcd_* helpers (see
+// sambaPids) with those that end, as BenchmarkSMBCPUPerCall counts them) and for this module's client (b.N calls on one pipe), and
 // the memory a held session costs each server: ours is the growth of Go
 // heap and stacks, Samba's the growth of the summed PSS of its processes
 // (one smbd per connection). It starts smbd and holds 400 sessions, so it
@@ -46,21 +46,10 @@ func BenchmarkSMBRace200(b *testing.B) {
 	// run: enough for the 10 ms ticks of /proc/PID/stat to be a small
 	// part of the servers' CPU.
 	const calls = 500
-	rpcc := peer(b, "rpcclient")
-	conf := clientConf(b)
-	sambapeer.RequireImpacket(b)
+	rpcc, conf, r, port := peerRig(b)
 	ctx := context.Background()
-
-	r := start(b, Config{SMBAddr: "127.0.0.1:0"})
-	_, port, _ := strings.Cut(r.addrs.SMB, "127.0.0.1:")
 	mem0 := goMem()
-	holdOurs(b, r.addrs.SMB, held)
-	for deadline := time.Now().Add(30 * time.Second); r.srv.Table().Len() != held; {
-		if time.Now().After(deadline) {
-			b.Fatalf("%d sessions held, want %d", r.srv.Table().Len(), held)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	holdOurs(b, r, held)
 	oursPerSession := float64(goMem()-mem0) / held
 
 	p := sambapeer.Start(b, sambapeer.Options{})
@@ -88,10 +77,10 @@ func BenchmarkSMBRace200(b *testing.B) {
 		b.ReportMetric(0, "ns/op")
 	})
 
-	rpcclientRun := func(cmd func(cmds string) *exec.Cmd, serverPids func() []int) func(b *testing.B) {
+	rpcclientRun := func(cmd func(cmds string) *exec.Cmd, serverPids func() []int, selfOnly bool) func(b *testing.B) {
 		return func(b *testing.B) {
 			run := func(n int) (wall, cpu, srvCPU time.Duration) {
-				tr := trackCPU(serverPids)
+				tr := trackInstance(serverPids, selfOnly)
 				cmds := strings.Join(slices.Repeat([]string{"netsessenum"}, n), ";")
 				c := cmd(cmds)
 				start := time.Now()
@@ -100,7 +89,8 @@ func BenchmarkSMBRace200(b *testing.B) {
 				if err != nil || strings.Count(string(out), fmt.Sprintf("Received %d entries.", held+1)) != n {
 					b.Fatalf("rpcclient (%d commands): %v: %.400s", n, err, out)
 				}
-				return wall, c.ProcessState.UserTime() + c.ProcessState.SystemTime(), tr.stop()
+				srv, _ := tr.stop()
+				return wall, c.ProcessState.UserTime() + c.ProcessState.SystemTime(), srv
 			}
 			run(1) // warm
 			t1, c1, s1 := run(1)
@@ -132,10 +122,10 @@ func BenchmarkSMBRace200(b *testing.B) {
 	}
 	b.Run("level1/rpcclient/ours", rpcclientRun(func(cmds string) *exec.Cmd {
 		return exec.CommandContext(ctx, rpcc, "-s", conf, "-p", port, "-U", "alice%AlicePass1", "127.0.0.1", "-c", cmds)
-	}, func() []int { return []int{os.Getpid()} }))
+	}, func() []int { return []int{os.Getpid()} }, true))
 	b.Run("level1/rpcclient/samba", rpcclientRun(func(cmds string) *exec.Cmd {
 		return p.RPCClient(ctx, sambapeer.AdminUser, sambapeer.AdminPassword, cmds)
-	}, p.Pids))
+	}, func() []int { return sambaPids(p) }, false))
 	b.Run("level1/netsess-client/ours", oursClient(r.addrs.SMB, client.Credentials{User: "alice", Password: "AlicePass1"}))
 	b.Run("level1/netsess-client/samba", oursClient(p.Addr(), client.Credentials{User: sambapeer.AdminUser, Password: sambapeer.AdminPassword}))
 }
@@ -147,77 +137,6 @@ func goMem() int64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return int64(ms.HeapAlloc + ms.StackInuse)
-}
-
-// procCPU returns the user and system time of pid (/proc/PID/stat
-// fields 14 and 15), in clock ticks.
-func procCPU(pid int) (int64, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	// The command name, in parentheses, may hold anything: count fields
-	// after the last closing parenthesis (field 3 is the state).
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, false
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + s, true
-}
-
-// cpuTracker follows the CPU time of a changing set of processes (a
-// server that forks one per connection, whose parent does not wait for
-// them): it reads every process of the set every 10 ms and keeps the
-// last time seen of each, so a process that ends between two reads
-// loses at most its last 10 ms.
-type cpuTracker struct {
-	first, last map[int]int64
-	stopCh      chan struct{}
-	done        chan struct{}
-}
-
-func trackCPU(pids func() []int) *cpuTracker {
-	t := &cpuTracker{first: map[int]int64{}, last: map[int]int64{}, stopCh: make(chan struct{}), done: make(chan struct{})}
-	for _, pid := range pids() {
-		if v, ok := procCPU(pid); ok {
-			t.first[pid], t.last[pid] = v, v
-		}
-	}
-	go func() {
-		defer close(t.done)
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-t.stopCh:
-				return
-			case <-tick.C:
-			}
-			for _, pid := range pids() {
-				if v, ok := procCPU(pid); ok {
-					t.last[pid] = v
-				}
-			}
-		}
-	}()
-	return t
-}
-
-// stop ends the tracking and returns the CPU time the processes spent.
-func (t *cpuTracker) stop() time.Duration {
-	close(t.stopCh)
-	<-t.done
-	var ticks int64
-	for pid, v := range t.last {
-		ticks += v - t.first[pid]
-	}
-	return time.Duration(ticks) * (time.Second / 100) // USER_HZ
 }
 
 // pssSum adds the proportional set sizes (bytes) of pids, from
@@ -244,11 +163,25 @@ func pssSum(pids []int) (int64, int) {
 	return sum, n
 }
 
-// holdOurs holds n SMB sessions (bob, tree connected to IPC$) on addr
-// from a child process, so that the client's memory is not ours, until
-// the benchmark ends.
-func holdOurs(b *testing.B, addr string, n int) {
+// peerRig is what the comparisons with Samba need: rpcclient and its
+// configuration (impacket too, for Samba's holder), and our server
+// serving SMB, with its port.
+func peerRig(b *testing.B) (rpcc, conf string, r *running, port string) {
 	b.Helper()
+	rpcc = peer(b, "rpcclient")
+	conf = clientConf(b)
+	sambapeer.RequireImpacket(b)
+	r = start(b, Config{SMBAddr: "127.0.0.1:0"})
+	_, port, _ = strings.Cut(r.addrs.SMB, "127.0.0.1:")
+	return rpcc, conf, r, port
+}
+
+// holdOurs holds n SMB sessions (bob, tree connected to IPC$) on r's SMB
+// listener from a child process, so that the client's memory is not ours,
+// until the benchmark ends; it returns once r's table holds them.
+func holdOurs(b *testing.B, r *running, n int) {
+	b.Helper()
+	addr := r.addrs.SMB
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHoldSMB$")
 	cmd.Env = append(os.Environ(), "NETSESS_HOLD_SMB="+addr, "NETSESS_HOLD_N="+strconv.Itoa(n))
 	cmd.Stderr = os.Stderr
@@ -269,6 +202,12 @@ func holdOurs(b *testing.B, addr string, n int) {
 		b.Fatalf("holder: %q %v", line, err)
 	}
 	go io.Copy(io.Discard, stdout)
+	for deadline := time.Now().Add(30 * time.Second); r.srv.Table().Len() != n; {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d sessions held, want %d", r.srv.Table().Len(), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // TestHelperHoldSMB is the child process of holdOurs; it does nothing

@@ -111,14 +111,19 @@ type Config struct {
 	ComputerName string
 	// Throttle bounds password guessing per account, per source and
 	// account, and per source, and holds back failed answers (see
-	// ntlm.Throttle); nil never throttles.
+	// ntlm.Throttle), for NTLM and Kerberos logons alike (a refused
+	// Kerberos ticket counts against its source, and its client when the
+	// ticket names one); nil never throttles.
 	Throttle *ntlm.Throttle
 	// Kerberos, when not nil, accepts Kerberos logons over SMB next to
 	// NTLM, through SPNEGO (both Kerberos OIDs): the caller's identity and
 	// group SIDs come from the ticket's PAC, so that Domain Admins are
 	// administrators under the access policy. Its keytab must hold the
-	// keys of the cifs/HOST principals clients ask tickets for. Over
-	// ncacn_ip_tcp only NTLM is accepted.
+	// keys of the cifs/HOST principals clients ask tickets for over SMB.
+	// DCE/RPC (ncacn_ip_tcp, and DCE/RPC authentication inside the pipe)
+	// accepts DCE-style Kerberos with it too, under auth type 16 and in
+	// SPNEGO (9) before NTLM, at levels connect, integrity and privacy:
+	// clients ask tickets for host/HOST there, as Windows does.
 	Kerberos *krb5.Acceptor
 	// Clock is the table's clock; nil means the system clock.
 	Clock session.Clock
@@ -309,7 +314,17 @@ func New(cfg Config) (*Server, error) {
 	iface := h.Interface()
 	calls := &rpcCounter{next: &levelGuard{next: h, allowConnect: cfg.AllowConnectLevel}, n: map[rpcKey]int64{}}
 	iface.Handler = calls
-	acceptors, err := rpcauth.Acceptors(mech)
+	rpcMechs := []auth.Acceptor{mech}
+	if cfg.Kerberos != nil {
+		// Kerberos failures over ncacn_ip_tcp go through NTLM's throttle
+		// too.
+		dce := cfg.Kerberos.DCEAcceptors()
+		if cfg.Throttle != nil {
+			dce = cfg.Kerberos.DCEAcceptorsWith(cfg.Throttle)
+		}
+		rpcMechs = append(dce, mech)
+	}
+	acceptors, err := rpcauth.Acceptors(rpcMechs...)
 	if err != nil {
 		return nil, err
 	}
@@ -336,8 +351,13 @@ func New(cfg Config) (*Server, error) {
 	var smbAuth auth.Acceptor = mech
 	if cfg.Kerberos != nil {
 		// SPNEGO over Kerberos (both OIDs) and NTLM; the client's order of
-		// preference decides.
-		if smbAuth, err = spnego.NewAcceptor(append(cfg.Kerberos.AuthAcceptors(), mech)...); err != nil {
+		// preference decides. Kerberos failures go through the same
+		// throttle as NTLM's.
+		krb := cfg.Kerberos.AuthAcceptors()
+		if cfg.Throttle != nil {
+			krb = cfg.Kerberos.AuthAcceptorsWith(cfg.Throttle)
+		}
+		if smbAuth, err = spnego.NewAcceptor(append(krb, mech)...); err != nil {
 			return nil, err
 		}
 	}
@@ -603,6 +623,9 @@ type levelGuard struct {
 	next         dcerpc.Handler
 	allowConnect bool
 }
+
+// ReleaseStub forwards written answers to the guarded handler.
+func (g *levelGuard) ReleaseStub(stub []byte) { releaseStub(g.next, stub) }
 
 func (g *levelGuard) ServeRPC(ctx context.Context, call *dcerpc.Call) ([]byte, error) {
 	if call.AuthLevel == dcerpc.AuthLevelConnect && !g.allowConnect {

@@ -308,3 +308,46 @@ func TestPagingCountsEntriesWithoutSize(t *testing.T) {
 		t.Fatalf("pages of %v entries, want [4 4 2]", pages)
 	}
 }
+
+// An unbounded budget (MaxPreferredLength) never runs out, so the table
+// does not price its entries: Size is not called at all, while a bounded
+// budget prices every entry it returns.
+func TestPagingUnboundedSkipsSize(t *testing.T) {
+	tb, _ := newTestTable(t, Options{})
+	openN(t, tb, 10)
+	calls := 0
+	counting := func(l Level, i *Info) int { calls++; return nameCost(l, i) }
+	res, err := tb.Enum(context.Background(), admin, EnumQuery{Level: Level1, PrefMaxLen: MaxPreferredLength, Size: counting})
+	if err != nil || len(res.Entries) != 10 || res.More {
+		t.Fatalf("unbounded: %d entries, more %v, %v", len(res.Entries), res.More, err)
+	}
+	if calls != 0 {
+		t.Errorf("Size called %d times for an unbounded budget", calls)
+	}
+	if _, err := tb.Enum(context.Background(), admin, EnumQuery{Level: Level1, PrefMaxLen: 1 << 20, Size: counting}); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 10 {
+		t.Errorf("Size called %d times for a bounded budget of 10 entries, want 10", calls)
+	}
+}
+
+// EnumQuery.Entries with room is where the result is written; without
+// enough room the result gets storage of its own.
+func TestEnumReusesEntries(t *testing.T) {
+	tb, _ := newTestTable(t, Options{})
+	openN(t, tb, 10)
+	buf := make([]Info, 3, 16)
+	res, err := tb.Enum(context.Background(), admin, EnumQuery{Level: Level1, PrefMaxLen: MaxPreferredLength, Entries: buf})
+	if err != nil || len(res.Entries) != 10 {
+		t.Fatalf("%d entries, %v", len(res.Entries), err)
+	}
+	if &res.Entries[0] != &buf[:1][0] {
+		t.Error("result not written into the storage given")
+	}
+	small := make([]Info, 0, 4)
+	res, err = tb.Enum(context.Background(), admin, EnumQuery{Level: Level1, PrefMaxLen: MaxPreferredLength, Entries: small})
+	if err != nil || len(res.Entries) != 10 || &res.Entries[0] == &small[:1][0] {
+		t.Fatalf("%d entries, %v (into storage too small: %v)", len(res.Entries), err, len(res.Entries) > 0 && &res.Entries[0] == &small[:1][0])
+	}
+}

@@ -31,6 +31,11 @@ type EnumQuery struct {
 	// Resume is the resume handle: 0 starts at the beginning; otherwise
 	// the value a previous call returned in EnumResult.Resume.
 	Resume uint32
+	// Entries, when it has room, is storage the Table reuses for
+	// EnumResult.Entries (appending to Entries[:0]), so that a server
+	// answering many calls need not allocate them each time. Another
+	// Sessions implementation may ignore it.
+	Entries []Info
 }
 
 // EnumResult is what a successful NetSessionEnum returns.
@@ -160,7 +165,11 @@ func (t *Table) enum(ctx context.Context, c Caller, q EnumQuery, a Action) (Enum
 		if b := budget / per; b < int64(hint) {
 			hint = int(b) + 1
 		}
-		res.Entries = make([]Info, 0, min(hint, len(t.list)-start))
+		if n := min(hint, len(t.list)-start); cap(q.Entries) >= n {
+			res.Entries = q.Entries[:0]
+		} else {
+			res.Entries = make([]Info, 0, n)
+		}
 	}
 	for i := start; i < len(t.list); i++ {
 		s := t.list[i].s
@@ -180,7 +189,9 @@ func (t *Table) enum(ctx context.Context, c Caller, q EnumQuery, a Action) (Enum
 		// handed to Size would move every entry to the heap.
 		res.Entries = append(res.Entries, s.info(now, t.cname).Project(q.Level))
 		cost := int64(1)
-		if q.Size != nil {
+		// An unbounded budget never runs out: pricing its entries would
+		// only cost time.
+		if q.Size != nil && q.PrefMaxLen != MaxPreferredLength {
 			cost = int64(q.Size(q.Level, &res.Entries[len(res.Entries)-1]))
 		}
 		if len(res.Entries) > 1 && used+cost > budget {

@@ -23,18 +23,18 @@ const asyncGrace = time.Millisecond
 type deferredRead struct {
 	pipe PipeConn
 	n    int
-	body func(data []byte) []byte // the success body around the data
+	head func(n int) []byte // the success body before n octets of data
 }
 
 // deferRead decides whether a pipe read of n bytes goes asynchronous:
 // the request may (it is alone in its message), the pipe has no answer
 // within asyncGrace and fewer than maxAsyncPerConn operations are
 // pending. If so it returns the read to run; otherwise nil.
-func (c *conn) deferRead(r *request, o *open, n int, body func(data []byte) []byte) *deferredRead {
+func (c *conn) deferRead(r *request, o *open, n int, head func(n int) []byte) *deferredRead {
 	if !r.mayGoAsync || n == 0 || len(c.async.ops) >= maxAsyncPerConn || waitReady(o.pipe, asyncGrace) {
 		return nil
 	}
-	return &deferredRead{pipe: o.pipe, n: n, body: body}
+	return &deferredRead{pipe: o.pipe, n: n, head: head}
 }
 
 // startAsync runs a deferred pipe read on its own goroutine and returns
@@ -47,7 +47,7 @@ func (c *conn) startAsync(r *request, d *deferredRead) response {
 	c.async.next++
 	id := c.async.next
 	ctx, cancel := context.WithCancelCause(c.ctx)
-	op := &asyncOp{hdr: r.hdr, body: d.body, sess: r.sess, signed: r.signed, seal: sealFor(r, r.sess), cancel: cancel}
+	op := &asyncOp{hdr: r.hdr, head: d.head, sess: r.sess, signed: r.signed, seal: sealFor(r, r.sess), cancel: cancel}
 	c.async.ops[id] = op
 	timeout := c.srv.tmo.Pipe
 	c.async.wg.Add(1)
@@ -123,11 +123,12 @@ func (c *conn) finishAsync(res asyncResult) error {
 	if c.sessions[s.id] != s {
 		return nil
 	}
-	var body []byte
+	var body, data []byte
 	if res.st == StatusSuccess || res.st == StatusBufferOverflow {
-		body = op.body(res.data)
+		body, data = op.head(len(res.data)), res.data
 	}
 	r := reply(&op.hdr, res.st, 0, body)
+	r.data = data
 	r.hdr.Flags |= wire.FlagAsyncCommand
 	r.hdr.AsyncID = res.id
 	r.hdr.TreeID = 0
@@ -150,8 +151,8 @@ type asyncState struct {
 
 // asyncOp is a request answered with an interim response.
 type asyncOp struct {
-	hdr    wire.Header // the request's header
-	body   func(data []byte) []byte
+	hdr    wire.Header        // the request's header
+	head   func(n int) []byte // the success body before n octets of data
 	sess   *smbSession
 	signed bool        // the request was signed
 	seal   *smbSession // the answer is encrypted with this session's key

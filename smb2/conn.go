@@ -354,25 +354,33 @@ const keptFrameSize = 8 << 10
 
 // response is one reply of a (possibly compounded) answer.
 type response struct {
-	hdr    wire.Header
-	body   []byte
-	signer *smbcrypto.Signer
-	seal   *smbSession      // encrypts the whole answer with this session's key
-	after  func(msg []byte) // sees the final bytes (pre-authentication hash)
+	hdr     wire.Header
+	body    []byte
+	data    []byte   // follows body
+	recycle recycler // takes data back once the frame is written
+	signer  *smbcrypto.Signer
+	seal    *smbSession      // encrypts the whole answer with this session's key
+	after   func(msg []byte) // sees the final bytes (pre-authentication hash)
 }
 
 func (c *conn) send(resps []response) error {
 	size := 4
 	for i := range resps {
-		size += wire.HeaderSize + len(resps[i].body) + 7 // 7: compound padding
+		size += wire.HeaderSize + len(resps[i].body) + len(resps[i].data) + 7 // 7: compound padding
 	}
 	// The frame is built in a buffer the connection keeps for the next
-	// one, up to keptFrameSize.
+	// one, up to keptFrameSize; a larger one comes from the server's pool
+	// and goes back once written.
 	out := c.obuf[:0]
+	var pooled *[]byte
 	if cap(out) < size {
-		out = make([]byte, 0, size)
 		if size <= keptFrameSize {
+			out = make([]byte, 0, size)
 			c.obuf = out
+		} else {
+			pooled = c.srv.frameBuffer(size)
+			out = (*pooled)[:0]
+			defer c.srv.frames.Put(pooled)
 		}
 	}
 	out = append(out, 0, 0, 0, 0)
@@ -381,6 +389,7 @@ func (c *conn) send(resps []response) error {
 		start := len(out)
 		out = r.hdr.Append(out)
 		out = append(out, r.body...)
+		out = append(out, r.data...)
 		if i < len(resps)-1 {
 			for (len(out)-start)%8 != 0 {
 				out = append(out, 0)
@@ -396,12 +405,30 @@ func (c *conn) send(resps []response) error {
 			r.after(out[start:])
 		}
 	}
+	if pooled != nil {
+		*pooled = out[:0]
+	}
 	if s := resps[0].seal; s != nil {
 		out = s.cipher.seal(make([]byte, 4, 4+smbcrypto.TransformHeaderSize+len(out)), s.id, out[4:])
 	}
 	n := len(out) - 4
 	out[0], out[1], out[2], out[3] = 0, byte(n>>16), byte(n>>8), byte(n)
-	return c.write(out)
+	err := c.write(out)
+	for i := range resps {
+		if r := &resps[i]; r.recycle != nil {
+			r.recycle.Recycle(r.data)
+		}
+	}
+	return err
+}
+
+// frameBuffer returns a buffer of the pool with room for size octets.
+func (s *Server) frameBuffer(size int) *[]byte {
+	if p, _ := s.frames.Get().(*[]byte); p != nil && cap(*p) >= size {
+		return p
+	}
+	b := make([]byte, 0, size)
+	return &b
 }
 
 // write sends a frame within Timeouts.Write.

@@ -39,9 +39,12 @@ func (r *request) reply(st Status, body []byte) response {
 
 // result is what a command handler answers.
 type result struct {
-	st     Status
-	body   []byte      // nil: an error body
-	fileID wire.FileID // the file a CREATE opened, for related operations
+	st   Status
+	body []byte // nil: an error body
+	data []byte // sent after body (a pipe's answer, not copied)
+	// recycle, when set, takes data back once the answer is written.
+	recycle recycler
+	fileID  wire.FileID // the file a CREATE opened, for related operations
 	// sign: signed whenever the session has a key, even when the request
 	// was not (the answer to VALIDATE_NEGOTIATE_INFO).
 	sign bool
@@ -246,6 +249,7 @@ func (c *conn) process(r *request) (_ response, ok bool, _ error) {
 		return c.startAsync(r, res.async), true, nil
 	}
 	resp := r.reply(res.st, res.body)
+	resp.data, resp.recycle = res.data, res.recycle
 	resp.seal = sealFor(r, s)
 	if s.signer != nil && (r.signed || s.signingRequired || res.sign) {
 		resp.signer = s.signer

@@ -318,22 +318,34 @@ func (c *conn) readRequest(r *request) result {
 	if st != StatusSuccess {
 		return fail(st)
 	}
-	body := func(data []byte) []byte { return wire.AppendReadResponse(make([]byte, 0, 16+len(data)), data, 0) }
-	return c.pipeAnswer(r, o, int(req.Length), body)
+	head := func(n int) []byte { return wire.AppendReadResponseHead(make([]byte, 0, 17), n, 0) }
+	return c.pipeAnswer(r, o, int(req.Length), head)
 }
 
 // pipeAnswer reads the pipe's answer for a READ or transceive: at once,
-// after waiting synchronously, or asynchronously (see deferRead).
-func (c *conn) pipeAnswer(r *request, o *open, n int, body func(data []byte) []byte) result {
-	if d := c.deferRead(r, o, n, body); d != nil {
+// after waiting synchronously, or asynchronously (see deferRead). head
+// builds the body before the data, which send appends from where the pipe
+// left it, without another copy.
+func (c *conn) pipeAnswer(r *request, o *open, n int, head func(n int) []byte) result {
+	if d := c.deferRead(r, o, n, head); d != nil {
 		return result{st: StatusPending, async: d}
 	}
 	data, st := c.pipeRead(o, n)
 	if st != StatusSuccess && st != StatusBufferOverflow {
 		return fail(st)
 	}
-	return result{st: st, body: body(data)}
+	res := result{st: st, body: head(len(data)), data: data}
+	// A whole answer to a request alone in its message is sent before
+	// the pipe is read again: the pipe may have its memory back then.
+	if rc, ok := o.pipe.(recycler); ok && st == StatusSuccess && r.mayGoAsync {
+		res.recycle = rc
+	}
+	return res
 }
+
+// recycler is a pipe that takes back the memory of an answer once it is
+// sent (dcerpc.MessageConn does).
+type recycler interface{ Recycle(msg []byte) }
 
 // ioctl answers IOCTL on an open pipe: FSCTL_PIPE_TRANSCEIVE writes the
 // input and reads the answer in one request.
@@ -351,8 +363,8 @@ func (c *conn) ioctl(r *request) result {
 		if st := c.clientWrite(o, req.Input, true); st != StatusSuccess {
 			return fail(st)
 		}
-		body := func(data []byte) []byte { return wire.AppendIoctlResponse(nil, req.CtlCode, o.id, data) }
-		return c.pipeAnswer(r, o, int(req.MaxOutputResponse), body)
+		head := func(n int) []byte { return wire.AppendIoctlResponseHead(make([]byte, 0, 48), req.CtlCode, o.id, n) }
+		return c.pipeAnswer(r, o, int(req.MaxOutputResponse), head)
 	case wire.FsctlDFSGetReferrals:
 		return fail(statusFSDriverRequired)
 	}

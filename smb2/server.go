@@ -117,6 +117,9 @@ type Server struct {
 	shutdown  bool
 	wg        sync.WaitGroup
 	stats     counters
+	// frames holds the buffers of frames larger than a connection keeps
+	// (*[]byte), shared by the connections between answers.
+	frames sync.Pool
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.

@@ -18,7 +18,11 @@ import (
 // optimistic token is dropped, the answer names the selected mechanism
 // without a token, the initiator restarts with it, and the mechListMIC
 // becomes mandatory (RFC 4178 5). It is mandatory as well whenever the
-// mechanism asks for it (auth.MICContext.MICRequired).
+// mechanism asks for it (auth.MICContext.MICRequired). When the
+// mechanism's last token comes from the acceptor (Kerberos's AP-REP), the
+// initiator cannot make its MIC before reading it: the acceptor then
+// sends its own MIC with that token (accept-incomplete) and completes
+// once the initiator's MIC verifies.
 type Acceptor struct {
 	mechs []auth.Acceptor
 }
@@ -117,6 +121,7 @@ const (
 	stateInitial   state = iota
 	stateWantFirst       // mechanism selected, its first token not seen yet
 	stateWantMore        // mechanism running
+	stateWantMIC         // mechanism done, the acceptor's mechListMIC sent, the initiator's due
 	stateDone
 	stateFailed
 )
@@ -133,6 +138,7 @@ type AcceptorContext struct {
 	mechID      auth.Mechanism
 	rawMechs    []byte
 	micRequired bool
+	errToken    []byte // the mechanism's token for its refusal
 }
 
 // Step consumes the initiator's next SPNEGO token. On a refusal, out may
@@ -141,7 +147,11 @@ func (c *AcceptorContext) Step(ctx context.Context, in []byte) (out []byte, done
 	before := c.state
 	out, done, err = c.gate.step(ctx, in, c.step)
 	if err != nil && before != stateFailed && c.state == stateFailed {
-		return rejectToken(), false, err // this leg failed
+		// This leg failed; the mechanism's own error token, if it made
+		// one (a Kerberos KRB-ERROR), tells the initiator why.
+		reject := &NegTokenResp{NegState: NegStateReject, ResponseToken: c.errToken}
+		c.errToken = nil
+		return reject.Marshal(), false, err
 	}
 	return out, done, err
 }
@@ -189,6 +199,21 @@ func (c *AcceptorContext) step(ctx context.Context, in []byte) ([]byte, bool, er
 			return nil, false, fmt.Errorf("%w: no %v token in the NegTokenResp", ErrState, c.mechID)
 		}
 		return c.mechStep(ctx, resp.ResponseToken, resp.MechListMIC, &NegTokenResp{NegState: NegStateAcceptIncomplete})
+	case stateWantMIC:
+		resp, err := ParseNegTokenResp(in)
+		if err != nil {
+			return nil, false, err
+		}
+		if resp.ResponseToken != nil || resp.MechListMIC == nil {
+			return nil, false, fmt.Errorf("%w: the initiator's answer to ours is not a mechListMIC alone", ErrMechListMIC)
+		}
+		mc := c.mech.(auth.MICContext) // stateWantMIC is reached only with one
+		if err := mc.VerifyMIC(c.rawMechs, resp.MechListMIC); err != nil {
+			return nil, false, fmt.Errorf("%w: %w", ErrMechListMIC, err)
+		}
+		mc.MICDone()
+		c.state = stateDone
+		return (&NegTokenResp{NegState: NegStateAcceptCompleted}).Marshal(), true, nil
 	default:
 		return nil, false, fmt.Errorf("%w: SPNEGO exchange already finished", ErrState)
 	}
@@ -199,6 +224,7 @@ func (c *AcceptorContext) step(ctx context.Context, in []byte) ([]byte, bool, er
 func (c *AcceptorContext) mechStep(ctx context.Context, tok, mic []byte, resp *NegTokenResp) ([]byte, bool, error) {
 	out, done, err := c.mech.Step(ctx, tok)
 	if err != nil {
+		c.errToken = out
 		return nil, false, err
 	}
 	resp.ResponseToken = out
@@ -220,6 +246,18 @@ func (c *AcceptorContext) mechStep(ctx context.Context, tok, mic []byte, resp *N
 		}
 		resp.MechListMIC = ours
 		mc.MICDone()
+	case canMIC && (c.micRequired || mc.MICRequired()) && out != nil:
+		// The initiator has this last token of the mechanism to read
+		// (Kerberos's AP-REP) before it can make a MIC: the acceptor's
+		// goes first, and the initiator's is due in the next leg.
+		ours, err := mc.GetMIC(c.rawMechs)
+		if err != nil {
+			return nil, false, err
+		}
+		resp.NegState = NegStateAcceptIncomplete
+		resp.MechListMIC = ours
+		c.state = stateWantMIC
+		return resp.Marshal(), false, nil
 	case canMIC && (c.micRequired || mc.MICRequired()):
 		return nil, false, fmt.Errorf("%w: required but absent", ErrMechListMIC)
 	}

@@ -13,8 +13,14 @@
 // when that is not the initiator's first choice the initiator restarts
 // with it and the mechListMIC is mandatory. The mechListMIC is made and
 // checked with the mechanism's auth.MICContext, and required as well when
-// the mechanism says so. Once the exchange is complete the contexts offer
-// the mechanism's message protection (auth.Protector) and result.
+// the mechanism says so. With NTLM the initiator's MIC comes first (with
+// AUTHENTICATE); with Kerberos, whose last token is the acceptor's
+// AP-REP, the acceptor sends its MIC with that token and completes on the
+// initiator's. An acceptor's MIC that comes with its last token
+// unrequested is verified. A refusal carries the mechanism's error token
+// when it has one (a Kerberos KRB-ERROR), which the initiator reads into
+// its error. Once the exchange is complete the contexts offer the
+// mechanism's message protection (auth.Protector) and result.
 //
 // Tokens are decoded by a small DER reader (definite lengths of at most
 // four octets, single-octet tags, every length checked against what is

@@ -73,6 +73,7 @@ type InitiatorContext struct {
 	rawMechs    []byte
 	micRequired bool
 	sentMIC     bool
+	gotMIC      bool // the acceptor's mechListMIC verified
 }
 
 // Step produces the next SPNEGO token; see InitiatorContext.
@@ -120,7 +121,7 @@ func (c *InitiatorContext) answer(ctx context.Context, in []byte) ([]byte, bool,
 		return nil, false, err
 	}
 	if resp.NegState == NegStateReject {
-		return nil, false, ErrRejected
+		return nil, false, c.rejected(ctx, resp.ResponseToken)
 	}
 	var out []byte
 	restarted := false
@@ -145,14 +146,14 @@ func (c *InitiatorContext) answer(ctx context.Context, in []byte) ([]byte, bool,
 		if !c.mechDone || out != nil {
 			return nil, false, fmt.Errorf("%w: acceptor completed before the %v exchange did", ErrState, c.mechID)
 		}
-		if err := c.finalMIC(resp.MechListMIC); err != nil {
+		if err := c.finalMIC(resp.MechListMIC, resp.ResponseToken != nil); err != nil {
 			return nil, false, err
 		}
 		c.state = stateDone
 		return nil, true, nil
 	}
 	if c.mechDone && out == nil {
-		return nil, false, fmt.Errorf("%w: acceptor answered negState %d", ErrRejected, resp.NegState)
+		return c.answerMIC(resp)
 	}
 	next := &NegTokenResp{NegState: NegStateAbsent, ResponseToken: out}
 	if c.mechDone {
@@ -164,6 +165,19 @@ func (c *InitiatorContext) answer(ctx context.Context, in []byte) ([]byte, bool,
 		}
 	}
 	return next.Marshal(), false, nil
+}
+
+// rejected is the error of an acceptor's reject: ErrRejected, with the
+// mechanism's reading of the token that came with it when there is one
+// (a Kerberos KRB-ERROR says why: a clock skew, a replay).
+func (c *InitiatorContext) rejected(ctx context.Context, tok []byte) error {
+	if tok == nil || c.mech == nil || c.mechDone {
+		return ErrRejected
+	}
+	if _, _, err := c.mech.Step(ctx, tok); err != nil {
+		return fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	return ErrRejected
 }
 
 // restart switches to the mechanism the acceptor selected, when it is one
@@ -182,21 +196,48 @@ func (c *InitiatorContext) restart(ctx context.Context, sel asn1.ObjectIdentifie
 	return nil, fmt.Errorf("%w: acceptor selected %v", ErrNoMechanism, sel)
 }
 
+// answerMIC answers an acceptor that goes on after the mechanism is done
+// on this side: it sent its mechListMIC first (with the mechanism's last
+// token, as for Kerberos) or asks for ours (request-mic). Its MIC is
+// verified, and ours sent.
+func (c *InitiatorContext) answerMIC(resp *NegTokenResp) ([]byte, bool, error) {
+	mc, ok := c.mech.(auth.MICContext)
+	if !ok || !mc.CanMIC() || c.sentMIC || (resp.MechListMIC == nil && resp.NegState != NegStateRequestMIC) {
+		return nil, false, fmt.Errorf("%w: acceptor answered negState %d", ErrRejected, resp.NegState)
+	}
+	if resp.MechListMIC != nil {
+		if err := mc.VerifyMIC(c.rawMechs, resp.MechListMIC); err != nil {
+			return nil, false, fmt.Errorf("%w: %w", ErrMechListMIC, err)
+		}
+		c.gotMIC = true
+	}
+	ours, err := mc.GetMIC(c.rawMechs)
+	if err != nil {
+		return nil, false, err
+	}
+	c.sentMIC = true
+	return (&NegTokenResp{NegState: NegStateAbsent, MechListMIC: ours}).Marshal(), false, nil
+}
+
 // finalMIC checks the acceptor's mechListMIC, if any, and ends this side's
-// mechListMIC exchange.
-func (c *InitiatorContext) finalMIC(mic []byte) error {
+// mechListMIC exchange. withToken says whether the completing answer
+// carries the mechanism's last token: an acceptor may then send its MIC
+// with it although this side sent none (Kerberos first, RFC 4178 5), and
+// the MIC is verified.
+func (c *InitiatorContext) finalMIC(mic []byte, withToken bool) error {
 	mc, ok := c.mech.(auth.MICContext)
 	if mic != nil {
-		if !c.sentMIC || !ok {
+		if c.gotMIC || !ok || !(c.sentMIC || (withToken && mc.CanMIC())) {
 			return fmt.Errorf("%w: unexpected mechListMIC", ErrMechListMIC)
 		}
 		if err := mc.VerifyMIC(c.rawMechs, mic); err != nil {
 			return fmt.Errorf("%w: %w", ErrMechListMIC, err)
 		}
-	} else if c.micRequired && c.sentMIC {
+		c.gotMIC = true
+	} else if c.micRequired && !c.gotMIC && ok && mc.CanMIC() {
 		return fmt.Errorf("%w: the acceptor sent none", ErrMechListMIC)
 	}
-	if c.sentMIC {
+	if c.sentMIC || c.gotMIC {
 		mc.MICDone()
 	}
 	return nil

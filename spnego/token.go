@@ -207,5 +207,3 @@ func (m *NegTokenResp) Marshal() []byte {
 // oidSPNEGO is the DER encoding of 1.3.6.1.5.5.2, which opens every
 // InitialContextToken (a constant, so that no caller can modify it).
 const oidSPNEGO = "\x06\x06\x2b\x06\x01\x05\x05\x02"
-
-func rejectToken() []byte { return (&NegTokenResp{NegState: NegStateReject}).Marshal() }

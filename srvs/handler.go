@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/netsession/netsession/dcerpc"
 	"github.com/netsession/netsession/session"
@@ -48,7 +49,31 @@ type Handler struct {
 	// implementation does (see CompatSamba417); the zero value keeps the
 	// session table's semantics.
 	Compat Compat
+
+	// entries holds entry slices (*[]session.Info) for the table to fill,
+	// reused across calls once their answer is encoded; stubs the
+	// NetrSessionEnum answers (*[]byte) the server gave back once written
+	// (ReleaseStub).
+	entries, stubs sync.Pool
 }
+
+// ReleaseStub implements dcerpc.StubReleaser: a written answer's memory
+// holds a later NetrSessionEnum answer.
+func (h *Handler) ReleaseStub(stub []byte) {
+	if cap(stub) == 0 || cap(stub) > maxPooledStub {
+		return
+	}
+	stub = stub[:0]
+	h.stubs.Put(&stub)
+}
+
+// maxPooledStub bounds the answers whose memory the handler keeps for
+// reuse: that of a larger table is left to the collector.
+const maxPooledStub = 4 << 20
+
+// maxPooledEntries bounds the entry slices the handler keeps for reuse:
+// a table of more sessions gets a fresh slice for each call.
+const maxPooledEntries = 1 << 14
 
 // Interface returns the registration for a dcerpc.Server.
 func (h *Handler) Interface() dcerpc.Interface {
@@ -104,7 +129,11 @@ func (h *Handler) sessionEnum(ctx context.Context, call *dcerpc.Call) ([]byte, e
 	if req.ResumeHandle != nil {
 		q.Resume = *req.ResumeHandle
 	}
+	if p, _ := h.entries.Get().(*[]session.Info); p != nil {
+		q.Entries = *p
+	}
 	res, err := h.Table.Enum(ctx, call.Caller, q)
+	defer h.recycle(q.Entries, res.Entries)
 	var resp SessionEnumResponse
 	if err != nil {
 		status, ierr := statusOf(err)
@@ -128,7 +157,33 @@ func (h *Handler) sessionEnum(ctx context.Context, call *dcerpc.Call) ([]byte, e
 		}
 	}
 	h.log(ctx, call, "NetrSessionEnum", resp.Status, slog.Uint64("level", uint64(req.Level)), slog.Int("entries", len(resp.Entries)))
-	return resp.AppendNDR(make([]byte, 0, resp.Size()))
+	size := resp.Size()
+	buf, _ := h.stubs.Get().(*[]byte)
+	if buf == nil || cap(*buf) < size {
+		return resp.AppendNDR(make([]byte, 0, size))
+	}
+	return resp.AppendNDR((*buf)[:0])
+}
+
+// recycle keeps the entries of an encoded answer for the next call: those
+// the store wrote into the slice it was given, or any a *session.Table
+// returned (a new slice of the caller's); not those of a store that may
+// hand out storage of its own.
+func (h *Handler) recycle(given, got []session.Info) {
+	_, table := h.Table.(*session.Table)
+	switch {
+	case cap(got) == 0 || cap(got) > maxPooledEntries:
+		got = given
+	case !table && (cap(given) == 0 || &given[:1][0] != &got[:1][0]):
+		got = given
+	}
+	if cap(got) == 0 {
+		return
+	}
+	// The names the old entries point to stay reachable until the slice
+	// is reused or the pool drops it at a collection: not worth clearing.
+	got = got[:0]
+	h.entries.Put(&got)
 }
 
 func (h *Handler) sessionDel(ctx context.Context, call *dcerpc.Call) ([]byte, error) {

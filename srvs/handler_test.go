@@ -314,3 +314,43 @@ func TestHandlerLoopbackTCP(t *testing.T) {
 		t.Fatalf("Serve: %v", err)
 	}
 }
+
+// The handler reuses the entry slices of encoded answers: answers that
+// follow one another, larger and smaller, with sessions closing between
+// them, each carry exactly the table's entries of the moment, never
+// entries left from an earlier answer.
+func TestHandlerReusedEntries(t *testing.T) {
+	f := newFixture(t)
+	srv := newServer(t, f.table)
+	c := dial(t, srv, adminCaller)
+	ctx := context.Background()
+	check := func(level session.Level, client string) {
+		t.Helper()
+		want, err := f.table.Enum(ctx, adminCaller, session.EnumQuery{Level: level, Client: client, PrefMaxLen: session.MaxPreferredLength})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.EnumAll(ctx, level, client, "", session.MaxPreferredLength)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want.Entries, got.Entries); diff != "" {
+			t.Errorf("level %d client %q (-table +wire):\n%s", level, client, diff)
+		}
+	}
+	for range 3 {
+		check(session.Level502, "")
+		check(session.Level1, `\\10.0.0.5`)
+		check(session.Level10, "")
+	}
+	// Sessions close: the next answers are shorter.
+	for i := range 30 {
+		if _, err := f.table.Delete(ctx, adminCaller, fmt.Sprintf(`\\10.1.0.%d`, i), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		check(session.Level502, "")
+		check(session.Level0, "")
+	}
+}

@@ -198,8 +198,8 @@ func (c *connFlags) registerCredentials(fs *cli.FlagSet) {
 	fs.BoolVar(&c.anonymous, "anonymous", "null session (no credentials)")
 	fs.BoolVar(&c.guest, "guest", "over smb, accept a logon the server maps to its guest account (an unknown user, on servers that map those to guest); the session is unsigned, so anyone on the path could answer in the server's name")
 	authChoices := []string{"none", "connect", "integrity", "privacy", mechKerberos, mechNTLM, mechAuto}
-	fs.ChoiceVar(&c.auth, "auth", authChoices, "the mechanism: kerberos (only), ntlm (only; the default without -k) or auto (Kerberos, then NTLM); or, over tcp, the DCE/RPC protection with NTLM: none, connect, integrity or privacy (default: integrity with credentials, none for a null session); over smb the SMB session protects the pipe")
-	fs.BoolVar(&c.spnego, "spnego", "over tcp, wrap NTLM in SPNEGO (auth type 9) instead of raw NTLMSSP (10)")
+	fs.ChoiceVar(&c.auth, "auth", authChoices, "the mechanism: kerberos (only), ntlm (only; the default without -k) or auto (Kerberos, then NTLM); or, over tcp, the DCE/RPC protection: none (NTLM only), connect, integrity or privacy (default: integrity with credentials, none for a null session); over smb the SMB session protects the pipe")
+	fs.BoolVar(&c.spnego, "spnego", "over tcp, wrap NTLM or Kerberos in SPNEGO (auth type 9) instead of raw NTLMSSP (10) or DCE-style Kerberos (16)")
 	c.kerb.register(fs)
 }
 

@@ -24,15 +24,17 @@ const (
 )
 
 // kerberosHelp is the Kerberos paragraph of the client commands' help.
-const kerberosHelp = `Kerberos (over smb only; over tcp it is refused):
-  -k / --kerberos (or --auth kerberos) logs on with Kerberos in SPNEGO and
-  never falls back to NTLM. The key comes from -U's password (or the other
+const kerberosHelp = `Kerberos:
+  -k / --kerberos (or --auth kerberos) logs on with Kerberos and never falls
+  back to NTLM: over smb in SPNEGO in the SMB logon; over tcp as DCE/RPC's
+  DCE-style Kerberos (auth type 16, or 9 with --spnego) at --auth connect,
+  integrity (the default) or privacy, with a ticket for host/HOST. The key comes from -U's password (or the other
   password sources), --aes-key, --nt-hash (as the RC4 key) or --keytab; with
   --no-pass, or -k without -U, from the credential cache in KRB5CCNAME
   ("FILE:" prefix or not; kinit's cache works as is). The realm is -U's
   USER@REALM, --domain, or krb5.conf's default (KRB5_CONFIG); --dc-ip names the
   KDC (then no krb5.conf is needed). The service ticket is for cifs/HOST
-  unless --spn names another. --auth auto offers Kerberos first and NTLM
+  (host/HOST over tcp) unless --spn names another. --auth auto offers Kerberos first and NTLM
   after it, and --debug says which one the server took.
 `
 
@@ -48,12 +50,12 @@ type kerbFlags struct {
 
 // register defines the Kerberos flags under the current group.
 func (k *kerbFlags) register(fs *cli.FlagSet) {
-	fs.BoolVar(&k.kerberos, "kerberos,k", "log on with Kerberos (over smb), never NTLM; see Kerberos below")
+	fs.BoolVar(&k.kerberos, "kerberos,k", "log on with Kerberos, never NTLM; see Kerberos below")
 	fs.BoolVar(&k.noPass, "no-pass", "with Kerberos, take the tickets from the credential cache in KRB5CCNAME")
 	fs.StringVar(&k.aesKey, "aes-key", "with Kerberos, log on with this AES-128 or AES-256 key (32 or 64 hex digits) of -U's account").Arg = "HEX"
 	fs.StringVar(&k.keytab, "keytab", "with Kerberos, log on with -U's keys from this keytab `FILE`").Files = true
 	fs.StringVar(&k.dcIP, "dc-ip", "with Kerberos, the KDC's `ADDRESS` (host or IP, optional :PORT) instead of krb5.conf's")
-	fs.StringVar(&k.spn, "spn", "with Kerberos, the service principal `NAME` (default cifs/HOST)")
+	fs.StringVar(&k.spn, "spn", "with Kerberos, the service principal `NAME` (default cifs/HOST over smb, host/HOST over tcp)")
 }
 
 // used reports whether a Kerberos-only flag was given.
@@ -90,8 +92,8 @@ func (k *kerbFlags) apply(o *client.Options, mech string, c *connFlags) error {
 	if c.anonymous {
 		return usagef("--anonymous excludes Kerberos")
 	}
-	if c.transport == client.TransportTCP && mech == mechKerberos {
-		return usagef("Kerberos is implemented over SMB only: use --transport smb (DCE/RPC's three-leg Kerberos over ncacn_ip_tcp is not)")
+	if c.transport == client.TransportTCP && c.auth == "none" {
+		return usagef("--auth none excludes Kerberos over tcp: Kerberos authenticates the DCE/RPC bind (levels connect, integrity and privacy)")
 	}
 	userPart, _, _ := strings.Cut(c.user, "%")
 	user, realm := splitKerberosUser(userPart, c.domain)

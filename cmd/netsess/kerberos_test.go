@@ -15,6 +15,7 @@ import (
 	"github.com/netsession/netsession/internal/addc"
 	"github.com/netsession/netsession/krb5"
 	"github.com/netsession/netsession/ntlm"
+	"github.com/netsession/netsession/server"
 )
 
 // TestMain runs the package's tests; a test that asks for the domain
@@ -30,6 +31,19 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// serveDomain runs serve (with args) with SMB on the domain's member
+// server address (SMB and ncacn_ip_tcp both), and returns it, its SMB port
+// and the target that names it by its DNS name (for the cifs SPN).
+func serveDomain(t *testing.T, dc *addc.DC, args ...string) (s *serving, port, target string) {
+	t.Helper()
+	s = serveBG(t, append([]string{"--smb", dc.ServerAddr + ":0", "--rpc", dc.ServerAddr + ":0"}, args...)...)
+	_, port, err := net.SplitHostPort(s.smb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, port, net.JoinHostPort(dc.ServerHost, port)
 }
 
 // runSMB runs list, get or del over smb (the default transport) with env.
@@ -131,12 +145,7 @@ func TestKerberosServe(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	t.Setenv("KRB5_CONFIG", dc.Krb5Conf)
-	s := serveBG(t, "--smb", dc.ServerAddr+":0", "--rpc", "127.0.0.1:0", "--keytab", dc.Keytab, "--policy", "modern", "--demo-sessions")
-	_, port, err := net.SplitHostPort(s.smb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := net.JoinHostPort(dc.ServerHost, port)
+	s, _, target := serveDomain(t, dc, "--keytab", dc.Keytab, "--policy", "modern", "--demo-sessions")
 	env := clEnv(nil, nil)
 
 	code, out, errOut := runSMB(ctx, "list", env, target, "--level", "502", "--json", "-k", "-U", addc.AdminUser+"@"+dc.Realm+"%"+addc.AdminPassword)
@@ -181,18 +190,13 @@ func TestKerberosServe(t *testing.T) {
 
 // TestKerberosNTLMOnlyServer: -k against our server offering NTLM alone
 // fails clearly and never falls back; --auth auto falls back and says so;
-// over tcp Kerberos is refused naming --transport smb.
+// over tcp -k fails as a logon failure too.
 func TestKerberosNTLMOnlyServer(t *testing.T) {
 	dc := addc.Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	t.Setenv("KRB5_CONFIG", dc.Krb5Conf)
-	s := serveBG(t, "--smb", dc.ServerAddr+":0", "--rpc", "127.0.0.1:0")
-	_, port, err := net.SplitHostPort(s.smb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := net.JoinHostPort(dc.ServerHost, port)
+	s, _, target := serveDomain(t, dc)
 	env := clEnv(nil, nil)
 	who := "alice@" + dc.Realm + "%AlicePass1"
 	admin := addc.AdminUser + "@" + dc.Realm + "%" + addc.AdminPassword
@@ -206,9 +210,11 @@ func TestKerberosNTLMOnlyServer(t *testing.T) {
 	if code != exitOK || !strings.Contains(errOut, "auth=ntlm") || !strings.Contains(errOut, "requested=auto") {
 		t.Errorf("--auth auto, no ticket: exit %d: %s", code, errOut)
 	}
-	code, _, errOut = runSMB(ctx, "list", env, "--transport", "tcp", s.rpc, "-k", "-U", admin)
-	if code != exitUsage || !strings.Contains(errOut, "--transport smb") {
-		t.Errorf("-k over tcp: exit %d: %s", code, errOut)
+	// Over tcp the server refuses the Kerberos auth type.
+	_, rpcPort, _ := net.SplitHostPort(s.rpc)
+	code, _, errOut = runSMB(ctx, "list", env, "--transport", "tcp", net.JoinHostPort(dc.ServerHost, rpcPort), "-k", "-U", admin)
+	if code != exitLogon || !strings.Contains(errOut, "refused the Kerberos logon") || !strings.Contains(errOut, "NTLM was not tried") {
+		t.Errorf("-k over tcp to a server without Kerberos: exit %d: %s", code, errOut)
 	}
 }
 
@@ -228,11 +234,7 @@ func TestKerberosServePeers(t *testing.T) {
 	dc := addc.Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s := serveBG(t, "--smb", dc.ServerAddr+":0", "--rpc", "127.0.0.1:0", "--keytab", dc.Keytab)
-	_, port, err := net.SplitHostPort(s.smb)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, port, _ := serveDomain(t, dc, "--keytab", dc.Keytab)
 	ccache := filepath.Join(t.TempDir(), "ccache")
 	if err := dc.Kinit(ctx, addc.AdminUser, addc.AdminPassword, ccache); err != nil {
 		t.Fatal(err)
@@ -260,12 +262,8 @@ func TestKerberosServePeers(t *testing.T) {
 func TestKerberosScan(t *testing.T) {
 	dc := addc.Shared(t)
 	t.Setenv("KRB5_CONFIG", dc.Krb5Conf)
-	s := serveBG(t, "--smb", dc.ServerAddr+":0", "--rpc", "127.0.0.1:0", "--keytab", dc.Keytab)
-	_, port, err := net.SplitHostPort(s.smb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	targets := []string{net.JoinHostPort(dc.ServerHost, port), dc.Host}
+	_, _, target := serveDomain(t, dc, "--keytab", dc.Keytab)
+	targets := []string{target, dc.Host}
 	code, out, errOut := runScanCmd(t, clEnv(nil, nil), append(targets, "--json", "--quiet", "--level", "1", "-k", "-U", addc.AdminUser+"@"+dc.Realm+"%"+addc.AdminPassword)...)
 	if code != exitOK {
 		t.Fatalf("scan -k: exit %d: %s\n%s", code, errOut, out)
@@ -279,5 +277,84 @@ func TestKerberosScan(t *testing.T) {
 		if !found {
 			t.Errorf("%s not collected with our session:\n%s", tg, out)
 		}
+	}
+}
+
+// TestKerberosClockSkew: a server whose clock is two hours ahead refuses
+// the client's authenticator with KRB_AP_ERR_SKEW, in SPNEGO's reject;
+// netsess list -k says the clocks differ (not a bare refusal) and exits
+// with the logon failure code.
+func TestKerberosClockSkew(t *testing.T) {
+	dc := addc.Shared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	t.Setenv("KRB5_CONFIG", dc.Krb5Conf)
+	keys, err := krb5.LoadKeys(dc.Keytab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skewed := &krb5.Acceptor{Keys: keys, Clock: func() time.Time { return time.Now().Add(2 * time.Hour) }}
+	rpcL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	smbL, err := net.Listen("tcp", dc.ServerAddr+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{Kerberos: skewed, Listeners: server.Listeners{RPC: rpcL, SMB: smbL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(sctx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	_, port, _ := net.SplitHostPort(smbL.Addr().String())
+	target := net.JoinHostPort(dc.ServerHost, port)
+	code, _, errOut := runSMB(ctx, "list", clEnv(nil, nil), target, "-k", "-U", addc.AdminUser+"@"+dc.Realm+"%"+addc.AdminPassword)
+	if code != exitLogon {
+		t.Errorf("exit %d, want %d: %s", code, exitLogon, errOut)
+	}
+	for _, want := range []string{"logon failure: kerberos: clock skew too great", "KRB_AP_ERR_SKEW", "synchronise them"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+// TestKerberosServeThrottle: serve --keytab puts Kerberos logons through
+// its logon throttle: a ticket for another service (the DC's SPN) is
+// refused and its answer held back as a failed NTLM logon's is
+// (ntlm.DefaultFailureDelay); a correct Kerberos logon right after, from
+// the same address, is not refused.
+func TestKerberosServeThrottle(t *testing.T) {
+	dc := addc.Shared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	t.Setenv("KRB5_CONFIG", dc.Krb5Conf)
+	s, _, target := serveDomain(t, dc, "--keytab", dc.Keytab)
+	admin := []string{"-k", "-U", addc.AdminUser + "@" + dc.Realm + "%" + addc.AdminPassword}
+	env := clEnv(nil, nil)
+	start := time.Now()
+	code, _, errOut := runSMB(ctx, "list", env, append([]string{target, "--spn", "cifs/" + dc.Host}, admin...)...)
+	took := time.Since(start)
+	if code != exitLogon {
+		t.Fatalf("ticket for another service: exit %d: %s", code, errOut)
+	}
+	if took < ntlm.DefaultFailureDelay {
+		t.Errorf("refusal answered after %v, want at least %v (the throttle's hold)", took, ntlm.DefaultFailureDelay)
+	}
+	if !strings.Contains(s.stderr.String(), "no key for cifs/"+dc.Host) {
+		t.Errorf("server log does not name the refused ticket:\n%s", s.stderr)
+	}
+	code, _, errOut = runSMB(ctx, "list", env, append([]string{target, "--level", "1"}, admin...)...)
+	if code != exitOK {
+		t.Errorf("correct logon after the refusal: exit %d: %s", code, errOut)
 	}
 }

@@ -126,7 +126,7 @@ func defineServe(fs *cli.FlagSet) cli.Action {
 	guest := fs.Bool("guest", "SMB: admit logons that map to the guest account (unknown users), unsigned")
 	anonymous := fs.Bool("anonymous", "SMB: admit null sessions, unsigned")
 	allowConnect := fs.Bool("allow-connect-level", "accept calls on associations authenticated at level connect")
-	keytab := fs.File("keytab", "", "SMB: accept Kerberos logons next to NTLM with the service keys of this keytab `FILE` (cifs/HOST entries, as samba-tool domain exportkeytab writes them); the groups of the ticket's PAC decide access (Domain Admins are administrators)")
+	keytab := fs.File("keytab", "", "accept Kerberos logons next to NTLM with the service keys of this keytab `FILE`, as samba-tool domain exportkeytab writes them: over SMB (cifs/HOST entries) and over ncacn_ip_tcp (DCE-style Kerberos, host/HOST entries, with integrity and privacy); the groups of the ticket's PAC decide access (Domain Admins are administrators)")
 	fs.Group("SMB")
 	smbSigning := fs.Choice("smb-signing", "required", []string{"required", "enabled"}, "SMB signing for authenticated sessions: required or enabled")
 	smbEncrypt := fs.Choice("smb-encrypt", "off", []string{"off", "desired", "required"}, "SMB 3.x encryption: off, desired (clients that can encrypt do) or required (clients that cannot are refused)")
@@ -202,9 +202,6 @@ func defineServe(fs *cli.FlagSet) cli.Action {
 			}
 		}
 		if *keytab != "" {
-			if *smbAddr == "" {
-				return usageErr("--keytab is for SMB logons: add --smb ADDRESS (over ncacn_ip_tcp only NTLM is accepted)")
-			}
 			keys, err := krb5.LoadKeys(*keytab)
 			if err != nil {
 				return fail(err)

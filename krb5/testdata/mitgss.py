@@ -13,6 +13,13 @@ tokens exchanged as hex lines on stdin and stdout:
                                 printing "CONF HEX" or "error TEXT"
                                 ("-" stands for an empty message)
 
+After "ok" (init as well as accept) the context also serves, one a
+line until end of input:
+
+  mic HEX                       prints the MIC token (gss_get_mic) of HEX
+  verify HEX MICHEX             prints "ok", or "fail STATUS" when
+                                gss_verify_mic refuses MICHEX over HEX
+
 The credential cache and keytab come from KRB5CCNAME and KRB5_KTNAME,
 the configuration from KRB5_CONFIG. Errors go to stderr, exit status 1.
 """
@@ -43,6 +50,9 @@ GSS_C_SEQUENCE_FLAG = 8
 GSS_C_CONF_FLAG = 16
 GSS_C_INTEG_FLAG = 32
 GSS_S_CONTINUE_NEEDED = 1
+GSS_S_DUPLICATE_TOKEN = 2
+GSS_S_OLD_TOKEN = 4
+GSS_S_UNSEQ_TOKEN = 8
 
 KRB5_OID = bytes([0x2A, 0x86, 0x48, 0x86, 0xF7, 0x12, 0x01, 0x02, 0x02])
 # GSS_C_INQ_SSPI_SESSION_KEY, 1.2.840.113554.1.2.2.5.5
@@ -133,6 +143,7 @@ def initiate(target):
                                      ctypes.byref(out2), ctypes.byref(ret_flags), None)
     check("gss_init_sec_context (AP-REP)", major, minor)
     write("ok %s %d" % (session_key(ctx).hex(), ret_flags.value))
+    serve_messages(ctx)
 
 
 def accept():
@@ -160,6 +171,24 @@ def serve_messages(ctx):
         if not f:
             continue
         minor = OM_uint32(0)
+        if f[0] == "mic" and len(f) == 2:
+            msg = to_buffer(bytes.fromhex(f[1]))
+            tok = Buffer()
+            major = lib.gss_get_mic(ctypes.byref(minor), ctx, OM_uint32(0), ctypes.byref(msg), ctypes.byref(tok))
+            check("gss_get_mic", major, minor)
+            write(ctypes.string_at(tok.value, tok.length).hex())
+            continue
+        if f[0] == "verify" and len(f) == 3:
+            msg = to_buffer(bytes.fromhex(f[1]))
+            tok = to_buffer(bytes.fromhex(f[2]))
+            qop = OM_uint32(0)
+            major = lib.gss_verify_mic(ctypes.byref(minor), ctx, ctypes.byref(msg), ctypes.byref(tok), ctypes.byref(qop))
+            # A duplicate, old or out-of-order token (supplementary bits)
+            # counts as a refusal too; a gap (a token of ours the peer
+            # never saw) does not.
+            refused = major & 0xFFFF0000 or major & (GSS_S_DUPLICATE_TOKEN | GSS_S_OLD_TOKEN | GSS_S_UNSEQ_TOKEN)
+            write("fail " + status_text(major, minor.value).replace("\n", " ") if refused else "ok")
+            continue
         out = Buffer()
         conf = ctypes.c_int(0)
         if f[0] == "wrap" and len(f) == 3:
@@ -196,6 +225,11 @@ lib.gss_wrap.argtypes = [ctypes.POINTER(OM_uint32), ctypes.c_void_p, ctypes.c_in
                          ctypes.POINTER(Buffer), ctypes.POINTER(ctypes.c_int), ctypes.POINTER(Buffer)]
 lib.gss_unwrap.argtypes = [ctypes.POINTER(OM_uint32), ctypes.c_void_p, ctypes.POINTER(Buffer),
                            ctypes.POINTER(Buffer), ctypes.POINTER(ctypes.c_int), ctypes.POINTER(OM_uint32)]
+
+lib.gss_get_mic.argtypes = [ctypes.POINTER(OM_uint32), ctypes.c_void_p, OM_uint32, ctypes.POINTER(Buffer),
+                            ctypes.POINTER(Buffer)]
+lib.gss_verify_mic.argtypes = [ctypes.POINTER(OM_uint32), ctypes.c_void_p, ctypes.POINTER(Buffer),
+                               ctypes.POINTER(Buffer), ctypes.POINTER(OM_uint32)]
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "init":

@@ -9,8 +9,9 @@ import sys
 
 from impacket.krb5 import crypto
 
+# Every Wrap token, sealed or only signed, uses the SEAL key usages; the
+# SIGN ones are for MIC tokens (RFC 4121 section 2; MIT's k5sealv3.c).
 SEAL = {True: 22, False: 24}   # acceptor, initiator (KG-USAGE-*-SEAL)
-SIGN = {True: 23, False: 25}   # KG-USAGE-*-SIGN
 
 
 def header(from_acceptor, sealed, subkey, ec, rrc, seq):
@@ -32,7 +33,7 @@ def token(etype, key, msg, from_acceptor, sealed, seq, ec=0, rrc=0, confounder=b
         enc = crypto.encrypt(k, SEAL[from_acceptor], msg + b'\x00' * ec + inner, confounder)
         return header(from_acceptor, True, True, ec, rrc, seq) + rotate_right(enc, rrc)
     profile = crypto._SHA1AES256 if etype == 18 else crypto._SHA1AES128
-    mac = profile.checksum(k, SIGN[from_acceptor], msg + header(from_acceptor, False, True, 0, 0, seq))
+    mac = profile.checksum(k, SEAL[from_acceptor], msg + header(from_acceptor, False, True, 0, 0, seq))
     return header(from_acceptor, False, True, len(mac), rrc, seq) + rotate_right(msg + mac, rrc)
 
 

@@ -410,7 +410,7 @@ func (c *Conn) sessionSetup(ctx context.Context) error {
 		}
 		st := ntstatus.Status(h.Status)
 		if st != ntstatus.Success && st != ntstatus.MoreProcessingRequired {
-			return &Error{Op: op, Status: st, Err: ErrStatus}
+			return &Error{Op: op, Status: st, Err: refusal(ctx, sec, resp)}
 		}
 		if leg == 0 {
 			if h.SessionID == 0 {
@@ -435,6 +435,20 @@ func (c *Conn) sessionSetup(ctx context.Context) error {
 		}
 		return c.finishSetup(ctx, sec, done, r, resp, preauth)
 	}
+}
+
+// refusal is the cause of a refused SESSION_SETUP: ErrStatus, joined
+// with the mechanism's reading of the security buffer when the refusal
+// carries one (SPNEGO's reject with a Kerberos KRB-ERROR saying why).
+func refusal(ctx context.Context, sec auth.InitiatorContext, resp []byte) error {
+	r, err := wire.ParseSessionSetupResponse(resp)
+	if err != nil || len(r.SecurityBuffer) == 0 {
+		return ErrStatus // an ERROR response, or nothing to read
+	}
+	if _, _, err := sec.Step(ctx, r.SecurityBuffer); err != nil {
+		return fmt.Errorf("%w: %w", ErrStatus, err)
+	}
+	return ErrStatus
 }
 
 // finishSetup handles the successful last SESSION_SETUP answer.

@@ -27,6 +27,9 @@ type CMAC struct {
 	k1, k2  [16]byte
 	x       [16]byte // CBC chaining value after the blocks processed so far
 	scratch [scratchSize]byte
+	// pending and tag are Sum's working blocks: as locals they would be
+	// allocated on every message, being handed to the cipher interfaces.
+	pending, tag [16]byte
 }
 
 // ivSetter is implemented by the standard library's CBC encrypters; with it
@@ -84,7 +87,7 @@ func (c *CMAC) Sum(parts ...[]byte) [16]byte {
 	c.reset()
 	// The last block must be treated specially, so one pending block (1 to
 	// 16 bytes once anything was seen) is always held back.
-	var pending [16]byte
+	pending := &c.pending
 	n := 0 // bytes in pending
 	for _, p := range parts {
 		if n > 0 && n < 16 {
@@ -111,8 +114,8 @@ func (c *CMAC) Sum(parts ...[]byte) [16]byte {
 		clear(pending[n+1:])
 		subtle.XORBytes(pending[:], pending[:], c.k2[:])
 	}
-	var t [16]byte
+	t := &c.tag
 	subtle.XORBytes(t[:], c.x[:], pending[:])
 	c.block.Encrypt(t[:], t[:])
-	return t
+	return *t
 }

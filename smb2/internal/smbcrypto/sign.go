@@ -48,6 +48,10 @@ type Signer struct {
 	mac hash.Hash // HMAC-SHA256
 	cm  *CMAC
 	gcm cipher.AEAD
+	// scratch holds the MAC's output and the GMAC nonce under mu: slices
+	// of locals handed to the hash and AEAD interfaces would be allocated
+	// on every message.
+	scratch [32 + 12]byte
 }
 
 // NewSigner returns a signer for alg over key (16 bytes).
@@ -90,13 +94,11 @@ func (s *Signer) compute(msg []byte) [16]byte {
 	case AlgHMACSHA256:
 		s.mac.Reset()
 		s.mac.Write(msg)
-		var full [32]byte
-		s.mac.Sum(full[:0])
-		copy(sig[:], full[:16])
+		copy(sig[:], s.mac.Sum(s.scratch[:0]))
 	case AlgAESCMAC:
 		sig = s.cm.Sum(msg)
 	case AlgAESGMAC:
-		var nonce [12]byte
+		nonce := s.scratch[32:]
 		copy(nonce[:8], msg[offMessageID:offMessageID+8])
 		var role uint32
 		if binary.LittleEndian.Uint32(msg[offFlags:])&flagServerToRedir != 0 {
@@ -106,8 +108,7 @@ func (s *Signer) compute(msg []byte) [16]byte {
 			role |= 2
 		}
 		binary.LittleEndian.PutUint32(nonce[8:], role)
-		tag := s.gcm.Seal(nil, nonce[:], nil, msg)
-		copy(sig[:], tag)
+		copy(sig[:], s.gcm.Seal(s.scratch[:0], nonce, nil, msg))
 	}
 	return sig
 }

@@ -234,15 +234,22 @@ func ParseReadRequest(msg []byte) (*ReadRequest, error) {
 
 // AppendReadResponse appends a READ response body carrying data.
 func AppendReadResponse(b []byte, data []byte, remaining uint32) []byte {
+	return append(AppendReadResponseHead(b, len(data), remaining), data...)
+}
+
+// AppendReadResponseHead appends what of a READ response comes before its
+// n octets of data (with the pad octet of an empty answer), for a sender
+// that appends the data itself.
+func AppendReadResponseHead(b []byte, n int, remaining uint32) []byte {
 	b = le.AppendUint16(b, 17)
 	b = append(b, HeaderSize+16, 0)
-	b = le.AppendUint32(b, uint32(len(data)))
+	b = le.AppendUint32(b, uint32(n))
 	b = le.AppendUint32(b, remaining)
 	b = le.AppendUint32(b, 0)
-	if len(data) == 0 {
+	if n == 0 {
 		return append(b, 0)
 	}
-	return append(b, data...)
+	return b
 }
 
 // WriteRequest is an SMB2 WRITE request; Data aliases the message.
@@ -327,6 +334,12 @@ func ParseIoctlRequest(msg []byte) (*IoctlRequest, error) {
 
 // AppendIoctlResponse appends an IOCTL response body with output.
 func AppendIoctlResponse(b []byte, ctl uint32, fid FileID, output []byte) []byte {
+	return append(AppendIoctlResponseHead(b, ctl, fid, len(output)), output...)
+}
+
+// AppendIoctlResponseHead appends what of an IOCTL response comes before
+// its n octets of output, for a sender that appends the output itself.
+func AppendIoctlResponseHead(b []byte, ctl uint32, fid FileID, n int) []byte {
 	b = le.AppendUint16(b, 49)
 	b = le.AppendUint16(b, 0)
 	b = le.AppendUint32(b, ctl)
@@ -334,10 +347,9 @@ func AppendIoctlResponse(b []byte, ctl uint32, fid FileID, output []byte) []byte
 	b = le.AppendUint32(b, HeaderSize+48) // input offset
 	b = le.AppendUint32(b, 0)
 	b = le.AppendUint32(b, HeaderSize+48) // output offset
-	b = le.AppendUint32(b, uint32(len(output)))
+	b = le.AppendUint32(b, uint32(n))
 	b = le.AppendUint32(b, 0)
-	b = le.AppendUint32(b, 0)
-	return append(b, output...)
+	return le.AppendUint32(b, 0)
 }
 
 // ValidateNegotiateInfo is the input of FSCTL_VALIDATE_NEGOTIATE_INFO.
