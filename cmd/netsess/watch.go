@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -20,6 +22,8 @@ import (
 	"github.com/netsession/netsession/history/pgstore"
 	"github.com/netsession/netsession/history/sqlitestore"
 	"github.com/netsession/netsession/internal/cli"
+	"github.com/netsession/netsession/internal/promtext"
+	"github.com/netsession/netsession/internal/watchmetrics"
 	"github.com/netsession/netsession/scan"
 	"github.com/netsession/netsession/session"
 )
@@ -77,6 +81,16 @@ overlap, and each target stays with its collector from run to run.
 --retain deletes, after each round, sessions that ended and events and
 runs older than that; open sessions are kept however old.
 
+With --metrics ADDRESS, watch serves Prometheus metrics (text format
+0.0.4) at http://ADDRESS/metrics while it runs, all named netsess_watch_
+(apart from serve's): rounds, round and per-host durations, hosts of the
+latest round by outcome (collected or the failure reason), host results
+by outcome, events by kind, failed store writes, and for each server its
+sessions at its latest successful collection (the collector's own left
+out) and the time of that collection: one series per server for each of
+the last two. The listener takes at most 64 connections, 16 from one
+address; expose it on loopback or behind a firewall only.
+
 Rounds start every --interval (at least 10s), counted from the start of
 the previous one; a round longer than the interval is followed at once by
 the next. --rounds N stops after N rounds (for cron: --rounds 1).
@@ -115,10 +129,11 @@ func watchCommand(env envFunc) *cli.Command {
 			`netsess watch --targets hosts.txt --credentials /etc/netsess/watch.cred --interval 5m --retain 90d`,
 			`netsess watch fs1 fs2 10.0.0.0/24 -U 'CORP\auditor' --events events.jsonl --db postgres://netsess@db1/netsess --shard 1/2`,
 			`netsess watch --targets hosts.txt -k --keytab auditor.keytab -U auditor@CORP.EXAMPLE --rounds 1`,
+			`netsess watch --targets hosts.txt --credentials watch.cred --metrics 127.0.0.1:9101   # then: curl -s http://127.0.0.1:9101/metrics`,
 		},
 		ExitCodes: []cli.ExitCode{
 			{Code: 0, Meaning: "--rounds N rounds were made (hosts that failed are events, not an exit code)"},
-			{Code: 1, Meaning: "usage error (bad flag or value, no target, an unreadable --targets or --credentials file, --interval under 10s), or the events could not be written"},
+			{Code: 1, Meaning: "usage error (bad flag or value, no target, an unreadable --targets or --credentials file, --interval under 10s, a --metrics address that cannot be listened on), or the events could not be written"},
 			{Code: exitDirectory, Meaning: "--ldap: the directory could not be asked at the start (DC unreachable, bind refused, search failed); nothing was scanned"},
 			{Code: exitDatabase, Meaning: "the history database failed: it cannot be opened, is from a newer netsess, or went away or refused a write; the round in progress is not stored and its events are not written"},
 			{Code: 130, Meaning: "interrupted (Ctrl-C, SIGTERM); the round in progress is stored and its events written, then the summary"},
@@ -137,6 +152,7 @@ type watchFlags struct {
 	shard      *string
 	quiet      *bool
 	bhWindow   *time.Duration
+	metrics    *string
 }
 
 func defineWatch(fs *cli.FlagSet, env envFunc) cli.Action {
@@ -155,6 +171,7 @@ func defineWatch(fs *cli.FlagSet, env envFunc) cli.Action {
 	f.events = fs.File("events", "", "append the events to `FILE` (created with mode 0600) instead of standard output")
 	fs.BoolVar(&f.cf.debug, "debug", "log each host's exchange to stderr")
 	f.quiet = fs.Bool("quiet,q", "no line per round and no summary on stderr")
+	f.metrics = fs.String("metrics", "", "serve Prometheus metrics at http://`ADDRESS`/metrics while watching (netsess_watch_...); empty: none")
 	return func(ctx context.Context, inv *cli.Invocation) int {
 		return runWatch(ctx, inv, &f, env(inv.Stderr))
 	}
@@ -318,6 +335,13 @@ func runWatch(ctx context.Context, inv *cli.Invocation, f *watchFlags, e cliEnv)
 	if err != nil {
 		return inv.Usagef("%s", userText(err))
 	}
+	var ml net.Listener
+	if *f.metrics != "" {
+		if ml, err = net.Listen("tcp", *f.metrics); err != nil {
+			return inv.Usagef("--metrics: %v", err)
+		}
+		defer ml.Close()
+	}
 
 	var out io.Writer = inv.Stdout
 	if *f.events != "" {
@@ -370,6 +394,13 @@ func runWatch(ctx context.Context, inv *cli.Invocation, f *watchFlags, e cliEnv)
 			}
 		})
 	}
+	if ml != nil {
+		stop := w.exportMetrics(ml, slog.New(slog.NewTextHandler(inv.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		defer stop()
+		if !*f.quiet {
+			fmt.Fprintf(inv.Stderr, "netsess watch: metrics at http://%s/metrics\n", ml.Addr())
+		}
+	}
 	if len(targets) == 0 {
 		fmt.Fprintf(inv.Stderr, "netsess watch: shard %d/%d holds none of the %s: its rounds scan nothing\n", k, n, plural(src.Total(), "target"))
 	}
@@ -389,6 +420,30 @@ func runWatch(ctx context.Context, inv *cli.Invocation, f *watchFlags, e cliEnv)
 		return exitInterrupted
 	}
 	return exitOK
+}
+
+// exportMetrics serves w's metrics on l (see watchmetrics) until the
+// function it returns is called: every round, its events and every failed
+// store write are counted from now on.
+func (w *watcher) exportMetrics(l net.Listener, log *slog.Logger) (stop func()) {
+	m := watchmetrics.New()
+	own := w.own
+	m.Exclude = func(r *scan.Result, s client.Session) bool { return own.is(s, r.Duration) }
+	w.store = m.Store(w.store)
+	w.OnRound = append(w.OnRound, func(r Round) {
+		m.Round(r.Results, r.Started.Add(r.Duration), r.Duration)
+		m.Events(r.Events)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	srv := &promtext.Server{Handler: m.Handler(log), Logger: log}
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ctx, l); err != nil {
+			log.Warn("metrics: serving stopped", "err", err)
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // plural is "1 target" or "n targets".
