@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/netsession/netsession/client"
+	"github.com/netsession/netsession/directory"
 	"github.com/netsession/netsession/history"
 	"github.com/netsession/netsession/history/pgstore"
 	"github.com/netsession/netsession/history/sqlitestore"
@@ -41,8 +42,9 @@ const watchHelp = `Scans the same targets again and again, every --interval, and
 history of what it saw in a database: sessions with a lifetime (first and
 last seen, estimated start, end), servers that failed and recovered, and
 every round as a run. Targets, connection, credentials and query flags are
-those of "netsess scan" (arguments, --targets FILE, CIDR ranges; not
-standard input and not --ldap).
+those of "netsess scan" (arguments, --targets FILE, CIDR ranges, and the
+domain's computers with --ldap DC and its directory flags; not standard
+input).
 
 A session is the same from one round to the next when server, client and
 user are equal and its estimated start (the time of the answer less the
@@ -85,6 +87,21 @@ prints the summary and exits 130. If the database fails, watch stops with
 exit 9 and a message: the round in progress is not stored and none of its
 events is written, and a restart picks up from what was stored.
 
+BloodHound: with --ldap DC, --bloodhound DIR writes after every round the
+BloodHound CE computers file (and its zip) of the sessions seen within
+--bloodhound-window (default 24h) before the round's end, from the history:
+every session an observation listed in the window, ended since or not,
+each server with the outcome of the round (a server whose round failed is
+not collected, with that round's reason, and carries no pairs; one the
+round did not cover, in the window from an earlier run, is collected as of
+its latest enumeration that listed a session), pairs deduplicated across
+the window (a user who reconnected is one pair). Names resolve through the
+directory as scan's do (--dns, --netbios), on a connection opened for each
+write; the file of the previous round is replaced. A write that fails is
+reported on stderr and watch goes on. The targets are then the
+directory's computers at the start (as scan's --ldap filters select them)
+and the arguments.
+
 ` + scanCredentialsHelp
 
 func watchCommand(env envFunc) *cli.Command {
@@ -102,6 +119,7 @@ func watchCommand(env envFunc) *cli.Command {
 		ExitCodes: []cli.ExitCode{
 			{Code: 0, Meaning: "--rounds N rounds were made (hosts that failed are events, not an exit code)"},
 			{Code: 1, Meaning: "usage error (bad flag or value, no target, an unreadable --targets or --credentials file, --interval under 10s), or the events could not be written"},
+			{Code: exitDirectory, Meaning: "--ldap: the directory could not be asked at the start (DC unreachable, bind refused, search failed); nothing was scanned"},
 			{Code: exitDatabase, Meaning: "the history database failed: it cannot be opened, is from a newer netsess, or went away or refused a write; the round in progress is not stored and its events are not written"},
 			{Code: 130, Meaning: "interrupted (Ctrl-C, SIGTERM); the round in progress is stored and its events written, then the summary"},
 		},
@@ -118,11 +136,13 @@ type watchFlags struct {
 	db, events *string
 	shard      *string
 	quiet      *bool
+	bhWindow   *time.Duration
 }
 
 func defineWatch(fs *cli.FlagSet, env envFunc) cli.Action {
 	f := watchFlags{}
-	f.registerEngine(fs, false)
+	f.registerEngine(fs, true)
+	f.ld.cmd = "watch"
 	fs.Group("Watch")
 	f.interval = fs.Duration("interval", 5*time.Minute, "start a round every `DURATION` (at least 10s)")
 	f.rounds = fs.Int("rounds", 0, "stop after `N` rounds (0: until interrupted)")
@@ -130,6 +150,7 @@ func defineWatch(fs *cli.FlagSet, env envFunc) cli.Action {
 	fs.Group("History")
 	f.db = fs.String("db", "", "the history database: a SQLite file `PATH` or a postgres:// URL (default $XDG_DATA_HOME/netsess/history.db)")
 	f.retain = fs.Duration("retain", 0, "after each round delete ended sessions, events and runs older than `DURATION` (90d); 0 keeps everything")
+	f.bhWindow = fs.Duration("bloodhound-window", defaultBloodHoundWindow, "with --bloodhound, the sessions seen within this `DURATION` before each round's end go into the file")
 	fs.Group("Output")
 	f.events = fs.File("events", "", "append the events to `FILE` (created with mode 0600) instead of standard output")
 	fs.BoolVar(&f.cf.debug, "debug", "log each host's exchange to stderr")
@@ -228,6 +249,12 @@ func runWatch(ctx context.Context, inv *cli.Invocation, f *watchFlags, e cliEnv)
 		return inv.Usagef("--rounds: not negative")
 	case *f.retain < 0:
 		return inv.Usagef("--retain: not negative")
+	case f.ld.bloodhound == bloodhoundStdout:
+		return inv.Usagef("--bloodhound -: watch writes its events on standard output; give --bloodhound a directory")
+	case f.fs.Count("bloodhound-window") > 0 && f.ld.bloodhound == "":
+		return inv.Usagef("--bloodhound-window goes with --bloodhound DIR")
+	case *f.bhWindow <= 0:
+		return inv.Usagef("--bloodhound-window: more than 0, not %s", cli.FormatDuration(*f.bhWindow))
 	case slices.Contains(inv.Args, "-"):
 		return inv.Usagef("- (targets from standard input): watch scans the same targets every round; give them as arguments or with --targets FILE")
 	}
@@ -243,7 +270,34 @@ func runWatch(ctx context.Context, inv *cli.Invocation, f *watchFlags, e cliEnv)
 		return inv.Usagef("%v", err)
 	}
 	defer f.cf.kerb.close()
-	src, err := scanSource(inv.Args, &f.scanFlags, e, nil)
+	if err := f.ld.check(inv.Args, f.fs); err != nil {
+		return inv.Usagef("%v", err)
+	}
+	if f.ld.bloodhound != "" {
+		if err := checkBloodHoundDir(f.ld.bloodhound); err != nil {
+			return inv.Usagef("%v", err)
+		}
+	}
+	var ds *domainScan
+	if f.ld.dc != "" {
+		defer f.ld.close()
+		// The directory's computers at the start are the targets of every
+		// round; --bloodhound resolves through a connection of its own at
+		// each write.
+		saved := f.ld.bloodhound
+		f.ld.bloodhound = ""
+		ds, err = f.ld.discover(ctx, opts.Credentials, opts, f.cf.kerb.ccache, inv.Stderr)
+		f.ld.bloodhound = saved
+		if err != nil {
+			fmt.Fprintf(inv.Stderr, "netsess watch: %s\n", directoryText(err))
+			if errors.Is(err, directory.ErrConfig) {
+				return exitUsage
+			}
+			return exitDirectory
+		}
+		ds.conn.Close()
+	}
+	src, err := scanSource(inv.Args, &f.scanFlags, e, ds)
 	if errors.Is(err, scan.ErrRangeTooLarge) {
 		return inv.Usagef("%s; --max-range sets the limit", userText(err))
 	}
@@ -298,6 +352,23 @@ func runWatch(ctx context.Context, inv *cli.Invocation, f *watchFlags, e cliEnv)
 	}
 	if !*f.quiet {
 		w.OnRound = append(w.OnRound, func(r Round) { fmt.Fprintf(inv.Stderr, "netsess watch: %s\n", r) })
+	}
+	if f.ld.bloodhound != "" {
+		bh := &historyBloodHound{ld: &f.ld, cred: opts.Credentials, opts: opts, ccache: f.cf.kerb.ccache,
+			comps: ds.comps, dir: f.ld.bloodhound, window: *f.bhWindow, store: st, now: w.now}
+		w.OnRound = append(w.OnRound, func(r Round) {
+			// The file is written even after Ctrl-C, within the store's
+			// timeout: the round's results are stored.
+			bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+			defer cancel()
+			rep, st, err := bh.write(bctx, r.Results)
+			switch {
+			case err != nil:
+				fmt.Fprintf(inv.Stderr, "netsess watch: round %d: BloodHound: %s\n", r.N, bloodHoundWriteText(err))
+			case !*f.quiet:
+				historyBloodHoundLine(inv.Stderr, "watch", rep, st, bh.prevJSON)
+			}
+		})
 	}
 	if len(targets) == 0 {
 		fmt.Fprintf(inv.Stderr, "netsess watch: shard %d/%d holds none of the %s: its rounds scan nothing\n", k, n, plural(src.Total(), "target"))
