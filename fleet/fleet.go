@@ -285,6 +285,7 @@ type Fleet struct {
 	closeOnce sync.Once
 	stopAfter func() bool
 	outages   []atomic.Pointer[Behavior] // per host: nil serves, else Hang or Close
+	gates     []*gateListener            // per serving host, its listener
 }
 
 // ErrTooManyFiles is in the chain of Start's error when the fleet cannot
@@ -444,6 +445,7 @@ func (f *Fleet) build(behaviors []Behavior, rng *rand.Rand) error {
 	}
 	f.Started = now
 	f.outages = make([]atomic.Pointer[Behavior], len(f.Hosts))
+	f.gates = make([]*gateListener, len(f.Hosts))
 	return nil
 }
 
@@ -563,7 +565,9 @@ func (f *Fleet) serve(ctx context.Context) {
 				f.acceptRaw(l, h.Behavior)
 			}()
 		default:
-			l = &gateListener{Listener: l, f: f, out: &f.outages[i]}
+			g := &gateListener{inner: l, addr: l.Addr(), f: f, out: &f.outages[i], changed: make(chan struct{})}
+			f.gates[i] = g
+			l = g
 			if h.Behavior == Slow {
 				l = &slowListener{Listener: l, delay: f.cfg.SlowDelay}
 			}
@@ -654,38 +658,109 @@ func (f *Fleet) AddSession(i int, s Session) (*session.Session, error) {
 
 // SetOutage makes a serving host (Normal, Denied, Samba, Slow) go dark or
 // come back: with Hang it accepts new connections and never answers them,
-// with Close it accepts and closes them at once, and with Normal it serves
-// again. Connections accepted before the change keep being served. The
-// host's sessions stay in its table throughout: the outage is of the
-// network, not of the server. Hosts that do not serve, and other
-// behaviours, are an error.
+// with Close it accepts and closes them at once, with Refuse it stops
+// listening (a connection is refused), and with Normal it serves again,
+// listening anew on its address and port after Refuse. Connections
+// accepted before the change keep being served. The host's sessions stay
+// in its table throughout: the outage is of the network, not of the
+// server. Hosts that do not serve, and other behaviours, are an error, as
+// is a port another process took while the host refused.
 func (f *Fleet) SetOutage(i int, b Behavior) error {
-	if i < 0 || i >= len(f.Hosts) || f.tables[i] == nil {
+	if i < 0 || i >= len(f.Hosts) || f.tables[i] == nil || f.gates[i] == nil {
 		return fmt.Errorf("fleet: host %d does not serve: no outage to set", i)
 	}
+	g := f.gates[i]
 	switch b {
-	case Normal:
+	case Refuse:
+		g.refuse()
 		f.outages[i].Store(nil)
-	case Hang, Close:
-		f.outages[i].Store(&b)
+		return nil
+	case Normal, Hang, Close:
+		if err := g.listen(); err != nil {
+			return fmt.Errorf("fleet: host %d listens again: %w", i, err)
+		}
 	default:
-		return fmt.Errorf("fleet: outage %q: want %s, %s or %s", b, Hang, Close, Normal)
+		return fmt.Errorf("fleet: outage %q: want %s, %s, %s or %s", b, Hang, Close, Refuse, Normal)
+	}
+	if b == Normal {
+		f.outages[i].Store(nil)
+	} else {
+		f.outages[i].Store(&b)
 	}
 	return nil
 }
 
 // gateListener is a serving host's listener: during an outage it hangs or
-// closes what it accepts instead of handing it to the server.
+// closes what it accepts instead of handing it to the server, or, while
+// the host refuses, has no socket listening and blocks in Accept until
+// the host listens again or the listener is closed.
 type gateListener struct {
-	net.Listener
-	f   *Fleet
-	out *atomic.Pointer[Behavior]
+	f    *Fleet
+	out  *atomic.Pointer[Behavior]
+	addr net.Addr
+
+	mu      sync.Mutex
+	inner   net.Listener  // nil while refusing
+	closed  bool          // Close was called
+	changed chan struct{} // closed (and replaced) when inner or closed change
+}
+
+// state returns the listener to accept on (nil: refusing), whether the
+// gate is closed, and the channel that says when either changes.
+func (l *gateListener) state() (net.Listener, bool, chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.inner, l.closed, l.changed
+}
+
+// notify wakes the Accept waiting for a change; l.mu is held.
+func (l *gateListener) notify() {
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// refuse closes the socket: connections are refused from now on.
+func (l *gateListener) refuse() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inner != nil {
+		l.inner.Close()
+		l.inner = nil
+		l.notify()
+	}
+}
+
+// listen opens the socket again after refuse (a no-op while listening).
+func (l *gateListener) listen() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inner != nil || l.closed {
+		return nil
+	}
+	nl, err := net.Listen("tcp4", l.addr.String())
+	if err != nil {
+		return err
+	}
+	l.inner = nl
+	l.notify()
+	return nil
 }
 
 func (l *gateListener) Accept() (net.Conn, error) {
 	for {
-		c, err := l.Listener.Accept()
+		inner, closed, changed := l.state()
+		if closed {
+			return nil, net.ErrClosed
+		}
+		if inner == nil {
+			<-changed
+			continue
+		}
+		c, err := inner.Accept()
 		if err != nil {
+			if now, closed, _ := l.state(); now != inner && !closed {
+				continue // refuse closed the socket under us
+			}
 			return nil, err
 		}
 		switch b := l.out.Load(); {
@@ -698,6 +773,24 @@ func (l *gateListener) Accept() (net.Conn, error) {
 		}
 	}
 }
+
+// Close closes the socket, if any, and ends Accept.
+func (l *gateListener) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	l.notify()
+	if l.inner != nil {
+		return l.inner.Close()
+	}
+	return nil
+}
+
+// Addr returns the host's address and port, also while it refuses.
+func (l *gateListener) Addr() net.Addr { return l.addr }
 
 // Close stops every host and waits for their goroutines. It is
 // idempotent.

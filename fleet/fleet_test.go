@@ -320,7 +320,8 @@ func TestFleetOutageAndSessions(t *testing.T) {
 	if _, err := f.AddSession(1, fleet.Session{User: "x"}); !errors.Is(err, fleet.ErrNoTable) {
 		t.Errorf("AddSession on a hanging host: %v", err)
 	}
-	for _, b := range []fleet.Behavior{fleet.Hang, fleet.Close} {
+	// Refuse closes the socket and Hang or Close after it listen again.
+	for _, b := range []fleet.Behavior{fleet.Hang, fleet.Refuse, fleet.Close, fleet.Refuse, fleet.Refuse} {
 		if err := f.SetOutage(0, b); err != nil {
 			t.Fatal(err)
 		}
@@ -336,7 +337,7 @@ func TestFleetOutageAndSessions(t *testing.T) {
 	if got, err := enum(10 * time.Second); err != nil || len(got) != 0 {
 		t.Fatalf("back, alice closed: %v %v", got, err)
 	}
-	if f.SetOutage(1, fleet.Hang) == nil || f.SetOutage(0, fleet.Refuse) == nil {
+	if f.SetOutage(1, fleet.Hang) == nil || f.SetOutage(0, fleet.Slow) == nil {
 		t.Error("SetOutage accepted a host that does not serve or a behaviour it cannot take")
 	}
 }

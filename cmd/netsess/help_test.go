@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -175,7 +176,60 @@ func TestCompletionAndMan(t *testing.T) {
 			}
 		}
 	}
+	// The subcommands (history's summary, events and import) are offered
+	// in every shell, and import is followed by a file.
+	subs := 0
+	for _, c := range app.Commands {
+		for _, sc := range c.Subcommands {
+			subs++
+			for what, want := range map[string]string{
+				"completion bash": "compgen -W '" + strings.Join(subcommandNames(c), " ") + " --",
+				"completion zsh":  sc.Name + `\:`,
+				"completion fish": "__fish_seen_subcommand_from " + c.Name + "; and not __fish_seen_subcommand_from " + strings.Join(subcommandNames(c), " ") + "' -a " + sc.Name + " -d",
+			} {
+				if !strings.Contains(outputs[what], want) {
+					t.Errorf("%s lacks %s %s (%q)", what, c.Name, sc.Name, want)
+				}
+			}
+		}
+	}
+	if h := app.Find("history"); subs < 3 || h == nil || !slices.Equal(subcommandNames(h), []string{"summary", "events", "import"}) {
+		t.Errorf("history's subcommands are not declared: %d in all", subs)
+	}
+	if !strings.Contains(outputs["completion zsh"], "'2:file:_files'") || !strings.Contains(outputs["completion fish"], "__fish_seen_subcommand_from import' -F") {
+		t.Errorf("no file completion after history import")
+	}
 	if _, err := exec.LookPath("bash"); err == nil {
+		// What bash offers after "netsess history", "netsess history
+		// e" and "netsess history import".
+		for line, want := range map[string][]string{
+			"history ":         {"summary", "events", "import", "--db", "--user"},
+			"history e":        {"events"},
+			"history --utc su": {"summary"},
+		} {
+			words := strings.Fields(line)
+			script := outputs["completion bash"] + "\nCOMP_WORDS=(netsess " + line + ")\n"
+			if strings.HasSuffix(line, " ") {
+				script += "COMP_WORDS+=('')\n"
+			}
+			script += "COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))\n_netsess\nprintf '%s\\n' \"${COMPREPLY[@]}\"\n"
+			cmd := exec.Command("bash", "--norc", "--noprofile")
+			cmd.Stdin = strings.NewReader(script)
+			out, err := cmd.CombinedOutput()
+			got := strings.Fields(string(out))
+			for _, w := range want {
+				if err != nil || !slices.Contains(got, w) {
+					t.Errorf("bash after %q (%d words) offers %q, lacks %s (%v)", line, len(words), got, w, err)
+				}
+			}
+			if len(words) > 1 && !strings.HasSuffix(line, " ") {
+				for _, g := range got {
+					if !strings.HasPrefix(g, words[len(words)-1]) {
+						t.Errorf("bash after %q offers %q", line, g)
+					}
+				}
+			}
+		}
 		cmd := exec.Command("bash", "-n")
 		cmd.Stdin = strings.NewReader(outputs["completion bash"])
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -263,4 +317,13 @@ func checkUnit(t *testing.T, path, cmd string, define func(fs *cli.FlagSet)) map
 		}
 	}
 	return keys
+}
+
+// subcommandNames returns the names of c's subcommands.
+func subcommandNames(c *cli.Command) []string {
+	var out []string
+	for _, sc := range c.Subcommands {
+		out = append(out, sc.Name)
+	}
+	return out
 }

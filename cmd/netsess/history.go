@@ -64,9 +64,12 @@ func historyCommand(env envFunc) *cli.Command {
 	return &cli.Command{
 		Name:    "history",
 		Summary: "query the session history (sessions, summary, events) or import scan output into it",
-		Args:    "[summary | events | import FILE|-]",
-		MaxArgs: 2,
-		Help:    historyHelp,
+		Subcommands: []cli.Subcommand{
+			{Name: "summary", Summary: "count servers, users and sessions per day"},
+			{Name: "events", Summary: "list the stored events"},
+			{Name: "import", Summary: "import scan --json output (a file, or - for standard input)", Args: "FILE|-", NArgs: 1},
+		},
+		Help: historyHelp,
 		Examples: []string{
 			`netsess history --user alice --since 7d`,
 			`netsess history --server fs1 --at 2026-03-03T22:00:00Z --utc`,
@@ -140,22 +143,14 @@ func runHistory(ctx context.Context, inv *cli.Invocation, f *historyFlags, e cli
 	case !f.since.IsZero() && !f.until.IsZero() && !f.until.After(*f.since):
 		return inv.Usagef("--until must be after --since")
 	}
-	switch sub {
-	case "", "summary", "events":
-		if len(inv.Args) > 1 {
-			return inv.Usagef("unexpected argument %q after %q", inv.Args[1], sub)
-		}
-	case "import":
-		if len(inv.Args) != 2 {
-			return inv.Usagef("import takes one FILE, or - for standard input")
-		}
+	// The parser has judged the subcommand and its arguments
+	// (historyCommand's Subcommands).
+	if sub == "import" {
 		for _, name := range []string{"user", "server", "client", "at", "since", "until", "limit", "json", "csv", "csv-raw", "utc"} {
 			if f.fs.Count(name) > 0 {
 				return inv.Usagef("--%s is not for import (it takes only --db)", name)
 			}
 		}
-	default:
-		return inv.Usagef("unknown subcommand %q: want summary, events or import (or none, for the sessions)", sub)
 	}
 	if sub == "events" && f.fs.Count("at") > 0 {
 		return inv.Usagef("--at is for sessions and summary; events take --since and --until")

@@ -30,12 +30,17 @@ type Command struct {
 	// Summary is one line for the command list.
 	Summary string
 	// Args is the synopsis of the positional arguments ("[SERVER]"), ""
-	// for none.
+	// for none (or, with Subcommands, for the synopsis made of them).
 	Args string
 	// MaxArgs is how many positional arguments the parser lets through
 	// (more are a usage error); negative lets any number through, for the
-	// action to judge.
+	// action to judge. It is not used when Subcommands are set.
 	MaxArgs int
+	// Subcommands, when set, are the words the first positional argument
+	// may be; none at all is allowed too (the action decides what that
+	// means). The parser refuses another word and a wrong number of
+	// arguments after it, and completion offers the words.
+	Subcommands []Subcommand
 	// Help is the description: paragraphs separated by blank lines,
 	// printed as written.
 	Help string
@@ -46,6 +51,52 @@ type Command struct {
 	ExitCodes []ExitCode
 	// Define declares the flags and returns the action.
 	Define func(fs *FlagSet) Action
+}
+
+// Subcommand is a word that may follow a command's name.
+type Subcommand struct {
+	// Name is the word.
+	Name string
+	// Summary is one line for completion menus.
+	Summary string
+	// Args is the synopsis of the positional arguments that follow the
+	// word ("FILE"), "" for none.
+	Args string
+	// NArgs is how many positional arguments follow the word, exactly.
+	NArgs int
+}
+
+// subcommand returns c's subcommand called name, or nil.
+func (c *Command) subcommand(name string) *Subcommand {
+	for i := range c.Subcommands {
+		if c.Subcommands[i].Name == name {
+			return &c.Subcommands[i]
+		}
+	}
+	return nil
+}
+
+// checkSubcommand judges the positional arguments pos of c, which has
+// Subcommands.
+func (c *Command) checkSubcommand(pos []string) error {
+	if len(pos) == 0 {
+		return nil
+	}
+	sub := c.subcommand(pos[0])
+	if sub == nil {
+		var names []string
+		for _, s := range c.Subcommands {
+			names = append(names, s.Name)
+		}
+		return fmt.Errorf("unknown subcommand %q: want %s", pos[0], orList(names))
+	}
+	switch n := len(pos) - 1; {
+	case n > sub.NArgs:
+		return fmt.Errorf("unexpected argument %q after %q", pos[1+sub.NArgs], sub.Name)
+	case n < sub.NArgs:
+		return fmt.Errorf("%s takes %s", sub.Name, sub.Args)
+	}
+	return nil
 }
 
 // Invocation is what an action gets besides the context.
@@ -131,6 +182,8 @@ func (a *App) runCommand(ctx context.Context, c *Command, args []string, stdout,
 	case errors.Is(err, ErrHelp):
 		a.WriteHelp(stdout, c)
 		return 0
+	case err == nil && len(c.Subcommands) > 0:
+		err = c.checkSubcommand(pos)
 	case err == nil && c.MaxArgs >= 0 && len(pos) > c.MaxArgs:
 		if c.MaxArgs == 0 {
 			err = fmt.Errorf("unexpected argument %q (%s %s takes no arguments, only flags)", pos[0], a.Name, c.Name)
@@ -158,10 +211,23 @@ func (a *App) Synopsis(c *Command) string {
 	if len(FlagsOf(c)) > 0 {
 		s += " [flags]"
 	}
-	if c.Args != "" {
-		s += " " + c.Args
+	if args := c.synopsisArgs(); args != "" {
+		s += " " + args
 	}
 	return s
+}
+
+// synopsisArgs is Args, or one made of the Subcommands:
+// "[a | b FILE]".
+func (c *Command) synopsisArgs() string {
+	if c.Args != "" || len(c.Subcommands) == 0 {
+		return c.Args
+	}
+	var alts []string
+	for _, s := range c.Subcommands {
+		alts = append(alts, strings.TrimSpace(s.Name+" "+s.Args))
+	}
+	return "[" + strings.Join(alts, " | ") + "]"
 }
 
 func (a *App) writeUsage(w io.Writer) {

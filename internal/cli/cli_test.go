@@ -353,3 +353,54 @@ func FuzzParseArgs(f *testing.F) {
 		}
 	})
 }
+
+// A command with subcommands: the parser lets through none, a known word
+// with its arguments, and refuses another word or a wrong count; the
+// synopsis is made of the words.
+func TestSubcommands(t *testing.T) {
+	var got []string
+	app := &App{Name: "prog", Commands: []*Command{{
+		Name: "hist",
+		Subcommands: []Subcommand{
+			{Name: "sum", Summary: "count"},
+			{Name: "load", Summary: "read a file", Args: "FILE", NArgs: 1},
+		},
+		Define: func(fs *FlagSet) Action {
+			fs.Bool("json", "JSON")
+			return func(ctx context.Context, inv *Invocation) int { got = inv.Args; return 0 }
+		},
+	}}}
+	for _, tc := range []struct {
+		args []string
+		err  string
+	}{
+		{nil, ""},
+		{[]string{"sum", "--json"}, ""},
+		{[]string{"--json", "load", "f"}, ""},
+		{[]string{"bogus"}, `unknown subcommand "bogus": want sum or load`},
+		{[]string{"sum", "x"}, `unexpected argument "x" after "sum"`},
+		{[]string{"load"}, "load takes FILE"},
+		{[]string{"load", "a", "b"}, `unexpected argument "b" after "load"`},
+	} {
+		got = nil
+		var out, errb bytes.Buffer
+		code := app.Run(context.Background(), append([]string{"hist"}, tc.args...), &out, &errb)
+		if tc.err == "" {
+			if code != 0 || len(got) != len(tc.args)-strings.Count(strings.Join(tc.args, " "), "--json") {
+				t.Errorf("%q: exit %d, args %q, %s", tc.args, code, got, errb.String())
+			}
+			continue
+		}
+		if code != ExitUsage || !strings.Contains(errb.String(), tc.err) {
+			t.Errorf("%q: exit %d, stderr %q, want %q", tc.args, code, errb.String(), tc.err)
+		}
+	}
+	if s := app.Synopsis(app.Commands[0]); s != "prog hist [flags] [sum | load FILE]" {
+		t.Errorf("synopsis %q", s)
+	}
+	var b bytes.Buffer
+	app.WriteBash(&b)
+	if !strings.Contains(b.String(), "compgen -W 'sum load --json") || !strings.Contains(b.String(), "load) COMPREPLY=($(compgen -f") {
+		t.Errorf("bash completion:\n%s", b.String())
+	}
+}

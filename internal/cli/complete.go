@@ -62,6 +62,14 @@ func (a *App) WriteBash(w io.Writer) {
 				none = append(none, forms...)
 			}
 		}
+		var words []string
+		for _, sc := range c.Subcommands {
+			words = append(words, sc.Name)
+			if sc.NArgs > 0 {
+				// What follows a subcommand word is taken for a file.
+				files = append(files, sc.Name)
+			}
+		}
 		if len(files) > 0 {
 			fmt.Fprintf(&b, "\t\t%s) COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n", strings.Join(files, "|"))
 		}
@@ -75,7 +83,7 @@ func (a *App) WriteBash(w io.Writer) {
 		case "completion":
 			b.WriteString("\t\tCOMPREPLY=($(compgen -W 'bash zsh fish' -- \"$cur\"))\n")
 		default:
-			fmt.Fprintf(&b, "\t\tCOMPREPLY=($(compgen -W '%s' -- \"$cur\"))\n", strings.Join(append(spell, "--help"), " "))
+			fmt.Fprintf(&b, "\t\tCOMPREPLY=($(compgen -W '%s' -- \"$cur\"))\n", strings.Join(append(append(words, spell...), "--help"), " "))
 		}
 		b.WriteString("\t\t;;\n")
 	}
@@ -133,7 +141,19 @@ func (a *App) WriteZsh(w io.Writer) {
 		case "completion":
 			b.WriteString(" \\\n\t\t\t'1:shell:(bash zsh fish)'")
 		default:
-			if c.Args != "" {
+			if len(c.Subcommands) > 0 {
+				var alts []string
+				files := false
+				for _, sc := range c.Subcommands {
+					desc := strings.ReplaceAll(zshQuote(firstClause(sc.Summary)), " ", `\ `)
+					alts = append(alts, zshQuote(sc.Name)+`\:`+desc)
+					files = files || sc.NArgs > 0
+				}
+				fmt.Fprintf(&b, " \\\n\t\t\t'1:subcommand:((%s))'", strings.Join(alts, " "))
+				if files {
+					b.WriteString(" \\\n\t\t\t'2:file:_files'")
+				}
+			} else if c.Args != "" {
 				b.WriteString(" \\\n\t\t\t'*:argument: '")
 			}
 		}
@@ -184,6 +204,17 @@ func (a *App) WriteFish(w io.Writer) {
 			fmt.Fprintf(&b, "complete -c %s %s -a '%s'\n", a.Name, cond, strings.Join(names, " "))
 		case "completion":
 			fmt.Fprintf(&b, "complete -c %s %s -a 'bash zsh fish'\n", a.Name, cond)
+		}
+		var words []string
+		for _, sc := range c.Subcommands {
+			words = append(words, sc.Name)
+		}
+		for _, sc := range c.Subcommands {
+			fmt.Fprintf(&b, "complete -c %s -n '__fish_seen_subcommand_from %s; and not __fish_seen_subcommand_from %s' -a %s -d '%s'\n",
+				a.Name, c.Name, strings.Join(words, " "), sc.Name, fishQuote(sc.Summary))
+			if sc.NArgs > 0 {
+				fmt.Fprintf(&b, "complete -c %s -n '__fish_seen_subcommand_from %s; and __fish_seen_subcommand_from %s' -F\n", a.Name, c.Name, sc.Name)
+			}
 		}
 	}
 	io.WriteString(w, b.String())

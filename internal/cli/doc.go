@@ -56,7 +56,11 @@
 // positional. -h, -help and --help print the command's help on stdout and
 // exit 0. An unknown flag, a missing or bad value, or more positional
 // arguments than MaxArgs print the error and "see 'PROG CMD --help'" on
-// stderr and exit 1 (ExitUsage), never the whole help.
+// stderr and exit 1 (ExitUsage), never the whole help. A command with
+// Subcommands declares the words its first positional argument may be
+// once: the parser refuses another word or a wrong number of arguments
+// after it the same way, and the synopsis and the shell completions are
+// made from them.
 //
 // # Durations and times
 //
