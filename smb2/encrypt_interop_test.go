@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netsession/netsession/internal/syncbuf"
 	"github.com/netsession/netsession/smb2"
 )
 
@@ -42,7 +43,7 @@ func TestSmbclientEncryptRequired(t *testing.T) {
 		{"SMB3_11", "AES-128-GCM"}, {"SMB3_11", "AES-128-CCM"}, {"SMB3_11", "AES-256-GCM"}, {"SMB3_11", "AES-256-CCM"},
 	} {
 		t.Run(tc.proto+"/"+tc.cipher, func(t *testing.T) {
-			var logs logBuffer
+			var logs syncbuf.Buffer
 			f := newFixture(t, withEncryption(smb2.EncryptionRequired), withLog(&logs))
 			sn := newSniffer(t, f.addr)
 			out := run(t, smbclient, "-s", clientConf(t), "-L", "//127.0.0.1", "-p", port(t, sn.addr),

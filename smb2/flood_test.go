@@ -14,6 +14,7 @@ import (
 	gosmb2 "github.com/cloudsoda/go-smb2"
 
 	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/internal/syncbuf"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/smb2"
 	"github.com/netsession/netsession/srvs"
@@ -25,7 +26,7 @@ import (
 // enumerates sessions every time it tries, and the thousands of
 // refusals make a handful of WARN records, not one each.
 func TestFloodingAddressLeavesRoom(t *testing.T) {
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	f := newFixture(t, func(s *smb2.Server) {
 		s.Limits.MaxConns, s.Limits.MaxConnsPerAddr = 8, 4
 		s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))

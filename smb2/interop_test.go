@@ -2,9 +2,9 @@ package smb2_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/netsession/netsession/internal/syncbuf"
 	"github.com/netsession/netsession/session"
 	"io"
 	"log/slog"
@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -81,25 +80,7 @@ func run(t *testing.T, name string, args ...string) string {
 	return string(out)
 }
 
-// logBuffer collects the server's debug records.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func withLog(l *logBuffer) option {
+func withLog(l *syncbuf.Buffer) option {
 	return func(s *smb2.Server) {
 		s.Logger = slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -116,7 +97,7 @@ func TestSmbclientListsIPC(t *testing.T) {
 
 func TestRpcclientSeesOwnSession(t *testing.T) {
 	rpcclient := peer(t, "rpcclient")
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	f := newFixture(t, withLog(&logs))
 	out := run(t, rpcclient, "-s", clientConf(t), "-p", f.port, "-U", "alice%AlicePass1", "127.0.0.1",
 		"-c", `netsessenum; netsessenum \\\\127.0.0.1 alice 10; srvinfo`)

@@ -18,6 +18,7 @@ import (
 	"github.com/netsession/netsession/client"
 	"github.com/netsession/netsession/fleet"
 	"github.com/netsession/netsession/internal/cli"
+	"github.com/netsession/netsession/internal/syncbuf"
 )
 
 // scanU logs on to a fleet as its plain user.
@@ -41,7 +42,7 @@ func startTestFleet(t *testing.T, third byte, bs ...fleet.Behavior) *fleet.Fleet
 
 // runScanWith runs "netsess scan args" with env, stdout to out.
 func runScanWith(ctx context.Context, env cliEnv, out io.Writer, args ...string) (int, string) {
-	var errb syncBuffer
+	var errb syncbuf.Buffer
 	code := newApp(func(io.Writer) cliEnv { return env }).Run(ctx, append([]string{"scan"}, args...), out, &errb)
 	return code, errb.String()
 }
@@ -49,7 +50,7 @@ func runScanWith(ctx context.Context, env cliEnv, out io.Writer, args ...string)
 // runScanCmd runs "netsess scan args" with env and returns stdout too.
 func runScanCmd(t *testing.T, env cliEnv, args ...string) (int, string, string) {
 	t.Helper()
-	var out syncBuffer
+	var out syncbuf.Buffer
 	code, errOut := runScanWith(context.Background(), env, &out, args...)
 	return code, out.String(), errOut
 }
@@ -270,14 +271,14 @@ func TestScanCSVSafety(t *testing.T) {
 
 // lineWatcher calls fn once when its output has n lines.
 type lineWatcher struct {
-	syncBuffer
+	syncbuf.Buffer
 	n    int
 	once sync.Once
 	fn   func()
 }
 
 func (w *lineWatcher) Write(p []byte) (int, error) {
-	n, err := w.syncBuffer.Write(p)
+	n, err := w.Buffer.Write(p)
 	if strings.Count(w.String(), "\n") >= w.n {
 		w.once.Do(w.fn)
 	}
@@ -329,7 +330,7 @@ func TestFleetCommand(t *testing.T) {
 	targets, truth := filepath.Join(dir, "t.txt"), filepath.Join(dir, "truth.json")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errb syncBuffer
+	var out, errb syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"fleet", "--hosts", "5", "--mix", "normal=3,denied", "--base", testBase(4).String(),

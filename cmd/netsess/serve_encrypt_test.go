@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/netsession/netsession/internal/syncbuf"
 )
 
 // "netsess serve --smb-encrypt required": smbclient forced to encrypt
@@ -27,7 +29,7 @@ func TestServeSMBEncryptRequired(t *testing.T) {
 	ready := filepath.Join(dir, "ready.json")
 	ctx, cancel := context.WithCancel(context.Background())
 	codec := make(chan int, 1)
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	go func() {
 		codec <- runServe(ctx, []string{"--smb", "127.0.0.1:0", "--smb-encrypt", "required", "--ready-file", ready}, &stdout, &stderr)
 	}()

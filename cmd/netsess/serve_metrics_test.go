@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/netsession/netsession/internal/syncbuf"
 )
 
 // --metrics serves the counters over HTTP and names its address in the
@@ -18,7 +20,7 @@ func TestServeMetrics(t *testing.T) {
 	ready := filepath.Join(t.TempDir(), "ready.json")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	codec := make(chan int, 1)
 	go func() {
 		codec <- runServe(ctx, []string{"--rpc", "127.0.0.1:0", "--smb", "127.0.0.1:0", "--metrics", "127.0.0.1:0",

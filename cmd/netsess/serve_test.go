@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,39 +8,21 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/internal/syncbuf"
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/rpcauth"
 	"github.com/netsession/netsession/session"
 	"github.com/netsession/netsession/srvs"
 )
 
-// syncBuffer is a bytes.Buffer safe for the server's logging goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // serving is a runServe started in the background.
 type serving struct {
 	rpc, epm, smb string
-	stderr        *syncBuffer
+	stderr        *syncbuf.Buffer
 	stop          func() int
 }
 
@@ -51,9 +32,9 @@ func serveBG(t *testing.T, args ...string) *serving {
 	t.Helper()
 	ready := filepath.Join(t.TempDir(), "ready.json")
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &serving{stderr: &syncBuffer{}}
+	s := &serving{stderr: &syncbuf.Buffer{}}
 	codec := make(chan int, 1)
-	var stdout syncBuffer
+	var stdout syncbuf.Buffer
 	go func() { codec <- runServe(ctx, append(args, "--ready-file", ready), &stdout, s.stderr) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -146,7 +127,7 @@ func TestServeUsage(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			var out, errb syncBuffer
+			var out, errb syncbuf.Buffer
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			code := runServe(ctx, tc.args, &out, &errb)
@@ -155,7 +136,7 @@ func TestServeUsage(t *testing.T) {
 			}
 		})
 	}
-	var out, errb syncBuffer
+	var out, errb syncbuf.Buffer
 	runServe(context.Background(), []string{"-h"}, &out, &errb)
 	for _, want := range []string{"--rpc", "--epm", "--users", "--policy", "--seed", "--ready-file", "--cname", "--compat", "--allow-connect-level", "--log-level", "Examples:", "Exit codes:", `"nt_hash"`} {
 		if !strings.Contains(out.String(), want) {
@@ -169,7 +150,7 @@ func TestServeSeedErrors(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`[{"client": "10.0.0.5", "user": "a"}, {"client": "10.0.0.6", "opens": -3}]`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var out, errb syncBuffer
+	var out, errb syncbuf.Buffer
 	code := runServe(context.Background(), []string{"--seed", path}, &out, &errb)
 	if code != exitInternal || !strings.Contains(errb.String(), path) || !strings.Contains(errb.String(), "entry 1") {
 		t.Errorf("exit %d: %s", code, errb.String())

@@ -14,6 +14,7 @@ import (
 	"github.com/netsession/netsession/fleet"
 	"github.com/netsession/netsession/history"
 	"github.com/netsession/netsession/internal/promtext/promtexttest"
+	"github.com/netsession/netsession/internal/syncbuf"
 	"github.com/netsession/netsession/internal/watchmetrics"
 )
 
@@ -27,7 +28,7 @@ func TestWatchMetrics(t *testing.T) {
 	targets := f.Targets()
 	dir := t.TempDir()
 	events := filepath.Join(dir, "events.jsonl")
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	addrRE := regexp.MustCompile(`metrics at http://(\S+)/metrics`)
 	eventCounts := func() map[history.EventKind]int {
 		b, err := os.ReadFile(events)
@@ -136,7 +137,7 @@ func TestWatchMetrics(t *testing.T) {
 	}
 	args := append([]string{"watch", scanU, "--interval", "10s", "--rounds", "3", "--timeout", "3s",
 		"--db", filepath.Join(dir, "history.db"), "--events", events, "--metrics", "127.0.0.1:0"}, targets...)
-	var stdout syncBuffer
+	var stdout syncbuf.Buffer
 	code := newApp(func(io.Writer) cliEnv { return env }).Run(context.Background(), args, &stdout, &stderr)
 	if code != exitOK || rounds != 2 {
 		t.Fatalf("watch: exit %d after %d waits\n%s", code, rounds, &stderr)

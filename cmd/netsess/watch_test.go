@@ -17,6 +17,7 @@ import (
 	"github.com/netsession/netsession/fleet"
 	"github.com/netsession/netsession/history"
 	"github.com/netsession/netsession/internal/pgharness"
+	"github.com/netsession/netsession/internal/syncbuf"
 	"github.com/netsession/netsession/session"
 )
 
@@ -51,7 +52,7 @@ func freshPG(t *testing.T) string {
 
 // runNetsess runs a netsess command line with env in ctx.
 func runNetsess(ctx context.Context, env cliEnv, args ...string) (int, string, string) {
-	var out, errb syncBuffer
+	var out, errb syncbuf.Buffer
 	code := newApp(func(io.Writer) cliEnv { return env }).Run(ctx, args, &out, &errb)
 	return code, out.String(), errb.String()
 }

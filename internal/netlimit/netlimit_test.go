@@ -1,16 +1,16 @@
 package netlimit
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/netsession/netsession/internal/syncbuf"
 )
 
 func TestKey(t *testing.T) {
@@ -60,28 +60,11 @@ func TestTemporary(t *testing.T) {
 	}
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestLimiter: the caps hold per address and in all, a release is counted
 // once, and a thousand refusals of one address make two log records (the
 // first, then a summary with the count), not a thousand.
 func TestLimiter(t *testing.T) {
-	var logs syncBuf
+	var logs syncbuf.Buffer
 	l := &Limiter{Max: 3, PerAddr: 2, Name: "test", LogInterval: 50 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	a := &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 1}

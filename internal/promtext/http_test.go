@@ -10,11 +10,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/netsession/netsession/internal/syncbuf"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -98,7 +99,7 @@ func TestServerLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
-	var logged syncWriter
+	var logged syncbuf.Buffer
 	s := &Server{Handler: Handler(r, nil), MaxConns: 3, MaxConnsPerAddr: 2, Logger: slog.New(slog.NewTextHandler(&logged, nil))}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -152,23 +153,4 @@ func TestServerLimits(t *testing.T) {
 	if !strings.Contains(logged.String(), "too many connections from this address") || !strings.Contains(logged.String(), "listener=metrics") {
 		t.Errorf("refusals not logged:\n%s", logged.String())
 	}
-}
-
-// syncWriter is a buffer that log records may be written to from several
-// goroutines.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
