@@ -7,11 +7,10 @@ import (
 	"net"
 	"os"
 	"syscall"
-	"unsafe"
 )
 
 // rawTCP reads and writes a TCP connection with raw system calls on its
-// non-blocking socket, waiting for readiness through the runtime's poller
+// non-blocking socket (sysRead, sysWrite), waiting for readiness through the runtime's poller
 // exactly as the net package does (deadlines included). Such a call never
 // blocks, so it need not tell the scheduler that it enters a system call:
 // the scheduler's monitor thread, asleep while the server is idle between
@@ -45,14 +44,14 @@ func (r rawTCP) Read(b []byte) (int, error) {
 	var errno syscall.Errno
 	if err := r.rc.Read(func(fd uintptr) bool {
 		for {
-			r1, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+			r1, e := sysRead(fd, b)
 			switch e {
 			case syscall.EINTR:
 				continue
 			case syscall.EAGAIN:
 				return false // wait until readable
 			}
-			n, errno = int(r1), e
+			n, errno = r1, e
 			return true
 		}
 	}); err != nil {
@@ -74,14 +73,14 @@ func (r rawTCP) Write(b []byte) (int, error) {
 		var errno syscall.Errno
 		if err := r.rc.Write(func(fd uintptr) bool {
 			for {
-				r1, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[done])), uintptr(len(b)-done))
+				r1, e := sysWrite(fd, b[done:])
 				switch e {
 				case syscall.EINTR:
 					continue
 				case syscall.EAGAIN:
 					return false // wait until writable
 				case 0:
-					done += int(r1)
+					done += r1
 				}
 				errno = e
 				return true
