@@ -6,20 +6,35 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 )
 
 // rawTCP reads and writes a TCP connection with raw system calls on its
-// non-blocking socket (sysRead, sysWrite), waiting for readiness through the runtime's poller
-// exactly as the net package does (deadlines included). Such a call never
-// blocks, so it need not tell the scheduler that it enters a system call:
-// the scheduler's monitor thread, asleep while the server is idle between
-// two requests, is not woken for every read and write, which on a
-// request-answer exchange (a pipe's DCE/RPC fragments) costs more CPU than
-// the read itself.
+// non-blocking socket (sysRead, sysWrite), waiting for readiness through
+// the runtime's poller exactly as the net package does (deadlines
+// included). Such a call never blocks, so it need not tell the scheduler
+// that it enters a system call: the scheduler's monitor thread, asleep
+// while the server is idle between two requests, is not woken for every
+// read and write, which on a request-answer exchange (a pipe's DCE/RPC
+// fragments) costs more CPU than the read itself. The state of the call
+// in progress lives in the struct, so that a read or write allocates
+// nothing.
 type rawTCP struct {
 	*net.TCPConn
 	rc syscall.RawConn
+
+	rmu    sync.Mutex // one Read at a time
+	rb     []byte
+	rn     int
+	rerrno syscall.Errno
+	readFn func(fd uintptr) bool
+
+	wmu     sync.Mutex // one Write at a time
+	wb      []byte
+	wn      int
+	werrno  syscall.Errno
+	writeFn func(fd uintptr) bool
 }
 
 // newRawIO returns nc itself unless it is a TCP connection.
@@ -32,69 +47,85 @@ func newRawIO(nc net.Conn) net.Conn {
 	if err != nil {
 		return nc
 	}
-	return rawTCP{tc, rc}
+	r := &rawTCP{TCPConn: tc, rc: rc}
+	r.readFn, r.writeFn = r.readOnce, r.writeOnce
+	return r
 }
 
 // Read reads as net.TCPConn.Read does, with the same errors.
-func (r rawTCP) Read(b []byte) (int, error) {
+func (r *rawTCP) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	if err := r.rc.Read(func(fd uintptr) bool {
-		for {
-			r1, e := sysRead(fd, b)
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // wait until readable
-			}
-			n, errno = r1, e
-			return true
-		}
-	}); err != nil {
+	r.rmu.Lock()
+	defer r.rmu.Unlock()
+	r.rb, r.rn, r.rerrno = b, 0, 0
+	err := r.rc.Read(r.readFn)
+	r.rb = nil
+	switch {
+	case err != nil:
 		return 0, r.opError("read", err)
-	}
-	if errno != 0 {
-		return 0, r.opError("read", os.NewSyscallError("read", errno))
-	}
-	if n == 0 {
+	case r.rerrno != 0:
+		return 0, r.opError("read", os.NewSyscallError("read", r.rerrno))
+	case r.rn == 0:
 		return 0, io.EOF
 	}
-	return n, nil
+	return r.rn, nil
+}
+
+// readOnce is one read(2); false asks to wait until the socket is readable.
+func (r *rawTCP) readOnce(fd uintptr) bool {
+	for {
+		n, e := sysRead(fd, r.rb)
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		case 0:
+			r.rn = n
+		}
+		r.rerrno = e
+		return true
+	}
 }
 
 // Write writes all of b as net.TCPConn.Write does, with the same errors.
-func (r rawTCP) Write(b []byte) (int, error) {
-	done := 0
-	for done < len(b) {
-		var errno syscall.Errno
-		if err := r.rc.Write(func(fd uintptr) bool {
-			for {
-				r1, e := sysWrite(fd, b[done:])
-				switch e {
-				case syscall.EINTR:
-					continue
-				case syscall.EAGAIN:
-					return false // wait until writable
-				case 0:
-					done += r1
-				}
-				errno = e
-				return true
-			}
-		}); err != nil {
-			return done, r.opError("write", err)
+func (r *rawTCP) Write(b []byte) (int, error) {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	r.wb, r.wn = b, 0
+	defer func() { r.wb = nil }()
+	for r.wn < len(b) {
+		r.werrno = 0
+		if err := r.rc.Write(r.writeFn); err != nil {
+			return r.wn, r.opError("write", err)
 		}
-		if errno != 0 {
-			return done, r.opError("write", os.NewSyscallError("write", errno))
+		if r.werrno != 0 {
+			return r.wn, r.opError("write", os.NewSyscallError("write", r.werrno))
 		}
 	}
-	return done, nil
+	return r.wn, nil
 }
 
-func (r rawTCP) opError(op string, err error) error {
+// writeOnce is one write(2) of what remains; false asks to wait until the
+// socket is writable.
+func (r *rawTCP) writeOnce(fd uintptr) bool {
+	for {
+		n, e := sysWrite(fd, r.wb[r.wn:])
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		case 0:
+			r.wn += n
+		}
+		r.werrno = e
+		return true
+	}
+}
+
+func (r *rawTCP) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: "tcp", Source: r.LocalAddr(), Addr: r.RemoteAddr(), Err: err}
 }

@@ -33,8 +33,8 @@ func rawPair(t *testing.T) (net.Conn, *net.TCPConn) {
 	}
 	rc := newRawIO(nc)
 	t.Cleanup(func() { rc.Close() })
-	if _, ok := rc.(rawTCP); !ok {
-		t.Fatalf("newRawIO(%T) = %T, want rawTCP", nc, rc)
+	if _, ok := rc.(*rawTCP); !ok {
+		t.Fatalf("newRawIO(%T) = %T, want *rawTCP", nc, rc)
 	}
 	return rc, peer.(*net.TCPConn)
 }
