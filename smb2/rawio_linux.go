@@ -75,19 +75,12 @@ func (r *rawTCP) Read(b []byte) (int, error) {
 
 // readOnce is one read(2); false asks to wait until the socket is readable.
 func (r *rawTCP) readOnce(fd uintptr) bool {
-	for {
-		n, e := sysRead(fd, r.rb)
-		switch e {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false
-		case 0:
-			r.rn = n
-		}
-		r.rerrno = e
-		return true
+	n, e := untilDone(sysRead, fd, r.rb)
+	if e == syscall.EAGAIN {
+		return false
 	}
+	r.rn, r.rerrno = n, e
+	return true
 }
 
 // Write writes all of b as net.TCPConn.Write does, with the same errors.
@@ -111,18 +104,25 @@ func (r *rawTCP) Write(b []byte) (int, error) {
 // writeOnce is one write(2) of what remains; false asks to wait until the
 // socket is writable.
 func (r *rawTCP) writeOnce(fd uintptr) bool {
+	n, e := untilDone(sysWrite, fd, r.wb[r.wn:])
+	if e == syscall.EAGAIN {
+		return false
+	}
+	r.wn, r.werrno = r.wn+n, e
+	return true
+}
+
+// untilDone makes the call again while a signal interrupts it; n is 0
+// when it fails.
+func untilDone(call func(fd uintptr, b []byte) (int, syscall.Errno), fd uintptr, b []byte) (n int, e syscall.Errno) {
 	for {
-		n, e := sysWrite(fd, r.wb[r.wn:])
-		switch e {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false
-		case 0:
-			r.wn += n
+		n, e = call(fd, b)
+		if e != syscall.EINTR {
+			if e != 0 {
+				n = 0
+			}
+			return n, e
 		}
-		r.werrno = e
-		return true
 	}
 }
 
