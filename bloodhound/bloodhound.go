@@ -121,6 +121,10 @@ type Report struct {
 	// missing, Skipped those the ingestors drop (by reason).
 	Pairs, Duplicates, Unresolved int
 	Skipped                       map[directory.Skip]int
+	// Withheld counts the sessions of hosts that were not collected (a
+	// failure after the first page, a host that answered only at level
+	// 0): a record that is not collected carries no pairs.
+	Withheld int
 }
 
 // Computers accumulates computer records. It is not safe for concurrent use:
@@ -174,7 +178,9 @@ func Outcome(collected bool, f client.Failure, level uint32, hasLevel bool) (boo
 
 // Add adds a resolved host. A host without a SID is left out (Report.NoSID).
 // A host added twice (the same SID) is merged: its session pairs are the
-// union, and it counts as collected when either result was.
+// union, and it counts as collected when either result was. The sessions
+// of a result that is not collected are left out (Report.Withheld): a
+// record that is not collected carries no pairs.
 func (c *Computers) Add(h *directory.Host) {
 	if h.SID == "" {
 		c.report.NoSID = append(c.report.NoSID, h.Result.Target)
@@ -196,6 +202,10 @@ func (c *Computers) Add(h *directory.Host) {
 		c.recs[i].Status = nil
 	}
 	rec := &c.recs[i]
+	if !collected {
+		c.report.Withheld += len(h.Sessions)
+		return
+	}
 	for _, s := range h.Sessions {
 		if s.Skip != directory.SkipNone {
 			c.report.Skipped[s.Skip]++

@@ -43,4 +43,21 @@
 //	                           status, rpc_fault, protocol_error, canceled)
 //
 // A timeout is never "Success", and a host that refused is never Collected.
+// A record that is not collected carries no pairs: the sessions a failed
+// enumeration read before it failed are withheld (counted in the Report).
+//
+// # From the history
+//
+// FromHistory writes the computers file of a window of the session
+// history (package history) instead of one scan: the sessions an
+// observation listed within the window (SessionsSeen: first seen before
+// its end, last seen at or after its start), grouped by server, each
+// server with the outcome of the last run over it (HistoryResults: the
+// last round of a collector such as netsess watch). A server whose last
+// run failed is not collected, with that run's reason, whatever the window
+// saw of it before; a server the last run did not cover is collected when
+// the window holds a successful enumeration of it (the latest that listed
+// a session), at that enumeration's level. Pairs are deduplicated across
+// the window: a user who reconnected from the same computer is one pair.
+// The results are resolved by the directory as a scan's are.
 package bloodhound

@@ -16,15 +16,16 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/netsession/netsession/krb5"
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/spnego"
 )
 
 // Security is how the LDAP connection is protected. A domain controller with
-// default settings refuses simple and NTLM binds on a plain connection
-// without signing or sealing: a simple bind runs over TLS, an NTLM bind over
-// TLS (Windows) or sealed (Windows and Samba, which refuses SASL binds inside
-// TLS).
+// default settings refuses simple, NTLM and Kerberos binds on a plain
+// connection without signing or sealing: a simple bind runs over TLS, an
+// NTLM or Kerberos bind over TLS (Windows) or sealed (Windows and Samba,
+// which refuses SASL binds inside TLS).
 type Security int
 
 const (
@@ -34,12 +35,19 @@ const (
 	// the StartTLS extended operation before binding.
 	StartTLS
 	// Sealed connects in clear (port 389 by default) and binds with NTLM
-	// inside SPNEGO (SASL GSS-SPNEGO) with sealing: every message after
-	// the bind is signed and encrypted by the NTLM session (a SASL
-	// security layer). A DC with default settings (Samba's included)
-	// takes NTLM binds this way only, refusing them over TLS. It needs no
-	// certificate and works with BindNTLM only.
+	// inside SPNEGO (SASL GSS-SPNEGO) or with Kerberos (SASL GSSAPI),
+	// with sealing: every message after the bind is signed and encrypted
+	// by the security context (a SASL security layer: NTLM's sealing, or
+	// Kerberos Wrap tokens with confidentiality). A DC with default
+	// settings (Samba's included) takes SASL binds this way only,
+	// refusing them over TLS. It needs no certificate and works with
+	// BindNTLM and BindKerberos.
 	Sealed
+	// Signed is Sealed with integrity only, for BindKerberos: the
+	// messages after the bind travel in clear, each in a signed Kerberos
+	// Wrap token. Prefer Sealed; Signed exists for servers that offer
+	// no confidentiality.
+	Signed
 )
 
 // String names the security as the command line spells it.
@@ -51,6 +59,8 @@ func (s Security) String() string {
 		return "starttls"
 	case Sealed:
 		return "sealed"
+	case Signed:
+		return "signed"
 	}
 	return fmt.Sprintf("Security(%d)", int(s))
 }
@@ -64,6 +74,11 @@ const (
 	// BindSimple sends the user and password in a simple bind (over TLS
 	// only). The user is a UPN (user@realm), DOMAIN\user or a DN.
 	BindSimple
+	// BindKerberos authenticates with Kerberos as SASL GSSAPI (RFC
+	// 4752), with a ticket for Config.SPN from Config.Kerberos and mutual
+	// authentication; Sealed or Signed protects every later message with
+	// the context's Wrap tokens, over TLS the bind chooses no layer.
+	BindKerberos
 )
 
 // String names the method.
@@ -73,6 +88,8 @@ func (m BindMethod) String() string {
 		return "ntlm"
 	case BindSimple:
 		return "simple"
+	case BindKerberos:
+		return "kerberos"
 	}
 	return fmt.Sprintf("BindMethod(%d)", int(m))
 }
@@ -88,7 +105,7 @@ type Config struct {
 	// Server is the domain controller: HOST or HOST:PORT (default port 636
 	// for LDAPS, 389 for StartTLS).
 	Server string
-	// Security is LDAPS (the zero value) or StartTLS.
+	// Security is LDAPS (the zero value), StartTLS, Sealed or Signed.
 	Security Security
 	// CAFile is a PEM file of the certificates that may sign the DC's
 	// certificate (Samba writes its own CA to tls/ca.pem in its private
@@ -110,6 +127,12 @@ type Config struct {
 	Domain   string
 	Password string
 	NTHash   []byte
+	// Kerberos gives the service ticket of a BindKerberos bind (a
+	// *krb5.Client); the user and password fields are then unused.
+	Kerberos krb5.TicketSource
+	// SPN is the DC's LDAP service principal for BindKerberos; empty
+	// means DefaultSPN of ServerName, or of the host part of Server.
+	SPN string
 	// PageSize is the paged-search page size (0: DefaultPageSize).
 	PageSize uint32
 	// Timeout bounds each request (0: DefaultTimeout).
@@ -127,7 +150,8 @@ type stepFunc func(ctx context.Context, in []byte) (out []byte, done bool, err e
 // Errors of Dial, matched with errors.Is.
 var (
 	// ErrConfig is a Config that cannot work (no server, a sealed
-	// connection without NTLM, an unreadable CA file).
+	// connection with a simple bind, a Kerberos bind without tickets, an
+	// unreadable CA file).
 	ErrConfig = errors.New("directory: configuration")
 	// ErrConnect is a DC that could not be reached or a TLS handshake
 	// that failed (a certificate not signed by the CA, for one).
@@ -167,11 +191,8 @@ type Conn struct {
 // Dial connects to cfg.Server over TLS, binds, and reads the domain's names
 // and SID from the root DSE and the configuration partition.
 func Dial(ctx context.Context, cfg Config) (*Conn, error) {
-	if cfg.Server == "" {
-		return nil, fmt.Errorf("%w: no server", ErrConfig)
-	}
-	if cfg.Security == Sealed && cfg.Bind != BindNTLM {
-		return nil, fmt.Errorf("%w: a sealed connection needs an NTLM bind", ErrConfig)
+	if err := checkConfig(cfg); err != nil {
+		return nil, err
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -209,11 +230,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	defer stop()
 	var conn net.Conn
 	switch cfg.Security {
-	case Sealed:
-		if cfg.Bind != BindNTLM {
-			raw.Close()
-			return nil, fmt.Errorf("%w: a sealed connection needs an NTLM bind", ErrConfig)
-		}
+	case Sealed, Signed:
 		conn = raw
 	case LDAPS:
 		tconn := tls.Client(raw, tc)
@@ -230,16 +247,16 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	}
 	c := &Conn{cfg: cfg, log: log, timeout: timeout}
 	// SASL binds run on the connection before go-ldap takes it.
-	if cfg.Bind == BindNTLM {
+	if cfg.Bind != BindSimple {
 		conn.SetDeadline(time.Now().Add(timeout))
-		layer, err := c.saslBind(ctx, conn, host)
+		layer, maxSend, err := c.saslBind(ctx, conn, host)
 		if err != nil {
 			conn.Close()
-			return nil, fmt.Errorf("%w: %s bind as %s: %w", ErrBind, cfg.Bind, cfg.User, ctxErr(ctx, err))
+			return nil, fmt.Errorf("%w: %s bind as %s: %w", ErrBind, cfg.Bind, c.bindUser(), ctxErr(ctx, err))
 		}
 		conn.SetDeadline(time.Time{})
 		if layer != nil {
-			conn = &saslConn{Conn: conn, s: layer}
+			conn = &saslConn{Conn: conn, layer: layer, maxSend: maxSend}
 		}
 	}
 	c.l = ldap.NewConn(conn, true)
@@ -251,6 +268,35 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	}
 	return c, nil
 }
+
+// checkConfig refuses combinations that cannot bind.
+func checkConfig(cfg Config) error {
+	switch {
+	case cfg.Server == "":
+		return fmt.Errorf("%w: no server", ErrConfig)
+	case cfg.Security == Sealed && cfg.Bind == BindSimple:
+		return fmt.Errorf("%w: a sealed connection needs an NTLM or Kerberos bind", ErrConfig)
+	case cfg.Security == Signed && cfg.Bind != BindKerberos:
+		return fmt.Errorf("%w: a signed connection needs a Kerberos bind", ErrConfig)
+	case cfg.Bind == BindKerberos && cfg.Kerberos == nil:
+		return fmt.Errorf("%w: a Kerberos bind without a Kerberos client", ErrConfig)
+	}
+	return nil
+}
+
+// bindUser names the account of the bind, for messages.
+func (c *Conn) bindUser() string {
+	if c.cfg.Bind == BindKerberos {
+		if p, ok := c.cfg.Kerberos.(interface{ Principal() string }); ok {
+			return p.Principal()
+		}
+		return "the Kerberos client"
+	}
+	return c.cfg.User
+}
+
+// DefaultSPN is the LDAP service principal of the domain controller host.
+func DefaultSPN(host string) string { return "ldap/" + strings.TrimSuffix(host, ".") }
 
 func tlsConfig(cfg Config, host string) (*tls.Config, error) {
 	tc := &tls.Config{ServerName: cfg.ServerName, MinVersion: tls.VersionTLS12}
@@ -373,13 +419,15 @@ func (c *Conn) setup() error {
 			return fmt.Errorf("%w: simple bind as %s: %w", ErrBind, cfg.User, err)
 		}
 	}
-	c.log.Debug("ldap bound", "server", c.cfg.Server, "method", c.cfg.Bind.String(), "user", c.cfg.User)
+	c.log.Debug("ldap bound", "server", c.cfg.Server, "method", c.cfg.Bind.String(), "security", c.cfg.Security.String(), "user", c.bindUser())
 	return c.readDomain()
 }
 
 // saslBind binds with NTLM inside SPNEGO (SASL GSS-SPNEGO, which Windows
-// and Samba both take), or with Kerberos.
-func (c *Conn) saslBind(ctx context.Context, conn net.Conn, host string) (sealer, error) {
+// and Samba both take) or with Kerberos (SASL GSSAPI), and returns the
+// security layer for what follows (nil over TLS) with the largest buffer
+// the server takes (0: no limit of its own).
+func (c *Conn) saslBind(ctx context.Context, conn net.Conn, host string) (saslLayer, int, error) {
 	cfg := c.cfg
 	switch cfg.Bind {
 	case BindNTLM:
@@ -396,18 +444,43 @@ func (c *Conn) saslBind(ctx context.Context, conn net.Conn, host string) (sealer
 		}
 		sc := spnego.MustInitiator(cl).NewContext()
 		if err := saslBind(ctx, conn, "GSS-SPNEGO", sc.Step); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if cfg.Security == Sealed {
 			_, mc := sc.Negotiated()
 			if nc, ok := mc.(*ntlm.ClientContext); !ok || nc.Flags()&ntlm.FlagSeal == 0 {
-				return nil, errors.New("the server did not agree to sealing")
+				return nil, 0, errors.New("the server did not agree to sealing")
 			}
-			return sc, nil
+			return sealerLayer{sc}, 0, nil
 		}
-		return nil, nil
+		return nil, 0, nil
+	case BindKerberos:
+		spn := cfg.SPN
+		if spn == "" {
+			name := cfg.ServerName
+			if name == "" {
+				name = host
+			}
+			spn = DefaultSPN(name)
+		}
+		t, err := cfg.Kerberos.Ticket(ctx, spn)
+		if err != nil {
+			return nil, 0, err
+		}
+		g := &gssapiBind{ini: krb5.NewInitiator(t, nil), want: layerNone}
+		switch cfg.Security {
+		case Sealed:
+			g.want = layerConf
+		case Signed:
+			g.want = layerIntegrity
+			g.ini.Flags &^= krb5.FlagConf
+		}
+		if err := saslBind(ctx, conn, "GSSAPI", g.step); err != nil {
+			return nil, 0, err
+		}
+		return g.layer(), g.maxSend, nil
 	}
-	return nil, fmt.Errorf("%w: bind method %v", ErrConfig, cfg.Bind)
+	return nil, 0, fmt.Errorf("%w: bind method %v", ErrConfig, cfg.Bind)
 }
 
 func (c *Conn) readDomain() error {

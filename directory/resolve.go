@@ -91,6 +91,10 @@ type ResolverConfig struct {
 	Collector string
 	// Reverse resolves client addresses; nil uses the system resolver.
 	Reverse ReverseFunc
+	// NetBIOS, when not nil, asks a client address that reverse DNS does
+	// not name (or names unknown to the directory) for its NetBIOS name
+	// (NodeStatus), then resolves that as NAME$.
+	NetBIOS NetBIOSFunc
 }
 
 // Stats counts what a Resolver resolved, over every call.
@@ -115,6 +119,7 @@ type Resolver struct {
 	dir       Lookup
 	dom       Domain
 	reverse   ReverseFunc
+	netbios   NetBIOSFunc
 	collector string
 
 	mu      sync.Mutex
@@ -136,7 +141,7 @@ func NewResolver(dir Lookup, cfg ResolverConfig) *Resolver {
 			return net.DefaultResolver.LookupAddr(ctx, addr.String())
 		}
 	}
-	return &Resolver{dir: dir, dom: dir.Domain(), reverse: rev, collector: cfg.Collector,
+	return &Resolver{dir: dir, dom: dir.Domain(), reverse: rev, netbios: cfg.NetBIOS, collector: cfg.Collector,
 		users: map[string]answer{}, clients: map[string]answer{}, stats: Stats{Skipped: map[Skip]int{}}}
 }
 
@@ -193,28 +198,49 @@ func (r *Resolver) computer(ctx context.Context, c ClientName) (string, error) {
 		}
 		return "", err
 	case ClientIP:
+		sid, err := r.byReverseDNS(ctx, c)
+		if r.netbios == nil || !errors.Is(err, ErrNotFound) {
+			return sid, err
+		}
 		r.count(func(s *Stats) { s.Lookups++ })
-		names, err := r.reverse(ctx, c.Addr)
-		if err != nil {
-			var dnsErr *net.DNSError
-			if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
-				return "", fmt.Errorf("%w: %s: no reverse DNS name", ErrNotFound, c.Host)
+		name, nerr := r.netbios(ctx, c.Addr)
+		if nerr != nil {
+			if errors.Is(nerr, ErrNotFound) || errors.Is(nerr, ErrNodeStatus) {
+				return "", fmt.Errorf("%w; %w", err, nerr)
 			}
-			return "", fmt.Errorf("reverse DNS of %s: %w", c.Host, err)
+			return "", nerr
 		}
-		for _, n := range names {
-			nc := NormalizeClient(n)
-			if nc.Kind != ClientFQDN && nc.Kind != ClientNetBIOS {
-				continue
-			}
-			sid, err := r.computer(ctx, nc)
-			if err == nil || !errors.Is(err, ErrNotFound) {
-				return sid, err
-			}
+		sid, nerr = r.dir.AccountSID(ctx, name+"$")
+		if nerr != nil {
+			return "", fmt.Errorf("%w; NetBIOS name %s: %w", err, name, nerr)
 		}
-		return "", fmt.Errorf("%w: %s: reverse names %v unknown to the directory", ErrNotFound, c.Host, names)
+		return sid, nil
 	}
 	return "", fmt.Errorf("%w: empty client name", ErrNotFound)
+}
+
+// byReverseDNS resolves an address by its reverse DNS names.
+func (r *Resolver) byReverseDNS(ctx context.Context, c ClientName) (string, error) {
+	r.count(func(s *Stats) { s.Lookups++ })
+	names, err := r.reverse(ctx, c.Addr)
+	if err != nil {
+		var dnsErr *net.DNSError
+		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+			return "", fmt.Errorf("%w: %s: no reverse DNS name", ErrNotFound, c.Host)
+		}
+		return "", fmt.Errorf("reverse DNS of %s: %w", c.Host, err)
+	}
+	for _, n := range names {
+		nc := NormalizeClient(n)
+		if nc.Kind != ClientFQDN && nc.Kind != ClientNetBIOS {
+			continue
+		}
+		sid, err := r.computer(ctx, nc)
+		if err == nil || !errors.Is(err, ErrNotFound) {
+			return sid, err
+		}
+	}
+	return "", fmt.Errorf("%w: %s: reverse names %v unknown to the directory", ErrNotFound, c.Host, names)
 }
 
 // HostSID resolves a scan target (a DNS name, NetBIOS name or address) to its

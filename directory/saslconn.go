@@ -9,29 +9,77 @@ import (
 	"sync"
 )
 
-// sealer is a security context's per-message protection: seal returns the
-// signature of msg, encrypted in place; unseal checks and decrypts.
+// saslLayer is the per-message protection of a SASL security layer: wrap
+// makes the buffer that carries a message, unwrap checks a received
+// buffer and returns its message, overhead is what wrap adds.
+type saslLayer interface {
+	wrap(msg []byte) ([]byte, error)
+	unwrap(buf []byte) ([]byte, error)
+	overhead() int
+}
+
+// sealer is a security context's per-message protection as NTLM gives it:
+// seal returns the signature of msg, encrypted in place; unseal checks and
+// decrypts.
 type sealer interface {
 	SealWithin(msg []byte, lo, hi int) ([]byte, error)
 	UnsealWithin(msg []byte, lo, hi int, sig []byte) error
 	SignatureSize() int
 }
 
-// maxSASLBuffer bounds one received SASL buffer.
+// sealerLayer carries each message as the context's signature followed by
+// the sealed bytes (NTLM's SASL buffers).
+type sealerLayer struct{ s sealer }
+
+func (l sealerLayer) overhead() int { return l.s.SignatureSize() }
+
+func (l sealerLayer) wrap(p []byte) ([]byte, error) {
+	sz := l.s.SignatureSize()
+	buf := make([]byte, sz+len(p))
+	msg := buf[sz:]
+	copy(msg, p)
+	sig, err := l.s.SealWithin(msg, 0, len(msg))
+	if err != nil {
+		return nil, err
+	}
+	if len(sig) != sz {
+		return nil, fmt.Errorf("signature of %d bytes", len(sig))
+	}
+	copy(buf, sig)
+	return buf, nil
+}
+
+func (l sealerLayer) unwrap(buf []byte) ([]byte, error) {
+	sz := l.s.SignatureSize()
+	if len(buf) < sz {
+		return nil, fmt.Errorf("buffer of %d bytes", len(buf))
+	}
+	msg := buf[sz:]
+	if err := l.s.UnsealWithin(msg, 0, len(msg), buf[:sz]); err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
+
+// maxSASLBuffer bounds one received SASL buffer. The largest size a SASL
+// mechanism can announce is 0xFFFFFF (three bytes), so it is also what a
+// Kerberos bind offers to receive.
 const maxSASLBuffer = 16 << 20
 
 // ErrSASLLayer is a SASL buffer that is too long or fails its check.
 var ErrSASLLayer = errors.New("directory: SASL security layer")
 
-// saslConn runs LDAP through a SASL security layer with confidentiality
-// (RFC 4422 section 3.7): every buffer is a 4-byte big-endian length and the
-// context's signature followed by the sealed bytes, as NTLM wraps them.
+// saslConn runs LDAP through a SASL security layer (RFC 4422 section 3.7):
+// every buffer is a 4-byte big-endian length and what the layer makes of
+// a message. Writes larger than the peer's maximum buffer (maxSend, 0 for
+// none) are split over several buffers.
 type saslConn struct {
 	net.Conn
-	s    sealer
-	rmu  sync.Mutex
-	rbuf []byte
-	wmu  sync.Mutex
+	layer   saslLayer
+	maxSend int
+	rmu     sync.Mutex
+	rbuf    []byte
+	wmu     sync.Mutex
 }
 
 func (c *saslConn) Read(p []byte) (int, error) {
@@ -43,16 +91,15 @@ func (c *saslConn) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		n := binary.BigEndian.Uint32(hdr[:])
-		sz := c.s.SignatureSize()
-		if n > maxSASLBuffer || int(n) < sz {
+		if n > maxSASLBuffer || int(n) < c.layer.overhead() {
 			return 0, fmt.Errorf("%w: buffer of %d bytes", ErrSASLLayer, n)
 		}
 		buf := make([]byte, n)
 		if _, err := io.ReadFull(c.Conn, buf); err != nil {
 			return 0, err
 		}
-		msg := buf[sz:]
-		if err := c.s.UnsealWithin(msg, 0, len(msg), buf[:sz]); err != nil {
+		msg, err := c.layer.unwrap(buf)
+		if err != nil {
 			return 0, fmt.Errorf("%w: %w", ErrSASLLayer, err)
 		}
 		c.rbuf = msg
@@ -65,21 +112,25 @@ func (c *saslConn) Read(p []byte) (int, error) {
 func (c *saslConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	sz := c.s.SignatureSize()
-	buf := make([]byte, 4+sz+len(p))
-	msg := buf[4+sz:]
-	copy(msg, p)
-	sig, err := c.s.SealWithin(msg, 0, len(msg))
-	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrSASLLayer, err)
+	chunk := len(p)
+	if c.maxSend > 0 {
+		chunk = c.maxSend - c.layer.overhead()
+		if chunk <= 0 {
+			return 0, fmt.Errorf("%w: the peer's buffers (%d bytes) cannot hold a message", ErrSASLLayer, c.maxSend)
+		}
 	}
-	if len(sig) != sz {
-		return 0, fmt.Errorf("%w: signature of %d bytes", ErrSASLLayer, len(sig))
-	}
-	copy(buf[4:], sig)
-	binary.BigEndian.PutUint32(buf, uint32(sz+len(p)))
-	if _, err := c.Conn.Write(buf); err != nil {
-		return 0, err
+	for done := 0; done < len(p); {
+		end := min(done+chunk, len(p))
+		body, err := c.layer.wrap(p[done:end])
+		if err != nil {
+			return done, fmt.Errorf("%w: %w", ErrSASLLayer, err)
+		}
+		buf := make([]byte, 4, 4+len(body))
+		binary.BigEndian.PutUint32(buf, uint32(len(body)))
+		if _, err := c.Conn.Write(append(buf, body...)); err != nil {
+			return done, err
+		}
+		done = end
 	}
 	return len(p), nil
 }

@@ -38,7 +38,7 @@ func TestSASLConnRoundTrip(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	ca := &saslConn{Conn: a, s: xorSealer{}}
+	ca := &saslConn{Conn: a, layer: sealerLayer{xorSealer{}}}
 	msg := []byte("0\x0c\x02\x01\x01`\x07\x02\x01\x03\x04\x00\x80\x00")
 	wire := make(chan []byte, 1)
 	go func() {
@@ -69,7 +69,7 @@ func readAll(t *testing.T, data []byte) error {
 		b.Write(data)
 		b.Close()
 	}()
-	c := &saslConn{Conn: a, s: xorSealer{}}
+	c := &saslConn{Conn: a, layer: sealerLayer{xorSealer{}}}
 	buf := make([]byte, 64)
 	for {
 		if _, err := c.Read(buf); err != nil {
@@ -119,4 +119,88 @@ func FuzzRawRecv(f *testing.F) {
 		r := &rawLDAP{conn: a, id: 1}
 		r.recv(ber.Tag(app))
 	})
+}
+
+// TestSASLConnSplits: a write larger than the peer's maximum buffer goes
+// out in several buffers, none larger than the maximum, and reads back
+// whole.
+func TestSASLConnSplits(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	w := &saslConn{Conn: a, layer: sealerLayer{xorSealer{}}, maxSend: 4 + 10}
+	msg := bytes.Repeat([]byte("0123456789abcdef"), 5)
+	go func() {
+		w.Write(msg)
+		a.Close()
+	}()
+	var sizes []uint32
+	var wire bytes.Buffer
+	for {
+		var hdr [4]byte
+		if _, err := io.ReadFull(b, hdr[:]); err != nil {
+			break
+		}
+		n := binary.BigEndian.Uint32(hdr[:])
+		sizes = append(sizes, n)
+		body := make([]byte, n)
+		io.ReadFull(b, body)
+		wire.Write(hdr[:])
+		wire.Write(body)
+	}
+	if len(sizes) != 8 {
+		t.Errorf("%d buffers (%v), want 8 of at most 14 bytes", len(sizes), sizes)
+	}
+	for _, n := range sizes {
+		if n > 14 {
+			t.Errorf("buffer of %d bytes over the maximum of 14", n)
+		}
+	}
+	c, d := net.Pipe()
+	defer c.Close()
+	go func() {
+		d.Write(wire.Bytes())
+		d.Close()
+	}()
+	r := &saslConn{Conn: c, layer: sealerLayer{xorSealer{}}}
+	back, err := io.ReadAll(r)
+	if !bytes.Equal(back, msg) {
+		t.Errorf("read back %q (%v)", back, err)
+	}
+	tiny := &saslConn{Conn: a, layer: sealerLayer{xorSealer{}}, maxSend: 4}
+	if _, err := tiny.Write(msg); !errors.Is(err, ErrSASLLayer) {
+		t.Errorf("buffers smaller than the signature: %v", err)
+	}
+}
+
+// TestGSSAPIChoose: the client takes the layer it needs from the server's
+// offer with its own maximum buffer, or refuses the offer.
+func TestGSSAPIChoose(t *testing.T) {
+	for _, tc := range []struct {
+		want    byte
+		offer   []byte
+		choice  []byte
+		maxSend int
+	}{
+		{layerConf, []byte{7, 1, 0, 0}, []byte{4, 0xff, 0xff, 0xff}, 65536},
+		{layerIntegrity, []byte{6, 0, 0x10, 0}, []byte{2, 0xff, 0xff, 0xff}, 4096},
+		{layerNone, []byte{7, 1, 0, 0}, []byte{1, 0, 0, 0}, 65536},
+		{layerConf, []byte{3, 1, 0, 0}, nil, 0},
+		{layerNone, []byte{6, 1, 0, 0}, nil, 0},
+		{layerConf, []byte{4, 0, 0, 0}, nil, 0},
+		{layerConf, []byte{7, 1, 0}, nil, 0},
+		{layerConf, []byte{7, 1, 0, 0, 'x'}, nil, 0},
+	} {
+		g := &gssapiBind{want: tc.want}
+		got, err := g.choose(tc.offer)
+		if tc.choice == nil {
+			if !errors.Is(err, ErrSecurityLayer) {
+				t.Errorf("want %d, offer %x: %x, %v; want ErrSecurityLayer", tc.want, tc.offer, got, err)
+			}
+			continue
+		}
+		if err != nil || !bytes.Equal(got, tc.choice) || g.maxSend != tc.maxSend {
+			t.Errorf("want %d, offer %x: %x (max %d), %v", tc.want, tc.offer, got, g.maxSend, err)
+		}
+	}
 }

@@ -193,6 +193,12 @@ func NewClient(ctx context.Context, cred Credential, cfg Config) (*Client, error
 		if err != nil {
 			return nil, fmt.Errorf("%w: credential cache %s: %v", ErrCredential, path, err)
 		}
+		tgtName := types.PrincipalName{NameType: 2, NameString: []string{"krbtgt", cc.DefaultPrincipal.Realm}}
+		if tgt, ok := cc.GetEntry(tgtName); ok && !tgt.EndTime.IsZero() && tgt.EndTime.Before(c.clock()) {
+			return nil, fmt.Errorf("credential cache %s: %w: the ticket-granting ticket of %s expired at %s; log on again (kinit)",
+				path, ErrTicketTime, strings.Join(cc.DefaultPrincipal.PrincipalName.NameString, "/")+"@"+cc.DefaultPrincipal.Realm,
+				tgt.EndTime.UTC().Format(time.RFC3339))
+		}
 		cl, err := client.NewFromCCache(cc, conf, settings...)
 		if err != nil {
 			return nil, fmt.Errorf("%w: credential cache %s: %v", ErrCredential, path, err)

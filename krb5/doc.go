@@ -27,6 +27,13 @@
 // builds the AP-REP with a fresh acceptor subkey, which is the session
 // key.
 //
+// Per-message protection: Initiator.Wrapper, once the context is
+// established, gives a Wrapper that makes and checks the Wrap tokens of
+// RFC 4121 (sealed, or signed only; AES-128 and AES-256 session keys),
+// keyed by the acceptor's subkey, with sequence numbers starting from the
+// authenticator's and the AP-REP's; tokens out of sequence are
+// ErrSequence. Package directory seals LDAP with it (SASL GSSAPI).
+//
 // As an auth mechanism: Mechanism is an auth.Initiator (each exchange asks
 // its TicketSource, a *Client, for a ticket for SPN, or for cifs/HOST
 // through ForHost) and Acceptor.AuthAcceptors gives auth.Acceptors for

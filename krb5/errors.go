@@ -134,6 +134,7 @@ func codeName(c int32) string {
 var (
 	krbErrorText   = regexp.MustCompile(`KRB Error: \((\d+)\) ([A-Z_]+)`)
 	networkText    = regexp.MustCompile(`Networking_Error|failed to communicate with KDC|no KDCs defined|could not get KDC`)
+	noSession      = regexp.MustCompile(`no user credentials available and no valid existing session`)
 	asRepNoDecrypt = regexp.MustCompile(`(?i)error decrypting (AS_REP|the AS_REP)|Decrypting_Error.*AS_REP|integrity verification failed`)
 )
 
@@ -153,6 +154,10 @@ func classify(what string, err error) error {
 	switch {
 	case networkText.MatchString(msg):
 		return fmt.Errorf("%s: %w: %v", what, ErrKDCUnreachable, err)
+	case noSession.MatchString(msg):
+		// A client from a credential cache whose ticket-granting ticket
+		// has expired, with no key to log on again.
+		return fmt.Errorf("%s: %w: the ticket-granting ticket has expired and there is no key to log on again (kinit): %v", what, ErrTicketTime, err)
 	case asRepNoDecrypt.MatchString(msg):
 		return fmt.Errorf("%s: %w: %v", what, ErrWrongPassword, err)
 	}

@@ -95,8 +95,9 @@
 // refused logons, timeouts, protocol errors, bytes each way, requests by
 // command) and the srvsvc calls by opnum and returned status ("fault" for
 // a fault), counted on every transport. MetricsHandler serves them over
-// HTTP in two standard shapes: /metrics in the Prometheus text format, for
-// a scraper, and /debug/vars as one JSON object with runtime memory
+// HTTP in two standard shapes: /metrics in the Prometheus text format
+// (written by the module's one exposition, which netsess watch --metrics
+// uses too under its own netsess_watch_ names), for a scraper, and /debug/vars as one JSON object with runtime memory
 // statistics, as expvar does (expvar itself is not used: its registry is
 // process-wide, and a process may run several servers). Config.MetricsAddr
 // (netsess serve --metrics) serves it. Records of events go to the

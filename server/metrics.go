@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"runtime"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/netsession/netsession/dcerpc"
+	"github.com/netsession/netsession/internal/promtext"
 	"github.com/netsession/netsession/smb2"
 )
 
@@ -107,10 +107,9 @@ func (s *Server) Metrics() Metrics {
 // shape expvar serves: the Metrics fields, plus "memstats").
 func (s *Server) MetricsHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		writeProm(w, s.Metrics())
-	})
+	mux.Handle("GET /metrics", promtext.Handler(promtext.GathererFunc(func() []promtext.Family {
+		return promFamilies(s.Metrics())
+	}), s.log))
 	mux.HandleFunc("GET /debug/vars", func(w http.ResponseWriter, r *http.Request) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
@@ -124,34 +123,36 @@ func (s *Server) MetricsHandler() http.Handler {
 	return mux
 }
 
-func writeProm(w io.Writer, m Metrics) {
-	metric := func(name, typ, help string, v int64) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", name, help, name, typ, name, v)
+// promFamilies are the Prometheus families of m (netsess_ and go_
+// goroutines; watch's families are netsess_watch_, apart from these).
+func promFamilies(m Metrics) []promtext.Family {
+	var fams []promtext.Family
+	metric := func(name string, typ promtext.Type, help string, v int64) {
+		fams = append(fams, promtext.Family{Name: name, Help: help, Type: typ, Metrics: []promtext.Metric{{Value: float64(v)}}})
 	}
-	metric("netsess_sessions", "gauge", "Sessions in the table.", int64(m.Sessions))
+	const counter, gauge = promtext.TypeCounter, promtext.TypeGauge
+	metric("netsess_sessions", gauge, "Sessions in the table.", int64(m.Sessions))
 	st := m.SMB
-	metric("netsess_smb_connections_accepted_total", "counter", "SMB connections served.", st.ConnsAccepted)
-	metric("netsess_smb_connections_rejected_total", "counter", "SMB connections closed at accept: connection limit reached.", st.ConnsRejected)
-	metric("netsess_smb_connections", "gauge", "SMB connections open.", st.ConnsOpen)
-	metric("netsess_smb_sessions_established_total", "counter", "SMB sessions established.", st.SessionsOpened)
-	metric("netsess_smb_sessions", "gauge", "SMB sessions established and not ended.", st.SessionsOpen)
-	metric("netsess_smb_logons_failed_total", "counter", "SMB session setups refused.", st.LogonsFailed)
-	metric("netsess_smb_timeouts_total", "counter", "SMB connections closed by a timeout.", st.Timeouts)
-	metric("netsess_smb_protocol_errors_total", "counter", "SMB connections closed for a protocol violation.", st.ProtocolErrors)
-	metric("netsess_smb_received_bytes_total", "counter", "Bytes received on SMB connections.", st.BytesIn)
-	metric("netsess_smb_sent_bytes_total", "counter", "Bytes sent on SMB connections.", st.BytesOut)
-	fmt.Fprintf(w, "# HELP netsess_smb_requests_total SMB requests by command.\n# TYPE netsess_smb_requests_total counter\n")
-	cmds := make([]string, 0, len(st.Commands))
-	for c := range st.Commands {
-		cmds = append(cmds, c)
+	metric("netsess_smb_connections_accepted_total", counter, "SMB connections served.", st.ConnsAccepted)
+	metric("netsess_smb_connections_rejected_total", counter, "SMB connections closed at accept: connection limit reached.", st.ConnsRejected)
+	metric("netsess_smb_connections", gauge, "SMB connections open.", st.ConnsOpen)
+	metric("netsess_smb_sessions_established_total", counter, "SMB sessions established.", st.SessionsOpened)
+	metric("netsess_smb_sessions", gauge, "SMB sessions established and not ended.", st.SessionsOpen)
+	metric("netsess_smb_logons_failed_total", counter, "SMB session setups refused.", st.LogonsFailed)
+	metric("netsess_smb_timeouts_total", counter, "SMB connections closed by a timeout.", st.Timeouts)
+	metric("netsess_smb_protocol_errors_total", counter, "SMB connections closed for a protocol violation.", st.ProtocolErrors)
+	metric("netsess_smb_received_bytes_total", counter, "Bytes received on SMB connections.", st.BytesIn)
+	metric("netsess_smb_sent_bytes_total", counter, "Bytes sent on SMB connections.", st.BytesOut)
+	reqs := promtext.Family{Name: "netsess_smb_requests_total", Help: "SMB requests by command.", Type: counter}
+	for c, n := range st.Commands {
+		reqs.Metrics = append(reqs.Metrics, promtext.Metric{Labels: []promtext.Label{{Name: "command", Value: c}}, Value: float64(n)})
 	}
-	slices.Sort(cmds)
-	for _, c := range cmds {
-		fmt.Fprintf(w, "netsess_smb_requests_total{command=%q} %d\n", c, st.Commands[c])
-	}
-	fmt.Fprintf(w, "# HELP netsess_rpc_calls_total srvsvc calls by opnum and returned status.\n# TYPE netsess_rpc_calls_total counter\n")
+	calls := promtext.Family{Name: "netsess_rpc_calls_total", Help: "srvsvc calls by opnum and returned status.", Type: counter}
 	for _, c := range m.RPCCalls {
-		fmt.Fprintf(w, "netsess_rpc_calls_total{opnum=%q,status=%q} %d\n", strconv.Itoa(int(c.Opnum)), c.Status, c.Count)
+		calls.Metrics = append(calls.Metrics, promtext.Metric{Labels: []promtext.Label{
+			{Name: "opnum", Value: strconv.Itoa(int(c.Opnum))}, {Name: "status", Value: c.Status}}, Value: float64(c.Count)})
 	}
-	metric("go_goroutines", "gauge", "Goroutines that currently exist.", int64(runtime.NumGoroutine()))
+	fams = append(fams, reqs, calls)
+	metric("go_goroutines", gauge, "Goroutines that currently exist.", int64(runtime.NumGoroutine()))
+	return fams
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -18,7 +17,7 @@ import (
 	"github.com/netsession/netsession/auth"
 	"github.com/netsession/netsession/dcerpc"
 	"github.com/netsession/netsession/epm"
-	"github.com/netsession/netsession/internal/netlimit"
+	"github.com/netsession/netsession/internal/promtext"
 	"github.com/netsession/netsession/krb5"
 	"github.com/netsession/netsession/ntlm"
 	"github.com/netsession/netsession/rpcauth"
@@ -511,32 +510,19 @@ func (s *Server) serve(ctx context.Context, l Listeners) error {
 		n++
 		go func() { errc <- s.smb.Serve(serveCtx, l.SMB) }()
 	}
-	var hs *http.Server
+	// Metrics stop after the others have drained (stopMetrics below).
+	metricsCtx, stopMetrics := context.WithCancel(serveCtx)
+	defer stopMetrics()
 	if l.Metrics != nil {
 		n++
-		hs = &http.Server{
-			Handler:           s.MetricsHandler(),
-			ReadHeaderTimeout: 10 * time.Second,
-			// A kept-alive scraper connection must not hold its place
-			// for good.
-			IdleTimeout: 2 * time.Minute,
-			ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ms := &promtext.Server{
+			Handler:         s.MetricsHandler(),
+			MaxConns:        s.cfg.Limits.MetricsMaxConns,
+			MaxConnsPerAddr: s.cfg.Limits.MetricsMaxConnsPerAddr,
+			Name:            "metrics",
+			Logger:          s.log,
 		}
-		// net/http retries temporary accept errors itself; the limiter
-		// bounds the connections.
-		ml := &netlimit.Listener{Listener: l.Metrics, Limiter: &netlimit.Limiter{
-			Max:     s.cfg.Limits.MetricsMaxConns,
-			PerAddr: s.cfg.Limits.MetricsMaxConnsPerAddr,
-			Name:    "metrics",
-			Logger:  s.log,
-		}}
-		go func() {
-			err := hs.Serve(ml)
-			if errors.Is(err, http.ErrServerClosed) {
-				err = nil
-			}
-			errc <- err
-		}()
+		go func() { errc <- ms.Serve(metricsCtx, l.Metrics) }()
 	}
 	var first error
 	select {
@@ -552,11 +538,7 @@ func (s *Server) serve(ctx context.Context, l Listeners) error {
 		s.log.Warn("shutdown timed out; closing connections", "timeout", timeout)
 		_ = s.Close()
 	}
-	if hs != nil {
-		if err := hs.Shutdown(sctx); err != nil {
-			_ = hs.Close()
-		}
-	}
+	stopMetrics()
 	for ; n > 0; n-- {
 		if err := <-errc; first == nil {
 			first = err

@@ -218,7 +218,8 @@ func runScan(ctx context.Context, inv *cli.Invocation, f *scanFlags, e cliEnv) i
 	defer f.cf.kerb.close()
 	var ds *domainScan
 	if f.ld.dc != "" {
-		ds, err = f.ld.discover(ctx, opts.Credentials, opts, inv.Stderr)
+		defer f.ld.close()
+		ds, err = f.ld.discover(ctx, opts.Credentials, opts, f.cf.kerb.ccache, inv.Stderr)
 		if err != nil {
 			fmt.Fprintf(inv.Stderr, "netsess scan: %s\n", directoryText(err))
 			if errors.Is(err, directory.ErrConfig) {

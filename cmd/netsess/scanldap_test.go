@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -290,6 +291,85 @@ func TestScanLDAPBloodHound(t *testing.T) {
 		}
 	})
 
+	// Kerberos binds (SASL GSSAPI, sealed on 389): with --ldap-bind
+	// kerberos beside NTLM logons to the hosts, the computers file
+	// equals the sealed NTLM bind's; with -k the bind is Kerberos by
+	// default; a wrong SPN and an expired credential cache exit 8, an
+	// address with no --ldap-spn is a usage error.
+	t.Run("kerberos", func(t *testing.T) {
+		t.Setenv("KRB5_CONFIG", d.dc.Krb5Conf)
+		pairsOf := func(out string) []string {
+			t.Helper()
+			file, err := bloodhound.Decode([]byte(out))
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			var recs []string
+			for _, r := range file.Data {
+				var pairs []string
+				for _, p := range r.Sessions.Results {
+					pairs = append(pairs, p.UserSID+">"+p.ComputerSID)
+				}
+				slices.Sort(pairs)
+				recs = append(recs, fmt.Sprintf("%s %s %v %v", r.ObjectIdentifier, r.Properties.Name, r.Sessions.Collected, pairs))
+			}
+			slices.Sort(recs)
+			return recs
+		}
+		byName := func(args []string) []string {
+			args[1] = d.dc.Host
+			return args
+		}
+		filters := []string{"--active-days", "30", "--exclude-dcs", "--bloodhound", "-", "-q"}
+		code, ntlmOut, errOut := runScanCmd(t, env, d.args(filters...)...)
+		if code != exitIncomplete {
+			t.Fatalf("NTLM bind: exit %d\n%s", code, errOut)
+		}
+		code, krbOut, errOut := runScanCmd(t, env, byName(d.args(append([]string{"--ldap-bind", "kerberos"}, filters...)...))...)
+		if code != exitIncomplete {
+			t.Fatalf("Kerberos bind: exit %d\n%s", code, errOut)
+		}
+		if k, n := pairsOf(krbOut), pairsOf(ntlmOut); !slices.Equal(k, n) || len(k) != 2 {
+			t.Errorf("Kerberos bind:\n%s\nNTLM bind:\n%s", strings.Join(k, "\n"), strings.Join(n, "\n"))
+		}
+
+		// -k: the bind is Kerberos without --ldap-bind (the fleet's hosts
+		// take NTLM only, so their logons fail; the directory answered).
+		code, _, errOut = runScanCmd(t, env, byName(d.args("-k", "--active-days", "30", "--exclude-dcs", "--json"))...)
+		if code == exitDirectory || !strings.Contains(errOut, "2 to scan") {
+			t.Errorf("-k: exit %d\n%s", code, errOut)
+		}
+
+		code, _, errOut = runScanCmd(t, env, byName(d.args("-k", "--ldap-spn", "ldap/nowhere."+d.dc.DNSDomain, "--json"))...)
+		if code != exitDirectory || !strings.Contains(errOut, "no such service principal") || !strings.Contains(errOut, "--ldap-spn") {
+			t.Errorf("wrong SPN: exit %d\n%s", code, errOut)
+		}
+
+		short := filepath.Join(t.TempDir(), "ccache")
+		kinit := exec.Command("kinit", "-l", "5s", fleet.ScanUser+"@"+d.dc.Realm)
+		kinit.Env = d.dc.Env(short)
+		kinit.Stdin = strings.NewReader(fleet.ScanPassword + "\n")
+		if out, err := kinit.CombinedOutput(); err != nil {
+			t.Fatalf("kinit: %v: %s", err, out)
+		}
+		time.Sleep(6 * time.Second)
+		kenv := clEnv(map[string]string{"KRB5CCNAME": "FILE:" + short}, nil)
+		args := byName(d.args("--json"))
+		args = slices.Delete(args, 2, 4) // no -U: the cache's user
+		code, _, errOut = runScanCmd(t, kenv, append(args, "-k", "--no-pass")...)
+		if code != exitDirectory || !strings.Contains(errOut, "expired") || !strings.Contains(errOut, "kinit") {
+			t.Errorf("expired cache: exit %d\n%s", code, errOut)
+		}
+
+		code, _, errOut = runScanCmd(t, env, d.args("--ldap-bind", "kerberos", "--json")...)
+		if code != exitUsage || !strings.Contains(errOut, "DNS name") {
+			t.Errorf("address without --ldap-spn: exit %d\n%s", code, errOut)
+		}
+	})
+
+	// Last: it changes the fleet (a session ends, NSH0 hangs).
+	defer t.Run("watch-bloodhound", func(t *testing.T) { watchBloodHound(t, d) })
+
 	t.Run("bind-refused", func(t *testing.T) {
 		code, _, errOut := runScanCmd(t, env, "--ldap", d.dc.Addr, "-U", d.dc.Domain+`\`+fleet.ScanUser+"%wrong", "--json")
 		if code != exitDirectory || !strings.Contains(errOut, "refused the bind") {
@@ -315,6 +395,13 @@ func TestScanLDAPUsage(t *testing.T) {
 		{[]string{"--ldap", "dc", "--active-days", "-1"}, "not negative"},
 		{[]string{"--ldap", "dc", "--bloodhound", "-", "--json"}, "not with --json"},
 		{[]string{"h1", "--port", "70000"}, "--port: 0 to 65535"},
+		{[]string{"h1", "--ldap-spn", "ldap/dc"}, "--ldap-spn goes with --ldap"},
+		{[]string{"h1", "--netbios"}, "--netbios goes with --ldap"},
+		{[]string{"--ldap", "dc", "--netbios"}, "--netbios goes with --bloodhound"},
+		{[]string{"--ldap", "dc", "--ldap-bind", "ntlm", "--ldap-spn", "ldap/dc"}, "--ldap-spn is for --ldap-bind kerberos"},
+		{[]string{"--ldap", "dc", "--ldap-security", "signed", "--ldap-bind", "ntlm"}, "signed is for --ldap-bind kerberos"},
+		{[]string{"--ldap", "dc", "--ldap-security", "signed"}, "signed is for --ldap-bind kerberos"},
+		{[]string{"--ldap", "127.0.0.1", "--ldap-bind", "kerberos"}, "give --ldap the DC's DNS name"},
 	} {
 		code, _, errOut := runScanCmd(t, env, append(tc.args, scanU)...)
 		if code != exitUsage || !strings.Contains(errOut, tc.want) {

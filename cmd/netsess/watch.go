@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -15,10 +17,13 @@ import (
 	"time"
 
 	"github.com/netsession/netsession/client"
+	"github.com/netsession/netsession/directory"
 	"github.com/netsession/netsession/history"
 	"github.com/netsession/netsession/history/pgstore"
 	"github.com/netsession/netsession/history/sqlitestore"
 	"github.com/netsession/netsession/internal/cli"
+	"github.com/netsession/netsession/internal/promtext"
+	"github.com/netsession/netsession/internal/watchmetrics"
 	"github.com/netsession/netsession/scan"
 	"github.com/netsession/netsession/session"
 )
@@ -41,8 +46,9 @@ const watchHelp = `Scans the same targets again and again, every --interval, and
 history of what it saw in a database: sessions with a lifetime (first and
 last seen, estimated start, end), servers that failed and recovered, and
 every round as a run. Targets, connection, credentials and query flags are
-those of "netsess scan" (arguments, --targets FILE, CIDR ranges; not
-standard input and not --ldap).
+those of "netsess scan" (arguments, --targets FILE, CIDR ranges, and the
+domain's computers with --ldap DC and its directory flags; not standard
+input).
 
 A session is the same from one round to the next when server, client and
 user are equal and its estimated start (the time of the answer less the
@@ -75,6 +81,16 @@ overlap, and each target stays with its collector from run to run.
 --retain deletes, after each round, sessions that ended and events and
 runs older than that; open sessions are kept however old.
 
+With --metrics ADDRESS, watch serves Prometheus metrics (text format
+0.0.4) at http://ADDRESS/metrics while it runs, all named netsess_watch_
+(apart from serve's): rounds, round and per-host durations, hosts of the
+latest round by outcome (collected or the failure reason), host results
+by outcome, events by kind, failed store writes, and for each server its
+sessions at its latest successful collection (the collector's own left
+out) and the time of that collection: one series per server for each of
+the last two. The listener takes at most 64 connections, 16 from one
+address; expose it on loopback or behind a firewall only.
+
 Rounds start every --interval (at least 10s), counted from the start of
 the previous one; a round longer than the interval is followed at once by
 the next. --rounds N stops after N rounds (for cron: --rounds 1).
@@ -84,6 +100,21 @@ collected (interrupted hosts are not observations and change nothing),
 prints the summary and exits 130. If the database fails, watch stops with
 exit 9 and a message: the round in progress is not stored and none of its
 events is written, and a restart picks up from what was stored.
+
+BloodHound: with --ldap DC, --bloodhound DIR writes after every round the
+BloodHound CE computers file (and its zip) of the sessions seen within
+--bloodhound-window (default 24h) before the round's end, from the history:
+every session an observation listed in the window, ended since or not,
+each server with the outcome of the round (a server whose round failed is
+not collected, with that round's reason, and carries no pairs; one the
+round did not cover, in the window from an earlier run, is collected as of
+its latest enumeration that listed a session), pairs deduplicated across
+the window (a user who reconnected is one pair). Names resolve through the
+directory as scan's do (--dns, --netbios), on a connection opened for each
+write; the file of the previous round is replaced. A write that fails is
+reported on stderr and watch goes on. The targets are then the
+directory's computers at the start (as scan's --ldap filters select them)
+and the arguments.
 
 ` + scanCredentialsHelp
 
@@ -98,10 +129,12 @@ func watchCommand(env envFunc) *cli.Command {
 			`netsess watch --targets hosts.txt --credentials /etc/netsess/watch.cred --interval 5m --retain 90d`,
 			`netsess watch fs1 fs2 10.0.0.0/24 -U 'CORP\auditor' --events events.jsonl --db postgres://netsess@db1/netsess --shard 1/2`,
 			`netsess watch --targets hosts.txt -k --keytab auditor.keytab -U auditor@CORP.EXAMPLE --rounds 1`,
+			`netsess watch --targets hosts.txt --credentials watch.cred --metrics 127.0.0.1:9101   # then: curl -s http://127.0.0.1:9101/metrics`,
 		},
 		ExitCodes: []cli.ExitCode{
 			{Code: 0, Meaning: "--rounds N rounds were made (hosts that failed are events, not an exit code)"},
-			{Code: 1, Meaning: "usage error (bad flag or value, no target, an unreadable --targets or --credentials file, --interval under 10s), or the events could not be written"},
+			{Code: 1, Meaning: "usage error (bad flag or value, no target, an unreadable --targets or --credentials file, --interval under 10s, a --metrics address that cannot be listened on), or the events could not be written"},
+			{Code: exitDirectory, Meaning: "--ldap: the directory could not be asked at the start (DC unreachable, bind refused, search failed); nothing was scanned"},
 			{Code: exitDatabase, Meaning: "the history database failed: it cannot be opened, is from a newer netsess, or went away or refused a write; the round in progress is not stored and its events are not written"},
 			{Code: 130, Meaning: "interrupted (Ctrl-C, SIGTERM); the round in progress is stored and its events written, then the summary"},
 		},
@@ -118,11 +151,14 @@ type watchFlags struct {
 	db, events *string
 	shard      *string
 	quiet      *bool
+	bhWindow   *time.Duration
+	metrics    *string
 }
 
 func defineWatch(fs *cli.FlagSet, env envFunc) cli.Action {
 	f := watchFlags{}
-	f.registerEngine(fs, false)
+	f.registerEngine(fs, true)
+	f.ld.cmd = "watch"
 	fs.Group("Watch")
 	f.interval = fs.Duration("interval", 5*time.Minute, "start a round every `DURATION` (at least 10s)")
 	f.rounds = fs.Int("rounds", 0, "stop after `N` rounds (0: until interrupted)")
@@ -130,10 +166,12 @@ func defineWatch(fs *cli.FlagSet, env envFunc) cli.Action {
 	fs.Group("History")
 	f.db = fs.String("db", "", "the history database: a SQLite file `PATH` or a postgres:// URL (default $XDG_DATA_HOME/netsess/history.db)")
 	f.retain = fs.Duration("retain", 0, "after each round delete ended sessions, events and runs older than `DURATION` (90d); 0 keeps everything")
+	f.bhWindow = fs.Duration("bloodhound-window", defaultBloodHoundWindow, "with --bloodhound, the sessions seen within this `DURATION` before each round's end go into the file")
 	fs.Group("Output")
 	f.events = fs.File("events", "", "append the events to `FILE` (created with mode 0600) instead of standard output")
 	fs.BoolVar(&f.cf.debug, "debug", "log each host's exchange to stderr")
 	f.quiet = fs.Bool("quiet,q", "no line per round and no summary on stderr")
+	f.metrics = fs.String("metrics", "", "serve Prometheus metrics at http://`ADDRESS`/metrics while watching (netsess_watch_...); empty: none")
 	return func(ctx context.Context, inv *cli.Invocation) int {
 		return runWatch(ctx, inv, &f, env(inv.Stderr))
 	}
@@ -228,6 +266,12 @@ func runWatch(ctx context.Context, inv *cli.Invocation, f *watchFlags, e cliEnv)
 		return inv.Usagef("--rounds: not negative")
 	case *f.retain < 0:
 		return inv.Usagef("--retain: not negative")
+	case f.ld.bloodhound == bloodhoundStdout:
+		return inv.Usagef("--bloodhound -: watch writes its events on standard output; give --bloodhound a directory")
+	case f.fs.Count("bloodhound-window") > 0 && f.ld.bloodhound == "":
+		return inv.Usagef("--bloodhound-window goes with --bloodhound DIR")
+	case *f.bhWindow <= 0:
+		return inv.Usagef("--bloodhound-window: more than 0, not %s", cli.FormatDuration(*f.bhWindow))
 	case slices.Contains(inv.Args, "-"):
 		return inv.Usagef("- (targets from standard input): watch scans the same targets every round; give them as arguments or with --targets FILE")
 	}
@@ -243,7 +287,34 @@ func runWatch(ctx context.Context, inv *cli.Invocation, f *watchFlags, e cliEnv)
 		return inv.Usagef("%v", err)
 	}
 	defer f.cf.kerb.close()
-	src, err := scanSource(inv.Args, &f.scanFlags, e, nil)
+	if err := f.ld.check(inv.Args, f.fs); err != nil {
+		return inv.Usagef("%v", err)
+	}
+	if f.ld.bloodhound != "" {
+		if err := checkBloodHoundDir(f.ld.bloodhound); err != nil {
+			return inv.Usagef("%v", err)
+		}
+	}
+	var ds *domainScan
+	if f.ld.dc != "" {
+		defer f.ld.close()
+		// The directory's computers at the start are the targets of every
+		// round; --bloodhound resolves through a connection of its own at
+		// each write.
+		saved := f.ld.bloodhound
+		f.ld.bloodhound = ""
+		ds, err = f.ld.discover(ctx, opts.Credentials, opts, f.cf.kerb.ccache, inv.Stderr)
+		f.ld.bloodhound = saved
+		if err != nil {
+			fmt.Fprintf(inv.Stderr, "netsess watch: %s\n", directoryText(err))
+			if errors.Is(err, directory.ErrConfig) {
+				return exitUsage
+			}
+			return exitDirectory
+		}
+		ds.conn.Close()
+	}
+	src, err := scanSource(inv.Args, &f.scanFlags, e, ds)
 	if errors.Is(err, scan.ErrRangeTooLarge) {
 		return inv.Usagef("%s; --max-range sets the limit", userText(err))
 	}
@@ -263,6 +334,13 @@ func runWatch(ctx context.Context, inv *cli.Invocation, f *watchFlags, e cliEnv)
 	sc, err := scan.New(f.engineConfig(opts))
 	if err != nil {
 		return inv.Usagef("%s", userText(err))
+	}
+	var ml net.Listener
+	if *f.metrics != "" {
+		if ml, err = net.Listen("tcp", *f.metrics); err != nil {
+			return inv.Usagef("--metrics: %v", err)
+		}
+		defer ml.Close()
 	}
 
 	var out io.Writer = inv.Stdout
@@ -299,6 +377,30 @@ func runWatch(ctx context.Context, inv *cli.Invocation, f *watchFlags, e cliEnv)
 	if !*f.quiet {
 		w.OnRound = append(w.OnRound, func(r Round) { fmt.Fprintf(inv.Stderr, "netsess watch: %s\n", r) })
 	}
+	if f.ld.bloodhound != "" {
+		bh := &historyBloodHound{ld: &f.ld, cred: opts.Credentials, opts: opts, ccache: f.cf.kerb.ccache,
+			comps: ds.comps, dir: f.ld.bloodhound, window: *f.bhWindow, store: st, now: w.now}
+		w.OnRound = append(w.OnRound, func(r Round) {
+			// The file is written even after Ctrl-C, within the store's
+			// timeout: the round's results are stored.
+			bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+			defer cancel()
+			rep, st, err := bh.write(bctx, r.Results)
+			switch {
+			case err != nil:
+				fmt.Fprintf(inv.Stderr, "netsess watch: round %d: BloodHound: %s\n", r.N, bloodHoundWriteText(err))
+			case !*f.quiet:
+				historyBloodHoundLine(inv.Stderr, "watch", rep, st, bh.prevJSON)
+			}
+		})
+	}
+	if ml != nil {
+		stop := w.exportMetrics(ml, slog.New(slog.NewTextHandler(inv.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		defer stop()
+		if !*f.quiet {
+			fmt.Fprintf(inv.Stderr, "netsess watch: metrics at http://%s/metrics\n", ml.Addr())
+		}
+	}
 	if len(targets) == 0 {
 		fmt.Fprintf(inv.Stderr, "netsess watch: shard %d/%d holds none of the %s: its rounds scan nothing\n", k, n, plural(src.Total(), "target"))
 	}
@@ -318,6 +420,30 @@ func runWatch(ctx context.Context, inv *cli.Invocation, f *watchFlags, e cliEnv)
 		return exitInterrupted
 	}
 	return exitOK
+}
+
+// exportMetrics serves w's metrics on l (see watchmetrics) until the
+// function it returns is called: every round, its events and every failed
+// store write are counted from now on.
+func (w *watcher) exportMetrics(l net.Listener, log *slog.Logger) (stop func()) {
+	m := watchmetrics.New()
+	own := w.own
+	m.Exclude = func(r *scan.Result, s client.Session) bool { return own.is(s, r.Duration) }
+	w.store = m.Store(w.store)
+	w.OnRound = append(w.OnRound, func(r Round) {
+		m.Round(r.Results, r.Started.Add(r.Duration), r.Duration)
+		m.Events(r.Events)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	srv := &promtext.Server{Handler: m.Handler(log), Logger: log}
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ctx, l); err != nil {
+			log.Warn("metrics: serving stopped", "err", err)
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // plural is "1 target" or "n targets".

@@ -361,6 +361,11 @@ func (dc *DC) populate(ctx context.Context) error {
 			"--service-principal-name=host/" + dc.ServerHost},
 		{"user", "setpassword", ServerAccount + "$", "--newpassword=" + ServerPassword},
 		{"domain", "exportkeytab", dc.Keytab, "--principal=" + ServerAccount + "$"},
+		// The DC's LDAP service principals, which samba_spnupdate (run by
+		// the dnsupdate service, off here) or Windows registers at start:
+		// Kerberos LDAP binds ask for ldap/HOST.
+		{"spn", "add", "ldap/" + dc.Host, "DC$"},
+		{"spn", "add", "ldap/" + dc.Host + "/" + dc.DNSDomain, "DC$"},
 	}
 	for _, s := range steps {
 		if _, err := dc.SambaTool(ctx, s...); err != nil {
