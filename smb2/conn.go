@@ -83,7 +83,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		ctx:           ctx,
 		cancel:        cancel,
 		srv:           s,
-		nc:            nc,
+		nc:            newRawIO(nc),
 		remote:        remote,
 		log:           s.logger().With(slog.String("remote", nc.RemoteAddr().String())),
 		done:          make(chan struct{}),
