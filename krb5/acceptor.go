@@ -180,6 +180,9 @@ type acceptance struct {
 	key              types.EncryptionKey
 	subkey           bool
 	sendSeq, recvSeq uint64
+	// ticketKey is the ticket's session key: a DCE-style initiator's
+	// AP-REP (the third leg) is encrypted with it.
+	ticketKey types.EncryptionKey
 }
 
 // wrapper returns the per-message protection of the accepted context;
@@ -323,7 +326,7 @@ func (a *Acceptor) acceptGated(ctx context.Context, token []byte, gate func(acco
 	// sequence number (RFC 4121 section 4.2.6.1, as MIT does).
 	seq := uint64(uint32(auth.SeqNumber))
 	if !types.IsFlagSet(&req.APOptions, flags.APOptionMutualRequired) && gssFlags&FlagMutual == 0 {
-		return &acceptance{id: id, key: sk, sendSeq: seq, recvSeq: seq}, account, nil
+		return &acceptance{id: id, key: sk, sendSeq: seq, recvSeq: seq, ticketKey: etp.Key}, account, nil
 	}
 	et, err := crypto.GetEtype(sk.KeyType)
 	if err != nil {
@@ -339,7 +342,7 @@ func (a *Acceptor) acceptGated(ctx context.Context, token []byte, gate func(acco
 	}
 	a.logf("kerberos logon accepted", "user", id.User, "realm", id.Realm, "service", service)
 	return &acceptance{reply: WrapToken(TokenAPRep, rep), id: id,
-		key: sub, subkey: true, sendSeq: repSeq, recvSeq: seq}, account, nil
+		key: sub, subkey: true, sendSeq: repSeq, recvSeq: seq, ticketKey: etp.Key}, account, nil
 }
 
 func (a *Acceptor) logf(msg string, args ...any) {

@@ -165,8 +165,8 @@ type dceAcceptorContext struct {
 
 	ticketKey types.EncryptionKey
 	subkey    types.EncryptionKey
-	ourSeq    int64
-	theirSeq  int64
+	ourSeq    uint64
+	theirSeq  uint64
 	id        *Identity
 	result    *auth.Result
 	prot      *dceProtector
@@ -205,29 +205,16 @@ func (c *dceAcceptorContext) first(ctx context.Context, in []byte) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	reply, id, key := r.reply, r.id, r.key.KeyValue
-	if id.Flags&FlagDCEStyle == 0 || reply == nil {
+	if r.id.Flags&FlagDCEStyle == 0 || r.reply == nil || !r.subkey {
 		return nil, fmt.Errorf("%w: AP-REQ without DCE style and mutual authentication, which DCE/RPC needs", ErrMalformed)
 	}
-	// Accept checked the ticket and authenticator; decrypt them again for
-	// what the third leg and the per-message tokens need.
-	tk, auth, err := c.acc.ticketKey(in)
+	_, msg, err := UnwrapToken(r.reply)
 	if err != nil {
 		return nil, err
 	}
-	_, msg, err := UnwrapToken(reply)
-	if err != nil {
-		return nil, err
-	}
-	part, err := readAPRep(msg, tk)
-	if err != nil {
-		return nil, err
-	}
-	et, err := crypto.GetEtype(part.Subkey.KeyType)
-	if err != nil || !slices.Equal(part.Subkey.KeyValue, key) || len(key) != et.GetKeyByteSize() {
-		return nil, fmt.Errorf("%w: AP-REP subkey", ErrNoSubkey)
-	}
-	c.ticketKey, c.subkey, c.ourSeq, c.theirSeq, c.id = tk, part.Subkey, part.SequenceNumber, auth.SeqNumber, id
+	// The acceptance carries what the third leg and the per-message
+	// tokens need: the ticket's key, our subkey and both sequence numbers.
+	c.ticketKey, c.subkey, c.ourSeq, c.theirSeq, c.id = r.ticketKey, r.key, r.sendSeq, r.recvSeq, r.id
 	return msg, nil
 }
 
@@ -241,10 +228,10 @@ func (c *dceAcceptorContext) second(ctx context.Context, in []byte) error {
 	if err != nil {
 		return err
 	}
-	if part.SequenceNumber != c.ourSeq {
+	if uint64(part.SequenceNumber) != c.ourSeq {
 		return fmt.Errorf("%w: the initiator's AP-REP carries sequence number %d, ours was %d", ErrIntegrity, part.SequenceNumber, c.ourSeq)
 	}
-	c.prot, c.perr = newDCEProtector(c.subkey.KeyType, c.subkey.KeyValue, false, uint64(c.ourSeq), uint64(c.theirSeq))
+	c.prot, c.perr = newDCEProtector(c.subkey.KeyType, c.subkey.KeyValue, false, c.ourSeq, c.theirSeq)
 	c.unprotected = unprotected{c.prot, c.perr}
 	c.result = &auth.Result{Mechanism: c.mech, Identity: c.id.authIdentity(), SessionKey: slices.Clone(c.subkey.KeyValue)}
 	c.acc.logf("kerberos DCE-style logon accepted", "user", c.id.User, "realm", c.id.Realm, "service", c.id.Service)
@@ -258,50 +245,6 @@ func (c *dceAcceptorContext) Result() (auth.Result, bool) {
 	r := *c.result
 	r.SessionKey = slices.Clone(r.SessionKey)
 	return r, true
-}
-
-// ticketKey decrypts the ticket and authenticator of an AP-REQ token
-// that Accept has checked, and returns the ticket's session key and the
-// authenticator.
-func (a *Acceptor) ticketKey(token []byte) (types.EncryptionKey, types.Authenticator, error) {
-	var none types.EncryptionKey
-	msg := token
-	if len(token) > 0 && token[0] == 0x60 {
-		var err error
-		if _, msg, err = UnwrapToken(token); err != nil {
-			return none, types.Authenticator{}, err
-		}
-	}
-	var req messages.APReq
-	if err := safeUnmarshal(func() error { return req.Unmarshal(msg) }); err != nil {
-		return none, types.Authenticator{}, fmt.Errorf("%w: AP-REQ: %v", ErrMalformed, err)
-	}
-	tkt := req.Ticket
-	lookup := tkt.SName
-	if m, ok := a.mapped(strings.Join(tkt.SName.NameString, "/")); ok {
-		lookup = types.PrincipalName{NameType: tkt.SName.NameType, NameString: strings.Split(m, "/")}
-	}
-	key, _, err := a.Keys.kt.GetEncryptionKey(lookup, tkt.Realm, tkt.EncPart.KVNO, tkt.EncPart.EType)
-	if err != nil {
-		return none, types.Authenticator{}, fmt.Errorf("%w: no key for the ticket", ErrWrongService)
-	}
-	plain, err := decrypt(tkt.EncPart, key, keyusage.KDC_REP_TICKET)
-	if err != nil {
-		return none, types.Authenticator{}, fmt.Errorf("%w: ticket does not decrypt", ErrIntegrity)
-	}
-	var etp messages.EncTicketPart
-	if err := safeUnmarshal(func() error { return etp.Unmarshal(plain) }); err != nil {
-		return none, types.Authenticator{}, fmt.Errorf("%w: ticket's encrypted part: %v", ErrMalformed, err)
-	}
-	plainAuth, err := decrypt(req.EncryptedAuthenticator, etp.Key, keyusage.AP_REQ_AUTHENTICATOR)
-	if err != nil {
-		return none, types.Authenticator{}, fmt.Errorf("%w: authenticator does not decrypt", ErrIntegrity)
-	}
-	var auth types.Authenticator
-	if err := safeUnmarshal(func() error { return auth.Unmarshal(plainAuth) }); err != nil {
-		return none, types.Authenticator{}, fmt.Errorf("%w: authenticator: %v", ErrMalformed, err)
-	}
-	return etp.Key, auth, nil
 }
 
 // readAPRep decodes an AP-REP, bare (DCE style) or in a GSS-API token,
