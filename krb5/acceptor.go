@@ -475,21 +475,30 @@ func buildAPRep(ticketKey types.EncryptionKey, ctime time.Time, cusec int, sub t
 		Subkey:         sub,
 		SequenceNumber: int64(binary.BigEndian.Uint32(seq[:]) & 0x3fffffff),
 	}
+	b, err := marshalAPRep(ticketKey, part)
+	if err != nil {
+		return nil, 0, err
+	}
+	return b, uint64(part.SequenceNumber), nil
+}
+
+// marshalAPRep encrypts part with key (key usage 12) into a bare AP-REP:
+// the acceptor's answer (buildAPRep) and a DCE-style initiator's third leg.
+func marshalAPRep(key types.EncryptionKey, part messages.EncAPRepPart) ([]byte, error) {
 	pb, err := asn1.Marshal(part)
 	if err != nil {
-		return nil, 0, fmt.Errorf("krb5: AP-REP: %w", err)
+		return nil, fmt.Errorf("krb5: AP-REP: %w", err)
 	}
 	pb = asn1tools.AddASNAppTag(pb, asnAppTag.EncAPRepPart)
-	ed, err := crypto.GetEncryptedData(pb, ticketKey, keyusage.AP_REP_ENCPART, 0)
+	ed, err := crypto.GetEncryptedData(pb, key, keyusage.AP_REP_ENCPART, 0)
 	if err != nil {
-		return nil, 0, fmt.Errorf("krb5: AP-REP: %w", err)
+		return nil, fmt.Errorf("krb5: AP-REP: %w", err)
 	}
-	rep := messages.APRep{PVNO: 5, MsgType: msgtype.KRB_AP_REP, EncPart: ed}
-	b, err := asn1.Marshal(rep)
+	b, err := asn1.Marshal(messages.APRep{PVNO: 5, MsgType: msgtype.KRB_AP_REP, EncPart: ed})
 	if err != nil {
-		return nil, 0, fmt.Errorf("krb5: AP-REP: %w", err)
+		return nil, fmt.Errorf("krb5: AP-REP: %w", err)
 	}
-	return asn1tools.AddASNAppTag(b, asnAppTag.APREP), uint64(part.SequenceNumber), nil
+	return asn1tools.AddASNAppTag(b, asnAppTag.APREP), nil
 }
 
 // replayCache remembers authenticators until they are too old to pass

@@ -8,12 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jcmturner/gofork/encoding/asn1"
-	"github.com/jcmturner/gokrb5/v8/asn1tools"
-	"github.com/jcmturner/gokrb5/v8/crypto"
-	"github.com/jcmturner/gokrb5/v8/iana/asnAppTag"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
-	"github.com/jcmturner/gokrb5/v8/iana/msgtype"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 
@@ -282,24 +277,6 @@ func readAPRep(b []byte, key types.EncryptionKey) (messages.EncAPRepPart, error)
 		return part, fmt.Errorf("%w: AP-REP encrypted part: %v", ErrMalformed, err)
 	}
 	return part, nil
-}
-
-// marshalAPRep encrypts part with key (key usage 12) into a bare AP-REP.
-func marshalAPRep(key types.EncryptionKey, part messages.EncAPRepPart) ([]byte, error) {
-	pb, err := asn1.Marshal(part)
-	if err != nil {
-		return nil, fmt.Errorf("krb5: AP-REP: %w", err)
-	}
-	pb = asn1tools.AddASNAppTag(pb, asnAppTag.EncAPRepPart)
-	ed, err := crypto.GetEncryptedData(pb, key, keyusage.AP_REP_ENCPART, 0)
-	if err != nil {
-		return nil, fmt.Errorf("krb5: AP-REP: %w", err)
-	}
-	b, err := asn1.Marshal(messages.APRep{PVNO: 5, MsgType: msgtype.KRB_AP_REP, EncPart: ed})
-	if err != nil {
-		return nil, fmt.Errorf("krb5: AP-REP: %w", err)
-	}
-	return asn1tools.AddASNAppTag(b, asnAppTag.APREP), nil
 }
 
 // unprotected gives a context the methods of its protector, or the reason
