@@ -163,41 +163,62 @@ func (w *Writer) String(s string) {
 }
 
 func putStringHeader(b []byte, n uint32) {
-	binary.LittleEndian.PutUint32(b[0:], n)
-	binary.LittleEndian.PutUint32(b[4:], 0)
+	binary.LittleEndian.PutUint64(b[0:], uint64(n)) // max_count, offset 0
 	binary.LittleEndian.PutUint32(b[8:], n)
 }
 
 // putASCII writes s as UTF-16LE followed by a NUL into dst, which has
 // room for exactly that, and reports whether s was all ASCII (if not,
 // dst holds garbage). Eight characters at a time are widened by spreading
-// their bits, with no per-byte branch.
+// their bits, with no per-byte branch; the last eight (or, for four to
+// seven, the first and last four) are loaded where they end, overlapping
+// what was written before with the same values, so names of common
+// lengths take no loop over single characters.
 func putASCII(dst []byte, s string) bool {
-	dst = dst[:2*len(s)+2]
+	n := len(s)
+	dst = dst[:2*n+2]
 	var or uint64
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+	switch {
+	case n >= 8:
+		for i := 0; i+8 < n; i += 8 {
+			x := load8(s, i)
+			or |= x
+			binary.LittleEndian.PutUint64(dst[2*i:], widen4(uint32(x)))
+			binary.LittleEndian.PutUint64(dst[2*i+8:], widen4(uint32(x>>32)))
+		}
+		x := load8(s, n-8)
 		or |= x
-		binary.LittleEndian.PutUint64(dst[2*i:], widen4(uint32(x)))
-		binary.LittleEndian.PutUint64(dst[2*i+8:], widen4(uint32(x>>32)))
+		binary.LittleEndian.PutUint64(dst[2*n-16:], widen4(uint32(x)))
+		binary.LittleEndian.PutUint64(dst[2*n-8:], widen4(uint32(x>>32)))
+	case n >= 4:
+		x, y := load4(s, 0), load4(s, n-4)
+		or = uint64(x | y)
+		binary.LittleEndian.PutUint64(dst[0:], widen4(x))
+		binary.LittleEndian.PutUint64(dst[2*n-8:], widen4(y))
+	default:
+		for i := range n {
+			c := s[i]
+			or |= uint64(c)
+			dst[2*i] = c
+			dst[2*i+1] = 0
+		}
 	}
-	if i+4 <= len(s) {
-		x := uint32(s[i]) | uint32(s[i+1])<<8 | uint32(s[i+2])<<16 | uint32(s[i+3])<<24
-		or |= uint64(x)
-		binary.LittleEndian.PutUint64(dst[2*i:], widen4(x))
-		i += 4
-	}
-	for ; i < len(s); i++ {
-		c := s[i]
-		or |= uint64(c)
-		dst[2*i] = c
-		dst[2*i+1] = 0
-	}
-	dst[2*len(s)] = 0
-	dst[2*len(s)+1] = 0
+	dst[2*n] = 0
+	dst[2*n+1] = 0
 	return or&0x8080808080808080 == 0
+}
+
+// load8 returns the eight bytes of s at i, the first the lowest.
+func load8(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// load4 returns the four bytes of s at i, the first the lowest.
+func load4(s string, i int) uint32 {
+	s = s[i : i+4]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 }
 
 // widen4 spreads the four bytes of x into the low bytes of four 16-bit
@@ -216,7 +237,10 @@ func widen4(x uint32) uint64 {
 func PutString(b []byte, s string) int {
 	if size := StringSizeUnits(len(s)); len(b) >= size && putASCII(b[12:], s) {
 		putStringHeader(b, uint32(len(s)+1))
-		clear(b[12+2*len(s)+2 : size])
+		if size > 14+2*len(s) {
+			// The padding: one unit, as 2*(len(s)+1) is even.
+			b[size-2], b[size-1] = 0, 0
+		}
 		return size
 	}
 	units := StringUnits(s)

@@ -180,7 +180,12 @@ func ticks(n int64) time.Duration { return time.Duration(n) * (time.Second / 100
 // the 1,000 calls to our server (the test process serves them),
 // NETSESS_CPU_OURS_ONLY=1 leaves Samba out, NETSESS_CPU_CALLS sets the
 // number of calls and NETSESS_CPU_ROUNDS=N measures both servers N times,
-// alternating, and reports the medians:
+// alternating, and reports the medians. Each round also measures the
+// floor (floorServer): what this machine charges a server that does no
+// work at all for the four round trips of each call, the same number of
+// calls at the pace rpcclient kept with our server in that round, so that
+// samba/floor is the most any server could reach here in that run (on an idle virtual machine, waking a sleeping thread is
+// where most of a short call's CPU goes):
 //
 //	NETSESS_PEER_BENCH=1 go test -run '^$' -bench SMBCPUPerCall -benchtime 1x ./server
 func BenchmarkSMBCPUPerCall(b *testing.B) {
@@ -258,7 +263,9 @@ func BenchmarkSMBCPUPerCall(b *testing.B) {
 	// alike; the figures are the medians over the rounds.
 	rounds := envInt("NETSESS_CPU_ROUNDS", 1)
 	whole, marginal := map[string][]float64{}, map[string][]float64{}
+	floor := startFloor(b)
 	for range rounds {
+		var pace time.Duration
 		for _, s := range servers {
 			run(s, 1) // warm
 			_, c1, _ := run(s, 1)
@@ -273,15 +280,27 @@ func BenchmarkSMBCPUPerCall(b *testing.B) {
 			slices.Sort(parts)
 			b.Logf("%s: %d calls in %v, server CPU %v (%.0f µs/call; beyond the first %.0f µs/call; one call %v); by process: %s",
 				s.name, calls, wall.Round(time.Millisecond), cn, w, m, c1, strings.Join(parts, ", "))
+			if s.name == "ours" {
+				pace = wall / time.Duration(calls)
+			}
 		}
+		// The floor at rpcclient's pace against our server in this round.
+		floor.run(b, 1, pace) // warm
+		cpu, wall := floor.run(b, calls, pace)
+		w := float64(cpu) / float64(calls) / float64(time.Microsecond)
+		whole["floor"] = append(whole["floor"], w)
+		b.Logf("floor (a responder doing no work; four round trips a call, a call every %v): %d calls in %v, CPU %v (%.0f µs/call)",
+			pace.Round(time.Microsecond), calls, wall.Round(time.Millisecond), cpu, w)
 	}
 	median := func(v []float64) float64 { v = slices.Clone(v); slices.Sort(v); return v[len(v)/2] }
 	b.ReportMetric(median(whole["ours"]), "ours-CPU-µs/call")
+	b.ReportMetric(median(whole["floor"]), "floor-CPU-µs/call")
 	b.ReportMetric(median(marginal["ours"]), "ours-marginal-µs/call")
 	if !oursOnly {
 		b.ReportMetric(median(whole["samba"]), "samba-CPU-µs/call")
 		b.ReportMetric(median(whole["samba"])/median(whole["ours"]), "samba/ours")
 		b.ReportMetric(median(marginal["samba"]), "samba-marginal-µs/call")
+		b.ReportMetric(median(whole["samba"])/median(whole["floor"]), "samba/floor")
 	}
 	b.ReportMetric(0, "ns/op")
 }

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/netsession/netsession/internal/rawtcp"
 	"github.com/netsession/netsession/smb2/internal/smbcrypto"
 	"github.com/netsession/netsession/smb2/internal/wire"
 )
@@ -83,7 +84,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		ctx:           ctx,
 		cancel:        cancel,
 		srv:           s,
-		nc:            newRawIO(nc),
+		nc:            rawtcp.Wrap(nc),
 		remote:        remote,
 		log:           s.logger().With(slog.String("remote", nc.RemoteAddr().String())),
 		done:          make(chan struct{}),

@@ -292,8 +292,7 @@ func (p *SessionEnumResponse) AppendNDR(dst []byte) ([]byte, error) {
 				ref += 4
 				binary.LittleEndian.PutUint32(b[o+4:], n) // max_count
 				o += 8
-				o, ref = putFixed(b, o, ref, l, p.Entries)
-				o = putStrings(b, o, l, p.Entries)
+				o, ref = putEntries(b, o, ref, l, p.Entries)
 			}
 		}
 	}
@@ -326,36 +325,57 @@ func (p *SessionEnumResponse) sizeBound() int {
 	return n
 }
 
-// putFixed writes the fixed parts of the entries at b[o:]: each member a
-// DWORD, or a string's referent ID. It returns the offset after them and
-// the next referent ID. Levels 1 and 502, what clients ask for, are
-// written member by member; the others through the layout.
+// putEntries writes the entries at b[o:], their fixed parts (each member
+// a DWORD, or a string's referent ID) followed by their deferred strings,
+// those of each entry in member order. It returns the offset after them
+// and the next referent ID. Levels 1 and 502, what clients ask for, are
+// written in one pass over the entries, the row and the strings of each
+// at two offsets (the strings start where the fixed parts end); the
+// others in two passes through the layout.
+func putEntries(b []byte, o int, ref uint32, l layout, entries []SessionInfo) (int, uint32) {
+	le := binary.LittleEndian
+	set := l.set()
+	if set != session.Level502.Fields() && set != session.Level1.Fields() {
+		o, ref = putFixed(b, o, ref, l, entries)
+		return putStrings(b, o, set, entries), ref
+	}
+	// Level 502 is level 1 followed by two more strings. A member most
+	// entries share (the transport, an empty client type) is encoded once
+	// and copied after that.
+	w, step := 24, uint32(8)
+	is502 := set == session.Level502.Fields()
+	if is502 {
+		w, step = 32, 16
+	}
+	var ct, tr encoded
+	so := o + w*len(entries)
+	for i := range entries {
+		e := &entries[i]
+		row := b[o : o+w]
+		le.PutUint32(row[0:], ref)
+		le.PutUint32(row[4:], ref+4)
+		le.PutUint32(row[8:], e.NumOpens)
+		le.PutUint32(row[12:], e.Time)
+		le.PutUint32(row[16:], e.IdleTime)
+		le.PutUint32(row[20:], e.UserFlags)
+		so += ndr.PutString(b[so:], e.ClientName)
+		so += ndr.PutString(b[so:], e.UserName)
+		if is502 {
+			le.PutUint32(row[24:], ref+8)
+			le.PutUint32(row[28:], ref+12)
+			so += ct.put(b, so, e.ClientType)
+			so += tr.put(b, so, e.Transport)
+		}
+		ref += step
+		o += w
+	}
+	return so, ref
+}
+
+// putFixed writes the fixed parts of the entries at b[o:] through the
+// layout, and returns the offset after them and the next referent ID.
 func putFixed(b []byte, o int, ref uint32, l layout, entries []SessionInfo) (int, uint32) {
 	le := binary.LittleEndian
-	if set := l.set(); set == session.Level502.Fields() || set == session.Level1.Fields() {
-		// Level 502 is level 1 followed by two more strings.
-		w, step := 24, uint32(8)
-		if set == session.Level502.Fields() {
-			w, step = 32, 16
-		}
-		for i := range entries {
-			e := &entries[i]
-			row := b[o : o+w]
-			le.PutUint32(row[0:], ref)
-			le.PutUint32(row[4:], ref+4)
-			le.PutUint32(row[8:], e.NumOpens)
-			le.PutUint32(row[12:], e.Time)
-			le.PutUint32(row[16:], e.IdleTime)
-			le.PutUint32(row[20:], e.UserFlags)
-			if w == 32 {
-				le.PutUint32(row[24:], ref+8)
-				le.PutUint32(row[28:], ref+12)
-			}
-			ref += step
-			o += w
-		}
-		return o, ref
-	}
 	fields := l.fields[:l.n]
 	for i := range entries {
 		e := &entries[i]
@@ -376,10 +396,7 @@ func putFixed(b []byte, o int, ref uint32, l layout, entries []SessionInfo) (int
 
 // putStrings writes the deferred strings of the entries at b[o:], those
 // of each entry in member order, and returns the offset after them.
-func putStrings(b []byte, o int, l layout, entries []SessionInfo) int {
-	f := l.set()
-	// A member most entries share (the transport, an empty client type)
-	// is encoded once and copied after that.
+func putStrings(b []byte, o int, f field, entries []SessionInfo) int {
 	var ct, tr encoded
 	for i := range entries {
 		e := &entries[i]

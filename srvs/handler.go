@@ -157,7 +157,10 @@ func (h *Handler) sessionEnum(ctx context.Context, call *dcerpc.Call) ([]byte, e
 		}
 	}
 	h.log(ctx, call, "NetrSessionEnum", resp.Status, slog.Uint64("level", uint64(req.Level)), slog.Int("entries", len(resp.Entries)))
-	size := resp.Size()
+	// The bound AppendNDR sizes its output by (exact for ASCII names): a
+	// pooled buffer that holds it is written in place, with no pass to
+	// count UTF-16 units.
+	size := resp.sizeBound()
 	buf, _ := h.stubs.Get().(*[]byte)
 	if buf == nil || cap(*buf) < size {
 		return resp.AppendNDR(make([]byte, 0, size))

@@ -1,6 +1,6 @@
 //go:build linux && race
 
-package smb2
+package rawtcp
 
 import (
 	"errors"

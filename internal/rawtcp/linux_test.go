@@ -1,6 +1,6 @@
 //go:build linux
 
-package smb2
+package rawtcp
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 )
 
 // rawPair returns a loopback TCP connection whose accepted end is read and
-// written by rawTCP, and the peer's end.
+// written by conn, and the peer's end.
 func rawPair(t *testing.T) (net.Conn, *net.TCPConn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -31,10 +31,10 @@ func rawPair(t *testing.T) (net.Conn, *net.TCPConn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := newRawIO(nc)
+	rc := Wrap(nc)
 	t.Cleanup(func() { rc.Close() })
-	if _, ok := rc.(*rawTCP); !ok {
-		t.Fatalf("newRawIO(%T) = %T, want *rawTCP", nc, rc)
+	if _, ok := rc.(*conn); !ok {
+		t.Fatalf("Wrap(%T) = %T, want *conn", nc, rc)
 	}
 	return rc, peer.(*net.TCPConn)
 }
@@ -138,7 +138,7 @@ func TestNewRawIOKeepsOtherConns(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	if got := newRawIO(a); got != a {
-		t.Fatalf("newRawIO(net.Pipe) = %T, want the conn itself", got)
+	if got := Wrap(a); got != a {
+		t.Fatalf("Wrap(net.Pipe) = %T, want the conn itself", got)
 	}
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package smb2
+package rawtcp
 
 import (
 	"io"
@@ -10,7 +10,7 @@ import (
 	"syscall"
 )
 
-// rawTCP reads and writes a TCP connection with raw system calls on its
+// conn reads and writes a TCP connection with raw system calls on its
 // non-blocking socket (sysRead, sysWrite), waiting for readiness through
 // the runtime's poller exactly as the net package does (deadlines
 // included). Such a call never blocks, so it need not tell the scheduler
@@ -20,7 +20,7 @@ import (
 // fragments) costs more CPU than the read itself. The state of the call
 // in progress lives in the struct, so that a read or write allocates
 // nothing.
-type rawTCP struct {
+type conn struct {
 	*net.TCPConn
 	rc syscall.RawConn
 
@@ -37,8 +37,8 @@ type rawTCP struct {
 	writeFn func(fd uintptr) bool
 }
 
-// newRawIO returns nc itself unless it is a TCP connection.
-func newRawIO(nc net.Conn) net.Conn {
+// Wrap returns nc itself unless it is a TCP connection.
+func Wrap(nc net.Conn) net.Conn {
 	tc, ok := nc.(*net.TCPConn)
 	if !ok {
 		return nc
@@ -47,13 +47,13 @@ func newRawIO(nc net.Conn) net.Conn {
 	if err != nil {
 		return nc
 	}
-	r := &rawTCP{TCPConn: tc, rc: rc}
+	r := &conn{TCPConn: tc, rc: rc}
 	r.readFn, r.writeFn = r.readOnce, r.writeOnce
 	return r
 }
 
 // Read reads as net.TCPConn.Read does, with the same errors.
-func (r *rawTCP) Read(b []byte) (int, error) {
+func (r *conn) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
@@ -74,7 +74,7 @@ func (r *rawTCP) Read(b []byte) (int, error) {
 }
 
 // readOnce is one read(2); false asks to wait until the socket is readable.
-func (r *rawTCP) readOnce(fd uintptr) bool {
+func (r *conn) readOnce(fd uintptr) bool {
 	n, e := untilDone(sysRead, fd, r.rb)
 	if e == syscall.EAGAIN {
 		return false
@@ -84,7 +84,7 @@ func (r *rawTCP) readOnce(fd uintptr) bool {
 }
 
 // Write writes all of b as net.TCPConn.Write does, with the same errors.
-func (r *rawTCP) Write(b []byte) (int, error) {
+func (r *conn) Write(b []byte) (int, error) {
 	r.wmu.Lock()
 	defer r.wmu.Unlock()
 	r.wb, r.wn = b, 0
@@ -103,7 +103,7 @@ func (r *rawTCP) Write(b []byte) (int, error) {
 
 // writeOnce is one write(2) of what remains; false asks to wait until the
 // socket is writable.
-func (r *rawTCP) writeOnce(fd uintptr) bool {
+func (r *conn) writeOnce(fd uintptr) bool {
 	n, e := untilDone(sysWrite, fd, r.wb[r.wn:])
 	if e == syscall.EAGAIN {
 		return false
@@ -126,6 +126,6 @@ func untilDone(call func(fd uintptr, b []byte) (int, syscall.Errno), fd uintptr,
 	}
 }
 
-func (r *rawTCP) opError(op string, err error) error {
+func (r *conn) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: "tcp", Source: r.LocalAddr(), Addr: r.RemoteAddr(), Err: err}
 }
