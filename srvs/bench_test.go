@@ -177,7 +177,14 @@ func writerEncode(p *SessionEnumResponse) []byte {
 func TestEncodeMatchesWriter(t *testing.T) {
 	entries := manySessions(300)
 	for i := range entries {
-		entries[i].ClientType = strings.Repeat("t", i%13)
+		// Runs of entries sharing a client type, a transport, both or
+		// neither with the one before (the encoder copies what repeats).
+		if i < 150 {
+			entries[i].ClientType = strings.Repeat("t", i%13)
+		} else {
+			entries[i].ClientType = strings.Repeat("t", (i/3)%4)
+			entries[i].Transport = fmt.Sprintf(`\Device\T%d`, (i/5)%3)
+		}
 		entries[i].UserName = strings.Repeat("é", i%5) + entries[i].UserName[:i%11]
 	}
 	resume := uint32(9)

@@ -339,15 +339,20 @@ func putEntries(b []byte, o int, ref uint32, l layout, entries []SessionInfo) (i
 		o, ref = putFixed(b, o, ref, l, entries)
 		return putStrings(b, o, set, entries), ref
 	}
-	// Level 502 is level 1 followed by two more strings. A member most
-	// entries share (the transport, an empty client type) is encoded once
-	// and copied after that.
+	// Level 502 is level 1 followed by two more strings, the client type
+	// and the transport, which most entries share (an empty client type,
+	// one transport): the two are encoded once, and their octets copied
+	// as one block while the next entry's are the same.
 	w, step := 24, uint32(8)
 	is502 := set == session.Level502.Fields()
 	if is502 {
 		w, step = 32, 16
 	}
-	var ct, tr encoded
+	var last struct {
+		ct, tr string
+		at, n  int
+	}
+	last.at = -1
 	so := o + w*len(entries)
 	for i := range entries {
 		e := &entries[i]
@@ -363,8 +368,14 @@ func putEntries(b []byte, o int, ref uint32, l layout, entries []SessionInfo) (i
 		if is502 {
 			le.PutUint32(row[24:], ref+8)
 			le.PutUint32(row[28:], ref+12)
-			so += ct.put(b, so, e.ClientType)
-			so += tr.put(b, so, e.Transport)
+			if last.at >= 0 && e.ClientType == last.ct && e.Transport == last.tr {
+				so += copy(b[so:], b[last.at:last.at+last.n])
+			} else {
+				at := so
+				so += ndr.PutString(b[so:], e.ClientType)
+				so += ndr.PutString(b[so:], e.Transport)
+				last.ct, last.tr, last.at, last.n = e.ClientType, e.Transport, at, so-at
+			}
 		}
 		ref += step
 		o += w
