@@ -264,8 +264,11 @@ func BenchmarkSMBCPUPerCall(b *testing.B) {
 	rounds := envInt("NETSESS_CPU_ROUNDS", 1)
 	whole, marginal := map[string][]float64{}, map[string][]float64{}
 	floor := startFloor(b)
-	for range rounds {
+	// One line per round (the benchmark's log keeps ten), the processes'
+	// shares in the first.
+	for round := range rounds {
 		var pace time.Duration
+		line := fmt.Sprintf("round %d:", round+1)
 		for _, s := range servers {
 			run(s, 1) // warm
 			_, c1, _ := run(s, 1)
@@ -273,13 +276,16 @@ func BenchmarkSMBCPUPerCall(b *testing.B) {
 			w := float64(cn) / float64(calls) / float64(time.Microsecond)
 			m := float64(cn-c1) / float64(calls-1) / float64(time.Microsecond)
 			whole[s.name], marginal[s.name] = append(whole[s.name], w), append(marginal[s.name], m)
-			var parts []string
-			for name, d := range byName {
-				parts = append(parts, fmt.Sprintf("%s %v", name, d))
+			line += fmt.Sprintf(" %s %d calls in %v, CPU %v (%.0f µs/call, beyond the first %.0f);",
+				s.name, calls, wall.Round(time.Millisecond), cn, w, m)
+			if round == 0 {
+				var parts []string
+				for name, d := range byName {
+					parts = append(parts, fmt.Sprintf("%s %v", name, d))
+				}
+				slices.Sort(parts)
+				b.Logf("%s: one call %v; by process: %s", s.name, c1, strings.Join(parts, ", "))
 			}
-			slices.Sort(parts)
-			b.Logf("%s: %d calls in %v, server CPU %v (%.0f µs/call; beyond the first %.0f µs/call; one call %v); by process: %s",
-				s.name, calls, wall.Round(time.Millisecond), cn, w, m, c1, strings.Join(parts, ", "))
 			if s.name == "ours" {
 				pace = wall / time.Duration(calls)
 			}
@@ -289,8 +295,8 @@ func BenchmarkSMBCPUPerCall(b *testing.B) {
 		cpu, wall := floor.run(b, calls, pace)
 		w := float64(cpu) / float64(calls) / float64(time.Microsecond)
 		whole["floor"] = append(whole["floor"], w)
-		b.Logf("floor (a responder doing no work; four round trips a call, a call every %v): %d calls in %v, CPU %v (%.0f µs/call)",
-			pace.Round(time.Microsecond), calls, wall.Round(time.Millisecond), cpu, w)
+		b.Logf("%s floor (no work, a call every %v) %d calls in %v, CPU %v (%.0f µs/call)",
+			line, pace.Round(time.Microsecond), calls, wall.Round(time.Millisecond), cpu, w)
 	}
 	median := func(v []float64) float64 { v = slices.Clone(v); slices.Sort(v); return v[len(v)/2] }
 	b.ReportMetric(median(whole["ours"]), "ours-CPU-µs/call")
