@@ -183,9 +183,10 @@ func ticks(n int64) time.Duration { return time.Duration(n) * (time.Second / 100
 // alternating, and reports the medians. Each round also measures the
 // floor (floorServer): what this machine charges a server that does no
 // work at all for the four round trips of each call, the same number of
-// calls at the pace rpcclient kept with our server in that round, so that
-// samba/floor is the most any server could reach here in that run (on an idle virtual machine, waking a sleeping thread is
-// where most of a short call's CPU goes):
+// calls, its client computing as long per call as rpcclient did against
+// our server in that round, so that samba/floor is the most any server
+// could reach here in that run (on an idle virtual machine, waking a
+// sleeping thread is where most of a short call's CPU goes):
 //
 //	NETSESS_PEER_BENCH=1 go test -run '^$' -bench SMBCPUPerCall -benchtime 1x ./server
 func BenchmarkSMBCPUPerCall(b *testing.B) {
@@ -217,7 +218,9 @@ func BenchmarkSMBCPUPerCall(b *testing.B) {
 			return p.RPCClient(ctx, sambapeer.AdminUser, sambapeer.AdminPassword, cmds)
 		}, func() []int { return sambaPids(p) }, false},
 	}
-	run := func(s server, n int) (time.Duration, time.Duration, map[string]time.Duration) {
+	// run returns the wall time, the server's CPU, its CPU by process and
+	// rpcclient's own CPU.
+	run := func(s server, n int) (time.Duration, time.Duration, map[string]time.Duration, time.Duration) {
 		base := len(s.pids())
 		if f := os.Getenv("NETSESS_CPU_PROFILE"); f != "" && s.name == "ours" && n > 1 {
 			// The profile of our server under this client only.
@@ -254,7 +257,7 @@ func BenchmarkSMBCPUPerCall(b *testing.B) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		cpu, byName := tr.stop()
-		return wall, cpu, byName
+		return wall, cpu, byName, c.ProcessState.UserTime() + c.ProcessState.SystemTime()
 	}
 	if oursOnly {
 		servers = servers[:1]
@@ -267,12 +270,12 @@ func BenchmarkSMBCPUPerCall(b *testing.B) {
 	// One line per round (the benchmark's log keeps ten), the processes'
 	// shares in the first.
 	for round := range rounds {
-		var pace time.Duration
+		var work time.Duration
 		line := fmt.Sprintf("round %d:", round+1)
 		for _, s := range servers {
 			run(s, 1) // warm
-			_, c1, _ := run(s, 1)
-			wall, cn, byName := run(s, calls)
+			_, c1, _, _ := run(s, 1)
+			wall, cn, byName, client := run(s, calls)
 			w := float64(cn) / float64(calls) / float64(time.Microsecond)
 			m := float64(cn-c1) / float64(calls-1) / float64(time.Microsecond)
 			whole[s.name], marginal[s.name] = append(whole[s.name], w), append(marginal[s.name], m)
@@ -287,16 +290,16 @@ func BenchmarkSMBCPUPerCall(b *testing.B) {
 				b.Logf("%s: one call %v; by process: %s", s.name, c1, strings.Join(parts, ", "))
 			}
 			if s.name == "ours" {
-				pace = wall / time.Duration(calls)
+				work = client / time.Duration(calls)
 			}
 		}
-		// The floor at rpcclient's pace against our server in this round.
-		floor.run(b, 1, pace) // warm
-		cpu, wall := floor.run(b, calls, pace)
+		// The floor, its client as busy per call as rpcclient was.
+		floor.run(b, 1, work) // warm
+		cpu, wall := floor.run(b, calls, work)
 		w := float64(cpu) / float64(calls) / float64(time.Microsecond)
 		whole["floor"] = append(whole["floor"], w)
-		b.Logf("%s floor (no work, a call every %v) %d calls in %v, CPU %v (%.0f µs/call)",
-			line, pace.Round(time.Microsecond), calls, wall.Round(time.Millisecond), cpu, w)
+		b.Logf("%s floor (no work; the client computing %v a call as rpcclient did) %d calls in %v, CPU %v (%.0f µs/call)",
+			line, work.Round(time.Microsecond), calls, wall.Round(time.Millisecond), cpu, w)
 	}
 	median := func(v []float64) float64 { v = slices.Clone(v); slices.Sort(v); return v[len(v)/2] }
 	b.ReportMetric(median(whole["ours"]), "ours-CPU-µs/call")
@@ -306,7 +309,9 @@ func BenchmarkSMBCPUPerCall(b *testing.B) {
 		b.ReportMetric(median(whole["samba"]), "samba-CPU-µs/call")
 		b.ReportMetric(median(whole["samba"])/median(whole["ours"]), "samba/ours")
 		b.ReportMetric(median(marginal["samba"]), "samba-marginal-µs/call")
-		b.ReportMetric(median(whole["samba"])/median(whole["floor"]), "samba/floor")
+		if f := median(whole["floor"]); f > 0 { // 0 when too few calls for one clock tick
+			b.ReportMetric(median(whole["samba"])/f, "samba/floor")
+		}
 	}
 	b.ReportMetric(0, "ns/op")
 }

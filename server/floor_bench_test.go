@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -26,10 +27,13 @@ var floorSteps = [...]struct{ req, resp int }{{220, 4396}, {117, 4364}, {117, 43
 
 // The client's own time between two messages, also from that capture on
 // a busy machine: about 25-35 µs from a fragment to the READ for the next
-// one, and at least 135-150 µs from the last fragment to the next call's
-// IOCTL (rpcclient printing 201 entries; longer on an idle machine, so
-// the benchmark paces the calls as rpcclient did). The floor client
-// spends them computing, as rpcclient does.
+// one, and 135-150 µs or more from the last fragment to the next call's
+// IOCTL (rpcclient printing 201 entries). The floor client spends them
+// computing, as rpcclient does: floorGapFragment after each fragment but
+// the last, and after the last the rest of what rpcclient spent per call
+// in the same round (its user and system time over its calls), at least
+// floorGapCall. Between two calls the responder's CPU then sleeps as long
+// as ours does under rpcclient, which is what a wake-up costs here.
 const (
 	floorGapFragment = 25 * time.Microsecond
 	floorGapCall     = 140 * time.Microsecond
@@ -92,14 +96,16 @@ func (f *floorServer) serve() {
 }
 
 // run has a child process make calls exchanges of floorSteps with the
-// responder, starting one every pace (or as soon as the last one and
-// floorGapCall allow), and returns this process's CPU time meanwhile and
-// the time the calls took.
-func (f *floorServer) run(tb testing.TB, calls int, pace time.Duration) (cpu, wall time.Duration) {
+// responder, computing work per call between its messages (see
+// floorGapCall), and returns this process's CPU time meanwhile and the
+// time the calls took. The child gets five minutes.
+func (f *floorServer) run(tb testing.TB, calls int, work time.Duration) (cpu, wall time.Duration) {
 	tb.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperFloorClient$")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperFloorClient$")
 	cmd.Env = append(os.Environ(), "NETSESS_FLOOR_ADDR="+f.ln.Addr().String(),
-		"NETSESS_FLOOR_CALLS="+strconv.Itoa(calls), "NETSESS_FLOOR_PACE="+pace.String())
+		"NETSESS_FLOOR_CALLS="+strconv.Itoa(calls), "NETSESS_FLOOR_WORK="+work.String())
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	tr := trackInstance(func() []int { return []int{os.Getpid()} }, true)
@@ -122,14 +128,15 @@ func TestHelperFloorClient(t *testing.T) {
 		t.Skip("helper process for BenchmarkSMBCPUPerCall's floor")
 	}
 	calls, _ := strconv.Atoi(os.Getenv("NETSESS_FLOOR_CALLS"))
-	pace, _ := time.ParseDuration(os.Getenv("NETSESS_FLOOR_PACE"))
-	if err := floorClient(addr, calls, pace); err != nil {
+	work, _ := time.ParseDuration(os.Getenv("NETSESS_FLOOR_WORK"))
+	if err := floorClient(addr, calls, work); err != nil {
 		t.Fatal(err)
 	}
 	os.Exit(0)
 }
 
-func floorClient(addr string, calls int, pace time.Duration) error {
+func floorClient(addr string, calls int, work time.Duration) error {
+	last := max(floorGapCall, work-time.Duration(len(floorSteps)-1)*floorGapFragment)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		return err
@@ -137,7 +144,6 @@ func floorClient(addr string, calls int, pace time.Duration) error {
 	defer c.Close()
 	req, resp := make([]byte, 64<<10), make([]byte, 64<<10)
 	for range calls {
-		start := time.Now()
 		for i, s := range floorSteps {
 			binary.BigEndian.PutUint32(req, uint32(s.req-4))
 			binary.BigEndian.PutUint32(req[4:], uint32(s.resp))
@@ -152,9 +158,10 @@ func floorClient(addr string, calls int, pace time.Duration) error {
 			}
 			if i < len(floorSteps)-1 {
 				spin(floorGapFragment)
+			} else {
+				spin(last)
 			}
 		}
-		spin(max(floorGapCall, pace-time.Since(start)))
 	}
 	return nil
 }
@@ -170,7 +177,7 @@ func spin(d time.Duration) {
 // the connection (the benchmark's child would then fail, not hang).
 func TestFloorExchange(t *testing.T) {
 	f := startFloor(t)
-	if err := floorClient(f.ln.Addr().String(), 3, time.Millisecond); err != nil {
+	if err := floorClient(f.ln.Addr().String(), 3, 300*time.Microsecond); err != nil {
 		t.Fatal(err)
 	}
 	c, err := net.Dial("tcp", f.ln.Addr().String())

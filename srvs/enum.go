@@ -246,8 +246,10 @@ func (p *SessionEnumResponse) MarshalNDR() ([]byte, error) {
 //
 // Every item of the response is four octets or a string padded to four,
 // so the encoder writes each at its offset in the right-sized buffer with
-// no alignment or growth bookkeeping: a pass over the entries for their
-// fixed parts, another for their strings (ndr.PutString).
+// no alignment or growth bookkeeping (strings by ndr.PutString): levels 1
+// and 502 in one pass over the entries, the fixed part and the strings of
+// each at two offsets; the others in a pass for the fixed parts and
+// another for the strings.
 func (p *SessionEnumResponse) AppendNDR(dst []byte) ([]byte, error) {
 	if err := p.check(); err != nil {
 		return dst, err

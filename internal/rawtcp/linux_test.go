@@ -134,7 +134,7 @@ func TestRawTCPCloseUnblocksRead(t *testing.T) {
 	}
 }
 
-func TestNewRawIOKeepsOtherConns(t *testing.T) {
+func TestWrapKeepsOtherConns(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
