@@ -339,7 +339,7 @@ func putEntries(b []byte, o int, ref uint32, l layout, entries []SessionInfo) (i
 	set := l.set()
 	if set != session.Level502.Fields() && set != session.Level1.Fields() {
 		o, ref = putFixed(b, o, ref, l, entries)
-		return putStrings(b, o, set, entries), ref
+		return putStrings(b, o, l, entries), ref
 	}
 	// Level 502 is level 1 followed by two more strings, the client type
 	// and the transport, which most entries share (an empty client type,
@@ -408,22 +408,22 @@ func putFixed(b []byte, o int, ref uint32, l layout, entries []SessionInfo) (int
 }
 
 // putStrings writes the deferred strings of the entries at b[o:], those
-// of each entry in member order, and returns the offset after them.
-func putStrings(b []byte, o int, f field, entries []SessionInfo) int {
-	var ct, tr encoded
+// of each entry in member order (levels 0, 2 and 10: level 1 and 502 go
+// through putEntries), and returns the offset after them. Level 2's client
+// type, which most entries share, is encoded once and copied after that.
+func putStrings(b []byte, o int, l layout, entries []SessionInfo) int {
+	fields := l.fields[:l.n]
+	var ct encoded
 	for i := range entries {
 		e := &entries[i]
-		if f.Has(session.FieldClientName) {
-			o += ndr.PutString(b[o:], e.ClientName)
-		}
-		if f.Has(session.FieldUserName) {
-			o += ndr.PutString(b[o:], e.UserName)
-		}
-		if f.Has(session.FieldClientType) {
-			o += ct.put(b, o, e.ClientType)
-		}
-		if f.Has(session.FieldTransport) {
-			o += tr.put(b, o, e.Transport)
+		for _, f := range fields {
+			switch {
+			case !isString(f):
+			case f == session.FieldClientType:
+				o += ct.put(b, o, e.ClientType)
+			default:
+				o += ndr.PutString(b[o:], str(e, f))
+			}
 		}
 	}
 	return o
